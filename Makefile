@@ -1,0 +1,47 @@
+# The README's two commands are `make lab` (set up, open the course) and `make test` (set up, run
+# every test). Both create .venv on first use and reinstall only when pyproject.toml changes.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Without a GPU, a CPU build of PyTorch is installed before the project (a plain `torch` would pull
+# gigabytes of CUDA libraries on Linux). Override, e.g. TORCH_CPU="torch --index-url <a CPU index>".
+TORCH_CPU ?= torch==2.13.0
+JOBS ?= 2
+NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with nbval.cfg --nbval-cell-timeout 300
+STAMP := $(VENV)/.installed
+
+.PHONY: setup lab test notebooks sync-check gpu-test doctor clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	if ! $(PY) -c "import torch" 2>/dev/null; then \
+	  if command -v nvidia-smi >/dev/null 2>&1; then $(PY) -m pip install torch; \
+	  else $(PY) -m pip install $(TORCH_CPU); fi; \
+	fi
+	$(PY) -m pip install -e ".[dev]"
+	touch $(STAMP)
+
+lab: setup
+	$(VENV)/bin/jupyter lab lessons/
+
+test: setup
+	MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) --dist loadscope tests lessons $(NBVAL)
+
+notebooks: setup
+	$(VENV)/bin/lrnn-course build
+
+sync-check: setup
+	$(VENV)/bin/lrnn-course build --check
+
+doctor: setup
+	$(VENV)/bin/lrnn-course doctor
+
+# On a CUDA machine: the GPU tests, then every notebook executed with DEVICE=cuda (papermill).
+# PY=python3 uses an interpreter that already has the packages (no venv is created then).
+gpu-test: $(if $(filter $(VENV)/bin/python,$(PY)),setup)
+	LRNN_COURSE_DEVICE=cuda MPLBACKEND=Agg $(PY) -m pytest -m "gpu or notebooks" tests -v -rs
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

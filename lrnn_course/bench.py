@@ -1,0 +1,32 @@
+"""Timing helpers for the lessons' cost plots and the benchmark scripts (never used in tests).
+
+Glossary: ``fn`` = the function timed, ``repeats`` = timed calls, ``warmup`` = untimed calls first
+(caches, lazy initialisation, Triton compilation).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .validate import require_positive_int
+
+
+def median_seconds(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall-clock seconds of ``fn()`` over ``repeats`` calls, waiting for the GPU when there is one."""
+    require_positive_int(repeats, "repeats")
+    synchronize = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    for _ in range(warmup):
+        fn()
+    synchronize()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        synchronize()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)

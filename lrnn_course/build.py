@@ -1,0 +1,242 @@
+"""The notebook generator: one text source per lesson -> lesson, exercise and solution notebooks.
+
+Glossary:
+
+==================  ==========================================================================
+source              ``sources/NN_name.py`` (jupytext ``py:percent``), the only hand-written copy
+lesson              ``lessons/NN_name.ipynb`` (``kernels/KN_name.ipynb`` for kernel lessons):
+                    every cell, solutions in place, executed, outputs committed (nbval's reference)
+exercise notebook   ``exercises/NN_name.ipynb``: the practice cells, solutions stubbed, no outputs
+solution notebook   ``solutions/NN_name.ipynb``: the same cells with the solutions, no outputs
+exercise cell       a code cell holding the directive ``#| exercise: 01.sequential_scan``
+==================  ==========================================================================
+
+Cell tags in a source: ``lesson`` (only in the lesson), ``practice`` (only in the exercise and
+solution notebooks); untagged cells go everywhere. An exercise cell is replaced by the source of
+the library function that solves it (``lrnn_course.checks.EXERCISES[id].solution``), preceded by
+the imports it needs; in the exercise notebook the region between the function's
+``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers becomes nbgrader's stub, so
+``nbgrader generate_assignment`` on a solution notebook gives back the exercise notebook.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import copy
+import inspect
+import re
+import sys
+import textwrap
+import types
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+KINDS = ("lesson", "exercise", "solution")
+DIRECTIVE = re.compile(r"^#\|\s*exercise:\s*(?P<id>\S+)\s*$", re.MULTILINE)
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+KERNEL_SPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+LESSON_CELL_TIMEOUT_S = 300
+# cell metadata a notebook keeps; the rest (jupytext's layout hints) stays in the source
+KEPT_CELL_METADATA = ("slideshow", "jupyter", "editable", "deletable")
+
+
+def repo_root() -> Path:
+    """The checkout this module belongs to (the generator only runs from a source tree)."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "sources").is_dir():
+        raise FileNotFoundError(f"no sources/ folder beside the package in {root}; run the generator from a clone")
+    return root
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one notebook of one source goes."""
+
+    source: Path
+    kind: str
+    path: Path
+
+
+def targets(root: Path, names: Iterable[str] = ()) -> list[Target]:
+    """The three notebooks of every source (or of the sources whose stem starts with one of ``names``)."""
+    wanted = tuple(names)
+    sources = sorted((root / "sources").glob("[0-9K]*.py"))
+    chosen = [s for s in sources if not wanted or s.stem.startswith(wanted)]
+    if wanted and not chosen:
+        raise FileNotFoundError(f"no source in {root / 'sources'} starts with {', '.join(wanted)}")
+    lesson_folder = {True: "kernels", False: "lessons"}
+    return [
+        Target(source, kind, root / (lesson_folder[source.stem.startswith("K")] if kind == "lesson" else kind + "s") / f"{source.stem}.ipynb")
+        for source in chosen
+        for kind in KINDS
+    ]
+
+
+def solution_function(exercise_id: str) -> types.FunctionType:
+    """The library function that solves ``exercise_id``."""
+    from .checks import EXERCISES
+
+    if exercise_id not in EXERCISES:
+        raise KeyError(f"unknown exercise {exercise_id!r} in a source directive; known: {', '.join(sorted(EXERCISES))}")
+    return EXERCISES[exercise_id].solution
+
+
+def function_source(fn: types.FunctionType, kind: str) -> str:
+    """The source of ``fn`` as the notebook of ``kind`` shows it: markers dropped, kept, or stubbed."""
+    source = textwrap.dedent(inspect.getsource(fn))
+    lines = source.splitlines()
+    begins = [i for i, line in enumerate(lines) if line.strip() == BEGIN]
+    ends = [i for i, line in enumerate(lines) if line.strip() == END]
+    if len(begins) != 1 or len(ends) != 1 or begins[0] > ends[0]:
+        raise ValueError(f"{fn.__module__}.{fn.__qualname__} needs exactly one {BEGIN} ... {END} region")
+    begin, end = begins[0], ends[0]
+    if kind == "lesson":
+        kept = lines[:begin] + lines[begin + 1 : end] + lines[end + 1 :]
+    elif kind == "solution":
+        kept = lines
+    else:
+        indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
+        kept = lines[:begin] + [indent + stub for stub in STUB] + lines[end + 1 :]
+    return "\n".join(kept)
+
+
+def bound_names(code: str) -> set[str]:
+    """Names that the top-level statements of ``code`` bind (imports, defs, classes, assignments)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:  # IPython magics: they bind nothing we need to know about
+        return set()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets_ = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for target in targets_ for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return names
+
+
+def import_lines(fn: types.FunctionType, code: str, already_bound: set[str]) -> list[str]:
+    """Import statements for the globals ``code`` (the source of ``fn``) uses that are not yet bound."""
+    used = {node.id for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Name)}
+    lines = []
+    for name in sorted(used - already_bound - {fn.__name__} - set(dir(builtins))):
+        if name not in fn.__globals__:
+            continue  # a local variable
+        value = fn.__globals__[name]
+        if isinstance(value, types.ModuleType):
+            lines.append(f"import {value.__name__}" if value.__name__ == name else f"import {value.__name__} as {name}")
+            continue
+        module = getattr(value, "__module__", None)
+        if module is None or getattr(sys.modules.get(module), name, None) is not value:
+            raise ValueError(f"{fn.__qualname__} uses {name!r}, which cannot be imported by name into a notebook")
+        lines.append(f"from {module} import {name}")
+    return sorted(lines, key=lambda line: (line.startswith("from"), line))
+
+
+def exercise_cell_source(cell_source: str, kind: str, already_bound: set[str]) -> str:
+    """Replace the directive of an exercise cell by the imports and the function for ``kind``."""
+    match = DIRECTIVE.search(cell_source)
+    fn = solution_function(match.group("id"))
+    code = function_source(fn, kind)
+    imports = import_lines(fn, code, already_bound)
+    block = "\n".join(imports) + ("\n\n\n" if imports else "") + code
+    return (cell_source[: match.start()] + block + cell_source[match.end() :]).strip("\n")
+
+
+def render(source: Path, kind: str) -> nbformat.NotebookNode:
+    """The notebook of ``kind`` generated from ``source``, not executed."""
+    import jupytext
+
+    text = jupytext.reads(source.read_text(encoding="utf-8"), fmt="py:percent")
+    excluded_tag = "practice" if kind == "lesson" else "lesson"
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata = {
+        "kernelspec": dict(KERNEL_SPEC),
+        "language_info": {"name": "python"},
+        "lrnn_course": {"source": f"sources/{source.name}", "kind": kind, "generated": "edit the source, then run: lrnn-course build"},
+    }
+    bound: set[str] = set()
+    for cell in text.cells:
+        tags = list(cell.metadata.get("tags", []))
+        if excluded_tag in tags:
+            continue
+        metadata = {key: value for key, value in cell.metadata.items() if key in KEPT_CELL_METADATA}
+        kept_tags = [tag for tag in tags if tag not in ("lesson", "practice")]
+        if kept_tags:
+            metadata["tags"] = kept_tags
+        if cell.cell_type == "code":
+            code = cell.source
+            if DIRECTIVE.search(code):
+                code = exercise_cell_source(code, kind, bound)
+            bound |= bound_names(code)
+            new = nbformat.v4.new_code_cell(code, metadata=metadata)
+        else:
+            new = nbformat.v4.new_markdown_cell(cell.source, metadata=metadata)
+        new.id = f"{kind}-{len(notebook.cells):03d}"
+        notebook.cells.append(new)
+    nbformat.validate(notebook)
+    return notebook
+
+
+def execute(notebook: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
+    """Run every cell in a fresh kernel, in ``cwd``, and return the executed copy."""
+    from nbclient import NotebookClient
+
+    executed = copy.deepcopy(notebook)
+    NotebookClient(executed, timeout=LESSON_CELL_TIMEOUT_S, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(cwd)}}).execute()
+    return executed
+
+
+def write(notebook: nbformat.NotebookNode, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(nbformat.writes(notebook) + "\n", encoding="utf-8")
+
+
+def inputs_of(notebook: nbformat.NotebookNode) -> list[tuple[str, str, dict]]:
+    """What a notebook says, without what running it produced: (type, source, metadata) per cell."""
+    return [(cell.cell_type, cell.source, dict(cell.metadata)) for cell in notebook.cells]
+
+
+def drift(target: Target) -> str | None:
+    """Why the committed notebook of ``target`` differs from what the generator makes, or None."""
+    if not target.path.exists():
+        return f"{target.path} is missing"
+    expected = render(target.source, target.kind)
+    committed = nbformat.read(target.path, as_version=4)
+    if target.kind != "lesson":
+        if target.path.read_text(encoding="utf-8") != nbformat.writes(expected) + "\n":
+            return f"{target.path} differs from what {target.source.name} generates"
+        return None
+    if inputs_of(committed) != inputs_of(expected) or committed.metadata.get("lrnn_course") != expected.metadata["lrnn_course"]:
+        return f"{target.path} differs from what {target.source.name} generates (cells or metadata)"
+    counts = [cell.get("execution_count") for cell in committed.cells if cell.cell_type == "code"]
+    if counts != list(range(1, len(counts) + 1)):
+        return f"{target.path} was not executed top to bottom in one run (execution counts {counts})"
+    return None
+
+
+def build(names: Iterable[str] = (), check_only: bool = False, execute_lessons: bool = True) -> list[str]:
+    """Generate (or, with ``check_only``, compare) the notebooks; return the problems found or the files written."""
+    root = repo_root()
+    report = []
+    for target in targets(root, names):
+        if check_only:
+            problem = drift(target)
+            if problem:
+                report.append(problem)
+            continue
+        notebook = render(target.source, target.kind)
+        if target.kind == "lesson" and execute_lessons:
+            notebook = execute(notebook, target.path.parent)
+        write(notebook, target.path)
+        report.append(str(target.path.relative_to(root)))
+    return report

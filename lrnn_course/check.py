@@ -1,0 +1,233 @@
+"""``check()``: run a learner's function against an exercise's named properties and print a table.
+
+Glossary:
+
+=================  ==========================================================================
+``Exercise``       one exercise: its id (``"01.sequential_scan"``), the library function that
+                   solves it, and its cases
+``Case``           one named property ("negative gates", "gradient matches autograd"), a
+                   function that raises ``CheckFailed`` when the learner's function breaks it,
+                   and hints of increasing strength
+``CheckResult``    the rows of one ``check()`` call; truthy when every row passed
+=================  ==========================================================================
+
+The checker never lets a learner's bug escape: an exception, a wrong type, shape or dtype, a NaN,
+a broken autograd graph, each becomes a red row with a message naming the first mismatch.
+The exercises themselves live in :mod:`lrnn_course.checks`, one module per lesson.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+import traceback
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import torch
+
+PASS_MARK, FAIL_MARK = "✓", "✗"
+
+
+class CheckFailed(Exception):
+    """Raised by a case when the learner's function breaks its property; the text is shown."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """A named property of an exercise; ``run(fn)`` raises ``CheckFailed`` when ``fn`` breaks it."""
+
+    name: str
+    run: Callable[[Callable[..., Any]], None]
+    hints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """An exercise: its id, the library function that solves it, and its cases."""
+
+    id: str
+    solution: Callable[..., Any]
+    cases: tuple[Case, ...]
+
+
+@dataclass
+class Row:
+    """The outcome of one case."""
+
+    name: str
+    passed: bool
+    message: str = ""
+    hints: tuple[str, ...] = ()
+
+
+@dataclass
+class CheckResult:
+    """All rows of one ``check()`` call. ``bool(result)`` is True when every row passed."""
+
+    exercise: str
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.rows) and all(row.passed for row in self.rows)
+
+    @property
+    def n_passed(self) -> int:
+        return sum(row.passed for row in self.rows)
+
+    @property
+    def first_failure(self) -> Row | None:
+        return next((row for row in self.rows if not row.passed), None)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def summary(self) -> str:
+        verdict = "all passed" if self.passed else "not yet"
+        return f"{self.exercise}: {self.n_passed}/{len(self.rows)} checks passed ({verdict})"
+
+    def report(self, hint: int = 0, summary: bool = True) -> str:
+        """One line per property, the summary, then the first failure and ``hint`` hints for it.
+
+        ``check()`` leaves the summary out: in a notebook the returned result displays it.
+        """
+        lines = [f"Checking {self.exercise}"]
+        lines += [f"  {PASS_MARK if row.passed else FAIL_MARK} {row.name}" for row in self.rows]
+        if summary:
+            lines.append(self.summary())
+        failure = self.first_failure
+        if failure is not None:
+            lines.append(f"First failure, {failure.name}: {failure.message}")
+            shown = failure.hints[: max(hint, 0)]
+            lines += [f"Hint {level}: {text}" for level, text in enumerate(shown, start=1)]
+            if len(failure.hints) > len(shown):
+                lines.append(f"Stuck? Call check(..., hint={len(shown) + 1}) for a hint.")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+
+def describe_exception(error: BaseException) -> str:
+    """Say what a learner's function raised, and where in their code (the innermost frame)."""
+    if isinstance(error, NotImplementedError):
+        return "not implemented yet (the function still raises NotImplementedError)"
+    package = str(Path(__file__).resolve().parent)
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(package)]
+    where = ""
+    if frames:
+        frame = frames[-1]
+        code = f": {frame.line.strip()}" if frame.line else ""
+        where = f" (line {frame.lineno} of {frame.name}{code})"
+    return f"raised {type(error).__name__}: {first_line(error)}{where}"
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message, without PyTorch's trailing debugging advice."""
+    text = str(error)
+    return text.splitlines()[0].split(" Hint: ")[0] if text else ""
+
+
+def call_learner(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call the learner's function; turn anything it raises into ``CheckFailed`` with a clear message."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as error:  # a learner's bug of any kind becomes a red row
+        raise CheckFailed(describe_exception(error)) from error
+
+
+def generator_for(name: str) -> torch.Generator:
+    """A torch RNG seeded from the case name: every run of a case sees the same inputs."""
+    return torch.Generator().manual_seed(zlib.crc32(name.encode()))
+
+
+def _format_index(index: Sequence[int], dims: str) -> str:
+    names = [part.strip() for part in dims.strip("()").split(",")] if dims else []
+    if len(names) != len(index):
+        return "[" + ", ".join(str(i) for i in index) + "]"
+    return "[" + ", ".join(f"{n.lower()}={i}" for n, i in zip(names, index)) + "]"
+
+
+def expect_tensor_close(
+    got: Any,
+    expected: torch.Tensor,
+    what: str = "the result",
+    dims: str = "",
+    atol: float = 1e-9,
+    rtol: float = 1e-7,
+) -> None:
+    """Raise ``CheckFailed`` unless ``got`` is a tensor like ``expected`` (shape, dtype, values).
+
+    ``dims`` names the dimensions (e.g. ``"(B, T, D)"``) so a mismatch reads ``[b=0, t=3, d=1]``.
+    """
+    if not isinstance(got, torch.Tensor):
+        raise CheckFailed(f"{what} is a {type(got).__name__}, expected a torch.Tensor of shape {tuple(expected.shape)}")
+    if got.shape != expected.shape:
+        layout = f" {dims}" if dims else ""
+        raise CheckFailed(f"{what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}{layout}")
+    if got.dtype != expected.dtype:
+        raise CheckFailed(f"{what} has dtype {got.dtype}, expected {expected.dtype} (keep the inputs' dtype)")
+    got = got.detach()
+    finite = torch.isfinite(got)
+    if not bool(finite.all()):
+        index = tuple(int(i) for i in (~finite).nonzero()[0])
+        raise CheckFailed(f"{what} holds a non-finite value at {_format_index(index, dims)}: {got[index].item():g}")
+    close = torch.isclose(got, expected, atol=atol, rtol=rtol)
+    if not bool(close.all()):
+        index = tuple(int(i) for i in (~close).nonzero()[0])
+        worst = (got - expected).abs().max().item()
+        raise CheckFailed(
+            f"{what}: first mismatch at {_format_index(index, dims)}: yours {got[index].item():.6f}, "
+            f"expected {expected[index].item():.6f} (largest error {worst:.1e})"
+        )
+
+
+def expect_unchanged(before: Sequence[torch.Tensor], after: Sequence[torch.Tensor], names: Sequence[str]) -> None:
+    """Raise ``CheckFailed`` if the learner's function wrote into one of its inputs."""
+    for original, now, name in zip(before, after, names):
+        if not torch.equal(original, now):
+            raise CheckFailed(f"your function changed its input {name} in place; compute new tensors instead")
+
+
+def check(exercise: str, fn: Callable[..., Any], hint: int = 0, stream: TextIO | None = None) -> CheckResult:
+    """Run every case of ``exercise`` on ``fn``, print the table, and return the ``CheckResult``.
+
+    The result is truthy when every property holds; its ``repr`` is the one-line summary, which a
+    notebook shows under the table.
+
+    Args:
+        exercise: the exercise id, e.g. ``"01.sequential_scan"``.
+        fn: your function.
+        hint: how many hints to print for the first failing property (0 = none).
+        stream: where to print the table (default: standard output).
+    """
+    result = check_quietly(exercise, fn)
+    print(result.report(hint=hint, summary=False), file=stream or sys.stdout)
+    return result
+
+
+def check_quietly(exercise: str, fn: Callable[..., Any]) -> CheckResult:
+    """``check`` without printing: for tests and the command line."""
+    from .checks import EXERCISES
+
+    if exercise not in EXERCISES:
+        close = difflib.get_close_matches(exercise, EXERCISES, n=3)
+        known = ", ".join(close or sorted(EXERCISES))
+        return CheckResult(exercise, [Row("exercise exists", False, f"unknown exercise {exercise!r}; did you mean {known}?")])
+    if not callable(fn):
+        return CheckResult(exercise, [Row("is a function", False, f"expected a function, got {type(fn).__name__}")])
+    result = CheckResult(exercise)
+    for case in EXERCISES[exercise].cases:
+        try:
+            case.run(fn)
+        except CheckFailed as failure:
+            result.rows.append(Row(case.name, False, str(failure), case.hints))
+        except Exception as error:  # a learner's object misbehaving outside call_learner
+            result.rows.append(Row(case.name, False, describe_exception(error), case.hints))
+        else:
+            result.rows.append(Row(case.name, True))
+    return result

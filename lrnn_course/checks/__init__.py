@@ -1,0 +1,11 @@
+"""The registry of exercises: ``EXERCISES[id]`` for every id that ``check()`` accepts.
+
+One module per lesson defines a list ``EXERCISES``; this module gathers them by id.
+"""
+
+from __future__ import annotations
+
+from ..check import Exercise
+from . import lesson01
+
+EXERCISES: dict[str, Exercise] = {exercise.id: exercise for exercise in lesson01.EXERCISES}

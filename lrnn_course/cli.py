@@ -1,0 +1,92 @@
+"""The ``lrnn-course`` command: ``doctor``, ``check EXERCISE FILE`` and ``build``.
+
+Glossary: EXERCISE = an exercise id such as ``01.sequential_scan``; FILE = a Python file that
+defines the exercise's function under the same name as the library's solution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import runpy
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def run_doctor(_: argparse.Namespace) -> int:
+    from .doctor import doctor
+
+    return doctor()
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from .build import solution_function
+    from .check import check_quietly
+
+    try:
+        name = solution_function(args.exercise).__name__
+    except KeyError as error:
+        print(error.args[0], file=sys.stderr)
+        return 2
+    path = Path(args.file)
+    if path.suffix != ".py" or not path.is_file():
+        print(f"{path} is not a Python file; save your function in a .py file", file=sys.stderr)
+        return 2
+    try:
+        namespace = runpy.run_path(str(path), run_name="__lrnn_course_check__")
+    except Exception as error:  # the learner's file itself fails to load: report, don't crash
+        print(f"{path} could not be loaded: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    if name not in namespace:
+        print(f"{path} defines no function named {name}", file=sys.stderr)
+        return 1
+    result = check_quietly(args.exercise, namespace[name])
+    print(result.report(hint=args.hint))
+    return 0 if result else 1
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from .build import build
+
+    report = build(args.names, check_only=args.check, execute_lessons=not args.no_execute)
+    if args.check:
+        for problem in report:
+            print(problem, file=sys.stderr)
+        if report:
+            print("The notebooks are out of date: run `make notebooks` (lrnn-course build) and commit.", file=sys.stderr)
+        else:
+            print("All notebooks match their sources.")
+        return 1 if report else 0
+    for path in report:
+        print(f"wrote {path}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main_parser = argparse.ArgumentParser(prog="lrnn-course", description="The lrnn-course command line.")
+    commands = main_parser.add_subparsers(dest="command", required=True)
+
+    doctor = commands.add_parser("doctor", help="report versions, device and Triton mode; run a smoke kernel")
+    doctor.set_defaults(run=run_doctor)
+
+    check = commands.add_parser("check", help="check your solution of an exercise, saved in a .py file")
+    check.add_argument("exercise", help="exercise id, e.g. 01.sequential_scan")
+    check.add_argument("file", help="a .py file defining the function")
+    check.add_argument("--hint", type=int, default=0, help="how many hints to show for the first failure")
+    check.set_defaults(run=run_check)
+
+    build = commands.add_parser("build", help="generate lessons/, exercises/ and solutions/ from sources/")
+    build.add_argument("names", nargs="*", help="only sources whose name starts with these (e.g. 01)")
+    build.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 on drift")
+    build.add_argument("--no-execute", action="store_true", help="write lessons without running them")
+    build.set_defaults(run=run_build)
+    return main_parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,85 @@
+"""Plots and widgets of the lessons; each plot is a thin layer over a pure function that tests call.
+
+Glossary: ``gate`` = a scalar gate a (the eigenvalue of a 1x1 transition A), ``drive`` = a constant
+input b, ``h`` = the states h_1..h_T of h_t = a h_{t-1} + b.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+from .validate import require_in_range, require_positive_int
+
+
+def gate_trajectory(gate: float, steps: int = 40, drive: float = 1.0, h0: float = 0.0) -> torch.Tensor:
+    """The states h_1..h_steps of h_t = gate * h_{t-1} + drive from h_0 = h0, in float64.
+
+    ``gate`` must lie in [-1, 1], the range of every model in this course.
+    """
+    gate_tensor = torch.tensor(float(gate), dtype=torch.float64)
+    require_in_range(gate_tensor, "gate", -1.0, 1.0)
+    require_positive_int(steps, "steps")
+    for value, name in ((drive, "drive"), (h0, "h0")):
+        if not torch.isfinite(torch.tensor(float(value))):
+            raise ValueError(f"{name} must be finite, got {value}")
+    states, h = [], float(h0)
+    for _ in range(steps):
+        h = float(gate) * h + float(drive)
+        states.append(h)
+    return torch.tensor(states, dtype=torch.float64)
+
+
+def plot_trajectories(gates: Sequence[float], steps: int = 40, drive: float = 1.0, ax=None):
+    """Plot the state trajectory of each gate in ``gates`` on one axis, with its fixed point."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    time = range(1, steps + 1)
+    for gate in gates:
+        line, = ax.plot(time, gate_trajectory(gate, steps, drive).numpy(), marker=".", label=f"a = {gate:+.2f}")
+        if abs(gate) < 1:
+            ax.axhline(drive / (1 - gate), color=line.get_color(), linestyle=":", linewidth=1)
+    ax.set_title(f"h_t = a·h_(t-1) + {drive:g}: one state per gate (dotted: the fixed point b/(1-a))")
+    ax.set_xlabel("step t")
+    ax.set_ylabel("state h_t")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
+def scan_explorer(steps: int = 40):
+    """An ipywidgets explorer: a slider over the gate a in [-1, 1] redraws the trajectory.
+
+    The widget's ``result`` is the trajectory tensor of the current gate, so it can be tested
+    without a browser: set ``widget.children[0].value`` and read ``widget.result``.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    def show(gate: float, drive: float) -> torch.Tensor:
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        plot_trajectories([gate], steps, drive, ax=ax)
+        plt.show()
+        return gate_trajectory(gate, steps, drive)
+
+    gate_slider = widgets.FloatSlider(value=0.9, min=-1.0, max=1.0, step=0.05, description="gate a")
+    drive_slider = widgets.FloatSlider(value=1.0, min=-2.0, max=2.0, step=0.25, description="input b")
+    return widgets.interactive(show, gate=gate_slider, drive=drive_slider)
+
+
+def plot_timings(lengths: Sequence[int], seconds: Mapping[str, Sequence[float]], title: str, ax=None):
+    """Log-log plot of run time against sequence length, one line per method."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    for name, values in seconds.items():
+        ax.loglog(lengths, [1e3 * s for s in values], marker="o", label=name)
+    ax.set_title(title)
+    ax.set_xlabel("sequence length T")
+    ax.set_ylabel("time per call (ms)")
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
+    return ax

@@ -1,0 +1,219 @@
+"""The checker: solutions pass, generated stubs fail, and plausible wrong solutions fail on the right row."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lrnn_course import build, scan
+from lrnn_course.check import check, check_quietly
+from lrnn_course.checks import EXERCISES
+
+
+def stub_of(exercise_id: str):
+    """The function a learner starts from: the exercise notebook's stub, executed."""
+    solution = EXERCISES[exercise_id].solution
+    code = build.function_source(solution, "exercise")
+    namespace: dict = {}
+    exec("\n".join(build.import_lines(solution, code, set())) + "\n" + code, namespace)
+    return namespace[solution.__name__]
+
+
+@pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
+def test_every_solution_passes(exercise_id):
+    result = check_quietly(exercise_id, EXERCISES[exercise_id].solution)
+    assert result.passed, result.report()
+    assert len(result.rows) >= 5
+
+
+@pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
+def test_every_stub_fails_every_row_with_a_clear_message(exercise_id):
+    result = check_quietly(exercise_id, stub_of(exercise_id))
+    assert not result.passed
+    failed = [row for row in result.rows if not row.passed]
+    assert failed, result.report()
+    assert all("NotImplementedError" in row.message or "not implemented" in row.message for row in failed)
+
+
+# ---- plausible wrong solutions a learner writes, and the row that must catch each -----------------
+
+def ignores_h0(a, b, h0=None):
+    h, states = torch.zeros_like(a[:, 0]), []
+    for t in range(a.shape[1]):
+        h = a[:, t] * h + b[:, t]
+        states.append(h)
+    return torch.stack(states, dim=1)
+
+
+def gate_of_previous_step(a, b, h0=None):
+    h = torch.zeros_like(a[:, 0]) if h0 is None else h0
+    states = []
+    for t in range(a.shape[1]):
+        h = a[:, max(t - 1, 0)] * h + b[:, t]
+        states.append(h)
+    return torch.stack(states, dim=1)
+
+
+def last_state_only(a, b, h0=None):
+    return scan.sequential_scan(a, b, h0)[:, -1]
+
+
+def absolute_gates(a, b, h0=None):
+    return scan.sequential_scan(a.abs(), b, h0)
+
+
+def preallocated_states(a, b, h0=None):
+    out = torch.zeros_like(a)
+    h = torch.zeros_like(a[:, 0]) if h0 is None else h0
+    for t in range(a.shape[1]):
+        out[:, t] = a[:, t] * (out[:, t - 1] if t else h) + b[:, t]
+    return out
+
+
+def upcasts(a, b, h0=None):
+    return scan.sequential_scan(a.double(), b.double(), None if h0 is None else h0.double())
+
+
+def writes_into_b(a, b, h0=None):
+    h = torch.zeros_like(a[:, 0]) if h0 is None else h0
+    for t in range(a.shape[1]):
+        b[:, t] = a[:, t] * h + b[:, t]
+        h = b[:, t]
+    return b.clone()
+
+
+def commutative_combine(earlier, later):
+    (a1, b1), (a2, b2) = earlier, later
+    return a1 * a2, a1 * b2 + b1
+
+
+def input_part_only(earlier, later):
+    return later[0] * earlier[1] + later[1]
+
+
+def added_gates(earlier, later):
+    (a1, b1), (a2, b2) = earlier, later
+    return a1 + a2, a2 * b1 + b2
+
+
+def combine_per_position(a, b, h0=None):
+    state = (torch.ones_like(a[:, 0]), torch.zeros_like(b[:, 0]) if h0 is None else h0)
+    states = []
+    for t in range(a.shape[1]):
+        state = combine(state, (a[:, t], b[:, t]))
+        states.append(state[1])
+    return torch.stack(states, dim=1)
+
+
+def combines_in_the_wrong_order(a, b, h0=None):
+    h0 = torch.zeros_like(a[:, 0]) if h0 is None else h0
+    b = torch.cat([a[:, :1] * h0[:, None] + b[:, :1], b[:, 1:]], dim=1)
+    offset = 1
+    while offset < a.shape[1]:
+        earlier_a = torch.cat([torch.ones_like(a[:, :offset]), a[:, :-offset]], dim=1)
+        earlier_b = torch.cat([torch.zeros_like(b[:, :offset]), b[:, :-offset]], dim=1)
+        a, b = combine((a, b), (earlier_a, earlier_b))
+        offset *= 2
+    return b
+
+
+def floor_log2_rounds(a, b, h0=None):
+    h0 = torch.zeros_like(a[:, 0]) if h0 is None else h0
+    b = torch.cat([a[:, :1] * h0[:, None] + b[:, :1], b[:, 1:]], dim=1)
+    for k in range(int(math.log2(a.shape[1]))):
+        offset = 2**k
+        earlier_a = torch.cat([torch.ones_like(a[:, :offset]), a[:, :-offset]], dim=1)
+        earlier_b = torch.cat([torch.zeros_like(b[:, :offset]), b[:, :-offset]], dim=1)
+        a, b = combine((earlier_a, earlier_b), (a, b))
+    return b
+
+
+combine = scan.combine  # the name the Hillis-Steele mutants look up, as a notebook's would be
+
+
+def chunks_without_carry(a, b, h0=None, chunk_size=64):
+    pieces = [scan.sequential_scan(a[:, i:i + chunk_size], b[:, i:i + chunk_size]) for i in range(0, a.shape[1], chunk_size)]
+    return torch.cat(pieces, dim=1)
+
+
+def carry_without_gate_products(a, b, h0=None, chunk_size=64):
+    h = torch.zeros_like(a[:, 0]) if h0 is None else h0
+    pieces = []
+    for i in range(0, a.shape[1], chunk_size):
+        local = scan.sequential_scan(a[:, i:i + chunk_size], b[:, i:i + chunk_size]) + h[:, None]
+        pieces.append(local)
+        h = local[:, -1]
+    return torch.cat(pieces, dim=1)
+
+
+def assumes_chunk_divides_t(a, b, h0=None, chunk_size=64):
+    batch, steps, width = a.shape
+    a.reshape(batch, steps // chunk_size, chunk_size, width)
+    return scan.chunked_scan(a, b, h0, chunk_size=chunk_size)
+
+
+MUTANTS = [
+    ("01.sequential_scan", ignores_h0, "uses the initial state h0", "first mismatch"),
+    ("01.sequential_scan", gate_of_previous_step, "matches the float64 loop", "first mismatch at [b=0, t=1"),
+    ("01.sequential_scan", last_state_only, "returns h of shape (B, T, D)", "got (2, 3)"),
+    ("01.sequential_scan", absolute_gates, "negative gates", "first mismatch"),
+    ("01.sequential_scan", preallocated_states, "gradient matches autograd", "modified by an inplace operation"),
+    ("01.sequential_scan", upcasts, "keeps float32 as float32", "dtype torch.float64"),
+    ("01.sequential_scan", writes_into_b, "does not modify its inputs", "changed its input b"),
+    ("01.combine", commutative_combine, "the earlier step acts first", "yours 17.000000, expected 22.000000"),
+    ("01.combine", input_part_only, "matches (a1·a2, a2·b1 + b2)", "expected a pair (a, b)"),
+    ("01.combine", added_gates, "matches (a1·a2, a2·b1 + b2)", "the gate part"),
+    ("01.hillis_steele_scan", combine_per_position, "uses ⌈log2 T⌉ rounds of combine", "called 63 times"),
+    ("01.hillis_steele_scan", combines_in_the_wrong_order, "matches the float64 loop", "h: first mismatch"),
+    ("01.hillis_steele_scan", floor_log2_rounds, "odd length 63", "first mismatch"),
+    ("01.chunked_scan", chunks_without_carry, "state carried across chunks", "first mismatch at [b=0, t=4, d=0]"),
+    ("01.chunked_scan", carry_without_gate_products, "entering state scaled by the gate products", "first mismatch"),
+    ("01.chunked_scan", assumes_chunk_divides_t, "chunk size that does not divide T (T = 63, chunk 16)", "raised RuntimeError"),
+]
+
+
+@pytest.mark.parametrize("exercise_id,mutant,row_name,message", MUTANTS, ids=[m[1].__name__ for m in MUTANTS])
+def test_plausible_wrong_solutions_fail_on_the_row_that_names_the_mistake(exercise_id, mutant, row_name, message):
+    result = check_quietly(exercise_id, mutant)
+    rows = {row.name: row for row in result.rows}
+    assert not result.passed
+    assert not rows[row_name].passed, result.report()
+    assert message in rows[row_name].message, rows[row_name].message
+
+
+def test_every_exercise_has_mutants():
+    assert {m[0] for m in MUTANTS} == set(EXERCISES)
+
+
+def test_a_learner_exception_becomes_a_red_row_naming_the_line():
+    def divides_by_zero(a, b, h0=None):
+        return a / 0 + 1 // 0
+
+    result = check_quietly("01.sequential_scan", divides_by_zero)
+    assert not any(row.passed for row in result.rows)
+    assert "raised ZeroDivisionError" in result.rows[0].message
+    assert "divides_by_zero: return a / 0 + 1 // 0" in result.rows[0].message
+
+
+def test_nan_output_is_reported_with_its_index():
+    result = check_quietly("01.sequential_scan", lambda a, b, h0=None: torch.full_like(a, float("nan")))
+    row = next(r for r in result.rows if r.name == "matches the float64 loop")
+    assert "non-finite value at [b=0, t=0, d=0]" in row.message
+
+
+def test_check_prints_a_table_and_hints(capsys):
+    result = check("01.combine", commutative_combine, hint=1)
+    printed = capsys.readouterr().out
+    assert printed.startswith("Checking 01.combine\n  ✗ matches (a1·a2, a2·b1 + b2)\n")
+    assert "  ✗ the earlier step acts first\n" in printed and "  ✓ (1, 0) is the identity\n" in printed
+    assert "First failure, matches (a1·a2, a2·b1 + b2): the input part (second element): first mismatch" in printed
+    assert "Hint 1: Apply (a1, b1) first" in printed
+    assert not result and "01.combine: " in repr(result)
+
+
+def test_unknown_exercise_and_non_function_are_rows_not_crashes():
+    unknown = check_quietly("01.sequental_scan", scan.sequential_scan)
+    assert not unknown and "did you mean 01.sequential_scan" in unknown.rows[0].message
+    assert not check_quietly("01.combine", 42)
