@@ -1,0 +1,121 @@
+"""The generator: committed notebooks match their sources, and hand edits are caught."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import nbformat
+import pytest
+import torch
+
+from lrnn_course import build, scan
+from lrnn_course.checks import EXERCISES
+
+ROOT = build.repo_root()
+TARGETS = build.targets(ROOT)
+
+
+def notebook(kind: str, stem: str = "01_diagonal_scans") -> nbformat.NotebookNode:
+    folder = {"lesson": "lessons", "exercise": "exercises", "solution": "solutions"}[kind]
+    return nbformat.read(ROOT / folder / f"{stem}.ipynb", as_version=4)
+
+
+def code_cells(nb: nbformat.NotebookNode) -> list[str]:
+    return [cell.source for cell in nb.cells if cell.cell_type == "code"]
+
+
+def test_committed_notebooks_match_their_sources():
+    assert build.build(check_only=True) == []
+
+
+@pytest.mark.parametrize("kind", build.KINDS)
+def test_a_hand_edited_notebook_is_caught(tmp_path, kind):
+    target = next(t for t in TARGETS if t.kind == kind)
+    edited = tmp_path / target.path.name
+    shutil.copy(target.path, edited)
+    nb = nbformat.read(edited, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "check(" in c.source)
+    cell.source += "\nprint('edited by hand')"
+    nbformat.write(nb, edited)
+    assert "differs from what" in build.drift(build.Target(target.source, kind, edited))
+
+
+def test_a_lesson_not_executed_top_to_bottom_is_caught(tmp_path):
+    target = next(t for t in TARGETS if t.kind == "lesson")
+    nb = nbformat.read(target.path, as_version=4)
+    next(c for c in nb.cells if c.cell_type == "code").execution_count = 42
+    edited = tmp_path / target.path.name
+    nbformat.write(nb, edited)
+    assert "not executed top to bottom" in build.drift(build.Target(target.source, "lesson", edited))
+
+
+def test_exercise_notebooks_have_stubs_and_no_outputs():
+    nb = notebook("exercise")
+    assert all(not cell.outputs and cell.execution_count is None for cell in nb.cells if cell.cell_type == "code")
+    sources = "\n".join(code_cells(nb))
+    assert sources.count("raise NotImplementedError()") == len(EXERCISES)
+    assert "### BEGIN SOLUTION" not in sources
+
+
+def test_solution_notebook_becomes_the_exercise_notebook_under_nbgrader_rules():
+    """nbgrader's ClearSolutions: the region between the markers becomes the stub, indentation kept."""
+    region = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION$", re.MULTILINE | re.DOTALL)
+    cleared = [region.sub(r"\g<indent># YOUR CODE HERE\n\g<indent>raise NotImplementedError()", source)
+               for source in code_cells(notebook("solution"))]
+    exercise_sources = code_cells(notebook("exercise"))
+    # imports differ where the solution uses helpers the stub does not; compare the function bodies
+    strip_imports = lambda s: "\n".join(l for l in s.splitlines() if not l.startswith(("import ", "from "))).strip()
+    assert [strip_imports(s) for s in cleared] == [strip_imports(s) for s in exercise_sources]
+
+
+def test_lesson_shows_the_solutions_without_markers():
+    sources = "\n".join(code_cells(notebook("lesson")))
+    assert "### BEGIN SOLUTION" not in sources and "NotImplementedError" not in sources
+    for exercise in EXERCISES.values():
+        assert f"def {exercise.solution.__name__}(" in sources
+        assert f'check("{exercise.id}", {exercise.solution.__name__})' in sources
+
+
+@pytest.mark.parametrize("kind", build.KINDS)
+def test_first_code_cell_is_tagged_parameters(kind):
+    first = next(cell for cell in notebook(kind).cells if cell.cell_type == "code")
+    assert first.metadata.get("tags") == ["parameters"]
+    assert 'SIZE = "small"' in first.source and 'DEVICE = "auto"' in first.source and "SEED = 0" in first.source
+
+
+def test_imports_are_generated_for_what_a_solution_uses():
+    code = build.function_source(scan.chunked_scan, "solution")
+    assert build.import_lines(scan.chunked_scan, code, {"torch"}) == [
+        "import math", "import torch.nn.functional as F",
+        "from lrnn_course.scan import hillis_steele_scan", "from lrnn_course.scan import validate_scan_inputs",
+        "from lrnn_course.validate import require_positive_int",
+    ]
+    stub = build.function_source(scan.chunked_scan, "exercise")
+    assert build.import_lines(scan.chunked_scan, stub, {"torch", "validate_scan_inputs"}) == [
+        "from lrnn_course.validate import require_positive_int"]
+
+
+def test_a_solution_without_markers_is_refused():
+    def no_markers(x):
+        return x
+
+    with pytest.raises(ValueError, match="BEGIN SOLUTION"):
+        build.function_source(no_markers, "exercise")
+
+
+def test_an_unknown_exercise_directive_is_refused(tmp_path):
+    source = tmp_path / "99_bad.py"
+    source.write_text("# %%\n#| exercise: 99.nothing\n")
+    with pytest.raises(KeyError, match="unknown exercise"):
+        build.render(source, "lesson")
+
+
+def test_stubbed_function_keeps_signature_and_docstring():
+    namespace: dict = {"torch": torch}
+    code = build.function_source(scan.sequential_scan, "exercise")
+    exec("\n".join(build.import_lines(scan.sequential_scan, code, {"torch"})) + "\n" + code, namespace)
+    stub = namespace["sequential_scan"]
+    assert stub.__doc__ == scan.sequential_scan.__doc__
+    with pytest.raises(NotImplementedError):
+        stub(torch.rand(1, 2, 1), torch.rand(1, 2, 1))

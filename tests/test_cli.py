@@ -1,0 +1,65 @@
+"""The `lrnn-course` command line: check a learner's file, check the notebooks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from lrnn_course.cli import main
+
+CORRECT = '''
+import torch
+
+def sequential_scan(a, b, h0=None):
+    h = torch.zeros_like(a[:, 0]) if h0 is None else h0
+    states = []
+    for t in range(a.shape[1]):
+        h = a[:, t] * h + b[:, t]
+        states.append(h)
+    return torch.stack(states, dim=1)
+'''
+
+
+def test_check_a_correct_file_exits_zero(tmp_path, capsys):
+    path = tmp_path / "mine.py"
+    path.write_text(CORRECT)
+    assert main(["check", "01.sequential_scan", str(path)]) == 0
+    assert "11/11 checks passed" in capsys.readouterr().out
+
+
+def test_check_a_wrong_file_exits_one_with_a_hint(tmp_path, capsys):
+    path = tmp_path / "mine.py"
+    path.write_text(CORRECT.replace("h = a[:, t] * h + b[:, t]", "h = a[:, t] * (h + b[:, t])"))
+    assert main(["check", "01.sequential_scan", str(path), "--hint", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "✗ matches the float64 loop" in out and "Hint 1:" in out
+
+
+@pytest.mark.parametrize("content,code,message", [
+    ("def other(): pass\n", 1, "defines no function named sequential_scan"),
+    ("import nonexistent_module\n", 1, "could not be loaded"),
+])
+def test_check_reports_a_broken_file(tmp_path, capsys, content, code, message):
+    path = tmp_path / "mine.py"
+    path.write_text(content)
+    assert main(["check", "01.sequential_scan", str(path)]) == code
+    assert message in capsys.readouterr().err
+
+
+def test_check_an_unknown_exercise_exits_two(tmp_path, capsys):
+    path = tmp_path / "mine.py"
+    path.write_text(CORRECT)
+    assert main(["check", "01.nothing", str(path)]) == 2
+    assert "unknown exercise" in capsys.readouterr().err
+
+
+def test_build_check_passes_on_the_committed_notebooks(capsys):
+    assert main(["build", "--check"]) == 0
+    assert "All notebooks match their sources." in capsys.readouterr().out
+
+
+def test_console_entry_point_runs_as_a_module():
+    done = subprocess.run([sys.executable, "-m", "lrnn_course", "--help"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "doctor" in done.stdout and "check" in done.stdout and "build" in done.stdout
