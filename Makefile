@@ -38,10 +38,11 @@ sync-check: setup
 doctor: setup
 	$(VENV)/bin/lrnn-course doctor
 
-# On a CUDA machine: the GPU tests, then every notebook executed with DEVICE=cuda (papermill).
-# PY=python3 uses an interpreter that already has the packages (no venv is created then).
+# On a CUDA machine: the whole suite with the `gpu` tests included (compiled Triton kernels) and
+# every notebook executed by papermill with DEVICE="cuda". PY=python3 uses an interpreter that
+# already has the packages (no venv is created then).
 gpu-test: $(if $(filter $(VENV)/bin/python,$(PY)),setup)
-	LRNN_COURSE_DEVICE=cuda MPLBACKEND=Agg $(PY) -m pytest -m "gpu or notebooks" tests -v -rs
+	LRNN_COURSE_DEVICE=cuda MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) tests -v -rs
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

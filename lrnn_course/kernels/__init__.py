@@ -1,0 +1,22 @@
+"""Triton kernels of the course, each with a PyTorch reference it must agree with.
+
+Glossary (code name -> meaning):
+
+=================  ========================================================================
+``backend``        which implementation runs: ``"triton"`` (a kernel of this package) or
+                   ``"reference"`` (the PyTorch loop of the lesson, e.g. ``sequential_scan``)
+``"auto"``         Triton where it runs natively on the given tensors, else the reference
+``triton_mode()``  how kernels run on this machine, decided once in ``lrnn_course._triton``:
+                   ``"compiled"`` (CUDA GPU), ``"interpreter"`` (CPU, ``TRITON_INTERPRET=1``)
+                   or ``"unavailable"`` (no Triton: everything uses the reference)
+=================  ========================================================================
+
+Without a GPU the kernels still run, through Triton's interpreter: the same source, executed
+block by block in NumPy, exact enough to test against the reference and slow enough that the
+lessons keep their inputs small. ``"auto"`` also falls back to the reference whenever a gradient
+is needed, since the kernels are forward-only until the lesson that writes their backward pass.
+"""
+
+from .scan import diagonal_scan, smoke_test
+
+__all__ = ["diagonal_scan", "smoke_test"]

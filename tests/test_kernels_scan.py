@@ -1,0 +1,254 @@
+"""The Triton diagonal scan agrees with ``sequential_scan`` computed in float64.
+
+Without a GPU the kernel runs through Triton's interpreter, which executes every combine of
+``tl.associative_scan`` as a Python call (a few thousand elements per second), so the shapes
+below are chosen for what they exercise, not for size: T of 1, one below, at and above a
+block of 64 (and of the interpreter's 16), and 1000 for the carry across many blocks; D of 1,
+an odd 5 and 33 (one past a block of 32).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lrnn_course._triton import triton_mode, triton_status
+from lrnn_course.kernels import scan as kernel_scan
+from lrnn_course.kernels.scan import diagonal_scan, resolve_backend, smoke_test
+from lrnn_course.scan import sequential_scan
+
+KERNEL_DEVICE = {"compiled": "cuda", "interpreter": "cpu"}.get(triton_mode())
+needs_kernel = pytest.mark.skipif(KERNEL_DEVICE is None, reason=f"Triton cannot run here: {triton_status()}")
+
+
+def scan_inputs(batch, steps, width, *, seed=0, with_h0=True, dtype=torch.float32, device="cpu"):
+    """Gates uniform in [-1, 1] with about a quarter replaced by exactly -1, 0 or 1; Gaussian inputs."""
+    generator = torch.Generator().manual_seed(seed)
+    gates = torch.rand(batch, steps, width, generator=generator, dtype=torch.float64) * 2 - 1
+    special = torch.randint(-1, 2, gates.shape, generator=generator).double()
+    gates = torch.where(torch.rand(gates.shape, generator=generator) < 0.25, special, gates)
+    inputs = torch.randn(batch, steps, width, generator=generator, dtype=torch.float64)
+    initial = torch.randn(batch, width, generator=generator, dtype=torch.float64) if with_h0 else None
+    return tuple(None if x is None else x.to(device, dtype) for x in (gates, inputs, initial))
+
+
+def float64_reference(a, b, h0):
+    return sequential_scan(a.double(), b.double(), None if h0 is None else h0.double())
+
+
+def relative_max_error(states, expected):
+    return float((states.double() - expected).abs().max() / expected.abs().max().clamp(min=1.0))
+
+
+def rms_relative_error(states, expected):
+    difference = states.double() - expected
+    return float(difference.pow(2).mean().sqrt() / expected.pow(2).mean().sqrt())
+
+
+@needs_kernel
+@pytest.mark.parametrize("with_h0", [False, True], ids=["zero_h0", "given_h0"])
+@pytest.mark.parametrize(
+    "batch, steps, width",
+    [(1, 1, 1), (3, 17, 5), (1, 63, 33), (3, 64, 1), (1, 65, 5), (1, 65, 33), (1, 1000, 1)],
+)
+def test_triton_matches_float64_reference(batch, steps, width, with_h0):
+    a, b, h0 = scan_inputs(batch, steps, width, seed=steps * 100 + width, with_h0=with_h0, device=KERNEL_DEVICE)
+    states = diagonal_scan(a, b, h0, backend="triton")
+    assert states.shape == a.shape and states.dtype == a.dtype and states.device == a.device
+    assert relative_max_error(states, float64_reference(a, b, h0)) < 1e-5
+
+
+@needs_kernel
+def test_integer_valued_scan_is_exact():
+    """Gates in {-1, 0, 1} and small integer inputs keep every fp32 product and sum exact."""
+    generator = torch.Generator().manual_seed(1)
+    a = torch.randint(-1, 2, (3, 65, 5), generator=generator).float()
+    b = torch.randint(-3, 4, (3, 65, 5), generator=generator).float()
+    h0 = torch.randint(-3, 4, (3, 5), generator=generator).float()
+    expected = sequential_scan(a, b, h0)
+    states = diagonal_scan(a.to(KERNEL_DEVICE), b.to(KERNEL_DEVICE), h0.to(KERNEL_DEVICE), backend="triton")
+    assert torch.equal(states.cpu(), expected)
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"])
+def test_half_precision_inputs_accumulate_in_float32(dtype):
+    """From h0 = 2 / eps, where ``dtype`` steps by 2, add 1 per step: h_t = 2 / eps + t.
+
+    A state kept in ``dtype`` would stay stuck at 2 / eps (adding 1 rounds back to it); a float32
+    state counts every step, and only the final store to ``dtype`` rounds.
+    """
+    start = 2.0 / torch.finfo(dtype).eps
+    steps = 64
+    a = torch.ones(1, steps, 1, dtype=dtype, device=KERNEL_DEVICE)
+    b = torch.ones_like(a)
+    h0 = torch.full((1, 1), start, dtype=dtype, device=KERNEL_DEVICE)
+    states = diagonal_scan(a, b, h0, backend="triton")
+    exact = start + torch.arange(1, steps + 1, dtype=torch.float64)
+    assert states.dtype == dtype
+    # within one unit in the last place: the GPU rounds to nearest, the interpreter truncates
+    assert bool(((states.double().flatten().cpu() - exact).abs() < torch.finfo(dtype).eps * exact).all())
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"])
+def test_half_precision_states_are_within_one_unit_in_the_last_place(dtype):
+    a, b, h0 = scan_inputs(2, 33, 5, seed=7, dtype=dtype, device=KERNEL_DEVICE)
+    expected = float64_reference(a, b, h0)
+    states = diagonal_scan(a, b, h0, backend="triton").double()
+    bound = torch.finfo(dtype).eps * expected.abs() + 1e-5 * expected.abs().max()
+    assert bool(((states - expected).abs() <= bound).all())
+
+
+@needs_kernel
+def test_non_contiguous_inputs_give_the_same_states():
+    a, b, h0 = scan_inputs(2, 20, 3, seed=3, device=KERNEL_DEVICE)
+    a_strided, b_strided = (x.transpose(1, 2).contiguous().transpose(1, 2) for x in (a, b))
+    assert not a_strided.is_contiguous()
+    strided_states = diagonal_scan(a_strided, b_strided, h0, backend="triton")
+    assert torch.equal(strided_states, diagonal_scan(a, b, h0, backend="triton"))
+
+
+def test_reference_backend_is_sequential_scan():
+    a, b, h0 = scan_inputs(2, 9, 3)
+    assert resolve_backend("reference", a, b, h0) == "reference"
+    assert torch.equal(diagonal_scan(a, b, h0, backend="reference"), sequential_scan(a, b, h0))
+
+
+@needs_kernel
+def test_auto_uses_triton_on_the_kernel_device_without_gradients():
+    a, b, h0 = scan_inputs(2, 9, 3, device=KERNEL_DEVICE)
+    assert resolve_backend("auto", a, b, h0) == "triton"
+    a.requires_grad_(True)
+    with torch.no_grad():
+        assert resolve_backend("auto", a, b, h0) == "triton"
+
+
+def test_auto_falls_back_to_the_reference_so_gradients_flow():
+    a, b, h0 = (x.requires_grad_(True) for x in scan_inputs(2, 9, 3, device=KERNEL_DEVICE or "cpu"))
+    assert resolve_backend("auto", a, b, h0) == "reference"
+    diagonal_scan(a, b, h0).sum().backward()
+    gradients = [x.grad for x in (a, b, h0)]
+    for x in (a, b, h0):
+        x.grad = None
+    sequential_scan(a, b, h0).sum().backward()
+    for mine, expected in zip(gradients, (a.grad, b.grad, h0.grad)):
+        assert torch.equal(mine, expected)
+
+
+def test_auto_keeps_float64_on_the_reference():
+    a, b, h0 = scan_inputs(1, 5, 2, dtype=torch.float64, device=KERNEL_DEVICE or "cpu")
+    assert resolve_backend("auto", a, b, h0) == "reference"
+
+
+@needs_kernel
+def test_forced_triton_refuses_what_it_cannot_do():
+    a, b, h0 = scan_inputs(1, 5, 2, device=KERNEL_DEVICE)
+    with pytest.raises(TypeError, match="float32, bfloat16 or float16"):
+        diagonal_scan(a.double(), b.double(), h0.double(), backend="triton")
+    with pytest.raises(RuntimeError, match="forward-only"):
+        diagonal_scan(a.requires_grad_(True), b, h0, backend="triton")
+
+
+def test_forced_triton_refuses_tensors_on_the_wrong_device(monkeypatch):
+    monkeypatch.setattr(kernel_scan, "triton_mode", lambda: "compiled")
+    a, b, h0 = scan_inputs(1, 5, 2)
+    assert resolve_backend("auto", a, b, h0) == "reference"
+    with pytest.raises(RuntimeError, match="compiled mode, which runs on cuda tensors"):
+        diagonal_scan(a, b, h0, backend="triton")
+
+
+def test_without_triton_everything_uses_the_reference(monkeypatch):
+    monkeypatch.setattr(kernel_scan, "triton_mode", lambda: "unavailable")
+    a, b, h0 = scan_inputs(1, 5, 2)
+    assert torch.equal(diagonal_scan(a, b, h0), sequential_scan(a, b, h0))
+    with pytest.raises(RuntimeError, match="Triton cannot run here"):
+        diagonal_scan(a, b, h0, backend="triton")
+    ok, message = smoke_test()
+    assert ok and "on reference" in message
+
+
+@pytest.mark.parametrize(
+    "make_inputs, error, match",
+    [
+        (lambda: (torch.ones(1, 4, 2), torch.ones(1, 4, 3), None), ValueError, "shape"),
+        (lambda: (torch.ones(1, 0, 2), torch.ones(1, 0, 2), None), ValueError, "T >= 1"),
+        (lambda: (torch.full((1, 4, 2), float("nan")), torch.ones(1, 4, 2), None), ValueError, "non-finite"),
+        (lambda: (torch.ones(1, 4, 2, dtype=torch.int64), torch.ones(1, 4, 2), None), TypeError, "floating"),
+        (lambda: (torch.ones(1, 4, 2), torch.ones(1, 4, 2, dtype=torch.float16), None), TypeError, "dtype"),
+        (lambda: (torch.ones(4, 2), torch.ones(4, 2), None), ValueError, "3 dimensions"),
+        (lambda: (torch.ones(1, 4, 2), torch.ones(1, 4, 2), torch.ones(1, 3)), ValueError, "h0"),
+    ],
+    ids=["shape_mismatch", "empty_time", "nan", "integer", "dtype_mismatch", "two_dims", "bad_h0"],
+)
+@pytest.mark.parametrize("backend", ["auto", "triton", "reference"])
+def test_bad_inputs_raise_clear_errors(make_inputs, error, match, backend):
+    with pytest.raises(error, match=match):
+        diagonal_scan(*make_inputs(), backend=backend)
+
+
+def test_unknown_backend_is_refused():
+    a, b, h0 = scan_inputs(1, 3, 2)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        diagonal_scan(a, b, h0, backend="cuda")
+
+
+def test_smoke_test_passes_and_reports_its_error():
+    ok, message = smoke_test()
+    assert ok, message
+    assert "passed on" in message and "max relative error" in message
+
+
+def on_gpu(test):
+    return pytest.mark.gpu(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")(test))
+
+
+def large_inputs(dtype, gates_near_one=False):
+    a, b, h0 = scan_inputs(4, 4096, 512, seed=11, device="cuda")
+    if gates_near_one:  # slow decay: states grow like a random walk, the carry crosses 64 blocks
+        a = 0.99 + 0.01 * a.abs()
+    return a.to(dtype), b.to(dtype), h0.to(dtype)
+
+
+@on_gpu
+def test_gpu_kernels_are_compiled():
+    assert triton_mode() == "compiled", triton_status()
+
+
+@on_gpu
+@pytest.mark.parametrize("gates_near_one", [False, True], ids=["gates_in_-1_1", "gates_near_1"])
+def test_compiled_kernel_float32_on_a_large_input(gates_near_one):
+    a, b, h0 = large_inputs(torch.float32, gates_near_one)
+    assert resolve_backend("auto", a, b, h0) == "triton"
+    states = diagonal_scan(a, b, h0)
+    expected = float64_reference(a, b, h0)
+    assert relative_max_error(states, expected) < 1e-5
+    assert rms_relative_error(states, expected) < 1e-6
+
+
+@on_gpu
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"])
+@pytest.mark.parametrize("gates_near_one", [False, True], ids=["gates_in_-1_1", "gates_near_1"])
+def test_compiled_kernel_half_precision_on_a_large_input(dtype, gates_near_one):
+    a, b, h0 = large_inputs(dtype, gates_near_one)
+    states = diagonal_scan(a, b, h0)
+    assert states.dtype == dtype
+    assert rms_relative_error(states, float64_reference(a, b, h0)) < 5e-3
+
+
+@on_gpu
+@pytest.mark.parametrize("programs_per_multiprocessor", [0, 10**9], ids=["wide_blocks", "narrow_blocks"])
+@pytest.mark.parametrize("steps, width", [(63, 33), (64, 1), (65, 5), (129, 33), (1000, 100)])
+def test_compiled_kernel_with_either_block_shape(monkeypatch, programs_per_multiprocessor, steps, width):
+    """The GPU picks its blocks by how many programs it gets; force each choice on awkward shapes."""
+    monkeypatch.setattr(kernel_scan, "PROGRAMS_PER_MULTIPROCESSOR", programs_per_multiprocessor)
+    a, b, h0 = scan_inputs(3, steps, width, seed=steps + width, device="cuda")
+    assert relative_max_error(diagonal_scan(a, b, h0), float64_reference(a, b, h0)) < 1e-5
+
+
+@on_gpu
+def test_compiled_mode_refuses_cpu_tensors():
+    a, b, h0 = scan_inputs(1, 5, 2)
+    assert resolve_backend("auto", a, b, h0) == "reference"
+    with pytest.raises(RuntimeError, match="runs on cuda tensors"):
+        diagonal_scan(a, b, h0, backend="triton")
