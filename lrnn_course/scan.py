@@ -21,6 +21,8 @@ solutions of Lesson 01's exercises: the notebook generator pastes them, or stubs
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -130,8 +132,9 @@ def blelloch_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = No
 
     The up-sweep stores in every right child the composition of its subtree; the down-sweep
     turns those partial results into exclusive prefixes (the composition of everything earlier),
-    and a last ``combine`` with each step gives the inclusive states. About 2T combines in
-    2 * ceil(log2 T) rounds, against T * log2 T combines for Hillis-Steele.
+    and a last ``combine`` with each step gives the inclusive states. About 3T combines (2T in
+    the sweeps, T in the last step) in 2 * ceil(log2 T) + 1 rounds, against T * ceil(log2 T)
+    combines for Hillis-Steele.
     The sequence is padded with identity steps (1, 0) to a power of two.
 
     Args:
@@ -296,3 +299,27 @@ def scan_cost(steps: int, algorithm: str, chunk_size: int = 64) -> tuple[int, in
         # chunks in parallel, then one carry per chunk in order, then one fix-up per position
         return n_chunks * inner_work + n_chunks + n_chunks * chunk_size, inner_depth + n_chunks + 1
     raise ValueError(f"algorithm must be sequential, hillis_steele, blelloch or chunked, got {algorithm!r}")
+
+
+def measure_cost(algorithm: Callable[..., torch.Tensor], steps: int) -> tuple[int, int]:
+    """Run a scan of this module on ``steps`` positions and count its combines: (work, depth).
+
+    Work is the number of positions passed to ``combine`` in all calls together, depth the number
+    of calls (each call is one round of elementwise work). The scan must look ``combine`` up in
+    this module, as the library's scans do; ``scan_cost`` gives the same counts by formula.
+    """
+    require_positive_int(steps, "steps")
+    module, original = sys.modules[__name__], combine
+    counts = {"work": 0, "depth": 0}
+
+    def counting_combine(earlier: tuple[torch.Tensor, torch.Tensor], later: tuple[torch.Tensor, torch.Tensor]):
+        counts["work"] += later[0].shape[1]
+        counts["depth"] += 1
+        return original(earlier, later)
+
+    module.combine = counting_combine
+    try:
+        algorithm(torch.ones(1, steps, 1), torch.zeros(1, steps, 1))
+    finally:
+        module.combine = original
+    return counts["work"], counts["depth"]

@@ -42,9 +42,9 @@ def plot_trajectories(gates: Sequence[float], steps: int = 40, drive: float = 1.
         line, = ax.plot(time, gate_trajectory(gate, steps, drive).numpy(), marker=".", label=f"a = {gate:+.2f}")
         if abs(gate) < 1:
             ax.axhline(drive / (1 - gate), color=line.get_color(), linestyle=":", linewidth=1)
-    ax.set_title(f"h_t = a·h_(t-1) + {drive:g}: one state per gate (dotted: the fixed point b/(1-a))")
-    ax.set_xlabel("step t")
-    ax.set_ylabel("state h_t")
+    ax.set_title(f"$h_t = a\\,h_{{t-1}} + {drive:g}$ for several gates $a$ (dotted: fixed point $b/(1-a)$)")
+    ax.set_xlabel("step $t$")
+    ax.set_ylabel("state $h_t$")
     ax.legend(loc="upper left", fontsize="small")
     return ax
 
@@ -78,7 +78,7 @@ def plot_timings(lengths: Sequence[int], seconds: Mapping[str, Sequence[float]],
     for name, values in seconds.items():
         ax.loglog(lengths, [1e3 * s for s in values], marker="o", label=name)
     ax.set_title(title)
-    ax.set_xlabel("sequence length T")
+    ax.set_xlabel("sequence length $T$")
     ax.set_ylabel("time per call (ms)")
     ax.legend()
     ax.grid(True, which="both", alpha=0.3)

@@ -1,4 +1,4 @@
-# %% [markdown]
+# %% [markdown] tags=["lesson"]
 # # 01 · Linear recurrences and diagonal scans
 #
 # Every model in this course — Mamba, DeltaNet, DeltaProduct — updates a state with a **linear
@@ -16,9 +16,11 @@
 # 5 · log space and negative gates; 6 · what it all costs; 7 · an explorer.
 
 # %% [markdown] tags=["practice"]
-# # Practice · Lesson 01
+# # Practice · Lesson 01: linear recurrences and diagonal scans
 #
-# Four exercises. Each gives you a function's signature and docstring: replace
+# Four exercises on the diagonal linear recurrence $h_t = a_t \odot h_{t-1} + b_t$, where `a` (the
+# gates), `b` (the inputs) and the returned states `h` have shape `(B, T, D)` and `h0` has shape
+# `(B, D)`. Each gives you a function's signature and docstring: replace
 # `raise NotImplementedError()` with your code and run the `check(...)` cell below it, which prints
 # a table of the properties your function has. Call `check(..., hint=1)` (or `hint=2`) for hints.
 # The lesson notebook `lessons/01_diagonal_scans.ipynb` explains every step.
@@ -39,8 +41,6 @@ torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
 # %% tags=["lesson"]
-import math
-
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
 
@@ -195,33 +195,15 @@ for algorithm in (hillis_steele_scan, scan.blelloch_scan):
 
 # %% [markdown] tags=["lesson"]
 # **Work and depth.** *Work* is the number of elementwise combines in total; *depth* is the number of
-# rounds that must run one after another. `scan.scan_cost` gives both from the formulas above; below
-# they are also *measured*, by counting what the library's scans actually pass to `combine`.
+# rounds that must run one after another. `scan.scan_cost` gives both from the formulas above, and
+# `scan.measure_cost` *measures* them by counting what the library's scans actually pass to `combine`.
 
 # %% tags=["lesson", "nbval-check-output"]
-from unittest import mock
-
-
-def measured_cost(algorithm, steps):
-    """Run ``algorithm`` with a counting combine; return (positions combined, calls)."""
-    positions, calls = 0, 0
-    original = scan.combine
-
-    def counting(earlier, later):
-        nonlocal positions, calls
-        positions, calls = positions + later[0].shape[1], calls + 1
-        return original(earlier, later)
-
-    with mock.patch.object(scan, "combine", counting):
-        algorithm(torch.rand(1, steps, 1), torch.rand(1, steps, 1))
-    return positions, calls
-
-
 print(f"{'T':>6} {'algorithm':<14} {'work':>8} {'measured':>9} {'depth':>6} {'measured':>9}")
 for steps in (8, 1000, 4096):
     for name, algorithm in (("hillis_steele", scan.hillis_steele_scan), ("blelloch", scan.blelloch_scan)):
         work, depth = scan.scan_cost(steps, name)
-        measured_work, measured_depth = measured_cost(algorithm, steps)
+        measured_work, measured_depth = scan.measure_cost(algorithm, steps)
         print(f"{steps:>6} {name:<14} {work:>8} {measured_work:>9} {depth:>6} {measured_depth:>9}")
     work, depth = scan.scan_cost(steps, "sequential")
     print(f"{steps:>6} {'sequential':<14} {work:>8} {'':>9} {depth:>6}")
@@ -306,14 +288,18 @@ print(f"{int((signed < 0).sum())} negative gates: max |sign/magnitude log-space 
 # ## 6 · What it costs on this machine
 #
 # Time per call of each scan for growing $T$, with `D = TIMING_WIDTH` channels and a batch of 4 (the
-# median of 3 calls). The numbers depend on your machine and are not checked; look at the *slopes*.
-# On a CPU with two cores there is little parallel hardware, so the loop's $T$ tiny steps compete with
-# the parallel scans' $\log_2 T$ big ones, and Hillis–Steele pays for its extra work. On a GPU the
-# parallel and chunked forms win by orders of magnitude, and the Triton kernel of lesson K1 goes further
-# by keeping each chunk in fast on-chip memory.
+# median of 3 calls). The numbers depend on your machine and are not checked; look at the *slopes*
+# and at what sets them. The loop launches a few small PyTorch operations for each of its $T$ steps,
+# so its time grows like $T$ with a large constant per step. The parallel scans launch $O(\log T)$
+# operations on large tensors, so their time follows their work: $T \lceil\log_2 T\rceil$ combines for
+# Hillis–Steele, about $3T$ for Blelloch (plus its index bookkeeping). Which wins depends on those
+# constants and on how much parallel hardware there is; on a GPU (`DEVICE="cuda"`) the plot also
+# shows the Triton kernel of lesson K1, which keeps each chunk in fast on-chip memory.
 
 # %% tags=["lesson"]
-timings = {name: [] for name in ("loop", "Hillis–Steele", "Blelloch", "chunked (C = 64)")}
+from lrnn_course.kernels import diagonal_scan, triton_mode
+
+timings = {}
 for steps in tqdm(TIMING_LENGTHS, desc="timing scans"):
     gates = (2 * torch.rand(4, steps, TIMING_WIDTH, device=device) - 1)
     inputs = torch.randn(4, steps, TIMING_WIDTH, device=device)
@@ -323,8 +309,10 @@ for steps in tqdm(TIMING_LENGTHS, desc="timing scans"):
         "Blelloch": lambda: scan.blelloch_scan(gates, inputs),
         "chunked (C = 64)": lambda: chunked_scan(gates, inputs, chunk_size=64),
     }
+    if device.type == "cuda" and triton_mode() == "compiled":
+        calls["Triton kernel"] = lambda: diagonal_scan(gates, inputs, backend="triton")
     for name, call in calls.items():
-        timings[name].append(median_seconds(call, repeats=3))
+        timings.setdefault(name, []).append(median_seconds(call, repeats=3))
 
 viz.plot_timings(TIMING_LENGTHS, timings, f"Diagonal scans on {device.type}, batch 4, D = {TIMING_WIDTH}")
 plt.show()
@@ -334,11 +322,11 @@ plt.show()
 #
 # A single channel with a constant input, $h_t = a h_{t-1} + b$, already shows the four regimes:
 # $0 < a < 1$ climbs monotonically to the fixed point $b/(1-a)$; $-1 < a < 0$ zig-zags towards it;
-# $a = 1$ counts; $a = -1$ alternates forever. Monotone convergence is the reason positive gates cannot
+# $a = 1$ counts (the `1 2 3 4 ...` printed in section 1); $a = -1$ alternates forever. Monotone convergence is the reason positive gates cannot
 # compute parity in finite precision (Lesson 03); the alternation is the fix (Lesson 04).
 
 # %% tags=["lesson"]
-viz.plot_trajectories([0.9, 0.5, -0.5, -1.0, 1.0], steps=30)
+viz.plot_trajectories([0.9, 0.5, -0.5, -1.0], steps=30)
 plt.show()
 
 # %% [markdown] tags=["lesson"]

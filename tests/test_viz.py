@@ -43,7 +43,7 @@ def test_explorer_widget_recomputes_when_the_slider_moves():
 
 def test_plots_have_titles_labels_and_legends():
     ax = viz.plot_trajectories([0.5, -1.0], steps=5)
-    assert ax.get_title() and ax.get_xlabel() == "step t" and ax.get_ylabel() == "state h_t"
+    assert ax.get_title() and ax.get_xlabel() == "step $t$" and ax.get_ylabel() == "state $h_t$"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a = +0.50", "a = -1.00"]
     ax = viz.plot_timings([8, 16], {"loop": [1e-3, 2e-3]}, "timings")
     assert ax.get_title() == "timings" and ax.get_legend() is not None and ax.get_xlabel()

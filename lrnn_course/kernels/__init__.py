@@ -17,6 +17,7 @@ lessons keep their inputs small. ``"auto"`` also falls back to the reference whe
 is needed, since the kernels are forward-only until the lesson that writes their backward pass.
 """
 
+from .._triton import triton_mode, triton_status
 from .scan import diagonal_scan, smoke_test
 
-__all__ = ["diagonal_scan", "smoke_test"]
+__all__ = ["diagonal_scan", "smoke_test", "triton_mode", "triton_status"]
