@@ -10,7 +10,10 @@ JOBS ?= 2
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with nbval.cfg --nbval-cell-timeout 300
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lab test notebooks sync-check gpu-test doctor clean
+SIZE ?= small
+DEVICE ?= auto
+
+.PHONY: setup lab test course notebooks sync-check gpu-test doctor clean
 
 setup: $(STAMP)
 
@@ -28,6 +31,10 @@ lab: setup
 
 test: setup
 	MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) --dist loadscope tests lessons $(NBVAL)
+
+# Every lesson executed headless; executed notebooks and summary.md land in build/course/.
+course: setup
+	MPLBACKEND=Agg $(VENV)/bin/lrnn-course run --size $(SIZE) --device $(DEVICE)
 
 notebooks: setup
 	$(VENV)/bin/lrnn-course build

@@ -1,4 +1,4 @@
-"""The ``lrnn-course`` command: ``doctor``, ``check EXERCISE FILE`` and ``build``.
+"""The ``lrnn-course`` command: ``doctor``, ``check EXERCISE FILE``, ``build`` and ``run``.
 
 Glossary: EXERCISE = an exercise id such as ``01.sequential_scan``; FILE = a Python file that
 defines the exercise's function under the same name as the library's solution.
@@ -62,6 +62,15 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_lessons(args: argparse.Namespace) -> int:
+    from .course import run_course, summary
+
+    out_dir = Path(args.out) if args.out else None
+    runs = run_course(tuple(args.names), size=args.size, device=args.device, out_dir=out_dir)
+    print(summary(runs, args.size, args.device), end="")
+    return 0 if all(not run.error and run.checks_passed == run.checks for run in runs) else 1
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(prog="lrnn-course", description="The lrnn-course command line.")
     commands = main_parser.add_subparsers(dest="command", required=True)
@@ -80,6 +89,13 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 on drift")
     build.add_argument("--no-execute", action="store_true", help="write lessons without running them")
     build.set_defaults(run=run_build)
+
+    run = commands.add_parser("run", help="execute the lessons headless (papermill) and write a summary")
+    run.add_argument("names", nargs="*", help="only lessons whose name starts with these (e.g. 01 K1)")
+    run.add_argument("--size", choices=("small", "full"), default="small")
+    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    run.add_argument("--out", help="folder for the executed notebooks and summary.md (default build/course)")
+    run.set_defaults(run=run_lessons)
     return main_parser
 
 

@@ -63,3 +63,11 @@ def test_build_check_passes_on_the_committed_notebooks(capsys):
 def test_console_entry_point_runs_as_a_module():
     done = subprocess.run([sys.executable, "-m", "lrnn_course", "--help"], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "doctor" in done.stdout and "check" in done.stdout and "build" in done.stdout
+
+
+@pytest.mark.notebooks
+def test_run_executes_a_lesson_and_writes_a_summary(tmp_path, capsys):
+    assert main(["run", "01", "--device", "cpu", "--out", str(tmp_path)]) == 0
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| 01_diagonal_scans.ipynb | ok |" in summary and "| 4/4 |" in summary
+    assert (tmp_path / "01_diagonal_scans.ipynb").exists()

@@ -13,11 +13,11 @@ import nbformat
 import papermill
 import pytest
 
-from lrnn_course import build
+from lrnn_course import build, course
 
 DEVICE = os.environ.get("LRNN_COURSE_DEVICE", "cpu")
 CELL_TIMEOUT_S = 300
-NOTEBOOKS = [t for t in build.targets(build.repo_root())]
+NOTEBOOKS = build.targets(build.repo_root())
 
 
 def execute(path, tmp_path):
@@ -28,12 +28,6 @@ def execute(path, tmp_path):
     return nbformat.read(output, as_version=4)
 
 
-def check_outputs(nb):
-    """The printed tables of the check() cells."""
-    return ["".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-            for cell in nb.cells if cell.cell_type == "code" and cell.source.startswith("check(")]
-
-
 pytestmark = [pytest.mark.notebooks]
 
 
@@ -42,7 +36,7 @@ def test_notebook_executes(target, tmp_path):
     nb = execute(target.path, tmp_path)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and f'DEVICE = "{DEVICE}"' in injected[0].source
-    tables = check_outputs(nb)
+    tables = course.check_tables(nb)
     assert tables, "every practice notebook ends its exercises with check() cells"
     for table in tables:
         assert table.startswith("Checking ")

@@ -1,0 +1,86 @@
+"""Execute lesson notebooks headless with papermill and write a one-page summary (``make course``).
+
+Glossary: ``size`` = the notebooks' ``SIZE`` parameter ("small" or "full"), ``device`` = their
+``DEVICE`` parameter, ``out_dir`` = where the executed notebooks and ``summary.md`` go.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .build import repo_root, targets
+
+CELL_TIMEOUT_S = 600
+
+
+@dataclass
+class Run:
+    """What executing one notebook gave."""
+
+    notebook: str
+    seconds: float
+    slowest_cell_s: float
+    checks_passed: int
+    checks: int
+    error: str = ""
+
+
+def check_tables(notebook: nbformat.NotebookNode) -> list[str]:
+    """The text printed by the notebook's ``check(...)`` cells."""
+    return [
+        "".join(output.get("text", "") for output in cell.get("outputs", []) if output.output_type == "stream")
+        for cell in notebook.cells
+        if cell.cell_type == "code" and cell.source.startswith("check(")
+    ]
+
+
+def execute_lesson(path: Path, out_dir: Path, size: str, device: str) -> Run:
+    """Run one notebook with papermill; a failing cell is recorded, not raised."""
+    import papermill
+
+    output = out_dir / path.name
+    started = time.perf_counter()
+    error = ""
+    try:
+        papermill.execute_notebook(str(path), str(output), parameters={"SIZE": size, "DEVICE": device},
+                                   kernel_name="python3", cwd=str(path.parent), execution_timeout=CELL_TIMEOUT_S,
+                                   progress_bar=False)
+    except Exception as failure:  # papermill raises once the failing cell is saved in `output`
+        error = f"{type(failure).__name__}: {str(failure).strip().splitlines()[-1] if str(failure).strip() else ''}"
+    seconds = time.perf_counter() - started
+    executed = nbformat.read(output, as_version=4)
+    durations = [cell.metadata.get("papermill", {}).get("duration") or 0.0 for cell in executed.cells]
+    tables = check_tables(executed)
+    passed = sum("✗" not in table and "✓" in table for table in tables)
+    return Run(path.name, seconds, max(durations, default=0.0), passed, len(tables), error)
+
+
+def summary(runs: list[Run], size: str, device: str) -> str:
+    """A markdown page: one row per notebook."""
+    lines = [
+        f"# Course run: SIZE={size}, DEVICE={device}",
+        "",
+        "| notebook | status | total (s) | slowest cell (s) | checks passed |",
+        "|---|---|---|---|---|",
+    ]
+    for run in runs:
+        status = "error: " + run.error if run.error else "ok"
+        lines.append(f"| {run.notebook} | {status} | {run.seconds:.1f} | {run.slowest_cell_s:.1f} | "
+                     f"{run.checks_passed}/{run.checks} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_course(names: tuple[str, ...] = (), size: str = "small", device: str = "auto",
+               out_dir: Path | None = None) -> list[Run]:
+    """Execute every lesson (or those whose name starts with one of ``names``); write ``summary.md``."""
+    root = repo_root()
+    out_dir = out_dir or root / "build" / "course"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lessons = [target.path for target in targets(root, names) if target.kind == "lesson"]
+    runs = [execute_lesson(path, out_dir, size, device) for path in lessons]
+    (out_dir / "summary.md").write_text(summary(runs, size, device), encoding="utf-8")
+    return runs
