@@ -26,8 +26,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -e ".[dev]"
 	touch $(STAMP)
 
+# JupyterLab at the top of the checkout (lessons/, exercises/ and solutions/ side by side), opened on lessons/.
 lab: setup
-	$(VENV)/bin/jupyter lab lessons/
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/lessons
 
 test: setup
 	MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) --dist loadscope tests lessons $(NBVAL)
