@@ -38,17 +38,25 @@ def check_tables(notebook: nbformat.NotebookNode) -> list[str]:
     ]
 
 
-def execute_lesson(path: Path, out_dir: Path, size: str, device: str) -> Run:
-    """Run one notebook with papermill; a failing cell is recorded, not raised."""
+def execute(path: Path, output: Path, parameters: dict[str, object]) -> nbformat.NotebookNode:
+    """Run the notebook at ``path`` with papermill in its own folder, save it to ``output``, return it.
+
+    Raises papermill's ``PapermillExecutionError`` when a cell fails (after saving ``output``).
+    """
     import papermill
 
+    papermill.execute_notebook(str(path), str(output), parameters=parameters, kernel_name="python3",
+                               cwd=str(path.parent), execution_timeout=CELL_TIMEOUT_S, progress_bar=False)
+    return nbformat.read(output, as_version=4)
+
+
+def execute_lesson(path: Path, out_dir: Path, size: str, device: str) -> Run:
+    """Run one lesson; a failing cell is recorded in the ``Run``, not raised."""
     output = out_dir / path.name
     started = time.perf_counter()
     error = ""
     try:
-        papermill.execute_notebook(str(path), str(output), parameters={"SIZE": size, "DEVICE": device},
-                                   kernel_name="python3", cwd=str(path.parent), execution_timeout=CELL_TIMEOUT_S,
-                                   progress_bar=False)
+        execute(path, output, {"SIZE": size, "DEVICE": device})
     except Exception as failure:  # papermill raises once the failing cell is saved in `output`
         error = f"{type(failure).__name__}: {str(failure).strip().splitlines()[-1] if str(failure).strip() else ''}"
     seconds = time.perf_counter() - started
