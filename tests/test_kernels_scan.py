@@ -4,7 +4,8 @@ Without a GPU the kernel runs through Triton's interpreter, which executes every
 ``tl.associative_scan`` as a Python call (a few thousand elements per second), so the shapes
 below are chosen for what they exercise, not for size: T of 1, one below, at and above a
 block of 64 (and of the interpreter's 16), and 1000 for the carry across many blocks; D of 1,
-an odd 5 and 33 (one past a block of 32).
+an odd 5 and 33 (one past a block of 32). Gradients cost a second, reversed scan, so their
+shapes are fewer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 
 from lrnn_course._triton import triton_mode, triton_status
 from lrnn_course.kernels import scan as kernel_scan
-from lrnn_course.kernels.scan import diagonal_scan, resolve_backend, smoke_test
+from lrnn_course.kernels.scan import _launch, diagonal_scan, resolve_backend, smoke_test
 from lrnn_course.scan import sequential_scan
 
 KERNEL_DEVICE = {"compiled": "cuda", "interpreter": "cpu"}.get(triton_mode())
@@ -45,6 +46,24 @@ def rms_relative_error(states, expected):
     return float(difference.pow(2).mean().sqrt() / expected.pow(2).mean().sqrt())
 
 
+def gradients(scan, a, b, h0, grad_h):
+    """d(sum(grad_h * h))/d(a, b, h0) for the given scan, with None for a missing h0."""
+    inputs = [None if x is None else x.detach().requires_grad_(True) for x in (a, b, h0)]
+    scan(*inputs).backward(grad_h)
+    return [None if x is None else x.grad for x in inputs]
+
+
+def triton_and_float64_gradients(a, b, h0, seed=0):
+    grad_h = torch.randn(a.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    mine = gradients(
+        lambda *inputs: diagonal_scan(*inputs, backend="triton"), a, b, h0, grad_h.to(a.device, a.dtype)
+    )
+    expected = gradients(
+        sequential_scan, *(None if x is None else x.double() for x in (a, b, h0)), grad_h.to(a.device)
+    )
+    return mine, expected
+
+
 @needs_kernel
 @pytest.mark.parametrize("with_h0", [False, True], ids=["zero_h0", "given_h0"])
 @pytest.mark.parametrize(
@@ -56,6 +75,57 @@ def test_triton_matches_float64_reference(batch, steps, width, with_h0):
     states = diagonal_scan(a, b, h0, backend="triton")
     assert states.shape == a.shape and states.dtype == a.dtype and states.device == a.device
     assert relative_max_error(states, float64_reference(a, b, h0)) < 1e-5
+
+
+@needs_kernel
+@pytest.mark.parametrize("with_h0", [False, True], ids=["zero_h0", "given_h0"])
+@pytest.mark.parametrize(
+    "batch, steps, width", [(1, 1, 1), (3, 17, 5), (1, 63, 33), (3, 64, 1), (1, 65, 5), (1, 65, 33)]
+)
+def test_triton_gradients_match_float64_reference(batch, steps, width, with_h0):
+    a, b, h0 = scan_inputs(batch, steps, width, seed=steps * 100 + width, with_h0=with_h0, device=KERNEL_DEVICE)
+    mine, expected = triton_and_float64_gradients(a, b, h0, seed=steps + width)
+    for name, gradient, reference in zip(("a", "b", "h0"), mine, expected):
+        if reference is None:
+            assert gradient is None
+            continue
+        assert gradient.dtype == torch.float32 and gradient.shape == reference.shape, name
+        assert relative_max_error(gradient, reference) < 1e-5, name
+
+
+@needs_kernel
+@pytest.mark.parametrize("steps, width", [(1, 1), (17, 5), (65, 33)])
+def test_reversed_launch_computes_the_adjoints(steps, width):
+    """lambda_t = g_t + a_{t+1} * lambda_{t+1}, lambda_{T-1} = g_{T-1}, written as a plain loop."""
+    a, grad_h, _ = scan_inputs(2, steps, width, seed=steps * width, device=KERNEL_DEVICE)
+    a64, grad_h64 = a.double(), grad_h.double()
+    expected = torch.empty_like(grad_h64)
+    expected[:, -1] = grad_h64[:, -1]
+    for t in range(steps - 2, -1, -1):
+        expected[:, t] = grad_h64[:, t] + a64[:, t + 1] * expected[:, t + 1]
+    zero_carry = a.new_zeros(2, width)
+    adjoints = _launch(a, grad_h, zero_carry, reverse=True, dtype=torch.float32)
+    assert relative_max_error(adjoints, expected) < 1e-5
+
+
+@needs_kernel
+def test_gradients_go_only_where_they_are_needed():
+    a, b, h0 = scan_inputs(2, 9, 3, device=KERNEL_DEVICE)
+    b.requires_grad_(True)
+    diagonal_scan(a, b, h0, backend="triton").sum().backward()
+    assert a.grad is None and h0.grad is None
+    expected = gradients(sequential_scan, a.double(), b.double(), h0.double(), torch.ones_like(a).double())[1]
+    assert relative_max_error(b.grad, expected) < 1e-5
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"])
+def test_half_precision_gradients_keep_their_dtype(dtype):
+    a, b, h0 = scan_inputs(2, 33, 5, seed=5, dtype=dtype, device=KERNEL_DEVICE)
+    mine, expected = triton_and_float64_gradients(a, b, h0)
+    for gradient, reference in zip(mine, expected):
+        assert gradient.dtype == dtype
+        assert rms_relative_error(gradient, reference) < 5e-3
 
 
 @needs_kernel
@@ -116,24 +186,13 @@ def test_reference_backend_is_sequential_scan():
 
 
 @needs_kernel
-def test_auto_uses_triton_on_the_kernel_device_without_gradients():
+def test_auto_uses_triton_on_the_kernel_device_with_or_without_gradients():
     a, b, h0 = scan_inputs(2, 9, 3, device=KERNEL_DEVICE)
     assert resolve_backend("auto", a, b, h0) == "triton"
     a.requires_grad_(True)
-    with torch.no_grad():
-        assert resolve_backend("auto", a, b, h0) == "triton"
-
-
-def test_auto_falls_back_to_the_reference_so_gradients_flow():
-    a, b, h0 = (x.requires_grad_(True) for x in scan_inputs(2, 9, 3, device=KERNEL_DEVICE or "cpu"))
-    assert resolve_backend("auto", a, b, h0) == "reference"
-    diagonal_scan(a, b, h0).sum().backward()
-    gradients = [x.grad for x in (a, b, h0)]
-    for x in (a, b, h0):
-        x.grad = None
-    sequential_scan(a, b, h0).sum().backward()
-    for mine, expected in zip(gradients, (a.grad, b.grad, h0.grad)):
-        assert torch.equal(mine, expected)
+    assert resolve_backend("auto", a, b, h0) == "triton"
+    states = diagonal_scan(a, b, h0)
+    assert states.grad_fn is not None
 
 
 def test_auto_keeps_float64_on_the_reference():
@@ -146,8 +205,6 @@ def test_forced_triton_refuses_what_it_cannot_do():
     a, b, h0 = scan_inputs(1, 5, 2, device=KERNEL_DEVICE)
     with pytest.raises(TypeError, match="float32, bfloat16 or float16"):
         diagonal_scan(a.double(), b.double(), h0.double(), backend="triton")
-    with pytest.raises(RuntimeError, match="forward-only"):
-        diagonal_scan(a.requires_grad_(True), b, h0, backend="triton")
 
 
 def test_forced_triton_refuses_tensors_on_the_wrong_device(monkeypatch):
@@ -234,6 +291,20 @@ def test_compiled_kernel_half_precision_on_a_large_input(dtype, gates_near_one):
     states = diagonal_scan(a, b, h0)
     assert states.dtype == dtype
     assert rms_relative_error(states, float64_reference(a, b, h0)) < 5e-3
+
+
+@on_gpu
+@pytest.mark.parametrize(
+    "dtype, rms_tolerance", [(torch.float32, 1e-6), (torch.bfloat16, 5e-3)], ids=["float32", "bfloat16"]
+)
+def test_compiled_gradients_on_a_large_input(dtype, rms_tolerance):
+    a, b, h0 = large_inputs(dtype)
+    mine, expected = triton_and_float64_gradients(a, b, h0)
+    for name, gradient, reference in zip(("a", "b", "h0"), mine, expected):
+        assert gradient.dtype == dtype, name
+        assert rms_relative_error(gradient, reference) < rms_tolerance, name
+    if dtype == torch.float32:
+        assert all(relative_max_error(g, r) < 1e-5 for g, r in zip(mine, expected))
 
 
 @on_gpu

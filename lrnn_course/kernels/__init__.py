@@ -13,8 +13,8 @@ Glossary (code name -> meaning):
 
 Without a GPU the kernels still run, through Triton's interpreter: the same source, executed
 block by block in NumPy, exact enough to test against the reference and slow enough that the
-lessons keep their inputs small. ``"auto"`` also falls back to the reference whenever a gradient
-is needed, since the kernels are forward-only until the lesson that writes their backward pass.
+lessons keep their inputs small. Gradients flow through the kernels: each has a backward pass,
+so ``"auto"`` picks Triton for training as well as for inference.
 """
 
 from .._triton import triton_mode, triton_status

@@ -1,4 +1,4 @@
-"""A Triton kernel for the diagonal scan h_t = a_t * h_{t-1} + b_t (forward only).
+"""A Triton kernel for the diagonal scan h_t = a_t * h_{t-1} + b_t, forward and backward.
 
 Glossary (code name -> paper symbol, Grazzi et al. 2025, eq. 1 with diagonal A):
 
@@ -12,6 +12,9 @@ Glossary (code name -> paper symbol, Grazzi et al. 2025, eq. 1 with diagonal A):
 ``gate_products``    A_cum: a_{s+1} ... a_t inside the block, what the carried state is multiplied by
 ``local_states``     B_cum: the states of the block when it is entered with state zero
 ``carry``            the state entering the current block, h_{t0 - 1}
+``REVERSE``          run time backwards: the adjoint recurrence of the backward pass
+``grad_h``           g_t = dL/dh_t, the gradient arriving from above; (B, T, D)
+``adjoints``         lambda_t = dL/dh_t through every later step: the total gradient of h_t
 ===================  ======================================================================
 
 One program owns one batch row and ``BLOCK_D`` columns and walks over time in blocks of
@@ -19,13 +22,21 @@ One program owns one batch row and ``BLOCK_D`` columns and walks over time in bl
 compositions (A_cum, B_cum) in log2(BLOCK_T) parallel rounds, and h = A_cum * carry + B_cum.
 This is ``chunked_scan`` of Lesson 01 with the chunks visited in order by a single program.
 
-Gradients do not flow through the kernel yet (the autograd Function comes in a later lesson):
-``diagonal_scan`` sends inputs that need gradients to the PyTorch reference under ``"auto"``.
+The backward pass is the same kernel run backwards in time. A state h_t reaches the loss
+directly (g_t) and through h_{t+1} = a_{t+1} h_t + b_{t+1}, so its adjoint obeys
+
+    lambda_t = a_{t+1} * lambda_{t+1} + g_t,    lambda_{T-1} = g_{T-1},
+
+a diagonal scan over reversed time with the gates shifted one step later. Then
+dL/db_t = lambda_t, dL/da_t = lambda_t * h_{t-1} and dL/dh0 = a_0 * lambda_0. With ``REVERSE``
+each block maps its positions to times counted from the end, so the ordinary forward
+``tl.associative_scan`` runs the adjoint recurrence; ``_DiagonalScanFunction`` wires both
+launches into autograd.
 
 Under Triton's interpreter (no GPU) the kernel gives the same states but handles only a few
 thousand (b, t, d) entries a second, since every combine of ``tl.associative_scan`` becomes a
-Python call: (8, 1024, 64) takes about two minutes. Keep CPU inputs small, or pass
-``backend="reference"``. The interpreter of Triton 3.9 also truncates float32 to bfloat16
+Python call: (8, 1024, 64) takes about two minutes, and a backward pass as long again. Keep CPU
+inputs small, or pass ``backend="reference"``. The interpreter of Triton 3.9 also truncates float32 to bfloat16
 where a GPU rounds to nearest, so bfloat16 outputs may differ from the GPU's by one unit in the
 last place.
 """
@@ -60,7 +71,7 @@ if triton is not None:
         return gate_earlier * gate_later, gate_later * input_earlier + input_later
 
     @triton.jit
-    def _diagonal_scan_forward_kernel(
+    def _diagonal_scan_kernel(
         a_ptr,
         b_ptr,
         h0_ptr,
@@ -69,6 +80,7 @@ if triton is not None:
         width,
         BLOCK_T: tl.constexpr,
         BLOCK_D: tl.constexpr,
+        REVERSE: tl.constexpr,
     ):
         batch = tl.program_id(0).to(tl.int64)  # int64: B * T * D may exceed 2**31 on a large GPU
         columns = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)
@@ -76,25 +88,34 @@ if triton is not None:
         block_times = tl.arange(0, BLOCK_T)
         carry = tl.load(h0_ptr + batch * width + columns, mask=column_mask, other=0.0).to(tl.float32)
         for block_start in range(0, steps, BLOCK_T):
-            times = block_start + block_times
-            mask = (times[:, None] < steps) & column_mask[None, :]
-            offsets = (batch * steps + times[:, None]) * width + columns[None, :]
+            # Reversed, the block runs from late to early time, so the same forward scan walks the
+            # recurrence backwards (no reverse=True, which some Triton versions got wrong).
+            scan_order = block_start + block_times
+            valid = (scan_order[:, None] < steps) & column_mask[None, :]
+            if REVERSE:
+                times = steps - 1 - scan_order
+                gate_times = times + 1  # the adjoint of step t is carried back by a_{t+1}
+                gate_valid = valid & (gate_times[:, None] < steps)
+            else:
+                times = scan_order
+                gate_times = times
+                gate_valid = valid
+            row_offsets = (batch * steps + times[:, None]) * width + columns[None, :]
+            gate_offsets = (batch * steps + gate_times[:, None]) * width + columns[None, :]
             # Padding with the identity step (1, 0) leaves the states, and so the last row, unchanged.
-            gates = tl.load(a_ptr + offsets, mask=mask, other=1.0).to(tl.float32)
-            inputs = tl.load(b_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
+            # Reversed, step T - 1 has no successor gate: the 1 loaded there multiplies the zero
+            # carry the adjoint starts from, so nothing flows back from beyond the sequence.
+            gates = tl.load(a_ptr + gate_offsets, mask=gate_valid, other=1.0).to(tl.float32)
+            inputs = tl.load(b_ptr + row_offsets, mask=valid, other=0.0).to(tl.float32)
             gate_products, local_states = tl.associative_scan((gates, inputs), axis=0, combine_fn=_compose)
             states = gate_products * carry[None, :] + local_states
-            tl.store(h_ptr + offsets, states.to(h_ptr.dtype.element_ty), mask=mask)
+            tl.store(h_ptr + row_offsets, states.to(h_ptr.dtype.element_ty), mask=valid)
             carry = tl.sum(tl.where(block_times[:, None] == BLOCK_T - 1, states, 0.0), axis=0)
 
 
 def _kernel_device() -> str | None:
     """The device type Triton's kernels accept in the current mode, or None when they cannot run."""
     return {"compiled": "cuda", "interpreter": "cpu"}.get(triton_mode())
-
-
-def _needs_grad(*tensors: torch.Tensor) -> bool:
-    return torch.is_grad_enabled() and any(x.requires_grad for x in tensors)
 
 
 def _triton_refusal(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> Exception | None:
@@ -109,11 +130,6 @@ def _triton_refusal(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> Excep
         )
     if a.dtype not in KERNEL_DTYPES:
         return TypeError(f"backend='triton': the kernel takes float32, bfloat16 or float16 inputs, got {a.dtype}")
-    if _needs_grad(a, b, h0):
-        return RuntimeError(
-            "backend='triton': the kernel is forward-only and would cut the autograd graph; "
-            "detach the inputs, run under torch.no_grad(), or use backend='auto'"
-        )
     return None
 
 
@@ -121,8 +137,8 @@ def resolve_backend(backend: str, a: torch.Tensor, b: torch.Tensor, h0: torch.Te
     """Return ``"triton"`` or ``"reference"``: what ``diagonal_scan`` will run for these inputs.
 
     ``"auto"`` takes Triton only where it runs natively: CUDA tensors when kernels are compiled,
-    CPU tensors under the interpreter, float32/bfloat16/float16 inputs, and no gradient needed
-    (the kernel has no backward yet, so autograd would silently stop at its output).
+    CPU tensors under the interpreter, and float32/bfloat16/float16 inputs. Whether gradients are
+    needed does not matter: the Triton path has its own backward pass.
     ``"triton"`` raises, with the reason, wherever ``"auto"`` would fall back to the reference.
     """
     if backend not in BACKENDS:
@@ -150,17 +166,53 @@ def _block_sizes(a: torch.Tensor) -> tuple[int, int]:
     return block_t, min(block_d, triton.next_power_of_2(width))
 
 
-def _launch(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+def _launch(
+    a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, *, reverse: bool = False, dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """Run the kernel into a new (B, T, D) tensor of ``dtype`` (``a``'s when None).
+
+    Forward it holds the states h from ``h0``; with ``reverse``, ``b`` holds the gradients g, ``h0``
+    must be zero and the result holds the adjoints lambda.
+    """
     a, b, h0 = a.contiguous(), b.contiguous(), h0.contiguous()
     batch, steps, width = a.shape
     block_t, block_d = _block_sizes(a)
-    h = torch.empty_like(a)
+    h = torch.empty_like(a, dtype=dtype)
     grid = (batch, triton.cdiv(width, block_d))
     # Triton launches on the current CUDA device, which need not be the one holding the tensors.
     on_their_device = torch.cuda.device(a.device) if a.is_cuda else contextlib.nullcontext()
     with on_their_device:
-        _diagonal_scan_forward_kernel[grid](a, b, h0, h, steps, width, BLOCK_T=block_t, BLOCK_D=block_d)
+        _diagonal_scan_kernel[grid](a, b, h0, h, steps, width, BLOCK_T=block_t, BLOCK_D=block_d, REVERSE=reverse)
     return h
+
+
+class _DiagonalScanFunction(torch.autograd.Function):
+    """The Triton scan with its backward pass, itself a reversed Triton scan (see the module docstring)."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+        h = _launch(a, b, h0)
+        ctx.save_for_backward(a, h0, h)
+        return h
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_h: torch.Tensor):
+        a, h0, h = ctx.saved_tensors
+        needs_grad_a, needs_grad_b, needs_grad_h0 = ctx.needs_input_grad
+        # float32 adjoints, like the forward's states: rounding them to bfloat16 before the products
+        # below would add a second rounding to every gradient.
+        no_adjoint_from_beyond_the_end = h0.new_zeros(h0.shape, dtype=torch.float32)
+        adjoints = _launch(a, grad_h, no_adjoint_from_beyond_the_end, reverse=True, dtype=torch.float32)
+        grad_a = grad_b = grad_h0 = None
+        if needs_grad_a:
+            previous_states = torch.cat((h0[:, None], h[:, :-1]), dim=1)
+            grad_a = (adjoints * previous_states).to(a.dtype)
+        if needs_grad_b:
+            grad_b = adjoints.to(a.dtype)
+        if needs_grad_h0:
+            grad_h0 = (a[:, 0] * adjoints[:, 0]).to(h0.dtype)
+        return grad_a, grad_b, grad_h0
 
 
 def diagonal_scan(
@@ -178,12 +230,12 @@ def diagonal_scan(
 
     Returns:
         h: shape (B, T, D), dtype of ``a``. The Triton path accumulates in float32 whatever the
-        input dtype and returns a tensor without autograd history.
+        input dtype, in its backward pass too; it differentiates once (no gradients of gradients).
     """
     a, b, h0 = validate_scan_inputs(a, b, h0)
     if resolve_backend(backend, a, b, h0) == "reference":
         return sequential_scan(a, b, h0)
-    return _launch(a, b, h0)
+    return _DiagonalScanFunction.apply(a, b, h0)
 
 
 def smoke_test() -> tuple[bool, str]:
