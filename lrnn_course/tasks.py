@@ -1,0 +1,361 @@
+"""Seeded generators of the formal-language tasks of Grazzi et al. (2025), §5.1 and App. E.1.
+
+Glossary (code name -> paper symbol or term):
+
+====================  =====================================================================
+``tokens``            the input words x_1 ... x_t, one row per sequence; shape (N, L)
+``targets``           the label of each position: the answer at the answer position, -1
+                      (ignored by the loss) everywhere else; shape (N, L)
+``lengths``           t, the length of each sequence, answer position included; shape (N,)
+``chance_accuracy``   acc_rand, the accuracy of guessing the answer uniformly at random
+``scaled_accuracy``   (acc - acc_rand) / (1 - acc_rand), the metric of Tables 3 and 5
+``MODULUS``           m = 5, the modulus of both arithmetic tasks and the size of the cycle
+``n_classes``         the number of possible answers (2 for parity, 5 for the others)
+``answer_offset``     the token of answer 0; answer k is the token answer_offset + k
+====================  =====================================================================
+
+Layout shared by every task (the authors' data pipeline, reference notes §3.1): the row of a
+sample holds its input words, then an *answer position*. The input at the answer position is
+replaced by the PAD token and the target there is the answer; every other target is -1. A causal
+model's output at the answer position is scored, after it has read every word the answer depends
+on. Rows shorter than the longest of the batch are filled with PAD after ``lengths[i]``.
+The authors feed the same rows with ``shift=1`` (next-token prediction): inputs ``tokens[:, :-1]``
+and targets ``targets[:, 1:]``, so the answer is emitted while reading the last word instead of
+the PAD after it; both views carry the same information.
+
+Tokens per task, k being the answer (parity bit, value mod 5 or final node; worked examples in
+each generator's docstring):
+
+================================  =====  ===================================================  ======
+task                              vocab  tokens                                               answer
+================================  =====  ===================================================  ======
+parity                            3      0 PAD, 1 bit 0, 2 bit 1                              1 + k
+modular_arithmetic                10     0 PAD, 1 +, 2 -, 3 *, 4 =, 5-9 digits 0-4            5 + k
+modular_arithmetic_with_brackets  12     0-4 digits, 5 +, 6 -, 7 *, 8 (, 9 ), 10 =, 11 PAD    k
+cycle_navigation                  9      0 PAD, 1 step -1, 2 step 0, 3 step +1, 4-8 node 0-4  4 + k
+================================  =====  ===================================================  ======
+
+All randomness comes from the ``torch.Generator`` passed in (a CPU one): the same seed gives the
+same batch, and a second call on the same generator gives fresh samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+
+from .validate import require_positive_int
+
+MODULUS = 5
+IGNORE = -1  # the target of every position the loss skips (``ignore_index`` of cross-entropy)
+
+PARITY_SYMBOLS = {0: "_", 1: "0", 2: "1"}
+ARITHMETIC_SYMBOLS = {0: "_", 1: "+", 2: "-", 3: "*", 4: "="} | {5 + d: str(d) for d in range(MODULUS)}
+BRACKETS_SYMBOLS = {d: str(d) for d in range(MODULUS)} | {5: "+", 6: "-", 7: "*", 8: "(", 9: ")", 10: "=", 11: "_"}
+CYCLE_SYMBOLS = {0: "_", 1: "-1", 2: "0", 3: "+1"} | {4 + node: str(node) for node in range(MODULUS)}
+SYMBOLS = {
+    "parity": PARITY_SYMBOLS,
+    "modular_arithmetic": ARITHMETIC_SYMBOLS,
+    "modular_arithmetic_with_brackets": BRACKETS_SYMBOLS,
+    "cycle_navigation": CYCLE_SYMBOLS,
+}
+
+ARITHMETIC_PLUS, ARITHMETIC_MINUS, ARITHMETIC_TIMES, ARITHMETIC_EQUALS, ARITHMETIC_DIGIT_0 = 1, 2, 3, 4, 5
+BRACKETS_PLUS, BRACKETS_MINUS, BRACKETS_TIMES, BRACKETS_OPEN, BRACKETS_CLOSE, BRACKETS_EQUALS, BRACKETS_PAD = (
+    5, 6, 7, 8, 9, 10, 11,
+)
+CYCLE_STEP_MINUS_ONE, CYCLE_NODE_0 = 1, 4
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch of one task's sequences, padded to the longest; see the module docstring for the layout.
+
+    Attributes:
+        task: the generator's name, e.g. ``"parity"``; ``decode`` reads it.
+        tokens: LongTensor (N, L), input words, PAD at each answer position and after each length.
+        targets: LongTensor (N, L), the answer token at each answer position, -1 elsewhere.
+        lengths: LongTensor (N,), words per sequence, answer position (and trailing PAD) included.
+        vocab_size: number of distinct tokens (embedding rows a model needs).
+        pad_token: the PAD token.
+        answer_offset: the token of answer 0; answers are answer_offset ... answer_offset + n_classes - 1.
+        n_classes: number of possible answers.
+        chance_accuracy: acc_rand = 1 / n_classes.
+    """
+
+    task: str
+    tokens: torch.Tensor
+    targets: torch.Tensor
+    lengths: torch.Tensor
+    vocab_size: int
+    pad_token: int
+    answer_offset: int
+    n_classes: int
+    chance_accuracy: float
+
+    @property
+    def answer_positions(self) -> torch.Tensor:
+        """LongTensor (N,): the index of the one scored position of each row."""
+        return (self.targets != IGNORE).long().argmax(dim=1)
+
+    def to(self, device: torch.device | str) -> Batch:
+        """The same batch with its three tensors on ``device`` (generation always runs on the CPU)."""
+        return dataclasses.replace(
+            self, tokens=self.tokens.to(device), targets=self.targets.to(device), lengths=self.lengths.to(device)
+        )
+
+
+def validate_task_inputs(n: object, min_len: object, max_len: object, generator: object, shortest: int) -> None:
+    """Check the arguments every generator shares; ``shortest`` is the task's smallest sequence length."""
+    require_positive_int(n, "n (the number of sequences)")
+    require_positive_int(min_len, "min_len")
+    require_positive_int(max_len, "max_len")
+    if min_len < shortest:
+        raise ValueError(f"min_len must be at least {shortest} for this task, got {min_len}")
+    if min_len > max_len:
+        raise ValueError(f"min_len must not exceed max_len, got min_len={min_len} > max_len={max_len}")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if generator.device.type != "cpu":
+        raise ValueError(f"generator must be a CPU generator (move the batch with Batch.to), got {generator.device}")
+
+
+def uniform_lengths(n: int, min_len: int, max_len: int, generator: torch.Generator, step: int = 1) -> torch.Tensor:
+    """Draw n lengths uniformly from min_len, min_len + step, ... up to max_len."""
+    choices = (max_len - min_len) // step + 1
+    return min_len + step * torch.randint(choices, (n,), generator=generator)
+
+
+def assemble(
+    task: str,
+    words: torch.Tensor,
+    lengths: torch.Tensor,
+    answer_positions: torch.Tensor,
+    answer_tokens: torch.Tensor,
+    pad_token: int,
+    vocab_size: int,
+    answer_offset: int,
+    n_classes: int,
+) -> Batch:
+    """Cut ``words`` to the batch's longest length, put PAD at and after the answer, and build targets."""
+    width = int(lengths.max())
+    columns = torch.arange(width)
+    tokens = words[:, :width].clone()
+    tokens[columns >= answer_positions[:, None]] = pad_token
+    targets = torch.full_like(tokens, IGNORE)
+    rows = torch.arange(len(tokens))
+    targets[rows, answer_positions] = answer_tokens
+    return Batch(task, tokens, targets, lengths, vocab_size, pad_token, answer_offset, n_classes, 1.0 / n_classes)
+
+
+def parity(n: int, min_len: int, max_len: int, generator: torch.Generator) -> Batch:
+    """Parity: is the number of 1 bits odd? Lengths ~ U[min_len, max_len], bits uniform.
+
+    A sequence of length L is L - 1 bits (tokens 1 and 2 for bits 0 and 1) then the answer position
+    L - 1, whose input is PAD 0 and whose target is (number of 1 bits) % 2 + 1. Worked example,
+    bits 1 0 1 1 (L = 5, three ones, parity 1):
+
+        tokens  = [ 2,  1,  2,  2, 0]
+        targets = [-1, -1, -1, -1, 2]
+
+    Args:
+        n: number of sequences.
+        min_len, max_len: bounds on L, answer position included; min_len >= 2 (one bit at least).
+        generator: CPU torch.Generator, the only source of randomness.
+    """
+    validate_task_inputs(n, min_len, max_len, generator, shortest=2)
+    lengths = uniform_lengths(n, min_len, max_len, generator)
+    bits = torch.randint(2, (n, max_len), generator=generator)
+    is_bit = torch.arange(max_len) < (lengths - 1)[:, None]
+    answers = (bits * is_bit).sum(dim=1) % 2
+    return assemble("parity", bits + 1, lengths, lengths - 1, answers + 1, 0, 3, 1, 2)
+
+
+def evaluate_modular_arithmetic(expressions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Value mod 5 of bracket-free expressions in the tokens of ``modular_arithmetic``, '*' before '+'/'-'.
+
+    Args:
+        expressions: LongTensor (N, K); row i holds digit, operator, digit, ... in its first
+            lengths[i] entries, the rest is ignored.
+        lengths: LongTensor (N,), odd, between 1 and K.
+
+    Returns:
+        LongTensor (N,) with values in [0, 5). E.g. the tokens of 2 - 3 - 3 * 2 give 3.
+    """
+    if not isinstance(expressions, torch.Tensor) or expressions.dtype != torch.long or expressions.dim() != 2:
+        raise TypeError("expressions must be a 2-D LongTensor (N, K)")
+    if not isinstance(lengths, torch.Tensor) or lengths.dtype != torch.long:
+        raise TypeError("lengths must be a LongTensor")
+    if lengths.shape != expressions.shape[:1]:
+        raise ValueError(f"lengths must have shape ({expressions.shape[0]},), got {tuple(lengths.shape)}")
+    if bool((lengths % 2 == 0).any() | (lengths < 1).any() | (lengths > expressions.shape[1]).any()):
+        raise ValueError(f"lengths must be odd and within [1, {expressions.shape[1]}]")
+    digit_positions = torch.arange(0, expressions.shape[1], 2)
+    operator_positions = torch.arange(1, expressions.shape[1], 2)
+    digits = expressions[:, digit_positions] - ARITHMETIC_DIGIT_0
+    operators = expressions[:, operator_positions]
+    digits_needed = digit_positions < lengths[:, None]
+    operators_needed = operator_positions < lengths[:, None]
+    digits_known = (digits >= 0) & (digits < MODULUS)
+    operators_known = (operators >= ARITHMETIC_PLUS) & (operators <= ARITHMETIC_TIMES)
+    if not bool((digits_known | ~digits_needed).all() and (operators_known | ~operators_needed).all()):
+        raise ValueError("expressions must alternate digit tokens 5-9 and operator tokens 1-3 within their lengths")
+    # Left to right with one pending product: 'a - b * c' must not subtract b before it meets c.
+    total = torch.zeros_like(lengths)
+    term = digits[:, 0]
+    for k in range(digits.shape[1] - 1):
+        active = operators_needed[:, k]
+        operator, digit = operators[:, k], digits[:, k + 1]
+        times = term * digit
+        new_term = torch.where(operator == ARITHMETIC_MINUS, -digit, digit)
+        total = torch.where(active & (operator != ARITHMETIC_TIMES), total + term, total) % MODULUS
+        term = torch.where(active, torch.where(operator == ARITHMETIC_TIMES, times, new_term), term) % MODULUS
+    return (total + term) % MODULUS
+
+
+def modular_arithmetic(n: int, min_len: int, max_len: int, generator: torch.Generator) -> Batch:
+    """Modular arithmetic without brackets: digits 0-4 joined by + - *, value mod 5, '*' binding tighter.
+
+    Lengths L are drawn uniformly from the odd numbers in [min_len, max_len]. A sequence is an
+    expression of L - 2 words (digit, operator, digit, ..., digits and operators uniform), then '='
+    at L - 2, then the answer position L - 1 with input PAD 0 and target 5 + value. Worked example,
+    the paper's 2 - 3 - 3 * 2 = 3 (L = 9; 2 - 3 - 6 = -7 = 3 mod 5):
+
+        tokens  = [ 7,  2,  8,  2,  8,  3,  7,  4, 0]
+        targets = [-1, -1, -1, -1, -1, -1, -1, -1, 8]
+
+    Args:
+        n: number of sequences.
+        min_len, max_len: bounds on L; min_len >= 3 and the range must hold an odd number.
+        generator: CPU torch.Generator, the only source of randomness.
+    """
+    validate_task_inputs(n, min_len, max_len, generator, shortest=3)
+    shortest_odd, longest_odd = min_len | 1, max_len - 1 + max_len % 2
+    if shortest_odd > longest_odd:
+        raise ValueError(f"modular_arithmetic needs odd lengths, but [{min_len}, {max_len}] holds none")
+    lengths = uniform_lengths(n, shortest_odd, longest_odd, generator, step=2)
+    words = torch.empty(n, longest_odd, dtype=torch.long)
+    words[:, 0::2] = ARITHMETIC_DIGIT_0 + torch.randint(MODULUS, words[:, 0::2].shape, generator=generator)
+    words[:, 1::2] = ARITHMETIC_PLUS + torch.randint(3, words[:, 1::2].shape, generator=generator)
+    values = evaluate_modular_arithmetic(words, lengths - 2)
+    words[torch.arange(n), lengths - 2] = ARITHMETIC_EQUALS
+    return assemble("modular_arithmetic", words, lengths, lengths - 1, ARITHMETIC_DIGIT_0 + values, 0, 10, 5, MODULUS)
+
+
+def random_bracketed_expression(length: int, generator: torch.Generator, mult: bool) -> tuple[list[int], int]:
+    """One random expression of exactly ``length`` tokens and its value mod 5 (Deletang et al. 2023).
+
+    Lengths 1-4 are the only shapes that cannot split into two operands: d, -d, (d), (-d).
+    Longer ones are (left op right) with a uniform split of the length - 3 inner tokens.
+    """
+    digit = int(torch.randint(MODULUS, (1,), generator=generator))
+    if length == 1:
+        return [digit], digit
+    if length == 2:
+        return [BRACKETS_MINUS, digit], -digit % MODULUS
+    if length == 3:
+        return [BRACKETS_OPEN, digit, BRACKETS_CLOSE], digit
+    if length == 4:
+        return [BRACKETS_OPEN, BRACKETS_MINUS, digit, BRACKETS_CLOSE], -digit % MODULUS
+    left_length = int(torch.randint(1, length - 3, (1,), generator=generator))
+    left, left_value = random_bracketed_expression(left_length, generator, mult)
+    right, right_value = random_bracketed_expression(length - 3 - left_length, generator, mult)
+    operator = BRACKETS_PLUS + int(torch.randint(3 if mult else 2, (1,), generator=generator))
+    value = {
+        BRACKETS_PLUS: left_value + right_value,
+        BRACKETS_MINUS: left_value - right_value,
+        BRACKETS_TIMES: left_value * right_value,
+    }[operator] % MODULUS
+    return [BRACKETS_OPEN, *left, operator, *right, BRACKETS_CLOSE], value
+
+
+def modular_arithmetic_with_brackets(
+    n: int, min_len: int, max_len: int, generator: torch.Generator, mult: bool = False
+) -> Batch:
+    """Modular arithmetic with brackets and unary minus, value mod 5; + and - only unless ``mult``.
+
+    Lengths L ~ U[min_len, max_len]. A sequence is a random expression of L - 3 tokens
+    (``random_bracketed_expression``), then '=' at L - 3, the answer position L - 2 (input PAD 11,
+    target = value, since answers 0-4 are the digit tokens) and one trailing PAD 11 at L - 1, as
+    in the authors' generator ("= result PAD"). Worked example, ( 1 + ( 2 ) ) = 3 with L = 10:
+
+        tokens  = [ 8,  1,  5,  8,  2,  9,  9, 10, 11, 11]
+        targets = [-1, -1, -1, -1, -1, -1, -1, -1,  3, -1]
+
+    Args:
+        n: number of sequences.
+        min_len, max_len: bounds on L; min_len >= 4 (an expression of one digit).
+        generator: CPU torch.Generator, the only source of randomness.
+        mult: also draw '*' (token 7), as Deletang et al. do; the paper's runs use the default False.
+    """
+    validate_task_inputs(n, min_len, max_len, generator, shortest=4)
+    if not isinstance(mult, bool):
+        raise TypeError(f"mult must be a bool, got {type(mult).__name__}")
+    lengths = uniform_lengths(n, min_len, max_len, generator)
+    words = torch.full((n, max_len), BRACKETS_PAD, dtype=torch.long)
+    values = torch.empty(n, dtype=torch.long)
+    for row, length in enumerate(lengths.tolist()):
+        expression, values[row] = random_bracketed_expression(length - 3, generator, mult)
+        words[row, : length - 2] = torch.tensor([*expression, BRACKETS_EQUALS])
+    return assemble(
+        "modular_arithmetic_with_brackets", words, lengths, lengths - 2, values, BRACKETS_PAD, 12, 0, MODULUS
+    )
+
+
+def cycle_navigation(n: int, min_len: int, max_len: int, generator: torch.Generator) -> Batch:
+    """Cycle navigation on Z_5: start at node 0, take steps -1, 0 or +1, answer the final node.
+
+    Lengths L ~ U[min_len, max_len]. A sequence is L - 1 uniform steps (tokens 1, 2, 3 for steps
+    -1, 0, +1) then the answer position L - 1, input PAD 0, target 4 + final node. Worked example,
+    steps -1 -1 0 (L = 4; 0 -> 4 -> 3 -> 3):
+
+        tokens  = [ 1,  1,  2, 0]
+        targets = [-1, -1, -1, 7]
+
+    Args:
+        n: number of sequences.
+        min_len, max_len: bounds on L; min_len >= 2 (one step at least).
+        generator: CPU torch.Generator, the only source of randomness.
+    """
+    validate_task_inputs(n, min_len, max_len, generator, shortest=2)
+    lengths = uniform_lengths(n, min_len, max_len, generator)
+    steps = torch.randint(3, (n, max_len), generator=generator) - 1
+    is_step = torch.arange(max_len) < (lengths - 1)[:, None]
+    nodes = (steps * is_step).sum(dim=1) % MODULUS
+    words = steps + 1 + CYCLE_STEP_MINUS_ONE
+    return assemble("cycle_navigation", words, lengths, lengths - 1, CYCLE_NODE_0 + nodes, 0, 9, CYCLE_NODE_0, MODULUS)
+
+
+def scaled_accuracy(acc: float, chance: float) -> float:
+    """(acc - chance) / (1 - chance): 0 at chance level, 1 when every answer is right, negative below chance."""
+    for value, name in ((acc, "acc"), (chance, "chance")):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a float, got {type(value).__name__}")
+    if not 0.0 <= acc <= 1.0:
+        raise ValueError(f"acc must lie in [0, 1], got {acc}")
+    if not 0.0 <= chance < 1.0:
+        raise ValueError(f"chance must lie in [0, 1), got {chance}")
+    return (acc - chance) / (1.0 - chance)
+
+
+def decode(batch: Batch, index: int) -> str:
+    """Sequence ``index`` of ``batch`` as text, the answer in brackets at the answer position.
+
+    E.g. ``"2 - 3 - 3 * 2 = [3]"``, ``"1 0 1 1 [1]"`` (parity), ``"( 1 + ( 2 ) ) = [3] _"``
+    (``_`` is PAD), ``"-1 -1 0 [3]"`` (cycle navigation).
+    """
+    if not isinstance(batch, Batch):
+        raise TypeError(f"batch must be a Batch, got {type(batch).__name__}")
+    require_positive_int(len(batch.tokens), "the batch size")
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise TypeError(f"index must be an int, got {type(index).__name__}")
+    if not 0 <= index < len(batch.tokens):
+        raise ValueError(f"index must lie in [0, {len(batch.tokens) - 1}], got {index}")
+    symbols = SYMBOLS[batch.task]
+    length = int(batch.lengths[index])
+    words = [symbols[token] for token in batch.tokens[index, :length].tolist()]
+    answer_position = int(batch.answer_positions[index])
+    words[answer_position] = f"[{symbols[int(batch.targets[index, answer_position])]}]"
+    return " ".join(words)
