@@ -181,23 +181,23 @@ def test_non_contiguous_inputs_give_the_same_states():
 
 def test_reference_backend_is_sequential_scan():
     a, b, h0 = scan_inputs(2, 9, 3)
-    assert resolve_backend("reference", a, b, h0) == "reference"
+    assert resolve_backend("reference", a) == "reference"
     assert torch.equal(diagonal_scan(a, b, h0, backend="reference"), sequential_scan(a, b, h0))
 
 
 @needs_kernel
 def test_auto_uses_triton_on_the_kernel_device_with_or_without_gradients():
     a, b, h0 = scan_inputs(2, 9, 3, device=KERNEL_DEVICE)
-    assert resolve_backend("auto", a, b, h0) == "triton"
+    assert resolve_backend("auto", a) == "triton"
     a.requires_grad_(True)
-    assert resolve_backend("auto", a, b, h0) == "triton"
+    assert resolve_backend("auto", a) == "triton"
     states = diagonal_scan(a, b, h0)
     assert states.grad_fn is not None
 
 
 def test_auto_keeps_float64_on_the_reference():
-    a, b, h0 = scan_inputs(1, 5, 2, dtype=torch.float64, device=KERNEL_DEVICE or "cpu")
-    assert resolve_backend("auto", a, b, h0) == "reference"
+    a, _, _ = scan_inputs(1, 5, 2, dtype=torch.float64, device=KERNEL_DEVICE or "cpu")
+    assert resolve_backend("auto", a) == "reference"
 
 
 @needs_kernel
@@ -210,7 +210,7 @@ def test_forced_triton_refuses_what_it_cannot_do():
 def test_forced_triton_refuses_tensors_on_the_wrong_device(monkeypatch):
     monkeypatch.setattr(kernel_scan, "triton_mode", lambda: "compiled")
     a, b, h0 = scan_inputs(1, 5, 2)
-    assert resolve_backend("auto", a, b, h0) == "reference"
+    assert resolve_backend("auto", a) == "reference"
     with pytest.raises(RuntimeError, match="compiled mode, which runs on cuda tensors"):
         diagonal_scan(a, b, h0, backend="triton")
 
@@ -276,7 +276,7 @@ def test_gpu_kernels_are_compiled():
 @pytest.mark.parametrize("gates_near_one", [False, True], ids=["gates_in_-1_1", "gates_near_1"])
 def test_compiled_kernel_float32_on_a_large_input(gates_near_one):
     a, b, h0 = large_inputs(torch.float32, gates_near_one)
-    assert resolve_backend("auto", a, b, h0) == "triton"
+    assert resolve_backend("auto", a) == "triton"
     states = diagonal_scan(a, b, h0)
     expected = float64_reference(a, b, h0)
     assert relative_max_error(states, expected) < 1e-5
@@ -320,6 +320,6 @@ def test_compiled_kernel_with_either_block_shape(monkeypatch, programs_per_multi
 @on_gpu
 def test_compiled_mode_refuses_cpu_tensors():
     a, b, h0 = scan_inputs(1, 5, 2)
-    assert resolve_backend("auto", a, b, h0) == "reference"
+    assert resolve_backend("auto", a) == "reference"
     with pytest.raises(RuntimeError, match="runs on cuda tensors"):
         diagonal_scan(a, b, h0, backend="triton")

@@ -118,8 +118,11 @@ def _kernel_device() -> str | None:
     return {"compiled": "cuda", "interpreter": "cpu"}.get(triton_mode())
 
 
-def _triton_refusal(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> Exception | None:
-    """Why the kernel should not run on these inputs, as the exception to raise; None when it can."""
+def _triton_refusal(a: torch.Tensor) -> Exception | None:
+    """Why the kernel should not run on these inputs, as the exception to raise; None when it can.
+
+    ``a`` speaks for all inputs: ``validate_scan_inputs`` already made them share dtype and device.
+    """
     kernel_device = _kernel_device()
     if kernel_device is None:
         return RuntimeError(f"backend='triton': Triton cannot run here ({triton_status()})")
@@ -133,7 +136,7 @@ def _triton_refusal(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> Excep
     return None
 
 
-def resolve_backend(backend: str, a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> str:
+def resolve_backend(backend: str, a: torch.Tensor) -> str:
     """Return ``"triton"`` or ``"reference"``: what ``diagonal_scan`` will run for these inputs.
 
     ``"auto"`` takes Triton only where it runs natively: CUDA tensors when kernels are compiled,
@@ -145,7 +148,7 @@ def resolve_backend(backend: str, a: torch.Tensor, b: torch.Tensor, h0: torch.Te
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
     if backend == "reference":
         return "reference"
-    refusal = _triton_refusal(a, b, h0)
+    refusal = _triton_refusal(a)
     if refusal is None:
         return "triton"
     if backend == "triton":
@@ -233,7 +236,7 @@ def diagonal_scan(
         input dtype, in its backward pass too; it differentiates once (no gradients of gradients).
     """
     a, b, h0 = validate_scan_inputs(a, b, h0)
-    if resolve_backend(backend, a, b, h0) == "reference":
+    if resolve_backend(backend, a) == "reference":
         return sequential_scan(a, b, h0)
     return _DiagonalScanFunction.apply(a, b, h0)
 
@@ -258,7 +261,7 @@ def smoke_test() -> tuple[bool, str]:
         expected = sequential_scan(gates, inputs, initial)
         device = torch.device(_kernel_device() or "cpu")
         a, b, h0 = (x.to(device, torch.float32) for x in (gates, inputs, initial))
-        backend = resolve_backend("auto", a, b, h0)
+        backend = resolve_backend("auto", a)
         states = diagonal_scan(a, b, h0, backend=backend).to("cpu", torch.float64)
         error = float((states - expected).abs().max() / expected.abs().max().clamp(min=1.0))
     except Exception as failure:  # noqa: BLE001 - the doctor reports any failure instead of crashing
