@@ -274,6 +274,18 @@ def signed_log_space_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | N
     return torch.einsum("btsd,bsd->btd", decay, b) + from_h0
 
 
+def fastest_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """The quickest exact scan for these tensors, for training models: the Triton kernel of
+    ``lrnn_course.kernels`` on a GPU, ``hillis_steele_scan`` on the CPU (where the kernel would only
+    run through Triton's interpreter, which is for reading kernels, not for training with them).
+    """
+    if a.is_cuda:
+        from .kernels import diagonal_scan
+
+        return diagonal_scan(a, b, h0)
+    return hillis_steele_scan(a, b, h0)
+
+
 def scan_cost(steps: int, algorithm: str, chunk_size: int = 64) -> tuple[int, int]:
     """Return (work, depth) of a scan over ``steps`` positions, counted in elementwise combines.
 

@@ -1,0 +1,199 @@
+"""Selective state-space models (Mamba): input-dependent gates, and the range of their eigenvalues.
+
+Glossary (code name -> paper symbol, Grazzi et al. 2025, Table 1 and eq. 2):
+
+=============  =============================================================================
+``u``          x_t, the scan's input channels; shape (batch, T, E)
+``delta``      Δ_t = softplus(W_Δ x_t + dt_bias), the step size; shape (batch, T, E), > 0
+``A_log``      w_1, with A = -exp(A_log) the continuous-time decay; shape (E, N)
+``gates``      exp(-Δ_t exp(w_1)) in (0, 1): the diagonal of A(x_t), one per (channel, state)
+``negative``   the paper's change: gates 2 exp(-Δ_t exp(w_1)) - 1 in (-1, 1)
+``B``, ``C``   B_t (input projection, the paper's k_t) and C_t (read-out, q_t); (batch, T, N)
+``D``          the skip weight w_2 in dec(H_t, x_t); shape (E,)
+``state``      H_t, one N-vector per channel; shape (batch, E, N)
+``E``, ``N``   expand * d_model channels, d_state states per channel
+=============  =============================================================================
+
+Each channel e runs its own diagonal recurrence over N states,
+H_t[e] = gates_t[e] * H_{t-1}[e] + Δ_t[e] B_t u_t[e], and reads y_t[e] = <H_t[e], C_t> + D[e] u_t[e].
+``selective_scan`` is the loop (the reference); ``selective_scan_parallel`` computes the same with
+a parallel scan; ``MambaBlock`` wraps it with Mamba's projections, causal convolution and gate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .scan import fastest_scan
+from .validate import require_finite, require_positive_int, require_tensor
+
+
+def validate_selective_inputs(
+    u: torch.Tensor, delta: torch.Tensor, A_log: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor | None
+) -> None:
+    """Raise a clear error unless the selective scan's inputs have matching shapes and finite values."""
+    require_tensor(u, "u", 3, "(batch, T, E)")
+    require_tensor(delta, "delta", 3, "(batch, T, E)")
+    require_tensor(A_log, "A_log", 2, "(E, N)")
+    require_tensor(B, "B", 3, "(batch, T, N)")
+    require_tensor(C, "C", 3, "(batch, T, N)")
+    batch, steps, channels = u.shape
+    if delta.shape != u.shape:
+        raise ValueError(f"delta must have the shape of u {tuple(u.shape)}, got {tuple(delta.shape)}")
+    if A_log.shape[0] != channels:
+        raise ValueError(f"A_log must have shape (E, N) with E = {channels} channels of u, got {tuple(A_log.shape)}")
+    for name, x in (("B", B), ("C", C)):
+        if x.shape != (batch, steps, A_log.shape[1]):
+            raise ValueError(f"{name} must have shape (batch, T, N) = {(batch, steps, A_log.shape[1])}, got {tuple(x.shape)}")
+    if D is not None:
+        require_tensor(D, "D", 1, "(E,)")
+        if D.shape[0] != channels:
+            raise ValueError(f"D must have shape ({channels},), got {tuple(D.shape)}")
+    for name, x in (("u", u), ("delta", delta), ("A_log", A_log), ("B", B), ("C", C)):
+        require_finite(x, name)
+    if bool((delta < 0).any()):
+        raise ValueError("delta must be non-negative (it is a softplus output); found a negative step size")
+
+
+def selective_gates(delta: torch.Tensor, A_log: torch.Tensor, negative: bool = False) -> torch.Tensor:
+    """The gates exp(-Δ_t exp(A_log)) of every (step, channel, state), optionally remapped to 2g - 1.
+
+    Args:
+        delta: Δ, shape (batch, T, E), non-negative.
+        A_log: shape (E, N).
+        negative: False for Mamba's range (0, 1]; True for the paper's (-1, 1].
+
+    Returns:
+        Tensor (batch, T, E, N).
+    """
+    require_tensor(delta, "delta", 3, "(batch, T, E)")
+    require_tensor(A_log, "A_log", 2, "(E, N)")
+    if A_log.shape[0] != delta.shape[-1]:
+        raise ValueError(f"A_log must have shape (E, N) with E = {delta.shape[-1]}, got {tuple(A_log.shape)}")
+    if bool((delta < 0).any()):
+        raise ValueError("delta must be non-negative (it is a softplus output); found a negative step size")
+    ### BEGIN SOLUTION
+    gates = torch.exp(-delta.unsqueeze(-1) * torch.exp(A_log))
+    return 2 * gates - 1 if negative else gates
+    ### END SOLUTION
+
+
+def selective_scan(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A_log: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    negative: bool = False,
+) -> torch.Tensor:
+    """Mamba's selective scan, one step at a time: the reference every faster version must equal.
+
+    H_t = gates_t * H_{t-1} + Δ_t B_t u_t (per channel, H_0 = 0), y_t = <H_t, C_t> + D u_t.
+
+    Args:
+        u: inputs (batch, T, E).  delta: step sizes Δ (batch, T, E).  A_log: (E, N).
+        B, C: input and read-out projections (batch, T, N).  D: skip weights (E,), or None.
+        negative: use the gates 2 exp(-Δ exp(A_log)) - 1 (eigenvalues in (-1, 1]).
+
+    Returns:
+        y: (batch, T, E).
+    """
+    validate_selective_inputs(u, delta, A_log, B, C, D)
+    ### BEGIN SOLUTION
+    gates = selective_gates(delta, A_log, negative)
+    drive = (delta * u).unsqueeze(-1) * B.unsqueeze(2)
+    state = torch.zeros_like(gates[:, 0])
+    outputs = []
+    for t in range(u.shape[1]):
+        state = gates[:, t] * state + drive[:, t]
+        outputs.append((state * C[:, t].unsqueeze(1)).sum(-1))
+    y = torch.stack(outputs, dim=1)
+    return y if D is None else y + D * u
+    ### END SOLUTION
+
+
+def selective_scan_parallel(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A_log: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    negative: bool = False,
+) -> torch.Tensor:
+    """``selective_scan`` through a parallel diagonal scan over the E * N recurrences at once."""
+    validate_selective_inputs(u, delta, A_log, B, C, D)
+    batch, steps, channels = u.shape
+    gates = selective_gates(delta, A_log, negative)
+    drive = (delta * u).unsqueeze(-1) * B.unsqueeze(2)
+    states = fastest_scan(gates.reshape(batch, steps, -1), drive.reshape(batch, steps, -1))
+    y = torch.einsum("btdn,btn->btd", states.reshape(gates.shape), C)
+    return y if D is None else y + D * u
+
+
+def inverse_softplus(x: torch.Tensor) -> torch.Tensor:
+    """The y with softplus(y) = x, for x > 0 (used to place Δ's initial values)."""
+    return x + torch.log(-torch.expm1(-x))
+
+
+class MambaBlock(nn.Module):
+    """A Mamba(-1) mixer in plain PyTorch: in-projection, causal depthwise convolution, selective scan, gate.
+
+    Args:
+        d_model: width of the residual stream.
+        d_state: N, the states per channel.
+        expand: E = expand * d_model channels.
+        d_conv: kernel size of the causal convolution; 0 leaves it out.
+        negative: the paper's [-1, 1] gates (2 exp(-Δ exp(A_log)) - 1) instead of [0, 1].
+        dt_min, dt_max: Mamba's initial Δ range, log-uniform; decisive for learning, see Lesson 02.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 16,
+        expand: int = 2,
+        d_conv: int = 4,
+        negative: bool = False,
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+    ) -> None:
+        super().__init__()
+        for value, name in ((d_model, "d_model"), (d_state, "d_state"), (expand, "expand")):
+            require_positive_int(value, name)
+        if isinstance(d_conv, bool) or not isinstance(d_conv, int) or d_conv < 0:
+            raise ValueError(f"d_conv must be a non-negative int (0 = no convolution), got {d_conv!r}")
+        if not 0 < dt_min <= dt_max:
+            raise ValueError(f"need 0 < dt_min <= dt_max, got dt_min={dt_min}, dt_max={dt_max}")
+        channels, self.d_state, self.negative = expand * d_model, d_state, bool(negative)
+        self.dt_rank = math.ceil(d_model / 16)
+        self.in_proj = nn.Linear(d_model, 2 * channels, bias=False)
+        self.conv = nn.Conv1d(channels, channels, d_conv, groups=channels, padding=d_conv - 1) if d_conv else None
+        self.x_proj = nn.Linear(channels, self.dt_rank + 2 * d_state, bias=False)
+        self.dt_proj = nn.Linear(self.dt_rank, channels)
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(channels, 1))
+        self.D = nn.Parameter(torch.ones(channels))
+        self.out_proj = nn.Linear(channels, d_model, bias=False)
+        with torch.no_grad():
+            nn.init.uniform_(self.dt_proj.weight, -self.dt_rank**-0.5, self.dt_rank**-0.5)
+            log_dt = torch.empty(channels).uniform_(math.log(dt_min), math.log(dt_max))
+            self.dt_proj.bias.copy_(inverse_softplus(log_dt.exp()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, T, d_model) -> (batch, T, d_model)."""
+        require_tensor(x, "x", 3, "(batch, T, d_model)")
+        if x.shape[-1] != self.in_proj.in_features:
+            raise ValueError(f"x must have {self.in_proj.in_features} features, got shape {tuple(x.shape)}")
+        u, z = self.in_proj(x).chunk(2, dim=-1)
+        if self.conv is not None:
+            u = self.conv(u.transpose(1, 2))[..., : x.shape[1]].transpose(1, 2)
+        u = F.silu(u)
+        dt, B, C = self.x_proj(u).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        delta = F.softplus(self.dt_proj(dt))
+        y = selective_scan_parallel(u, delta, self.A_log, B, C, self.D, self.negative)
+        return self.out_proj(y * F.silu(z))

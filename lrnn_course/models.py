@@ -1,0 +1,122 @@
+"""The small models the lessons train: a token embedding, recurrent layers, a classifier head.
+
+Glossary (code name -> paper symbol, Grazzi et al. 2025):
+
+=====================  =====================================================================
+``DiagonalRecurrence``  the one-layer diagonal LRNN of Figure 1 (the authors' ``simple_recurrent``):
+                        a_t = act(10 (W_a x_t + b_a)), b_t = W_b x_t + c, h_t = a_t ⊙ h_{t-1} + b_t ⊙ x_t
+``negative``            the eigenvalue range: False -> [0, 1] (act = sigmoid, Mamba's exp(-Δ exp(w)));
+                        True -> [-1, 1] (act = tanh, 2 exp(-Δ exp(w)) - 1), eq. 2
+``sharpness``           the factor 10 inside act, which lets a gate reach ±1 within float32
+``SequenceModel``       embedding -> layers (pre-norm, residual) -> norm -> head; the head scores
+                        the task's answers only, so chance accuracy is 1 / n_classes
+``MODELS``              the names ``build_model`` accepts: "diagonal" and "mamba"
+=====================  =====================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from .mamba import MambaBlock
+from .scan import fastest_scan
+from .validate import require_positive_int
+
+
+def gate_range(negative: bool) -> str:
+    """The label of an eigenvalue range, as the paper writes it: "[0,1]" or "[-1,1]"."""
+    return "[-1,1]" if negative else "[0,1]"
+
+
+class DiagonalRecurrence(nn.Module):
+    """The diagonal LRNN layer of the paper's Figure 1, width ``d_model``, state width ``d_model``."""
+
+    def __init__(self, d_model: int, negative: bool = True, sharpness: float = 10.0) -> None:
+        super().__init__()
+        require_positive_int(d_model, "d_model")
+        self.negative, self.sharpness = bool(negative), float(sharpness)
+        self.gate_proj = nn.Linear(d_model, d_model)
+        self.input_proj = nn.Linear(d_model, d_model)
+
+    def gates(self, x: torch.Tensor) -> torch.Tensor:
+        """a_t = tanh(10 (W_a x_t + b_a)) in [-1, 1], or the sigmoid in [0, 1]; shape of ``x``."""
+        activation = torch.tanh if self.negative else torch.sigmoid
+        return activation(self.sharpness * self.gate_proj(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, T, d_model) -> the states h_1..h_T, (batch, T, d_model)."""
+        return fastest_scan(self.gates(x), self.input_proj(x) * x)
+
+
+class SequenceModel(nn.Module):
+    """Tokens (batch, T) -> answer logits (batch, T, n_classes), one score vector per position.
+
+    Args:
+        vocab_size: number of input tokens.
+        n_classes: number of answers the head scores.
+        d_model: width of the embedding and of every layer.
+        make_layer: builds one recurrent layer mapping (batch, T, d_model) to the same shape.
+        n_layers: how many layers, each ``x + layer(norm(x))``.
+        residual: False drops the ``x +`` (the authors' one-layer Figure 1 model has no skip path).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        n_classes: int,
+        d_model: int,
+        make_layer: Callable[[], nn.Module],
+        n_layers: int = 1,
+        residual: bool = True,
+    ) -> None:
+        super().__init__()
+        for value, name in ((vocab_size, "vocab_size"), (n_classes, "n_classes"), (d_model, "d_model"), (n_layers, "n_layers")):
+            require_positive_int(value, name)
+        self.vocab_size, self.residual = vocab_size, bool(residual)
+        self.embedding = nn.Embedding(vocab_size, d_model)
+        self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(n_layers))
+        self.layers = nn.ModuleList(make_layer() for _ in range(n_layers))
+        self.final_norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, n_classes)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.long or tokens.dim() != 2:
+            found = f"{tokens.dtype} tensor of shape {tuple(tokens.shape)}" if isinstance(tokens, torch.Tensor) else type(tokens).__name__
+            raise ValueError(f"tokens must be a LongTensor of shape (batch, T), got {found}")
+        if bool(((tokens < 0) | (tokens >= self.vocab_size)).any()):
+            raise ValueError(f"tokens must lie in [0, {self.vocab_size - 1}] (the vocabulary), got {int(tokens.min())}..{int(tokens.max())}")
+        x = self.embedding(tokens)
+        for norm, layer in zip(self.norms, self.layers):
+            x = x + layer(norm(x)) if self.residual else layer(norm(x))
+        return self.head(self.final_norm(x))
+
+
+def _diagonal(d_model: int, negative: bool, **options: Any) -> Callable[[], nn.Module]:
+    return lambda: DiagonalRecurrence(d_model, negative, **options)
+
+
+def _mamba(d_model: int, negative: bool, **options: Any) -> Callable[[], nn.Module]:
+    return lambda: MambaBlock(d_model, negative=negative, **options)
+
+
+MODELS: dict[str, Callable[..., Callable[[], nn.Module]]] = {"diagonal": _diagonal, "mamba": _mamba}
+
+
+def build_model(
+    name: str,
+    vocab_size: int,
+    n_classes: int,
+    d_model: int,
+    n_layers: int = 1,
+    negative: bool = True,
+    residual: bool = True,
+    **options: Any,
+) -> SequenceModel:
+    """A ``SequenceModel`` whose layers are ``name`` ("diagonal" or "mamba"); ``options`` go to the layer."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(map(repr, MODELS))}")
+    return SequenceModel(vocab_size, n_classes, d_model, MODELS[name](d_model, negative, **options), n_layers, residual)

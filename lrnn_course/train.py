@@ -1,0 +1,274 @@
+"""The training harness of Lessons 04, 05 and 08: fresh samples every step, scaled accuracy per length.
+
+Glossary (code name -> paper term, Grazzi et al. 2025, §5.1 and App. E.1):
+
+===================  =======================================================================
+``TrainConfig``      one run: task, model, optimiser (AdamW, linear warm-up then cosine decay
+                     to ``min_lr``, gradient clipping) and evaluation settings
+``train_lengths``    (3, 40): sequence lengths drawn uniformly for every training batch
+``test_lengths``     the lengths of the extrapolation test (the paper: 40 to 256)
+``scaled``           scaled accuracy (acc - acc_rand) / (1 - acc_rand): 0 = chance, 1 = perfect
+``Evaluation``       the scaled accuracy at every test length (and on training lengths) at one step
+``TrainResult``      the config, the trained model and its evaluations over time
+===================  =======================================================================
+
+The loss and the accuracy only look at each sequence's answer position (the authors' targets are
+-1, ignored, everywhere else). Evaluation sets are drawn once from a fixed seed that does not
+depend on ``TrainConfig.seed``, so two runs are always scored on the same sequences.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from . import tasks
+from .device import device as choose_device
+from .models import MODELS, SequenceModel, build_model, gate_range
+from .validate import require_positive_int
+
+TASKS: dict[str, Callable[..., tasks.Batch]] = {
+    "parity": tasks.parity,
+    "modular_arithmetic": tasks.modular_arithmetic,
+    "modular_arithmetic_with_brackets": tasks.modular_arithmetic_with_brackets,
+    "cycle_navigation": tasks.cycle_navigation,
+}
+EVALUATION_SEED = 2_024_11_12
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run; invalid values raise when the config is created."""
+
+    task: str = "parity"
+    model: str = "diagonal"
+    negative: bool = True
+    d_model: int = 10
+    n_layers: int = 1
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+    steps: int = 1500
+    batch_size: int = 256
+    lr: float = 1e-3
+    warmup_steps: int = 0
+    min_lr: float = 1e-6
+    weight_decay: float = 0.0
+    clip_norm: float | None = 1.0
+    train_lengths: tuple[int, int] = (3, 40)
+    test_lengths: tuple[int, ...] = (41, 64, 128, 256)
+    eval_every: int = 250
+    eval_samples: int = 256
+    seed: int = 0
+    device: str = "auto"
+    max_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; choose one of {', '.join(map(repr, TASKS))}")
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(map(repr, MODELS))}")
+        for name in ("d_model", "n_layers", "steps", "batch_size", "eval_every", "eval_samples"):
+            require_positive_int(getattr(self, name), name)
+        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or not 0 <= self.warmup_steps < self.steps:
+            raise ValueError(f"warmup_steps must be an int in [0, steps), got {self.warmup_steps!r}")
+        if not 0 < self.min_lr <= self.lr:
+            raise ValueError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
+        if self.weight_decay < 0 or (self.clip_norm is not None and self.clip_norm <= 0):
+            raise ValueError("weight_decay must be >= 0 and clip_norm > 0 (or None)")
+        low, high = self.train_lengths
+        if not 1 <= low <= high:
+            raise ValueError(f"train_lengths must be (low, high) with 1 <= low <= high, got {self.train_lengths}")
+        if not self.test_lengths or any(length < 1 for length in self.test_lengths):
+            raise ValueError(f"test_lengths must be a non-empty tuple of lengths >= 1, got {self.test_lengths}")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise ValueError(f"max_seconds must be positive (or None), got {self.max_seconds}")
+
+    @property
+    def label(self) -> str:
+        """E.g. ``"diagonal [-1,1]"``: the model and its eigenvalue range."""
+        return f"{self.model} {gate_range(self.negative)}"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Scores at one training step: ``scaled[length]`` per test length, ``train_scaled`` on training lengths."""
+
+    step: int
+    seconds: float
+    loss: float
+    train_scaled: float
+    scaled: dict[int, float]
+
+    def mean(self, lengths: Sequence[int] | None = None) -> float:
+        """The mean scaled accuracy over ``lengths`` (default: every test length)."""
+        chosen = list(self.scaled) if lengths is None else list(lengths)
+        missing = [length for length in chosen if length not in self.scaled]
+        if missing:
+            raise KeyError(f"no evaluation at lengths {missing}; evaluated {sorted(self.scaled)}")
+        return sum(self.scaled[length] for length in chosen) / len(chosen)
+
+
+@dataclass
+class TrainResult:
+    """A finished run: its config, the trained model, and every ``Evaluation`` in step order."""
+
+    config: TrainConfig
+    model: SequenceModel
+    history: list[Evaluation]
+    device: str
+
+    @property
+    def final(self) -> Evaluation:
+        return self.history[-1]
+
+    @property
+    def steps_done(self) -> int:
+        return self.final.step
+
+    def summary(self) -> str:
+        """One line: label, steps, seconds, and the final mean scaled accuracy."""
+        final = self.final
+        return (
+            f"{self.config.label:<16} seed {self.config.seed}: {final.step} steps in {final.seconds:.1f} s on {self.device}, "
+            f"scaled accuracy {final.train_scaled:.3f} on lengths {self.config.train_lengths[0]}-{self.config.train_lengths[1]}, "
+            f"{final.mean():.3f} on {min(final.scaled)}-{max(final.scaled)}"
+        )
+
+
+def answer_logits(model: SequenceModel, batch: tasks.Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's answer scores at each row's answer position, and the answer indices: (N, C), (N,)."""
+    positions = batch.answer_positions
+    rows = torch.arange(len(positions), device=positions.device)
+    logits = model(batch.tokens)[rows, positions]
+    return logits, batch.targets[rows, positions] - batch.answer_offset
+
+
+@torch.no_grad()
+def scaled_accuracy_on(model: SequenceModel, batch: tasks.Batch) -> float:
+    """The model's scaled accuracy on one batch."""
+    was_training = model.training
+    model.eval()
+    logits, answers = answer_logits(model, batch)
+    model.train(was_training)
+    accuracy = (logits.argmax(dim=-1) == answers).float().mean().item()
+    return tasks.scaled_accuracy(accuracy, batch.chance_accuracy)
+
+
+def evaluation_batches(config: TrainConfig, device: torch.device) -> tuple[tasks.Batch, dict[int, tasks.Batch]]:
+    """The fixed evaluation sets: one on training lengths, one per test length."""
+    generate = TASKS[config.task]
+    low, high = config.train_lengths
+    in_distribution = generate(config.eval_samples, low, high, torch.Generator().manual_seed(EVALUATION_SEED)).to(device)
+    per_length = {
+        length: generate(config.eval_samples, length, length, torch.Generator().manual_seed(EVALUATION_SEED + length)).to(device)
+        for length in config.test_lengths
+    }
+    return in_distribution, per_length
+
+
+def learning_rate_factor(config: TrainConfig) -> Callable[[int], float]:
+    """The multiplier of ``lr`` at each step: linear warm-up, then cosine decay to ``min_lr``."""
+    floor = config.min_lr / config.lr
+
+    def factor(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    return factor
+
+
+def train(config: TrainConfig, progress: bool = True) -> TrainResult:
+    """Train one model on fresh samples every step; evaluate every ``eval_every`` steps and at the end.
+
+    Args:
+        config: the run.
+        progress: show a tqdm bar (loss and latest mean scaled accuracy in its postfix).
+    """
+    from tqdm.auto import tqdm
+
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    device = choose_device(config.device)
+    torch.manual_seed(config.seed)
+    generate = TASKS[config.task]
+    probe = generate(1, *config.train_lengths, torch.Generator().manual_seed(0))
+    model = build_model(
+        config.model, probe.vocab_size, probe.n_classes, config.d_model, config.n_layers, config.negative, **config.model_options
+    ).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, learning_rate_factor(config))
+    in_distribution, per_length = evaluation_batches(config, device)
+    data = torch.Generator().manual_seed(config.seed)
+    history: list[Evaluation] = []
+    recent_losses: list[float] = []
+    start = time.perf_counter()
+
+    def evaluate(step: int) -> None:
+        loss = sum(recent_losses) / len(recent_losses) if recent_losses else float("nan")
+        recent_losses.clear()
+        scaled = {length: scaled_accuracy_on(model, batch) for length, batch in per_length.items()}
+        history.append(Evaluation(step, time.perf_counter() - start, loss, scaled_accuracy_on(model, in_distribution), scaled))
+
+    bar = tqdm(range(1, config.steps + 1), desc=config.label, disable=not progress, leave=False)
+    for step in bar:
+        batch = generate(config.batch_size, *config.train_lengths, data).to(device)
+        logits, answers = answer_logits(model, batch)
+        loss = F.cross_entropy(logits, answers)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
+        optimizer.step()
+        schedule.step()
+        recent_losses.append(loss.item())
+        out_of_time = config.max_seconds is not None and time.perf_counter() - start > config.max_seconds
+        if step % config.eval_every == 0 or step == config.steps or out_of_time:
+            evaluate(step)
+            bar.set_postfix(loss=f"{history[-1].loss:.3f}", scaled=f"{history[-1].mean():.2f}")
+        if out_of_time:
+            break
+    bar.close()
+    return TrainResult(config, model, history, device.type)
+
+
+def train_all(configs: Sequence[TrainConfig], progress: bool = True) -> list[TrainResult]:
+    """Train each config in turn (one tqdm bar per run)."""
+    return [train(config, progress) for config in configs]
+
+
+def variants(base: TrainConfig, **choices: Sequence[Any]) -> list[TrainConfig]:
+    """Every combination of ``choices`` applied to ``base``, e.g. ``variants(c, negative=[False, True], seed=[0, 1])``."""
+    configs = [base]
+    for name, values in choices.items():
+        configs = [dataclasses.replace(config, **{name: value}) for config in configs for value in values]
+    return configs
+
+
+def results_table(results: Sequence[TrainResult], reference: Mapping[str, str] | None = None) -> str:
+    """A Markdown table, one row per run: label, seed, steps, seconds, device, scaled accuracy per test length.
+
+    ``reference`` maps a run label to the paper's number for it, printed in a last column.
+    """
+    if not results:
+        raise ValueError("results_table needs at least one TrainResult")
+    lengths = sorted(results[0].final.scaled)
+    header = ["model", "seed", "steps", "seconds", "device", "train lengths", *(f"L={length}" for length in lengths), "mean"]
+    if reference is not None:
+        header.append("paper")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for result in results:
+        final = result.final
+        row = [result.config.label, str(result.config.seed), str(final.step), f"{final.seconds:.1f}", result.device, f"{final.train_scaled:.3f}"]
+        row += [f"{final.scaled.get(length, float('nan')):.3f}" for length in lengths] + [f"{final.mean():.3f}"]
+        if reference is not None:
+            row.append(reference.get(result.config.label, ""))
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
