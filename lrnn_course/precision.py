@@ -18,9 +18,10 @@ Glossary (code name -> paper symbol or term):
 ``parity_machine``  the one-neuron LRNN of §4.1: a(1) = -1, b(1) = 1, a(0) = 1, b(0) = 0
 ================  =========================================================================
 
-Rounding model: the state is stored in ``dtype``; each multiplication and addition is computed in
-PyTorch's "opmath" type (float32 for the 16-bit types, the dtype itself otherwise) and rounded to
-``dtype``, exactly what ``gate * h + drive`` does with a Python float gate and a ``dtype`` tensor.
+Rounding model: the state is stored in ``dtype`` and every operation rounds to it, exactly as
+PyTorch computes ``gate * h + drive`` for Python floats ``gate``, ``drive`` and a ``dtype`` tensor
+``h``: the product is formed in float32 (PyTorch's "opmath" type for 16-bit floats) from the
+unrounded gate, the drive is first rounded to ``dtype``, and each result is rounded to ``dtype``.
 """
 
 from __future__ import annotations
@@ -86,12 +87,11 @@ def iterate(gate: float | torch.Tensor, drive: float | torch.Tensor, steps: int,
         raise ValueError(f"gate and drive must have the same length, got {gates.numel()} and {drives.numel()}")
     width = max(gates.numel(), drives.numel())
     opmath = _opmath(dtype)
-    gates, drives = gates.expand(width).to(opmath), drives.expand(width).to(opmath)
+    gates, drives = gates.expand(width).to(opmath), drives.expand(width).to(dtype)
     h = _as_vector(h0, "h0").expand(width).to(dtype)
     states = torch.empty(steps, width, dtype=dtype)
     for k in range(steps):
-        product = (gates * h.to(opmath)).to(dtype)
-        h = (product.to(opmath) + drives).to(dtype)
+        h = (gates * h.to(opmath)).to(dtype) + drives
         states[k] = h
     return states
 

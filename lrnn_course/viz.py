@@ -83,3 +83,85 @@ def plot_timings(lengths: Sequence[int], seconds: Mapping[str, Sequence[float]],
     ax.legend()
     ax.grid(True, which="both", alpha=0.3)
     return ax
+
+
+def plot_precision_trajectories(gate: float, drive: float = 1.0, steps: int = 80, dtypes: Sequence[str] = ("float16", "bfloat16", "float32"), ax=None):
+    """The state of h_k = gate * h_{k-1} + drive on 1^k in several dtypes, each with its freeze step marked."""
+    import matplotlib.pyplot as plt
+
+    from .precision import DTYPES, freeze_step, iterate
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    time = range(1, steps + 1)
+    for name in dtypes:
+        line, = ax.plot(time, iterate(gate, drive, steps, name).flatten().float().numpy(), marker=".", markersize=3, label=name)
+        frozen = freeze_step(gate, drive, DTYPES[name], max_steps=steps)
+        if frozen is not None and frozen[0] > 0:
+            ax.axvline(frozen[0], color=line.get_color(), linestyle=":", linewidth=1)
+    if abs(gate) < 1:
+        ax.axhline(drive / (1 - gate), color="black", linestyle="--", linewidth=0.8, label=f"limit b/(1-a) = {drive / (1 - gate):g}")
+    ax.set_title(f"$h_k = {gate:g}\\,h_{{k-1}} + {drive:g}$ on $1^k$, rounded to each dtype (dotted: the state freezes)")
+    ax.set_xlabel("steps $k$ (number of 1s read)")
+    ax.set_ylabel("state $h_k$")
+    ax.legend(loc="lower right", fontsize="small")
+    return ax
+
+
+def precision_explorer(steps: int = 80):
+    """An ipywidgets explorer: sliders for the gate a and the dtype redraw the rounded trajectory.
+
+    The widget's ``result`` is the trajectory (``precision.iterate``) for the current settings, so it
+    can be tested without a browser: set ``widget.children[0].value`` and read ``widget.result``.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from .precision import DTYPES, iterate
+
+    def show(gate: float, dtype: str) -> torch.Tensor:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+        plot_precision_trajectories(gate, 1.0, steps, (dtype,), ax=ax)
+        plt.show()
+        return iterate(gate, 1.0, steps, dtype)
+
+    gate_slider = widgets.FloatSlider(value=0.9, min=-1.0, max=1.0, step=0.01, description="gate a")
+    dtype_picker = widgets.Dropdown(options=list(DTYPES), value="float16", description="dtype")
+    return widgets.interactive(show, gate=gate_slider, dtype=dtype_picker)
+
+
+def plot_length_generalisation(results: Sequence, ax=None, title: str = "Scaled accuracy beyond the training lengths"):
+    """Scaled accuracy against test length, one line per ``TrainResult`` (its final evaluation)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    for result in results:
+        lengths = sorted(result.final.scaled)
+        ax.plot(lengths, [result.final.scaled[length] for length in lengths], marker="o", label=f"{result.config.label}, seed {result.config.seed}")
+    low, high = results[0].config.train_lengths
+    ax.axvspan(low, high, color="grey", alpha=0.15, label=f"training lengths {low}-{high}")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_ylim(-0.3, 1.1)
+    ax.set_title(title)
+    ax.set_xlabel("sequence length")
+    ax.set_ylabel("scaled accuracy")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_learning_curves(results: Sequence, ax=None, title: str = "Scaled accuracy on the test lengths during training"):
+    """Mean scaled accuracy over the test lengths against the training step, one line per run."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    for result in results:
+        ax.plot([e.step for e in result.history], [e.mean() for e in result.history], marker=".", label=f"{result.config.label}, seed {result.config.seed}")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_ylim(-0.3, 1.1)
+    ax.set_title(title)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("mean scaled accuracy")
+    ax.legend(fontsize="small")
+    return ax

@@ -50,36 +50,51 @@ def test_a_lesson_not_executed_top_to_bottom_is_caught(tmp_path):
     assert "not executed top to bottom" in build.drift(build.Target(target.source, "lesson", edited))
 
 
-def test_exercise_notebooks_have_stubs_and_no_outputs():
-    nb = notebook("exercise")
+STEMS = sorted(path.stem for path in (ROOT / "sources").glob("*.py"))
+
+
+def exercises_of(stem: str) -> list:
+    return [exercise for exercise in EXERCISES.values() if exercise.id.split(".")[0] == stem.split("_")[0]]
+
+
+def test_every_exercise_belongs_to_a_lesson():
+    assert sum(len(exercises_of(stem)) for stem in STEMS) == len(EXERCISES)
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_exercise_notebooks_have_stubs_and_no_outputs(stem):
+    nb = notebook("exercise", stem)
     assert all(not cell.outputs and cell.execution_count is None for cell in nb.cells if cell.cell_type == "code")
     sources = "\n".join(code_cells(nb))
-    assert sources.count("raise NotImplementedError()") == len(EXERCISES)
+    assert sources.count("raise NotImplementedError()") == len(exercises_of(stem)) >= 2
     assert "### BEGIN SOLUTION" not in sources
 
 
-def test_solution_notebook_becomes_the_exercise_notebook_under_nbgrader_rules():
+@pytest.mark.parametrize("stem", STEMS)
+def test_solution_notebook_becomes_the_exercise_notebook_under_nbgrader_rules(stem):
     """nbgrader's ClearSolutions: the region between the markers becomes the stub, indentation kept."""
     region = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION$", re.MULTILINE | re.DOTALL)
     cleared = [region.sub(r"\g<indent># YOUR CODE HERE\n\g<indent>raise NotImplementedError()", source)
-               for source in code_cells(notebook("solution"))]
-    exercise_sources = code_cells(notebook("exercise"))
+               for source in code_cells(notebook("solution", stem))]
+    exercise_sources = code_cells(notebook("exercise", stem))
     # imports differ where the solution uses helpers the stub does not; compare the function bodies
     strip_imports = lambda s: "\n".join(l for l in s.splitlines() if not l.startswith(("import ", "from "))).strip()
     assert [strip_imports(s) for s in cleared] == [strip_imports(s) for s in exercise_sources]
 
 
-def test_lesson_shows_the_solutions_without_markers():
-    sources = "\n".join(code_cells(notebook("lesson")))
+@pytest.mark.parametrize("stem", STEMS)
+def test_lesson_shows_the_solutions_without_markers(stem):
+    sources = "\n".join(code_cells(notebook("lesson", stem)))
     assert "### BEGIN SOLUTION" not in sources and "NotImplementedError" not in sources
-    for exercise in EXERCISES.values():
+    for exercise in exercises_of(stem):
         assert f"def {exercise.solution.__name__}(" in sources
         assert f'check("{exercise.id}", {exercise.solution.__name__})' in sources
 
 
+@pytest.mark.parametrize("stem", STEMS)
 @pytest.mark.parametrize("kind", build.KINDS)
-def test_first_code_cell_is_tagged_parameters(kind):
-    first = next(cell for cell in notebook(kind).cells if cell.cell_type == "code")
+def test_first_code_cell_is_tagged_parameters(kind, stem):
+    first = next(cell for cell in notebook(kind, stem).cells if cell.cell_type == "code")
     assert first.metadata.get("tags") == ["parameters"]
     assert 'SIZE = "small"' in first.source and 'DEVICE = "auto"' in first.source and "SEED = 0" in first.source
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from lrnn_course import build, scan
+from lrnn_course import build, mamba, precision, scan
 from lrnn_course.check import check, check_quietly
 from lrnn_course.checks import EXERCISES
 
@@ -154,6 +154,86 @@ def assumes_chunk_divides_t(a, b, h0=None, chunk_size=64):
     return scan.chunked_scan(a, b, h0, chunk_size=chunk_size)
 
 
+
+def gates_without_exp_of_a_log(delta, A_log, negative=False):
+    gates = torch.exp(-delta.unsqueeze(-1) * A_log)
+    return 2 * gates - 1 if negative else gates
+
+
+def negative_gates_by_sign_flip(delta, A_log, negative=False):
+    gates = torch.exp(-delta.unsqueeze(-1) * torch.exp(A_log))
+    return -gates if negative else gates
+
+
+def gates_in_float64(delta, A_log, negative=False):
+    return mamba.selective_gates(delta.double(), A_log.double(), negative)
+
+
+def scan_without_delta_in_the_input(u, delta, A_log, B, C, D=None, negative=False):
+    return mamba.selective_scan(u / delta, delta, A_log, B, C, D, negative)
+
+
+def scan_ignoring_negative(u, delta, A_log, B, C, D=None, negative=False):
+    return mamba.selective_scan(u, delta, A_log, B, C, D, negative=False)
+
+
+def scan_with_skip_always(u, delta, A_log, B, C, D=None, negative=False):
+    y = mamba.selective_scan(u, delta, A_log, B, C, None, negative)
+    return y + u if D is None else y + D * u
+
+
+def scan_reading_out_before_the_update(u, delta, A_log, B, C, D=None, negative=False):
+    gates = mamba.selective_gates(delta, A_log, negative)
+    drive = (delta * u).unsqueeze(-1) * B.unsqueeze(2)
+    state, outputs = torch.zeros_like(gates[:, 0]), []
+    for t in range(u.shape[1]):
+        outputs.append((state * C[:, t].unsqueeze(1)).sum(-1))
+        state = gates[:, t] * state + drive[:, t]
+    y = torch.stack(outputs, dim=1)
+    return y if D is None else y + D * u
+
+
+def freeze_in_python_floats(gate, drive, dtype, max_steps=100_000):
+    state = 0.0
+    for step in range(max_steps):
+        following = gate * state + drive
+        if following == state:
+            return step, state
+        state = following
+    return None
+
+
+def freeze_one_step_late(gate, drive, dtype, max_steps=100_000):
+    found = precision.freeze_step(gate, drive, dtype, max_steps)
+    return None if found is None else (found[0] + 1, found[1])
+
+
+def freeze_returning_tensors(gate, drive, dtype, max_steps=100_000):
+    found = precision.freeze_step(gate, drive, dtype, max_steps)
+    return None if found is None else (torch.tensor(found[0]), torch.tensor(found[1], dtype=dtype))
+
+
+def parity_with_positive_gate(bits):
+    gates = torch.ones_like(bits)
+    return scan.hillis_steele_scan(gates[..., None], bits[..., None])[..., 0]
+
+
+def parity_swapping_the_symbols(bits):
+    flipped = 1 - bits
+    return scan.hillis_steele_scan((1 - 2 * flipped)[..., None], flipped[..., None])[..., 0]
+
+
+def parity_in_float32(bits):
+    return precision.parity_machine(bits.float())
+
+
+def parity_overwriting_bits(bits):
+    bits.mul_(-2).add_(1)
+    gates = bits.clone()
+    inputs = (1 - gates) / 2
+    return scan.hillis_steele_scan(gates[..., None], inputs[..., None])[..., 0]
+
+
 MUTANTS = [
     ("01.sequential_scan", ignores_h0, "uses the initial state h0", "first mismatch"),
     ("01.sequential_scan", gate_of_previous_step, "matches the float64 loop", "first mismatch at [b=0, t=1"),
@@ -171,6 +251,20 @@ MUTANTS = [
     ("01.chunked_scan", chunks_without_carry, "state carried across chunks", "first mismatch at [b=0, t=4, d=0]"),
     ("01.chunked_scan", carry_without_gate_products, "entering state scaled by the gate products", "first mismatch"),
     ("01.chunked_scan", assumes_chunk_divides_t, "chunk size that does not divide T (T = 63, chunk 16)", "raised RuntimeError"),
+    ("02.selective_gates", gates_without_exp_of_a_log, "matches exp(-Δ·exp(A_log))", "first mismatch"),
+    ("02.selective_gates", negative_gates_by_sign_flip, "negative=True gives 2·exp(-Δ·exp(A_log)) - 1", "first mismatch"),
+    ("02.selective_gates", gates_in_float64, "keeps float32 as float32", "dtype torch.float64"),
+    ("02.selective_scan", scan_without_delta_in_the_input, "matches the float64 loop", "first mismatch"),
+    ("02.selective_scan", scan_ignoring_negative, "negative=True uses the [-1, 1] gates", "first mismatch"),
+    ("02.selective_scan", scan_with_skip_always, "D = None: no skip term", "first mismatch"),
+    ("02.selective_scan", scan_reading_out_before_the_update, "length 1", "first mismatch at [batch=0, t=0"),
+    ("03.freeze_step", freeze_in_python_floats, "float16, gate 0.9, drive 1: step 53 at 9.96875", "yours (step 328"),
+    ("03.freeze_step", freeze_one_step_late, "gate 0: frozen after one step", "expected (step 1, value 3.0)"),
+    ("03.freeze_step", freeze_returning_tensors, "float16, gate 0.9, drive 1: step 53 at 9.96875", "got tensors"),
+    ("03.parity_machine", parity_with_positive_gate, "all ones: 1 0 1 0 ...", "first mismatch"),
+    ("03.parity_machine", parity_swapping_the_symbols, "all zeros: the state stays 0", "first mismatch"),
+    ("03.parity_machine", parity_in_float32, "keeps bfloat16", "dtype torch.float32"),
+    ("03.parity_machine", parity_overwriting_bits, "does not modify its input", "changed its input bits"),
 ]
 
 

@@ -6,6 +6,8 @@ One module per lesson defines a list ``EXERCISES``; this module gathers them by 
 from __future__ import annotations
 
 from ..check import Exercise
-from . import lesson01
+from . import lesson01, lesson02, lesson03
 
-EXERCISES: dict[str, Exercise] = {exercise.id: exercise for exercise in lesson01.EXERCISES}
+EXERCISES: dict[str, Exercise] = {
+    exercise.id: exercise for module in (lesson01, lesson02, lesson03) for exercise in module.EXERCISES
+}

@@ -1,0 +1,135 @@
+"""The exercises of Lesson 03 (the parity barrier) and the properties ``check()`` tests them on.
+
+Glossary: ``gate`` = a(1), ``drive`` = b(1), ``dtype`` = the finite number set the state lives in,
+``bits`` = the input word x_1..x_T in {0, 1}. Expected freeze steps come from ``freeze64``, a
+loop over the states that ``lrnn_course.precision.iterate`` rounds (written apart from the
+solution); expected parities from ``cumsum % 2`` in integers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .. import precision
+from ..check import Case, CheckFailed, Exercise, call_learner, expect_tensor_close, expect_unchanged, generator_for
+
+BITS = "(B, T)"
+
+
+def freeze64(gate: float, drive: float, dtype: torch.dtype, max_steps: int) -> tuple[int, float] | None:
+    """The first k with h_{k+1} = h_k, found by listing the rounded states (in growing windows)."""
+    window = 256
+    while True:
+        window = min(window, max_steps + 1)
+        states = [0.0] + precision.iterate(gate, drive, window, dtype).flatten().tolist()
+        found = next(((k, states[k]) for k in range(window) if states[k + 1] == states[k]), None)
+        if found is not None or window == max_steps + 1:
+            return found
+        window *= 8
+
+
+def expect_freeze(got: Any, expected: tuple[int, float] | None, what: str) -> None:
+    if expected is None:
+        if got is not None:
+            raise CheckFailed(f"{what}: expected None (the state never stops moving), got {got!r}")
+        return
+    if not isinstance(got, tuple) or len(got) != 2:
+        raise CheckFailed(f"{what}: expected a pair (step, value) like {expected}, got {got!r}")
+    step, value = got
+    if isinstance(step, torch.Tensor) or isinstance(value, torch.Tensor):
+        raise CheckFailed(f"{what}: return plain numbers (int(k), float(h)), got tensors {got!r}")
+    if step != expected[0] or value != expected[1]:
+        raise CheckFailed(f"{what}: yours (step {step}, value {value}), expected (step {expected[0]}, value {expected[1]!r})")
+
+
+def freeze_case(name: str, gate: float, drive: float, dtype: torch.dtype, hints: tuple[str, ...], max_steps: int = 100_000) -> Case:
+    def run(fn: Callable[..., Any]) -> None:
+        got = call_learner(fn, gate, drive, dtype, max_steps=max_steps)
+        expect_freeze(got, freeze64(gate, drive, dtype, max_steps), f"gate {gate}, drive {drive}, {dtype}")
+
+    return Case(name, run, hints)
+
+
+def freeze_cases() -> list[Case]:
+    def grid(fn: Callable[..., Any]) -> None:
+        rng = generator_for("freeze grid")
+        for dtype in (torch.float16, torch.bfloat16, torch.float32):
+            for gate, drive in torch.rand(4, 2, generator=rng).tolist():
+                got = call_learner(fn, gate, 4 * drive, dtype, max_steps=600)
+                expect_freeze(got, freeze64(gate, 4 * drive, dtype, 600), f"gate {gate:.4f}, drive {4 * drive:.4f}, {dtype}")
+
+    return [
+        freeze_case("float16, gate 0.9, drive 1: step 53 at 9.96875", 0.9, 1.0, torch.float16, (
+            "Keep the state as a 0-d tensor of the dtype: state = torch.zeros((), dtype=dtype); then state = gate * state + drive.",
+            "Before each step compute the next state; if it equals the current one, return (step, float(state)).",
+        )),
+        freeze_case("bfloat16 freezes sooner (step 33)", 0.9, 1.0, torch.bfloat16, (
+            "bfloat16 has 8 significant bits, float16 11: the coarser grid stops the state earlier.",
+        )),
+        freeze_case("float32 freezes at step 138", 0.9, 1.0, torch.float32, (
+            "Do not compute in Python floats (float64): every step must round to the dtype.",
+        )),
+        freeze_case("drive 0: frozen from the start (step 0)", 0.5, 0.0, torch.float16, (
+            "h_0 = 0 and 0.5 · 0 + 0 = 0: the state never moves, so k = 0 and the value is 0.0.",
+        )),
+        freeze_case("gate 0: frozen after one step", 0.0, 3.0, torch.float16, (
+            "h_1 = 3 and h_2 = 0 · 3 + 3 = 3: k = 1.",
+        )),
+        freeze_case("gate -1 never freezes: None", -1.0, 1.0, torch.float16, (
+            "The state alternates 1, 0, 1, 0: after max_steps steps without a repeat of the same value, return None.",
+        ), max_steps=1_000),
+        freeze_case("respects max_steps", 0.9, 1.0, torch.float32, (
+            "Stop after max_steps steps: float32 needs 138, so with max_steps = 100 the answer is None.",
+        ), max_steps=100),
+        Case("random gates in [0, 1], three dtypes", grid, ("Theorem 1: with a gate in [0, 1] every state freezes.",)),
+    ]
+
+
+def parity_cases() -> list[Case]:
+    def matches(name: str, batch: int, steps: int, dtype: torch.dtype, hints: tuple[str, ...]) -> Case:
+        def run(fn: Callable[..., Any]) -> None:
+            bits = (torch.rand(batch, steps, generator=generator_for(name)) < 0.5).to(dtype)
+            expected = (bits.long().cumsum(dim=1) % 2).to(dtype)
+            expect_tensor_close(call_learner(fn, bits), expected, "h", BITS, atol=0, rtol=0)
+
+        return Case(name, run, hints)
+
+    def all_ones(fn: Callable[..., Any]) -> None:
+        ones = torch.ones(1, 8)
+        expect_tensor_close(call_learner(fn, ones), torch.tensor([[1.0, 0, 1, 0, 1, 0, 1, 0]]), "h on 1 1 1 1 1 1 1 1", BITS, atol=0, rtol=0)
+
+    def all_zeros(fn: Callable[..., Any]) -> None:
+        zeros = torch.zeros(2, 5)
+        expect_tensor_close(call_learner(fn, zeros), torch.zeros(2, 5), "h on 0 0 0 0 0", BITS, atol=0, rtol=0)
+
+    def unchanged(fn: Callable[..., Any]) -> None:
+        bits = (torch.rand(2, 9, generator=generator_for("unchanged")) < 0.5).float()
+        original = bits.clone()
+        call_learner(fn, bits)
+        expect_unchanged([original], [bits], ["bits"])
+
+    return [
+        Case("all ones: 1 0 1 0 ...", all_ones, (
+            "The symbol 1 uses the gate a(1) = -1 and the input b(1) = 1: h -> 1 - h.",
+            "gates = 1 - 2 * bits and inputs = bits give exactly a(1) = -1, b(1) = 1, a(0) = 1, b(0) = 0.",
+        )),
+        Case("all zeros: the state stays 0", all_zeros, ("The symbol 0 uses a(0) = 1, b(0) = 0: h -> h.",)),
+        matches("matches the running parity", 3, 40, torch.float32, (
+            "Run the scan of Lesson 01 on gates (B, T, 1) and inputs (B, T, 1), then drop the last dimension.",
+        )),
+        matches("exact at length 10 000 in float16", 2, 10_000, torch.float16, (
+            "Every state is exactly 0 or 1, so no rounding can ever happen — in any dtype.",
+            "A Python loop over 10 000 steps works too, but the parallel scan of Lesson 01 is much faster.",
+        )),
+        matches("keeps bfloat16", 1, 300, torch.bfloat16, ("Do not convert the bits: compute in their dtype.",)),
+        Case("does not modify its input", unchanged, ("Compute new tensors from bits instead of writing into it.",)),
+    ]
+
+
+EXERCISES = [
+    Exercise("03.freeze_step", precision.freeze_step, tuple(freeze_cases())),
+    Exercise("03.parity_machine", precision.parity_machine, tuple(parity_cases())),
+]

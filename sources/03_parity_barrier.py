@@ -1,0 +1,242 @@
+# %% [markdown] tags=["lesson"]
+# # 03 · The parity barrier (Theorem 1)
+#
+# Parity asks whether a bit string holds an odd number of ones. A one-line program solves it, yet
+# Mamba, GLA and DeltaNet — as published — cannot learn it beyond the lengths they were trained on.
+# This lesson shows why, with numbers rather than words. By the end you will be able to say:
+#
+# > *In finite precision, a recurrence whose eigenvalues lie in $[0, 1]$ freezes on the input
+# > $1^k$, so no decoder can read the alternating parity off it, at any depth; one eigenvalue of
+# > $-1$ is enough to solve parity exactly.*
+#
+# This is Theorem 1 of Grazzi et al. (ICLR 2025), which generalises Theorem 2 of Sarrof et al. (2024).
+#
+# **Plan.** 1 · the statement; 2 · the state freezes, measured in three dtypes; 3 · why no decoder
+# can help; 4 · why depth does not help; 5 · a negative eigenvalue and the one-neuron parity machine;
+# 6 · an explorer.
+
+# %% [markdown] tags=["practice"]
+# # Practice · Lesson 03: the parity barrier
+#
+# Two exercises on the scalar recurrence $h_k = a\,h_{k-1} + b$ read in finite precision. Replace
+# `raise NotImplementedError()` with your code and run the `check(...)` cell below it; call
+# `check(..., hint=1)` for a hint. The lesson notebook `lessons/03_parity_barrier.ipynb` explains
+# every step.
+
+# %% tags=["parameters"]
+SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sweeps
+DEVICE = "auto"  # "auto", "cpu" or "cuda"
+SEED = 0
+
+# %%
+import torch
+
+import lrnn_course
+from lrnn_course import check
+
+device = lrnn_course.device(DEVICE)
+torch.manual_seed(SEED)
+print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
+
+# %% tags=["lesson"]
+import matplotlib.pyplot as plt
+from tqdm.auto import tqdm
+
+from lrnn_course import precision, viz
+
+GRID_POINTS = {"small": 201, "full": 2001}[SIZE]
+
+# %% [markdown] tags=["lesson"]
+# ## 1 · The statement
+#
+# Take any LRNN layer $H_t = A(x_t) H_{t-1} + B(x_t)$ and feed it the word $1^k$ (the symbol 1,
+# $k$ times). Every step applies the same map, so
+#
+# $$H_k = \sum_{i=0}^{k-1} A(1)^i B(1) + A(1)^k H_0 .$$
+#
+# For a diagonal $A(1)$ each coordinate is a geometric sum $h_k = b\,(1 + a + \dots + a^{k-1})$.
+# The parity of $1^k$ is $k \bmod 2$: the right output alternates $1, 0, 1, 0, \dots$ forever.
+#
+# **Theorem 1** (Grazzi et al. 2025). *A finite-precision LRNN with finitely many layers can
+# recognise parity at every length only if, in some layer and for some input $x$, $A(x)$ has an
+# eigenvalue that is not a non-negative real number.*
+#
+# "Finite precision" means the state is rounded to a fixed finite set of numbers after every
+# operation, the numbers a dtype like `float16` holds. Mamba's gates $\exp(-\Delta\,e^{w})$, GLA's
+# sigmoid gates and DeltaNet's $I - \beta k k^\top$ with $\beta \in [0, 1]$ all have eigenvalues in
+# $[0, 1]$: the theorem applies to all three.
+
+# %% [markdown] tags=["lesson"]
+# ## 2 · The state freezes
+#
+# With $0 \le a < 1$ the geometric sum climbs monotonically towards its limit $b / (1 - a)$ and its
+# steps shrink like $a^k$. In exact arithmetic it never arrives. In a dtype, the step eventually
+# becomes smaller than half the gap between two representable numbers next to the state: the
+# rounded sum $a h + b$ is then $h$ itself, and since each step is the same deterministic map, the
+# state stays there forever. We say it **freezes**.
+#
+# The plot iterates $h \leftarrow 0.9\,h + 1$ (limit 10) in three dtypes, exactly as PyTorch rounds
+# `0.9 * h + 1.0` for a tensor `h` of that dtype.
+
+# %% tags=["lesson"]
+viz.plot_precision_trajectories(0.9, 1.0, steps=160)
+plt.show()
+
+# %% [markdown]
+# ### Exercise 1 · Find the freeze step
+#
+# Write `freeze_step(gate, drive, dtype)`: iterate $h_k = a\,h_{k-1} + b$ from $h_0 = 0$ with the
+# state held in a tensor of `dtype`, and return `(k, h_k)` for the first $k \ge 0$ with
+# $h_{k+1} = h_k$ — or `None` if the state still moves after `max_steps` steps. Return plain Python
+# numbers (`int`, `float`), not tensors.
+
+# %%
+#| exercise: 03.freeze_step
+
+# %% tags=["nbval-check-output"]
+check("03.freeze_step", freeze_step)
+
+# %% [markdown] tags=["lesson"]
+# The freeze steps of $a = 0.9$, $b = 1$ in each dtype, beside the exact limit 10. The coarser the
+# dtype, the sooner and the further from the limit the state stops: `bfloat16` keeps 8 significant
+# bits, `float16` 11, `float32` 24.
+
+# %% tags=["lesson", "nbval-check-output"]
+for name, dtype in precision.DTYPES.items():
+    step, value = freeze_step(0.9, 1.0, dtype)
+    print(f"{name:>9}: frozen after {step:>3} steps at {value:.6f} (limit 10, gap {10 - value:.1e})")
+
+# %% [markdown] tags=["lesson"]
+# Not only $0.9$: **every** gate in $[0, 1]$ freezes. A sweep over a grid of gates in `float16`,
+# with $b = 1$. Even $a = 1$, which counts $1, 2, 3, \dots$, freezes: at 2048, where `float16`'s
+# spacing becomes 2 and adding 1 rounds back to the same number.
+
+# %% tags=["lesson", "nbval-check-output"]
+gate_grid = torch.linspace(0, 1, GRID_POINTS, dtype=torch.float64).tolist()
+freezes = [freeze_step(gate, 1.0, torch.float16) for gate in tqdm(gate_grid, desc="gates in [0, 1]")]
+never = sum(result is None for result in freezes)
+latest = max(result[0] for result in freezes if result is not None)
+print(f"{len(gate_grid)} gates in [0, 1], float16: {never} never freeze; the latest freezes after {latest} steps")
+
+# %% tags=["lesson"]
+fig, ax = plt.subplots(figsize=(7, 3.5))
+ax.semilogy(gate_grid, [max(result[0], 1) for result in freezes], marker=".", linestyle="none", label="float16, drive b = 1")
+ax.set_title("Every gate in [0, 1] freezes: the step after which $h_k$ stops moving")
+ax.set_xlabel("gate $a$")
+ax.set_ylabel("freeze step $k$ (log scale)")
+ax.legend()
+plt.show()
+
+# %% [markdown] tags=["lesson"]
+# ## 3 · Why no decoder can help
+#
+# The layer's output is $\hat y_k = \mathrm{dec}(H_k, x_k)$ for an arbitrary function dec — an MLP,
+# a lookup table, anything. Past the freeze step both arguments are constant ($H_k$ is frozen and
+# $x_k = 1$), so $\hat y_k$ is constant too, while the parity keeps alternating. Whatever the
+# decoder, it is wrong on every second length from then on: at most 50 % accuracy, scaled accuracy
+# 0. Below, the *best possible* decoder — a lookup table from each frozen state to the majority
+# parity seen with it — scored on lengths 1 to 4096 for $a = 0.9$ in float16.
+
+# %% tags=["lesson", "nbval-check-output"]
+states = precision.iterate(0.9, 1.0, 4096, "float16").flatten()
+lengths = torch.arange(1, 4097)
+parities = lengths % 2
+table = {}
+for state, parity in zip(states.tolist(), parities.tolist()):
+    table.setdefault(state, []).append(parity)
+best_guess = {state: round(sum(seen) / len(seen)) for state, seen in table.items()}
+correct = torch.tensor([best_guess[s] == p for s, p in zip(states.tolist(), parities.tolist())])
+print(f"distinct states on 1^k, k = 1..4096: {len(table)}")
+print(f"best decoder: accuracy {correct[:53].float().mean().item():.3f} on k <= 53, "
+      f"{correct[53:].float().mean().item():.3f} on k > 53")
+
+# %% [markdown] tags=["lesson"]
+# ## 4 · Why depth does not help
+#
+# Stack a second layer on the first: its input at step $k$ is the first layer's output. Past the
+# first layer's freeze step that input is constant, so the second layer is again reading a constant
+# word and freezes in turn — and so on, by induction, for any finite number of layers. Here is a
+# second layer whose gate *and* input depend on the first layer's state (a sigmoid gate, as in GLA),
+# all in float16.
+
+# %% tags=["lesson", "nbval-check-output"]
+first = precision.iterate(0.9, 1.0, 400, "float16").flatten()
+second, h2 = [], torch.zeros((), dtype=torch.float16)
+for h1 in first:
+    gate = torch.sigmoid(0.7 * h1 - 3.0)  # in [0, 1], depends on the layer below
+    h2 = gate * h2 + 0.25 * h1
+    second.append(h2)
+second = torch.stack(second)
+layer1 = precision.eventual_period(first[:, None])
+layer2 = precision.eventual_period(second[:, None])
+print(f"layer 1 repeats from step {layer1[0] + 1} with period {layer1[1]}")
+print(f"layer 2 repeats from step {layer2[0] + 1} with period {layer2[1]}")
+
+# %% [markdown] tags=["lesson"]
+# Both layers end with period 1: constant. Parity needs period 2.
+#
+# ## 5 · A negative eigenvalue solves parity
+#
+# With $a = -1$ the geometric sum is $b\,(1 - 1 + 1 - \dots)$: it alternates between $b$ and 0 and
+# never settles — exactly the signal parity needs. Section 5 of the paper turns this into a
+# machine with one neuron: $h_t = a(x_t)\,h_{t-1} + b(x_t)$, $h_0 = 0$, with
+#
+# $$a(1) = -1,\; b(1) = 1 \quad(h \mapsto 1 - h), \qquad a(0) = 1,\; b(0) = 0 \quad(h \mapsto h).$$
+#
+# Every state is 0 or 1, so rounding never happens, in any dtype, at any length.
+#
+# Gates strictly between $-1$ and 0 are not enough on their own: the state zig-zags towards its limit
+# and, rounded, ends in a 2-cycle or at a fixed point. A 2-cycle is what Lemma 1 of the paper
+# describes — the even and odd steps converge separately — and is just what parity needs.
+
+# %% tags=["lesson", "nbval-check-output"]
+for gate in (-0.5, -0.9, -0.99, -1.0):
+    start, period = precision.eventual_period(precision.iterate(gate, 1.0, 5000, "float16"))
+    print(f"gate {gate:+.2f}, float16: repeats from step {start + 1} with period {period}")
+
+# %% [markdown]
+# ### Exercise 2 · The parity machine
+#
+# Write `parity_machine(bits)`: for a `(B, T)` tensor of zeros and ones, return the states
+# $h_1, \dots, h_T$ of the one-neuron machine above, shape `(B, T)`, in the dtype of `bits`. Build the
+# gates and inputs from the bits and run a scan from Lesson 01 (`from lrnn_course.scan import
+# hillis_steele_scan`, which takes `(B, T, D)` tensors).
+
+# %%
+#| exercise: 03.parity_machine
+
+# %% tags=["nbval-check-output"]
+check("03.parity_machine", parity_machine)
+
+# %% [markdown] tags=["lesson"]
+# The machine on 10 000 random bits, in float16: every state is exact.
+
+# %% tags=["lesson", "nbval-check-output"]
+generator = torch.Generator().manual_seed(SEED)
+bits = torch.randint(2, (4, 10_000), generator=generator).to(torch.float16)
+states = parity_machine(bits)
+truth = bits.long().cumsum(dim=1) % 2
+print(f"{int((states.long() == truth).sum())} of {truth.numel()} states equal the running parity "
+      f"(distinct values: {sorted(set(states.flatten().tolist()))})")
+
+# %% [markdown] tags=["lesson"]
+# ## 6 · Explore
+#
+# Move the gate below 0 and watch the frozen line split into two; move it to exactly $-1$ and the
+# two branches never meet. Switch the dtype to see the freeze step move.
+
+# %% tags=["lesson"]
+viz.precision_explorer()
+
+# %% [markdown] tags=["lesson"]
+# ## Summary
+#
+# - On $1^k$, a gate in $[0, 1]$ makes the state monotone; rounded, it freezes (after 53 steps for
+#   $a = 0.9$ in float16, 33 in bfloat16, 138 in float32), so every decoder's output is eventually
+#   constant while parity alternates.
+# - Depth does not help: a frozen layer feeds a constant word to the next one.
+# - A gate of $-1$ alternates forever; the one-neuron machine $a(1) = -1$, $b(1) = 1$ computes parity
+#   exactly at any length and in any dtype.
+#
+# **Next:** Lesson 04 changes one line — a sigmoid into a tanh — in a trained model, and watches
+# parity go from chance to perfect beyond the training lengths.
