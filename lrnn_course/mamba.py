@@ -53,7 +53,10 @@ def validate_selective_inputs(
         require_tensor(D, "D", 1, "(E,)")
         if D.shape[0] != channels:
             raise ValueError(f"D must have shape ({channels},), got {tuple(D.shape)}")
-    for name, x in (("u", u), ("delta", delta), ("A_log", A_log), ("B", B), ("C", C)):
+    named = [("u", u), ("delta", delta), ("A_log", A_log), ("B", B), ("C", C)] + ([("D", D)] if D is not None else [])
+    for name, x in named:
+        if x.dtype != u.dtype or x.device != u.device:
+            raise TypeError(f"{name} has dtype {x.dtype} on {x.device}, but u has dtype {u.dtype} on {u.device}; use one dtype and device")
         require_finite(x, name)
     if bool((delta < 0).any()):
         raise ValueError("delta must be non-negative (it is a softplus output); found a negative step size")

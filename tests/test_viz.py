@@ -47,3 +47,37 @@ def test_plots_have_titles_labels_and_legends():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a = +0.50", "a = -1.00"]
     ax = viz.plot_timings([8, 16], {"loop": [1e-3, 2e-3]}, "timings")
     assert ax.get_title() == "timings" and ax.get_legend() is not None and ax.get_xlabel()
+
+
+def test_precision_explorer_recomputes_for_gate_and_dtype():
+    from lrnn_course import precision
+
+    widget = viz.precision_explorer(steps=60)
+    gate_slider, dtype_picker = widget.children[0], widget.children[1]
+    assert widget.result.dtype == torch.float16 and widget.result[-1].item() == 9.96875
+    dtype_picker.value = "bfloat16"
+    assert widget.result[-1].item() == 9.75
+    gate_slider.value = -1.0
+    assert widget.result.flatten()[:4].tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert torch.equal(widget.result, precision.iterate(-1.0, 1.0, 60, "bfloat16"))
+
+
+def test_precision_plot_marks_each_freeze_step():
+    ax = viz.plot_precision_trajectories(0.9, steps=160)
+    freeze_lines = sorted(line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":")
+    assert freeze_lines == [33, 53, 138]
+    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    assert "limit b/(1-a) = 10" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_training_plots_draw_one_line_per_run():
+    from lrnn_course import train
+
+    config = train.TrainConfig(steps=2, eval_every=1, batch_size=4, eval_samples=4, test_lengths=(41, 64), device="cpu")
+    results = train.train_all(train.variants(config, negative=[False, True]), progress=False)
+    ax = viz.plot_length_generalisation(results)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["diagonal [0,1], seed 0", "diagonal [-1,1], seed 0", "training lengths 3-40"]
+    assert list(ax.get_lines()[1].get_xdata()) == [41, 64]
+    ax = viz.plot_learning_curves(results)
+    assert list(ax.get_lines()[0].get_xdata()) == [1, 2] and ax.get_xlabel() == "training step"

@@ -1,0 +1,92 @@
+"""The selective scan: loop reference, parallel form, gate ranges, and the block around it."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lrnn_course import mamba
+
+
+def inputs(batch=2, steps=9, channels=3, states=4, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    make = lambda *shape: torch.randn(*shape, generator=g, dtype=dtype)
+    return (make(batch, steps, channels), torch.nn.functional.softplus(make(batch, steps, channels)), make(channels, states),
+            make(batch, steps, states), make(batch, steps, states), make(channels))
+
+
+def dense_reference(u, delta, A_log, B, C, D, negative):
+    """Each (channel, state) pair as its own scalar recurrence, in Python floats."""
+    batch, steps, channels = u.shape
+    y = torch.zeros_like(u)
+    for b in range(batch):
+        for e in range(channels):
+            for n in range(A_log.shape[1]):
+                h = 0.0
+                for t in range(steps):
+                    gate = math.exp(-delta[b, t, e].item() * math.exp(A_log[e, n].item()))
+                    gate = 2 * gate - 1 if negative else gate
+                    h = gate * h + delta[b, t, e].item() * B[b, t, n].item() * u[b, t, e].item()
+                    y[b, t, e] += h * C[b, t, n].item()
+    return y + D * u
+
+
+@pytest.mark.parametrize("negative", [False, True])
+def test_loop_equals_scalar_recurrences_and_parallel_equals_loop(negative):
+    args = inputs()
+    loop = mamba.selective_scan(*args, negative=negative)
+    assert torch.allclose(loop, dense_reference(*args, negative), atol=1e-12, rtol=0)
+    assert torch.allclose(mamba.selective_scan_parallel(*args, negative=negative), loop, atol=1e-12, rtol=0)
+
+
+def test_gates_lie_in_their_ranges_and_hit_the_ends():
+    delta = torch.tensor([[[0.0], [1e-3], [50.0]]], dtype=torch.float64)
+    A_log = torch.zeros(1, 2, dtype=torch.float64)
+    positive = mamba.selective_gates(delta, A_log)
+    negative = mamba.selective_gates(delta, A_log, negative=True)
+    assert positive[0, 0, 0].tolist() == [1.0, 1.0] and negative[0, 0, 0].tolist() == [1.0, 1.0]
+    assert negative[0, 2, 0].tolist() == pytest.approx([-1.0, -1.0], abs=1e-15)
+    assert torch.equal(negative, 2 * positive - 1)
+    random = mamba.selective_gates(inputs()[1], inputs()[2], negative=True)
+    assert bool((random >= -1).all() and (random <= 1).all()) and bool((random < 0).any())
+
+
+def test_mamba_block_keeps_shape_and_is_causal():
+    torch.manual_seed(0)
+    block = mamba.MambaBlock(8, d_state=4, negative=True).double()
+    x = torch.randn(2, 12, 8, dtype=torch.float64)
+    y = block(x)
+    assert y.shape == x.shape
+    changed = x.clone()
+    changed[:, 7:] += 1.0
+    assert torch.allclose(block(changed)[:, :7], y[:, :7], atol=1e-12)
+    assert not torch.allclose(block(changed)[:, 7:], y[:, 7:])
+
+
+def test_mamba_initial_step_sizes_lie_in_dt_range():
+    block = mamba.MambaBlock(16, dt_min=1e-3, dt_max=1e-1)
+    dt = torch.nn.functional.softplus(block.dt_proj.bias)
+    assert bool((dt >= 1e-3 * 0.999).all() and (dt <= 1e-1 * 1.001).all())
+    assert torch.allclose(torch.nn.functional.softplus(mamba.inverse_softplus(dt)), dt, rtol=1e-5)
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda a: (a[0][..., :2],) + a[1:], "shape"),
+    (lambda a: (a[0], -a[1]) + a[2:], "non-negative"),
+    (lambda a: (a[0].float(),) + a[1:], "dtype"),
+    (lambda a: (a[0].clone().fill_(float("nan")),) + a[1:], "finite"),
+])
+def test_selective_scan_refuses_bad_input(change, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        mamba.selective_scan(*change(inputs()))
+
+
+def test_mamba_block_refuses_wrong_width_and_bad_config():
+    with pytest.raises(ValueError, match="features"):
+        mamba.MambaBlock(8)(torch.randn(1, 4, 6))
+    with pytest.raises(ValueError):
+        mamba.MambaBlock(8, d_conv=-1)
+    with pytest.raises(ValueError):
+        mamba.MambaBlock(8, dt_min=0.2, dt_max=0.1)

@@ -1,0 +1,99 @@
+"""Theorem 1 and the real half of Theorem 2, measured: rounded states freeze or flip, never count."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lrnn_course import precision, scan
+
+
+@pytest.mark.parametrize("dtype,expected", [
+    (torch.float16, (53, 9.96875)),
+    (torch.bfloat16, (33, 9.75)),
+    (torch.float32, (138, 9.999993)),
+])
+def test_gate_0_9_freezes_before_its_limit_at_the_steps_the_issue_states(dtype, expected):
+    step, value = precision.freeze_step(0.9, 1.0, dtype)
+    assert step == expected[0] and value == pytest.approx(expected[1], abs=5e-7)
+    assert value < 10.0
+
+
+def test_freeze_step_agrees_with_pytorch_rounding_step_by_step():
+    """The rounding model of ``iterate`` is PyTorch's own: a float16 tensor stepped with ``0.9 * h + 1.0``."""
+    h, by_hand = torch.zeros((), dtype=torch.float16), []
+    for _ in range(80):
+        h = 0.9 * h + 1.0
+        by_hand.append(h)
+    assert torch.equal(precision.iterate(0.9, 1.0, 80, "float16").flatten(), torch.stack(by_hand))
+
+
+def test_every_gate_in_0_1_freezes_in_float16():
+    grid = torch.linspace(0, 1, 101, dtype=torch.float64).tolist()
+    assert all(precision.freeze_step(gate, 1.0, torch.float16) is not None for gate in grid)
+    assert precision.freeze_step(1.0, 1.0, torch.float16) == (2048, 2048.0)  # spacing 2: 2048 + 1 rounds to 2048
+
+
+def test_a_gate_of_minus_one_never_freezes():
+    assert precision.freeze_step(-1.0, 1.0, torch.float16, max_steps=5000) is None
+
+
+def test_real_diagonal_recurrences_are_eventually_2_periodic_in_float16():
+    """Theorem 2's premise: with real gates in [-1, 1] the joint state repeats with period 1 or 2."""
+    generator = torch.Generator().manual_seed(3)
+    gates = torch.rand(64, generator=generator, dtype=torch.float64) * 1.9 - 0.95
+    gates[:4] = torch.tensor([-1.0, 1.0, 0.0, -0.5], dtype=torch.float64)
+    drives = torch.randn(64, generator=generator, dtype=torch.float64)
+    start, period = precision.eventual_period(precision.iterate(gates, drives, 6000, "float16"))
+    assert period in (1, 2)
+    assert start < 6000
+
+
+def test_a_rotation_is_not_eventually_2_periodic():
+    """The contrast: a 2x2 rotation by 2π/3 cycles with period 3, which no real diagonal map can."""
+    angle = 2 * torch.pi / 3
+    rotation = torch.tensor([[torch.cos(torch.tensor(angle)), -torch.sin(torch.tensor(angle))],
+                             [torch.sin(torch.tensor(angle)), torch.cos(torch.tensor(angle))]], dtype=torch.float64)
+    h, states = torch.tensor([1.0, 0.0], dtype=torch.float64), []
+    for _ in range(30):
+        h = rotation @ h
+        states.append(h.to(torch.float16))
+    start, period = precision.eventual_period(torch.stack(states))
+    assert period == 3
+
+
+def test_eventual_period_by_hand():
+    states = torch.tensor([[5.0], [3.0], [1.0], [2.0], [1.0], [2.0]])
+    assert precision.eventual_period(states) == (2, 2)
+    assert precision.eventual_period(torch.tensor([[1.0], [2.0], [3.0]])) is None
+    assert precision.eventual_period(torch.tensor([[1.0, 2.0], [1.0, 3.0], [1.0, 2.0]])) == (0, 2)
+
+
+def test_parity_machine_is_exact_at_length_10000_in_float16():
+    bits = torch.randint(2, (3, 10_000), generator=torch.Generator().manual_seed(0)).to(torch.float16)
+    states = precision.parity_machine(bits)
+    assert states.dtype == torch.float16
+    assert torch.equal(states.long(), bits.long().cumsum(dim=1) % 2)
+
+
+@pytest.mark.parametrize("call,error", [
+    (lambda: precision.iterate(0.5, 1.0, 0, "float16"), ValueError),
+    (lambda: precision.iterate(0.5, 1.0, 5, "int8"), TypeError),
+    (lambda: precision.iterate(float("nan"), 1.0, 5, "float16"), ValueError),
+    (lambda: precision.iterate(torch.ones(3), torch.ones(2), 5, "float16"), ValueError),
+    (lambda: precision.freeze_step(0.5, float("inf"), torch.float16), ValueError),
+    (lambda: precision.parity_machine(torch.tensor([[0.0, 2.0]])), ValueError),
+    (lambda: precision.parity_machine(torch.zeros(4)), ValueError),
+    (lambda: precision.eventual_period(torch.zeros(4)), ValueError),
+])
+def test_bad_input_is_refused(call, error):
+    with pytest.raises(error):
+        call()
+
+
+def test_parity_machine_uses_the_lesson_01_scan(monkeypatch):
+    calls = []
+    original = scan.hillis_steele_scan
+    monkeypatch.setattr(scan, "hillis_steele_scan", lambda *args, **kw: calls.append(1) or original(*args, **kw))
+    precision.parity_machine(torch.ones(1, 4))
+    assert calls

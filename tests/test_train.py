@@ -1,0 +1,94 @@
+"""Models and the training harness: shapes, refusals, the schedule, and a short run end to end."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lrnn_course import models, scan, tasks, train
+
+
+def test_diagonal_layer_is_the_figure_1_recurrence():
+    torch.manual_seed(0)
+    layer = models.DiagonalRecurrence(5, negative=True).double()
+    x = torch.randn(2, 7, 5, dtype=torch.float64)
+    gates = torch.tanh(10 * (x @ layer.gate_proj.weight.T + layer.gate_proj.bias))
+    drive = (x @ layer.input_proj.weight.T + layer.input_proj.bias) * x
+    assert torch.allclose(layer(x), scan.sequential_scan(gates, drive), atol=1e-12)
+
+
+@pytest.mark.parametrize("negative,low,high", [(True, -1.0, 1.0), (False, 0.0, 1.0)])
+def test_diagonal_gates_span_their_range(negative, low, high):
+    layer = models.DiagonalRecurrence(4, negative=negative)
+    gates = layer.gates(100 * torch.randn(1, 500, 4))
+    assert gates.min().item() == pytest.approx(low, abs=1e-6) and gates.max().item() == pytest.approx(high, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(models.MODELS))
+def test_models_score_every_position_and_refuse_bad_tokens(name):
+    torch.manual_seed(0)
+    model = models.build_model(name, vocab_size=3, n_classes=2, d_model=8, n_layers=2)
+    assert model(torch.randint(3, (4, 11))).shape == (4, 11, 2)
+    with pytest.raises(ValueError, match=r"lie in \[0, 2\]"):
+        model(torch.tensor([[0, 3]]))
+    with pytest.raises(ValueError, match="LongTensor of shape"):
+        model(torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="LongTensor of shape"):
+        model(torch.zeros(5, dtype=torch.long))
+
+
+def test_unknown_model_or_task_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="unknown task 'parityy'; choose one of 'parity'"):
+        train.TrainConfig(task="parityy")
+    with pytest.raises(ValueError, match="unknown model 'lstm'"):
+        train.TrainConfig(model="lstm")
+    with pytest.raises(ValueError, match="warmup_steps"):
+        train.TrainConfig(steps=10, warmup_steps=10)
+    with pytest.raises(ValueError, match="train_lengths"):
+        train.TrainConfig(train_lengths=(0, 5))
+
+
+def test_schedule_warms_up_linearly_then_decays_to_min_lr():
+    config = train.TrainConfig(steps=110, warmup_steps=10, lr=1e-3, min_lr=1e-5)
+    factor = train.learning_rate_factor(config)
+    assert [factor(step) for step in range(3)] == pytest.approx([0.1, 0.2, 0.3])
+    assert factor(10) == pytest.approx(1.0)
+    assert factor(60) == pytest.approx(0.01 + 0.99 * 0.5)
+    assert factor(110) == pytest.approx(0.01)
+
+
+def test_a_short_run_records_evaluations_and_a_table():
+    config = train.TrainConfig(steps=6, eval_every=3, batch_size=8, eval_samples=16, test_lengths=(41, 64), device="cpu")
+    result = train.train(config, progress=False)
+    assert [e.step for e in result.history] == [3, 6]
+    assert set(result.final.scaled) == {41, 64}
+    assert all(-1.0 <= value <= 1.0 for value in result.final.scaled.values())
+    assert all(math.isfinite(e.loss) for e in result.history)
+    table = train.results_table([result], reference={"diagonal [-1,1]": "1.000"})
+    header, rule, row = table.splitlines()
+    assert header.split(" | ")[-4:] == ["L=41", "L=64", "mean", "paper |"]
+    assert row.startswith("| diagonal [-1,1] | 0 | 6 |") and row.endswith("| 1.000 |")
+
+
+def test_max_seconds_stops_a_run_early():
+    config = train.TrainConfig(steps=10_000, batch_size=4, eval_samples=4, test_lengths=(41,), max_seconds=0.05, device="cpu")
+    result = train.train(config, progress=False)
+    assert result.steps_done < 10_000
+
+
+def test_scaled_accuracy_of_a_perfect_model_is_one():
+    batch = tasks.parity(32, 5, 9, torch.Generator().manual_seed(0))
+
+    class Oracle(torch.nn.Module):
+        def forward(self, tokens):
+            answers = (batch.targets - batch.answer_offset).clamp(min=0)  # other positions hold padding
+            return torch.nn.functional.one_hot(answers, 2).float()
+
+    assert train.scaled_accuracy_on(Oracle(), batch) == 1.0
+
+
+def test_variants_cover_every_combination():
+    configs = train.variants(train.TrainConfig(), negative=[False, True], seed=[0, 1, 2])
+    assert sorted((c.negative, c.seed) for c in configs) == [(n, s) for n in (False, True) for s in range(3)]
