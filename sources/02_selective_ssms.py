@@ -1,0 +1,286 @@
+# %% [markdown] tags=["lesson"]
+# # 02 · Selective state-space models (Mamba)
+#
+# Mamba is a diagonal linear recurrence whose gates depend on the input. This lesson builds its
+# recurrence from the continuous-time model it comes from and shows the consequence the rest of the
+# course is about. By the end you will be able to say:
+#
+# > *Mamba's gates are $\exp(-\Delta_t e^{w})$, so every eigenvalue of its transition lies in
+# > $(0, 1]$; the paper's remap $2a - 1$ stretches them to $(-1, 1]$ with one line of code and at no
+# > measurable cost.*
+#
+# **Plan.** 1 · from a continuous SSM to gates; 2 · selectivity: Δ, B and C depend on the input;
+# 3 · the eigenvalues and the remap; 4 · the selective scan; 5 · the Mamba block and its Δ
+# initialisation; 6 · what the remap buys: parity by hand.
+
+# %% [markdown] tags=["practice"]
+# # Practice · Lesson 02: selective state-space models
+#
+# Two exercises on Mamba's selective scan: its gates and its recurrence. Shapes follow Mamba's
+# code: `u` and `delta` are `(batch, T, E)` (E channels), `A_log` is `(E, N)` (N states per channel),
+# `B` and `C` are `(batch, T, N)`. Replace `raise NotImplementedError()` with your code and run the
+# `check(...)` cell below it; call `check(..., hint=1)` for a hint. The lesson notebook
+# `lessons/02_selective_ssms.ipynb` explains every step.
+
+# %% tags=["parameters"]
+SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sequences for the timings
+DEVICE = "auto"  # "auto", "cpu" or "cuda"
+SEED = 0
+
+# %%
+import torch
+
+import lrnn_course
+from lrnn_course import check
+
+device = lrnn_course.device(DEVICE)
+torch.manual_seed(SEED)
+print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
+
+# %% tags=["lesson"]
+import matplotlib.pyplot as plt
+import torch.nn.functional as F
+
+from lrnn_course import mamba
+from lrnn_course.bench import median_seconds
+
+TIMING_SHAPE = {"small": (4, 512, 64, 16), "full": (8, 4096, 256, 16)}[SIZE]  # batch, T, E, N
+
+# %% [markdown] tags=["lesson"]
+# ## 1 · From a continuous-time model to gates
+#
+# A state-space model (S4, Mamba) starts from a linear ODE for each channel's state $h(\tau) \in \mathbb{R}^N$,
+#
+# $$\dot h(\tau) = A\,h(\tau) + B\,u(\tau), \qquad y(\tau) = C^\top h(\tau),$$
+#
+# with a diagonal $A = -\mathrm{Diag}(e^{w})$: every entry negative, so the state decays. Sampling it
+# with a step $\Delta > 0$ and holding the input constant over the step (*zero-order hold*) gives the
+# exact discrete recurrence
+#
+# $$h_t = e^{\Delta A} h_{t-1} + (\Delta A)^{-1}(e^{\Delta A} - I)\,\Delta B\,u_t \;\approx\; e^{\Delta A} h_{t-1} + \Delta B\,u_t .$$
+#
+# Mamba keeps the exact gate $e^{\Delta A}$ and the simpler input term $\Delta B u_t$ (the paper's
+# Table 1). Since $A$ is diagonal, so is $e^{\Delta A}$: its entries
+#
+# $$a = \exp(-\Delta\, e^{w}) \in (0, 1]$$
+#
+# are the gates of Lesson 01 and the **eigenvalues** of the transition. Below, the zero-order hold
+# computed with a dense matrix exponential — no shortcut — for a random negative diagonal $A$.
+
+# %% tags=["lesson", "nbval-check-output"]
+generator = torch.Generator().manual_seed(SEED)
+w = torch.randn(6, generator=generator, dtype=torch.float64)
+A = -torch.diag(w.exp())
+for step in (0.01, 0.1, 1.0, 10.0):
+    transition = torch.linalg.matrix_exp(step * A)
+    eigenvalues = torch.linalg.eigvals(transition).real
+    same = torch.allclose(transition, torch.diag(torch.exp(-step * w.exp())), atol=1e-9, rtol=0)
+    print(f"Δ = {step:>5}: eigenvalues of exp(ΔA) in [{eigenvalues.min().item():.4f}, {eigenvalues.max().item():.4f}], "
+          f"equal to Diag(exp(-Δ e^w)) to 1e-9: {same}")
+
+# %% [markdown] tags=["lesson"]
+# However large or small the step, the eigenvalues stay in $(0, 1]$: the exponential of a real number
+# is positive. A small $\Delta$ gives gates near 1 (remember for a long time), a large $\Delta$ gates
+# near 0 (forget and take the new input).
+
+# %% [markdown] tags=["lesson"]
+# ## 2 · Selectivity
+#
+# S4 fixes $\Delta$, $B$ and $C$. Mamba computes them from the input at every step — this is what
+# *selective* means:
+#
+# $$\Delta_t = \mathrm{softplus}(W_\Delta x_t + b_\Delta), \qquad B_t = W_B x_t, \qquad C_t = W_C x_t .$$
+#
+# Each of the $E$ channels has its own $\Delta_t$ and its own row of $N$ decay rates $e^{w}$
+# (`A_log` in code), so the gates form a `(batch, T, E, N)` tensor. The plot shows the gate as a
+# function of the pre-activation of $\Delta$ for three decay rates: softplus keeps $\Delta > 0$, so
+# the gate sweeps $(0, 1)$ and never leaves it.
+
+# %% tags=["lesson"]
+pre_activation = torch.linspace(-8, 8, 400, dtype=torch.float64)
+fig, ax = plt.subplots(figsize=(7, 3.5))
+for rate in (1, 4, 16):
+    ax.plot(pre_activation, torch.exp(-F.softplus(pre_activation) * rate), label=f"$e^{{w}}$ = {rate} (Mamba)")
+ax.plot(pre_activation, 2 * torch.exp(-F.softplus(pre_activation) * 4) - 1, linestyle="--", label="$e^{w}$ = 4, remapped $2a - 1$")
+ax.axhline(0, color="black", linewidth=0.8)
+ax.set_title("Mamba's gate $a = \\exp(-\\mathrm{softplus}(z)\\,e^{w})$ against the pre-activation $z$")
+ax.set_xlabel("pre-activation $z$ of the step size $\\Delta$")
+ax.set_ylabel("gate $a$ (an eigenvalue)")
+ax.legend()
+plt.show()
+
+# %% [markdown] tags=["lesson"]
+# ## 3 · The eigenvalues, and the remap
+#
+# Every gate is an eigenvalue in $(0, 1]$ — so by Lesson 03's Theorem 1, Mamba as published cannot
+# solve parity beyond its training lengths. The paper's fix is the dashed line above: map each gate
+# to
+#
+# $$a' = 2a - 1 \in (-1, 1] .$$
+#
+# The largest gate stays 1 (a perfect memory is still possible), the range doubles to reach $-1$, and
+# $|a'| \le 1$ keeps the recurrence stable. Nothing else in the model changes.
+#
+# ### Exercise 1 · The gates
+#
+# Write `selective_gates(delta, A_log, negative=False)`: the gates $\exp(-\Delta_t\, e^{w})$ for every
+# step, channel and state, shape `(batch, T, E, N)`, and $2\exp(-\Delta_t\, e^{w}) - 1$ when
+# `negative=True`. Broadcasting does the work: `delta` needs one more axis at the end.
+
+# %%
+#| exercise: 02.selective_gates
+
+# %% tags=["nbval-check-output"]
+check("02.selective_gates", selective_gates)
+
+# %% [markdown] tags=["lesson"]
+# The eigenvalues of a Mamba block at initialisation, on random input, with and without the remap.
+
+# %% tags=["lesson"]
+block = mamba.MambaBlock(16, d_state=8)
+with torch.no_grad():
+    u, z = block.in_proj(torch.randn(8, 64, 16)).chunk(2, dim=-1)
+    dt = block.x_proj(u)[..., : block.dt_rank]
+    step_sizes = F.softplus(block.dt_proj(dt))
+fig, ax = plt.subplots(figsize=(7, 3.5))
+for negative, colour in ((False, "tab:blue"), (True, "tab:red")):
+    gates = selective_gates(step_sizes, block.A_log.detach(), negative=negative).flatten()
+    ax.hist(gates.numpy(), bins=80, range=(-1, 1), color=colour, alpha=0.6,
+            label=f"negative={negative}: range [{gates.min().item():.3f}, {gates.max().item():.3f}]")
+ax.set_title("Gates of a freshly initialised Mamba block (8 x 64 tokens, 32 channels, 8 states)")
+ax.set_xlabel("gate value (an eigenvalue of $A(x_t)$)")
+ax.set_ylabel("count")
+ax.legend()
+plt.show()
+
+# %% [markdown] tags=["lesson"]
+# Both distributions crowd near 1: Mamba initialises $\Delta$ between $10^{-3}$ and $10^{-1}$, so
+# most gates start as long memories, with the remap too ($2 \cdot 0.99 - 1 = 0.98$). To reach
+# $-1$ a trained model must push $\Delta\, e^{w}$ up — a gate near 0 before the remap. Training does
+# that when the task rewards it (Lesson 04).
+
+# %% [markdown] tags=["lesson"]
+# ## 4 · The selective scan
+#
+# Per channel $e$ the state $H_t[e] \in \mathbb{R}^N$ follows the diagonal recurrence of Lesson 01,
+# and the channel's output reads it with $C_t$ and adds a skip term:
+#
+# $$H_t[e] = a_t[e] \odot H_{t-1}[e] + \Delta_t[e]\, B_t\, u_t[e], \qquad
+# y_t[e] = \langle H_t[e], C_t \rangle + D[e]\, u_t[e], \qquad H_0 = 0 .$$
+#
+# ### Exercise 2 · The selective scan, one step at a time
+#
+# Write `selective_scan(u, delta, A_log, B, C, D=None, negative=False)` as a loop over time, using
+# your `selective_gates`. It is the reference that the fast version below must equal.
+
+# %%
+#| exercise: 02.selective_scan
+
+# %% tags=["nbval-check-output"]
+check("02.selective_scan", selective_scan)
+
+# %% [markdown] tags=["lesson"]
+# Each of the $E \cdot N$ recurrences is an independent diagonal scan, so the whole selective scan is
+# one call of a parallel scan from Lesson 01 on a `(batch, T, E·N)` tensor (on a GPU: the Triton
+# kernel of the kernels track). `mamba.selective_scan_parallel` does exactly that; it agrees with
+# your loop to float64 round-off, for both gate ranges. Timed below is what training pays per
+# step — forward and backward — with both gate ranges: on a CPU the loop's backward pass, one tiny
+# operation per time step, is what makes it slow.
+
+# %% tags=["lesson", "nbval-check-output"]
+batch, steps, channels, states = TIMING_SHAPE
+g = torch.Generator().manual_seed(SEED)
+inputs = (torch.randn(batch, steps, channels, generator=g), F.softplus(torch.randn(batch, steps, channels, generator=g)),
+          torch.randn(channels, states, generator=g).clamp(-2, 2), torch.randn(batch, steps, states, generator=g),
+          torch.randn(batch, steps, states, generator=g), torch.randn(channels, generator=g))
+as_float64 = [x.double() for x in inputs]
+for negative in (False, True):
+    error = (mamba.selective_scan_parallel(*as_float64, negative=negative) - selective_scan(*as_float64, negative=negative)).abs().max().item()
+    print(f"negative={negative}: largest difference, parallel vs loop, float64: {error:.1e}")
+
+# %% tags=["lesson"]
+inputs = [x.to(device).requires_grad_() for x in inputs]
+
+
+def forward_and_backward(fn, negative):
+    fn(*inputs, negative=negative).square().mean().backward()
+
+
+seconds = {
+    (name, negative): median_seconds(lambda: forward_and_backward(fn, negative), repeats=3)
+    for name, fn in (("loop", selective_scan), ("parallel", mamba.selective_scan_parallel))
+    for negative in (False, True)
+}
+print(f"forward + backward, shape (batch, T, E, N) = {TIMING_SHAPE} on {device.type}")
+for name in ("loop", "parallel"):
+    ratio = seconds[name, True] / seconds[name, False]
+    print(f"{name:>8}: {1e3 * seconds[name, False]:8.1f} ms with [0, 1] gates, {1e3 * seconds[name, True]:8.1f} ms with [-1, 1]"
+          f" (ratio {ratio:.2f})")
+print(f"the loop takes {seconds['loop', False] / seconds['parallel', False]:.1f} times as long as the parallel scan")
+
+# %% [markdown] tags=["lesson"]
+# The ratio between the two gate ranges is 1 up to timing noise: the remap is one multiply-add per
+# gate, nothing beside the scan itself. It also keeps the scan *linear*, so every parallel algorithm
+# of Lesson 01 still applies — except the log-space trick, which needs positive gates. That is why
+# the paper changes Mamba and DeltaNet, whose kernels never take a logarithm of the gates, and leaves
+# Mamba-2, GLA and mLSTM for later.
+
+# %% [markdown] tags=["lesson"]
+# ## 5 · The Mamba block
+#
+# A Mamba layer wraps the selective scan: project the input to $2E$ channels (one half $u$ for the
+# scan, one half $z$ for a gate), mix neighbouring tokens with a short causal depthwise convolution,
+# compute $\Delta_t, B_t, C_t$ from the result, scan, multiply by $\mathrm{SiLU}(z)$, project back.
+# `mamba.MambaBlock(d_model, negative=...)` builds one; `negative` is the only difference between the
+# two versions, and the parameter count is the same.
+
+# %% tags=["lesson", "nbval-check-output"]
+for negative in (False, True):
+    torch.manual_seed(SEED)
+    block = mamba.MambaBlock(32, d_state=16, negative=negative)
+    x = torch.randn(2, 50, 32)
+    changed = x.clone()
+    changed[:, 30:] = torch.randn(2, 20, 32)
+    causal = torch.equal(block(changed)[:, :30], block(x)[:, :30])
+    print(f"negative={negative}: {sum(p.numel() for p in block.parameters())} parameters, "
+          f"output shape {tuple(block(x).shape)}, outputs before step 30 unaffected by later input: {causal}")
+
+# %% [markdown] tags=["lesson"]
+# ## 6 · What the remap buys: parity by hand
+#
+# Lesson 03 proves that a gate of $-1$ is what parity needs. With the remap, a single selective
+# channel can produce it: on the bit $x_t = 1$ choose a large step $\Delta_t = 30$ (gate
+# $2e^{-30} - 1 \approx -1$) and the input $u_t = 1/30$ (so $\Delta_t B u_t = 1$); on $x_t = 0$ choose
+# $\Delta_t = 0$ (gate exactly 1, no input). That is the parity machine $h \mapsto 1 - h$, $h \mapsto h$.
+# The same settings with Mamba's own gates give a gate $e^{-30} \approx 0$ on each 1: the state is
+# set to 1 instead of flipped.
+
+# %% tags=["lesson", "nbval-check-output"]
+bits = torch.randint(2, (1, 2000), generator=torch.Generator().manual_seed(SEED)).double()
+step_size = (30 * bits)[..., None]
+drive_input = (bits / 30)[..., None]
+ones = torch.ones(1, bits.shape[1], 1, dtype=torch.float64)
+parity = bits.cumsum(dim=1) % 2
+for negative in (False, True):
+    y = selective_scan(drive_input, step_size, torch.zeros(1, 1, dtype=torch.float64), ones, ones, negative=negative)[..., 0]
+    accuracy = ((y > 0.5).double() == parity).double().mean().item()
+    print(f"negative={negative}: thresholded output matches the running parity at {accuracy:.1%} of 2000 steps, "
+          f"largest deviation from it {(y - parity).abs().max().item():.1e}")
+
+# %% [markdown] tags=["lesson"]
+# With $[0, 1]$ gates the first 1 sets the state to 1 and nothing ever lowers it again, so the output
+# matches the parity only about half the time; with the remap it follows the parity exactly, up to
+# the $2e^{-30}$ by which the gate misses $-1$, accumulated over 2000 steps.
+#
+# ## Summary
+#
+# - Mamba's gates $\exp(-\Delta_t e^{w})$ come from discretising a stable diagonal ODE; every
+#   eigenvalue of its transition lies in $(0, 1]$, whatever the input.
+# - The paper's change, $2a - 1$, gives eigenvalues in $(-1, 1]$: same parameters, same scan, same
+#   cost (ratio ≈ 1 measured above).
+# - The selective scan is $E \cdot N$ independent diagonal recurrences: a loop for reference, a
+#   parallel scan for speed, equal to round-off.
+# - With the remap, one channel can implement the parity machine; without it, it cannot.
+#
+# **Next:** Lesson 03 proves the negative half — why positive eigenvalues fail at parity in finite
+# precision, at any depth.
