@@ -3,6 +3,7 @@
 Glossary (code name -> paper symbol, Grazzi et al. 2025):
 
 =====================  =====================================================================
+``figure1_gates``       a_t = act(sharpness · (W_a x_t + b_a)), the gates of Figure 1's layer
 ``DiagonalRecurrence``  the one-layer diagonal LRNN of Figure 1 (the authors' ``simple_recurrent``):
                         a_t = act(10 (W_a x_t + b_a)), b_t = W_b x_t + c, h_t = a_t ⊙ h_{t-1} + b_t ⊙ x_t
 ``negative``            the eigenvalue range: False -> [0, 1] (act = sigmoid, Mamba's exp(-Δ exp(w)));
@@ -20,16 +21,43 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .mamba import MambaBlock
 from .scan import fastest_scan
-from .validate import require_positive_int
+from .validate import require_finite, require_positive_int, require_tensor
 
 
 def gate_range(negative: bool) -> str:
     """The label of an eigenvalue range, as the paper writes it: "[0,1]" or "[-1,1]"."""
     return "[-1,1]" if negative else "[0,1]"
+
+
+def figure1_gates(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, negative: bool, sharpness: float = 10.0) -> torch.Tensor:
+    """The gates of the Figure 1 layer: act(sharpness · (x Wᵀ + b)), act = tanh if ``negative`` else sigmoid.
+
+    Args:
+        x: inputs (..., d_in).
+        weight: W_a, shape (d_out, d_in).
+        bias: b_a, shape (d_out,).
+        negative: True for tanh (gates in [-1, 1]), False for the sigmoid (gates in [0, 1]).
+        sharpness: the factor in front of the pre-activation (10 in the paper's code).
+
+    Returns:
+        Tensor (..., d_out), in the dtype of ``x``.
+    """
+    require_tensor(x, "x")
+    require_tensor(weight, "weight", 2, "(d_out, d_in)")
+    require_tensor(bias, "bias", 1, "(d_out,)")
+    if x.dim() == 0 or x.shape[-1] != weight.shape[1] or bias.shape[0] != weight.shape[0]:
+        raise ValueError(f"need x (..., d_in), weight (d_out, d_in), bias (d_out,); got {tuple(x.shape)}, "
+                         f"{tuple(weight.shape)}, {tuple(bias.shape)}")
+    require_finite(x, "x")
+    ### BEGIN SOLUTION
+    activation = torch.tanh if negative else torch.sigmoid
+    return activation(sharpness * F.linear(x, weight, bias))
+    ### END SOLUTION
 
 
 class DiagonalRecurrence(nn.Module):
@@ -44,8 +72,7 @@ class DiagonalRecurrence(nn.Module):
 
     def gates(self, x: torch.Tensor) -> torch.Tensor:
         """a_t = tanh(10 (W_a x_t + b_a)) in [-1, 1], or the sigmoid in [0, 1]; shape of ``x``."""
-        activation = torch.tanh if self.negative else torch.sigmoid
-        return activation(self.sharpness * self.gate_proj(x))
+        return figure1_gates(x, self.gate_proj.weight, self.gate_proj.bias, self.negative, self.sharpness)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, T, d_model) -> the states h_1..h_T, (batch, T, d_model)."""

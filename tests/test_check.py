@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from lrnn_course import build, mamba, precision, scan
+from lrnn_course import build, mamba, models, precision, scan, train
 from lrnn_course.check import check, check_quietly
 from lrnn_course.checks import EXERCISES
 
@@ -234,6 +234,41 @@ def parity_overwriting_bits(bits):
     return scan.hillis_steele_scan(gates[..., None], inputs[..., None])[..., 0]
 
 
+
+def loss_at_the_last_column(logits, batch):
+    answers = batch.targets[torch.arange(len(batch.targets)), batch.answer_positions] - batch.answer_offset
+    return torch.nn.functional.cross_entropy(logits[:, -1], answers)
+
+
+def loss_with_parity_offset(logits, batch):
+    rows, positions = torch.arange(logits.shape[0]), batch.answer_positions
+    return torch.nn.functional.cross_entropy(logits[rows, positions], batch.targets[rows, positions] - 1)
+
+
+def loss_summed_over_rows(logits, batch):
+    return train.answer_loss(logits, batch) * logits.shape[0]
+
+
+def loss_as_a_float(logits, batch):
+    return train.answer_loss(logits, batch).item()
+
+
+def gates_without_sharpness(x, weight, bias, negative, sharpness=10.0):
+    return models.figure1_gates(x, weight, bias, negative, sharpness=1.0)
+
+
+def gates_with_swapped_activations(x, weight, bias, negative, sharpness=10.0):
+    return models.figure1_gates(x, weight, bias, not negative, sharpness)
+
+
+def gates_with_sharpness_10_always(x, weight, bias, negative, sharpness=10.0):
+    return models.figure1_gates(x, weight, bias, negative)
+
+
+def gates_in_float64_always(x, weight, bias, negative, sharpness=10.0):
+    return models.figure1_gates(x.double(), weight.double(), bias.double(), negative, sharpness)
+
+
 MUTANTS = [
     ("01.sequential_scan", ignores_h0, "uses the initial state h0", "first mismatch"),
     ("01.sequential_scan", gate_of_previous_step, "matches the float64 loop", "first mismatch at [b=0, t=1"),
@@ -265,6 +300,14 @@ MUTANTS = [
     ("03.parity_machine", parity_swapping_the_symbols, "all zeros: the state stays 0", "first mismatch"),
     ("03.parity_machine", parity_in_float32, "keeps bfloat16", "dtype torch.float32"),
     ("03.parity_machine", parity_overwriting_bits, "does not modify its input", "changed its input bits"),
+    ("04.answer_loss", loss_at_the_last_column, "parity: cross-entropy at the answer position", "yours"),
+    ("04.answer_loss", loss_with_parity_offset, "cycle navigation: 5 answers from token 4", "raised IndexError"),
+    ("04.answer_loss", loss_summed_over_rows, "gradient only at the answer positions", "first mismatch"),
+    ("04.answer_loss", loss_as_a_float, "one row", "got float"),
+    ("04.figure1_gates", gates_without_sharpness, "negative=True: tanh(10 (W x + b))", "first mismatch"),
+    ("04.figure1_gates", gates_with_swapped_activations, "sigmoid gates stay in [0, 1]", "outside [0, 1]"),
+    ("04.figure1_gates", gates_with_sharpness_10_always, "sharpness 2.5 scales the pre-activation", "first mismatch"),
+    ("04.figure1_gates", gates_in_float64_always, "keeps float32 as float32", "dtype torch.float64"),
 ]
 
 

@@ -92,3 +92,15 @@ def test_scaled_accuracy_of_a_perfect_model_is_one():
 def test_variants_cover_every_combination():
     configs = train.variants(train.TrainConfig(), negative=[False, True], seed=[0, 1, 2])
     assert sorted((c.negative, c.seed) for c in configs) == [(n, s) for n in (False, True) for s in range(3)]
+
+
+def test_presets_hold_the_papers_settings_and_refuse_unknown_names():
+    figure1 = train.preset("figure1", "full")
+    assert (figure1.d_model, figure1.n_layers, figure1.batch_size, figure1.lr, figure1.steps) == (10, 1, 256, 1e-3, 20_000)
+    assert figure1.train_lengths == (3, 40) and dict(figure1.model_options) == {"residual": False}
+    assert train.preset("figure1", "small", seed=2).seed == 2
+    with pytest.raises(ValueError, match="unknown preset"):
+        train.preset("figure2")
+    with pytest.raises(ValueError, match="has no size 'small'"):
+        train.preset("mamba_parity", "small")
+    assert set(train.PAPER) == set(train.PRESETS)
