@@ -140,6 +140,27 @@ def eventual_period(states: torch.Tensor) -> tuple[int, int] | None:
     return None
 
 
+def coordinate_periods(states: torch.Tensor) -> torch.Tensor:
+    """The period each coordinate has reached by the last of K states; 0 where it has not repeated yet.
+
+    Each coordinate of a diagonal recurrence on a constant input is its own deterministic map, so
+    once its last value occurred before, it cycles from there, and the most recent earlier
+    occurrence is exactly one period back. Vectorised over coordinates, unlike
+    ``eventual_period``, which asks when the whole state vector first repeats.
+
+    Args:
+        states: (K, D) rounded states, e.g. from ``iterate`` with D gates.
+
+    Returns:
+        Long tensor (D,): the period of each coordinate, 0 if its last value is new.
+    """
+    states = require_tensor(states, "states", 2, "(K, D)")
+    earlier_equal = states[:-1] == states[-1]
+    steps_back = torch.arange(states.shape[0] - 1, 0, -1).unsqueeze(1)
+    nearest = torch.where(earlier_equal, steps_back, states.shape[0]).min(dim=0).values
+    return nearest.masked_fill(~earlier_equal.any(dim=0), 0)
+
+
 def parity_machine(bits: torch.Tensor) -> torch.Tensor:
     """The one-neuron LRNN that computes parity exactly: h_t = a(x_t) h_{t-1} + b(x_t), h_0 = 0.
 

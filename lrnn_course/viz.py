@@ -165,3 +165,68 @@ def plot_learning_curves(results: Sequence, ax=None, title: str = "Scaled accura
     ax.set_ylabel("mean scaled accuracy")
     ax.legend(fontsize="small")
     return ax
+
+
+def plot_reflection_product(first_angle: float, second_angle: float, axes=None):
+    """Left: the two reflection keys and the rotation they compose; right: its eigenvalues on the unit circle."""
+    import math
+
+    import matplotlib.pyplot as plt
+
+    from .householder import angle_of, reflection_product, unit_vector
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+    plane, disc = axes
+    product = reflection_product(first_angle, second_angle)
+    circle = torch.linspace(0, 2 * math.pi, 200)
+    for ax in axes:
+        ax.plot(torch.cos(circle), torch.sin(circle), color="grey", linewidth=0.8, label="unit circle")
+        ax.set_aspect("equal")
+        ax.set_xlim(-1.3, 1.3)
+        ax.set_ylim(-1.3, 1.3)
+    for angle, name, colour in ((first_angle, "k₁", "tab:blue"), (second_angle, "k₂", "tab:orange")):
+        key = unit_vector(angle)
+        plane.annotate("", xy=(key[0].item(), key[1].item()), xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": colour})
+        plane.plot([], [], color=colour, label=f"key {name} at {math.degrees(angle):.0f}°")
+    start = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    image = product @ start
+    plane.plot([start[0].item()], [start[1].item()], "ko", label="e₁")
+    turned = math.degrees(angle_of(image).item())
+    plane.plot([image[0].item()], [image[1].item()], "r*", markersize=12, label=f"H(k₁) H(k₂) e₁: turned by {turned:.0f}°")
+    plane.set_title("Two reflections compose a rotation")
+    plane.set_xlabel("first coordinate")
+    plane.set_ylabel("second coordinate")
+    plane.legend(loc="lower left", fontsize="small")
+    eigenvalues = torch.linalg.eigvals(product)
+    disc.plot(eigenvalues.real.numpy(), eigenvalues.imag.numpy(), "r*", markersize=12,
+              label="eigenvalues " + ", ".join(f"{z.real:+.2f}{z.imag:+.2f}i" for z in eigenvalues.tolist()))
+    disc.axhline(0, color="black", linewidth=0.5)
+    disc.axvline(0, color="black", linewidth=0.5)
+    disc.set_title("Eigenvalues of the product $e^{\\pm 2i(\\theta_1 - \\theta_2)}$")
+    disc.set_xlabel("real part")
+    disc.set_ylabel("imaginary part")
+    disc.legend(loc="lower left", fontsize="small")
+    return axes
+
+
+def reflection_explorer():
+    """An ipywidgets explorer: two key angles (degrees) -> the composed rotation and its eigenvalues.
+
+    The widget's ``result`` is the 2x2 product for the current angles, so it can be tested headless.
+    """
+    import math
+
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from .householder import reflection_product
+
+    def show(first_degrees: float, second_degrees: float) -> torch.Tensor:
+        plot_reflection_product(math.radians(first_degrees), math.radians(second_degrees))
+        plt.show()
+        return reflection_product(math.radians(first_degrees), math.radians(second_degrees))
+
+    first = widgets.FloatSlider(value=60.0, min=0.0, max=180.0, step=1.0, description="θ₁ (°)")
+    second = widgets.FloatSlider(value=0.0, min=0.0, max=180.0, step=1.0, description="θ₂ (°)")
+    return widgets.interactive(show, first_degrees=first, second_degrees=second)

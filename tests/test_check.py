@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from lrnn_course import build, mamba, models, precision, scan, train
+from lrnn_course import build, householder, mamba, models, precision, scan, train
 from lrnn_course.check import check, check_quietly
 from lrnn_course.checks import EXERCISES
 
@@ -269,6 +269,40 @@ def gates_in_float64_always(x, weight, bias, negative, sharpness=10.0):
     return models.figure1_gates(x.double(), weight.double(), bias.double(), negative, sharpness)
 
 
+
+def product_in_the_wrong_order(first_angle, second_angle, dtype=torch.float64):
+    return householder.reflection_product(second_angle, first_angle, dtype)
+
+
+def product_of_projections(first_angle, second_angle, dtype=torch.float64):
+    unit = lambda angle: torch.tensor([math.cos(angle), math.sin(angle)], dtype=dtype)
+    first, second = unit(first_angle), unit(second_angle)
+    eye = torch.eye(2, dtype=dtype)
+    return (eye - torch.outer(first, first)) @ (eye - torch.outer(second, second))
+
+
+def product_in_float64_always(first_angle, second_angle, dtype=torch.float64):
+    return householder.reflection_product(first_angle, second_angle)
+
+
+def counter_by_cumsum_of_floats(bits, modulus):
+    return bits.cumsum(dim=1) % modulus
+
+
+def counter_rotating_by_pi_over_m(bits, modulus):
+    return householder.mod_counter(bits, 2 * modulus) // 2
+
+
+def counter_with_modulus_3_always(bits, modulus):
+    return householder.mod_counter(bits, 3)
+
+
+def counter_overwriting_bits(bits, modulus):
+    counts = householder.mod_counter(bits, modulus)
+    bits.zero_()
+    return counts
+
+
 MUTANTS = [
     ("01.sequential_scan", ignores_h0, "uses the initial state h0", "first mismatch"),
     ("01.sequential_scan", gate_of_previous_step, "matches the float64 loop", "first mismatch at [b=0, t=1"),
@@ -308,6 +342,13 @@ MUTANTS = [
     ("04.figure1_gates", gates_with_swapped_activations, "sigmoid gates stay in [0, 1]", "outside [0, 1]"),
     ("04.figure1_gates", gates_with_sharpness_10_always, "sharpness 2.5 scales the pre-activation", "first mismatch"),
     ("04.figure1_gates", gates_in_float64_always, "keeps float32 as float32", "dtype torch.float64"),
+    ("05.reflection_product", product_in_the_wrong_order, "the order matters: H(1.3) H(0.4)", "first mismatch"),
+    ("05.reflection_product", product_of_projections, "is the rotation by 2(θ₁ - θ₂)", "first mismatch"),
+    ("05.reflection_product", product_in_float64_always, "dtype=torch.float32 gives float32", "dtype torch.float64"),
+    ("05.mod_counter", counter_by_cumsum_of_floats, "random bits, m = 3", "dtype torch.float64"),
+    ("05.mod_counter", counter_rotating_by_pi_over_m, "all ones, m = 3: 1 2 0 1 2 0 1", "first mismatch"),
+    ("05.mod_counter", counter_with_modulus_3_always, "m = 5", "first mismatch"),
+    ("05.mod_counter", counter_overwriting_bits, "does not modify its input", "changed its input bits"),
 ]
 
 

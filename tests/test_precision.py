@@ -97,3 +97,20 @@ def test_parity_machine_uses_the_lesson_01_scan(monkeypatch):
     monkeypatch.setattr(scan, "hillis_steele_scan", lambda *args, **kw: calls.append(1) or original(*args, **kw))
     precision.parity_machine(torch.ones(1, 4))
     assert calls
+
+
+def test_coordinate_periods_match_eventual_period_column_by_column():
+    generator = torch.Generator().manual_seed(2)
+    gates = torch.rand(40, generator=generator, dtype=torch.float64) * 2 - 1
+    gates[:3] = torch.tensor([-1.0, 1.0, 0.0], dtype=torch.float64)
+    drives = torch.randn(40, generator=generator, dtype=torch.float64)
+    states = precision.iterate(gates, drives, 3000, "float16")
+    expected = [(precision.eventual_period(states[:, j:j + 1]) or (None, 0))[1] for j in range(40)]
+    assert precision.coordinate_periods(states).tolist() == expected
+
+
+def test_coordinate_periods_by_hand():
+    states = torch.tensor([[5.0, 1.0, 7.0], [3.0, 2.0, 8.0], [1.0, 3.0, 9.0], [3.0, 1.0, 9.0]])
+    assert precision.coordinate_periods(states).tolist() == [2, 3, 1]
+    assert precision.coordinate_periods(torch.tensor([[1.0], [2.0]])).tolist() == [0]
+    assert precision.coordinate_periods(torch.tensor([[float("nan")], [float("nan")]])).tolist() == [0]

@@ -81,3 +81,22 @@ def test_training_plots_draw_one_line_per_run():
     assert list(ax.get_lines()[1].get_xdata()) == [41, 64]
     ax = viz.plot_learning_curves(results)
     assert list(ax.get_lines()[0].get_xdata()) == [1, 2] and ax.get_xlabel() == "training step"
+
+
+def test_reflection_explorer_composes_the_rotation_for_the_slider_angles():
+    import math
+
+    from lrnn_course import householder
+
+    widget = viz.reflection_explorer()
+    assert torch.allclose(widget.result, householder.rotation(2 * math.pi / 3), atol=1e-14)
+    widget.children[1].value = 30.0
+    assert torch.allclose(widget.result, householder.rotation(math.pi / 3), atol=1e-14)
+
+
+def test_reflection_plot_labels_the_eigenvalues():
+    plane, disc = viz.plot_reflection_product(1.0, 0.0)
+    assert plane.get_title() and disc.get_title() and disc.get_xlabel() == "real part"
+    labels = " ".join(t.get_text() for t in disc.get_legend().get_texts())
+    assert "-0.42+0.91i" in labels and "-0.42-0.91i" in labels  # e^(±2i): cos 2 = -0.416, sin 2 = 0.909
+    assert "turned by 115°" in " ".join(t.get_text() for t in plane.get_legend().get_texts())

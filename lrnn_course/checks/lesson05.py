@@ -1,0 +1,112 @@
+"""The exercises of Lesson 05 (counting mod m) and the properties ``check()`` tests them on.
+
+Glossary: θ₁, θ₂ = the angles of the two reflection keys; ``bits`` (B, T) = the input word;
+``modulus`` = m. Expected values are written out entry by entry with ``math`` (the reflections)
+and with an integer cumulative sum (the counts), independently of ``lrnn_course.householder``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .. import householder
+from ..check import Case, CheckFailed, Exercise, call_learner, expect_tensor_close, expect_unchanged, generator_for
+
+COUNTS = "(B, T)"
+
+
+def reflection64(angle: float) -> torch.Tensor:
+    """I - 2 u uᵀ for u = (cos θ, sin θ), entry by entry."""
+    c, s = math.cos(angle), math.sin(angle)
+    return torch.tensor([[1 - 2 * c * c, -2 * c * s], [-2 * c * s, 1 - 2 * s * s]], dtype=torch.float64)
+
+
+def product_cases() -> list[Case]:
+    def matches(name: str, first: float, second: float, hints: tuple[str, ...]) -> Case:
+        def run(fn: Callable[..., Any]) -> None:
+            got = call_learner(fn, first, second)
+            expect_tensor_close(got, reflection64(first) @ reflection64(second), f"H({first:.4f}) H({second:.4f})", atol=1e-12)
+
+        return Case(name, run, hints)
+
+    def is_rotation(fn: Callable[..., Any]) -> None:
+        for first, second in (2 * math.pi * torch.rand(4, 2, generator=generator_for("rotations"), dtype=torch.float64)).tolist():
+            got = call_learner(fn, first, second)
+            angle = 2 * (first - second)
+            expected = torch.tensor([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]], dtype=torch.float64)
+            expect_tensor_close(got, expected, f"H({first:.4f}) H({second:.4f}), the rotation by 2(θ₁ - θ₂)", atol=1e-12)
+
+    def eigenvalues(fn: Callable[..., Any]) -> None:
+        got = call_learner(fn, math.pi / 3, 0.0)
+        if not isinstance(got, torch.Tensor) or got.shape != (2, 2):
+            raise CheckFailed(f"expected a (2, 2) tensor, got {got!r}")
+        values = sorted(torch.linalg.eigvals(got.double()).tolist(), key=lambda z: z.imag)
+        expected = [complex(-0.5, -math.sqrt(3) / 2), complex(-0.5, math.sqrt(3) / 2)]
+        if any(abs(v - e) > 1e-9 for v, e in zip(values, expected)):
+            shown = ", ".join(f"{v.real:+.4f}{v.imag:+.4f}i" for v in values)
+            raise CheckFailed(f"eigenvalues {shown}, expected e^(±2πi/3) = -0.5000±0.8660i")
+
+    def float32(fn: Callable[..., Any]) -> None:
+        got = call_learner(fn, 0.3, 1.1, dtype=torch.float32)
+        expect_tensor_close(got, (reflection64(0.3) @ reflection64(1.1)).float(), "the product", atol=1e-6, rtol=1e-5)
+
+    return [
+        matches("matches H(θ₁) H(θ₂), entry by entry", 0.4, 1.3, (
+            "u = torch.stack([cos θ, sin θ]) and H = I - 2 u uᵀ: torch.eye(2) - 2 * torch.outer(u, u).",
+            "Multiply H(θ₁) @ H(θ₂) — in this order: the second reflection acts first on a vector.",
+        )),
+        matches("the order matters: H(1.3) H(0.4)", 1.3, 0.4, ("Reflections do not commute: H(θ₁) H(θ₂) ≠ H(θ₂) H(θ₁).",)),
+        matches("equal angles give the identity", 0.9, 0.9, ("A reflection is its own inverse: H H = I.",)),
+        Case("is the rotation by 2(θ₁ - θ₂)", is_rotation, ("β = 2, not 1: a reflection maps u to -u.",)),
+        Case("H(π/3) H(0) has eigenvalues e^(±2πi/3)", eigenvalues, ("A rotation by 2π/3 has the complex eigenvalues e^(±2πi/3).",)),
+        Case("dtype=torch.float32 gives float32", float32, ("Build u in the requested dtype.",)),
+    ]
+
+
+def counter_cases() -> list[Case]:
+    def matches(name: str, batch: int, steps: int, modulus: int, dtype: torch.dtype, hints: tuple[str, ...]) -> Case:
+        def run(fn: Callable[..., Any]) -> None:
+            bits = (torch.rand(batch, steps, generator=generator_for(name)) < 0.5).to(dtype)
+            got = call_learner(fn, bits, modulus)
+            if isinstance(got, torch.Tensor) and got.dtype != torch.long:
+                raise CheckFailed(f"the counts have dtype {got.dtype}, expected torch.int64 (whole numbers 0 .. m - 1)")
+            expected = bits.long().cumsum(dim=1) % modulus
+            expect_tensor_close(got, expected, f"the counts mod {modulus}", COUNTS, atol=0, rtol=0)
+
+        return Case(name, run, hints)
+
+    def all_ones(fn: Callable[..., Any]) -> None:
+        got = call_learner(fn, torch.ones(1, 7, dtype=torch.float64), 3)
+        expect_tensor_close(got, torch.tensor([[1, 2, 0, 1, 2, 0, 1]]), "the counts on 1111111, m = 3", COUNTS, atol=0, rtol=0)
+
+    def unchanged(fn: Callable[..., Any]) -> None:
+        bits = (torch.rand(2, 9, generator=generator_for("unchanged")) < 0.5).double()
+        original = bits.clone()
+        call_learner(fn, bits, 3)
+        expect_unchanged([original], [bits], ["bits"])
+
+    return [
+        Case("all ones, m = 3: 1 2 0 1 2 0 1", all_ones, (
+            "The symbol 1 uses A(1) = reflection_product(π / m, 0), a rotation by 2π/m; the symbol 0 uses the identity.",
+            "Start from h = (1, 0); after each step read the angle atan2(h[1], h[0]) mod 2π and round it to a multiple of 2π/m.",
+        )),
+        matches("random bits, m = 3", 3, 50, 3, torch.float64, (
+            "Per step: h = A(x_t) h, with A(x_t) = x_t · R + (1 - x_t) · I for a batch of bits.",
+        )),
+        matches("m = 5", 2, 60, 5, torch.float64, ("Use the modulus argument for the angle π / m.",)),
+        matches("m = 2 (parity) works too", 2, 40, 2, torch.float64, ("For m = 2 the rotation is by π: h -> -h.",)),
+        matches("exact for 10 000 steps in float32, m = 3", 2, 10_000, 3, torch.float32, (
+            "Keep the state in the dtype of bits; rounding to the nearest multiple of 2π/m absorbs the drift.",
+        )),
+        Case("does not modify its input", unchanged, ("Build new tensors from bits instead of writing into it.",)),
+    ]
+
+
+EXERCISES = [
+    Exercise("05.reflection_product", householder.reflection_product, tuple(product_cases())),
+    Exercise("05.mod_counter", householder.mod_counter, tuple(counter_cases())),
+]

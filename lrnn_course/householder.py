@@ -1,0 +1,126 @@
+"""Generalized Householder matrices, and the rotations that products of two reflections make.
+
+Theorem 2 of Grazzi et al. (2025): a finite-precision LRNN whose transitions A(x) have only real
+eigenvalues cannot count modulo m for any m that is not a power of two — on the word 1^k, a real
+diagonal state is eventually periodic with period 1 or 2. Counting mod m needs a rotation by 2π/m,
+whose eigenvalues e^{±2πi/m} are complex; and a rotation is the product of two reflections, each a
+generalized Householder matrix with β = 2, as DeltaProduct with n_h = 2 builds.
+
+Glossary (code name -> paper symbol):
+
+=======================  =====================================================================
+``key``                  k, a direction; normalised to unit length before use
+``beta``                 β in [0, 2]: the eigenvalue along k is 1 - β (β = 2 gives -1, a reflection)
+``generalized_householder``  I - β k kᵀ, eigenvalue 1 - β along k and 1 on k's orthogonal complement
+``angle``                θ, the direction (cos θ, sin θ) of a key in the plane
+``reflection_product``   H(θ₁) H(θ₂), with H(θ) = I - 2 u uᵀ and u = (cos θ, sin θ): a rotation
+                         by 2(θ₁ - θ₂)
+``mod_counter``          the LRNN h_t = A(x_t) h_{t-1}, A(1) = a rotation by 2π/m made of two
+                         reflections, A(0) = I, h_0 = (1, 0): the angle of h_t counts the ones mod m
+=======================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .validate import require_finite, require_in_range, require_positive_int, require_tensor
+
+
+def generalized_householder(key: torch.Tensor, beta: float | torch.Tensor) -> torch.Tensor:
+    """I - β k̂ k̂ᵀ for keys (..., n) and β in [0, 2] (a float, or a tensor of the keys' leading shape).
+
+    Returns:
+        Tensor (..., n, n) in the keys' dtype.
+    """
+    require_tensor(key, "key")
+    if key.dim() == 0:
+        raise ValueError("key must have at least one dimension (..., n)")
+    require_finite(key, "key")
+    norms = key.norm(dim=-1, keepdim=True)
+    if bool((norms == 0).any()):
+        raise ValueError("every key must be non-zero (it is normalised to unit length)")
+    beta = torch.as_tensor(beta, dtype=key.dtype, device=key.device)
+    require_in_range(beta, "beta", 0.0, 2.0)
+    unit = key / norms
+    identity = torch.eye(key.shape[-1], dtype=key.dtype, device=key.device)
+    return identity - beta[..., None, None] * unit[..., :, None] * unit[..., None, :]
+
+
+def rotation(angle: float | torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """The 2x2 rotation by ``angle`` radians (a float, or a tensor of angles -> (..., 2, 2))."""
+    angle = torch.as_tensor(angle, dtype=dtype)
+    require_finite(angle, "angle")
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    return torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+
+
+def unit_vector(angle: float, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """(cos θ, sin θ), the key of a reflection in the plane."""
+    angle = torch.as_tensor(angle, dtype=dtype)
+    require_finite(angle, "angle")
+    return torch.stack([torch.cos(angle), torch.sin(angle)])
+
+
+def reflection_product(first_angle: float, second_angle: float, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """H(θ₁) H(θ₂): the 2x2 product of two reflections, H(θ) = I - 2 u uᵀ with u = (cos θ, sin θ).
+
+    Applied to a vector, H(θ₂) acts first. The product is the rotation by 2 (θ₁ - θ₂).
+
+    Args:
+        first_angle, second_angle: θ₁ and θ₂ in radians (Python floats).
+        dtype: the dtype of the result.
+
+    Returns:
+        Tensor (2, 2).
+    """
+    for value, name in ((first_angle, "first_angle"), (second_angle, "second_angle")):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite float (radians), got {value!r}")
+    ### BEGIN SOLUTION
+    first = generalized_householder(unit_vector(first_angle, dtype), 2.0)
+    second = generalized_householder(unit_vector(second_angle, dtype), 2.0)
+    return first @ second
+    ### END SOLUTION
+
+
+def angle_of(states: torch.Tensor) -> torch.Tensor:
+    """The angle in [0, 2π) of each 2-d state (..., 2)."""
+    require_tensor(states, "states")
+    return torch.atan2(states[..., 1], states[..., 0]) % (2 * math.pi)
+
+
+def mod_counter(bits: torch.Tensor, modulus: int) -> torch.Tensor:
+    """Count the ones of each prefix mod ``modulus`` with a 2-d LRNN whose transition is two reflections.
+
+    h_t = A(x_t) h_{t-1}, h_0 = (1, 0), with A(1) = H(π/m) H(0), the rotation by 2π/m, and A(0) = I.
+    After t steps h_t sits at the angle 2π c_t / m, c_t being the number of ones so far; the count is
+    read off by rounding the angle to the nearest multiple of 2π/m.
+
+    Args:
+        bits: float tensor (B, T) of zeros and ones; its dtype is the dtype of the state.
+        modulus: m >= 2.
+
+    Returns:
+        LongTensor (B, T): c_1 mod m, ..., c_T mod m.
+    """
+    require_tensor(bits, "bits", 2, "(B, T)")
+    if not bool(((bits == 0) | (bits == 1)).all()):
+        raise ValueError("bits must hold only zeros and ones")
+    require_positive_int(modulus, "modulus")
+    if modulus < 2:
+        raise ValueError(f"modulus must be at least 2, got {modulus}")
+    ### BEGIN SOLUTION
+    step = reflection_product(math.pi / modulus, 0.0, bits.dtype)
+    identity = torch.eye(2, dtype=bits.dtype)
+    transitions = bits[..., None, None] * step + (1 - bits)[..., None, None] * identity
+    state = torch.tensor([1.0, 0.0], dtype=bits.dtype).expand(bits.shape[0], 2)
+    states = []
+    for t in range(bits.shape[1]):
+        state = (transitions[:, t] @ state[..., None])[..., 0]
+        states.append(state)
+    angles = angle_of(torch.stack(states, dim=1).double())
+    return torch.round(angles / (2 * math.pi / modulus)).long() % modulus
+    ### END SOLUTION

@@ -1,0 +1,234 @@
+# %% [markdown] tags=["lesson"]
+# # 05 · Counting mod m (Theorem 2)
+#
+# Lessons 03 and 04 showed that one negative eigenvalue is enough for parity — counting modulo 2.
+# What about counting modulo 3? This lesson shows that no amount of real eigenvalues can do it, and
+# that two reflections can. By the end you will be able to say:
+#
+# > *On the word $1^k$ a real diagonal state in finite precision ends up with period 1 or 2, so it
+# > cannot count mod 3; a rotation by $2\pi/m$ counts mod $m$, its eigenvalues $e^{\pm 2\pi i/m}$ are
+# > complex, and the product of two reflections — two generalized Householder matrices with
+# > $\beta = 2$ — is such a rotation.*
+#
+# **Plan.** 1 · the statement; 2 · real diagonal states end 1- or 2-periodic, measured; 3 · a
+# rotation counts; 4 · two reflections make a rotation; 5 · the counter, and what finite precision
+# does to it; 6 · an exact counter from swaps; 7 · an explorer.
+
+# %% [markdown] tags=["practice"]
+# # Practice · Lesson 05: counting mod m
+#
+# Two exercises: compose two reflections into a rotation, and count the ones of a bit string mod m
+# with it. Replace `raise NotImplementedError()` with your code and run the `check(...)` cell below
+# it; call `check(..., hint=1)` for a hint. The lesson notebook `lessons/05_counting_mod_m.ipynb`
+# explains every step.
+
+# %% tags=["parameters"]
+SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sequences
+DEVICE = "auto"  # "auto", "cpu" or "cuda"
+SEED = 0
+
+# %%
+import torch
+
+import lrnn_course
+from lrnn_course import check
+
+device = lrnn_course.device(DEVICE)
+torch.manual_seed(SEED)
+print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
+
+# %% tags=["lesson"]
+import math
+from collections import Counter
+
+import matplotlib.pyplot as plt
+
+from lrnn_course import householder, precision, viz
+
+COUNTER_STEPS = {"small": 10_000, "full": 100_000}[SIZE]
+
+# %% [markdown] tags=["lesson"]
+# ## 1 · The statement
+#
+# Counting the ones of a bit string modulo $m$ is the simplest task beyond parity: the answer after
+# $1^k$ is $k \bmod m$, which cycles with period $m$.
+#
+# **Theorem 2** (Grazzi et al. 2025). *A finite-precision LRNN with finitely many layers whose
+# transition matrices $A(x)$ have only real eigenvalues (for instance diagonal ones with gates in
+# $[-1, 1]$) cannot count modulo $m$ at every length when $m$ is not a power of two.*
+#
+# The mechanism is Lesson 03's. On $1^k$ a diagonal layer runs the same map over and over. Each
+# coordinate $h_k = a h_{k-1} + b$ with $a \in [0, 1]$ is monotone and freezes; with $a \in [-1, 0)$
+# its even and odd steps are monotone separately, so it ends in a 2-cycle or at a fixed point. The
+# state then repeats with period 1 or 2 — and so does every decoder's output, and (by induction)
+# every later layer's. A period-2 signal can count mod 2 or mod 4 with depth, never mod 3.
+
+# %% [markdown] tags=["lesson"]
+# ## 2 · Real diagonal states end 1- or 2-periodic
+#
+# A sweep: 2 001 gates from $-1$ to $1$, each with a random input, iterated together on $1^k$ in
+# float16 — one coordinate per gate, a diagonal layer 2 001 wide — for 5 000 steps.
+# `precision.coordinate_periods` then reads off the period each coordinate has settled into.
+
+# %% tags=["lesson", "nbval-check-output"]
+generator = torch.Generator().manual_seed(SEED)
+gates = torch.linspace(-1, 1, 2001, dtype=torch.float64)
+drives = torch.randn(2001, generator=generator, dtype=torch.float64)
+periods = precision.coordinate_periods(precision.iterate(gates, drives, 5000, "float16"))
+for period, count in sorted(Counter(periods.tolist()).items()):
+    label = "not repeating yet" if period == 0 else f"period {period}"
+    print(f"{label}: {count} of {len(gates)} gates")
+
+# %% [markdown] tags=["lesson"]
+# Only periods 1 and 2. With the whole state as one vector the joint period is the least common
+# multiple of the coordinates' periods — still 1 or 2. Counting mod 3 needs the answer to cycle
+# through three values, so from the step where the state starts repeating, any decoder is wrong on
+# at least one length in every three.
+
+# %% [markdown] tags=["lesson"]
+# ## 3 · A rotation counts
+#
+# Leave the diagonal. In the plane, the rotation by $2\pi/3$
+#
+# $$R = \begin{pmatrix} \cos\frac{2\pi}{3} & -\sin\frac{2\pi}{3} \\ \sin\frac{2\pi}{3} & \cos\frac{2\pi}{3} \end{pmatrix}$$
+#
+# sends $e_1$ around three points of the unit circle: $R^3 = I$, period 3. Its eigenvalues are the
+# complex numbers $e^{\pm 2\pi i/3}$ — no real matrix with real eigenvalues has this orbit.
+
+# %% tags=["lesson", "nbval-check-output"]
+R = householder.rotation(2 * math.pi / 3)
+eigenvalues = torch.linalg.eigvals(R)
+print("eigenvalues of R:", ", ".join(f"{z.real:+.4f}{z.imag:+.4f}i" for z in eigenvalues.tolist()))
+orbit = [torch.linalg.matrix_power(R, k) @ torch.tensor([1.0, 0.0], dtype=torch.float64) for k in range(7)]
+print("angle of R^k e1 in degrees, k = 0..6:", " ".join(f"{math.degrees(householder.angle_of(v).item()):.0f}" for v in orbit))
+
+# %% [markdown] tags=["lesson"]
+# ## 4 · Two reflections make a rotation
+#
+# DeltaNet's transition $I - \beta\,k k^\top$ (a *generalized Householder* matrix, Lesson 06) has
+# eigenvalue $1 - \beta$ along the unit key $k$ and 1 elsewhere: always real. With $\beta = 2$ it is a
+# **reflection** $H(k) = I - 2kk^\top$, eigenvalue $-1$. One reflection cannot rotate, but two can:
+# in the plane, with keys at angles $\theta_1, \theta_2$,
+#
+# $$H(\theta_1)\,H(\theta_2) = \text{rotation by } 2(\theta_1 - \theta_2).$$
+#
+# This is why DeltaProduct (several Householder steps per token) reaches complex eigenvalues while
+# DeltaNet (one) cannot.
+#
+# ### Exercise 1 · Compose two reflections
+#
+# Write `reflection_product(first_angle, second_angle, dtype=torch.float64)`: the $2 \times 2$ matrix
+# $H(\theta_1) H(\theta_2)$ with $H(\theta) = I - 2uu^\top$, $u = (\cos\theta, \sin\theta)$.
+
+# %%
+#| exercise: 05.reflection_product
+
+# %% tags=["nbval-check-output"]
+check("05.reflection_product", reflection_product)
+
+# %% [markdown] tags=["lesson"]
+# The keys $\theta_1 = 60°$ and $\theta_2 = 0°$ give the rotation by $120°$ of section 3 (the widget
+# at the end lets you move both keys):
+
+# %% tags=["lesson"]
+viz.plot_reflection_product(math.pi / 3, 0.0)
+plt.show()
+
+# %% [markdown] tags=["lesson"]
+# ## 5 · The counter
+#
+# A two-dimensional LRNN without input term: $h_t = A(x_t)\,h_{t-1}$, $h_0 = e_1$, with
+# $A(1) = H(\pi/m)\,H(0)$ (the rotation by $2\pi/m$) and $A(0) = I$. After reading $c$ ones the state
+# sits at the angle $2\pi c/m$; the decoder rounds the angle to the nearest multiple of $2\pi/m$.
+#
+# ### Exercise 2 · Count mod m
+#
+# Write `mod_counter(bits, modulus)`: for a `(B, T)` tensor of zeros and ones, return the counts
+# $c_t \bmod m$ of ones in every prefix, shape `(B, T)`, as integers — computed by this LRNN with the
+# state in the dtype of `bits` (not by a cumulative sum!).
+
+# %%
+#| exercise: 05.mod_counter
+
+# %% tags=["nbval-check-output"]
+check("05.mod_counter", mod_counter)
+
+# %% [markdown] tags=["lesson"]
+# In exact arithmetic the counter is exact forever. In a dtype its angle drifts; the decoder
+# tolerates an angle error up to $\pi/m$, so the counter stays exact until the drift reaches that.
+# The drift has two sources. The *systematic* one: the step matrix itself is rounded, so each 1 rotates
+# by $2\pi/m + \varepsilon$ instead of $2\pi/m$, and after $c$ ones the angle is off by $c\varepsilon$ —
+# wrong once $c\,|\varepsilon| > \pi/m$. The *random* one: every product $A h$ is rounded again.
+# Measured below for $m = 3$ on random bits: $\varepsilon$ per dtype, the number of ones the
+# systematic drift alone would allow, and the first step (and ones read by then) where the count
+# is actually wrong.
+
+# %% tags=["lesson", "nbval-check-output"]
+bits = torch.randint(2, (1, COUNTER_STEPS), generator=torch.Generator().manual_seed(SEED))
+truth = bits.cumsum(dim=1) % 3
+print(f"{'dtype':>9} {'step angle error':>17} {'ones until π/3':>16} {'first wrong step':>17} {'ones read':>10}")
+for name in ("float16", "bfloat16", "float32", "float64"):
+    dtype = precision.DTYPES[name]
+    one_step = householder.reflection_product(math.pi / 3, 0.0, dtype) @ torch.tensor([1.0, 0.0], dtype=dtype)
+    angle_error = householder.angle_of(one_step.double()).item() - 2 * math.pi / 3
+    allowed = f"{math.pi / 3 / abs(angle_error):,.0f}" if angle_error else "never"
+    wrong = (mod_counter(bits.to(dtype), 3) != truth).nonzero()
+    if len(wrong):
+        first = wrong[0, 1].item()
+        measured = f"{first + 1:>17} {bits[0, :first + 1].sum().item():>10}"
+    else:
+        measured = f"{f'none in {COUNTER_STEPS:,}':>17} {'':>10}"
+    print(f"{name:>9} {angle_error:>+17.2e} {allowed:>16} {measured}")
+
+# %% [markdown] tags=["lesson"]
+# float16 fails where its systematic error predicts (885 ones read, against 886 predicted).
+# bfloat16 has the *smaller* step error here, yet fails first: with 8 significant bits every
+# product is rounded by up to $2^{-9} \approx 2 \cdot 10^{-3}$, and those random errors dominate.
+# float32 would need tens of millions of ones. Theorem 2 says a *real-eigenvalue* LRNN can never
+# count mod 3; this measurement says a rotation can — but in 16 bits only for a while.
+#
+# ## 6 · An exact counter from swaps
+#
+# Reflections need not be rotations of the plane. In $\mathbb{R}^3$ the swap of coordinates $i$ and
+# $j$ is the reflection $H(k) = I - 2kk^\top$ with $k = (e_i - e_j)/\sqrt{2}$, and two swaps compose the
+# cyclic permutation $e_1 \to e_2 \to e_3 \to e_1$: a counter mod 3 whose matrices hold only 0 and 1,
+# so nothing is ever rounded. This is the paper's construction for any group (Theorem 3, Lesson 08):
+# the permutation $\sigma$ of $n$ points is a product of $n - c(\sigma)$ swaps, $c$ counting its cycles.
+
+# %% tags=["lesson", "nbval-check-output"]
+first_swap = householder.generalized_householder(torch.tensor([1.0, -1.0, 0.0]), 2.0)
+second_swap = householder.generalized_householder(torch.tensor([0.0, 1.0, -1.0]), 2.0)
+cycle = (first_swap @ second_swap).round()  # float32 rounds 1/√2, so entries miss 0 and 1 by ~6e-8: round once
+print("H(k1) H(k2) =")
+print("\n".join("  " + " ".join(f"{v:+.0f}" for v in row) for row in cycle.tolist()))
+print("eigenvalues:", ", ".join(f"{z.real:+.3f}{z.imag:+.3f}i" for z in torch.linalg.eigvals(cycle.double()).tolist()))
+state = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float16)
+cycle16, exact = cycle.to(torch.float16), True
+for step, bit in enumerate(bits[0].tolist(), start=1):
+    state = cycle16 @ state if bit else state
+    exact &= int(state.argmax()) == truth[0, step - 1].item()
+print(f"float16 permutation counter exact for all {COUNTER_STEPS:,} steps: {exact}")
+
+# %% [markdown] tags=["lesson"]
+# ## 7 · Explore
+#
+# Move the two keys. The product is always a rotation, by twice the angle between the keys; its
+# eigenvalues walk around the unit circle. At $\theta_1 - \theta_2 = 90°$ it is $-I$ (eigenvalue $-1$
+# twice: parity again), at $0°$ the identity.
+
+# %% tags=["lesson"]
+viz.reflection_explorer()
+
+# %% [markdown] tags=["lesson"]
+# ## Summary
+#
+# - With real eigenvalues, a finite-precision state on $1^k$ ends up with period 1 or 2 (measured on
+#   2 001 gates): no LRNN of that kind counts mod 3 (Theorem 2).
+# - A rotation by $2\pi/m$ counts mod $m$; its eigenvalues $e^{\pm 2\pi i/m}$ are complex.
+# - Two reflections ($\beta = 2$ Householder matrices) compose any plane rotation: DeltaProduct with
+#   two steps per token can represent the counter, DeltaNet with one cannot.
+# - In finite precision a rotation counter drifts: the rounded step's angle error $\varepsilon$ allows
+#   about $\pi/(m|\varepsilon|)$ ones (886 in float16; it failed after 885), and bfloat16's rounding of
+#   every product fails sooner (after 370). Permutations built from swaps are exact in any dtype.
+#
+# **Next:** Lesson 06 builds DeltaNet, whose transition is one generalized Householder matrix.
