@@ -11,7 +11,8 @@ Glossary (code name -> paper symbol, Grazzi et al. 2025):
 ``sharpness``           the factor 10 inside act, which lets a gate reach ±1 within float32
 ``SequenceModel``       embedding -> layers (pre-norm, residual) -> norm -> head; the head scores
                         the task's answers only, so chance accuracy is 1 / n_classes
-``MODELS``              the names ``build_model`` accepts: "diagonal" and "mamba"
+``MODELS``              the names ``build_model`` accepts: "diagonal", "mamba", "deltanet" and
+                        "deltaproduct" (options such as ``n_heads``, ``n_householder`` go to the layer)
 =====================  =====================================================================
 """
 
@@ -24,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .deltaproduct import DeltaProductLayer
 from .mamba import MambaBlock
 from .scan import fastest_scan
 from .validate import require_finite, require_positive_int, require_tensor
@@ -130,7 +132,17 @@ def _mamba(d_model: int, negative: bool, **options: Any) -> Callable[[], nn.Modu
     return lambda: MambaBlock(d_model, negative=negative, **options)
 
 
-MODELS: dict[str, Callable[..., Callable[[], nn.Module]]] = {"diagonal": _diagonal, "mamba": _mamba}
+def _deltanet(d_model: int, negative: bool, **options: Any) -> Callable[[], nn.Module]:
+    return lambda: DeltaProductLayer(d_model, negative=negative, n_householder=1, **options)
+
+
+def _deltaproduct(d_model: int, negative: bool, **options: Any) -> Callable[[], nn.Module]:
+    return lambda: DeltaProductLayer(d_model, negative=negative, **options)
+
+
+MODELS: dict[str, Callable[..., Callable[[], nn.Module]]] = {
+    "diagonal": _diagonal, "mamba": _mamba, "deltanet": _deltanet, "deltaproduct": _deltaproduct,
+}
 
 
 def build_model(
@@ -143,7 +155,7 @@ def build_model(
     residual: bool = True,
     **options: Any,
 ) -> SequenceModel:
-    """A ``SequenceModel`` whose layers are ``name`` ("diagonal" or "mamba"); ``options`` go to the layer."""
+    """A ``SequenceModel`` whose layers are ``name`` (one of ``MODELS``); ``options`` go to the layer."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(map(repr, MODELS))}")
     return SequenceModel(vocab_size, n_classes, d_model, MODELS[name](d_model, negative, **options), n_layers, residual)

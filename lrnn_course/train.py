@@ -275,10 +275,28 @@ PRESETS: dict[str, dict[str, TrainConfig]] = {
         "full": TrainConfig(model="mamba", d_model=128, n_layers=2, steps=3000, warmup_steps=500, eval_every=500,
                             model_options={"d_state": 16, "expand": 2, "d_conv": 4}),
     },
+    # Lesson 05: Z_5 cycle navigation (not run in the paper), a real diagonal model against two
+    # reflections per token, trained on lengths 3-16 and tested far beyond.
+    "cycle_diagonal": {
+        "small": TrainConfig(task="cycle_navigation", model="diagonal", d_model=32, steps=400, batch_size=128, lr=1e-2,
+                             train_lengths=(3, 16), test_lengths=(16, 32, 64, 128, 256, 512, 1024), eval_every=50),
+        "full": TrainConfig(task="cycle_navigation", model="diagonal", d_model=32, steps=3000, batch_size=128, lr=1e-2,
+                            train_lengths=(3, 16), test_lengths=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096), eval_every=250),
+    },
+    "cycle_deltaproduct": {
+        "small": TrainConfig(task="cycle_navigation", model="deltaproduct", d_model=16, steps=400, batch_size=128, lr=1e-2,
+                             train_lengths=(3, 16), test_lengths=(16, 32, 64, 128, 256, 512, 1024), eval_every=50,
+                             model_options={"n_heads": 1, "n_householder": 2}),
+        "full": TrainConfig(task="cycle_navigation", model="deltaproduct", d_model=16, steps=3000, batch_size=128, lr=1e-2,
+                            train_lengths=(3, 16), test_lengths=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096), eval_every=250,
+                            model_options={"n_heads": 1, "n_householder": 2}),
+    },
 }
 PAPER = {
     "figure1": {"diagonal [-1,1]": "1.0 (Fig. 1)", "diagonal [0,1]": "≈ 0 (Fig. 1)"},
     "mamba_parity": {"mamba [-1,1]": "1.000 (Table 3)", "mamba [0,1]": "0.000 (Table 3)"},
+    "cycle_diagonal": {"diagonal [-1,1]": "not run in the paper; Theorem 2 predicts failure"},
+    "cycle_deltaproduct": {"deltaproduct [-1,1]": "not run in the paper"},
 }
 
 

@@ -130,8 +130,8 @@ def precision_explorer(steps: int = 80):
     return widgets.interactive(show, gate=gate_slider, dtype=dtype_picker)
 
 
-def plot_length_generalisation(results: Sequence, ax=None, title: str = "Scaled accuracy beyond the training lengths"):
-    """Scaled accuracy against test length, one line per ``TrainResult`` (its final evaluation)."""
+def plot_length_generalisation(results: Sequence, ax=None, title: str = "Scaled accuracy beyond the training lengths", log_lengths: bool = False):
+    """Scaled accuracy against test length, one line per ``TrainResult`` (its final evaluation); ``log_lengths`` puts length on a log₂ axis."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -143,6 +143,11 @@ def plot_length_generalisation(results: Sequence, ax=None, title: str = "Scaled 
     ax.axvspan(low, high, color="grey", alpha=0.15, label=f"training lengths {low}-{high}")
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_ylim(-0.3, 1.1)
+    if log_lengths:
+        from matplotlib.ticker import ScalarFormatter
+
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.set_title(title)
     ax.set_xlabel("sequence length")
     ax.set_ylabel("scaled accuracy")

@@ -79,6 +79,8 @@ def test_training_plots_draw_one_line_per_run():
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["diagonal [0,1], seed 0", "diagonal [-1,1], seed 0", "training lengths 3-40"]
     assert list(ax.get_lines()[1].get_xdata()) == [41, 64]
+    assert ax.get_xscale() == "linear"
+    assert viz.plot_length_generalisation(results, log_lengths=True).get_xscale() == "log"
     ax = viz.plot_learning_curves(results)
     assert list(ax.get_lines()[0].get_xdata()) == [1, 2] and ax.get_xlabel() == "training step"
 

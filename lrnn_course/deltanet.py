@@ -1,0 +1,157 @@
+"""DeltaNet: the delta rule, a linear RNN whose transition is a generalized Householder matrix.
+
+The state is a matrix S (d_k × d_v), the "fast weights" of a linear associative memory. Each token
+writes its value v_t under its key k_t, after erasing a fraction β_t of what the key read before:
+
+    S_t = α_t (I - β_t k_t k_tᵀ) S_{t-1} + β_t k_t v_tᵀ,     o_t = scale · S_tᵀ q_t.
+
+Without the gate (α_t = 1) this is one step of online gradient descent, with step size β_t, on the
+regression loss ½‖Sᵀk_t - v_t‖². With a unit key the transition I - β_t k_t k_tᵀ has eigenvalue
+1 - β_t along k_t and 1 elsewhere: β ∈ [0, 1] keeps the spectrum in [0, 1], and the paper's
+change, β ∈ [0, 2], reaches -1 — a reflection — while keeping ‖A‖ ≤ 1 (Grazzi et al. 2025, §4).
+
+Layout (as in flash-linear-attention): batch B, time T, heads H, key width D_k, value width D_v.
+
+Glossary (code name -> paper symbol):
+
+=================  ======================================================================
+``q, k, v``        q_t, k_t, v_t: query, key and value of token t, shapes (B, T, H, D)
+``beta``           β_t ∈ [0, 2], the step size of the write (B, T, H)
+``alpha``          α_t ∈ [0, 1], the scalar forget gate of Gated DeltaNet (B, T, H); None is 1
+``state``          S_t = H_t, the (D_k, D_v) memory of each head; ``initial_state`` is S_0
+``scale``          the factor on the read-out (fla's default 1/√D_k)
+``A``              A(x_t) = α_t (I - β_t k_t k_tᵀ), the state-transition matrix
+``B``              B(x_t) = β_t k_t v_tᵀ, the input term
+=================  ======================================================================
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .validate import require_finite, require_in_range, require_same, require_tensor
+
+BETA_RANGE = {False: 1.0, True: 2.0}
+"""The largest β for each eigenvalue range: ``negative=False`` -> β ∈ [0, 1], True -> β ∈ [0, 2]."""
+
+
+def validate_delta_inputs(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: torch.Tensor,
+    alpha: torch.Tensor | None,
+    initial_state: torch.Tensor | None,
+) -> None:
+    """Check the shapes, dtypes, ranges and finiteness shared by every delta-rule implementation."""
+    require_tensor(q, "q", 4, "(B, T, H, D_k)")
+    require_tensor(k, "k", 4, "(B, T, H, D_k)")
+    require_tensor(v, "v", 4, "(B, T, H, D_v)")
+    require_tensor(beta, "beta", 3, "(B, T, H)")
+    require_same([q, k], ["q", "k"])
+    if v.shape[:3] != q.shape[:3] or beta.shape != q.shape[:3]:
+        raise ValueError(f"q, k (B, T, H, D_k), v (B, T, H, D_v) and beta (B, T, H) disagree: "
+                         f"{tuple(q.shape)}, {tuple(v.shape)}, {tuple(beta.shape)}")
+    tensors, names = [q, k, v, beta], ["q", "k", "v", "beta"]
+    if alpha is not None:
+        require_tensor(alpha, "alpha", 3, "(B, T, H)")
+        require_same([beta, alpha], ["beta", "alpha"])
+        tensors.append(alpha)
+        names.append("alpha")
+    if initial_state is not None:
+        expected = (q.shape[0], q.shape[2], q.shape[3], v.shape[3])
+        require_tensor(initial_state, "initial_state", 4, "(B, H, D_k, D_v)")
+        if initial_state.shape != expected:
+            raise ValueError(f"initial_state must have shape (B, H, D_k, D_v) = {expected}, got {tuple(initial_state.shape)}")
+        tensors.append(initial_state)
+        names.append("initial_state")
+    for x, name in zip(tensors, names):
+        if x.dtype != q.dtype or x.device != q.device:
+            raise TypeError(f"{name} is {x.dtype} on {x.device} but q is {q.dtype} on {q.device}")
+        require_finite(x, name)
+    require_in_range(beta, "beta", 0.0, 2.0)
+    if alpha is not None:
+        require_in_range(alpha, "alpha", 0.0, 1.0)
+
+
+def starting_point(q: torch.Tensor, value_dim: int, initial_state: torch.Tensor | None, scale: float | None) -> tuple[torch.Tensor, float]:
+    """S_0 (zeros of shape (B, H, D_k, D_v) when not given) and the read-out factor (1/√D_k when not given)."""
+    batch, _, heads, key_dim = q.shape
+    state = q.new_zeros(batch, heads, key_dim, value_dim) if initial_state is None else initial_state
+    return state, key_dim ** -0.5 if scale is None else float(scale)
+
+
+def delta_rule_step(state: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: torch.Tensor,
+                    alpha: torch.Tensor | None = None) -> torch.Tensor:
+    """One step S ← α (I - β k kᵀ) S + β k vᵀ for every batch row and head.
+
+    Args:
+        state: (B, H, D_k, D_v).
+        k: (B, H, D_k); v: (B, H, D_v); beta and alpha: (B, H).
+
+    Returns:
+        The new state, (B, H, D_k, D_v).
+    """
+    if alpha is not None:
+        state = alpha[..., None, None] * state
+    # (I - β k kᵀ) S + β k vᵀ = S + k ⊗ β (v - Sᵀk): the form that never builds a D_k × D_k matrix.
+    correction = beta[..., None] * (v - torch.einsum("bhkv,bhk->bhv", state, k))
+    return state + k[..., :, None] * correction[..., None, :]
+
+
+def delta_rule(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: torch.Tensor,
+    alpha: torch.Tensor | None = None,
+    initial_state: torch.Tensor | None = None,
+    scale: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (gated) delta rule, token by token: the naive reference every faster form is tested against.
+
+    Args:
+        q, k: (B, T, H, D_k); keys are used as given (the layers L2-normalise them).
+        v: (B, T, H, D_v).
+        beta: (B, T, H), β ∈ [0, 2].
+        alpha: (B, T, H), α ∈ [0, 1], or None for plain DeltaNet.
+        initial_state: S_0, (B, H, D_k, D_v), or None for zeros.
+        scale: factor on the read-out; None means 1/√D_k.
+
+    Returns:
+        ``(outputs, final_state)``: o_1..o_T as (B, T, H, D_v) and S_T as (B, H, D_k, D_v).
+    """
+    validate_delta_inputs(q, k, v, beta, alpha, initial_state)
+    state, scale = starting_point(q, v.shape[-1], initial_state, scale)
+    outputs = []
+    for t in range(q.shape[1]):
+        state = delta_rule_step(state, k[:, t], v[:, t], beta[:, t], None if alpha is None else alpha[:, t])
+        outputs.append(scale * torch.einsum("bhkv,bhk->bhv", state, q[:, t]))
+    return torch.stack(outputs, dim=1), state
+
+
+def dense_delta_rule(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: torch.Tensor,
+    alpha: torch.Tensor | None = None,
+    initial_state: torch.Tensor | None = None,
+    scale: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same recurrence written as the paper writes it, S_t = A(x_t) S_{t-1} + B(x_t), with dense matrices.
+
+    Slow (it forms every D_k × D_k transition), meant for tests and for the lesson's derivation.
+    """
+    validate_delta_inputs(q, k, v, beta, alpha, initial_state)
+    state, scale = starting_point(q, v.shape[-1], initial_state, scale)
+    identity = torch.eye(q.shape[-1], dtype=q.dtype, device=q.device)
+    outputs = []
+    for t in range(q.shape[1]):
+        key, b = k[:, t], beta[:, t]
+        transition = identity - b[..., None, None] * key[..., :, None] * key[..., None, :]
+        if alpha is not None:
+            transition = alpha[:, t][..., None, None] * transition
+        state = transition @ state + b[..., None, None] * key[..., :, None] * v[:, t][..., None, :]
+        outputs.append(scale * (state.transpose(-1, -2) @ q[:, t][..., None])[..., 0])
+    return torch.stack(outputs, dim=1), state

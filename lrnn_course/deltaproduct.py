@@ -1,0 +1,170 @@
+"""DeltaProduct: n_h delta-rule steps per token, so each transition is a product of n_h Householders.
+
+DeltaNet's transition I - β k kᵀ has real eigenvalues only. DeltaProduct (Siems et al. 2025) lets
+every token write n_h times, with its own keys, values and step sizes:
+
+    S_{t,j} = (I - β_{t,j} k_{t,j} k_{t,j}ᵀ) S_{t,j-1} + β_{t,j} k_{t,j} v_{t,j}ᵀ,   j = 1..n_h,
+    S_{t,0} = α_t S_{t-1},  S_t = S_{t,n_h},  o_t = scale · S_tᵀ q_t,
+
+so A(x_t) = α_t ∏_j (I - β_{t,j} k_{t,j} k_{t,j}ᵀ), the identity plus a rank-n_h matrix. With β ∈ [0, 2]
+two factors already compose rotations — complex eigenvalues, the counters of Lesson 05. The authors
+run it as DeltaNet on an interleaved sequence of n_h·T sub-steps, queries zero except at each
+token's last sub-step, keeping every n_h-th output; ``delta_product_by_interleaving`` is that trick.
+
+Glossary (code name -> paper symbol):
+
+=================  ======================================================================
+``n_householder``  n_h, the number of Householder factors (delta steps) per token
+``k, v``           k_{t,j}, v_{t,j}: shapes (B, T, n_h, H, D_k) and (B, T, n_h, H, D_v)
+``beta``           β_{t,j} ∈ [0, 2], shape (B, T, n_h, H)
+``q``              q_t, one query per token, (B, T, H, D_k)
+``alpha``          α_t ∈ [0, 1], the gate of Gated DeltaProduct, once per token, (B, T, H)
+``negative``       True: β = 2·sigmoid (eigenvalues in [-1, 1]); False: β = sigmoid ([0, 1])
+=================  ======================================================================
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .deltanet import BETA_RANGE, delta_rule, delta_rule_step, starting_point, validate_delta_inputs
+from .householder import generalized_householder
+from .validate import require_positive_int, require_tensor
+
+
+def validate_product_inputs(q, k, v, beta, alpha, initial_state) -> None:
+    """Check DeltaProduct's shapes; the rest is the delta rule's check on one sub-step."""
+    require_tensor(k, "k", 5, "(B, T, n_h, H, D_k)")
+    require_tensor(v, "v", 5, "(B, T, n_h, H, D_v)")
+    require_tensor(beta, "beta", 4, "(B, T, n_h, H)")
+    require_tensor(q, "q", 4, "(B, T, H, D_k)")
+    if k.shape[:2] != q.shape[:2] or k.shape[3:] != q.shape[2:]:
+        raise ValueError(f"k must have shape (B, T, n_h, H, D_k) matching q (B, T, H, D_k), got {tuple(k.shape)} and {tuple(q.shape)}")
+    if v.shape[:4] != k.shape[:4] or beta.shape != k.shape[:4]:
+        raise ValueError(f"k (B, T, n_h, H, D_k), v (B, T, n_h, H, D_v) and beta (B, T, n_h, H) disagree: "
+                         f"{tuple(k.shape)}, {tuple(v.shape)}, {tuple(beta.shape)}")
+    for index in range(k.shape[2]):
+        validate_delta_inputs(q, k[:, :, index], v[:, :, index], beta[:, :, index], alpha, initial_state)
+
+
+def delta_product(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: torch.Tensor,
+    alpha: torch.Tensor | None = None,
+    initial_state: torch.Tensor | None = None,
+    scale: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (gated) DeltaProduct recurrence, token by token and sub-step by sub-step (the reference).
+
+    Args:
+        q: (B, T, H, D_k).
+        k: (B, T, n_h, H, D_k), used as given; v: (B, T, n_h, H, D_v); beta: (B, T, n_h, H) in [0, 2].
+        alpha: (B, T, H) in [0, 1], applied once per token before its first sub-step; None for no gate.
+        initial_state: S_0, (B, H, D_k, D_v), or None for zeros.
+        scale: factor on the read-out; None means 1/√D_k.
+
+    Returns:
+        ``(outputs, final_state)``: (B, T, H, D_v) and (B, H, D_k, D_v).
+    """
+    validate_product_inputs(q, k, v, beta, alpha, initial_state)
+    state, scale = starting_point(q, v.shape[-1], initial_state, scale)
+    outputs = []
+    for t in range(q.shape[1]):
+        for j in range(k.shape[2]):
+            gate = alpha[:, t] if alpha is not None and j == 0 else None
+            state = delta_rule_step(state, k[:, t, j], v[:, t, j], beta[:, t, j], gate)
+        outputs.append(scale * torch.einsum("bhkv,bhk->bhv", state, q[:, t]))
+    return torch.stack(outputs, dim=1), state
+
+
+def interleave(x: torch.Tensor) -> torch.Tensor:
+    """(B, T, n_h, ...) -> (B, T·n_h, ...): token t's n_h sub-steps become consecutive time steps."""
+    return x.flatten(1, 2)
+
+
+def delta_product_by_interleaving(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: torch.Tensor,
+    alpha: torch.Tensor | None = None,
+    initial_state: torch.Tensor | None = None,
+    scale: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """DeltaProduct computed by any delta-rule implementation on the interleaved sequence.
+
+    Same arguments and result as ``delta_product``. Keys, values and β are interleaved to n_h·T
+    sub-steps; the query is zero except at each token's last sub-step, the gate is α_t at its first
+    and 1 elsewhere, and every n_h-th output is kept.
+    """
+    validate_product_inputs(q, k, v, beta, alpha, initial_state)
+    n_householder = k.shape[2]
+    queries = torch.zeros_like(k)
+    queries[:, :, -1] = q
+    gates = None
+    if alpha is not None:
+        gates = torch.ones_like(beta)
+        gates[:, :, 0] = alpha
+        gates = interleave(gates)
+    outputs, state = delta_rule(interleave(queries), interleave(k), interleave(v), interleave(beta), gates, initial_state, scale)
+    return outputs[:, n_householder - 1 :: n_householder], state
+
+
+class DeltaProductLayer(nn.Module):
+    """A DeltaProduct token mixer (n_householder = 1 is DeltaNet): (batch, T, d_model) -> same shape.
+
+    Queries and keys are L2-normalised per head (so each factor is a generalized Householder matrix
+    with a unit key); β = sigmoid(W_β x) scaled to [0, 2] when ``negative`` else [0, 1]; with
+    ``gated`` a forget gate α = sigmoid(W_α x) per head and token. Setting ``reflection_threshold``
+    (e.g. 1.99) makes every β above it exactly 2 — an exact reflection — without retraining.
+    """
+
+    def __init__(self, d_model: int, n_heads: int = 1, n_householder: int = 2, negative: bool = True, gated: bool = False) -> None:
+        super().__init__()
+        for value, name in ((d_model, "d_model"), (n_heads, "n_heads"), (n_householder, "n_householder")):
+            require_positive_int(value, name)
+        if d_model % n_heads:
+            raise ValueError(f"d_model ({d_model}) must be a multiple of n_heads ({n_heads})")
+        self.n_heads, self.n_householder, self.negative = n_heads, n_householder, bool(negative)
+        self.head_dim = d_model // n_heads
+        self.query = nn.Linear(d_model, d_model, bias=False)
+        self.keys = nn.Linear(d_model, n_householder * d_model, bias=False)
+        self.values = nn.Linear(d_model, n_householder * d_model, bias=False)
+        self.betas = nn.Linear(d_model, n_householder * n_heads)
+        self.gate = nn.Linear(d_model, n_heads) if gated else None
+        self.out = nn.Linear(d_model, d_model, bias=False)
+        self.reflection_threshold: float | None = None
+
+    def betas_of(self, x: torch.Tensor) -> torch.Tensor:
+        """β_{t,j} for inputs (batch, T, d_model): (batch, T, n_h, heads), in [0, 2] or [0, 1]."""
+        betas = BETA_RANGE[self.negative] * torch.sigmoid(self.betas(x)).unflatten(-1, (self.n_householder, self.n_heads))
+        if self.reflection_threshold is None:
+            return betas
+        return torch.where(betas > self.reflection_threshold, 2.0, betas)
+
+    def transitions(self, x: torch.Tensor) -> torch.Tensor:
+        """A(x) = ∏_j (I - β_j k_j k_jᵀ) per head for inputs (..., d_model): (..., heads, head_dim, head_dim).
+
+        The matrix that multiplies the state when the layer reads ``x`` (without the gate α): the
+        first factor acts first, so it stands rightmost.
+        """
+        keys = F.normalize(self.keys(x).unflatten(-1, (self.n_householder, self.n_heads, self.head_dim)), dim=-1)
+        factors = generalized_householder(keys, self.betas_of(x))
+        product = factors[..., 0, :, :, :]
+        for index in range(1, self.n_householder):
+            product = factors[..., index, :, :, :] @ product
+        return product
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, steps, _ = x.shape
+        heads = (self.n_heads, self.head_dim)
+        q = F.normalize(self.query(x).unflatten(-1, heads), dim=-1)
+        k = F.normalize(self.keys(x).unflatten(-1, (self.n_householder, *heads)), dim=-1)
+        v = self.values(x).unflatten(-1, (self.n_householder, *heads))
+        alpha = torch.sigmoid(self.gate(x)) if self.gate is not None else None
+        outputs, _ = delta_product(q, k, v, self.betas_of(x), alpha)
+        return self.out(outputs.flatten(2))

@@ -1,0 +1,182 @@
+"""The delta rule and DeltaProduct against dense float64 matrices, hand-computed steps and each other."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lrnn_course import deltanet, deltaproduct, householder
+from lrnn_course.models import build_model
+
+
+def random_inputs(batch=2, steps=7, heads=3, key_dim=4, value_dim=5, n_householder=None, seed=0, gated=True):
+    """Unit keys, β uniform in [0, 2] with the ends 0, 1, 2 included, α in [0, 1], a random S_0; float64."""
+    generator = torch.Generator().manual_seed(seed)
+    per_token = (batch, steps) if n_householder is None else (batch, steps, n_householder)
+    options = {"generator": generator, "dtype": torch.float64}
+    q = torch.randn(batch, steps, heads, key_dim, **options)
+    k = F.normalize(torch.randn(*per_token, heads, key_dim, **options), dim=-1)
+    v = torch.randn(*per_token, heads, value_dim, **options)
+    beta = 2 * torch.rand(*per_token, heads, **options)
+    beta.view(-1)[:3] = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)
+    alpha = torch.rand(batch, steps, heads, **options) if gated else None
+    state = torch.randn(batch, heads, key_dim, value_dim, **options)
+    return q, k, v, beta, alpha, state
+
+
+@pytest.mark.parametrize("gated", [False, True])
+def test_delta_rule_equals_the_dense_recurrence(gated):
+    q, k, v, beta, alpha, state = random_inputs(gated=gated)
+    fast_out, fast_state = deltanet.delta_rule(q, k, v, beta, alpha, state)
+    dense_out, dense_state = deltanet.dense_delta_rule(q, k, v, beta, alpha, state)
+    torch.testing.assert_close(fast_out, dense_out, rtol=0, atol=1e-12)
+    torch.testing.assert_close(fast_state, dense_state, rtol=0, atol=1e-12)
+
+
+def test_one_delta_step_by_hand():
+    """S_0 = 0, k = e_1, v = (3, 4), β = 0.5: S_1 = 0.5 e_1 (3, 4), and q = e_1 reads 0.5 (3, 4) / √2."""
+    q = torch.tensor([1.0, 0.0]).view(1, 1, 1, 2)
+    k = q.clone()
+    v = torch.tensor([3.0, 4.0]).view(1, 1, 1, 2)
+    out, state = deltanet.delta_rule(q, k, v, torch.full((1, 1, 1), 0.5))
+    assert torch.equal(state[0, 0], torch.tensor([[1.5, 2.0], [0.0, 0.0]]))
+    torch.testing.assert_close(out[0, 0, 0], torch.tensor([1.5, 2.0]) / 2**0.5)
+
+
+def test_beta_one_overwrites_the_value_under_a_unit_key():
+    """β = 1 is the exact write: afterwards Sᵀk = v, whatever the key held before."""
+    q, k, v, beta, _, state = random_inputs(steps=1, gated=False)
+    _, new_state = deltanet.delta_rule(q, k, v, torch.ones_like(beta), initial_state=state)
+    read = torch.einsum("bhkv,bhk->bhv", new_state, k[:, 0])
+    torch.testing.assert_close(read, v[:, 0], rtol=0, atol=1e-12)
+
+
+def test_beta_two_reflects_the_state_along_the_key():
+    """With v = 0 and β = 2 the step is S ← H(k) S, the Householder reflection."""
+    q, k, v, beta, _, state = random_inputs(steps=1, gated=False)
+    _, new_state = deltanet.delta_rule(q, k, torch.zeros_like(v), torch.full_like(beta, 2.0), initial_state=state)
+    reflection = householder.generalized_householder(k[:, 0], 2.0)
+    torch.testing.assert_close(new_state, reflection @ state, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_householder", [1, 2, 3, 4])
+@pytest.mark.parametrize("gated", [False, True])
+def test_delta_product_by_interleaving_equals_the_native_recurrence(n_householder, gated):
+    q, k, v, beta, alpha, state = random_inputs(n_householder=n_householder, gated=gated, seed=n_householder)
+    native_out, native_state = deltaproduct.delta_product(q, k, v, beta, alpha, state)
+    interleaved_out, interleaved_state = deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, state)
+    torch.testing.assert_close(interleaved_out, native_out, rtol=0, atol=1e-12)
+    torch.testing.assert_close(interleaved_state, native_state, rtol=0, atol=1e-12)
+
+
+def test_delta_product_transition_is_the_product_of_householders():
+    """With v = 0 one token maps S to α ∏_j (I - β_j k_j k_jᵀ) S, the last factor applied last (leftmost)."""
+    q, k, v, beta, alpha, state = random_inputs(steps=1, n_householder=3)
+    _, new_state = deltaproduct.delta_product(q, k, torch.zeros_like(v), beta, alpha, state)
+    factors = householder.generalized_householder(k[:, 0], beta[:, 0])  # (B, n_h, H, D_k, D_k)
+    transition = factors[:, 2] @ factors[:, 1] @ factors[:, 0]
+    torch.testing.assert_close(new_state, alpha[:, 0, :, None, None] * transition @ state, rtol=0, atol=1e-12)
+
+
+def test_delta_product_with_one_householder_is_deltanet():
+    q, k, v, beta, alpha, state = random_inputs(n_householder=1)
+    product = deltaproduct.delta_product(q, k, v, beta, alpha, state)
+    delta = deltanet.delta_rule(q, k[:, :, 0], v[:, :, 0], beta[:, :, 0], alpha, state)
+    torch.testing.assert_close(product, delta, rtol=0, atol=0)
+
+
+def test_two_reflections_per_token_rotate_the_state():
+    """DeltaProduct n_h = 2, β = 2, keys at 60° and 0°: three tokens turn the state by 360°, as Lesson 05 builds."""
+    angles = torch.tensor([torch.pi / 3, 0.0], dtype=torch.float64)
+    keys = torch.stack([angles.cos(), angles.sin()], dim=-1)  # (n_h, 2), applied in this order
+    k = keys.flip(0).view(1, 1, 2, 1, 2).expand(1, 3, 2, 1, 2)  # H(0) acts first, then H(60°)
+    state = torch.tensor([[1.0], [0.0]], dtype=torch.float64).view(1, 1, 2, 1)
+    q = torch.zeros(1, 3, 1, 2, dtype=torch.float64)
+    _, after_one = deltaproduct.delta_product(q[:, :1], k[:, :1], torch.zeros(1, 1, 2, 1, 1, dtype=torch.float64),
+                                               torch.full((1, 1, 2, 1), 2.0, dtype=torch.float64), initial_state=state)
+    _, after_three = deltaproduct.delta_product(q, k, torch.zeros(1, 3, 2, 1, 1, dtype=torch.float64),
+                                                 torch.full((1, 3, 2, 1), 2.0, dtype=torch.float64), initial_state=state)
+    turned = torch.tensor([-0.5, 3**0.5 / 2], dtype=torch.float64)
+    torch.testing.assert_close(after_one[0, 0, :, 0], turned, rtol=0, atol=1e-15)
+    torch.testing.assert_close(after_three, state, rtol=0, atol=1e-14)
+
+
+def test_gradients_of_interleaving_match_the_native_recurrence():
+    inputs = [x.requires_grad_() for x in random_inputs(steps=4, n_householder=2)]
+    native = torch.autograd.grad(deltaproduct.delta_product(*inputs)[0].sum(), inputs)
+    interleaved = torch.autograd.grad(deltaproduct.delta_product_by_interleaving(*inputs)[0].sum(), inputs)
+    for a, b in zip(native, interleaved):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name,n_householder", [("deltanet", 1), ("deltaproduct", 2)])
+@pytest.mark.parametrize("negative,top", [(False, 1.0), (True, 2.0)])
+def test_layers_keep_beta_in_range_and_run(name, n_householder, negative, top):
+    torch.manual_seed(0)
+    options = {"n_heads": 2} if name == "deltanet" else {"n_heads": 2, "n_householder": n_householder}
+    model = build_model(name, vocab_size=5, n_classes=3, d_model=8, negative=negative, **options)
+    layer = model.layers[0]
+    x = 10 * torch.randn(2, 6, 8)
+    beta = layer.betas_of(x).detach()
+    assert beta.shape == (2, 6, n_householder, 2)
+    assert float(beta.min()) >= 0.0 and float(beta.max()) <= top and float(beta.max()) > top / 2
+    logits = model(torch.randint(5, (2, 6)))
+    assert logits.shape == (2, 6, 3) and bool(torch.isfinite(logits).all())
+
+
+def test_layer_is_causal():
+    torch.manual_seed(0)
+    layer = build_model("deltaproduct", 5, 3, d_model=8, n_heads=2, gated=True).layers[0]
+    x = torch.randn(1, 6, 8)
+    changed = x.clone()
+    changed[:, 4:] += 1.0
+    torch.testing.assert_close(layer(x)[:, :4], layer(changed)[:, :4])
+
+
+@pytest.mark.parametrize("call,error", [
+    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b * 1.5 + 0.6), ValueError),
+    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, -b), ValueError),
+    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b, alpha=b + 1.5), ValueError),
+    (lambda q, k, v, b: deltanet.delta_rule(q, k[..., :3], v, b), ValueError),
+    (lambda q, k, v, b: deltanet.delta_rule(q, k, v[:, :2], b), ValueError),
+    (lambda q, k, v, b: deltanet.delta_rule(q, k, v.float(), b), TypeError),
+    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b, initial_state=torch.zeros(2, 3, 4, 4, dtype=torch.float64)), ValueError),
+    (lambda q, k, v, b: deltanet.delta_rule(q, k * float("nan"), v, b), ValueError),
+    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b.long()), TypeError),
+    (lambda q, k, v, b: deltaproduct.delta_product(q, k, v, b), ValueError),
+    (lambda q, k, v, b: deltaproduct.delta_product(q, k[:, :, None], v[:, :, None], b[:, :, None, :1]), ValueError),
+])
+def test_bad_input_is_refused(call, error):
+    q, k, v, beta, _, _ = random_inputs(gated=False)
+    with pytest.raises(error):
+        call(q, k, v, beta / 2)
+
+
+def test_layer_refuses_heads_that_do_not_divide_the_width():
+    with pytest.raises(ValueError, match="multiple of n_heads"):
+        deltaproduct.DeltaProductLayer(10, n_heads=3)
+
+
+def test_layer_transitions_are_what_the_recurrence_applies():
+    """The product of the layer's Householders equals the state map of one token's delta steps when v = 0."""
+    torch.manual_seed(1)
+    layer = deltaproduct.DeltaProductLayer(8, n_heads=2, n_householder=3).double()
+    x = torch.randn(5, 8, dtype=torch.float64)
+    heads = (3, 2, 4)
+    keys = F.normalize(layer.keys(x).unflatten(-1, heads), dim=-1)
+    state = torch.eye(4, dtype=torch.float64).expand(5, 2, 4, 4)
+    for j in range(3):
+        state = deltanet.delta_rule_step(state, keys[:, j], torch.zeros(5, 2, 4, dtype=torch.float64), layer.betas_of(x)[:, j])
+    torch.testing.assert_close(layer.transitions(x), state, rtol=0, atol=1e-13)
+
+
+def test_reflection_threshold_makes_near_reflections_exact():
+    torch.manual_seed(2)
+    layer = deltaproduct.DeltaProductLayer(8, n_heads=2, n_householder=2)
+    x = 10 * torch.randn(50, 8)
+    with torch.no_grad():
+        trained = layer.betas_of(x)
+        layer.reflection_threshold = 1.9
+        snapped = layer.betas_of(x)
+    high = trained > 1.9
+    assert bool(high.any()) and bool((~high).any())
+    assert bool((snapped[high] == 2.0).all()) and torch.equal(snapped[~high], trained[~high])
