@@ -17,12 +17,18 @@ Glossary (code name -> paper symbol):
                          by 2(θ₁ - θ₂)
 ``mod_counter``          the LRNN h_t = A(x_t) h_{t-1}, A(1) = a rotation by 2π/m made of two
                          reflections, A(0) = I, h_0 = (1, 0): the angle of h_t counts the ones mod m
+``permutation``          σ as the list (σ(0), …, σ(n-1)); its matrix P has P e_i = e_σ(i)
+``cycles``               the cycles of σ; c(σ) counts them, fixed points included
+``permutation_reflections``  n - c(σ) swap reflections whose product is P (Theorem 3)
+``orthogonal_reflections``   at most n reflections whose product is a given orthogonal matrix
+``spectrum_sample``      eigenvalues of random products of generalized Householders (Prop. 1)
 =======================  =====================================================================
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
@@ -124,3 +130,108 @@ def mod_counter(bits: torch.Tensor, modulus: int) -> torch.Tensor:
     angles = angle_of(torch.stack(states, dim=1).double())
     return torch.round(angles / (2 * math.pi / modulus)).long() % modulus
     ### END SOLUTION
+
+
+def _require_permutation(permutation: Sequence[int]) -> list[int]:
+    """``permutation`` as a list if it holds 0 .. n-1 each exactly once, else raise."""
+    values = list(permutation)
+    if not values or any(isinstance(i, bool) or not isinstance(i, int) for i in values) or sorted(values) != list(range(len(values))):
+        raise ValueError(f"permutation must list 0 .. n-1 once each (σ(i) at position i), got {permutation!r}")
+    return values
+
+
+def permutation_matrix(permutation: Sequence[int], dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """P with P e_i = e_σ(i): column i holds a single 1 in row σ(i)."""
+    values = _require_permutation(permutation)
+    matrix = torch.zeros(len(values), len(values), dtype=dtype)
+    matrix[values, range(len(values))] = 1.0
+    return matrix
+
+
+def cycles(permutation: Sequence[int]) -> list[tuple[int, ...]]:
+    """The cycles of σ, fixed points included, each starting at its smallest element: c(σ) = len(result)."""
+    values = _require_permutation(permutation)
+    seen, found = set(), []
+    for start in range(len(values)):
+        if start in seen:
+            continue
+        cycle, point = [], start
+        while point not in seen:
+            seen.add(point)
+            cycle.append(point)
+            point = values[point]
+        found.append(tuple(cycle))
+    return found
+
+
+def swap_key(i: int, j: int, n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """(e_i - e_j) / √2: its reflection I - 2 k kᵀ swaps coordinates i and j and fixes the rest."""
+    key = torch.zeros(n, dtype=dtype)
+    key[i], key[j] = 2 ** -0.5, -(2 ** -0.5)
+    return key
+
+
+def product_of_reflections(keys: Sequence[torch.Tensor], n: int | None = None) -> torch.Tensor:
+    """H(k_m) ⋯ H(k_1) with H(k) = I - 2 k̂ k̂ᵀ: the first key acts first, as in DeltaProduct. Empty -> I (n needed)."""
+    if not keys:
+        if n is None:
+            raise ValueError("an empty product needs n, the dimension of the identity")
+        return torch.eye(n, dtype=torch.float64)
+    product = generalized_householder(keys[0], 2.0)
+    for key in keys[1:]:
+        product = generalized_householder(key, 2.0) @ product
+    return product
+
+
+def permutation_reflections(permutation: Sequence[int], dtype: torch.dtype = torch.float64) -> list[torch.Tensor]:
+    """Keys of n - c(σ) reflections whose product (first key first) is the permutation matrix of σ.
+
+    A cycle (a₁ a₂ … a_L) is the swap (a₁ a₂), then (a₁ a₃), …, then (a₁ a_L): L - 1 swaps; a swap
+    is the reflection along (e_i - e_j)/√2 (Theorem 3 of Grazzi et al. 2025 builds group automata so).
+    """
+    values = _require_permutation(permutation)
+    return [swap_key(cycle[0], point, len(values), dtype) for cycle in cycles(values) for point in cycle[1:]]
+
+
+def orthogonal_reflections(matrix: torch.Tensor, tolerance: float = 1e-9) -> list[torch.Tensor]:
+    """Keys of at most n reflections whose product (first key first) is the orthogonal ``matrix`` (n, n).
+
+    Column by column, a reflection along e_i - (current column i) sends that column to e_i and,
+    being orthogonal, leaves the columns already fixed alone; a reflection is skipped where the
+    column is e_i already. What is left after n - 1 columns is diag(1, …, 1, ±1).
+    """
+    require_tensor(matrix, "matrix", 2, "(n, n)")
+    require_finite(matrix, "matrix")
+    n = matrix.shape[0]
+    identity = torch.eye(n, dtype=matrix.dtype)
+    if matrix.shape != (n, n) or not torch.allclose(matrix.T @ matrix, identity, atol=tolerance ** 0.5):
+        raise ValueError(f"matrix must be square and orthogonal (QᵀQ = I), got shape {tuple(matrix.shape)}")
+    remaining, undo = matrix.clone(), []
+    for i in range(n):
+        difference = identity[i] - remaining[:, i]
+        if difference.norm() > tolerance:
+            reflection = generalized_householder(difference, 2.0)
+            remaining = reflection @ remaining
+            undo.append(difference / difference.norm())
+    # reflections ⋯ H₂ H₁ Q = I, so Q = H₁ H₂ ⋯: the last one found acts first.
+    return undo[::-1]
+
+
+def spectrum_sample(n: int, factors: int, beta_max: float, samples: int, generator: torch.Generator) -> torch.Tensor:
+    """Eigenvalues of ``samples`` random products of ``factors`` generalized Householders in dimension n.
+
+    Keys are Gaussian (normalised), β uniform in [0, beta_max]. Proposition 1 of the paper: with
+    β ∈ [0, 1] and at most two factors the eigenvalues are real and in [0, 1]; with β ∈ [0, 2] or
+    more factors, complex (and negative) ones appear. Returns a complex tensor (samples, n).
+    """
+    for value, name in ((n, "n"), (factors, "factors"), (samples, "samples")):
+        require_positive_int(value, name)
+    if not 0.0 <= beta_max <= 2.0:
+        raise ValueError(f"beta_max must lie in [0, 2], got {beta_max}")
+    keys = torch.randn(samples, factors, n, generator=generator, dtype=torch.float64)
+    betas = beta_max * torch.rand(samples, factors, generator=generator, dtype=torch.float64)
+    matrices = generalized_householder(keys, betas)
+    product = matrices[:, 0]
+    for index in range(1, factors):
+        product = matrices[:, index] @ product
+    return torch.linalg.eigvals(product)

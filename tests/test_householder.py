@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -78,4 +79,75 @@ def test_real_diagonal_states_cannot_count_mod_3_but_the_rotation_can():
 ])
 def test_bad_input_is_refused(call, error):
     with pytest.raises(error):
+        call()
+
+
+@pytest.mark.parametrize("permutation", list(itertools.permutations(range(4))))
+def test_every_permutation_of_s4_is_n_minus_c_swaps(permutation):
+    keys = householder.permutation_reflections(permutation)
+    assert len(keys) == 4 - len(householder.cycles(permutation))
+    product = householder.product_of_reflections(keys, n=4)
+    matrix = householder.permutation_matrix(permutation)
+    torch.testing.assert_close(product, matrix, rtol=0, atol=1e-15)  # 1/√2 is rounded: one ulp at most
+    assert torch.equal(product.round(), matrix)
+
+
+def test_random_permutations_of_s8_factor_into_swaps():
+    generator = torch.Generator().manual_seed(8)
+    for _ in range(50):
+        permutation = torch.randperm(8, generator=generator).tolist()
+        keys = householder.permutation_reflections(permutation)
+        assert len(keys) == 8 - len(householder.cycles(permutation))
+        matrix = householder.permutation_matrix(permutation)
+        assert torch.equal(householder.product_of_reflections(keys, n=8).round(), matrix)
+        for e in range(8):  # P e_i = e_σ(i)
+            assert matrix[:, e].argmax().item() == permutation[e]
+
+
+def test_cycles_by_hand():
+    assert householder.cycles([1, 2, 0, 3]) == [(0, 1, 2), (3,)]
+    assert householder.cycles([0, 1, 2]) == [(0,), (1,), (2,)]
+    assert householder.permutation_reflections([0, 1, 2]) == []
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8])
+def test_orthogonal_matrices_are_at_most_n_reflections(n):
+    generator = torch.Generator().manual_seed(n)
+    q, _ = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
+    for matrix in (q, -q, torch.eye(n, dtype=torch.float64)):
+        keys = householder.orthogonal_reflections(matrix)
+        assert len(keys) <= n
+        torch.testing.assert_close(householder.product_of_reflections(keys, n=n), matrix, rtol=0, atol=1e-12)
+    assert householder.orthogonal_reflections(torch.eye(n, dtype=torch.float64)) == []
+
+
+def test_proposition_1_spectra_by_sampling():
+    """≤ 2 factors with β ∈ [0, 1]: real eigenvalues in [0, 1]. Three factors, or β ∈ [0, 2]: complex ones appear."""
+    generator = torch.Generator().manual_seed(0)
+
+    def share_complex(eigenvalues):
+        return (eigenvalues.imag.abs() > 1e-10).any(dim=1).double().mean().item()
+
+    for factors in (1, 2):
+        eigenvalues = householder.spectrum_sample(4, factors, 1.0, 4000, generator)
+        assert share_complex(eigenvalues) == 0.0
+        assert eigenvalues.real.min() > -1e-10 and eigenvalues.real.max() < 1 + 1e-10
+    assert 0.002 < share_complex(householder.spectrum_sample(4, 3, 1.0, 4000, generator)) < 0.05  # measured 0.012
+    wide = householder.spectrum_sample(4, 2, 2.0, 4000, generator)
+    assert 0.1 < share_complex(wide) < 0.3  # measured 0.178; the paper's notes: 17 %
+    assert (wide.real < -1e-10).any(dim=1).double().mean().item() > 0.5
+    assert wide.abs().max() < 1 + 1e-10  # every product is a contraction: ‖A‖ ≤ 1
+
+
+@pytest.mark.parametrize("call", [
+    lambda: householder.permutation_matrix([0, 0, 1]),
+    lambda: householder.cycles([]),
+    lambda: householder.permutation_reflections([1, 2]),
+    lambda: householder.orthogonal_reflections(torch.ones(3, 3, dtype=torch.float64)),
+    lambda: householder.product_of_reflections([]),
+    lambda: householder.spectrum_sample(4, 2, 2.5, 10, torch.Generator()),
+    lambda: householder.spectrum_sample(0, 2, 1.0, 10, torch.Generator()),
+])
+def test_factorisation_inputs_are_checked(call):
+    with pytest.raises(ValueError):
         call()

@@ -1,0 +1,131 @@
+"""The chunkwise parallel delta rule: the WY/UT form that trains DeltaNet fast on accelerators.
+
+The recurrence of ``deltanet.delta_rule`` is T dependent steps of small matrix-vector work. The
+chunked form cuts time into chunks of C tokens and does, per chunk, a few C × C and C × D matrix
+products — the work GPUs are built for — leaving only N = T / C sequential state updates.
+
+Derivation (Yang et al. 2024; gate α as in Gated DeltaNet). Write one step as
+S_t = α_t S_{t-1} + k_t u_tᵀ with u_t = β_t (v_t - α_t S_{t-1}ᵀ k_t). Inside a chunk that starts from
+S_0, with g_t = α_1 ⋯ α_t and Γ_{ti} = α_{i+1} ⋯ α_t (the decay from step i to step t),
+
+    S_t = g_t S_0 + Σ_{i≤t} Γ_{ti} k_i u_iᵀ,
+    u_t = β_t (v_t - g_t S_0ᵀ k_t - Σ_{i<t} Γ_{ti} (k_tᵀ k_i) u_i).
+
+In matrix form (rows are time steps), with A = strictly-lower(diag(β) (K Kᵀ ⊙ Γ)):
+
+    (I + A) U = diag(β) V - diag(β g) K S_0,    so    U = T diag(β) V - T diag(β g) K S_0,
+    T = (I + A)⁻¹                               (the "UT transform", by forward substitution),
+    O = scale · (diag(g) Q S_0 + (tril(Q Kᵀ) ⊙ Γ) U),
+    S_C = g_C S_0 + Kᵀ diag(Γ_{C·}) U.
+
+W = T diag(β g) K and U' = T diag(β) V depend only on the chunk's own inputs, so every chunk's are
+computed at once; the state then passes from chunk to chunk: U = U' - W S_0.
+
+Glossary (code name -> symbol): ``chunk_size`` C; ``decay`` Γ; ``cumulative_gate`` g;
+``ut_transform`` T = (I + A)⁻¹; ``w`` W; ``u`` U (the pseudo-values); the rest as in ``deltanet``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .deltanet import starting_point, validate_delta_inputs
+from .validate import require_positive_int, require_tensor
+
+
+def forward_substitution_inverse(strictly_lower: torch.Tensor) -> torch.Tensor:
+    """(I + A)⁻¹ for strictly lower-triangular A (..., C, C), one row at a time.
+
+    Row i of X = (I + A)⁻¹ solves X_i = e_i - Σ_{j<i} A_ij X_j: it needs only the rows above it, so
+    C steps of a vector-matrix product, exact in the sense that no pivoting or division is needed.
+    """
+    require_tensor(strictly_lower, "strictly_lower")
+    size = strictly_lower.shape[-1]
+    if strictly_lower.dim() < 2 or strictly_lower.shape[-2] != size:
+        raise ValueError(f"strictly_lower must be square (..., C, C), got {tuple(strictly_lower.shape)}")
+    if bool(torch.triu(strictly_lower).ne(0).any()):
+        raise ValueError("strictly_lower must be zero on and above the diagonal")
+    identity = torch.eye(size, dtype=strictly_lower.dtype, device=strictly_lower.device)
+    rows: list[torch.Tensor] = []
+    for i in range(size):
+        row = identity[i].expand(strictly_lower.shape[:-2] + (size,))
+        if i:
+            row = row - torch.einsum("...j,...jc->...c", strictly_lower[..., i, :i], torch.stack(rows, dim=-2))
+        rows.append(row)
+    return torch.stack(rows, dim=-2)
+
+
+def decay_matrix(alpha: torch.Tensor) -> torch.Tensor:
+    """Γ with Γ_{ti} = α_{i+1} ⋯ α_t for t ≥ i (1 on the diagonal, 0 above), from gates (..., C).
+
+    Built by a cumulative product down each column, never by dividing cumulative products, so a
+    gate of exactly 0 (a reset) stays exact.
+    """
+    size = alpha.shape[-1]
+    later = torch.arange(size, device=alpha.device)[:, None] > torch.arange(size, device=alpha.device)[None, :]
+    factors = torch.where(later, alpha[..., :, None], torch.ones((), dtype=alpha.dtype, device=alpha.device))
+    return torch.tril(torch.cumprod(factors, dim=-2))
+
+
+def ut_transform(k: torch.Tensor, beta: torch.Tensor, decay: torch.Tensor | None = None) -> torch.Tensor:
+    """T = (I + strictly-lower(diag(β) (K Kᵀ ⊙ Γ)))⁻¹ for one chunk: k (..., C, D_k), β (..., C), Γ (..., C, C)."""
+    require_tensor(k, "k")
+    require_tensor(beta, "beta")
+    if k.dim() < 2 or beta.shape != k.shape[:-1]:
+        raise ValueError(f"need k (..., C, D_k) and beta (..., C), got {tuple(k.shape)} and {tuple(beta.shape)}")
+    gram = k @ k.transpose(-1, -2)
+    if decay is not None:
+        gram = gram * decay
+    return forward_substitution_inverse(torch.tril(beta[..., :, None] * gram, diagonal=-1))
+
+
+def _into_chunks(x: torch.Tensor, chunk_size: int, fill: float) -> torch.Tensor:
+    """(B, T, H, ...) -> (B, H, N, C, ...), padding time with ``fill`` up to a multiple of C."""
+    steps = x.shape[1]
+    padding = -steps % chunk_size
+    if padding:
+        pad_widths = [0, 0] * (x.dim() - 2) + [0, padding]
+        x = F.pad(x, pad_widths, value=fill)
+    x = x.unflatten(1, (-1, chunk_size))  # (B, N, C, H, ...)
+    return x.movedim(3, 1)  # (B, H, N, C, ...)
+
+
+def chunk_delta_rule(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: torch.Tensor,
+    alpha: torch.Tensor | None = None,
+    initial_state: torch.Tensor | None = None,
+    scale: float | None = None,
+    chunk_size: int = 64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (gated) delta rule in chunks of ``chunk_size``; the same arguments and result as ``deltanet.delta_rule``.
+
+    Time is padded to a multiple of the chunk size with identity steps (β = 0, α = 1, zero key,
+    value and query), whose outputs are dropped. Backward is PyTorch autograd through these ops.
+    """
+    validate_delta_inputs(q, k, v, beta, alpha, initial_state)
+    require_positive_int(chunk_size, "chunk_size")
+    state, scale = starting_point(q, v.shape[-1], initial_state, scale)
+    steps = q.shape[1]
+    queries, keys, values = (_into_chunks(x, chunk_size, 0.0) for x in (q, k, v))
+    betas = _into_chunks(beta, chunk_size, 0.0)
+    gates = _into_chunks(alpha if alpha is not None else torch.ones_like(beta), chunk_size, 1.0)
+
+    decay = decay_matrix(gates)  # (B, H, N, C, C)
+    cumulative_gate = torch.cumprod(gates, dim=-1)  # g_t, (B, H, N, C)
+    transform = ut_transform(keys, betas, decay)
+    w = transform @ ((betas * cumulative_gate)[..., None] * keys)
+    u_from_values = transform @ (betas[..., None] * values)
+    attention = torch.tril(queries @ keys.transpose(-1, -2)) * decay
+
+    outputs = []
+    for n in range(queries.shape[2]):
+        u = u_from_values[:, :, n] - w[:, :, n] @ state
+        outputs.append(scale * (cumulative_gate[:, :, n, :, None] * (queries[:, :, n] @ state) + attention[:, :, n] @ u))
+        carried = decay[:, :, n, -1, :, None] * u  # Γ_{C i} u_i
+        state = cumulative_gate[:, :, n, -1, None, None] * state + keys[:, :, n].transpose(-1, -2) @ carried
+    chunked = torch.stack(outputs, dim=2)  # (B, H, N, C, D_v)
+    return chunked.flatten(2, 3)[:, :, :steps].transpose(1, 2), state
