@@ -85,6 +85,9 @@ def delta_rule_step(state: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta:
                     alpha: torch.Tensor | None = None) -> torch.Tensor:
     """One step S ← α (I - β k kᵀ) S + β k vᵀ for every batch row and head.
 
+    Shapes are checked here; values (ranges, finiteness) once per sequence by ``validate_delta_inputs``,
+    so that the loop over time does not synchronise with the GPU at every step.
+
     Args:
         state: (B, H, D_k, D_v).
         k: (B, H, D_k); v: (B, H, D_v); beta and alpha: (B, H).
@@ -92,11 +95,20 @@ def delta_rule_step(state: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta:
     Returns:
         The new state, (B, H, D_k, D_v).
     """
+    require_tensor(state, "state", 4, "(B, H, D_k, D_v)")
+    batch, heads, key_dim, value_dim = state.shape
+    expected = {"k": (batch, heads, key_dim), "v": (batch, heads, value_dim), "beta": (batch, heads)}
+    for x, name in ((k, "k"), (v, "v"), (beta, "beta"), (alpha, "alpha")):
+        if x is not None and (not isinstance(x, torch.Tensor) or x.shape != expected.get(name, (batch, heads))):
+            found = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"{name} must have shape {expected.get(name, (batch, heads))} to match the state, got {found}")
+    ### BEGIN SOLUTION
     if alpha is not None:
         state = alpha[..., None, None] * state
     # (I - β k kᵀ) S + β k vᵀ = S + k ⊗ β (v - Sᵀk): the form that never builds a D_k × D_k matrix.
     correction = beta[..., None] * (v - torch.einsum("bhkv,bhk->bhv", state, k))
     return state + k[..., :, None] * correction[..., None, :]
+    ### END SOLUTION
 
 
 def delta_rule(

@@ -50,9 +50,11 @@ def generalized_householder(key: torch.Tensor, beta: float | torch.Tensor) -> to
         raise ValueError("every key must be non-zero (it is normalised to unit length)")
     beta = torch.as_tensor(beta, dtype=key.dtype, device=key.device)
     require_in_range(beta, "beta", 0.0, 2.0)
+    ### BEGIN SOLUTION
     unit = key / norms
     identity = torch.eye(key.shape[-1], dtype=key.dtype, device=key.device)
     return identity - beta[..., None, None] * unit[..., :, None] * unit[..., None, :]
+    ### END SOLUTION
 
 
 def rotation(angle: float | torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -132,7 +134,7 @@ def mod_counter(bits: torch.Tensor, modulus: int) -> torch.Tensor:
     ### END SOLUTION
 
 
-def _require_permutation(permutation: Sequence[int]) -> list[int]:
+def require_permutation(permutation: Sequence[int]) -> list[int]:
     """``permutation`` as a list if it holds 0 .. n-1 each exactly once, else raise."""
     values = list(permutation)
     if not values or any(isinstance(i, bool) or not isinstance(i, int) for i in values) or sorted(values) != list(range(len(values))):
@@ -142,7 +144,7 @@ def _require_permutation(permutation: Sequence[int]) -> list[int]:
 
 def permutation_matrix(permutation: Sequence[int], dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """P with P e_i = e_σ(i): column i holds a single 1 in row σ(i)."""
-    values = _require_permutation(permutation)
+    values = require_permutation(permutation)
     matrix = torch.zeros(len(values), len(values), dtype=dtype)
     matrix[values, range(len(values))] = 1.0
     return matrix
@@ -150,7 +152,7 @@ def permutation_matrix(permutation: Sequence[int], dtype: torch.dtype = torch.fl
 
 def cycles(permutation: Sequence[int]) -> list[tuple[int, ...]]:
     """The cycles of σ, fixed points included, each starting at its smallest element: c(σ) = len(result)."""
-    values = _require_permutation(permutation)
+    values = require_permutation(permutation)
     seen, found = set(), []
     for start in range(len(values)):
         if start in seen:
@@ -189,8 +191,10 @@ def permutation_reflections(permutation: Sequence[int], dtype: torch.dtype = tor
     A cycle (a₁ a₂ … a_L) is the swap (a₁ a₂), then (a₁ a₃), …, then (a₁ a_L): L - 1 swaps; a swap
     is the reflection along (e_i - e_j)/√2 (Theorem 3 of Grazzi et al. 2025 builds group automata so).
     """
-    values = _require_permutation(permutation)
+    values = require_permutation(permutation)
+    ### BEGIN SOLUTION
     return [swap_key(cycle[0], point, len(values), dtype) for cycle in cycles(values) for point in cycle[1:]]
+    ### END SOLUTION
 
 
 def orthogonal_reflections(matrix: torch.Tensor, tolerance: float = 1e-9) -> list[torch.Tensor]:

@@ -291,10 +291,19 @@ PRESETS: dict[str, dict[str, TrainConfig]] = {
                             train_lengths=(3, 16), test_lengths=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096), eval_every=250,
                             model_options={"n_heads": 1, "n_householder": 2}),
     },
+    # Lesson 06: Table 3's DeltaNet parity row at course scale — one layer, d = 16, one head, the
+    # naive recurrence; lr 1e-2 (at 3e-3 neither range learned within 1 000 steps).
+    "deltanet_parity": {
+        "small": TrainConfig(model="deltanet", d_model=16, steps=400, batch_size=128, lr=1e-2, eval_every=25,
+                             model_options={"n_heads": 1}),
+        "full": TrainConfig(model="deltanet", d_model=16, steps=3000, batch_size=128, lr=1e-2, eval_every=250,
+                            model_options={"n_heads": 1}),
+    },
 }
 PAPER = {
     "figure1": {"diagonal [-1,1]": "1.0 (Fig. 1)", "diagonal [0,1]": "≈ 0 (Fig. 1)"},
     "mamba_parity": {"mamba [-1,1]": "1.000 (Table 3)", "mamba [0,1]": "0.000 (Table 3)"},
+    "deltanet_parity": {"deltanet [-1,1]": "1.000 best, 0.999 median (Table 3)", "deltanet [0,1]": "0.017 best, 0.010 median (Table 3)"},
     "cycle_diagonal": {"diagonal [-1,1]": "not run in the paper; Theorem 2 predicts failure"},
     "cycle_deltaproduct": {"deltaproduct [-1,1]": "not run in the paper"},
 }

@@ -172,6 +172,17 @@ def plot_learning_curves(results: Sequence, ax=None, title: str = "Scaled accura
     return ax
 
 
+def _unit_circle(ax) -> None:
+    """Draw the unit circle on square axes spanning [-1.3, 1.3]²."""
+    import math
+
+    circle = torch.linspace(0, 2 * math.pi, 200)
+    ax.plot(torch.cos(circle), torch.sin(circle), color="grey", linewidth=0.8, label="unit circle")
+    ax.set_aspect("equal")
+    ax.set_xlim(-1.3, 1.3)
+    ax.set_ylim(-1.3, 1.3)
+
+
 def plot_reflection_product(first_angle: float, second_angle: float, axes=None):
     """Left: the two reflection keys and the rotation they compose; right: its eigenvalues on the unit circle."""
     import math
@@ -184,12 +195,8 @@ def plot_reflection_product(first_angle: float, second_angle: float, axes=None):
         _, axes = plt.subplots(1, 2, figsize=(10, 4.5))
     plane, disc = axes
     product = reflection_product(first_angle, second_angle)
-    circle = torch.linspace(0, 2 * math.pi, 200)
     for ax in axes:
-        ax.plot(torch.cos(circle), torch.sin(circle), color="grey", linewidth=0.8, label="unit circle")
-        ax.set_aspect("equal")
-        ax.set_xlim(-1.3, 1.3)
-        ax.set_ylim(-1.3, 1.3)
+        _unit_circle(ax)
     for angle, name, colour in ((first_angle, "k₁", "tab:blue"), (second_angle, "k₂", "tab:orange")):
         key = unit_vector(angle)
         plane.annotate("", xy=(key[0].item(), key[1].item()), xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": colour})
@@ -235,3 +242,59 @@ def reflection_explorer():
     first = widgets.FloatSlider(value=60.0, min=0.0, max=180.0, step=1.0, description="θ₁ (°)")
     second = widgets.FloatSlider(value=0.0, min=0.0, max=180.0, step=1.0, description="θ₂ (°)")
     return widgets.interactive(show, first_degrees=first, second_degrees=second)
+
+
+def householder_product_eigenvalues(first_angle: float, second_angle: float, first_beta: float, second_beta: float) -> torch.Tensor:
+    """Eigenvalues (complex, 2) of (I - β₁ k₁k₁ᵀ)(I - β₂ k₂k₂ᵀ) for plane keys at the given angles (radians)."""
+    from .householder import generalized_householder, unit_vector
+
+    product = generalized_householder(unit_vector(first_angle), first_beta) @ generalized_householder(unit_vector(second_angle), second_beta)
+    return torch.linalg.eigvals(product)
+
+
+def plot_householder_product_spectrum(first_angle: float, second_angle: float, first_beta: float, second_beta: float, ax=None):
+    """The two eigenvalues of a product of two generalized Householders in the plane, on the unit disc."""
+    import math
+
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    _unit_circle(ax)
+    eigenvalues = householder_product_eigenvalues(first_angle, second_angle, first_beta, second_beta)
+    kind = "complex" if eigenvalues.imag.abs().max() > 1e-12 else "real"
+    ax.plot(eigenvalues.real.numpy(), eigenvalues.imag.numpy(), "r*", markersize=12,
+            label=f"{kind}: " + ", ".join(f"{z.real:+.2f}{z.imag:+.2f}i" for z in eigenvalues.tolist()))
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.axvline(0, color="black", linewidth=0.5)
+    ax.set_title(f"(I - {first_beta:.2f} k₁k₁ᵀ)(I - {second_beta:.2f} k₂k₂ᵀ), keys {math.degrees(first_angle):.0f}° and {math.degrees(second_angle):.0f}°",
+                 fontsize="medium")
+    ax.set_xlabel("real part")
+    ax.set_ylabel("imaginary part")
+    ax.legend(loc="lower left", fontsize="small")
+    return ax
+
+
+def householder_product_explorer():
+    """An ipywidgets explorer: two key angles (degrees) and two βs -> the product's eigenvalues on the unit disc.
+
+    The widget's ``result`` holds the eigenvalues for the current sliders, so it can be tested headless.
+    """
+    import math
+
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    def show(first_degrees: float, second_degrees: float, first_beta: float, second_beta: float) -> torch.Tensor:
+        arguments = (math.radians(first_degrees), math.radians(second_degrees), first_beta, second_beta)
+        plot_householder_product_spectrum(*arguments)
+        plt.show()
+        return householder_product_eigenvalues(*arguments)
+
+    return widgets.interactive(
+        show,
+        first_degrees=widgets.FloatSlider(value=60.0, min=0.0, max=180.0, step=1.0, description="θ₁ (°)"),
+        second_degrees=widgets.FloatSlider(value=0.0, min=0.0, max=180.0, step=1.0, description="θ₂ (°)"),
+        first_beta=widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.05, description="β₁"),
+        second_beta=widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.05, description="β₂"),
+    )

@@ -102,3 +102,22 @@ def test_reflection_plot_labels_the_eigenvalues():
     labels = " ".join(t.get_text() for t in disc.get_legend().get_texts())
     assert "-0.42+0.91i" in labels and "-0.42-0.91i" in labels  # e^(±2i): cos 2 = -0.416, sin 2 = 0.909
     assert "turned by 115°" in " ".join(t.get_text() for t in plane.get_legend().get_texts())
+
+
+def test_householder_product_explorer_reports_real_then_complex_eigenvalues():
+    widget = viz.householder_product_explorer()
+    assert widget.result.imag.abs().max() < 1e-12  # β₁ = β₂ = 1: two projections, real eigenvalues (Prop. 1)
+    assert widget.result.real.min() > -1e-12
+    widget.children[2].value = 2.0
+    widget.children[3].value = 2.0
+    eigenvalues = widget.result  # two reflections 60° apart: the rotation by 120°
+    assert torch.allclose(eigenvalues.abs(), torch.ones(2, dtype=torch.float64), atol=1e-12)
+    assert abs(abs(eigenvalues[0].real.item()) - 0.5) < 1e-12 and eigenvalues.imag.abs().max() > 0.8
+
+
+def test_householder_product_plot_names_the_kind_of_spectrum():
+    ax = viz.plot_householder_product_spectrum(1.0, 0.0, 2.0, 2.0)
+    assert ax.get_title() and ax.get_xlabel() == "real part"
+    assert "complex" in " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    ax = viz.plot_householder_product_spectrum(1.0, 0.0, 0.5, 0.9)
+    assert "real" in " ".join(t.get_text() for t in ax.get_legend().get_texts())

@@ -1,0 +1,135 @@
+"""The exercises of Lesson 07 (products of Householders, DeltaProduct) and the properties ``check()`` tests.
+
+Glossary: σ = a permutation as the list (σ(0), …, σ(n-1)); c(σ) = its number of cycles; the
+reflection of a key k is I - 2 k̂ k̂ᵀ, and a list of keys multiplies with the first key acting
+first. Expected permutation matrices are written out from σ here; the DeltaProduct reference is
+the token-by-token recurrence ``deltaproduct.delta_product``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .. import deltaproduct, householder
+from ..check import Case, CheckFailed, Exercise, call_learner, expect_tensor_close, expect_unchanged, generator_for
+
+OUTPUTS = "(B, T, H, D_v)"
+
+
+def expected_matrix(permutation: list[int]) -> torch.Tensor:
+    """P with P e_i = e_σ(i), written out here."""
+    matrix = torch.zeros(len(permutation), len(permutation), dtype=torch.float64)
+    for i, image in enumerate(permutation):
+        matrix[image, i] = 1.0
+    return matrix
+
+
+def cycle_count(permutation: list[int]) -> int:
+    seen, count = set(), 0
+    for start in range(len(permutation)):
+        if start not in seen:
+            count += 1
+            point = start
+            while point not in seen:
+                seen.add(point)
+                point = permutation[point]
+    return count
+
+
+def factor_and_compare(fn: Callable[..., Any], permutation: list[int]) -> None:
+    keys = call_learner(fn, permutation)
+    if not isinstance(keys, list) or not all(isinstance(k, torch.Tensor) and k.shape == (len(permutation),) for k in keys):
+        raise CheckFailed(f"expected a list of keys, each a tensor of shape ({len(permutation)},), got {keys!r}")
+    wanted = len(permutation) - cycle_count(permutation)
+    if len(keys) != wanted:
+        raise CheckFailed(f"σ = {permutation}: {len(keys)} reflections, expected n - c(σ) = {wanted}")
+    product = torch.eye(len(permutation), dtype=torch.float64)
+    for key in keys:
+        unit = key.double() / key.double().norm()
+        product = (torch.eye(len(permutation), dtype=torch.float64) - 2 * torch.outer(unit, unit)) @ product
+    expect_tensor_close(product, expected_matrix(permutation), f"the product of your reflections for σ = {permutation}", "(row, column)", atol=1e-12)
+
+
+def permutation_cases() -> list[Case]:
+    def single(name: str, permutation: list[int], hints: tuple[str, ...]) -> Case:
+        return Case(name, lambda fn: factor_and_compare(fn, permutation), hints)
+
+    def all_of_s4(fn: Callable[..., Any]) -> None:
+        for permutation in itertools.permutations(range(4)):
+            factor_and_compare(fn, list(permutation))
+
+    def random_s8(fn: Callable[..., Any]) -> None:
+        generator = generator_for("random S8")
+        for _ in range(10):
+            factor_and_compare(fn, torch.randperm(8, generator=generator).tolist())
+
+    return [
+        single("a swap is one reflection: σ = (1, 0, 2)", [1, 0, 2], (
+            "householder.swap_key(i, j, n) is (e_i - e_j)/√2; its reflection swaps coordinates i and j.",
+        )),
+        single("the identity needs none", [0, 1, 2, 3], ("Fixed points are cycles of length 1: they need no swap.",)),
+        single("the 3-cycle 0 → 1 → 2 → 0 is two reflections, in order", [1, 2, 0], (
+            "A cycle (a₁ a₂ … a_L) is the swap (a₁ a₂) first, then (a₁ a₃), …, then (a₁ a_L).",
+            "householder.cycles(σ) lists the cycles, each starting at its smallest element.",
+        )),
+        Case("all 24 permutations of S₄", all_of_s4, ("Loop over householder.cycles(permutation) and add L - 1 swaps per cycle.",)),
+        Case("random permutations of S₈", random_s8, ("n - c(σ) in total: the sum over cycles of (length - 1).",)),
+    ]
+
+
+def product_inputs(name: str, n_householder: int, gated: bool, with_state: bool):
+    generator = generator_for(name)
+    options = {"generator": generator, "dtype": torch.float64}
+    q = torch.randn(2, 6, 2, 4, **options)
+    k = F.normalize(torch.randn(2, 6, n_householder, 2, 4, **options), dim=-1)
+    v = torch.randn(2, 6, n_householder, 2, 3, **options)
+    beta = 2 * torch.rand(2, 6, n_householder, 2, **options)
+    alpha = torch.rand(2, 6, 2, **options) if gated else None
+    state = torch.randn(2, 2, 4, 3, **options) if with_state else None
+    return q, k, v, beta, alpha, state
+
+
+def interleaving_cases() -> list[Case]:
+    def matches(name: str, n_householder: int, hints: tuple[str, ...], gated: bool = False, with_state: bool = False) -> Case:
+        def run(fn: Callable[..., Any]) -> None:
+            inputs = product_inputs(name, n_householder, gated, with_state)
+            got = call_learner(fn, *inputs)
+            expected_out, expected_state = deltaproduct.delta_product(*inputs)
+            if not isinstance(got, tuple) or len(got) != 2:
+                raise CheckFailed(f"expected a pair (outputs, final_state), got {type(got).__name__}")
+            expect_tensor_close(got[0], expected_out, "the outputs", OUTPUTS, atol=1e-12)
+            expect_tensor_close(got[1], expected_state, "the final state", "(B, H, D_k, D_v)", atol=1e-12)
+
+        return Case(name, run, hints)
+
+    def unchanged(fn: Callable[..., Any]) -> None:
+        inputs = product_inputs("unchanged", 2, True, True)
+        originals = [x.clone() for x in inputs]
+        call_learner(fn, *inputs)
+        expect_unchanged(originals, list(inputs), ["q", "k", "v", "beta", "alpha", "initial_state"])
+
+    return [
+        matches("n_h = 1 is DeltaNet", 1, (
+            "Interleave with interleave(x) = x.flatten(1, 2): (B, T, n_h, ...) becomes (B, T·n_h, ...).",
+        )),
+        matches("n_h = 2 equals the native recurrence", 2, (
+            "The query is zero at every sub-step except each token's last: queries = zeros_like(k); queries[:, :, -1] = q.",
+            "Run deltanet.delta_rule on the interleaved sequence and keep outputs[:, n_h - 1 :: n_h].",
+        )),
+        matches("n_h = 3 with an initial state", 3, ("Pass initial_state and scale through to delta_rule.",), with_state=True),
+        matches("gated, n_h = 4: α at each token's first sub-step", 4, (
+            "The gate multiplies the state once per token: α at sub-step 0 and 1 at the other n_h - 1 sub-steps.",
+        ), gated=True, with_state=True),
+        Case("does not modify its inputs", unchanged, ("Build new tensors (zeros_like, ones_like) instead of writing into q, k or beta.",)),
+    ]
+
+
+EXERCISES = [
+    Exercise("07.permutation_reflections", householder.permutation_reflections, tuple(permutation_cases())),
+    Exercise("07.delta_product_by_interleaving", deltaproduct.delta_product_by_interleaving, tuple(interleaving_cases())),
+]

@@ -1,0 +1,276 @@
+# %% [markdown] tags=["lesson"]
+# # 06 · DeltaNet and generalized Householder matrices
+#
+# Lessons 02–05 kept the transition diagonal. DeltaNet does not: its state is a matrix, and each
+# token multiplies it by $I - \beta_t k_t k_t^\top$, the identity minus a rank-one matrix. This lesson
+# builds the delta rule, reads it as online regression, computes the spectrum of its transition,
+# and trains it on parity with the paper's two ranges of $\beta$. By the end you will be able to say:
+#
+# > *The delta rule $S_t = (I - \beta_t k_t k_t^\top) S_{t-1} + \beta_t k_t v_t^\top$ is one gradient step of
+# > size $\beta_t$ on $\tfrac12\|S^\top k_t - v_t\|^2$. Its transition has eigenvalue $1 - \beta_t$ along
+# > $k_t$ and 1 elsewhere, so $\beta \in [0, 1]$ keeps every eigenvalue in $[0, 1]$ and cannot learn
+# > parity, while $\beta \in [0, 2]$ reaches $-1$ — a reflection — with norm still at most 1, and can.*
+#
+# **Plan.** 1 · the delta rule as online regression; 2 · a memory that overwrites; 3 · the
+# recurrence (exercise); 4 · the spectrum of $I - \beta kk^\top$ (exercise) and why $\beta \le 2$;
+# 5 · DeltaNet trained on parity, $[0,1]$ against $[-1,1]$; 6 · what the trained model learned.
+
+# %% [markdown] tags=["practice"]
+# # Practice · Lesson 06: DeltaNet
+#
+# Two exercises: one step of the (gated) delta rule, and the generalized Householder matrix
+# $I - \beta \hat k \hat k^\top$. Replace `raise NotImplementedError()` with your code and run the
+# `check(...)` cell below it; call `check(..., hint=1)` for a hint. The lesson notebook
+# `lessons/06_deltanet.ipynb` explains every step.
+
+# %% tags=["parameters"]
+SIZE = "small"  # "small": about a minute and a half on a laptop CPU; "full": 3 000 training steps
+DEVICE = "auto"  # "auto", "cpu" or "cuda"
+SEED = 0
+
+# %%
+import torch
+
+import lrnn_course
+from lrnn_course import check
+
+device = lrnn_course.device(DEVICE)
+torch.manual_seed(SEED)
+print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
+
+# %% tags=["lesson"]
+import matplotlib.pyplot as plt
+import torch.nn.functional as F
+
+from lrnn_course import deltanet, householder, train, viz
+
+generator = torch.Generator().manual_seed(SEED)
+
+# %% [markdown] tags=["lesson"]
+# ## 1 · The delta rule is online regression
+#
+# DeltaNet keeps a matrix $S \in \mathbb{R}^{d_k \times d_v}$, an associative memory: reading with a
+# key $k$ returns $S^\top k$. At token $t$ it wants $S^\top k_t$ to be the value $v_t$, so it takes one
+# gradient step, with step size $\beta_t$, on the regression loss
+#
+# $$L_t(S) = \tfrac12 \|S^\top k_t - v_t\|^2, \qquad \nabla_S L_t = k_t (S^\top k_t - v_t)^\top,$$
+#
+# $$S_t = S_{t-1} - \beta_t \nabla_S L_t(S_{t-1}) = (I - \beta_t k_t k_t^\top)\, S_{t-1} + \beta_t k_t v_t^\top .$$
+#
+# A linear RNN in the paper's form $H_t = A(x_t) H_{t-1} + B(x_t)$, with $A = I - \beta_t k_t k_t^\top$
+# and $B = \beta_t k_t v_t^\top$; the output is $o_t = S_t^\top q_t$ for a query $q_t$. Checked with
+# autograd — one gradient step against the formula:
+
+# %% tags=["lesson", "nbval-check-output"]
+state = torch.randn(4, 3, generator=generator, dtype=torch.float64)
+key = F.normalize(torch.randn(4, generator=generator, dtype=torch.float64), dim=0)
+value = torch.randn(3, generator=generator, dtype=torch.float64)
+beta = 0.7
+
+memory = state.clone().requires_grad_()
+loss = 0.5 * (memory.T @ key - value).square().sum()
+(gradient,) = torch.autograd.grad(loss, memory)
+gradient_step = state - beta * gradient
+delta_rule = (torch.eye(4, dtype=torch.float64) - beta * torch.outer(key, key)) @ state + beta * torch.outer(key, value)
+print(f"largest difference, gradient step vs delta rule: {(gradient_step - delta_rule).abs().max().item():.1e}")
+
+# %% [markdown] tags=["lesson"]
+# ## 2 · A memory that overwrites
+#
+# Linear attention writes $S \leftarrow S + k v^\top$ and never erases: store two values under the
+# same key and reading returns their sum. The delta rule first reads what the key holds and
+# replaces it; with $\beta = 1$ the old value is gone. Keys orthogonal to $k$ are not touched at all,
+# because $I - \beta k k^\top$ is the identity on them.
+
+# %% tags=["lesson", "nbval-check-output"]
+first, second, other = torch.eye(3, dtype=torch.float64)  # unit keys; `other` is orthogonal to `first`
+old_value, new_value, other_value = torch.tensor([1.0, 2.0]), torch.tensor([5.0, -1.0]), torch.tensor([7.0, 7.0])
+linear_attention = torch.zeros(3, 2, dtype=torch.float64)
+delta_memory = torch.zeros(3, 2, dtype=torch.float64)
+for k, v in ((other, other_value), (first, old_value), (first, new_value)):
+    linear_attention = linear_attention + torch.outer(k, v.double())
+    delta_memory = (torch.eye(3, dtype=torch.float64) - torch.outer(k, k)) @ delta_memory + torch.outer(k, v.double())
+
+
+def shown(vector):
+    return "(" + ", ".join(f"{x:+.1f}" for x in vector.tolist()) + ")"
+
+
+print(f"read `first`: linear attention {shown(linear_attention.T @ first)}, delta rule {shown(delta_memory.T @ first)}")
+print(f"read `other`: linear attention {shown(linear_attention.T @ other)}, delta rule {shown(delta_memory.T @ other)}")
+
+# %% [markdown] tags=["lesson"]
+# ## 3 · The recurrence
+#
+# The course's DeltaNet runs on batches with several heads, in the layout of
+# flash-linear-attention: keys `(B, T, H, D_k)`, values `(B, T, H, D_v)`, $\beta$ `(B, T, H)`, the
+# state `(B, H, D_k, D_v)`. Gated DeltaNet (Yang et al. 2025) adds a forget gate
+# $\alpha_t \in [0, 1]$: $S_t = \alpha_t (I - \beta_t k_t k_t^\top) S_{t-1} + \beta_t k_t v_t^\top$.
+#
+# ### Exercise 1 · One step of the delta rule
+#
+# Write `delta_rule_step(state, k, v, beta, alpha=None)`: the new state for every batch row and
+# head. Never build the $D_k \times D_k$ matrix: $(I - \beta kk^\top)S + \beta kv^\top = S + k\,[\beta(v - S^\top k)]^\top$.
+
+# %%
+#| exercise: 06.delta_rule_step
+
+# %% tags=["nbval-check-output"]
+check("06.delta_rule_step", delta_rule_step)
+
+# %% [markdown] tags=["lesson"]
+# `deltanet.delta_rule` runs this step over time and reads $o_t = \text{scale}\cdot S_t^\top q_t$ after
+# each (scale $1/\sqrt{D_k}$ as in flash-linear-attention). Beside it, `deltanet.dense_delta_rule`
+# multiplies the dense matrices $A(x_t)$ exactly as the paper writes the recurrence. They agree:
+
+# %% tags=["lesson", "nbval-check-output"]
+q = torch.randn(2, 50, 3, 8, generator=generator, dtype=torch.float64)
+k = F.normalize(torch.randn(2, 50, 3, 8, generator=generator, dtype=torch.float64), dim=-1)
+v = torch.randn(2, 50, 3, 4, generator=generator, dtype=torch.float64)
+betas = 2 * torch.rand(2, 50, 3, generator=generator, dtype=torch.float64)
+alphas = torch.rand(2, 50, 3, generator=generator, dtype=torch.float64)
+fast, _ = deltanet.delta_rule(q, k, v, betas, alphas)
+dense, _ = deltanet.dense_delta_rule(q, k, v, betas, alphas)
+print(f"T = 50, 3 heads, gated: largest difference {(fast - dense).abs().max().item():.1e}")
+
+# %% [markdown] tags=["lesson"]
+# ## 4 · The spectrum of $I - \beta k k^\top$
+#
+# For a unit key $k$, the matrix $I - \beta kk^\top$ maps $k$ to $(1 - \beta) k$ and every vector
+# orthogonal to $k$ to itself: eigenvalue $1 - \beta$ once, 1 for the other $n - 1$ directions.
+# It is symmetric, so its norm is its largest eigenvalue in absolute value, $\max(1, |1 - \beta|)$:
+#
+# - $\beta \in [0, 1]$: eigenvalues in $[0, 1]$ — DeltaNet as first published; by Theorem 1 it
+#   cannot solve parity;
+# - $\beta \in [0, 2]$: the eigenvalue $1 - \beta$ reaches $-1$ at $\beta = 2$, the **reflection**
+#   $I - 2kk^\top$, while the norm stays 1, so the state cannot blow up;
+# - $\beta > 2$: the norm exceeds 1, and the state can grow without bound.
+#
+# ### Exercise 2 · The generalized Householder matrix
+#
+# Write `generalized_householder(key, beta)`: $I - \beta \hat k \hat k^\top$ with $\hat k = k/\|k\|$, for
+# keys of any leading shape `(..., n)` (the key's length is computed for you as `norms`).
+
+# %%
+#| exercise: 06.generalized_householder
+
+# %% tags=["nbval-check-output"]
+check("06.generalized_householder", generalized_householder)
+
+# %% [markdown] tags=["lesson"]
+# Measured: the eigenvalues and the norm as $\beta$ sweeps $[0, 2.5]$ for a random key in
+# $\mathbb{R}^4$ (left), and what the norm does to a state multiplied by 200 such matrices with random
+# keys and no writes (right). Up to $\beta = 2$ the state never grows; beyond, it explodes.
+
+# %% tags=["lesson"]
+# generalized_householder refuses β > 2 (try it), so the sweep past 2 builds I - β k̂ k̂ᵀ by hand.
+sweep = torch.linspace(0, 2.5, 101, dtype=torch.float64)
+unit_key = F.normalize(torch.randn(4, generator=generator, dtype=torch.float64), dim=0)
+matrices = torch.eye(4, dtype=torch.float64) - sweep[:, None, None] * torch.outer(unit_key, unit_key)
+along_key = torch.linalg.eigvalsh(matrices)[:, 0]  # the smallest eigenvalue, 1 - β
+norms = torch.linalg.matrix_norm(matrices, ord=2)
+
+random_keys = F.normalize(torch.randn(200, 4, generator=generator, dtype=torch.float64), dim=-1)
+growth = {}
+for step_size in (1.0, 1.9, 2.0, 2.2):
+    state_norms, vector = [], torch.ones(4, dtype=torch.float64) / 2
+    for random_key in random_keys:
+        vector = vector - step_size * random_key * (random_key @ vector)
+        state_norms.append(vector.norm().item())
+    growth[step_size] = state_norms
+
+figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4))
+left.plot(sweep, along_key, label="eigenvalue along k: 1 - β")
+left.plot(sweep, torch.ones_like(sweep), label="the other eigenvalues: 1")
+left.plot(sweep, norms, linestyle="--", label="norm ‖I - βkkᵀ‖")
+left.axvspan(0, 1, color="tab:blue", alpha=0.08, label="β ∈ [0, 1]")
+left.axvspan(1, 2, color="tab:green", alpha=0.08, label="β ∈ (1, 2]: negative eigenvalue")
+left.set_title("Spectrum of a generalized Householder matrix")
+left.set_xlabel("β")
+left.set_ylabel("eigenvalue / norm")
+left.legend(fontsize="small")
+for step_size, state_norms in growth.items():
+    right.semilogy(range(1, 201), state_norms, label=f"β = {step_size}")
+right.set_title("‖A_t ⋯ A_1 h‖ for random unit keys, no writes")
+right.set_xlabel("step t")
+right.set_ylabel("state norm (log scale)")
+right.legend(fontsize="small")
+plt.show()
+
+# %% tags=["lesson", "nbval-check-output"]
+for step_size, state_norms in growth.items():
+    print(f"β = {step_size}: state norm {state_norms[0]:.3f} after 1 step, {state_norms[-1]:.3e} after 200")
+
+# %% [markdown] tags=["lesson"]
+# With $\beta < 2$ each step shrinks the component along its key, so with random keys the state
+# decays; $\beta = 2$ preserves the norm exactly (a product of reflections is orthogonal); $\beta > 2$
+# stretches along each key and the norm grows exponentially. Hence the paper's range $[0, 2]$, and
+# its implementation: $\beta = 2\,\sigma(w_\beta^\top x)$ instead of $\sigma(w_\beta^\top x)$ — one factor 2.
+
+# %% [markdown] tags=["lesson"]
+# ## 5 · Trained: DeltaNet $[0,1]$ against $[-1,1]$ on parity
+#
+# The paper's Table 3 trains DeltaNet on parity with both ranges. Here, at course scale: one layer,
+# width 16, one head, the recurrence above; batch 128, AdamW with learning rate $10^{-2}$ and cosine
+# decay, lengths 3–40 for training and 41–256 for the test (`train.preset("deltanet_parity", SIZE)`).
+# The only difference between the two runs is the factor 2 on $\beta$.
+
+# %% tags=["lesson"]
+configs = train.variants(train.preset("deltanet_parity", SIZE, device=DEVICE), negative=[False, True], seed=[SEED])
+results = train.train_all(configs)
+print(train.results_table(results, train.PAPER["deltanet_parity"]))
+
+# %% tags=["lesson", "nbval-check-output"]
+positive_score, negative_score = (result.final.mean() for result in results)
+print(f"{'PASS' if negative_score >= 0.95 else 'FAIL'}: DeltaNet [-1,1] reaches scaled accuracy >= 0.95 "
+      f"on lengths 41-256 (measured {negative_score:.3f})")
+print(f"{'PASS' if positive_score <= 0.2 else 'FAIL'}: DeltaNet [0,1] stays <= 0.2 on lengths 41-256 (measured {positive_score:.3f})")
+
+# %% tags=["lesson"]
+figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4))
+viz.plot_length_generalisation(results, ax=left, title="Parity: DeltaNet's scaled accuracy by length")
+viz.plot_learning_curves(results, ax=right, title="Parity: DeltaNet's mean scaled accuracy on lengths 41-256")
+plt.show()
+
+# %% [markdown] tags=["lesson"]
+# ## 6 · What the trained model learned
+#
+# A parity machine needs the bit 1 to flip something and the bit 0 to leave it alone (Lesson 03).
+# The layer's $\beta$ for each input token tells how: below, $\beta$ and the eigenvalue $1 - \beta$ of
+# the transition along its key, for the two bits, in both trained models.
+
+# %% tags=["lesson"]
+bit_tokens = {"bit 0": 1, "bit 1": 2}
+for result in results:
+    model, keys = result.model, {}
+    with torch.no_grad():
+        for name, token in bit_tokens.items():
+            x = model.norms[0](model.embedding(torch.tensor([token], device=device)))
+            step_size = model.layers[0].betas_of(x)[0, 0, 0].item()
+            keys[name] = F.normalize(model.layers[0].keys(x)[0], dim=-1)
+            print(f"{result.config.label:<16} {name}: β = {step_size:.3f}, eigenvalue along its key 1 - β = {1 - step_size:+.3f}")
+    overlap = (keys["bit 0"] @ keys["bit 1"]).abs().item()
+    print(f"{result.config.label:<16} |cos| between the two bits' keys = {overlap:.3f}")
+
+# %% [markdown] tags=["lesson"]
+# The $[-1,1]$ model sets $\beta \approx 2$ for the bit 1: its transition is a reflection,
+# eigenvalue $-1$, which flips the component of the state along that key at every 1 — the parity
+# machine of Lesson 03, found by gradient descent inside a matrix-valued state. The bit 0 is not
+# the identity (its $\beta$ is well above 0), but if its key is nearly orthogonal to the bit 1's key
+# (compare the $|\cos|$ printed above) it erases other directions and leaves the flipped one alone.
+# The $[0,1]$ model has no such option: its eigenvalues stay in $[0, 1]$, and Theorem 1 says no
+# decoder can then recover parity at every length.
+#
+# ## Summary
+#
+# - The delta rule is one step of gradient descent on $\tfrac12\|S^\top k - v\|^2$ (checked with
+#   autograd to rounding error); with $\beta = 1$ it overwrites a key's value, where linear attention
+#   can only add.
+# - Its transition $I - \beta kk^\top$ has eigenvalue $1 - \beta$ along $k$ and 1 elsewhere; the norm
+#   is $\max(1, |1 - \beta|)$, so $\beta \in [0, 2]$ gives eigenvalues in $[-1, 1]$ and never grows the
+#   state, while $\beta > 2$ makes it explode.
+# - Trained on parity, the only change from $\sigma$ to $2\sigma$ for $\beta$ separates a model that
+#   solves it at every tested length from one that stays at chance, as in the paper's Table 3.
+#
+# **Next:** Lesson 07 multiplies several of these matrices per token — DeltaProduct — and reaches
+# rotations, permutations and the symmetric groups.

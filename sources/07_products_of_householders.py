@@ -1,0 +1,267 @@
+# %% [markdown] tags=["lesson"]
+# # 07 · Products of Householders and DeltaProduct
+#
+# One generalized Householder matrix per token (DeltaNet, Lesson 06) gives real eigenvalues only.
+# This lesson multiplies several per token and measures what that buys: complex eigenvalues,
+# every permutation, every orthogonal matrix. Then it builds DeltaProduct, which does exactly this,
+# and the trick that runs it on any DeltaNet implementation. By the end you will be able to say:
+#
+# > *A product of $k$ generalized Householders has norm at most 1 for $\beta \in [0, 2]$; with
+# > $k \le 2$ and $\beta \in [0, 1]$ its eigenvalues stay real in $[0, 1]$ (Proposition 1), with
+# > $\beta \in [0, 2]$ they do not. Every orthogonal $n \times n$ matrix is a product of at most $n$
+# > reflections, every permutation $\sigma$ of exactly $n - c(\sigma)$. DeltaProduct with $n_h$
+# > Householders per token is DeltaNet on a sequence $n_h$ times longer.*
+#
+# **Plan.** 1 · what a product of Householders is; 2 · Proposition 1, sampled; 3 · permutations as
+# swaps (exercise) and what $n_h$ a group needs; 4 · every orthogonal matrix; 5 · DeltaProduct and
+# the interleaving identity (exercise); 6 · an explorer.
+
+# %% [markdown] tags=["practice"]
+# # Practice · Lesson 07: products of Householders
+#
+# Two exercises: factor a permutation into reflections, and compute DeltaProduct by running the
+# delta rule on an interleaved sequence. Replace `raise NotImplementedError()` with your code and
+# run the `check(...)` cell below it; call `check(..., hint=1)` for a hint. The lesson notebook
+# `lessons/07_products_of_householders.ipynb` explains every step.
+
+# %% tags=["parameters"]
+SIZE = "small"  # "small": seconds on a laptop CPU; "full": more samples
+DEVICE = "auto"  # "auto", "cpu" or "cuda"
+SEED = 0
+
+# %%
+import torch
+
+import lrnn_course
+from lrnn_course import check
+
+device = lrnn_course.device(DEVICE)
+torch.manual_seed(SEED)
+print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
+
+# %% tags=["lesson"]
+import itertools
+import math
+from collections import Counter
+
+import matplotlib.pyplot as plt
+import torch.nn.functional as F
+
+from lrnn_course import deltanet, deltaproduct, householder, viz
+
+SAMPLES = {"small": 4000, "full": 40_000}[SIZE]
+generator = torch.Generator().manual_seed(SEED)
+
+
+def elements(count: int) -> str:
+    return f"{count} element{'s' if count != 1 else ''}"
+
+# %% [markdown] tags=["lesson"]
+# ## 1 · A product of Householders
+#
+# Write $C_i = I - \beta_i k_i k_i^\top$ with unit keys. The paper's set $\mathcal{M}^n_k(\Omega)$ holds the
+# products $C_1 \cdots C_k$ whose factors have eigenvalue $1 - \beta_i \in \Omega$: DeltaNet's transitions lie
+# in $\mathcal{M}^n_1([0, 1])$, DeltaNet $[-1,1]$'s in $\mathcal{M}^n_1([-1, 1])$, and DeltaProduct with $n_h$
+# factors per token in $\mathcal{M}^n_{n_h}([-1, 1])$. Two facts, measured on random products in
+# $\mathbb{R}^8$: each product is the identity plus a matrix of rank at most $k$ (it only acts in the
+# span of its keys), and with $\beta \in [0, 2]$ its norm never exceeds 1.
+
+# %% tags=["lesson", "nbval-check-output"]
+for factors in (1, 2, 3, 4):
+    keys = torch.randn(SAMPLES // 10, factors, 8, generator=generator, dtype=torch.float64)
+    betas = 2 * torch.rand(SAMPLES // 10, factors, generator=generator, dtype=torch.float64)
+    matrices = householder.generalized_householder(keys, betas)
+    product = matrices[:, 0]
+    for index in range(1, factors):
+        product = matrices[:, index] @ product
+    ranks = torch.linalg.matrix_rank(product - torch.eye(8, dtype=torch.float64), atol=1e-10)  # absolute: small β, small entries
+    largest_norm = torch.linalg.matrix_norm(product, ord=2).max().item()
+    print(f"{factors} factor(s): rank of (product - I) at most {ranks.max().item()}, largest norm {largest_norm:.6f}")
+
+# %% [markdown] tags=["lesson"]
+# ## 2 · Proposition 1, sampled
+#
+# **Proposition 1** (Grazzi et al. 2025, §4.3). *Products of at most two generalized Householders
+# with $\beta \in [0, 1]$ have only real eigenvalues in $[0, 1]$.* So DeltaNet with $\beta \in [0,1]$,
+# even with two steps per token, can neither flip (parity needs $-1$) nor rotate (counting mod 3
+# needs $e^{2\pi i/3}$). With $\beta \in [0, 2]$, or with three factors, the spectrum escapes the
+# real line. `householder.spectrum_sample` draws random products in $\mathbb{R}^4$ and returns their
+# eigenvalues:
+
+# %% tags=["lesson", "nbval-check-output"]
+spectra = {}
+print(f"{'factors':>7} {'beta range':>10} {'complex':>8} {'negative real part':>20} {'largest |eigenvalue|':>21}")
+for factors, beta_max in itertools.product((1, 2, 3), (1.0, 2.0)):
+    eigenvalues = householder.spectrum_sample(4, factors, beta_max, SAMPLES, generator)
+    spectra[factors, beta_max] = eigenvalues
+    complex_share = (eigenvalues.imag.abs() > 1e-10).any(dim=1).double().mean().item()
+    negative_share = (eigenvalues.real < -1e-10).any(dim=1).double().mean().item()
+    print(f"{factors:>7} {f'[0, {beta_max:g}]':>10} {complex_share:>8.1%} {negative_share:>20.1%} {eigenvalues.abs().max().item():>21.6f}")
+
+# %% [markdown] tags=["lesson"]
+# Read the table row by row: one or two factors with $\beta \in [0, 1]$ never leave $[0, 1]$; three
+# factors already produce complex pairs in about 1 % of samples (the "$k \le 2$" in the proposition
+# is needed); $\beta \in [0, 2]$ gives complex eigenvalues to about one two-factor product in six
+# and negative ones to most. The largest modulus is 1 everywhere: no product ever amplifies. On the
+# unit disc:
+
+# %% tags=["lesson"]
+figure, axes = plt.subplots(1, 3, figsize=(15, 5))
+for ax, (factors, beta_max) in zip(axes, ((2, 1.0), (3, 1.0), (2, 2.0))):
+    eigenvalues = spectra[factors, beta_max].flatten()
+    angles = torch.linspace(0, 2 * math.pi, 200)
+    ax.plot(angles.cos(), angles.sin(), color="grey", linewidth=0.8, label="unit circle")
+    ax.scatter(eigenvalues.real, eigenvalues.imag, s=2, alpha=0.3, label="eigenvalues of the samples")
+    ax.set_aspect("equal")
+    ax.set_xlim(-1.15, 1.15)
+    ax.set_ylim(-1.15, 1.15)
+    ax.set_title(f"{factors} factors, β ∈ [0, {beta_max:g}]")
+    ax.set_xlabel("real part")
+    ax.set_ylabel("imaginary part")
+    ax.legend(loc="lower left", fontsize="small", markerscale=4)
+plt.show()
+
+# %% [markdown] tags=["lesson"]
+# ## 3 · Permutations are products of swaps
+#
+# Theorem 3 of the paper builds a one-layer LRNN for any group: map each input letter to the
+# permutation matrix of its group element, start from $H_0 = (1, \dots, n)^\top$, and write nothing
+# ($B \equiv 0$). Each permutation matrix must then be a product of Householders. It is: the swap
+# of coordinates $i$ and $j$ is the reflection along $(e_i - e_j)/\sqrt{2}$, and a cycle
+# $(a_1\, a_2 \dots a_L)$ — $a_1 \to a_2 \to \dots \to a_L \to a_1$ — is $L - 1$ swaps: first
+# $(a_1\, a_2)$, then $(a_1\, a_3)$, …, last $(a_1\, a_L)$. Over all cycles that is $n - c(\sigma)$ swaps,
+# $c(\sigma)$ counting the cycles (fixed points included).
+#
+# ### Exercise 1 · Factor a permutation
+#
+# Write `permutation_reflections(permutation, dtype=torch.float64)`: the list of keys, first to act
+# first, whose reflections multiply to the permutation matrix $P$ with $P e_i = e_{\sigma(i)}$. Use
+# `cycles(permutation)` and `swap_key(i, j, n, dtype)` from `lrnn_course.householder`.
+
+# %%
+#| exercise: 07.permutation_reflections
+
+# %% tags=["nbval-check-output"]
+check("07.permutation_reflections", permutation_reflections)
+
+# %% [markdown] tags=["lesson"]
+# How many reflections does a group need per token? The most over its elements. In $S_n$ an
+# $n$-cycle needs $n - 1$, so a one-layer DeltaProduct that tracks $S_n$ by permutation matrices
+# needs $n_h = n - 1$ Householders per token. Counted over every element of $S_3$, $S_4$ and $S_5$:
+
+# %% tags=["lesson", "nbval-check-output"]
+for n in (3, 4, 5):
+    counts = Counter(len(permutation_reflections(list(p))) for p in itertools.permutations(range(n)))
+    spread = ", ".join(f"{elements(count)} with {needed}" for needed, count in sorted(counts.items()))
+    print(f"S{n}: {spread} reflections; n_h = {max(counts)} suffices")
+
+# %% [markdown] tags=["lesson"]
+# Permutation matrices are not the only way in. $S_4$ is also the group of the 24 rotations of a
+# cube — signed permutation matrices of size 3 with determinant $+1$ — and every rotation of
+# $\mathbb{R}^3$ is a product of two reflections. So a state of size 3 with $n_h = 2$ tracks $S_4$,
+# where permutation matrices of size 4 needed $n_h = 3$. (The same argument puts $A_5$, the
+# rotations of the icosahedron, within reach of $n_h = 2$.) `householder.orthogonal_reflections`
+# factors any orthogonal matrix into at most $n$ reflections; on the cube's rotations:
+
+# %% tags=["lesson", "nbval-check-output"]
+cube_rotations = []
+for order in itertools.permutations(range(3)):
+    for signs in itertools.product((1.0, -1.0), repeat=3):
+        matrix = householder.permutation_matrix(list(order)) * torch.tensor(signs, dtype=torch.float64)
+        if torch.linalg.det(matrix) > 0:
+            cube_rotations.append(matrix)
+needed = Counter()
+worst_error = 0.0
+for rotation_matrix in cube_rotations:
+    keys = householder.orthogonal_reflections(rotation_matrix)
+    needed[len(keys)] += 1
+    worst_error = max(worst_error, (householder.product_of_reflections(keys, n=3) - rotation_matrix).abs().max().item())
+print(f"{len(cube_rotations)} rotations of the cube; reflections needed: "
+      + ", ".join(f"{elements(count)} with {k}" for k, count in sorted(needed.items()))
+      + f"; largest error of the product {worst_error:.1e}")
+
+# %% [markdown] tags=["lesson"]
+# ## 4 · Every orthogonal matrix
+#
+# The factorisation works column by column: a reflection along $e_i - q_i$ sends the current
+# $i$-th column $q_i$ to $e_i$ and, because everything is orthogonal, leaves the columns already
+# fixed alone; what remains after $n - 1$ columns is $\mathrm{diag}(1, \dots, 1, \pm 1)$. At most $n$
+# reflections, and an even number exactly when the determinant is $+1$. Measured on random
+# orthogonal matrices:
+
+# %% tags=["lesson", "nbval-check-output"]
+for n in (2, 4, 8, 16):
+    orthogonal, _ = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
+    keys = householder.orthogonal_reflections(orthogonal)
+    error = (householder.product_of_reflections(keys, n=n) - orthogonal).abs().max().item()
+    print(f"n = {n:>2}: {len(keys):>2} reflections, determinant {torch.linalg.det(orthogonal).item():+.0f}, largest error {error:.1e}")
+
+# %% [markdown] tags=["lesson"]
+# ## 5 · DeltaProduct
+#
+# DeltaProduct (Siems et al. 2025) gives each token $n_h$ keys, values and step sizes and runs $n_h$
+# delta-rule steps before reading out:
+#
+# $$S_{t,j} = (I - \beta_{t,j} k_{t,j} k_{t,j}^\top)\, S_{t,j-1} + \beta_{t,j} k_{t,j} v_{t,j}^\top, \qquad S_{t,0} = S_{t-1},\ S_t = S_{t,n_h},$$
+#
+# so $A(x_t) = \prod_j (I - \beta_{t,j} k_{t,j} k_{t,j}^\top)$, a member of $\mathcal{M}^n_{n_h}$. The gated
+# variant multiplies by $\alpha_t$ once per token. `deltaproduct.delta_product` is this recurrence.
+#
+# The authors do not write a new kernel for it. They *interleave*: token $t$'s $n_h$ sub-steps
+# become $n_h$ consecutive time steps of an ordinary DeltaNet, the query is zero at every sub-step
+# but the last (so the other outputs are zero and discarded), the gate is $\alpha_t$ at the first
+# sub-step and 1 at the others, and every $n_h$-th output is kept.
+#
+# ### Exercise 2 · DeltaProduct by interleaving
+#
+# Write `delta_product_by_interleaving(q, k, v, beta, alpha=None, initial_state=None, scale=None)`
+# with `deltanet.delta_rule` and `interleave` (which turns `(B, T, n_h, ...)` into `(B, T·n_h, ...)`).
+
+# %%
+#| exercise: 07.delta_product_by_interleaving
+
+# %% tags=["nbval-check-output"]
+check("07.delta_product_by_interleaving", delta_product_by_interleaving)
+
+# %% [markdown] tags=["lesson"]
+# The identity holds to rounding error for any $n_h$; and because `chunkwise.chunk_delta_rule` and
+# the Triton kernels compute the same DeltaNet, DeltaProduct inherits every fast implementation:
+
+# %% tags=["lesson", "nbval-check-output"]
+for n_householder in (1, 2, 3, 4):
+    q = torch.randn(2, 40, 2, 8, generator=generator, dtype=torch.float64)
+    k = F.normalize(torch.randn(2, 40, n_householder, 2, 8, generator=generator, dtype=torch.float64), dim=-1)
+    v = torch.randn(2, 40, n_householder, 2, 8, generator=generator, dtype=torch.float64)
+    beta = 2 * torch.rand(2, 40, n_householder, 2, generator=generator, dtype=torch.float64)
+    alpha = torch.rand(2, 40, 2, generator=generator, dtype=torch.float64)
+    native, _ = deltaproduct.delta_product(q, k, v, beta, alpha)
+    interleaved, _ = delta_product_by_interleaving(q, k, v, beta, alpha)
+    print(f"n_h = {n_householder}: native vs interleaved, largest difference {(native - interleaved).abs().max().item():.1e}")
+
+# %% [markdown] tags=["lesson"]
+# ## 6 · Explore
+#
+# Two keys in the plane, two step sizes. With both $\beta \le 1$ the eigenvalues stay on the real
+# segment $[0, 1]$ however you turn the keys (Proposition 1). Push both $\beta$ towards 2 and they
+# leave the real line as a complex pair; at $\beta_1 = \beta_2 = 2$ they sit on the unit circle at
+# twice the angle between the keys — Lesson 05's rotation.
+
+# %% tags=["lesson"]
+viz.householder_product_explorer()
+
+# %% [markdown] tags=["lesson"]
+# ## Summary
+#
+# - A product of $k$ generalized Householders is the identity plus rank $\le k$, with norm $\le 1$
+#   for $\beta \in [0, 2]$ (measured up to $k = 4$ in $\mathbb{R}^8$).
+# - Proposition 1, sampled: $k \le 2$ factors with $\beta \in [0, 1]$ never gave a complex or negative
+#   eigenvalue; three factors gave complex pairs in about 1 % of samples, two factors with
+#   $\beta \in [0, 2]$ in about one in six.
+# - A permutation $\sigma$ is exactly $n - c(\sigma)$ swap reflections, so one-layer DeltaProduct
+#   tracks $S_n$ by permutation matrices with $n_h = n - 1$; through the cube's rotations, $S_4$ needs
+#   only $n_h = 2$. Every orthogonal matrix is at most $n$ reflections.
+# - DeltaProduct with $n_h$ Householders per token equals DeltaNet on the interleaved sequence of
+#   $n_h T$ steps (zero queries but the last, the gate at the first sub-step).
+#
+# **Next:** Lesson 08 puts these constructions to work on group word problems, by hand and by
+# training; Lesson 09 makes DeltaNet — and so DeltaProduct — fast with the chunkwise form.
