@@ -18,8 +18,9 @@ In matrix form (rows are time steps), with A = strictly-lower(diag(β) (K Kᵀ �
     O = scale · (diag(g) Q S_0 + (tril(Q Kᵀ) ⊙ Γ) U),
     S_C = g_C S_0 + Kᵀ diag(Γ_{C·}) U.
 
-W = T diag(β g) K and U' = T diag(β) V depend only on the chunk's own inputs, so every chunk's are
-computed at once; the state then passes from chunk to chunk: U = U' - W S_0.
+W = T diag(β g) K and U' = T diag(β) V depend only on the chunk's own inputs, so a kernel computes
+them for every chunk in parallel; only U = U' - W S_0 and the state update pass from chunk to chunk.
+This reference keeps one readable function per chunk (``delta_rule_chunk``) and loops over chunks.
 
 Glossary (code name -> symbol): ``chunk_size`` C; ``decay`` Γ; ``cumulative_gate`` g;
 ``ut_transform`` T = (I + A)⁻¹; ``w`` W; ``u`` U (the pseudo-values); the rest as in ``deltanet``.
@@ -35,10 +36,11 @@ from .validate import require_positive_int, require_tensor
 
 
 def forward_substitution_inverse(strictly_lower: torch.Tensor) -> torch.Tensor:
-    """(I + A)⁻¹ for strictly lower-triangular A (..., C, C), one row at a time.
+    """(I + A)⁻¹ for strictly lower-triangular A (..., C, C), one row at a time: the algorithm, spelled out.
 
     Row i of X = (I + A)⁻¹ solves X_i = e_i - Σ_{j<i} A_ij X_j: it needs only the rows above it, so
-    C steps of a vector-matrix product, exact in the sense that no pivoting or division is needed.
+    C steps of a vector-matrix product, with no pivoting and no division. ``ut_transform`` runs the
+    same substitution through ``torch.linalg.solve_triangular``, which does not loop in Python.
     """
     require_tensor(strictly_lower, "strictly_lower")
     size = strictly_lower.shape[-1]
@@ -69,15 +71,69 @@ def decay_matrix(alpha: torch.Tensor) -> torch.Tensor:
 
 
 def ut_transform(k: torch.Tensor, beta: torch.Tensor, decay: torch.Tensor | None = None) -> torch.Tensor:
-    """T = (I + strictly-lower(diag(β) (K Kᵀ ⊙ Γ)))⁻¹ for one chunk: k (..., C, D_k), β (..., C), Γ (..., C, C)."""
+    """T = (I + strictly-lower(diag(β) (K Kᵀ ⊙ Γ)))⁻¹ for one chunk: k (..., C, D_k), β (..., C), Γ (..., C, C).
+
+    Returns:
+        Tensor (..., C, C), lower triangular with ones on the diagonal.
+    """
     require_tensor(k, "k")
     require_tensor(beta, "beta")
     if k.dim() < 2 or beta.shape != k.shape[:-1]:
         raise ValueError(f"need k (..., C, D_k) and beta (..., C), got {tuple(k.shape)} and {tuple(beta.shape)}")
+    if decay is not None and decay.shape != k.shape[:-1] + k.shape[-2:-1]:
+        raise ValueError(f"decay must have shape (..., C, C) = {tuple(k.shape[:-1] + k.shape[-2:-1])}, got {tuple(decay.shape)}")
+    ### BEGIN SOLUTION
     gram = k @ k.transpose(-1, -2)
     if decay is not None:
         gram = gram * decay
-    return forward_substitution_inverse(torch.tril(beta[..., :, None] * gram, diagonal=-1))
+    unit_lower = torch.tril(beta[..., :, None] * gram, diagonal=-1) + torch.eye(k.shape[-2], dtype=k.dtype, device=k.device)
+    # The same forward substitution as forward_substitution_inverse, in one library call.
+    identity = torch.eye(k.shape[-2], dtype=k.dtype, device=k.device).expand_as(unit_lower)
+    return torch.linalg.solve_triangular(unit_lower, identity, upper=False, unitriangular=True)
+    ### END SOLUTION
+
+
+def delta_rule_chunk(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: torch.Tensor,
+    state: torch.Tensor,
+    alpha: torch.Tensor | None = None,
+    scale: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One chunk of the (gated) delta rule in the WY/UT form, from the state S_0 it starts with.
+
+    Args:
+        q, k: (B, H, C, D_k); v: (B, H, C, D_v); beta and alpha (or None): (B, H, C).
+        state: S_0, (B, H, D_k, D_v).
+        scale: the read-out factor.
+
+    Returns:
+        ``(outputs, new_state)``: o for the C steps, (B, H, C, D_v), and S_C, (B, H, D_k, D_v).
+    """
+    require_tensor(state, "state", 4, "(B, H, D_k, D_v)")
+    require_tensor(q, "q", 4, "(B, H, C, D_k)")
+    batch, heads, key_dim, value_dim = state.shape
+    size = q.shape[2]
+    shapes = {"q": (batch, heads, size, key_dim), "k": (batch, heads, size, key_dim), "v": (batch, heads, size, value_dim),
+              "beta": (batch, heads, size), "alpha": (batch, heads, size)}
+    for x, name in ((q, "q"), (k, "k"), (v, "v"), (beta, "beta"), (alpha, "alpha")):
+        if x is not None and (not isinstance(x, torch.Tensor) or x.shape != shapes[name]):
+            found = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"{name} must have shape {shapes[name]} to match q and the state, got {found}")
+    ### BEGIN SOLUTION
+    gates = torch.ones_like(beta) if alpha is None else alpha
+    decay = decay_matrix(gates)
+    cumulative_gate = torch.cumprod(gates, dim=-1)
+    transform = ut_transform(k, beta, decay)
+    w = transform @ ((beta * cumulative_gate)[..., None] * k)
+    u = transform @ (beta[..., None] * v) - w @ state
+    attention = torch.tril(q @ k.transpose(-1, -2)) * decay
+    outputs = scale * (cumulative_gate[..., None] * (q @ state) + attention @ u)
+    new_state = cumulative_gate[..., -1, None, None] * state + k.transpose(-1, -2) @ (decay[..., -1, :, None] * u)
+    return outputs, new_state
+    ### END SOLUTION
 
 
 def _into_chunks(x: torch.Tensor, chunk_size: int, fill: float) -> torch.Tensor:
@@ -112,20 +168,11 @@ def chunk_delta_rule(
     steps = q.shape[1]
     queries, keys, values = (_into_chunks(x, chunk_size, 0.0) for x in (q, k, v))
     betas = _into_chunks(beta, chunk_size, 0.0)
-    gates = _into_chunks(alpha if alpha is not None else torch.ones_like(beta), chunk_size, 1.0)
-
-    decay = decay_matrix(gates)  # (B, H, N, C, C)
-    cumulative_gate = torch.cumprod(gates, dim=-1)  # g_t, (B, H, N, C)
-    transform = ut_transform(keys, betas, decay)
-    w = transform @ ((betas * cumulative_gate)[..., None] * keys)
-    u_from_values = transform @ (betas[..., None] * values)
-    attention = torch.tril(queries @ keys.transpose(-1, -2)) * decay
-
+    gates = _into_chunks(alpha, chunk_size, 1.0) if alpha is not None else None
     outputs = []
     for n in range(queries.shape[2]):
-        u = u_from_values[:, :, n] - w[:, :, n] @ state
-        outputs.append(scale * (cumulative_gate[:, :, n, :, None] * (queries[:, :, n] @ state) + attention[:, :, n] @ u))
-        carried = decay[:, :, n, -1, :, None] * u  # Γ_{C i} u_i
-        state = cumulative_gate[:, :, n, -1, None, None] * state + keys[:, :, n].transpose(-1, -2) @ carried
+        gate = gates[:, :, n] if gates is not None else None
+        chunk_outputs, state = delta_rule_chunk(queries[:, :, n], keys[:, :, n], values[:, :, n], betas[:, :, n], state, gate, scale)
+        outputs.append(chunk_outputs)
     chunked = torch.stack(outputs, dim=2)  # (B, H, N, C, D_v)
     return chunked.flatten(2, 3)[:, :, :steps].transpose(1, 2), state

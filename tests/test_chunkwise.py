@@ -104,3 +104,24 @@ def test_bad_input_is_refused(call, error):
     q, k, v, beta, _, _ = inputs(5, gated=False, with_state=False)
     with pytest.raises(error):
         call(q, k, v, beta)
+
+
+def test_one_chunk_by_hand():
+    """Two steps, D_k = D_v = 1, k = 1, S_0 = 0, β = (1, 0.5), v = (2, 6), q = 1, α = (1, 0.5).
+
+    Step 1: S = 0 + 1·(2 - 0) = 2. Step 2: S = 0.5·(1 - 0.5)·2 + 0.5·6 = 3.5. Outputs 2, 3.5.
+    """
+    ones = torch.ones(1, 1, 2, 1, dtype=torch.float64)
+    outputs, state = chunkwise.delta_rule_chunk(
+        ones, ones, torch.tensor([2.0, 6.0], dtype=torch.float64).view(1, 1, 2, 1),
+        torch.tensor([1.0, 0.5], dtype=torch.float64).view(1, 1, 2), torch.zeros(1, 1, 1, 1, dtype=torch.float64),
+        torch.tensor([1.0, 0.5], dtype=torch.float64).view(1, 1, 2),
+    )
+    assert torch.equal(outputs.flatten(), torch.tensor([2.0, 3.5], dtype=torch.float64))
+    assert state.item() == 3.5
+
+
+def test_one_chunk_refuses_mismatched_shapes():
+    q = torch.zeros(1, 2, 4, 3)
+    with pytest.raises(ValueError, match="beta must have shape"):
+        chunkwise.delta_rule_chunk(q, q, q, torch.zeros(1, 2, 5), torch.zeros(1, 2, 3, 3))
