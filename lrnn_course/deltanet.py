@@ -15,7 +15,8 @@ Layout (as in flash-linear-attention): batch B, time T, heads H, key width D_k, 
 Glossary (code name -> paper symbol):
 
 =================  ======================================================================
-``q, k, v``        q_t, k_t, v_t: query, key and value of token t, shapes (B, T, H, D)
+``q, k, v``        q_t, k_t, v_t: query, key and value of token t, shapes (B, T, H, D); keys must
+                   have unit length (checked), as the layers make them
 ``beta``           β_t ∈ [0, 2], the step size of the write (B, T, H)
 ``alpha``          α_t ∈ [0, 1], the scalar forget gate of Gated DeltaNet (B, T, H); None is 1
 ``state``          S_t = H_t, the (D_k, D_v) memory of each head; ``initial_state`` is S_0
@@ -72,6 +73,21 @@ def validate_delta_inputs(
     require_in_range(beta, "beta", 0.0, 2.0)
     if alpha is not None:
         require_in_range(alpha, "alpha", 0.0, 1.0)
+    require_unit_keys(k)
+
+
+def require_unit_keys(k: torch.Tensor) -> None:
+    """Raise unless every key has length 1 up to the rounding of its dtype.
+
+    The theory (eigenvalue 1 - β along k, ‖A‖ ≤ 1 for β ≤ 2) holds for unit keys only, so the
+    recurrences reject others rather than silently leaving [-1, 1]; the layers L2-normalise.
+    """
+    tolerance = {torch.float64: 1e-9, torch.float32: 1e-5}.get(k.dtype, 1e-2)
+    lengths = k.double().norm(dim=-1)
+    off = (lengths - 1).abs() > tolerance
+    if bool(off.any()):
+        raise ValueError(f"keys must be L2-normalised (‖k‖ = 1, e.g. torch.nn.functional.normalize(k, dim=-1)); "
+                         f"found a key of length {lengths[off].flatten()[0].item():.6g} ({int(off.sum())} such keys)")
 
 
 def starting_point(q: torch.Tensor, value_dim: int, initial_state: torch.Tensor | None, scale: float | None) -> tuple[torch.Tensor, float]:
@@ -123,7 +139,7 @@ def delta_rule(
     """The (gated) delta rule, token by token: the naive reference every faster form is tested against.
 
     Args:
-        q, k: (B, T, H, D_k); keys are used as given (the layers L2-normalise them).
+        q, k: (B, T, H, D_k); every key of unit length (others raise; the layers L2-normalise).
         v: (B, T, H, D_v).
         beta: (B, T, H), β ∈ [0, 2].
         alpha: (B, T, H), α ∈ [0, 1], or None for plain DeltaNet.

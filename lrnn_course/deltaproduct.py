@@ -62,7 +62,7 @@ def delta_product(
 
     Args:
         q: (B, T, H, D_k).
-        k: (B, T, n_h, H, D_k), used as given; v: (B, T, n_h, H, D_v); beta: (B, T, n_h, H) in [0, 2].
+        k: (B, T, n_h, H, D_k), unit keys; v: (B, T, n_h, H, D_v); beta: (B, T, n_h, H) in [0, 2].
         alpha: (B, T, H) in [0, 1], applied once per token before its first sub-step; None for no gate.
         initial_state: S_0, (B, H, D_k, D_v), or None for zeros.
         scale: factor on the read-out; None means 1/√D_k.

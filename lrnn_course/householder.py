@@ -45,15 +45,16 @@ def generalized_householder(key: torch.Tensor, beta: float | torch.Tensor) -> to
     if key.dim() == 0:
         raise ValueError("key must have at least one dimension (..., n)")
     require_finite(key, "key")
-    norms = key.norm(dim=-1, keepdim=True)
-    if bool((norms == 0).any()):
+    squared_norms = (key * key).sum(dim=-1)
+    if bool((squared_norms == 0).any()):
         raise ValueError("every key must be non-zero (it is normalised to unit length)")
     beta = torch.as_tensor(beta, dtype=key.dtype, device=key.device)
     require_in_range(beta, "beta", 0.0, 2.0)
     ### BEGIN SOLUTION
-    unit = key / norms
+    # β k kᵀ / (kᵀk) equals β k̂ k̂ᵀ and, unlike dividing by the rounded √(kᵀk), is exact for integer
+    # keys: the swap key e_i - e_j gives exactly the permutation matrix.
     identity = torch.eye(key.shape[-1], dtype=key.dtype, device=key.device)
-    return identity - beta[..., None, None] * unit[..., :, None] * unit[..., None, :]
+    return identity - (beta / squared_norms)[..., None, None] * key[..., :, None] * key[..., None, :]
     ### END SOLUTION
 
 
@@ -167,9 +168,9 @@ def cycles(permutation: Sequence[int]) -> list[tuple[int, ...]]:
 
 
 def swap_key(i: int, j: int, n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """(e_i - e_j) / √2: its reflection I - 2 k kᵀ swaps coordinates i and j and fixes the rest."""
+    """e_i - e_j: its reflection I - 2 k̂ k̂ᵀ swaps coordinates i and j and fixes the rest (exactly, in any dtype)."""
     key = torch.zeros(n, dtype=dtype)
-    key[i], key[j] = 2 ** -0.5, -(2 ** -0.5)
+    key[i], key[j] = 1.0, -1.0
     return key
 
 
@@ -189,7 +190,7 @@ def permutation_reflections(permutation: Sequence[int], dtype: torch.dtype = tor
     """Keys of n - c(σ) reflections whose product (first key first) is the permutation matrix of σ.
 
     A cycle (a₁ a₂ … a_L) is the swap (a₁ a₂), then (a₁ a₃), …, then (a₁ a_L): L - 1 swaps; a swap
-    is the reflection along (e_i - e_j)/√2 (Theorem 3 of Grazzi et al. 2025 builds group automata so).
+    is the reflection along e_i - e_j (Theorem 3 of Grazzi et al. 2025 builds group automata so).
     """
     values = require_permutation(permutation)
     ### BEGIN SOLUTION

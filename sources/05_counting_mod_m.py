@@ -186,13 +186,13 @@ for name in ("float16", "bfloat16", "float32", "float64"):
 # float16 fails where its systematic error predicts (885 ones read, against 886 predicted).
 # bfloat16 has the *smaller* step error here, yet fails first: with 8 significant bits every
 # product is rounded by up to $2^{-9} \approx 2 \cdot 10^{-3}$, and those random errors dominate.
-# float32 would need tens of millions of ones. Theorem 2 says a *real-eigenvalue* LRNN can never
+# float32 would need more than ten million ones. Theorem 2 says a *real-eigenvalue* LRNN can never
 # count mod 3; this measurement says a rotation can — but in 16 bits only for a while.
 #
 # ## 6 · An exact counter from swaps
 #
 # Reflections need not be rotations of the plane. In $\mathbb{R}^3$ the swap of coordinates $i$ and
-# $j$ is the reflection $H(k) = I - 2kk^\top$ with $k = (e_i - e_j)/\sqrt{2}$, and two swaps compose the
+# $j$ is the reflection $H(k) = I - 2kk^\top$ with $k = e_i - e_j$, and two swaps compose the
 # cyclic permutation $e_1 \to e_2 \to e_3 \to e_1$: a counter mod 3 whose matrices hold only 0 and 1,
 # so nothing is ever rounded. This is the paper's construction for any group (Theorem 3, Lesson 08):
 # the permutation $\sigma$ of $n$ points is a product of $n - c(\sigma)$ swaps, $c$ counting its cycles.
@@ -200,7 +200,7 @@ for name in ("float16", "bfloat16", "float32", "float64"):
 # %% tags=["lesson", "nbval-check-output"]
 first_swap = householder.generalized_householder(torch.tensor([1.0, -1.0, 0.0]), 2.0)
 second_swap = householder.generalized_householder(torch.tensor([0.0, 1.0, -1.0]), 2.0)
-cycle = (first_swap @ second_swap).round()  # float32 rounds 1/√2, so entries miss 0 and 1 by ~6e-8: round once
+cycle = first_swap @ second_swap
 print("H(k1) H(k2) =")
 print("\n".join("  " + " ".join(f"{v:+.0f}" for v in row) for row in cycle.tolist()))
 print("eigenvalues:", ", ".join(f"{z.real:+.3f}{z.imag:+.3f}i" for z in torch.linalg.eigvals(cycle.double()).tolist()))

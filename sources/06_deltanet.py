@@ -149,7 +149,8 @@ print(f"T = 50, 3 heads, gated: largest difference {(fast - dense).abs().max().i
 # ### Exercise 2 · The generalized Householder matrix
 #
 # Write `generalized_householder(key, beta)`: $I - \beta \hat k \hat k^\top$ with $\hat k = k/\|k\|$, for
-# keys of any leading shape `(..., n)` (the key's length is computed for you as `norms`).
+# keys of any leading shape `(..., n)`. Its squared length $k^\top k$ is computed for you as
+# `squared_norms`; $\hat k \hat k^\top = k k^\top / (k^\top k)$ avoids rounding $\sqrt{k^\top k}$.
 
 # %%
 #| exercise: 06.generalized_householder

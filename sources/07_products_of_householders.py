@@ -127,7 +127,7 @@ plt.show()
 # Theorem 3 of the paper builds a one-layer LRNN for any group: map each input letter to the
 # permutation matrix of its group element, start from $H_0 = (1, \dots, n)^\top$, and write nothing
 # ($B \equiv 0$). Each permutation matrix must then be a product of Householders. It is: the swap
-# of coordinates $i$ and $j$ is the reflection along $(e_i - e_j)/\sqrt{2}$, and a cycle
+# of coordinates $i$ and $j$ is the reflection along $e_i - e_j$, and a cycle
 # $(a_1\, a_2 \dots a_L)$ — $a_1 \to a_2 \to \dots \to a_L \to a_1$ — is $L - 1$ swaps: first
 # $(a_1\, a_2)$, then $(a_1\, a_3)$, …, last $(a_1\, a_L)$. Over all cycles that is $n - c(\sigma)$ swaps,
 # $c(\sigma)$ counting the cycles (fixed points included).
@@ -145,6 +145,21 @@ plt.show()
 check("07.permutation_reflections", permutation_reflections)
 
 # %% [markdown] tags=["lesson"]
+# The smallest interesting case, the paper's example: $v_1 = (1, -1, 0)/\sqrt{2}$ and
+# $v_2 = (0, 1, -1)/\sqrt{2}$. The reflection along $v_1$ swaps the first two coordinates, the one
+# along $v_2$ the last two, and their product is a 3-cycle — a rotation of $\mathbb{R}^3$ by $120°$
+# about $(1, 1, 1)$, with eigenvalues $1$ and $e^{\pm 2\pi i/3}$:
+
+# %% tags=["lesson", "nbval-check-output"]
+v1 = torch.tensor([1.0, -1.0, 0.0], dtype=torch.float64) / 2**0.5
+v2 = torch.tensor([0.0, 1.0, -1.0], dtype=torch.float64) / 2**0.5
+three_cycle = householder.product_of_reflections([v2, v1])  # v2 acts first
+print("H(v1) H(v2) =")
+print("\n".join("  " + " ".join(f"{x:+.0f}" for x in row) for row in three_cycle.tolist()))
+print("eigenvalues:", ", ".join(f"{z.real:+.3f}{z.imag:+.3f}i" for z in torch.linalg.eigvals(three_cycle).tolist()))
+print(f"(H(v1) H(v2))³ = I: {torch.allclose(torch.linalg.matrix_power(three_cycle, 3), torch.eye(3, dtype=torch.float64), atol=1e-12)}")
+
+# %% [markdown] tags=["lesson"]
 # How many reflections does a group need per token? The most over its elements. In $S_n$ an
 # $n$-cycle needs $n - 1$, so a one-layer DeltaProduct that tracks $S_n$ by permutation matrices
 # needs $n_h = n - 1$ Householders per token. Counted over every element of $S_3$, $S_4$ and $S_5$:
@@ -159,9 +174,9 @@ for n in (3, 4, 5):
 # Permutation matrices are not the only way in. $S_4$ is also the group of the 24 rotations of a
 # cube — signed permutation matrices of size 3 with determinant $+1$ — and every rotation of
 # $\mathbb{R}^3$ is a product of two reflections. So a state of size 3 with $n_h = 2$ tracks $S_4$,
-# where permutation matrices of size 4 needed $n_h = 3$. (The same argument puts $A_5$, the
-# rotations of the icosahedron, within reach of $n_h = 2$.) `householder.orthogonal_reflections`
-# factors any orthogonal matrix into at most $n$ reflections; on the cube's rotations:
+# where permutation matrices of size 4 needed $n_h = 3$. `householder.orthogonal_reflections`
+# factors any orthogonal matrix into at most $n$ reflections (section 4 shows how); on the cube's
+# rotations:
 
 # %% tags=["lesson", "nbval-check-output"]
 cube_rotations = []
@@ -179,6 +194,41 @@ for rotation_matrix in cube_rotations:
 print(f"{len(cube_rotations)} rotations of the cube; reflections needed: "
       + ", ".join(f"{elements(count)} with {k}" for k, count in sorted(needed.items()))
       + f"; largest error of the product {worst_error:.1e}")
+
+# %% [markdown] tags=["lesson"]
+# The same holds for $A_5$, the 60 even permutations of 5 points: it is the rotation group of the
+# icosahedron. Generated below from two of its rotations — by $72°$ about a vertex $(0, 1, \varphi)$,
+# $\varphi$ the golden ratio, and by $180°$ about the $z$-axis — by multiplying until nothing new
+# appears. As $5 \times 5$ permutation matrices its 5-cycles need 4 reflections; as rotations of
+# $\mathbb{R}^3$, every element needs at most 2. $S_5$ has no faithful 3-dimensional picture; in its
+# smallest one, 4-dimensional, a 5-cycle turns two planes at once and still takes 4 reflections —
+# the $n_h = 4$ that the DeltaProduct authors report for $S_5$ in one layer.
+
+# %% tags=["lesson", "nbval-check-output"]
+def axis_rotation(axis, angle):
+    """The rotation of R³ by ``angle`` about ``axis`` (Rodrigues' formula)."""
+    unit = F.normalize(torch.tensor(axis, dtype=torch.float64), dim=0)
+    cross = torch.tensor([[0.0, -unit[2], unit[1]], [unit[2], 0.0, -unit[0]], [-unit[1], unit[0], 0.0]], dtype=torch.float64)
+    return torch.eye(3, dtype=torch.float64) + math.sin(angle) * cross + (1 - math.cos(angle)) * cross @ cross
+
+
+golden_ratio = (1 + 5**0.5) / 2
+generators = (axis_rotation((0.0, 1.0, golden_ratio), 2 * math.pi / 5), axis_rotation((0.0, 0.0, 1.0), math.pi))
+icosahedral, frontier = [torch.eye(3, dtype=torch.float64)], [torch.eye(3, dtype=torch.float64)]
+while frontier:
+    found = [g @ element for element in frontier for g in generators]
+    frontier = []
+    for candidate in found:
+        if all((candidate - known).abs().max() > 1e-9 for known in icosahedral):
+            icosahedral.append(candidate)
+            frontier.append(candidate)
+needed = Counter(len(householder.orthogonal_reflections(rotation_matrix)) for rotation_matrix in icosahedral)
+even_permutations = [p for p in itertools.permutations(range(5)) if (5 - len(householder.cycles(p))) % 2 == 0]
+as_permutations = Counter(len(permutation_reflections(list(p))) for p in even_permutations)
+print(f"the icosahedron's rotations: {len(icosahedral)}; reflections needed: "
+      + ", ".join(f"{elements(count)} with {k}" for k, count in sorted(needed.items())))
+print(f"A5 as 5x5 permutation matrices: {len(even_permutations)}; reflections needed: "
+      + ", ".join(f"{elements(count)} with {k}" for k, count in sorted(as_permutations.items())))
 
 # %% [markdown] tags=["lesson"]
 # ## 4 · Every orthogonal matrix
@@ -258,8 +308,9 @@ viz.householder_product_explorer()
 #   eigenvalue; three factors gave complex pairs in about 1 % of samples, two factors with
 #   $\beta \in [0, 2]$ in about one in six.
 # - A permutation $\sigma$ is exactly $n - c(\sigma)$ swap reflections, so one-layer DeltaProduct
-#   tracks $S_n$ by permutation matrices with $n_h = n - 1$; through the cube's rotations, $S_4$ needs
-#   only $n_h = 2$. Every orthogonal matrix is at most $n$ reflections.
+#   tracks $S_n$ by permutation matrices with $n_h = n - 1$; as rotations of $\mathbb{R}^3$ (the cube's,
+#   the icosahedron's), $S_4$ and $A_5$ need only $n_h = 2$, while $S_5$ needs 4. Every orthogonal
+#   matrix is at most $n$ reflections.
 # - DeltaProduct with $n_h$ Householders per token equals DeltaNet on the interleaved sequence of
 #   $n_h T$ steps (zero queries but the last, the gate at the first sub-step).
 #

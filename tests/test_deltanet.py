@@ -180,3 +180,13 @@ def test_reflection_threshold_makes_near_reflections_exact():
     high = trained > 1.9
     assert bool(high.any()) and bool((~high).any())
     assert bool((snapped[high] == 2.0).all()) and torch.equal(snapped[~high], trained[~high])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+def test_keys_must_have_unit_length(dtype):
+    q, k, v, beta, _, _ = [x.to(dtype) if x is not None else None for x in random_inputs(gated=False)]
+    deltanet.delta_rule(q, k, v, beta / 2)  # unit keys, rounded to dtype: accepted
+    with pytest.raises(ValueError, match="L2-normalised.*length 1.1"):
+        deltanet.delta_rule(q, k * 1.1, v, beta / 2)
+    with pytest.raises(ValueError, match="L2-normalised"):
+        deltaproduct.delta_product(q, (k * 0.5)[:, :, None], v[:, :, None], beta[:, :, None] / 2)

@@ -128,10 +128,10 @@ def householder_cases() -> list[Case]:
 
     return [
         Case("eigenvalue 1 - β along k, 1 elsewhere", spectrum, (
-            "Normalise first: unit = key / norms (norms is computed for you).",
-            "I - β k̂ k̂ᵀ: torch.eye(n) - beta[..., None, None] * unit[..., :, None] * unit[..., None, :].",
+            "k̂ k̂ᵀ = k kᵀ / (kᵀk), and kᵀk is computed for you as squared_norms.",
+            "torch.eye(n) - (beta / squared_norms)[..., None, None] * key[..., :, None] * key[..., None, :].",
         )),
-        Case("normalises the key: k = (3, 4), β = 2", along_the_key, ("Divide the key by its length before the outer product.",)),
+        Case("normalises the key: k = (3, 4), β = 2", along_the_key, ("Divide by the squared length kᵀk (or normalise the key first).",)),
         Case("a batch of keys and βs", batched, ("Use broadcasting over the leading dimensions, not torch.outer (1-d only).",)),
         Case("β = 2 is a reflection: H H = I", involution, ("β = 2 flips the component along k̂; twice restores it.",)),
         Case("keeps float32 as float32", keeps_float32, ("Build the identity in key.dtype.",)),

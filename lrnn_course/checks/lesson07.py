@@ -70,7 +70,7 @@ def permutation_cases() -> list[Case]:
 
     return [
         single("a swap is one reflection: σ = (1, 0, 2)", [1, 0, 2], (
-            "householder.swap_key(i, j, n) is (e_i - e_j)/√2; its reflection swaps coordinates i and j.",
+            "householder.swap_key(i, j, n) is e_i - e_j; its reflection swaps coordinates i and j.",
         )),
         single("the identity needs none", [0, 1, 2, 3], ("Fixed points are cycles of length 1: they need no swap.",)),
         single("the 3-cycle 0 → 1 → 2 → 0 is two reflections, in order", [1, 2, 0], (
