@@ -263,42 +263,40 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     return TrainResult(config, model, history, device.type)
 
 
+def _small_and_full(small: TrainConfig, **full: Any) -> dict[str, TrainConfig]:
+    """A preset's two sizes: ``small``, and the full config that differs from it only in ``full``."""
+    return {"small": small, "full": dataclasses.replace(small, **full)}
+
+
+# Lesson 05: Z_5 cycle navigation (not run in the paper), trained on lengths 3-16 and tested far beyond.
+_CYCLE = TrainConfig(task="cycle_navigation", steps=400, batch_size=128, lr=1e-2, train_lengths=(3, 16),
+                     test_lengths=(16, 32, 64, 128, 256, 512, 1024), eval_every=50)
+_CYCLE_FULL = {"steps": 3000, "test_lengths": (16, 32, 64, 128, 256, 512, 1024, 2048, 4096), "eval_every": 250}
+
 PRESETS: dict[str, dict[str, TrainConfig]] = {
     # The authors' Figure 1 model: 1 layer, d = 10, no residual path, batch 256, lr 1e-3 (20k steps in the paper).
-    "figure1": {
-        "small": TrainConfig(model="diagonal", d_model=10, steps=1000, eval_every=50, model_options={"residual": False}),
-        "full": TrainConfig(model="diagonal", d_model=10, steps=20_000, eval_every=1000, model_options={"residual": False}),
-    },
+    "figure1": _small_and_full(
+        TrainConfig(model="diagonal", d_model=10, steps=1000, eval_every=50, model_options={"residual": False}),
+        steps=20_000, eval_every=1000,
+    ),
     # Table 3's Mamba parity row at the paper's width: 2 layers, d = 128, Mamba's Δ initialisation,
     # short convolution, warm-up. Too slow for a CPU; measured on an H100 at about 1 500 steps to loss 0.
     "mamba_parity": {
         "full": TrainConfig(model="mamba", d_model=128, n_layers=2, steps=3000, warmup_steps=500, eval_every=500,
                             model_options={"d_state": 16, "expand": 2, "d_conv": 4}),
     },
-    # Lesson 05: Z_5 cycle navigation (not run in the paper), a real diagonal model against two
-    # reflections per token, trained on lengths 3-16 and tested far beyond.
-    "cycle_diagonal": {
-        "small": TrainConfig(task="cycle_navigation", model="diagonal", d_model=32, steps=400, batch_size=128, lr=1e-2,
-                             train_lengths=(3, 16), test_lengths=(16, 32, 64, 128, 256, 512, 1024), eval_every=50),
-        "full": TrainConfig(task="cycle_navigation", model="diagonal", d_model=32, steps=3000, batch_size=128, lr=1e-2,
-                            train_lengths=(3, 16), test_lengths=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096), eval_every=250),
-    },
-    "cycle_deltaproduct": {
-        "small": TrainConfig(task="cycle_navigation", model="deltaproduct", d_model=16, steps=400, batch_size=128, lr=1e-2,
-                             train_lengths=(3, 16), test_lengths=(16, 32, 64, 128, 256, 512, 1024), eval_every=50,
-                             model_options={"n_heads": 1, "n_householder": 2}),
-        "full": TrainConfig(task="cycle_navigation", model="deltaproduct", d_model=16, steps=3000, batch_size=128, lr=1e-2,
-                            train_lengths=(3, 16), test_lengths=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096), eval_every=250,
-                            model_options={"n_heads": 1, "n_householder": 2}),
-    },
+    # Lesson 05: a real diagonal model against two reflections per token.
+    "cycle_diagonal": _small_and_full(dataclasses.replace(_CYCLE, model="diagonal", d_model=32), **_CYCLE_FULL),
+    "cycle_deltaproduct": _small_and_full(
+        dataclasses.replace(_CYCLE, model="deltaproduct", d_model=16, model_options={"n_heads": 1, "n_householder": 2}),
+        **_CYCLE_FULL,
+    ),
     # Lesson 06: Table 3's DeltaNet parity row at course scale — one layer, d = 16, one head, the
     # naive recurrence; lr 1e-2 (at 3e-3 neither range learned within 1 000 steps).
-    "deltanet_parity": {
-        "small": TrainConfig(model="deltanet", d_model=16, steps=400, batch_size=128, lr=1e-2, eval_every=25,
-                             model_options={"n_heads": 1}),
-        "full": TrainConfig(model="deltanet", d_model=16, steps=3000, batch_size=128, lr=1e-2, eval_every=250,
-                            model_options={"n_heads": 1}),
-    },
+    "deltanet_parity": _small_and_full(
+        TrainConfig(model="deltanet", d_model=16, steps=400, batch_size=128, lr=1e-2, eval_every=25, model_options={"n_heads": 1}),
+        steps=3000, eval_every=250,
+    ),
 }
 PAPER = {
     "figure1": {"diagonal [-1,1]": "1.0 (Fig. 1)", "diagonal [0,1]": "≈ 0 (Fig. 1)"},
