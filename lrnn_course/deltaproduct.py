@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .deltanet import BETA_RANGE, delta_rule, delta_rule_step, starting_point, validate_delta_inputs
+from .deltanet import BETA_RANGE, delta_rule, delta_rule_step, require_unit_keys, starting_point, validate_delta_inputs
 from .householder import generalized_householder
-from .validate import require_positive_int, require_tensor
+from .validate import require_finite, require_in_range, require_positive_int, require_tensor
 
 
 def validate_product_inputs(q, k, v, beta, alpha, initial_state) -> None:
@@ -45,8 +45,12 @@ def validate_product_inputs(q, k, v, beta, alpha, initial_state) -> None:
     if v.shape[:4] != k.shape[:4] or beta.shape != k.shape[:4]:
         raise ValueError(f"k (B, T, n_h, H, D_k), v (B, T, n_h, H, D_v) and beta (B, T, n_h, H) disagree: "
                          f"{tuple(k.shape)}, {tuple(v.shape)}, {tuple(beta.shape)}")
-    for index in range(k.shape[2]):
-        validate_delta_inputs(q, k[:, :, index], v[:, :, index], beta[:, :, index], alpha, initial_state)
+    # One sub-step settles dtypes, devices, q, α and S_0; the values of every sub-step are checked at once.
+    validate_delta_inputs(q, k[:, :, 0], v[:, :, 0], beta[:, :, 0], alpha, initial_state)
+    for x, name in ((k, "k"), (v, "v"), (beta, "beta")):
+        require_finite(x, name)
+    require_in_range(beta, "beta", 0.0, 2.0)
+    require_unit_keys(k)
 
 
 def delta_product(

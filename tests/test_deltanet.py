@@ -190,3 +190,15 @@ def test_keys_must_have_unit_length(dtype):
         deltanet.delta_rule(q, k * 1.1, v, beta / 2)
     with pytest.raises(ValueError, match="L2-normalised"):
         deltaproduct.delta_product(q, (k * 0.5)[:, :, None], v[:, :, None], beta[:, :, None] / 2)
+
+
+@pytest.mark.parametrize("spoil,message", [
+    (lambda k, v, beta: beta[:, :, 1].fill_(2.5), "beta must lie in"),
+    (lambda k, v, beta: v[:, 3, 1].fill_(float("nan")), "v has"),
+    (lambda k, v, beta: k[:, 2, 1].mul_(3.0), "L2-normalised"),
+])
+def test_every_sub_step_of_delta_product_is_checked(spoil, message):
+    q, k, v, beta, alpha, state = random_inputs(n_householder=2)
+    spoil(k, v, beta)
+    with pytest.raises(ValueError, match=message):
+        deltaproduct.delta_product(q, k, v, beta, alpha, state)
