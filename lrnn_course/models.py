@@ -18,7 +18,7 @@ Glossary (code name -> paper symbol, Grazzi et al. 2025):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -111,6 +111,13 @@ class SequenceModel(nn.Module):
         self.layers = nn.ModuleList(make_layer() for _ in range(n_layers))
         self.final_norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, n_classes)
+
+    def first_layer_input(self, tokens: Sequence[int]) -> torch.Tensor:
+        """What the first layer reads for each token id, norm(embedding(token)): (len(tokens), d_model), on the model's device."""
+        ids = torch.as_tensor(tokens, dtype=torch.long, device=self.embedding.weight.device)
+        if ids.dim() != 1 or bool(((ids < 0) | (ids >= self.vocab_size)).any()):
+            raise ValueError(f"tokens must be a sequence of ids in [0, {self.vocab_size - 1}], got {tokens!r}")
+        return self.norms[0](self.embedding(ids))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.long or tokens.dim() != 2:

@@ -185,10 +185,8 @@ show_committed_tables("figure1")
 # %% tags=["lesson"]
 def token_gates(result: train.TrainResult) -> dict[str, torch.Tensor]:
     """The gate vector a(x) of the recurrent layer for the bits 0 and 1 (tokens 1 and 2)."""
-    model = result.model.cpu()
     with torch.no_grad():
-        inputs = model.norms[0](model.embedding(torch.tensor([1, 2])))
-        gates = model.layers[0].gates(inputs)
+        gates = result.model.layers[0].gates(result.model.first_layer_input([1, 2])).cpu()
     return {"bit 0": gates[0], "bit 1": gates[1]}
 
 

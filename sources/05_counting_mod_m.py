@@ -262,7 +262,7 @@ print(f"{'move':>4} {'beta_1':>7} {'beta_2':>7} {'angle phi (deg)':>16} {'modulu
 rotation_of = {}
 with torch.no_grad():
     for move, token in move_tokens.items():
-        x = product_result.model.norms[0](product_result.model.embedding(torch.tensor([token], device=device)))
+        x = product_result.model.first_layer_input([token])
         betas = layer.betas_of(x)[0, :, 0].tolist()
         eigenvalues = torch.linalg.eigvals(layer.transitions(x)[0, 0].double().cpu())
         turning = eigenvalues[eigenvalues.imag.abs().argmax()]

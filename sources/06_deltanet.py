@@ -246,7 +246,7 @@ for result in results:
     model, keys = result.model, {}
     with torch.no_grad():
         for name, token in bit_tokens.items():
-            x = model.norms[0](model.embedding(torch.tensor([token], device=device)))
+            x = model.first_layer_input([token])
             step_size = model.layers[0].betas_of(x)[0, 0, 0].item()
             keys[name] = F.normalize(model.layers[0].keys(x)[0], dim=-1)
             print(f"{result.config.label:<16} {name}: β = {step_size:.3f}, eigenvalue along its key 1 - β = {1 - step_size:+.3f}")

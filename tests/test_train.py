@@ -39,6 +39,15 @@ def test_models_score_every_position_and_refuse_bad_tokens(name):
         model(torch.zeros(5, dtype=torch.long))
 
 
+def test_first_layer_input_is_the_normalised_embedding_of_each_token():
+    torch.manual_seed(0)
+    model = models.build_model("deltanet", vocab_size=4, n_classes=2, d_model=8, n_layers=2)
+    expected = model.norms[0](model.embedding(torch.tensor([3, 1])))
+    assert torch.equal(model.first_layer_input([3, 1]), expected)
+    with pytest.raises(ValueError, match=r"ids in \[0, 3\]"):
+        model.first_layer_input([4])
+
+
 def test_unknown_model_or_task_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="unknown task 'parityy'; choose one of 'parity'"):
         train.TrainConfig(task="parityy")
