@@ -1,4 +1,4 @@
-"""The ``lrnn-course`` command: ``doctor``, ``check EXERCISE FILE``, ``build`` and ``run``.
+"""The ``lrnn-course`` command: ``doctor``, ``check EXERCISE FILE``, ``build``, ``run`` and ``experiment``.
 
 Glossary: EXERCISE = an exercise id such as ``01.sequential_scan``; FILE = a Python file that
 defines the exercise's function under the same name as the library's solution.
@@ -71,6 +71,19 @@ def run_lessons(args: argparse.Namespace) -> int:
     return 0 if all(not run.error and run.checks_passed == run.checks for run in runs) else 1
 
 
+def run_experiment(args: argparse.Namespace) -> int:
+    from .experiments import run_experiment as run
+    from .train import data_parallel_rank, results_table
+
+    changes = {"steps": args.steps} if args.steps is not None else {}
+    command = "lrnn-course experiment " + " ".join(args.argv)
+    results = run(args.name, args.size, args.seeds, args.device, Path(args.out), progress=not args.quiet, command=command, **changes)
+    if data_parallel_rank()[0] == 0:
+        print(results_table(results))
+        print(f"wrote {Path(args.out) / f'{args.name}-{args.size}'}.json and .png")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(prog="lrnn-course", description="The lrnn-course command line.")
     commands = main_parser.add_subparsers(dest="command", required=True)
@@ -96,11 +109,27 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     run.add_argument("--out", help="folder for the executed notebooks and summary.md (default build/course)")
     run.set_defaults(run=run_lessons)
+
+    from .experiments import EXPERIMENTS
+
+    experiment = commands.add_parser(
+        "experiment", help="train every variant of a Lesson 08 experiment; writes JSON and a plot (torchrun: data parallel)"
+    )
+    experiment.add_argument("name", choices=sorted(EXPERIMENTS), help="which experiment")
+    experiment.add_argument("--size", choices=("small", "full"), default="small")
+    experiment.add_argument("--seeds", type=int, default=1, help="seeds 0 .. N-1 (default 1)")
+    experiment.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    experiment.add_argument("--steps", type=int, help="override the number of training steps (smoke tests)")
+    experiment.add_argument("--out", default="build/experiments", help="folder for NAME-SIZE.json and .png")
+    experiment.add_argument("--quiet", action="store_true", help="no progress bars")
+    experiment.set_defaults(run=run_experiment)
     return main_parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
+    args.argv = argv[1:]
     return args.run(args)
 
 

@@ -11,8 +11,12 @@ Glossary (code name -> paper symbol, Grazzi et al. 2025):
 ``sharpness``           the factor 10 inside act, which lets a gate reach ±1 within float32
 ``SequenceModel``       embedding -> layers (pre-norm, residual) -> norm -> head; the head scores
                         the task's answers only, so chance accuracy is 1 / n_classes
-``MODELS``              the names ``build_model`` accepts: "diagonal", "mamba", "deltanet" and
-                        "deltaproduct" (options such as ``n_heads``, ``n_householder`` go to the layer)
+``MODELS``              the names ``build_model`` accepts: "diagonal", "mamba", "deltanet",
+                        "deltaproduct" (options such as ``n_heads``, ``n_householder``, ``gated``
+                        go to the layer) and the baselines "lstm" and "transformer"
+``LSTMLayer``           the non-linear RNN baseline of Table 3 (an LSTM; sLSTM is its modern kin)
+``CausalTransformerLayer``  the Transformer baseline: causal self-attention and an MLP, no position
+                        encoding (causal attention can still tell positions apart)
 =====================  =====================================================================
 """
 
@@ -131,6 +135,38 @@ class SequenceModel(nn.Module):
         return self.head(self.final_norm(x))
 
 
+class LSTMLayer(nn.Module):
+    """An LSTM of width ``d_model``: (batch, T, d_model) -> its hidden states, same shape."""
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        require_positive_int(d_model, "d_model")
+        self.lstm = nn.LSTM(d_model, d_model, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lstm(x)[0]
+
+
+class CausalTransformerLayer(nn.Module):
+    """Causal multi-head self-attention plus an MLP; with the stack's residual path, a pre-norm Transformer block."""
+
+    def __init__(self, d_model: int, n_heads: int = 4) -> None:
+        super().__init__()
+        require_positive_int(d_model, "d_model")
+        require_positive_int(n_heads, "n_heads")
+        if d_model % n_heads:
+            raise ValueError(f"d_model ({d_model}) must be a multiple of n_heads ({n_heads})")
+        self.attention = nn.MultiheadAttention(d_model, n_heads, batch_first=True)
+        self.norm = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        steps = x.shape[1]
+        future = torch.triu(torch.ones(steps, steps, dtype=torch.bool, device=x.device), diagonal=1)
+        attended = self.attention(x, x, x, attn_mask=future, need_weights=False)[0]
+        return attended + self.mlp(self.norm(x + attended))
+
+
 def _diagonal(d_model: int, negative: bool, **options: Any) -> Callable[[], nn.Module]:
     return lambda: DiagonalRecurrence(d_model, negative, **options)
 
@@ -147,9 +183,20 @@ def _deltaproduct(d_model: int, negative: bool, **options: Any) -> Callable[[], 
     return lambda: DeltaProductLayer(d_model, negative=negative, **options)
 
 
+# The baselines have no eigenvalue range: ``negative`` does not apply to them and is ignored.
+def _lstm(d_model: int, negative: bool) -> Callable[[], nn.Module]:
+    return lambda: LSTMLayer(d_model)
+
+
+def _transformer(d_model: int, negative: bool, **options: Any) -> Callable[[], nn.Module]:
+    return lambda: CausalTransformerLayer(d_model, **options)
+
+
 MODELS: dict[str, Callable[..., Callable[[], nn.Module]]] = {
     "diagonal": _diagonal, "mamba": _mamba, "deltanet": _deltanet, "deltaproduct": _deltaproduct,
+    "lstm": _lstm, "transformer": _transformer,
 }
+BASELINES = ("lstm", "transformer")
 
 
 def build_model(

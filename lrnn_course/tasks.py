@@ -83,6 +83,8 @@ class Batch:
         answer_offset: the token of answer 0; answers are answer_offset ... answer_offset + n_classes - 1.
         n_classes: number of possible answers.
         chance_accuracy: acc_rand = 1 / n_classes.
+        every_position: False for the tasks above (one answer per row); True for the group word
+            problems of ``groups``, scored at every position before the padding.
     """
 
     task: str
@@ -94,16 +96,25 @@ class Batch:
     answer_offset: int
     n_classes: int
     chance_accuracy: float
+    every_position: bool = False
 
     @property
     def answer_positions(self) -> torch.Tensor:
-        """LongTensor (N,): the index of the one scored position of each row."""
+        """LongTensor (N,): the index of the one scored position of each row (tasks with one answer only)."""
+        if self.every_position:
+            raise ValueError(f"{self.task} is scored at every position; it has no single answer position")
         return (self.targets != IGNORE).long().argmax(dim=1)
 
     def to(self, device: torch.device | str) -> Batch:
         """The same batch with its three tensors on ``device`` (generation always runs on the CPU)."""
         return dataclasses.replace(
             self, tokens=self.tokens.to(device), targets=self.targets.to(device), lengths=self.lengths.to(device)
+        )
+
+    def rows(self, selected: slice) -> Batch:
+        """The batch of the ``selected`` rows (one process's share under data parallelism)."""
+        return dataclasses.replace(
+            self, tokens=self.tokens[selected], targets=self.targets[selected], lengths=self.lengths[selected]
         )
 
 

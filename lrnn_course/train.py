@@ -1,4 +1,4 @@
-"""The training harness of Lessons 04, 05 and 08: fresh samples every step, scaled accuracy per length.
+"""The training harness of Lessons 04, 05 and 08: fresh samples every step, a score per test length.
 
 Glossary (code name -> paper term, Grazzi et al. 2025, §5.1 and App. E.1):
 
@@ -7,15 +7,23 @@ Glossary (code name -> paper term, Grazzi et al. 2025, §5.1 and App. E.1):
                      to ``min_lr``, gradient clipping) and evaluation settings
 ``train_lengths``    (3, 40): sequence lengths drawn uniformly for every training batch
 ``test_lengths``     the lengths of the extrapolation test (the paper: 40 to 256)
-``scaled``           scaled accuracy (acc - acc_rand) / (1 - acc_rand): 0 = chance, 1 = perfect
+``metric``           what a score is: "scaled accuracy" (acc - acc_rand) / (1 - acc_rand) for
+                     the formal languages (0 = chance, 1 = perfect), "sequence accuracy" (the
+                     fraction of sequences right at every position) for group word problems
 ``answer_loss``      cross-entropy at the answer position, the only position with a target
-``Evaluation``       the scaled accuracy at every test length (and on training lengths) at one step
-``TrainResult``      the config, the trained model and its evaluations over time
+``token_loss``       cross-entropy at every scored position (group word problems)
+``Evaluation``       the score at every test length (and on training lengths) at one step
+``TrainResult``      the config, the trained model, its evaluations and its loss at every step
 ===================  =======================================================================
 
-The loss and the accuracy only look at each sequence's answer position (the authors' targets are
--1, ignored, everywhere else). Evaluation sets are drawn once from a fixed seed that does not
-depend on ``TrainConfig.seed``, so two runs are always scored on the same sequences.
+For the formal languages the loss and the accuracy only look at each sequence's answer position
+(the authors' targets are -1, ignored, everywhere else); group word problems are scored at every
+position. Evaluation sets are drawn once from a fixed seed that does not depend on
+``TrainConfig.seed``, so two runs are always scored on the same sequences.
+
+Data parallelism: when ``torch.distributed`` is initialised (``torchrun``), every process draws
+the same global batch, trains on its share of the rows, and DDP averages the gradients; with the
+same number of scored positions per row this is the single-process run, step for step.
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ import torch.nn.functional as F
 
 from . import tasks
 from .device import device as choose_device
-from .models import MODELS, SequenceModel, build_model, gate_range
+from .groups import WORD_PROBLEMS, sequence_accuracy
+from .models import BASELINES, MODELS, SequenceModel, build_model, gate_range
 from .validate import require_positive_int, require_tensor
 
 TASKS: dict[str, Callable[..., tasks.Batch]] = {
@@ -40,7 +49,7 @@ TASKS: dict[str, Callable[..., tasks.Batch]] = {
     "modular_arithmetic": tasks.modular_arithmetic,
     "modular_arithmetic_with_brackets": tasks.modular_arithmetic_with_brackets,
     "cycle_navigation": tasks.cycle_navigation,
-}
+} | WORD_PROBLEMS
 EVALUATION_SEED = 2_024_11_12
 
 
@@ -92,37 +101,48 @@ class TrainConfig:
 
     @property
     def label(self) -> str:
-        """E.g. ``"diagonal [-1,1]"``: the model and its eigenvalue range."""
-        return f"{self.model} {gate_range(self.negative)}"
+        """E.g. ``"diagonal [-1,1]"`` or ``"deltaproduct n_h=2 [-1,1]"``: the model and its eigenvalue range."""
+        if self.model in BASELINES:
+            return self.model
+        householders = self.model_options.get("n_householder")
+        detail = f" n_h={householders}" if householders is not None else ""
+        detail += " gated" if self.model_options.get("gated") else ""
+        return f"{self.model}{detail} {gate_range(self.negative)}"
+
+    @property
+    def metric(self) -> str:
+        """ "sequence accuracy" for group word problems, "scaled accuracy" for the other tasks."""
+        return "sequence accuracy" if self.task in WORD_PROBLEMS else "scaled accuracy"
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Scores at one training step: ``scaled[length]`` per test length, ``train_scaled`` on training lengths."""
+    """Scores at one training step: ``scores[length]`` per test length, ``train_score`` on training lengths."""
 
     step: int
     seconds: float
     loss: float
-    train_scaled: float
-    scaled: dict[int, float]
+    train_score: float
+    scores: dict[int, float]
 
     def mean(self, lengths: Sequence[int] | None = None) -> float:
-        """The mean scaled accuracy over ``lengths`` (default: every test length)."""
-        chosen = list(self.scaled) if lengths is None else list(lengths)
-        missing = [length for length in chosen if length not in self.scaled]
+        """The mean score over ``lengths`` (default: every test length)."""
+        chosen = list(self.scores) if lengths is None else list(lengths)
+        missing = [length for length in chosen if length not in self.scores]
         if missing:
-            raise KeyError(f"no evaluation at lengths {missing}; evaluated {sorted(self.scaled)}")
-        return sum(self.scaled[length] for length in chosen) / len(chosen)
+            raise KeyError(f"no evaluation at lengths {missing}; evaluated {sorted(self.scores)}")
+        return sum(self.scores[length] for length in chosen) / len(chosen)
 
 
 @dataclass
 class TrainResult:
-    """A finished run: its config, the trained model, and every ``Evaluation`` in step order."""
+    """A finished run: its config, the trained model, every ``Evaluation`` in step order, the loss of every step."""
 
     config: TrainConfig
     model: SequenceModel
     history: list[Evaluation]
     device: str
+    losses: list[float] = field(default_factory=list)
 
     @property
     def final(self) -> Evaluation:
@@ -133,12 +153,12 @@ class TrainResult:
         return self.final.step
 
     def summary(self) -> str:
-        """One line: label, steps, seconds, and the final mean scaled accuracy."""
+        """One line: label, steps, seconds, and the final mean score."""
         final = self.final
         return (
             f"{self.config.label:<16} seed {self.config.seed}: {final.step} steps in {final.seconds:.1f} s on {self.device}, "
-            f"scaled accuracy {final.train_scaled:.3f} on lengths {self.config.train_lengths[0]}-{self.config.train_lengths[1]}, "
-            f"{final.mean():.3f} on {min(final.scaled)}-{max(final.scaled)}"
+            f"{self.config.metric} {final.train_score:.3f} on lengths {self.config.train_lengths[0]}-{self.config.train_lengths[1]}, "
+            f"{final.mean():.3f} on {min(final.scores)}-{max(final.scores)}"
         )
 
 
@@ -174,15 +194,47 @@ def answer_loss(logits: torch.Tensor, batch: tasks.Batch) -> torch.Tensor:
     ### END SOLUTION
 
 
+def token_loss(logits: torch.Tensor, batch: tasks.Batch) -> torch.Tensor:
+    """The loss of a word problem: cross-entropy at every scored position, averaged over positions."""
+    require_tensor(logits, "logits", 3, "(N, L, n_classes)")
+    if logits.shape != (*batch.tokens.shape, batch.n_classes):
+        raise ValueError(f"logits must have shape (N, L, n_classes) = {(*batch.tokens.shape, batch.n_classes)}, "
+                         f"got {tuple(logits.shape)}")
+    return F.cross_entropy(logits.flatten(0, 1), batch.targets.flatten(), ignore_index=tasks.IGNORE)
+
+
+def loss_of(logits: torch.Tensor, batch: tasks.Batch) -> torch.Tensor:
+    """``token_loss`` for word problems, ``answer_loss`` for the tasks with one answer per row."""
+    return token_loss(logits, batch) if batch.every_position else answer_loss(logits, batch)
+
+
 @torch.no_grad()
-def scaled_accuracy_on(model: SequenceModel, batch: tasks.Batch) -> float:
-    """The model's scaled accuracy on one batch."""
+def predictions_on(model: SequenceModel, batch: tasks.Batch) -> torch.Tensor:
+    """The model's predicted class (answer index) at every position: LongTensor (N, L)."""
     was_training = model.training
     model.eval()
-    logits, answers = answer_logits(model, batch)
+    predictions = model(batch.tokens).argmax(dim=-1)
     model.train(was_training)
-    accuracy = (logits.argmax(dim=-1) == answers).float().mean().item()
+    return predictions
+
+
+def scaled_accuracy_on(model: SequenceModel, batch: tasks.Batch) -> float:
+    """The model's scaled accuracy on one batch of a task with one answer per row."""
+    predictions = predictions_on(model, batch)
+    rows = torch.arange(len(predictions), device=predictions.device)
+    positions = batch.answer_positions
+    accuracy = (predictions[rows, positions] == batch.targets[rows, positions] - batch.answer_offset).float().mean().item()
     return tasks.scaled_accuracy(accuracy, batch.chance_accuracy)
+
+
+def sequence_accuracy_on(model: SequenceModel, batch: tasks.Batch) -> torch.Tensor:
+    """The cumulative sequence accuracy of the model on a word-problem batch, per position: (L,), on the CPU."""
+    return sequence_accuracy(predictions_on(model, batch).cpu(), batch.targets.cpu())
+
+
+def score_on(model: SequenceModel, batch: tasks.Batch) -> float:
+    """The run's metric on one batch: sequence accuracy at the last position, or scaled accuracy."""
+    return sequence_accuracy_on(model, batch)[-1].item() if batch.every_position else scaled_accuracy_on(model, batch)
 
 
 def evaluation_batches(config: TrainConfig, device: torch.device) -> tuple[tasks.Batch, dict[int, tasks.Batch]]:
@@ -210,17 +262,31 @@ def learning_rate_factor(config: TrainConfig) -> Callable[[int], float]:
     return factor
 
 
+def data_parallel_rank() -> tuple[int, int]:
+    """(rank, world size) of this process: (0, 1) unless ``torch.distributed`` is initialised."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
 def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     """Train one model on fresh samples every step; evaluate every ``eval_every`` steps and at the end.
 
+    Under ``torchrun`` (``torch.distributed`` initialised) each of the W processes trains on
+    ``batch_size / W`` rows of the same global batch and DDP averages the gradients.
+
     Args:
         config: the run.
-        progress: show a tqdm bar (loss and latest mean scaled accuracy in its postfix).
+        progress: show a tqdm bar (loss and latest mean score in its postfix; first process only).
     """
     from tqdm.auto import tqdm
 
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    rank, world = data_parallel_rank()
+    if config.batch_size % world:
+        raise ValueError(f"batch_size {config.batch_size} must be a multiple of the number of processes, {world}")
+    share = slice(rank * config.batch_size // world, (rank + 1) * config.batch_size // world)
     device = choose_device(config.device)
     torch.manual_seed(config.seed)
     generate = TASKS[config.task]
@@ -228,39 +294,51 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     model = build_model(
         config.model, probe.vocab_size, probe.n_classes, config.d_model, config.n_layers, config.negative, **config.model_options
     ).to(device)
+    trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, learning_rate_factor(config))
     in_distribution, per_length = evaluation_batches(config, device)
     data = torch.Generator().manual_seed(config.seed)
     history: list[Evaluation] = []
-    recent_losses: list[float] = []
+    losses: list[float] = []
     start = time.perf_counter()
 
     def evaluate(step: int) -> None:
-        loss = sum(recent_losses) / len(recent_losses) if recent_losses else float("nan")
-        recent_losses.clear()
-        scaled = {length: scaled_accuracy_on(model, batch) for length, batch in per_length.items()}
-        history.append(Evaluation(step, time.perf_counter() - start, loss, scaled_accuracy_on(model, in_distribution), scaled))
+        recent = losses[history[-1].step if history else 0 :]
+        scores = {length: score_on(model, batch) for length, batch in per_length.items()}
+        history.append(Evaluation(step, time.perf_counter() - start, sum(recent) / len(recent), score_on(model, in_distribution), scores))
 
-    bar = tqdm(range(1, config.steps + 1), desc=config.label, disable=not progress, leave=False)
+    def agreed(flag: bool) -> bool:
+        """Every process stops at the same step: the flag of any one of them counts."""
+        if world == 1:
+            return flag
+        vote = torch.tensor([float(flag)], device=device)
+        torch.distributed.all_reduce(vote, op=torch.distributed.ReduceOp.MAX)
+        return bool(vote.item())
+
+    bar = tqdm(range(1, config.steps + 1), desc=config.label, disable=not progress or rank > 0, leave=False)
     for step in bar:
-        batch = generate(config.batch_size, *config.train_lengths, data).to(device)
-        loss = answer_loss(model(batch.tokens), batch)
+        batch = generate(config.batch_size, *config.train_lengths, data).rows(share).to(device)
+        loss = loss_of(trained(batch.tokens), batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.clip_norm is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
         optimizer.step()
         schedule.step()
-        recent_losses.append(loss.item())
-        out_of_time = config.max_seconds is not None and time.perf_counter() - start > config.max_seconds
+        global_loss = loss.detach()
+        if world > 1:
+            torch.distributed.all_reduce(global_loss)
+            global_loss /= world
+        losses.append(global_loss.item())
+        out_of_time = agreed(config.max_seconds is not None and time.perf_counter() - start > config.max_seconds)
         if step % config.eval_every == 0 or step == config.steps or out_of_time:
             evaluate(step)
-            bar.set_postfix(loss=f"{history[-1].loss:.3f}", scaled=f"{history[-1].mean():.2f}")
+            bar.set_postfix(loss=f"{history[-1].loss:.3f}", score=f"{history[-1].mean():.2f}")
         if out_of_time:
             break
     bar.close()
-    return TrainResult(config, model, history, device.type)
+    return TrainResult(config, model, history, device.type, losses)
 
 
 def _small_and_full(small: TrainConfig, **full: Any) -> dict[str, TrainConfig]:
@@ -303,7 +381,7 @@ PAPER = {
     "mamba_parity": {"mamba [-1,1]": "1.000 (Table 3)", "mamba [0,1]": "0.000 (Table 3)"},
     "deltanet_parity": {"deltanet [-1,1]": "1.000 best, 0.999 median (Table 3)", "deltanet [0,1]": "0.017 best, 0.010 median (Table 3)"},
     "cycle_diagonal": {"diagonal [-1,1]": "not run in the paper; Theorem 2 predicts failure"},
-    "cycle_deltaproduct": {"deltaproduct [-1,1]": "not run in the paper"},
+    "cycle_deltaproduct": {"deltaproduct n_h=2 [-1,1]": "not run in the paper"},
 }
 
 
@@ -330,21 +408,21 @@ def variants(base: TrainConfig, **choices: Sequence[Any]) -> list[TrainConfig]:
 
 
 def results_table(results: Sequence[TrainResult], reference: Mapping[str, str] | None = None) -> str:
-    """A Markdown table, one row per run: label, seed, steps, seconds, device, scaled accuracy per test length.
+    """A Markdown table, one row per run: label, seed, steps, seconds, device, the score per test length.
 
     ``reference`` maps a run label to the paper's number for it, printed in a last column.
     """
     if not results:
         raise ValueError("results_table needs at least one TrainResult")
-    lengths = sorted(results[0].final.scaled)
+    lengths = sorted(results[0].final.scores)
     header = ["model", "seed", "steps", "seconds", "device", "train lengths", *(f"L={length}" for length in lengths), "mean"]
     if reference is not None:
         header.append("paper")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for result in results:
         final = result.final
-        row = [result.config.label, str(result.config.seed), str(final.step), f"{final.seconds:.1f}", result.device, f"{final.train_scaled:.3f}"]
-        row += [f"{final.scaled.get(length, float('nan')):.3f}" for length in lengths] + [f"{final.mean():.3f}"]
+        row = [result.config.label, str(result.config.seed), str(final.step), f"{final.seconds:.1f}", result.device, f"{final.train_score:.3f}"]
+        row += [f"{final.scores.get(length, float('nan')):.3f}" for length in lengths] + [f"{final.mean():.3f}"]
         if reference is not None:
             row.append(reference.get(result.config.label, ""))
         lines.append("| " + " | ".join(row) + " |")

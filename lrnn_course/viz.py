@@ -130,15 +130,15 @@ def precision_explorer(steps: int = 80):
     return widgets.interactive(show, gate=gate_slider, dtype=dtype_picker)
 
 
-def plot_length_generalisation(results: Sequence, ax=None, title: str = "Scaled accuracy beyond the training lengths", log_lengths: bool = False):
-    """Scaled accuracy against test length, one line per ``TrainResult`` (its final evaluation); ``log_lengths`` puts length on a log₂ axis."""
+def plot_length_generalisation(results: Sequence, ax=None, title: str | None = None, log_lengths: bool = False):
+    """The runs' metric against test length, one line per ``TrainResult`` (its final evaluation); ``log_lengths`` puts length on a log₂ axis."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
     for result in results:
-        lengths = sorted(result.final.scaled)
-        ax.plot(lengths, [result.final.scaled[length] for length in lengths], marker="o", label=f"{result.config.label}, seed {result.config.seed}")
+        lengths = sorted(result.final.scores)
+        ax.plot(lengths, [result.final.scores[length] for length in lengths], marker="o", label=f"{result.config.label}, seed {result.config.seed}")
     low, high = results[0].config.train_lengths
     ax.axvspan(low, high, color="grey", alpha=0.15, label=f"training lengths {low}-{high}")
     ax.axhline(0, color="black", linewidth=0.8)
@@ -148,15 +148,16 @@ def plot_length_generalisation(results: Sequence, ax=None, title: str = "Scaled 
 
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.set_title(title)
+    metric = results[0].config.metric
+    ax.set_title(title or f"{metric.capitalize()} beyond the training lengths")
     ax.set_xlabel("sequence length")
-    ax.set_ylabel("scaled accuracy")
+    ax.set_ylabel(metric)
     ax.legend(fontsize="small")
     return ax
 
 
-def plot_learning_curves(results: Sequence, ax=None, title: str = "Scaled accuracy on the test lengths during training"):
-    """Mean scaled accuracy over the test lengths against the training step, one line per run."""
+def plot_learning_curves(results: Sequence, ax=None, title: str | None = None):
+    """The mean of the runs' metric over the test lengths against the training step, one line per run."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -165,9 +166,10 @@ def plot_learning_curves(results: Sequence, ax=None, title: str = "Scaled accura
         ax.plot([e.step for e in result.history], [e.mean() for e in result.history], marker=".", label=f"{result.config.label}, seed {result.config.seed}")
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_ylim(-0.3, 1.1)
-    ax.set_title(title)
+    metric = results[0].config.metric
+    ax.set_title(title or f"{metric.capitalize()} on the test lengths during training")
     ax.set_xlabel("training step")
-    ax.set_ylabel("mean scaled accuracy")
+    ax.set_ylabel(f"mean {metric}")
     ax.legend(fontsize="small")
     return ax
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from lrnn_course import models, scan, tasks, train
+from lrnn_course import groups, models, scan, tasks, train
 
 
 def test_diagonal_layer_is_the_figure_1_recurrence():
@@ -51,8 +51,8 @@ def test_first_layer_input_is_the_normalised_embedding_of_each_token():
 def test_unknown_model_or_task_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="unknown task 'parityy'; choose one of 'parity'"):
         train.TrainConfig(task="parityy")
-    with pytest.raises(ValueError, match="unknown model 'lstm'"):
-        train.TrainConfig(model="lstm")
+    with pytest.raises(ValueError, match="unknown model 'gru'"):
+        train.TrainConfig(model="gru")
     with pytest.raises(ValueError, match="warmup_steps"):
         train.TrainConfig(steps=10, warmup_steps=10)
     with pytest.raises(ValueError, match="train_lengths"):
@@ -72,8 +72,8 @@ def test_a_short_run_records_evaluations_and_a_table():
     config = train.TrainConfig(steps=6, eval_every=3, batch_size=8, eval_samples=16, test_lengths=(41, 64), device="cpu")
     result = train.train(config, progress=False)
     assert [e.step for e in result.history] == [3, 6]
-    assert set(result.final.scaled) == {41, 64}
-    assert all(-1.0 <= value <= 1.0 for value in result.final.scaled.values())
+    assert set(result.final.scores) == {41, 64}
+    assert all(-1.0 <= value <= 1.0 for value in result.final.scores.values())
     assert all(math.isfinite(e.loss) for e in result.history)
     table = train.results_table([result], reference={"diagonal [-1,1]": "1.000"})
     header, rule, row = table.splitlines()
@@ -113,3 +113,46 @@ def test_presets_hold_the_papers_settings_and_refuse_unknown_names():
     with pytest.raises(ValueError, match="has no size 'small'"):
         train.preset("mamba_parity", "small")
     assert set(train.PAPER) == set(train.PRESETS)
+
+
+@pytest.mark.parametrize("name", ["lstm", "transformer"])
+def test_baselines_are_causal(name):
+    torch.manual_seed(0)
+    model = models.build_model(name, vocab_size=5, n_classes=3, d_model=8, n_layers=2, negative=False)
+    tokens = torch.randint(5, (2, 9))
+    changed = tokens.clone()
+    changed[:, 6:] = (changed[:, 6:] + 1) % 5
+    assert torch.allclose(model(tokens)[:, :6], model(changed)[:, :6], atol=1e-6)
+    assert not torch.allclose(model(tokens)[:, 6:], model(changed)[:, 6:])
+
+
+def test_token_loss_is_the_mean_cross_entropy_over_scored_positions():
+    batch = groups.WORD_PROBLEMS["S3"](4, 3, 6, torch.Generator().manual_seed(0))
+    logits = torch.randn(*batch.tokens.shape, 6, generator=torch.Generator().manual_seed(1))
+    terms = [torch.nn.functional.cross_entropy(logits[i, t], batch.targets[i, t]) for i in range(4) for t in range(batch.tokens.shape[1])
+             if batch.targets[i, t] >= 0]
+    assert train.token_loss(logits, batch).item() == pytest.approx(torch.stack(terms).mean().item(), rel=1e-6)
+
+
+def test_a_perfect_model_of_a_word_problem_scores_one_and_a_wrong_one_zero():
+    batch = groups.WORD_PROBLEMS["S3"](16, 8, 8, torch.Generator().manual_seed(0))
+
+    class Oracle(torch.nn.Module):
+        def __init__(self, shift):
+            super().__init__()
+            self.shift = shift
+
+        def forward(self, tokens):
+            return torch.nn.functional.one_hot((batch.targets.clamp(min=0) + self.shift) % 6, 6).float()
+
+    assert train.score_on(Oracle(0), batch) == 1.0 and train.score_on(Oracle(1), batch) == 0.0
+
+
+def test_a_word_problem_trains_with_the_sequence_accuracy_metric():
+    config = train.TrainConfig(task="S3", model="deltaproduct", d_model=8, model_options={"n_householder": 2}, steps=4, eval_every=2,
+                               batch_size=8, eval_samples=8, train_lengths=(6, 6), test_lengths=(6, 12), device="cpu")
+    result = train.train(config, progress=False)
+    assert config.metric == "sequence accuracy" and config.label == "deltaproduct n_h=2 [-1,1]"
+    assert len(result.losses) == 4 and [e.step for e in result.history] == [2, 4]
+    assert result.history[0].loss == pytest.approx(sum(result.losses[:2]) / 2)
+    assert "sequence accuracy" in result.summary()

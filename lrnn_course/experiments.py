@@ -1,0 +1,263 @@
+"""The experiments of Lesson 08, by name, at two sizes; ``lrnn-course experiment NAME`` runs one.
+
+Glossary (code name -> paper term):
+
+=================  =======================================================================
+``Experiment``     one of the paper's comparisons: the configs of every variant at a size,
+                   and the paper's number for each variant (where the paper reports one)
+``EXPERIMENTS``    "parity", "arithmetic", "arithmetic_brackets" (Table 3 rows), "s5_only_swaps"
+                   (Fig. 4), "s3" (the DeltaProduct README's one-layer S₃ prediction) and
+                   "cycle" (Z₅ cycle navigation, not run in the paper)
+``size``           "small": a 2-core CPU in minutes; "full": the GPU settings of the results
+                   table in ``benchmarks/results/`` (course scale, not the paper's 100k steps)
+``run_experiment`` every variant × seed, then a JSON file and a length-generalisation plot
+=================  =======================================================================
+
+Under ``torchrun --nproc_per_node N -m lrnn_course experiment NAME`` the processes share each
+step's global batch (``train.train`` under DDP); the first process writes the files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from . import train
+from .train import TrainConfig, TrainResult
+from .validate import require_positive_int
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named comparison: ``sizes[size]`` lists its variants (seed 0); ``paper`` maps a label to the paper's number."""
+
+    name: str
+    question: str
+    sizes: Mapping[str, tuple[TrainConfig, ...]]
+    paper: Mapping[str, str]
+
+    def configs(self, size: str = "small", seeds: int = 1, **changes) -> list[TrainConfig]:
+        """Every variant at ``size`` for seeds 0 … seeds - 1, with ``changes`` applied to each."""
+        if size not in self.sizes:
+            raise ValueError(f"experiment {self.name!r} has no size {size!r}; it has {', '.join(map(repr, self.sizes))}")
+        require_positive_int(seeds, "seeds")
+        return [dataclasses.replace(config, seed=seed, **changes) for config in self.sizes[size] for seed in range(seeds)]
+
+
+def _ranges(config: TrainConfig, **options) -> tuple[TrainConfig, TrainConfig]:
+    """The [0,1] and [-1,1] versions of ``config`` (with ``model_options`` replaced by ``options`` if given)."""
+    if options:
+        config = dataclasses.replace(config, model_options=options)
+    return dataclasses.replace(config, negative=False), dataclasses.replace(config, negative=True)
+
+
+# Table 3's Chomsky-hierarchy tasks: course-scale GPU settings (2 layers, width 128, 4 heads).
+_FORMAL_FULL = TrainConfig(d_model=128, n_layers=2, steps=5000, batch_size=256, lr=1e-3, warmup_steps=500,
+                           weight_decay=0.1, eval_every=500, eval_samples=512, test_lengths=(41, 64, 128, 256))
+_MAMBA_FULL = {"d_state": 16, "expand": 2, "d_conv": 4}
+_DELTANET_FULL = {"n_heads": 4}
+
+
+def _formal_full(task: str) -> tuple[TrainConfig, ...]:
+    base = dataclasses.replace(_FORMAL_FULL, task=task)
+    return (*_ranges(dataclasses.replace(base, model="mamba"), **_MAMBA_FULL),
+            *_ranges(dataclasses.replace(base, model="deltanet"), **_DELTANET_FULL))
+
+
+def _formal_small(task: str) -> tuple[TrainConfig, ...]:
+    return _ranges(dataclasses.replace(train.preset("deltanet_parity", "small"), task=task, test_lengths=(41, 64, 128)))
+
+
+# Group word problems at fixed length, tested at 2x, 4x and 8x: one layer, as in the paper's and the
+# DeltaProduct README's claims about what a single layer can do.
+_WORDS_SMALL = TrainConfig(d_model=32, steps=300, batch_size=128, lr=3e-3, train_lengths=(16, 16),
+                           test_lengths=(16, 32, 64), eval_every=50, eval_samples=256, model_options={"n_heads": 2})
+_WORDS_FULL = TrainConfig(d_model=128, steps=1500, batch_size=512, lr=1e-3, warmup_steps=100, train_lengths=(32, 32),
+                          test_lengths=(32, 64, 128, 256), eval_every=250, eval_samples=512, model_options={"n_heads": 4})
+
+
+def _householder_variants(base: TrainConfig) -> tuple[TrainConfig, ...]:
+    """DeltaProduct n_h = 1 and 2, each with β ∈ [0, 1] and [0, 2]."""
+    heads = base.model_options["n_heads"]
+    return tuple(
+        config
+        for n_householder in (2, 1)
+        for config in reversed(_ranges(dataclasses.replace(base, model="deltaproduct"), n_heads=heads, n_householder=n_householder))
+    )
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    experiment.name: experiment
+    for experiment in (
+        Experiment(
+            "parity",
+            "Does extending the eigenvalue range to [-1, 1] let Mamba and DeltaNet learn parity (Table 3)?",
+            {
+                # On a CPU the diagonal layer of Figure 1 stands in for Mamba (a CPU cannot train Mamba blocks
+                # that learn; Lesson 04): the same gate range, one layer.
+                "small": (*_ranges(train.preset("figure1", "small")), *_formal_small("parity")),
+                "full": _formal_full("parity"),
+            },
+            train.PAPER["figure1"] | train.PAPER["mamba_parity"] | train.PAPER["deltanet_parity"],
+        ),
+        Experiment(
+            "arithmetic",
+            "Modular arithmetic without brackets (mod 5, '*' binding tighter): which models extrapolate (Table 3)?",
+            {"small": _formal_small("modular_arithmetic"), "full": _formal_full("modular_arithmetic")},
+            {"mamba [0,1]": "0.095 best, 0.066 median (Table 3/5)", "mamba [-1,1]": "0.241 best, 0.214 median (Table 3/5)",
+             "deltanet [0,1]": "0.314 best, 0.214 median (Table 3/5)", "deltanet [-1,1]": "0.971 best, 0.826 median (Table 3/5)"},
+        ),
+        Experiment(
+            "arithmetic_brackets",
+            "Modular arithmetic with brackets: hard for every LRNN (Table 3)?",
+            {"small": _formal_small("modular_arithmetic_with_brackets"), "full": _formal_full("modular_arithmetic_with_brackets")},
+            {"mamba [0,1]": "0.123 best, 0.116 median (Table 3/5)", "mamba [-1,1]": "0.116 best, 0.098 median (Table 3/5)",
+             "deltanet [0,1]": "0.194 best, 0.162 median (Table 3/5)", "deltanet [-1,1]": "0.260 best, 0.227 median (Table 3/5)"},
+        ),
+        Experiment(
+            "s5_only_swaps",
+            "Swaps only (S4 on a CPU, S5 on a GPU): does one DeltaNet layer learn it with β ∈ [0, 2] and not with [0, 1] (Fig. 4)?",
+            {
+                "small": _ranges(dataclasses.replace(_WORDS_SMALL, task="S4_only_swaps", model="deltanet")),
+                "full": _ranges(dataclasses.replace(_WORDS_FULL, task="S5_only_swaps", model="deltanet")),
+            },
+            {"deltanet [-1,1]": "1 layer learns it fully (Fig. 4)", "deltanet [0,1]": "5 layers barely extrapolate (Fig. 4)"},
+        ),
+        Experiment(
+            "s3",
+            "S3 with one layer: does DeltaProduct need two reflections per token and negative eigenvalues?",
+            {
+                "small": _householder_variants(dataclasses.replace(_WORDS_SMALL, task="S3")),
+                "full": _householder_variants(dataclasses.replace(_WORDS_FULL, task="S3")),
+            },
+            {"deltaproduct n_h=2 [-1,1]": "expected to train successfully (DeltaProduct README)",
+             "deltaproduct n_h=1 [-1,1]": "not expected to converge (DeltaProduct README)",
+             "deltaproduct n_h=2 [0,1]": "not expected to converge (DeltaProduct README)",
+             "deltaproduct n_h=1 [0,1]": "not expected to converge (DeltaProduct README)"},
+        ),
+        Experiment(
+            "cycle",
+            "Z5 cycle navigation: does a diagonal [-1,1] model fail at long lengths where two reflections succeed?",
+            {
+                "small": (train.preset("cycle_diagonal", "small"), train.preset("cycle_deltaproduct", "small")),
+                "full": tuple(train.preset(name, "full", train_lengths=(3, 40)) for name in ("cycle_diagonal", "cycle_deltaproduct")),
+            },
+            train.PAPER["cycle_diagonal"] | train.PAPER["cycle_deltaproduct"],
+        ),
+    )
+}
+
+
+def experiment(name: str) -> Experiment:
+    """The experiment called ``name`` (one of ``EXPERIMENTS``)."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(map(repr, EXPERIMENTS))}")
+    return EXPERIMENTS[name]
+
+
+def start_data_parallel() -> int:
+    """Join the process group when launched by ``torchrun`` (gloo on the CPU, NCCL on GPUs); return the rank."""
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1 or torch.distributed.is_initialized():
+        return train.data_parallel_rank()[0]
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    torch.distributed.init_process_group(backend)
+    return torch.distributed.get_rank()
+
+
+def result_record(result: TrainResult) -> dict:
+    """One run as plain JSON data: the config, the final scores, the loss of every step, the evaluations."""
+    final = result.final
+    return {
+        "label": result.config.label,
+        "task": result.config.task,
+        "seed": result.config.seed,
+        "config": {key: value if not isinstance(value, Mapping) else dict(value)
+                   for key, value in dataclasses.asdict(result.config).items()},
+        "device": result.device,
+        "steps": final.step,
+        "seconds": round(final.seconds, 2),
+        "metric": result.config.metric,
+        "train_score": final.train_score,
+        "scores": {str(length): score for length, score in final.scores.items()},
+        "mean": final.mean(),
+        "losses": result.losses,
+        "history": [{"step": e.step, "seconds": round(e.seconds, 2), "loss": e.loss, "train_score": e.train_score,
+                     "scores": {str(length): score for length, score in e.scores.items()}} for e in result.history],
+    }
+
+
+def run_experiment(
+    name: str,
+    size: str = "small",
+    seeds: int = 1,
+    device: str = "auto",
+    out_dir: Path | str | None = Path("build/experiments"),
+    progress: bool = True,
+    command: str | None = None,
+    **changes,
+) -> list[TrainResult]:
+    """Train every variant of an experiment for each seed; the first process writes ``NAME-SIZE.json`` and ``.png``.
+
+    Args:
+        name, size, seeds: which experiment, "small" or "full", and how many seeds (0, 1, …).
+        device: "auto", "cpu" or "cuda".
+        out_dir: where the files go; None writes nothing.
+        progress: tqdm bars.
+        command: how the run was started, for the JSON record (the CLI passes its command line).
+        changes: config fields to override in every run (e.g. ``steps=5`` for a smoke test).
+    """
+    chosen = experiment(name)
+    configs = chosen.configs(size, seeds, device=device, **changes)
+    rank = start_data_parallel()
+    results = train.train_all(configs, progress=progress)
+    if rank == 0 and out_dir is not None:
+        command = command or f"run_experiment({name!r}, size={size!r}, seeds={seeds}, device={device!r})"
+        write_results(chosen, size, results, Path(out_dir), command)
+    return results
+
+
+def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult], out_dir: Path, command: str) -> tuple[Path, Path]:
+    """Write the JSON record and the length-generalisation plot of finished runs; return both paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import viz
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / f"{chosen.name}-{size}"
+    record = {
+        "experiment": chosen.name,
+        "question": chosen.question,
+        "size": size,
+        "command": command,
+        "world_size": train.data_parallel_rank()[1],
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "paper": dict(chosen.paper),
+        "table": train.results_table(results, reference=chosen.paper),
+        "runs": [result_record(result) for result in results],
+    }
+    json_path = stem.with_suffix(".json")
+    json_path.write_text(json.dumps(record, indent=1) + "\n")
+    figure, axis = plt.subplots(figsize=(8, 4))
+    viz.plot_length_generalisation(results, ax=axis, title=f"{chosen.name} ({size}): {results[0].config.metric} by length",
+                                   log_lengths=True)
+    figure.tight_layout()
+    png_path = stem.with_suffix(".png")
+    figure.savefig(png_path, dpi=100)
+    plt.close(figure)
+    return json_path, png_path

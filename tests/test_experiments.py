@@ -1,0 +1,72 @@
+"""The experiment runner: its configs, its files, and data parallelism under torchrun (2 CPU processes, gloo)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lrnn_course import cli, experiments
+
+
+@pytest.mark.parametrize("name", sorted(experiments.EXPERIMENTS))
+def test_every_variant_has_a_unique_label_and_the_papers_verdict(name):
+    chosen = experiments.experiment(name)
+    assert set(chosen.sizes) == {"small", "full"}
+    for size in ("small", "full"):
+        labels = [config.label for config in chosen.configs(size)]
+        assert len(labels) == len(set(labels)) >= 2
+        assert all(label in chosen.paper for label in labels), f"{name} {size}: {labels} vs {sorted(chosen.paper)}"
+    assert [c.seed for c in chosen.configs("small", seeds=3)][:3] == [0, 1, 2]
+
+
+def test_s3_compares_one_and_two_reflections_with_both_ranges():
+    labels = [config.label for config in experiments.experiment("s3").configs("full")]
+    assert labels == ["deltaproduct n_h=2 [-1,1]", "deltaproduct n_h=2 [0,1]", "deltaproduct n_h=1 [-1,1]", "deltaproduct n_h=1 [0,1]"]
+
+
+def test_unknown_names_and_sizes_raise():
+    with pytest.raises(ValueError, match="unknown experiment"):
+        experiments.experiment("s7")
+    with pytest.raises(ValueError, match="no size 'huge'"):
+        experiments.experiment("s3").configs("huge")
+
+
+def run_cli(args, tmp_path, processes=1):
+    environment = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.getcwd())
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"] if processes > 1 else [sys.executable]
+    command = [*launcher, "-m", "lrnn_course", "experiment", *args, "--out", str(tmp_path), "--quiet", "--device", "cpu"]
+    completed = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed.stdout
+
+
+def test_the_cli_writes_a_json_record_and_a_plot(tmp_path):
+    output = run_cli(["s3", "--steps", "3"], tmp_path)
+    assert "| deltaproduct n_h=2 [-1,1] | 0 | 3 |" in output
+    record = json.loads((tmp_path / "s3-small.json").read_text())
+    assert record["command"] == f"lrnn-course experiment s3 --steps 3 --out {tmp_path} --quiet --device cpu"
+    assert record["world_size"] == 1 and len(record["runs"]) == 4
+    assert all(len(run["losses"]) == 3 and run["metric"] == "sequence accuracy" for run in record["runs"])
+    assert (tmp_path / "s3-small.png").stat().st_size > 10_000
+
+
+def test_two_gloo_processes_follow_the_single_process_loss_curve(tmp_path):
+    run_cli(["s3", "--steps", "4"], tmp_path / "one")
+    run_cli(["s3", "--steps", "4"], tmp_path / "two", processes=2)
+    one = json.loads((tmp_path / "one" / "s3-small.json").read_text())
+    two = json.loads((tmp_path / "two" / "s3-small.json").read_text())
+    assert two["world_size"] == 2
+    for single, parallel in zip(one["runs"], two["runs"]):
+        assert parallel["losses"] == pytest.approx(single["losses"], rel=1e-5)
+        assert parallel["losses"][-1] < parallel["losses"][0], "the loss must move, or the comparison proves nothing"
+
+
+def test_the_parser_lists_every_experiment():
+    help_text = cli.parser().format_help()
+    assert "experiment" in help_text
+    with pytest.raises(SystemExit):
+        cli.main(["experiment", "nonexistent"])
