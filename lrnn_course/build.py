@@ -134,6 +134,9 @@ def import_lines(fn: types.FunctionType, code: str, already_bound: set[str]) -> 
         if isinstance(value, types.ModuleType):
             lines.append(f"import {value.__name__}" if value.__name__ == name else f"import {value.__name__} as {name}")
             continue
+        if isinstance(value, (bool, int, float, str)):  # a constant: import it from where the function reads it
+            lines.append(f"from {fn.__module__} import {name}")
+            continue
         module = getattr(value, "__module__", None)
         if module is None or getattr(sys.modules.get(module), name, None) is not value:
             raise ValueError(f"{fn.__qualname__} uses {name!r}, which cannot be imported by name into a notebook")

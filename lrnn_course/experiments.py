@@ -34,6 +34,8 @@ from . import train
 from .train import TrainConfig, TrainResult
 from .validate import require_positive_int
 
+COMMITTED = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "experiments"
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -69,11 +71,23 @@ _DELTANET_FULL = {"n_heads": 4}
 def _formal_full(task: str) -> tuple[TrainConfig, ...]:
     base = dataclasses.replace(_FORMAL_FULL, task=task)
     return (*_ranges(dataclasses.replace(base, model="mamba"), **_MAMBA_FULL),
-            *_ranges(dataclasses.replace(base, model="deltanet"), **_DELTANET_FULL))
+            *_ranges(dataclasses.replace(base, model="deltanet"), **_DELTANET_FULL),
+            dataclasses.replace(base, model="lstm", negative=False),
+            dataclasses.replace(base, model="transformer", negative=False, model_options={"n_heads": 4}))
+
+
+def _baselines(transformer: str, slstm: str) -> dict[str, str]:
+    return {"transformer": f"{transformer} best (Table 3)", "lstm": f"not run; sLSTM {slstm} best (Table 3)"}
 
 
 def _formal_small(task: str) -> tuple[TrainConfig, ...]:
-    return _ranges(dataclasses.replace(train.preset("deltanet_parity", "small"), task=task, test_lengths=(41, 64, 128)))
+    return _ranges(dataclasses.replace(train.preset("deltanet_parity", "small"), task=task, eval_every=100))
+
+
+def _table3_column(name: str, task: str, question: str, numbers: Mapping[str, tuple[str, str]], baselines: tuple[str, str]) -> Experiment:
+    """A column of Table 3: ``numbers[label]`` = (best, median) of the paper; ``baselines`` = (Transformer, sLSTM) best."""
+    paper = {label: f"{best} best, {median} median (Table 3/5)" for label, (best, median) in numbers.items()}
+    return Experiment(name, question, {"small": _formal_small(task), "full": _formal_full(task)}, paper | _baselines(*baselines))
 
 
 # Group word problems at fixed length, tested at 2x, 4x and 8x: one layer, as in the paper's and the
@@ -106,21 +120,21 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "small": (*_ranges(train.preset("figure1", "small")), *_formal_small("parity")),
                 "full": _formal_full("parity"),
             },
-            train.PAPER["figure1"] | train.PAPER["mamba_parity"] | train.PAPER["deltanet_parity"],
+            train.PAPER["figure1"] | train.PAPER["mamba_parity"] | train.PAPER["deltanet_parity"] | _baselines("0.022", "1.000"),
         ),
-        Experiment(
-            "arithmetic",
+        _table3_column(
+            "arithmetic", "modular_arithmetic",
             "Modular arithmetic without brackets (mod 5, '*' binding tighter): which models extrapolate (Table 3)?",
-            {"small": _formal_small("modular_arithmetic"), "full": _formal_full("modular_arithmetic")},
-            {"mamba [0,1]": "0.095 best, 0.066 median (Table 3/5)", "mamba [-1,1]": "0.241 best, 0.214 median (Table 3/5)",
-             "deltanet [0,1]": "0.314 best, 0.214 median (Table 3/5)", "deltanet [-1,1]": "0.971 best, 0.826 median (Table 3/5)"},
+            {"mamba [0,1]": ("0.095", "0.066"), "mamba [-1,1]": ("0.241", "0.214"),
+             "deltanet [0,1]": ("0.314", "0.214"), "deltanet [-1,1]": ("0.971", "0.826")},
+            ("0.031", "0.787"),
         ),
-        Experiment(
-            "arithmetic_brackets",
+        _table3_column(
+            "arithmetic_brackets", "modular_arithmetic_with_brackets",
             "Modular arithmetic with brackets: hard for every LRNN (Table 3)?",
-            {"small": _formal_small("modular_arithmetic_with_brackets"), "full": _formal_full("modular_arithmetic_with_brackets")},
-            {"mamba [0,1]": "0.123 best, 0.116 median (Table 3/5)", "mamba [-1,1]": "0.116 best, 0.098 median (Table 3/5)",
-             "deltanet [0,1]": "0.194 best, 0.162 median (Table 3/5)", "deltanet [-1,1]": "0.260 best, 0.227 median (Table 3/5)"},
+            {"mamba [0,1]": ("0.123", "0.116"), "mamba [-1,1]": ("0.116", "0.098"),
+             "deltanet [0,1]": ("0.194", "0.162"), "deltanet [-1,1]": ("0.260", "0.227")},
+            ("0.067", "0.178"),
         ),
         Experiment(
             "s5_only_swaps",
@@ -161,6 +175,13 @@ def experiment(name: str) -> Experiment:
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(map(repr, EXPERIMENTS))}")
     return EXPERIMENTS[name]
+
+
+def committed(name: str, size: str = "full") -> dict | None:
+    """The record that ``lrnn-course experiment NAME --size SIZE --out benchmarks/results/experiments`` committed, or None."""
+    experiment(name)
+    path = COMMITTED / f"{name}-{size}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def start_data_parallel() -> int:

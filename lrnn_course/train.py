@@ -408,13 +408,13 @@ def variants(base: TrainConfig, **choices: Sequence[Any]) -> list[TrainConfig]:
 
 
 def results_table(results: Sequence[TrainResult], reference: Mapping[str, str] | None = None) -> str:
-    """A Markdown table, one row per run: label, seed, steps, seconds, device, the score per test length.
+    """A Markdown table, one row per run: label, seed, steps, seconds, device, the score per test length ("–": not tested).
 
     ``reference`` maps a run label to the paper's number for it, printed in a last column.
     """
     if not results:
         raise ValueError("results_table needs at least one TrainResult")
-    lengths = sorted(results[0].final.scores)
+    lengths = sorted({length for result in results for length in result.final.scores})
     header = ["model", "seed", "steps", "seconds", "device", "train lengths", *(f"L={length}" for length in lengths), "mean"]
     if reference is not None:
         header.append("paper")
@@ -422,7 +422,7 @@ def results_table(results: Sequence[TrainResult], reference: Mapping[str, str] |
     for result in results:
         final = result.final
         row = [result.config.label, str(result.config.seed), str(final.step), f"{final.seconds:.1f}", result.device, f"{final.train_score:.3f}"]
-        row += [f"{final.scores.get(length, float('nan')):.3f}" for length in lengths] + [f"{final.mean():.3f}"]
+        row += [f"{final.scores[length]:.3f}" if length in final.scores else "–" for length in lengths] + [f"{final.mean():.3f}"]
         if reference is not None:
             row.append(reference.get(result.config.label, ""))
         lines.append("| " + " | ".join(row) + " |")

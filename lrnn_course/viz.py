@@ -300,3 +300,72 @@ def householder_product_explorer():
         first_beta=widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.05, description="β₁"),
         second_beta=widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.05, description="β₂"),
     )
+
+
+CAPABILITY_COLOURS = {"yes": "#7fc97f", "no": "#f0027f", "open": "#d9d9d9"}
+
+
+def plot_capability_map(rows: Sequence[str], columns: Sequence[str], verdicts: Sequence[Sequence[tuple[str, str]]], ax=None,
+                        title: str = "What finite-precision LRNNs can track, by theorem"):
+    """A grid of verdicts: ``verdicts[i][j] = (kind, note)`` with kind "yes", "no" or "open" and a short note (e.g. "Thm 3")."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+    from matplotlib.patches import Patch
+
+    if len(verdicts) != len(rows) or any(len(row) != len(columns) for row in verdicts):
+        raise ValueError("verdicts must have one row per row name and one entry per column name")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.9 * len(columns) + 3, 0.6 * len(rows) + 1.5))
+    image = [[to_rgb(CAPABILITY_COLOURS[kind]) for kind, _ in row] for row in verdicts]
+    ax.imshow(image, aspect="auto")
+    marks = {"yes": "✓", "no": "✗", "open": "?"}
+    for i, row in enumerate(verdicts):
+        for j, (kind, note) in enumerate(row):
+            ax.text(j, i, f"{marks[kind]} {note}", ha="center", va="center", fontsize=9)
+    ax.set_xticks(range(len(columns)), columns)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.xaxis.tick_top()
+    ax.set_xlabel("task (any length, finite precision)")
+    ax.xaxis.set_label_position("top")
+    ax.set_ylabel("model")
+    ax.set_title(title, pad=30)
+    legend = [Patch(color=CAPABILITY_COLOURS[kind], label=label) for kind, label in
+              (("yes", "can: a construction exists"), ("no", "cannot: a theorem forbids it"), ("open", "open, or needs more layers"))]
+    ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=3, fontsize="small")
+    return ax
+
+
+def plot_sequence_accuracy(curves: Mapping[str, torch.Tensor], train_length: int, ax=None,
+                           title: str = "Cumulative sequence accuracy along the sequence"):
+    """Cumulative sequence accuracy against position, one line per ``curves[label]`` (a (T,) tensor)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    for label, curve in curves.items():
+        ax.plot(range(1, len(curve) + 1), curve.tolist(), label=label)
+    ax.axvline(train_length, color="grey", linestyle="--", label=f"training length {train_length}")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title(title)
+    ax.set_xlabel("position t")
+    ax.set_ylabel("fraction of sequences right up to t")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_adder_states(states: torch.Tensor, odd: torch.Tensor, modulus: int, ax=None):
+    """Layer 2's states of Theorem 6's adder on the unit circle, coloured by the parity of the position."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    _unit_circle(ax)
+    points = states.reshape(-1, 2).double()
+    is_odd = odd.reshape(-1)
+    ax.scatter(points[~is_odd, 0], points[~is_odd, 1], s=60, label="even t: rotation by 2π s/m", zorder=3)
+    ax.scatter(points[is_odd, 0], points[is_odd, 1], s=60, marker="x", label="odd t: reflected", zorder=3)
+    ax.set_title(f"Theorem 6: the {2 * modulus} states of the mod-{modulus} adder")
+    ax.set_xlabel("state coordinate 1")
+    ax.set_ylabel("state coordinate 2")
+    ax.legend(fontsize="small", loc="lower left")
+    return ax

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 import torch
 
-from lrnn_course import build, scan
+from lrnn_course import build, groups, scan
 from lrnn_course.checks import EXERCISES
 
 ROOT = build.repo_root()
@@ -109,6 +109,11 @@ def test_imports_are_generated_for_what_a_solution_uses():
     stub = build.function_source(scan.chunked_scan, "exercise")
     assert build.import_lines(scan.chunked_scan, stub, {"torch", "validate_scan_inputs"}) == [
         "from lrnn_course.validate import require_positive_int"]
+
+
+def test_constants_are_imported_from_the_module_of_the_solution():
+    code = build.function_source(groups.sequence_accuracy, "solution")
+    assert build.import_lines(groups.sequence_accuracy, code, {"torch"}) == ["from lrnn_course.groups import IGNORE"]
 
 
 def test_a_solution_without_markers_is_refused():

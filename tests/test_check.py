@@ -441,6 +441,40 @@ def chunk_updating_state_in_place(q, k, v, beta, state, alpha=None, scale=1.0):
     return outputs, new_state
 
 
+def products_in_the_wrong_order(table, words):
+    products, state = torch.empty_like(words), torch.zeros(words.shape[0], dtype=torch.long)
+    for t in range(words.shape[1]):
+        state = table[words[:, t], state]
+        products[:, t] = state
+    return products
+
+
+def products_of_single_letters(table, words):
+    return table[0][words]
+
+
+def products_in_place(table, words):
+    for t in range(1, words.shape[1]):
+        words[:, t] = table[words[:, t - 1], words[:, t]]
+    return words
+
+
+def transposed_transitions(permutations, dtype=torch.float32):
+    return torch.stack([householder.permutation_matrix(p).T for p in permutations]).to(dtype)
+
+
+def transitions_in_float64(permutations, dtype=torch.float32):
+    return torch.stack([householder.permutation_matrix(p) for p in permutations])
+
+
+def accuracy_per_position(predictions, targets):
+    return ((predictions == targets) | (targets == -1)).float().mean(dim=0)
+
+
+def accuracy_scoring_padding(predictions, targets):
+    return (predictions == targets).long().cumprod(dim=1).float().mean(dim=0)
+
+
 MUTANTS = [
     ("01.sequential_scan", ignores_h0, "uses the initial state h0", "first mismatch"),
     ("01.sequential_scan", gate_of_previous_step, "matches the float64 loop", "first mismatch at [b=0, t=1"),
@@ -502,6 +536,13 @@ MUTANTS = [
     ("07.delta_product_by_interleaving", interleaving_with_the_gate_everywhere, "gated, n_h = 4: α at each token's first sub-step", "first mismatch"),
     ("07.delta_product_by_interleaving", interleaving_without_initial_state, "n_h = 3 with an initial state", "first mismatch"),
     ("07.delta_product_by_interleaving", interleaving_into_the_query, "does not modify its inputs", "changed its input q"),
+    ("08.prefix_products", products_in_the_wrong_order, "the order matters: (1 then 2) is not (2 then 1)", "position t = 1"),
+    ("08.prefix_products", products_of_single_letters, "S3 by hand: 1, 2, 2 -> 1, 3, 1", "position t = 1"),
+    ("08.prefix_products", products_in_place, "does not modify its inputs", "changed the table or the words"),
+    ("08.transition_matrices", transposed_transitions, "the 6 elements of S3", "first mismatch"),
+    ("08.transition_matrices", transitions_in_float64, "exact in float16 (swap reflections are 0s and ±1s)", "expected a torch.float16 tensor"),
+    ("08.sequence_accuracy", accuracy_per_position, "a sequence never recovers from a mistake", "first mismatch"),
+    ("08.sequence_accuracy", accuracy_scoring_padding, "positions with target -1 count as right", "first mismatch"),
     ("09.ut_transform", ut_including_the_diagonal, "two steps by hand", "first mismatch"),
     ("09.ut_transform", ut_with_beta_on_the_columns, "two steps by hand", "first mismatch"),
     ("09.ut_transform", ut_ignoring_decay, "with a decay Γ (Gated DeltaNet)", "first mismatch"),

@@ -1,0 +1,176 @@
+"""The exercises of Lesson 08 (the state-tracking lab) and the properties ``check()`` tests them on.
+
+Glossary: a permutation σ is the list (σ(0), …, σ(n-1)); "a, then b" sends i to b(a(i)); a word is
+a row of element indices; -1 marks a position that is not scored. Expected prefix products come
+from following every point through the word (no Cayley table); expected matrices are written out
+from σ here (P e_i = e_σ(i)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .. import automata, groups
+from ..check import Case, CheckFailed, Exercise, call_learner, expect_tensor_close, expect_unchanged, generator_for
+from .lesson07 import expected_matrix
+
+
+def followed(elements: tuple[tuple[int, ...], ...], words: torch.Tensor) -> torch.Tensor:
+    """Prefix products as element indices, by tracking where every point goes."""
+    index = {element: position for position, element in enumerate(elements)}
+    rows = []
+    for word in words.tolist():
+        where, row = list(range(len(elements[0]))), []
+        for letter in word:
+            where = [elements[letter][point] for point in where]
+            row.append(index[tuple(where)])
+        rows.append(row)
+    return torch.tensor(rows, dtype=torch.long)
+
+
+def expect_long(got: Any, shape: tuple[int, ...], what: str) -> torch.Tensor:
+    if not isinstance(got, torch.Tensor) or got.dtype != torch.long or tuple(got.shape) != shape:
+        found = f"{got.dtype} tensor of shape {tuple(got.shape)}" if isinstance(got, torch.Tensor) else type(got).__name__
+        raise CheckFailed(f"expected {what} as a LongTensor of shape {shape}, got {found}")
+    return got
+
+
+def expect_products(fn: Callable[..., Any], name: str, words: torch.Tensor) -> None:
+    group = groups.group(name)
+    got = expect_long(call_learner(fn, group.table, words), tuple(words.shape), "the prefix products")
+    expected = followed(group.elements, words)
+    wrong = (got != expected).nonzero()
+    if len(wrong):
+        row, t = wrong[0].tolist()
+        raise CheckFailed(f"{name}, word {row}, position t = {t}: got element {int(got[row, t])}, expected {int(expected[row, t])} "
+                          f"({group.elements[int(expected[row, t])]})")
+
+
+def prefix_product_cases() -> list[Case]:
+    def by_hand(fn: Callable[..., Any]) -> None:
+        expect_products(fn, "S3", torch.tensor([[1, 2, 2]]))
+
+    def order_matters(fn: Callable[..., Any]) -> None:
+        expect_products(fn, "S3", torch.tensor([[1, 2], [2, 1]]))
+
+    def random_words(name: str) -> Callable[[Callable[..., Any]], None]:
+        def run(fn: Callable[..., Any]) -> None:
+            group = groups.group(name)
+            expect_products(fn, name, torch.randint(group.order, (8, 40), generator=generator_for(name)))
+
+        return run
+
+    def unchanged(fn: Callable[..., Any]) -> None:
+        table = groups.group("S3").table
+        words = torch.randint(6, (3, 5), generator=generator_for("unchanged"))
+        originals = [table.clone(), words.clone()]
+        call_learner(fn, table, words)
+        if not (torch.equal(originals[0], table) and torch.equal(originals[1], words)):
+            raise CheckFailed("your function changed the table or the words it was given; write into a new tensor")
+
+    return [
+        Case("S3 by hand: 1, 2, 2 -> 1, 3, 1", by_hand, (
+            "y_1 = x_1 and y_t = table[y_{t-1}, x_t]: the state so far, then the new letter.",
+            "Start from the identity, index 0: state = torch.zeros(N, dtype=torch.long); loop over t.",
+        )),
+        Case("the order matters: (1 then 2) is not (2 then 1)", order_matters, (
+            "table[a, b] is 'a, then b'; the running product goes first: table[state, words[:, t]].",
+        )),
+        Case("random words in S4", random_words("S4"), ("Index the table with two LongTensors at once: table[state, letters].",)),
+        Case("random words in A4 × Z5", random_words("A4_x_Z5"), ("Nothing depends on the group: only the table.",)),
+        Case("does not modify its inputs", unchanged, ("Fill a new tensor, e.g. torch.empty_like(words).",)),
+    ]
+
+
+def transition_cases() -> list[Case]:
+    def matches(name: str, dtype: torch.dtype | None = None) -> Callable[[Callable[..., Any]], None]:
+        def run(fn: Callable[..., Any]) -> None:
+            elements = groups.group(name).elements
+            got = call_learner(fn, elements) if dtype is None else call_learner(fn, elements, dtype)
+            want = torch.float32 if dtype is None else dtype
+            if not isinstance(got, torch.Tensor) or got.dtype != want or tuple(got.shape) != (len(elements), len(elements[0]), len(elements[0])):
+                raise CheckFailed(f"expected a {want} tensor of shape {(len(elements), len(elements[0]), len(elements[0]))}, got {got!r:.200}")
+            expected = torch.stack([expected_matrix(list(element)) for element in elements])
+            expect_tensor_close(got.double(), expected, f"the transitions of {name}", "(letter, row, column)", atol=0.0)
+
+        return run
+
+    def runs_the_automaton(fn: Callable[..., Any]) -> None:
+        group = groups.group("S3")
+        transitions = call_learner(fn, group.elements)
+        words = torch.randint(6, (20, 300), generator=generator_for("automaton"))
+        initial = torch.arange(1, 4, dtype=torch.float32)
+        states = automata.linear_rnn(transitions.float(), torch.zeros(6, 3), initial, words)
+        read = automata.GroupAutomaton(group).read(states)
+        expected = followed(group.elements, words)
+        if not torch.equal(read, expected):
+            row, t = (read != expected).nonzero()[0].tolist()
+            raise CheckFailed(f"running H_t = A(x_t) H_(t-1) from H_0 = (1, 2, 3): word {row} goes wrong at t = {t}")
+
+    return [
+        Case("the 6 elements of S3", matches("S3"), (
+            "householder.permutation_reflections(σ) gives the keys; householder.product_of_reflections(keys, n) multiplies them.",
+            "Stack one matrix per permutation with torch.stack, then .to(dtype).",
+        )),
+        Case("all 24 elements of S4", matches("S4"), ("The identity has no reflection: product_of_reflections([], n) is I.",)),
+        Case("the 5 rotations of Z5 (a 5-cycle is 4 swaps)", matches("Z5"), ("A cycle of length L is L - 1 swaps.",)),
+        Case("exact in float16 (swap reflections are 0s and ±1s)", matches("S4", torch.float16), ("Convert at the end with .to(dtype).",)),
+        Case("the group automaton of S3 runs 300 steps without an error", runs_the_automaton, (
+            "P e_i = e_σ(i): column i has its 1 in row σ(i).",
+        )),
+    ]
+
+
+def accuracy_cases() -> list[Case]:
+    def by_hand(fn: Callable[..., Any]) -> None:
+        targets = torch.tensor([[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]])
+        predictions = torch.tensor([[1, 2, 3, 4], [1, 0, 3, 4], [1, 2, 3, 0]])
+        got = call_learner(fn, predictions, targets)
+        expect_tensor_close(got, torch.tensor([1.0, 2 / 3, 2 / 3, 1 / 3]), "the cumulative sequence accuracy", "(t,)", atol=1e-6)
+
+    def all_right(fn: Callable[..., Any]) -> None:
+        targets = torch.randint(5, (4, 7), generator=generator_for("all right"))
+        expect_tensor_close(call_learner(fn, targets.clone(), targets), torch.ones(7), "the accuracy of perfect predictions", "(t,)", atol=0.0)
+
+    def no_recovery(fn: Callable[..., Any]) -> None:
+        targets = torch.tensor([[1, 2, 3], [1, 2, 3]])
+        predictions = torch.tensor([[0, 2, 3], [1, 2, 3]])
+        got = call_learner(fn, predictions, targets)
+        expect_tensor_close(got, torch.tensor([0.5, 0.5, 0.5]), "the accuracy after an early mistake", "(t,)", atol=1e-6)
+
+    def ignores_padding(fn: Callable[..., Any]) -> None:
+        targets = torch.tensor([[1, 2, -1, -1], [1, 2, 3, 4]])
+        predictions = torch.tensor([[1, 2, 0, 0], [1, 2, 3, 0]])
+        got = call_learner(fn, predictions, targets)
+        expect_tensor_close(got, torch.tensor([1.0, 1.0, 1.0, 0.5]), "the accuracy with padding (-1) in row 0", "(t,)", atol=1e-6)
+
+    def random_batch(fn: Callable[..., Any]) -> None:
+        generator = generator_for("random batch")
+        targets = torch.randint(3, (50, 12), generator=generator)
+        predictions = torch.where(torch.rand(50, 12, generator=generator) < 0.9, targets, (targets + 1) % 3)
+        originals = [predictions.clone(), targets.clone()]
+        got = call_learner(fn, predictions, targets)
+        expected = torch.tensor([sum(bool((predictions[i, : t + 1] == targets[i, : t + 1]).all()) for i in range(50)) / 50 for t in range(12)])
+        expect_tensor_close(got, expected, "the cumulative sequence accuracy of a random batch", "(t,)", atol=1e-6)
+        expect_unchanged(originals, [predictions, targets], ["predictions", "targets"])
+
+    return [
+        Case("by hand: one row wrong at t = 1, one at t = 3", by_hand, (
+            "right = predictions == targets; a row counts at t only if it is right at 0 … t.",
+            "right.long().cumprod(dim=1) is 1 up to the first mistake and 0 after; average over rows.",
+        )),
+        Case("all right: 1 at every position", all_right, ("Return a float tensor of shape (T,), not a Python list.",)),
+        Case("a sequence never recovers from a mistake", no_recovery, ("The fraction at t can only go down as t grows.",)),
+        Case("positions with target -1 count as right", ignores_padding, ("right = (predictions == targets) | (targets == -1).",)),
+        Case("a random batch of 50 rows, inputs unchanged", random_batch, ("Return a float tensor of shape (T,).",)),
+    ]
+
+
+EXERCISES = [
+    Exercise("08.prefix_products", groups.prefix_products, tuple(prefix_product_cases())),
+    Exercise("08.transition_matrices", automata.transition_matrices, tuple(transition_cases())),
+    Exercise("08.sequence_accuracy", groups.sequence_accuracy, tuple(accuracy_cases())),
+]
