@@ -273,8 +273,8 @@ def run(name: str) -> list:
 # The paper trains Mamba and DeltaNet on parity with both ranges, on lengths 3–40, and tests on
 # 40–256 (scaled accuracy: 0 is chance, 1 is perfect). A CPU cannot train Mamba blocks that learn
 # (Lesson 04), so at `small` the one-layer diagonal model of Figure 1 stands in for Mamba — the
-# same gate, the same range change — next to a one-layer DeltaNet. At `full`, two layers of width
-# 128 of each, Mamba included.
+# same gate, the same range change — next to a one-layer DeltaNet. At `full`: two layers of width
+# 128 of Mamba and of DeltaNet with both ranges, and an LSTM and a causal Transformer as baselines.
 
 # %% tags=["lesson"]
 parity_results = run("parity")
@@ -344,11 +344,13 @@ plt.show()
 show_committed("s3")
 
 # %% [markdown] tags=["lesson"]
-# The $n_h = 1$ models fail already on the training length, as Theorem 2 demands of any one-layer
-# model whose transitions have real eigenvalues; the $n_h = 2$, $[0, 1]$ model has two factors but no
-# reflection, and Proposition 1 (Lesson 07) keeps its eigenvalues real and in $[0, 1]$. Only the model
-# that can rotate tracks $S_3$ — and, because its learned $\beta$ sit near 2 (exact reflections),
-# far beyond the length it was trained on.
+# The three failing models fail even at the training length. Theorem 2 only forbids them a solution
+# at *every* length — a one-layer model whose transitions have real eigenvalues cannot count mod 3 —
+# but gradient descent does not find even a length-16 one: the $n_h = 1$ models have one Householder
+# per token (real eigenvalues), and the $n_h = 2$, $[0, 1]$ model has two factors but no reflection,
+# so Proposition 1 (Lesson 07) keeps its eigenvalues real and in $[0, 1]$. Only the model that can
+# rotate tracks $S_3$, and it keeps every sequence right up to length 64, four times the length it
+# was trained on.
 #
 # ### 5.4 · Z₅ cycle navigation: a prediction the paper did not test
 #
