@@ -36,18 +36,9 @@ from functools import cached_property
 
 import torch
 
-from .groups import Group
+from .groups import Group, require_words
 from .householder import generalized_householder, permutation_reflections, product_of_reflections, require_permutation
 from .validate import require_finite, require_positive_int, require_tensor
-
-
-def require_words(words: object, alphabet_size: int) -> torch.Tensor:
-    """``words`` if it is a LongTensor (N, T) of letters in [0, alphabet_size), else raise."""
-    if not isinstance(words, torch.Tensor) or words.dtype != torch.long or words.dim() != 2:
-        raise TypeError("words must be a LongTensor (N, T) of letter indices")
-    if bool(((words < 0) | (words >= alphabet_size)).any()):
-        raise ValueError(f"words must hold letters in [0, {alphabet_size - 1}], got {int(words.min())}..{int(words.max())}")
-    return words
 
 
 def linear_rnn(transitions: torch.Tensor, inputs: torch.Tensor, initial_state: torch.Tensor, words: torch.Tensor) -> torch.Tensor:

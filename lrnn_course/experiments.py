@@ -51,14 +51,14 @@ class Experiment:
         if size not in self.sizes:
             raise ValueError(f"experiment {self.name!r} has no size {size!r}; it has {', '.join(map(repr, self.sizes))}")
         require_positive_int(seeds, "seeds")
-        return [dataclasses.replace(config, seed=seed, **changes) for config in self.sizes[size] for seed in range(seeds)]
+        return [run for config in self.sizes[size] for run in train.variants(dataclasses.replace(config, **changes), seed=range(seeds))]
 
 
 def _ranges(config: TrainConfig, **options) -> tuple[TrainConfig, TrainConfig]:
     """The [0,1] and [-1,1] versions of ``config`` (with ``model_options`` replaced by ``options`` if given)."""
     if options:
         config = dataclasses.replace(config, model_options=options)
-    return dataclasses.replace(config, negative=False), dataclasses.replace(config, negative=True)
+    return tuple(train.variants(config, negative=[False, True]))
 
 
 # Table 3's Chomsky-hierarchy tasks: course-scale GPU settings (2 layers, width 128, 4 heads).
@@ -249,10 +249,7 @@ def run_experiment(
 
 def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult], out_dir: Path, command: str) -> tuple[Path, Path]:
     """Write the JSON record and the length-generalisation plot of finished runs; return both paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: writing the file must not touch a notebook's backend
 
     from . import viz
 
@@ -274,11 +271,11 @@ def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult],
     }
     json_path = stem.with_suffix(".json")
     json_path.write_text(json.dumps(record, indent=1) + "\n")
-    figure, axis = plt.subplots(figsize=(8, 4))
+    figure = Figure(figsize=(8, 4))
+    axis = figure.subplots()
     viz.plot_length_generalisation(results, ax=axis, title=f"{chosen.name} ({size}): {results[0].config.metric} by length",
                                    log_lengths=True)
     figure.tight_layout()
     png_path = stem.with_suffix(".png")
     figure.savefig(png_path, dpi=100)
-    plt.close(figure)
     return json_path, png_path

@@ -139,6 +139,15 @@ def group(name: str) -> Group:
     return result
 
 
+def require_words(words: object, alphabet_size: int, what: str = "letters") -> torch.Tensor:
+    """``words`` if it is a LongTensor (N, T) of ``what`` in [0, alphabet_size), else raise."""
+    if not isinstance(words, torch.Tensor) or words.dtype != torch.long or words.dim() != 2:
+        raise TypeError(f"words must be a LongTensor (N, T) of {what}")
+    if bool(((words < 0) | (words >= alphabet_size)).any()):
+        raise ValueError(f"words must hold {what} in [0, {alphabet_size - 1}], got {int(words.min())}..{int(words.max())}")
+    return words
+
+
 def prefix_products(table: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
     """The word problem's targets: y_t = x_1 ⋯ x_t for every row of ``words``.
 
@@ -151,10 +160,7 @@ def prefix_products(table: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
     """
     if not isinstance(table, torch.Tensor) or table.dtype != torch.long or table.dim() != 2 or table.shape[0] != table.shape[1]:
         raise TypeError("table must be a square LongTensor (|G|, |G|)")
-    if not isinstance(words, torch.Tensor) or words.dtype != torch.long or words.dim() != 2:
-        raise TypeError("words must be a LongTensor (N, T)")
-    if bool(((words < 0) | (words >= table.shape[0])).any()):
-        raise ValueError(f"words must hold element indices in [0, {table.shape[0] - 1}]")
+    require_words(words, table.shape[0], "element indices")
     ### BEGIN SOLUTION
     products = torch.empty_like(words)
     state = torch.zeros(words.shape[0], dtype=torch.long, device=words.device)

@@ -162,14 +162,6 @@ class TrainResult:
         )
 
 
-def answer_logits(model: SequenceModel, batch: tasks.Batch) -> tuple[torch.Tensor, torch.Tensor]:
-    """The model's answer scores at each row's answer position, and the answer indices: (N, C), (N,)."""
-    positions = batch.answer_positions
-    rows = torch.arange(len(positions), device=positions.device)
-    logits = model(batch.tokens)[rows, positions]
-    return logits, batch.targets[rows, positions] - batch.answer_offset
-
-
 def answer_loss(logits: torch.Tensor, batch: tasks.Batch) -> torch.Tensor:
     """The training loss: cross-entropy at each row's answer position only, averaged over rows.
 
