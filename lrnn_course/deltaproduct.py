@@ -25,6 +25,8 @@ Glossary (code name -> paper symbol):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -98,12 +100,16 @@ def delta_product_by_interleaving(
     alpha: torch.Tensor | None = None,
     initial_state: torch.Tensor | None = None,
     scale: float | None = None,
+    *,
+    delta_rule: Callable[..., tuple[torch.Tensor, torch.Tensor]] = delta_rule,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """DeltaProduct computed by any delta-rule implementation on the interleaved sequence.
 
     Same arguments and result as ``delta_product``. Keys, values and β are interleaved to n_h·T
     sub-steps; the query is zero except at each token's last sub-step, the gate is α_t at its first
-    and 1 elsewhere, and every n_h-th output is kept.
+    and 1 elsewhere, and every n_h-th output is kept. ``delta_rule`` runs the interleaved sequence:
+    ``deltanet.delta_rule`` by default, or any function with its arguments and result (the chunked
+    form, a Triton kernel).
     """
     validate_product_inputs(q, k, v, beta, alpha, initial_state)
     ### BEGIN SOLUTION

@@ -265,7 +265,9 @@ for n in (2, 4, 8, 16):
 # ### Exercise 2 · DeltaProduct by interleaving
 #
 # Write `delta_product_by_interleaving(q, k, v, beta, alpha=None, initial_state=None, scale=None)`
-# with `deltanet.delta_rule` and `interleave` (which turns `(B, T, n_h, ...)` into `(B, T·n_h, ...)`).
+# with `interleave` (which turns `(B, T, n_h, ...)` into `(B, T·n_h, ...)`) and the function
+# `delta_rule` it receives: `deltanet.delta_rule` unless the caller passes another implementation,
+# as the Triton track does with its kernel.
 
 # %%
 #| exercise: 07.delta_product_by_interleaving

@@ -14,13 +14,13 @@ import pytest
 import torch
 
 from lrnn_course._triton import triton_mode, triton_status
+from lrnn_course.kernels import backend as kernel_backend
 from lrnn_course.kernels import scan as kernel_scan
-from lrnn_course.kernels.scan import _launch, diagonal_scan, resolve_backend, smoke_test
+from lrnn_course.kernels.backend import resolve_backend
+from lrnn_course.kernels.scan import _launch, diagonal_scan, smoke_test
 from lrnn_course.scan import sequential_scan
 
-KERNEL_DEVICE = {"compiled": "cuda", "interpreter": "cpu"}.get(triton_mode())
-needs_kernel = pytest.mark.skipif(KERNEL_DEVICE is None, reason=f"Triton cannot run here: {triton_status()}")
-
+from kernel_support import KERNEL_DEVICE, needs_kernel, on_gpu, relative_max_error, rms_relative_error
 
 def scan_inputs(batch, steps, width, *, seed=0, with_h0=True, dtype=torch.float32, device="cpu"):
     """Gates uniform in [-1, 1] with about a quarter replaced by exactly -1, 0 or 1; Gaussian inputs."""
@@ -35,15 +35,6 @@ def scan_inputs(batch, steps, width, *, seed=0, with_h0=True, dtype=torch.float3
 
 def float64_reference(a, b, h0):
     return sequential_scan(a.double(), b.double(), None if h0 is None else h0.double())
-
-
-def relative_max_error(states, expected):
-    return float((states.double() - expected).abs().max() / expected.abs().max().clamp(min=1.0))
-
-
-def rms_relative_error(states, expected):
-    difference = states.double() - expected
-    return float(difference.pow(2).mean().sqrt() / expected.pow(2).mean().sqrt())
 
 
 def gradients(scan, a, b, h0, grad_h):
@@ -208,7 +199,7 @@ def test_forced_triton_refuses_what_it_cannot_do():
 
 
 def test_forced_triton_refuses_tensors_on_the_wrong_device(monkeypatch):
-    monkeypatch.setattr(kernel_scan, "triton_mode", lambda: "compiled")
+    monkeypatch.setattr(kernel_backend, "triton_mode", lambda: "compiled")
     a, b, h0 = scan_inputs(1, 5, 2)
     assert resolve_backend("auto", a) == "reference"
     with pytest.raises(RuntimeError, match="compiled mode, which runs on cuda tensors"):
@@ -216,7 +207,7 @@ def test_forced_triton_refuses_tensors_on_the_wrong_device(monkeypatch):
 
 
 def test_without_triton_everything_uses_the_reference(monkeypatch):
-    monkeypatch.setattr(kernel_scan, "triton_mode", lambda: "unavailable")
+    monkeypatch.setattr(kernel_backend, "triton_mode", lambda: "unavailable")
     a, b, h0 = scan_inputs(1, 5, 2)
     assert torch.equal(diagonal_scan(a, b, h0), sequential_scan(a, b, h0))
     with pytest.raises(RuntimeError, match="Triton cannot run here"):
@@ -254,10 +245,6 @@ def test_smoke_test_passes_and_reports_its_error():
     ok, message = smoke_test()
     assert ok, message
     assert "passed on" in message and "max relative error" in message
-
-
-def on_gpu(test):
-    return pytest.mark.gpu(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")(test))
 
 
 def large_inputs(dtype, gates_near_one=False):

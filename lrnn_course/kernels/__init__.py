@@ -1,5 +1,9 @@
 """Triton kernels of the course, each with a PyTorch reference it must agree with.
 
+``diagonal_scan`` (reference: ``scan.sequential_scan``), ``chunk_delta_rule`` (reference:
+``chunkwise.chunk_delta_rule``, itself tested against ``deltanet.delta_rule``) and
+``chunk_delta_product`` (reference: ``deltaproduct.delta_product``), forward and backward.
+
 Glossary (code name -> meaning):
 
 =================  ========================================================================
@@ -18,6 +22,7 @@ so ``"auto"`` picks Triton for training as well as for inference.
 """
 
 from .._triton import triton_mode, triton_status
+from .delta import chunk_delta_product, chunk_delta_rule
 from .scan import diagonal_scan, smoke_test
 
-__all__ = ["diagonal_scan", "smoke_test", "triton_mode", "triton_status"]
+__all__ = ["chunk_delta_product", "chunk_delta_rule", "diagonal_scan", "smoke_test", "triton_mode", "triton_status"]

@@ -43,15 +43,12 @@ last place.
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 
-from .._triton import tl, triton, triton_mode, triton_status
+from .._triton import tl, triton, triton_mode
 from ..scan import sequential_scan, validate_scan_inputs
+from .backend import kernel_device, on_device_of, resolve_backend
 
-BACKENDS = ("auto", "triton", "reference")
-KERNEL_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 # (BLOCK_T, BLOCK_D). The interpreter makes a Python call per combine, so small blocks keep the
 # masked-off padding cheap. On a GPU each program walks its columns through time alone: with many
 # programs, wide blocks keep the memory bus busy; with fewer than two per multiprocessor, narrower
@@ -113,49 +110,6 @@ if triton is not None:
             carry = tl.sum(tl.where(block_times[:, None] == BLOCK_T - 1, states, 0.0), axis=0)
 
 
-def _kernel_device() -> str | None:
-    """The device type Triton's kernels accept in the current mode, or None when they cannot run."""
-    return {"compiled": "cuda", "interpreter": "cpu"}.get(triton_mode())
-
-
-def _triton_refusal(a: torch.Tensor) -> Exception | None:
-    """Why the kernel should not run on these inputs, as the exception to raise; None when it can.
-
-    ``a`` speaks for all inputs: ``validate_scan_inputs`` already made them share dtype and device.
-    """
-    kernel_device = _kernel_device()
-    if kernel_device is None:
-        return RuntimeError(f"backend='triton': Triton cannot run here ({triton_status()})")
-    if a.device.type != kernel_device:
-        return RuntimeError(
-            f"backend='triton': Triton is in {triton_mode()} mode, which runs on {kernel_device} tensors, "
-            f"but the inputs are on {a.device}"
-        )
-    if a.dtype not in KERNEL_DTYPES:
-        return TypeError(f"backend='triton': the kernel takes float32, bfloat16 or float16 inputs, got {a.dtype}")
-    return None
-
-
-def resolve_backend(backend: str, a: torch.Tensor) -> str:
-    """Return ``"triton"`` or ``"reference"``: what ``diagonal_scan`` will run for these inputs.
-
-    ``"auto"`` takes Triton only where it runs natively: CUDA tensors when kernels are compiled,
-    CPU tensors under the interpreter, and float32/bfloat16/float16 inputs. Whether gradients are
-    needed does not matter: the Triton path has its own backward pass.
-    ``"triton"`` raises, with the reason, wherever ``"auto"`` would fall back to the reference.
-    """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
-    if backend == "reference":
-        return "reference"
-    refusal = _triton_refusal(a)
-    if refusal is None:
-        return "triton"
-    if backend == "triton":
-        raise refusal
-    return "reference"
-
-
 def _block_sizes(a: torch.Tensor) -> tuple[int, int]:
     batch, _, width = a.shape
     if triton_mode() == "interpreter":
@@ -182,9 +136,7 @@ def _launch(
     block_t, block_d = _block_sizes(a)
     h = torch.empty_like(a, dtype=dtype)
     grid = (batch, triton.cdiv(width, block_d))
-    # Triton launches on the current CUDA device, which need not be the one holding the tensors.
-    on_their_device = torch.cuda.device(a.device) if a.is_cuda else contextlib.nullcontext()
-    with on_their_device:
+    with on_device_of(a):
         _diagonal_scan_kernel[grid](a, b, h0, h, steps, width, BLOCK_T=block_t, BLOCK_D=block_d, REVERSE=reverse)
     return h
 
@@ -259,7 +211,7 @@ def smoke_test() -> tuple[bool, str]:
         inputs = torch.randn(2, 37, 5, generator=generator, dtype=torch.float64)
         initial = torch.randn(2, 5, generator=generator, dtype=torch.float64)
         expected = sequential_scan(gates, inputs, initial)
-        device = torch.device(_kernel_device() or "cpu")
+        device = torch.device(kernel_device() or "cpu")
         a, b, h0 = (x.to(device, torch.float32) for x in (gates, inputs, initial))
         backend = resolve_backend("auto", a)
         states = diagonal_scan(a, b, h0, backend=backend).to("cpu", torch.float64)

@@ -1,0 +1,346 @@
+"""Triton kernels for the chunked (gated) delta rule with β ∈ [0, 2], forward and backward, and DeltaProduct.
+
+Glossary (code name -> paper symbol; the chunk form is that of ``lrnn_course.chunkwise``):
+
+====================  ====================================================================
+``q, k, v``           q_t, k_t, v_t, layout (B, T, H, D) as in flash-linear-attention
+``beta``              β_t ∈ [0, 2]; ``alpha`` α_t ∈ [0, 1], the gate of Gated DeltaNet (None: 1)
+``state``             S (D_k × D_v), the memory; ``initial_state`` S_0, ``final_state`` S_T
+``CHUNK``             C, the tokens one chunk holds
+``decay``             Γ, Γ_{ti} = α_{i+1} ⋯ α_t (lower triangular, ones on the diagonal)
+``cumulative_gate``   g_t = α_1 ⋯ α_t inside the chunk
+``transform``         T = (I + A)⁻¹ with A = strictly-lower(diag(β) (K Kᵀ ⊙ Γ)): the UT transform
+``w``, ``u``          W = T diag(β g) K and U = T diag(β) V - W S_0: the chunk's pseudo-values
+``chunk_states``      the state entering each chunk, saved by the forward pass for the backward
+``grad_*``            dL/d(that quantity); ``grad_state`` is the adjoint of the state carried back
+====================  ====================================================================
+
+One program owns one (batch row, head) pair and ``BLOCK_V`` columns of the state. The columns of
+S over the values never mix (every operation acts on S from the left), so the value dimension is
+split across programs; the key dimension is not. Each program walks its chunks in order:
+
+    O = scale · (diag(g) Q S_0 + (tril(Q Kᵀ) ⊙ Γ) U),     S_C = g_C S_0 + Kᵀ diag(Γ_{C·}) U.
+
+Γ and g come from cumulative products (``tl.cumprod``), never from dividing them, so a gate of
+exactly 0 — a reset — stays exact, in the gradient as well. T comes from forward substitution, row
+by row: no pivoting and no division, as in ``chunkwise.forward_substitution_inverse``.
+
+The backward kernel walks the chunks in reverse. From the saved S_0 of a chunk it recomputes the
+chunk's forward quantities, then applies the chain rule through each product above, with
+dA = -Tᵀ dT Tᵀ for the inverse and, for the gates, dL/dα_s = Σ_{t ≥ s > i} dΓ_{ti} Γ_{ts} Γ_{s-1,i}
+plus g_{s-1} Σ_{t ≥ s} Γ_{ts} dL/dg_t, both products again. The state's adjoint passes to the
+previous chunk as g_C dS_C + scale Qᵀ diag(g) dO - Wᵀ dU. Gradients of q, k, β and α sum over the
+value blocks, which each program writes separately; PyTorch adds them.
+
+DeltaProduct runs on the same kernels through the interleaving identity of
+``deltaproduct.delta_product_by_interleaving``: n_h Householders per token are n_h delta-rule steps.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .. import chunkwise
+from ..deltanet import starting_point, validate_delta_inputs
+from ..deltaproduct import delta_product_by_interleaving, validate_product_inputs
+from .._triton import tl, triton, triton_mode
+from .backend import on_device_of, resolve_backend
+
+# Chunk C and value block. tl.dot needs every side ≥ 16 when compiled; the interpreter makes one
+# NumPy call per row of the forward substitution, so it keeps chunks short.
+INTERPRETER_CHUNK = 16
+COMPILED_CHUNK = 64
+MIN_BLOCK = 16
+MAX_BLOCK_V = 64
+
+if triton is not None:
+
+    @triton.jit
+    def _chunk_quantities(
+        q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, start, steps, batch, head, heads, key_dim, value_dim, value_columns,
+        CHUNK: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_V: tl.constexpr, GATED: tl.constexpr, PRECISION: tl.constexpr,
+    ):
+        """Load one chunk (zeros, β = 0 and α = 1 past the end: identity steps) and build Γ, g, T, W·diag, X, Y."""
+        rows = tl.arange(0, CHUNK)
+        times = start + rows
+        valid = times < steps
+        keys = tl.arange(0, BLOCK_K)
+        token = (batch * steps + times) * heads + head
+        key_mask = valid[:, None] & (keys[None, :] < key_dim)
+        value_mask = valid[:, None] & (value_columns[None, :] < value_dim)
+        q = tl.load(q_ptr + token[:, None] * key_dim + keys[None, :], mask=key_mask, other=0.0).to(tl.float32)
+        k = tl.load(k_ptr + token[:, None] * key_dim + keys[None, :], mask=key_mask, other=0.0).to(tl.float32)
+        v = tl.load(v_ptr + token[:, None] * value_dim + value_columns[None, :], mask=value_mask, other=0.0).to(tl.float32)
+        beta = tl.load(beta_ptr + token, mask=valid, other=0.0).to(tl.float32)
+        later = rows[:, None] > rows[None, :]
+        lower = rows[:, None] >= rows[None, :]
+        if GATED:
+            alpha = tl.load(alpha_ptr + token, mask=valid, other=1.0).to(tl.float32)
+            # α_{s-1}, 1 before the chunk: builds Γ_{s-1,i} and g_{s-1} for the gate's gradient.
+            previous = (batch * steps + times - 1) * heads + head
+            alpha_before = tl.load(alpha_ptr + previous, mask=valid & (rows > 0), other=1.0).to(tl.float32)
+        else:
+            alpha = tl.full([CHUNK], 1.0, tl.float32)
+            alpha_before = alpha
+        decay = tl.where(lower, tl.cumprod(tl.where(later, alpha[:, None], 1.0), axis=0), 0.0)
+        cumulative_gate = tl.cumprod(alpha, axis=0)
+        gram = tl.dot(k, tl.trans(k), input_precision=PRECISION)
+        strictly_lower = tl.where(later, beta[:, None] * gram * decay, 0.0)
+        # Forward substitution: row i of T is e_i - Σ_{j<i} A_ij T_j, and rows above i are final.
+        transform = tl.where(rows[:, None] == rows[None, :], 1.0, 0.0)
+        for i in range(1, CHUNK):
+            row_of_a = tl.sum(tl.where(rows[:, None] == i, strictly_lower, 0.0), axis=0)
+            new_row = tl.where(rows == i, 1.0, 0.0) - tl.sum(row_of_a[:, None] * transform, axis=0)
+            transform = tl.where(rows[:, None] == i, new_row[None, :], transform)
+        scaled_values = beta[:, None] * v  # X = diag(β) V
+        scaled_keys = (beta * cumulative_gate)[:, None] * k  # Y = diag(β g) K
+        w = tl.dot(transform, scaled_keys, input_precision=PRECISION)
+        return (q, k, v, beta, alpha_before, decay, cumulative_gate, gram, transform, scaled_values, scaled_keys, w,
+                token, key_mask, value_mask, lower)
+
+    @triton.jit
+    def _delta_rule_forward_kernel(
+        q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, initial_ptr, out_ptr, final_ptr, chunk_states_ptr,
+        steps, heads, key_dim, value_dim, scale,
+        CHUNK: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_V: tl.constexpr, GATED: tl.constexpr,
+        SAVE_STATES: tl.constexpr, PRECISION: tl.constexpr,
+    ):
+        value_columns = tl.program_id(0) * BLOCK_V + tl.arange(0, BLOCK_V)
+        pair = tl.program_id(1).to(tl.int64)  # int64: offsets of B * T * H * D may pass 2**31
+        batch = pair // heads
+        head = pair % heads
+        keys = tl.arange(0, BLOCK_K)
+        state_mask = (keys[:, None] < key_dim) & (value_columns[None, :] < value_dim)
+        state_offsets = keys[:, None] * value_dim + value_columns[None, :]
+        state = tl.load(initial_ptr + pair * key_dim * value_dim + state_offsets, mask=state_mask, other=0.0).to(tl.float32)
+        chunks = tl.cdiv(steps, CHUNK)
+        for n in range(0, chunks):
+            if SAVE_STATES:
+                tl.store(chunk_states_ptr + (pair * chunks + n) * key_dim * value_dim + state_offsets, state, mask=state_mask)
+            (q, k, v, beta, alpha_before, decay, cumulative_gate, gram, transform, scaled_values, scaled_keys, w,
+             token, key_mask, value_mask, lower) = _chunk_quantities(
+                q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, n * CHUNK, steps, batch, head, heads, key_dim, value_dim,
+                value_columns, CHUNK, BLOCK_K, BLOCK_V, GATED, PRECISION)
+            u = tl.dot(transform, scaled_values, input_precision=PRECISION) - tl.dot(w, state, input_precision=PRECISION)
+            attention = tl.where(lower, tl.dot(q, tl.trans(k), input_precision=PRECISION), 0.0) * decay
+            out = scale * (cumulative_gate[:, None] * tl.dot(q, state, input_precision=PRECISION)
+                           + tl.dot(attention, u, input_precision=PRECISION))
+            tl.store(out_ptr + token[:, None] * value_dim + value_columns[None, :], out.to(out_ptr.dtype.element_ty),
+                     mask=value_mask)
+            last = tl.arange(0, CHUNK) == CHUNK - 1  # padded steps have α = 1: the last row is Γ_{C·}
+            last_decay = tl.sum(tl.where(last[:, None], decay, 0.0), axis=0)
+            last_gate = tl.sum(tl.where(last, cumulative_gate, 0.0), axis=0)
+            state = last_gate * state + tl.dot(tl.trans(k), last_decay[:, None] * u, input_precision=PRECISION)
+        tl.store(final_ptr + pair * key_dim * value_dim + state_offsets, state, mask=state_mask)
+
+    @triton.jit
+    def _delta_rule_backward_kernel(
+        q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, chunk_states_ptr, grad_out_ptr, grad_final_ptr,
+        grad_q_ptr, grad_k_ptr, grad_v_ptr, grad_beta_ptr, grad_alpha_ptr, grad_initial_ptr,
+        steps, heads, key_dim, value_dim, scale,
+        CHUNK: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_V: tl.constexpr, GATED: tl.constexpr, PRECISION: tl.constexpr,
+    ):
+        value_block = tl.program_id(0)
+        value_columns = value_block * BLOCK_V + tl.arange(0, BLOCK_V)
+        pair = tl.program_id(1).to(tl.int64)
+        batch = pair // heads
+        head = pair % heads
+        # Gradients shared by all value blocks go to this block's own slice, summed afterwards.
+        partial = value_block.to(tl.int64) * (tl.num_programs(1) * steps)
+        rows = tl.arange(0, CHUNK)
+        keys = tl.arange(0, BLOCK_K)
+        later = rows[:, None] > rows[None, :]
+        last = rows == CHUNK - 1
+        state_mask = (keys[:, None] < key_dim) & (value_columns[None, :] < value_dim)
+        state_offsets = keys[:, None] * value_dim + value_columns[None, :]
+        grad_state = tl.load(grad_final_ptr + pair * key_dim * value_dim + state_offsets, mask=state_mask, other=0.0).to(tl.float32)
+        chunks = tl.cdiv(steps, CHUNK)
+        for reversed_n in range(0, chunks):
+            n = chunks - 1 - reversed_n
+            state = tl.load(chunk_states_ptr + (pair * chunks + n) * key_dim * value_dim + state_offsets, mask=state_mask, other=0.0)
+            (q, k, v, beta, alpha_before, decay, cumulative_gate, gram, transform, scaled_values, scaled_keys, w,
+             token, key_mask, value_mask, lower) = _chunk_quantities(
+                q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, n * CHUNK, steps, batch, head, heads, key_dim, value_dim,
+                value_columns, CHUNK, BLOCK_K, BLOCK_V, GATED, PRECISION)
+            valid = n * CHUNK + rows < steps
+            u = tl.dot(transform, scaled_values, input_precision=PRECISION) - tl.dot(w, state, input_precision=PRECISION)
+            scores = tl.where(lower, tl.dot(q, tl.trans(k), input_precision=PRECISION), 0.0)
+            attention = scores * decay
+            last_decay = tl.sum(tl.where(last[:, None], decay, 0.0), axis=0)
+            last_gate = tl.sum(tl.where(last, cumulative_gate, 0.0), axis=0)
+            grad_out = tl.load(grad_out_ptr + token[:, None] * value_dim + value_columns[None, :], mask=value_mask,
+                               other=0.0).to(tl.float32)
+
+            # Outputs O = scale (diag(g) Q S + P U) and new state S' = g_C S + Kᵀ diag(Γ_C) U.
+            keys_times_grad_state = tl.dot(k, grad_state, input_precision=PRECISION)  # K dS'
+            grad_u = scale * tl.dot(tl.trans(attention), grad_out, input_precision=PRECISION) + last_decay[:, None] * keys_times_grad_state
+            grad_attention = scale * tl.dot(grad_out, tl.trans(u), input_precision=PRECISION)
+            grad_scores = grad_attention * decay  # zero above the diagonal, since Γ is
+            grad_q = (scale * cumulative_gate[:, None] * tl.dot(grad_out, tl.trans(state), input_precision=PRECISION)
+                      + tl.dot(grad_scores, k, input_precision=PRECISION))
+            grad_k = (tl.dot(tl.trans(grad_scores), q, input_precision=PRECISION)
+                      + last_decay[:, None] * tl.dot(u, tl.trans(grad_state), input_precision=PRECISION))
+            grad_decay = grad_attention * scores + tl.where(last[:, None], tl.sum(keys_times_grad_state * u, axis=1)[None, :], 0.0)
+            grad_gate = scale * tl.sum(grad_out * tl.dot(q, state, input_precision=PRECISION), axis=1)
+            grad_gate += tl.where(last, tl.sum(tl.sum(state * grad_state, axis=1), axis=0), 0.0)
+            previous_grad_state = (last_gate * grad_state
+                                   + scale * tl.dot(tl.trans(q), cumulative_gate[:, None] * grad_out, input_precision=PRECISION)
+                                   - tl.dot(tl.trans(w), grad_u, input_precision=PRECISION))
+
+            # U = T X - W S with W = T Y.
+            grad_w = -tl.dot(grad_u, tl.trans(state), input_precision=PRECISION)
+            grad_transform = (tl.dot(grad_u, tl.trans(scaled_values), input_precision=PRECISION)
+                              + tl.dot(grad_w, tl.trans(scaled_keys), input_precision=PRECISION))
+            grad_scaled_values = tl.dot(tl.trans(transform), grad_u, input_precision=PRECISION)
+            grad_scaled_keys = tl.dot(tl.trans(transform), grad_w, input_precision=PRECISION)
+            grad_v = beta[:, None] * grad_scaled_values
+            grad_beta = tl.sum(grad_scaled_values * v, axis=1)
+            grad_k += (beta * cumulative_gate)[:, None] * grad_scaled_keys
+            grad_beta_gate = tl.sum(grad_scaled_keys * k, axis=1)
+            grad_beta += cumulative_gate * grad_beta_gate
+            grad_gate += beta * grad_beta_gate
+
+            # T = (I + A)⁻¹: dA = -Tᵀ dT Tᵀ, kept where A lives (strictly below the diagonal).
+            transform_t = tl.trans(transform)
+            grad_a = tl.where(later, -tl.dot(tl.dot(transform_t, grad_transform, input_precision=PRECISION), transform_t,
+                                             input_precision=PRECISION), 0.0)
+            grad_beta += tl.sum(grad_a * gram * decay, axis=1)
+            grad_gram = beta[:, None] * grad_a * decay
+            grad_decay += beta[:, None] * grad_a * gram
+            grad_k += tl.dot(grad_gram + tl.trans(grad_gram), k, input_precision=PRECISION)
+
+            tl.store(grad_q_ptr + (partial + token[:, None]) * key_dim + keys[None, :], grad_q, mask=key_mask)
+            tl.store(grad_k_ptr + (partial + token[:, None]) * key_dim + keys[None, :], grad_k, mask=key_mask)
+            tl.store(grad_v_ptr + token[:, None] * value_dim + value_columns[None, :], grad_v.to(grad_v_ptr.dtype.element_ty),
+                     mask=value_mask)
+            tl.store(grad_beta_ptr + partial + token, grad_beta, mask=valid)
+            if GATED:
+                # Γ_{s-1,i} for i < s (the decay one row up) and g_{s-1}, by the same cumulative products.
+                decay_before = tl.where(later, tl.cumprod(tl.where(rows[:, None] > rows[None, :] + 1, alpha_before[:, None], 1.0), axis=0), 0.0)
+                gate_before = tl.cumprod(alpha_before, axis=0)
+                grad_alpha = tl.sum(decay * tl.dot(tl.where(later, grad_decay, 0.0), tl.trans(decay_before), input_precision=PRECISION), axis=0)
+                grad_alpha += gate_before * tl.sum(decay * grad_gate[:, None], axis=0)
+                tl.store(grad_alpha_ptr + partial + token, grad_alpha, mask=valid)
+            grad_state = previous_grad_state
+        tl.store(grad_initial_ptr + pair * key_dim * value_dim + state_offsets, grad_state, mask=state_mask)
+
+
+def _launch_shape(q: torch.Tensor, v: torch.Tensor) -> tuple[int, int, int, tuple[int, int]]:
+    """(chunk, key block, value block, grid) for inputs (B, T, H, D_k) and (B, T, H, D_v)."""
+    batch, _, heads, key_dim = q.shape
+    value_dim = v.shape[-1]
+    chunk = INTERPRETER_CHUNK if triton_mode() == "interpreter" else COMPILED_CHUNK
+    block_k = max(MIN_BLOCK, triton.next_power_of_2(key_dim))
+    block_v = min(MAX_BLOCK_V, max(MIN_BLOCK, triton.next_power_of_2(value_dim)))
+    return chunk, block_k, block_v, (triton.cdiv(value_dim, block_v), batch * heads)
+
+
+def _precision(dtype: torch.dtype) -> str:
+    """float32 inputs get exact float32 products; half-precision ones may use TF32 tensor cores."""
+    return "ieee" if dtype == torch.float32 else "tf32"
+
+
+class _ChunkDeltaRuleFunction(torch.autograd.Function):
+    """The forward kernel, saving each chunk's entering state, and the backward kernel that replays the chunks."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, beta, alpha, initial_state, scale: float):
+        q, k, v, beta = (x.contiguous() for x in (q, k, v, beta))
+        gated = alpha is not None
+        alpha_arg = alpha.contiguous() if gated else beta  # never read when not gated
+        batch, steps, heads, key_dim = q.shape
+        value_dim = v.shape[-1]
+        chunk, block_k, block_v, grid = _launch_shape(q, v)
+        initial = initial_state.float().contiguous()
+        out = torch.empty_like(v)
+        final_state = torch.empty_like(initial)
+        chunks = triton.cdiv(steps, chunk)
+        chunk_states = initial.new_empty(batch, heads, chunks, key_dim, value_dim)
+        with on_device_of(q):
+            _delta_rule_forward_kernel[grid](
+                q, k, v, beta, alpha_arg, initial, out, final_state, chunk_states, steps, heads, key_dim, value_dim, scale,
+                CHUNK=chunk, BLOCK_K=block_k, BLOCK_V=block_v, GATED=gated, SAVE_STATES=True, PRECISION=_precision(q.dtype))
+        ctx.save_for_backward(q, k, v, beta, alpha_arg, chunk_states)
+        ctx.gated, ctx.scale, ctx.state_dtype = gated, scale, initial_state.dtype
+        return out, final_state.to(initial_state.dtype)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out, grad_final_state):
+        q, k, v, beta, alpha_arg, chunk_states = ctx.saved_tensors
+        batch, steps, heads, key_dim = q.shape
+        value_dim = v.shape[-1]
+        chunk, block_k, block_v, grid = _launch_shape(q, v)
+        value_blocks = grid[0]
+        grad_out = grad_out.contiguous() if grad_out is not None else torch.zeros_like(v)
+        grad_final = (grad_final_state.float().contiguous() if grad_final_state is not None
+                      else chunk_states.new_zeros(batch, heads, key_dim, value_dim))
+        partial_q = q.new_empty((value_blocks,) + q.shape, dtype=torch.float32)
+        partial_k = torch.empty_like(partial_q)
+        partial_beta = q.new_empty((value_blocks,) + beta.shape, dtype=torch.float32)
+        partial_alpha = torch.zeros_like(partial_beta) if ctx.gated else partial_beta
+        grad_v = torch.empty_like(v)
+        grad_initial = torch.empty_like(grad_final)
+        with on_device_of(q):
+            _delta_rule_backward_kernel[grid](
+                q, k, v, beta, alpha_arg, chunk_states, grad_out, grad_final,
+                partial_q, partial_k, grad_v, partial_beta, partial_alpha, grad_initial,
+                steps, heads, key_dim, value_dim, ctx.scale,
+                CHUNK=chunk, BLOCK_K=block_k, BLOCK_V=block_v, GATED=ctx.gated, PRECISION=_precision(q.dtype))
+        grad_alpha = partial_alpha.sum(0).to(q.dtype) if ctx.gated else None
+        return (partial_q.sum(0).to(q.dtype), partial_k.sum(0).to(q.dtype), grad_v, partial_beta.sum(0).to(q.dtype),
+                grad_alpha, grad_initial.to(ctx.state_dtype), None)
+
+
+def chunk_delta_rule(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: torch.Tensor,
+    alpha: torch.Tensor | None = None,
+    initial_state: torch.Tensor | None = None,
+    scale: float | None = None,
+    backend: str = "auto",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (gated) delta rule on Triton where it can run, else ``chunkwise.chunk_delta_rule``.
+
+    Args:
+        q, k: (B, T, H, D_k), unit keys; v: (B, T, H, D_v); beta: (B, T, H) in [0, 2];
+        alpha: (B, T, H) in [0, 1] or None; initial_state: (B, H, D_k, D_v) or None for zeros;
+        scale: read-out factor, None for 1/√D_k.
+        backend: ``"auto"``, ``"triton"`` or ``"reference"``, as for ``diagonal_scan``.
+
+    Returns:
+        ``(outputs, final_state)`` as ``deltanet.delta_rule`` returns them, in q's dtype. The
+        kernels accumulate in float32 and differentiate once (no gradients of gradients).
+    """
+    validate_delta_inputs(q, k, v, beta, alpha, initial_state)
+    if resolve_backend(backend, q) == "reference":
+        return chunkwise.chunk_delta_rule(q, k, v, beta, alpha, initial_state, scale)
+    state, scale = starting_point(q, v.shape[-1], initial_state, scale)
+    return _ChunkDeltaRuleFunction.apply(q, k, v, beta, alpha, state, scale)
+
+
+def chunk_delta_product(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: torch.Tensor,
+    alpha: torch.Tensor | None = None,
+    initial_state: torch.Tensor | None = None,
+    scale: float | None = None,
+    backend: str = "auto",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Gated) DeltaProduct on the delta-rule kernels, by interleaving; the arguments of ``deltaproduct.delta_product``.
+
+    Args:
+        q: (B, T, H, D_k); k: (B, T, n_h, H, D_k), unit keys; v: (B, T, n_h, H, D_v);
+        beta: (B, T, n_h, H) in [0, 2]; alpha: (B, T, H) in [0, 1] or None.
+        backend: as for ``chunk_delta_rule``, which runs the n_h·T interleaved steps.
+    """
+    validate_product_inputs(q, k, v, beta, alpha, initial_state)
+
+    def delta_rule_on_backend(*args):
+        return chunk_delta_rule(*args, backend=backend)
+
+    return delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, scale, delta_rule=delta_rule_on_backend)

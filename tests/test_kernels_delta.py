@@ -1,0 +1,155 @@
+"""The Triton chunked delta rule and DeltaProduct agree with the token-by-token recurrences in float64.
+
+On the CPU the kernels run through Triton's interpreter in chunks of 16, so T = 1, 17, 63, 64, 65
+and 1000 cover one partial chunk, chunk boundaries on both sides and many chunks; D_k = 5 and
+D_v = 70 (two value blocks of 64, the second nearly empty) are no multiple of any block. β takes
+exactly 0, 1 and 2 among uniform values, α exactly 0 (a reset) and 1. Every gradient is checked:
+q, k, v, β, α and the initial state, against autograd through the float64 reference.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lrnn_course import deltanet, deltaproduct
+from lrnn_course.kernels.delta import chunk_delta_product, chunk_delta_rule
+
+from kernel_support import KERNEL_DEVICE, needs_kernel, on_gpu, relative_max_error, rms_relative_error
+
+FLOAT32_TOLERANCE = 1e-5
+BFLOAT16_RMS_TOLERANCE = 2e-2
+
+
+def delta_inputs(batch, steps, heads, key_dim, value_dim, *, gated, seed=0, per_token=()):
+    """Float64 (q, k, v, β, α or None, S_0) with special values mixed in; ``per_token`` inserts an n_h axis."""
+    generator = torch.Generator().manual_seed(seed)
+    lead = (batch, steps, *per_token, heads)
+
+    def uniform_with(shape, low, high, specials):
+        values = low + (high - low) * torch.rand(shape, generator=generator, dtype=torch.float64)
+        chosen = torch.tensor(specials, dtype=torch.float64)[torch.randint(len(specials), shape, generator=generator)]
+        return torch.where(torch.rand(shape, generator=generator) < 0.3, chosen, values)
+
+    q = torch.randn(batch, steps, heads, key_dim, generator=generator, dtype=torch.float64)
+    k = F.normalize(torch.randn(*lead, key_dim, generator=generator, dtype=torch.float64), dim=-1)
+    v = torch.randn(*lead, value_dim, generator=generator, dtype=torch.float64)
+    beta = uniform_with(lead, 0.0, 2.0, [0.0, 1.0, 2.0])
+    alpha = uniform_with((batch, steps, heads), 0.0, 1.0, [0.0, 1.0, 1.0, 1.0]) if gated else None
+    initial = torch.randn(batch, heads, key_dim, value_dim, generator=generator, dtype=torch.float64)
+    return q, k, v, beta, alpha, initial
+
+
+def outputs_and_gradients(function, inputs, weights, dtype, device):
+    """(outputs, final state, gradients of Σ w·outputs + Σ w'·state for every input) with ``inputs`` cast first."""
+    leaves = [None if x is None else x.detach().to(device, dtype).requires_grad_(True) for x in inputs]
+    outputs, state = function(*leaves)
+    loss = (outputs * weights[0].to(device, dtype)).sum() + (state * weights[1].to(device, dtype)).sum()
+    loss.backward()
+    return outputs, state, [None if x is None else x.grad for x in leaves]
+
+
+def compare_with_reference(kernel, reference, inputs, tolerance=FLOAT32_TOLERANCE):
+    """The kernel in float32 against the reference in float64: outputs, final state and every gradient."""
+    generator = torch.Generator().manual_seed(1)
+    expected_out, expected_state = reference(*inputs)
+    weights = (torch.randn(expected_out.shape, generator=generator, dtype=torch.float64),
+               torch.randn(expected_state.shape, generator=generator, dtype=torch.float64))
+    expected = outputs_and_gradients(reference, inputs, weights, torch.float64, "cpu")
+    mine = outputs_and_gradients(kernel, inputs, weights, torch.float32, KERNEL_DEVICE)
+    names = ("outputs", "final state", "q", "k", "v", "beta", "alpha", "initial state")
+    for name, result, wanted in zip(names, (mine[0], mine[1], *mine[2]), (expected[0], expected[1], *expected[2])):
+        if wanted is None:
+            assert result is None, name
+            continue
+        assert result.shape == wanted.shape and result.dtype == torch.float32, name
+        assert relative_max_error(result.cpu(), wanted) < tolerance, f"{name}: {relative_max_error(result.cpu(), wanted):.1e}"
+
+
+def triton_delta_rule(*inputs):
+    return chunk_delta_rule(*inputs, backend="triton")
+
+
+def triton_delta_product(*inputs):
+    return chunk_delta_product(*inputs, backend="triton")
+
+
+@needs_kernel
+@pytest.mark.parametrize("gated", [False, True], ids=["deltanet", "gated"])
+@pytest.mark.parametrize(
+    "batch, steps, heads, key_dim, value_dim",
+    [(1, 1, 1, 5, 3), (3, 17, 2, 5, 7), (1, 63, 1, 16, 16), (3, 64, 1, 5, 3), (1, 65, 2, 8, 70), (1, 1000, 1, 5, 3)],
+)
+def test_delta_rule_matches_float64_recurrence(batch, steps, heads, key_dim, value_dim, gated):
+    inputs = delta_inputs(batch, steps, heads, key_dim, value_dim, gated=gated, seed=steps)
+    compare_with_reference(triton_delta_rule, deltanet.delta_rule, inputs)
+
+
+@needs_kernel
+@pytest.mark.parametrize("gated", [False, True], ids=["deltaproduct", "gated"])
+@pytest.mark.parametrize("n_householder", [2, 3])
+def test_delta_product_matches_float64_recurrence(n_householder, gated):
+    inputs = delta_inputs(2, 23, 2, 6, 5, gated=gated, seed=n_householder, per_token=(n_householder,))
+    compare_with_reference(triton_delta_product, deltaproduct.delta_product, inputs)
+
+
+@needs_kernel
+def test_a_reset_cuts_every_gradient_before_it_exactly():
+    """α = 0 at step 40 (chunk 2, row 8): nothing earlier, nor S_0, may reach a later output or the final state."""
+    q, k, v, beta, alpha, initial = delta_inputs(1, 50, 1, 4, 3, gated=True, seed=3)
+    alpha[:, 40] = 0.0
+    leaves = [x.to(KERNEL_DEVICE, torch.float32).requires_grad_(True) for x in (q, k, v, beta, alpha, initial)]
+    outputs, state = chunk_delta_rule(*leaves, backend="triton")
+    (outputs[:, 40:].sum() + state.sum()).backward()
+    for name, leaf in zip(("q", "k", "v", "beta", "alpha"), leaves):
+        assert torch.equal(leaf.grad[:, :40], torch.zeros_like(leaf.grad[:, :40])), name
+        assert leaf.grad[:, 41:].abs().sum() > 0, name
+    assert torch.equal(leaves[-1].grad, torch.zeros_like(leaves[-1].grad))
+
+
+@needs_kernel
+def test_without_gradients_the_outputs_equal_the_chunkwise_reference():
+    inputs = [x.float() for x in delta_inputs(2, 40, 3, 7, 9, gated=True, seed=5)]
+    outputs, state = chunk_delta_rule(*inputs, backend="triton")
+    expected_outputs, expected_state = chunk_delta_rule(*inputs, backend="reference")
+    assert relative_max_error(outputs, expected_outputs.double()) < FLOAT32_TOLERANCE
+    assert relative_max_error(state, expected_state.double()) < FLOAT32_TOLERANCE
+
+
+def test_auto_keeps_float64_on_the_reference_and_forced_triton_says_why():
+    inputs = delta_inputs(1, 9, 1, 4, 3, gated=False)
+    outputs, _ = chunk_delta_rule(*inputs)
+    assert torch.allclose(outputs, deltanet.delta_rule(*inputs)[0])
+    with pytest.raises((TypeError, RuntimeError), match="float32, bfloat16 or float16|Triton cannot run here"):
+        chunk_delta_rule(*inputs, backend="triton")
+
+
+def test_inputs_are_validated_before_any_kernel_runs():
+    q, k, v, beta, alpha, initial = (None if x is None else x.float() for x in delta_inputs(1, 9, 1, 4, 3, gated=True))
+    with pytest.raises(ValueError, match="beta"):
+        chunk_delta_rule(q, k, v, beta * 3, alpha, initial)
+    with pytest.raises(ValueError, match="L2-normalised"):
+        chunk_delta_rule(q, 2 * k, v, beta, alpha, initial)
+    with pytest.raises(ValueError, match="initial_state"):
+        chunk_delta_rule(q, k, v, beta, alpha, initial[..., :2])
+    with pytest.raises(ValueError, match="backend"):
+        chunk_delta_rule(q, k, v, beta, alpha, initial, backend="cuda")
+
+
+@on_gpu
+@pytest.mark.parametrize("gated", [False, True], ids=["deltanet", "gated"])
+def test_compiled_bfloat16_on_a_realistic_shape(gated):
+    """(2, 1000, 4, 128, 128) in bfloat16 against float64: outputs and gradients within fla's RMS tolerance."""
+    inputs = delta_inputs(2, 1000, 4, 128, 128, gated=gated, seed=7)
+    generator = torch.Generator().manual_seed(1)
+    expected_out, expected_state = deltanet.delta_rule(*inputs)
+    weights = (torch.randn(expected_out.shape, generator=generator, dtype=torch.float64),
+               torch.randn(expected_state.shape, generator=generator, dtype=torch.float64))
+    expected = outputs_and_gradients(deltanet.delta_rule, inputs, weights, torch.float64, "cpu")
+    # Keys normalised again after rounding: the kernel's inputs must pass the unit-key check.
+    inputs = (inputs[0], F.normalize(inputs[1].to(torch.bfloat16).double(), dim=-1), *inputs[2:])
+    mine = outputs_and_gradients(triton_delta_rule, inputs, weights, torch.bfloat16, "cuda")
+    for result, wanted in zip((mine[0], mine[1], *mine[2]), (expected[0], expected[1], *expected[2])):
+        if wanted is not None:
+            assert rms_relative_error(result.float().cpu(), wanted) < BFLOAT16_RMS_TOLERANCE
