@@ -33,7 +33,7 @@ lab: setup
 # pytest-xdist already runs one process per core: one thread each, or PyTorch's thread pools
 # oversubscribe the cores and small-op training loops (Lesson 04) slow down several-fold.
 test: setup
-	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) --dist loadscope tests lessons $(NBVAL)
+	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) --dist loadscope tests lessons kernels $(NBVAL)
 
 # Every lesson executed headless; executed notebooks and summary.md land in build/course/.
 course: setup

@@ -77,13 +77,19 @@ def targets(root: Path, names: Iterable[str] = ()) -> list[Target]:
     ]
 
 
+def python_function(fn: object) -> types.FunctionType:
+    """``fn`` itself, or the Python function inside a Triton kernel (``@triton.jit`` wraps it as ``.fn``)."""
+    inner = getattr(fn, "fn", None)
+    return inner if isinstance(inner, types.FunctionType) and not isinstance(fn, types.FunctionType) else fn
+
+
 def solution_function(exercise_id: str) -> types.FunctionType:
-    """The library function that solves ``exercise_id``."""
+    """The library function that solves ``exercise_id`` (for a Triton kernel, its Python source function)."""
     from .checks import EXERCISES
 
     if exercise_id not in EXERCISES:
         raise KeyError(f"unknown exercise {exercise_id!r} in a source directive; known: {', '.join(sorted(EXERCISES))}")
-    return EXERCISES[exercise_id].solution
+    return python_function(EXERCISES[exercise_id].solution)
 
 
 def function_source(fn: types.FunctionType, kind: str) -> str:
@@ -137,7 +143,7 @@ def import_lines(fn: types.FunctionType, code: str, already_bound: set[str]) -> 
         if isinstance(value, (bool, int, float, str)):  # a constant: import it from where the function reads it
             lines.append(f"from {fn.__module__} import {name}")
             continue
-        module = getattr(value, "__module__", None)
+        module = getattr(python_function(value), "__module__", None)
         if module is None or getattr(sys.modules.get(module), name, None) is not value:
             raise ValueError(f"{fn.__qualname__} uses {name!r}, which cannot be imported by name into a notebook")
         lines.append(f"from {module} import {name}")

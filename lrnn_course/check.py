@@ -114,6 +114,9 @@ class CheckResult:
 
 def describe_exception(error: BaseException) -> str:
     """Say what a learner's function raised, and where in their code (the innermost frame)."""
+    # Triton's interpreter wraps what a kernel raised in its own InterpreterError: report the original.
+    while type(error).__name__ == "InterpreterError" and error.__cause__ is not None:
+        error = error.__cause__
     if isinstance(error, NotImplementedError):
         return "not implemented yet (the function still raises NotImplementedError)"
     package = str(Path(__file__).resolve().parent)

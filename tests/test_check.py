@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import linecache
 import math
 
 import pytest
@@ -10,15 +11,36 @@ import torch
 from lrnn_course import build, chunkwise, deltanet, deltaproduct, householder, mamba, models, precision, scan, train
 from lrnn_course.check import check, check_quietly
 from lrnn_course.checks import EXERCISES
+from lrnn_course.kernels import scan as kernel_scan
+
+
+def executed(exercise_id: str, code: str, name: str):
+    """Run a version of an exercise's function as a notebook would, and return the object ``name`` it defines.
+
+    The source goes into ``linecache`` as a notebook cell's does: ``@triton.jit`` reads it back.
+    """
+    solution = build.solution_function(exercise_id)
+    source = "\n".join(build.import_lines(solution, code, set())) + "\n" + code + "\n"
+    filename = f"<{name} for {exercise_id}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict = {}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace[name]
 
 
 def stub_of(exercise_id: str):
     """The function a learner starts from: the exercise notebook's stub, executed."""
-    solution = EXERCISES[exercise_id].solution
-    code = build.function_source(solution, "exercise")
-    namespace: dict = {}
-    exec("\n".join(build.import_lines(solution, code, set())) + "\n" + code, namespace)
-    return namespace[solution.__name__]
+    solution = build.solution_function(exercise_id)
+    return executed(exercise_id, build.function_source(solution, "exercise"), solution.__name__)
+
+
+def edited_solution(exercise_id: str, name: str, old: str, new: str):
+    """The solution with the line holding ``old`` changed to ``new``, renamed ``name``: a mutant of a kernel."""
+    solution = build.solution_function(exercise_id)
+    code = build.function_source(solution, "lesson")
+    assert code.count(old) == 1, f"{old!r} must occur once in {solution.__name__}"
+    code = code.replace(old, new).replace(f"def {solution.__name__}(", f"def {name}(")
+    return executed(exercise_id, code, name)
 
 
 @pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
@@ -475,7 +497,32 @@ def accuracy_scoring_padding(predictions, targets):
     return (predictions == targets).long().cumprod(dim=1).float().mean(dim=0)
 
 
+def scan_backward_with_current_states(a, h0, h, grad_h):
+    grad_a, grad_b, grad_h0 = kernel_scan.scan_backward(a, h0, h, grad_h)
+    return grad_b * h, grad_b, grad_h0
+
+
+def scan_backward_forgetting_the_first_gate(a, h0, h, grad_h):
+    grad_a, grad_b, _ = kernel_scan.scan_backward(a, h0, h, grad_h)
+    return grad_a, grad_b, grad_b[:, 0]
+
+
+KERNEL_MUTANTS = [
+    ("K1.diagonal_scan_kernel", "kernel_without_carry",
+     "carry = tl.sum(tl.where(block_times[:, None] == BLOCK_T - 1, states, 0.0), axis=0)", "carry = carry",
+     "the carry crosses blocks: T = 50 (four blocks of 16)", "first mismatch"),
+    ("K1.diagonal_scan_kernel", "kernel_ignoring_the_carry",
+     "states = gate_products * carry[None, :] + local_states", "states = local_states",
+     "initial state and long memory", "first mismatch"),
+    ("K1.diagonal_scan_kernel", "kernel_scanning_inputs_as_gates",
+     "tl.associative_scan((gates, inputs)", "tl.associative_scan((inputs, gates)", "one block: T = 8, D = 3", "first mismatch"),
+] if kernel_scan.triton is not None else []
+
 MUTANTS = [
+    *((exercise_id, edited_solution(exercise_id, name, old, new), row, message)
+      for exercise_id, name, old, new, row, message in KERNEL_MUTANTS),
+    ("K2.scan_backward", scan_backward_with_current_states, "dL/da needs the previous states", "first mismatch"),
+    ("K2.scan_backward", scan_backward_forgetting_the_first_gate, "dL/dh0 and the carry across blocks: T = 50", "first mismatch"),
     ("01.sequential_scan", ignores_h0, "uses the initial state h0", "first mismatch"),
     ("01.sequential_scan", gate_of_previous_step, "matches the float64 loop", "first mismatch at [b=0, t=1"),
     ("01.sequential_scan", last_state_only, "returns h of shape (B, T, D)", "got (2, 3)"),

@@ -17,7 +17,7 @@ from lrnn_course._triton import triton_mode, triton_status
 from lrnn_course.kernels import backend as kernel_backend
 from lrnn_course.kernels import scan as kernel_scan
 from lrnn_course.kernels.backend import resolve_backend
-from lrnn_course.kernels.scan import _launch, diagonal_scan, smoke_test
+from lrnn_course.kernels.scan import diagonal_scan, launch_scan, smoke_test
 from lrnn_course.scan import sequential_scan
 
 from kernel_support import KERNEL_DEVICE, needs_kernel, on_gpu, relative_max_error, rms_relative_error
@@ -95,7 +95,7 @@ def test_reversed_launch_computes_the_adjoints(steps, width):
     for t in range(steps - 2, -1, -1):
         expected[:, t] = grad_h64[:, t] + a64[:, t + 1] * expected[:, t + 1]
     zero_carry = a.new_zeros(2, width)
-    adjoints = _launch(a, grad_h, zero_carry, reverse=True, dtype=torch.float32)
+    adjoints = launch_scan(a, grad_h, zero_carry, reverse=True, dtype=torch.float32)
     assert relative_max_error(adjoints, expected) < 1e-5
 
 

@@ -68,7 +68,7 @@ if triton is not None:
         return gate_earlier * gate_later, gate_later * input_earlier + input_later
 
     @triton.jit
-    def _diagonal_scan_kernel(
+    def diagonal_scan_kernel(
         a_ptr,
         b_ptr,
         h0_ptr,
@@ -84,6 +84,7 @@ if triton is not None:
         column_mask = columns < width
         block_times = tl.arange(0, BLOCK_T)
         carry = tl.load(h0_ptr + batch * width + columns, mask=column_mask, other=0.0).to(tl.float32)
+        ### BEGIN SOLUTION
         for block_start in range(0, steps, BLOCK_T):
             # Reversed, the block runs from late to early time, so the same forward scan walks the
             # recurrence backwards (no reverse=True, which some Triton versions got wrong).
@@ -108,6 +109,7 @@ if triton is not None:
             states = gate_products * carry[None, :] + local_states
             tl.store(h_ptr + row_offsets, states.to(h_ptr.dtype.element_ty), mask=valid)
             carry = tl.sum(tl.where(block_times[:, None] == BLOCK_T - 1, states, 0.0), axis=0)
+        ### END SOLUTION
 
 
 def _block_sizes(a: torch.Tensor) -> tuple[int, int]:
@@ -123,22 +125,55 @@ def _block_sizes(a: torch.Tensor) -> tuple[int, int]:
     return block_t, min(block_d, triton.next_power_of_2(width))
 
 
-def _launch(
-    a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, *, reverse: bool = False, dtype: torch.dtype | None = None
+def launch_scan(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    h0: torch.Tensor,
+    *,
+    reverse: bool = False,
+    dtype: torch.dtype | None = None,
+    kernel=None,
 ) -> torch.Tensor:
-    """Run the kernel into a new (B, T, D) tensor of ``dtype`` (``a``'s when None).
+    """Run a scan kernel (``diagonal_scan_kernel`` when None) into a new (B, T, D) tensor of ``dtype`` (``a``'s when None).
 
     Forward it holds the states h from ``h0``; with ``reverse``, ``b`` holds the gradients g, ``h0``
-    must be zero and the result holds the adjoints lambda.
+    must be zero and the result holds the adjoints lambda. ``kernel`` lets a learner's kernel, with
+    the signature of ``diagonal_scan_kernel``, run on the same blocks and grid.
     """
     a, b, h0 = a.contiguous(), b.contiguous(), h0.contiguous()
     batch, steps, width = a.shape
     block_t, block_d = _block_sizes(a)
     h = torch.empty_like(a, dtype=dtype)
     grid = (batch, triton.cdiv(width, block_d))
+    kernel = diagonal_scan_kernel if kernel is None else kernel
     with on_device_of(a):
-        _diagonal_scan_kernel[grid](a, b, h0, h, steps, width, BLOCK_T=block_t, BLOCK_D=block_d, REVERSE=reverse)
+        kernel[grid](a, b, h0, h, steps, width, BLOCK_T=block_t, BLOCK_D=block_d, REVERSE=reverse)
     return h
+
+
+def scan_backward(
+    a: torch.Tensor, h0: torch.Tensor, h: torch.Tensor, grad_h: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The gradients (dL/da, dL/db, dL/dh0) of the scan, from its inputs, its states and dL/dh.
+
+    Args:
+        a: gates (B, T, D); h0: initial state (B, D); h: the states the forward pass returned,
+            (B, T, D); grad_h: dL/dh_t for every t, (B, T, D).
+
+    Returns:
+        Tensors shaped like ``a``, ``a`` and ``h0``, in their dtypes.
+    """
+    # float32 adjoints, like the forward's states: rounding them to bfloat16 before the products
+    # below would add a second rounding to every gradient.
+    no_adjoint_from_beyond_the_end = h0.new_zeros(h0.shape, dtype=torch.float32)
+    ### BEGIN SOLUTION
+    adjoints = launch_scan(a, grad_h, no_adjoint_from_beyond_the_end, reverse=True, dtype=torch.float32)
+    previous_states = torch.cat((h0[:, None], h[:, :-1]), dim=1)
+    grad_a = (adjoints * previous_states).to(a.dtype)
+    grad_b = adjoints.to(a.dtype)
+    grad_h0 = (a[:, 0] * adjoints[:, 0]).to(h0.dtype)
+    return grad_a, grad_b, grad_h0
+    ### END SOLUTION
 
 
 class _DiagonalScanFunction(torch.autograd.Function):
@@ -146,7 +181,7 @@ class _DiagonalScanFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
-        h = _launch(a, b, h0)
+        h = launch_scan(a, b, h0)
         ctx.save_for_backward(a, h0, h)
         return h
 
@@ -154,20 +189,7 @@ class _DiagonalScanFunction(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_h: torch.Tensor):
         a, h0, h = ctx.saved_tensors
-        needs_grad_a, needs_grad_b, needs_grad_h0 = ctx.needs_input_grad
-        # float32 adjoints, like the forward's states: rounding them to bfloat16 before the products
-        # below would add a second rounding to every gradient.
-        no_adjoint_from_beyond_the_end = h0.new_zeros(h0.shape, dtype=torch.float32)
-        adjoints = _launch(a, grad_h, no_adjoint_from_beyond_the_end, reverse=True, dtype=torch.float32)
-        grad_a = grad_b = grad_h0 = None
-        if needs_grad_a:
-            previous_states = torch.cat((h0[:, None], h[:, :-1]), dim=1)
-            grad_a = (adjoints * previous_states).to(a.dtype)
-        if needs_grad_b:
-            grad_b = adjoints.to(a.dtype)
-        if needs_grad_h0:
-            grad_h0 = (a[:, 0] * adjoints[:, 0]).to(h0.dtype)
-        return grad_a, grad_b, grad_h0
+        return scan_backward(a, h0, h, grad_h.contiguous())
 
 
 def diagonal_scan(

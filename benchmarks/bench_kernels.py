@@ -1,0 +1,177 @@
+"""The course's Triton kernels against the memory-bandwidth limit and flash-linear-attention (fla), side by side.
+
+Usage: python benchmarks/bench_kernels.py [--out benchmarks/results/h100.json] [--smoke]
+
+On a CUDA GPU it times, in one run, on the shapes of issue 7:
+  - the diagonal scan at (8, 4096, 2048) float32, forward and forward+backward, against a device copy
+    of the same bytes and fla's ``chunk_hgrn``;
+  - the chunked delta rule in bfloat16 at (8, 2048, 16, 128) and (4, 8192, 16, 128), β ∈ [0, 2],
+    against fla's ``chunk_delta_rule``; Gated DeltaNet and DeltaProduct n_h = 2 against fla's gated kernels.
+Every time is a median of several calls after a warm-up; the script prints ratios and achieved
+bandwidth and never asserts a time. The JSON records the GPU and the torch, triton and fla versions.
+fla is optional: where it is missing or refuses a call, its column says why. ``--smoke`` runs tiny
+shapes wherever Triton runs (the interpreter on a CPU), to check the script itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import lrnn_course
+from lrnn_course._triton import triton, triton_mode
+from lrnn_course.bench import median_seconds
+from lrnn_course.kernels import chunk_delta_product, chunk_delta_rule, diagonal_scan
+
+RESULTS = Path(__file__).resolve().parent / "results"
+FULL = {"scan": (8, 4096, 2048), "delta": [(8, 2048, 16, 128), (4, 8192, 16, 128)]}
+SMOKE = {"scan": (1, 20, 16), "delta": [(1, 17, 1, 16)]}
+
+
+def fla_function(path: str) -> Callable | str:
+    """An fla function by dotted path, or the reason it cannot be had."""
+    module_name, _, name = path.rpartition(".")
+    try:
+        module = __import__(module_name, fromlist=[name])
+        return getattr(module, name)
+    except Exception as error:  # noqa: BLE001 - any failure of the optional dependency is reported, not raised
+        return f"unavailable ({type(error).__name__}: {str(error).splitlines()[0][:120]})"
+
+
+def timed(fn: Callable[[], object], repeats: int) -> float | str:
+    """Median milliseconds of fn(), or why it failed."""
+    try:
+        return 1e3 * median_seconds(fn, repeats=repeats, warmup=2)
+    except Exception as error:  # noqa: BLE001 - fla refusing a call is a result to record
+        return f"refused ({type(error).__name__}: {str(error).splitlines()[0][:120]})"
+
+
+def forward_backward(fn: Callable[[], tuple | torch.Tensor], leaves: list[torch.Tensor]) -> Callable[[], None]:
+    def run() -> None:
+        for leaf in leaves:
+            leaf.grad = None
+        result = fn()
+        output = result[0] if isinstance(result, tuple) else result
+        output.float().sum().backward()
+
+    return run
+
+
+def scan_rows(shape: tuple[int, int, int], device: str, repeats: int) -> list[dict]:
+    batch, steps, width = shape
+    a = (torch.rand(batch, steps, width, device=device) * 2 - 1).requires_grad_(True)
+    b = torch.randn(batch, steps, width, device=device).requires_grad_(True)
+    h0 = torch.zeros(batch, width, device=device)
+    moved = 3 * a.numel() * a.element_size()  # read a, b; write h
+    source = torch.empty(moved // 4 // 2, device=device)
+    copy_ms = timed(lambda: source.clone(), repeats)  # reads and writes the same number of bytes
+    rows = [{"kernel": "diagonal scan", "shape": list(shape), "dtype": "float32", "pass": "copy of the same bytes", "ms": copy_ms}]
+    ours = {"forward": timed(lambda: diagonal_scan(a, b, h0, backend="triton"), repeats),
+            "forward+backward": timed(forward_backward(lambda: diagonal_scan(a, b, h0, backend="triton"), [a, b]), repeats)}
+    hgrn = fla_function("fla.ops.hgrn.chunk_hgrn")
+    positive_log_gates = torch.log(a.detach().abs().clamp(min=1e-3)).requires_grad_(True)  # fla's gates are exp(g) > 0
+    theirs = {"forward": hgrn if isinstance(hgrn, str) else timed(lambda: hgrn(b, positive_log_gates), repeats),
+              "forward+backward": hgrn if isinstance(hgrn, str)
+              else timed(forward_backward(lambda: hgrn(b, positive_log_gates), [b, positive_log_gates]), repeats)}
+    for name in ours:
+        row = {"kernel": "diagonal scan", "shape": list(shape), "dtype": "float32", "pass": name, "ms": ours[name], "fla_ms": theirs[name]}
+        if isinstance(ours[name], float) and isinstance(copy_ms, float):
+            # The least traffic each pass needs: forward reads a, b and writes h; backward reads a, h and
+            # dL/dh and writes dL/da and dL/db, so forward+backward moves 8 tensors where forward moves 3.
+            bytes_moved = moved * (1 if name == "forward" else 8 / 3)
+            row["bandwidth_fraction"] = (bytes_moved / (ours[name] * 1e-3)) / (moved / (copy_ms * 1e-3))
+        rows.append(row)
+    return rows
+
+
+def delta_inputs(shape: tuple[int, int, int, int], device: str, dtype: torch.dtype, n_householder: int = 1):
+    batch, steps, heads, dim = shape
+    per_token = (n_householder,) if n_householder > 1 else ()
+    q = F.normalize(torch.randn(batch, steps, heads, dim, device=device), dim=-1)
+    k = F.normalize(torch.randn(batch, steps, *per_token, heads, dim, device=device), dim=-1)
+    v = torch.randn(batch, steps, *per_token, heads, dim, device=device)
+    beta = 2 * torch.rand(batch, steps, *per_token, heads, device=device)
+    alpha = torch.rand(batch, steps, heads, device=device) * 0.1 + 0.9
+    return [x.to(dtype).requires_grad_(True) for x in (q, k, v, beta, alpha)]
+
+
+def delta_rows(shape: tuple, device: str, dtype: torch.dtype, repeats: int) -> list[dict]:
+    batch, steps, heads, dim = shape[0], shape[1], shape[-2], shape[-1]
+    rows = []
+    q, k, v, beta, alpha = delta_inputs((batch, steps, heads, dim), device, dtype)
+    fla_delta = fla_function("fla.ops.delta_rule.chunk_delta_rule")
+    fla_gated = fla_function("fla.ops.gated_delta_rule.chunk_gated_delta_rule")
+    variants = {
+        "delta rule": (lambda: chunk_delta_rule(q, k, v, beta, backend="triton"), [q, k, v, beta],
+                       fla_delta if isinstance(fla_delta, str) else (lambda: fla_delta(q, k, v, beta)), [q, k, v, beta]),
+        "gated delta rule": (lambda: chunk_delta_rule(q, k, v, beta, alpha, backend="triton"), [q, k, v, beta, alpha],
+                             fla_gated if isinstance(fla_gated, str) else (lambda: fla_gated(q, k, v, torch.log(alpha), beta)),
+                             [q, k, v, beta, alpha]),
+    }
+    pq, pk, pv, pbeta, palpha = delta_inputs((batch, steps, heads, dim), device, dtype, n_householder=2)
+    fla_product = fla_function("fla.ops.gated_delta_product.chunk_gated_delta_product")
+    variants["DeltaProduct n_h=2"] = (
+        lambda: chunk_delta_product(pq, pk, pv, pbeta, backend="triton"), [pq, pk, pv, pbeta],
+        fla_product if isinstance(fla_product, str) else (lambda: fla_product(
+            pq, pk.flatten(1, 2), pv.flatten(1, 2), torch.zeros_like(palpha), pbeta.flatten(1, 2), num_householder=2)),
+        [pq, pk, pv, pbeta])
+    for name, (ours, our_leaves, theirs, their_leaves) in variants.items():
+        for pass_name in ("forward", "forward+backward"):
+            mine = timed(ours if pass_name == "forward" else forward_backward(ours, our_leaves), repeats)
+            if isinstance(theirs, str):
+                fla_ms = theirs
+            else:
+                fla_ms = timed(theirs if pass_name == "forward" else forward_backward(theirs, their_leaves), repeats)
+            rows.append({"kernel": name, "shape": [batch, steps, heads, dim], "dtype": str(dtype).removeprefix("torch."),
+                         "pass": pass_name, "ms": mine, "fla_ms": fla_ms})
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| kernel | shape | dtype | pass | ours (ms) | fla (ms) | ours / fla | of copy bandwidth |", "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        mine, theirs = row["ms"], row.get("fla_ms", "–")
+        ratio = f"{mine / theirs:.2f}" if isinstance(mine, float) and isinstance(theirs, float) else "–"
+        bandwidth = f"{row['bandwidth_fraction']:.0%}" if "bandwidth_fraction" in row else "–"
+        cells = [row["kernel"], "×".join(map(str, row["shape"])), row["dtype"], row["pass"],
+                 f"{mine:.3f}" if isinstance(mine, float) else mine, f"{theirs:.3f}" if isinstance(theirs, float) else theirs,
+                 ratio, bandwidth]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(RESULTS / "h100.json"))
+    parser.add_argument("--smoke", action="store_true", help="tiny shapes wherever Triton runs, to test the script")
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    if triton_mode() != "compiled" and not args.smoke:
+        print(f"bench_kernels needs a CUDA GPU with compiled Triton (here: {triton_mode()}); use --smoke to test the script")
+        return 2
+    device = "cuda" if triton_mode() == "compiled" else "cpu"
+    shapes, dtype = (SMOKE, torch.float32) if args.smoke else (FULL, torch.bfloat16)
+    rows = scan_rows(shapes["scan"], device, args.repeats)
+    for shape in shapes["delta"]:
+        rows += delta_rows(shape, device, dtype, args.repeats)
+    record = {
+        "device": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or "cpu",
+        "torch": torch.__version__, "triton": triton.__version__, "fla": fla_function("fla.__version__"),
+        "lrnn_course": lrnn_course.__version__, "mode": triton_mode(), "repeats": args.repeats, "rows": rows,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(f"{record['device']}, torch {record['torch']}, triton {record['triton']}, fla {record['fla']}")
+    print(table(rows))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,229 @@
+# %% [markdown] tags=["lesson"]
+# # K1 · Triton from zero to the diagonal scan
+#
+# Lesson 01 showed that the recurrence $h_t = a_t \odot h_{t-1} + b_t$ is an associative scan, and
+# computed it three ways in PyTorch. This lesson writes it as a **Triton kernel**: a function that
+# runs as many *programs* at once, each owning a block of the data. By the end you will be able to
+# say:
+#
+# > *One program owns one batch row and a block of columns; it walks through time in blocks, turns
+# > each block's steps into prefix compositions with `tl.associative_scan`, and carries the last
+# > state into the next block. Nothing in it assumes $a_t \ge 0$.*
+#
+# **Plan.** 1 · where kernels run; 2 · programs, blocks and masks; 3 · one block as an associative
+# scan; 4 · the kernel (exercise); 5 · how fast, and what limits it.
+#
+# Without a GPU every kernel here runs through Triton's *interpreter*: the same source, executed
+# block by block with NumPy on the CPU. Results are the same; speed is not, so the inputs stay small.
+
+# %% [markdown] tags=["practice"]
+# # Practice · K1: the diagonal-scan kernel
+#
+# One exercise: the block loop of the Triton kernel for $h_t = a_t \odot h_{t-1} + b_t$. Replace
+# `raise NotImplementedError()` with your code and run the `check(...)` cell below it; call
+# `check(..., hint=1)` for a hint. The lesson notebook `kernels/K1_triton_diagonal_scan.ipynb`
+# explains every step.
+
+# %% tags=["parameters"]
+SIZE = "small"  # "small": about half a minute on a laptop CPU; "full": GPU-sized timings
+DEVICE = "auto"  # "auto", "cpu" or "cuda"
+SEED = 0
+
+# %%
+import torch
+
+import lrnn_course
+from lrnn_course import check
+from lrnn_course.kernels import triton_mode, triton_status
+
+# Triton's kernels take their tensors where Triton runs: on the GPU when compiled, else on the CPU.
+kernel_device = torch.device("cuda" if triton_mode() == "compiled" else "cpu")
+torch.manual_seed(SEED)
+print(f"lrnn_course {lrnn_course.__version__}; Triton {triton_status()}")
+
+# %% [markdown] tags=["lesson"]
+# ## 1 · Where kernels run
+#
+# `lrnn_course` decides once, when it is imported, how kernels run: compiled for a CUDA GPU, or
+# through the interpreter (it sets `TRITON_INTERPRET=1` before `triton` is first imported, because
+# `@triton.jit` reads that variable when it decorates a function). That is why every notebook of
+# this track imports `lrnn_course` before `triton`. The line above says which mode you are in.
+#
+# ## 2 · Programs, blocks and masks
+#
+# A Triton kernel is written for **one program**. Launched on a *grid*, say `(4,)`, it runs as four
+# programs; each asks `tl.program_id(0)` which one it is and works on its own block of
+# `BLOCK` elements, loaded as a whole with `tl.load` and stored with `tl.store`. The last block
+# usually hangs over the end of the data: a **mask** says which lanes are real, `other=` says what a
+# masked-off load returns, and a masked store writes nothing.
+
+# %% tags=["lesson"]
+import matplotlib.pyplot as plt
+import triton
+import triton.language as tl
+
+from lrnn_course import scan
+from lrnn_course.kernels import diagonal_scan
+from lrnn_course.kernels.scan import launch_scan
+
+
+@triton.jit
+def scale_kernel(x_ptr, out_ptr, length, factor, BLOCK: tl.constexpr):
+    offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    inside = offsets < length
+    x = tl.load(x_ptr + offsets, mask=inside, other=0.0)
+    tl.store(out_ptr + offsets, factor * x, mask=inside)
+
+
+x = torch.arange(10, dtype=torch.float32, device=kernel_device)
+out = torch.full_like(x, -1.0)
+block = 4
+scale_kernel[(triton.cdiv(len(x), block),)](x, out, len(x), 3.0, BLOCK=block)
+print("x      :", " ".join(f"{value:4.0f}" for value in x.tolist()))
+print("3 · x  :", " ".join(f"{value:4.0f}" for value in out.tolist()))
+print(f"{triton.cdiv(len(x), block)} programs of {block} lanes; the last has {len(x) % block} real lanes and "
+      f"{block - len(x) % block} masked ones")
+
+# %% [markdown] tags=["lesson"]
+# `BLOCK` is a `tl.constexpr`: a compile-time constant, a power of two, fixed for each compiled
+# version of the kernel. `length` is an ordinary argument and may change freely.
+#
+# ## 3 · One block of time as an associative scan
+#
+# Step $t$ is the affine map $h \mapsto a_t h + b_t$, which we write as the pair $(a_t, b_t)$. Doing
+# step $(a, b)$ first and $(a', b')$ second is again such a step:
+#
+# $$(a', b') \circ (a, b) = (a' a,\; a' b + b').$$
+#
+# This composition is associative, so `tl.associative_scan` can combine a block of $B_T$ steps in
+# $\log_2 B_T$ parallel rounds into the prefix compositions $(A^{\mathrm{cum}}_t, B^{\mathrm{cum}}_t)$:
+# the map from the block's entering state to $h_t$. It is **not commutative**: the combine function
+# receives the earlier step first, and swapping its arguments is a classic bug that gives wrong
+# states without any error. Both orders, on two steps:
+
+# %% tags=["lesson"]
+def compose(earlier, later):
+    """(a_later, b_later) ∘ (a_earlier, b_earlier): the step that acts first comes first."""
+    (gate_earlier, input_earlier), (gate_later, input_later) = earlier, later
+    return gate_earlier * gate_later, gate_later * input_earlier + input_later
+
+
+first, second = (-1.0, 2.0), (0.5, 1.0)
+state = 0.0
+for gate, drive in (first, second):
+    state = gate * state + drive
+right = compose(first, second)
+wrong = compose(second, first)
+print(f"two steps from h = 0, one after the other: h = {state:.2f}")
+print(f"compose(first, second) applied to 0      : h = {right[1]:.2f}  (matches)")
+print(f"compose(second, first) applied to 0      : h = {wrong[1]:.2f}  (the swapped order)")
+assert right[1] == state and wrong[1] != state
+
+# %% [markdown] tags=["lesson"]
+# Inside the kernel the same function is `_compose`, decorated with `@triton.jit` and applied to
+# whole blocks of gates and inputs at once. The states of a block entered with the carried state
+# $h_{\text{in}}$ are then $h_t = A^{\mathrm{cum}}_t h_{\text{in}} + B^{\mathrm{cum}}_t$, and the last of
+# them is the carry for the next block — `chunked_scan` of Lesson 01, with the chunks visited in
+# order by one program.
+#
+# ## 4 · The kernel
+#
+# One program owns batch row `tl.program_id(0)` and the `BLOCK_D` columns of block
+# `tl.program_id(1)`; columns never interact in a diagonal scan. The layout is row-major
+# `(B, T, D)`, so element $(b, t, d)$ sits at `(b * steps + t) * width + d`.
+
+# %% [markdown] tags=["practice"]
+# ## Exercise · the block loop
+#
+# Complete the loop over time blocks of `diagonal_scan_kernel`. For each block: compute the
+# times it covers and a mask (time inside the sequence and column inside the state); load gates
+# with `other=1.0` and inputs with `other=0.0` (a padded step is the identity step $(1, 0)$);
+# combine them with `tl.associative_scan((gates, inputs), axis=0, combine_fn=_compose)`; form the
+# states from the carry; store them; make the block's last row the new carry. `REVERSE` runs time
+# backwards for the backward pass of K2: you may ignore it here (the check runs `REVERSE=False`).
+
+# %%
+# The combine function of section 3 as a Triton function, for the kernel's tl.associative_scan.
+from lrnn_course.kernels.scan import _compose
+
+# %%
+#| exercise: K1.diagonal_scan_kernel
+
+# %% tags=["nbval-check-output"]
+check("K1.diagonal_scan_kernel", diagonal_scan_kernel)
+
+# %% [markdown] tags=["lesson"]
+# `launch_scan` runs a kernel with this signature on the course's blocks (16 × 16 under the
+# interpreter; wider on a GPU) and grid `(B, ⌈D / BLOCK_D⌉)`. On an awkward shape — $T = 37$ is no
+# multiple of 16, $D = 5$ fills a third of a column block — with gates of exactly $-1$, $0$ and $1$
+# mixed in, the kernel above agrees with the float64 loop of Lesson 01:
+
+# %% tags=["lesson"]
+generator = torch.Generator().manual_seed(SEED)
+gates = 2 * torch.rand(2, 37, 5, generator=generator, dtype=torch.float64) - 1
+gates[0, :3, 0] = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64)
+gates[1, :, 4] = -1.0  # a column that flips sign at every step
+inputs = torch.randn(2, 37, 5, generator=generator, dtype=torch.float64)
+initial = torch.randn(2, 5, generator=generator, dtype=torch.float64)
+expected = scan.sequential_scan(gates, inputs, initial)
+a, b, h0 = (x.to(kernel_device, torch.float32) for x in (gates, inputs, initial))
+states = launch_scan(a, b, h0, kernel=diagonal_scan_kernel).double().cpu()
+error = (states - expected).abs().max().item()
+print(f"largest error against the float64 loop: {error:.1e} (float32 rounding is about {torch.finfo(torch.float32).eps:.0e})")
+assert error < 1e-5
+
+# %% [markdown] tags=["lesson"]
+# The library's `kernels.diagonal_scan(a, b, h0)` wraps the same kernel with input checks, a
+# backward pass (K2) and the choice of backend: Triton where it runs natively, the PyTorch loop
+# elsewhere (float64 inputs, or tensors on a device Triton does not drive here).
+#
+# ## 5 · How fast, and what limits it
+#
+# The scan does two multiply-adds per element and moves 12 bytes per element in float32 (read
+# $a_t$ and $b_t$, write $h_t$). Arithmetic is negligible: on a GPU the kernel is bound by memory
+# bandwidth, and the yardstick is an elementwise `a + b`, which moves the same bytes with no
+# dependence along time. `benchmarks/bench_kernels.py` measures the kernel against a device copy
+# side by side on a GPU (bytes moved per second, and fla's scan on the same shape). Under the
+# interpreter the question is different: every combine is a Python call, so the interpreter is a
+# tool for correctness, not speed. The plot measures both worlds on this machine.
+
+# %% tags=["lesson"]
+from lrnn_course.bench import median_seconds
+
+LENGTHS = {"small": (16, 64, 256), "full": (1024, 4096, 16384)}[SIZE]
+WIDTH = {"small": 16, "full": 2048}[SIZE]
+BATCH = {"small": 1, "full": 8}[SIZE]
+timings = {"Triton kernel": [], "PyTorch loop (Lesson 01)": [], "a + b (same bytes, no recurrence)": []}
+for steps in LENGTHS:
+    a = torch.rand(BATCH, steps, WIDTH, device=kernel_device) * 2 - 1
+    b = torch.randn(BATCH, steps, WIDTH, device=kernel_device)
+    h0 = torch.zeros(BATCH, WIDTH, device=kernel_device)
+    elements = BATCH * steps * WIDTH
+    timings["Triton kernel"].append(elements / median_seconds(lambda: diagonal_scan(a, b, h0, backend="triton")))
+    timings["PyTorch loop (Lesson 01)"].append(elements / median_seconds(lambda: scan.sequential_scan(a, b, h0)))
+    # Reads a and b and writes one tensor, as the scan does: the memory-bound ceiling, meaningful on a GPU.
+    out = torch.empty_like(a)
+    timings["a + b (same bytes, no recurrence)"].append(elements / median_seconds(lambda: torch.add(a, b, out=out)))
+
+figure, axes = plt.subplots(figsize=(7, 4))
+for label, rates in timings.items():
+    axes.plot(LENGTHS, rates, marker="o", label=label)
+axes.set_xscale("log", base=2)
+axes.set_yscale("log")
+axes.set_xlabel("sequence length T")
+axes.set_ylabel("elements (b, t, d) per second")
+axes.set_title(f"Diagonal scan throughput, B = {BATCH}, D = {WIDTH} ({triton_mode()} Triton)")
+axes.legend(loc="center right")
+plt.show()
+for label, rates in timings.items():
+    print(f"{label:34s}: {rates[-1]:.3g} elements/s at T = {LENGTHS[-1]}")
+
+# %% [markdown] tags=["lesson"]
+# Under the interpreter the kernel is the slowest line by far: it is there to be read, stepped
+# through and tested, not timed. Compiled, the same source is measured against the bandwidth
+# ceiling by `benchmarks/bench_kernels.py`; its results on an H100 go to `benchmarks/results/`.
+#
+# **What to remember.** A kernel is written for one program and its block; masks make the blocks
+# fit any shape, with padding chosen to be the identity step; `tl.associative_scan` composes a
+# block's steps in parallel, in the right order; a carried state joins the blocks. K2 runs the same
+# kernel backwards to differentiate it.

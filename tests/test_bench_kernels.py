@@ -1,0 +1,29 @@
+"""The kernel benchmark script runs end to end (tiny shapes, no timing asserted) and records what it measured."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+from kernel_support import needs_kernel
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_kernels.py"
+
+
+@needs_kernel
+def test_smoke_run_writes_a_row_per_kernel_and_pass(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "bench.json"
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--smoke", "--repeats", "1", "--out", str(out)])
+    with pytest.raises(SystemExit) as stop:
+        runpy.run_path(str(SCRIPT), run_name="__main__")
+    assert stop.value.code == 0
+    record = json.loads(out.read_text())
+    assert {"device", "torch", "triton", "fla", "rows"} <= set(record)
+    measured = {(row["kernel"], row["pass"]) for row in record["rows"] if isinstance(row["ms"], float) and row["ms"] > 0}
+    for kernel in ("delta rule", "gated delta rule", "DeltaProduct n_h=2", "diagonal scan"):
+        assert {(kernel, "forward"), (kernel, "forward+backward")} <= measured
+    assert "| kernel | shape |" in capsys.readouterr().out
