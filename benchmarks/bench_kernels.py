@@ -101,10 +101,9 @@ def delta_inputs(shape: tuple[int, int, int, int], device: str, dtype: torch.dty
     return [x.to(dtype).requires_grad_(True) for x in (q, k, v, beta, alpha)]
 
 
-def delta_rows(shape: tuple, device: str, dtype: torch.dtype, repeats: int) -> list[dict]:
-    batch, steps, heads, dim = shape[0], shape[1], shape[-2], shape[-1]
+def delta_rows(shape: tuple[int, int, int, int], device: str, dtype: torch.dtype, repeats: int) -> list[dict]:
     rows = []
-    q, k, v, beta, alpha = delta_inputs((batch, steps, heads, dim), device, dtype)
+    q, k, v, beta, alpha = delta_inputs(shape, device, dtype)
     fla_delta = fla_function("fla.ops.delta_rule.chunk_delta_rule")
     fla_gated = fla_function("fla.ops.gated_delta_rule.chunk_gated_delta_rule")
     variants = {
@@ -114,7 +113,7 @@ def delta_rows(shape: tuple, device: str, dtype: torch.dtype, repeats: int) -> l
                              fla_gated if isinstance(fla_gated, str) else (lambda: fla_gated(q, k, v, torch.log(alpha), beta)),
                              [q, k, v, beta, alpha]),
     }
-    pq, pk, pv, pbeta, palpha = delta_inputs((batch, steps, heads, dim), device, dtype, n_householder=2)
+    pq, pk, pv, pbeta, palpha = delta_inputs(shape, device, dtype, n_householder=2)
     fla_product = fla_function("fla.ops.gated_delta_product.chunk_gated_delta_product")
     variants["DeltaProduct n_h=2"] = (
         lambda: chunk_delta_product(pq, pk, pv, pbeta, backend="triton"), [pq, pk, pv, pbeta],
@@ -128,7 +127,7 @@ def delta_rows(shape: tuple, device: str, dtype: torch.dtype, repeats: int) -> l
                 fla_ms = theirs
             else:
                 fla_ms = timed(theirs if pass_name == "forward" else forward_backward(theirs, their_leaves), repeats)
-            rows.append({"kernel": name, "shape": [batch, steps, heads, dim], "dtype": str(dtype).removeprefix("torch."),
+            rows.append({"kernel": name, "shape": list(shape), "dtype": str(dtype).removeprefix("torch."),
                          "pass": pass_name, "ms": mine, "fla_ms": fla_ms})
     return rows
 

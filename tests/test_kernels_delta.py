@@ -41,30 +41,35 @@ def delta_inputs(batch, steps, heads, key_dim, value_dim, *, gated, seed=0, per_
     return q, k, v, beta, alpha, initial
 
 
-def outputs_and_gradients(function, inputs, weights, dtype, device):
-    """(outputs, final state, gradients of Σ w·outputs + Σ w'·state for every input) with ``inputs`` cast first."""
+def outputs_and_gradients(function, inputs, dtype, device):
+    """(outputs, final state, gradients of Σ w·outputs + Σ w'·state for every input), ``inputs`` cast first.
+
+    The weights w, w' are drawn in float64 from a fixed seed, so every call sees the same ones.
+    """
     leaves = [None if x is None else x.detach().to(device, dtype).requires_grad_(True) for x in inputs]
     outputs, state = function(*leaves)
-    loss = (outputs * weights[0].to(device, dtype)).sum() + (state * weights[1].to(device, dtype)).sum()
-    loss.backward()
+    generator = torch.Generator().manual_seed(1)
+    weights = [torch.randn(x.shape, generator=generator, dtype=torch.float64).to(device, dtype) for x in (outputs, state)]
+    ((outputs * weights[0]).sum() + (state * weights[1]).sum()).backward()
     return outputs, state, [None if x is None else x.grad for x in leaves]
 
 
-def compare_with_reference(kernel, reference, inputs, tolerance=FLOAT32_TOLERANCE):
-    """The kernel in float32 against the reference in float64: outputs, final state and every gradient."""
-    generator = torch.Generator().manual_seed(1)
-    expected_out, expected_state = reference(*inputs)
-    weights = (torch.randn(expected_out.shape, generator=generator, dtype=torch.float64),
-               torch.randn(expected_state.shape, generator=generator, dtype=torch.float64))
-    expected = outputs_and_gradients(reference, inputs, weights, torch.float64, "cpu")
-    mine = outputs_and_gradients(kernel, inputs, weights, torch.float32, KERNEL_DEVICE)
+def compare_with_reference(kernel, reference, inputs, *, kernel_inputs=None, dtype=torch.float32, device=KERNEL_DEVICE,
+                           error=relative_max_error, tolerance=FLOAT32_TOLERANCE):
+    """The kernel in ``dtype`` against the reference in float64: outputs, final state and every gradient.
+
+    ``kernel_inputs`` (default ``inputs``) are what the kernel gets, e.g. keys normalised again after rounding.
+    """
+    expected = outputs_and_gradients(reference, inputs, torch.float64, "cpu")
+    mine = outputs_and_gradients(kernel, inputs if kernel_inputs is None else kernel_inputs, dtype, device)
     names = ("outputs", "final state", "q", "k", "v", "beta", "alpha", "initial state")
     for name, result, wanted in zip(names, (mine[0], mine[1], *mine[2]), (expected[0], expected[1], *expected[2])):
         if wanted is None:
             assert result is None, name
             continue
-        assert result.shape == wanted.shape and result.dtype == torch.float32, name
-        assert relative_max_error(result.cpu(), wanted) < tolerance, f"{name}: {relative_max_error(result.cpu(), wanted):.1e}"
+        assert result.shape == wanted.shape and result.dtype == dtype, name
+        measured = error(result.float().cpu(), wanted)
+        assert measured < tolerance, f"{name}: {measured:.1e}"
 
 
 def triton_delta_rule(*inputs):
@@ -142,14 +147,7 @@ def test_inputs_are_validated_before_any_kernel_runs():
 def test_compiled_bfloat16_on_a_realistic_shape(gated):
     """(2, 1000, 4, 128, 128) in bfloat16 against float64: outputs and gradients within fla's RMS tolerance."""
     inputs = delta_inputs(2, 1000, 4, 128, 128, gated=gated, seed=7)
-    generator = torch.Generator().manual_seed(1)
-    expected_out, expected_state = deltanet.delta_rule(*inputs)
-    weights = (torch.randn(expected_out.shape, generator=generator, dtype=torch.float64),
-               torch.randn(expected_state.shape, generator=generator, dtype=torch.float64))
-    expected = outputs_and_gradients(deltanet.delta_rule, inputs, weights, torch.float64, "cpu")
     # Keys normalised again after rounding: the kernel's inputs must pass the unit-key check.
-    inputs = (inputs[0], F.normalize(inputs[1].to(torch.bfloat16).double(), dim=-1), *inputs[2:])
-    mine = outputs_and_gradients(triton_delta_rule, inputs, weights, torch.bfloat16, "cuda")
-    for result, wanted in zip((mine[0], mine[1], *mine[2]), (expected[0], expected[1], *expected[2])):
-        if wanted is not None:
-            assert rms_relative_error(result.float().cpu(), wanted) < BFLOAT16_RMS_TOLERANCE
+    kernel_inputs = (inputs[0], F.normalize(inputs[1].to(torch.bfloat16).double(), dim=-1), *inputs[2:])
+    compare_with_reference(triton_delta_rule, deltanet.delta_rule, inputs, kernel_inputs=kernel_inputs,
+                           dtype=torch.bfloat16, device="cuda", error=rms_relative_error, tolerance=BFLOAT16_RMS_TOLERANCE)

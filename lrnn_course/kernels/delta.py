@@ -57,10 +57,12 @@ if triton is not None:
 
     @triton.jit
     def _chunk_quantities(
-        q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, start, steps, batch, head, heads, key_dim, value_dim, value_columns,
-        CHUNK: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_V: tl.constexpr, GATED: tl.constexpr, PRECISION: tl.constexpr,
+        q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, state, start, steps, batch, head, heads, key_dim, value_dim,
+        value_columns, CHUNK: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_V: tl.constexpr, GATED: tl.constexpr,
+        PRECISION: tl.constexpr,
     ):
-        """Load one chunk (zeros, β = 0 and α = 1 past the end: identity steps) and build Γ, g, T, W·diag, X, Y."""
+        """Load one chunk (zeros, β = 0 and α = 1 past the end: identity steps) and compute, from the state S_0
+        it starts with, what both passes need: Γ, g and their last row, T, X, Y, W, U and the masked scores."""
         rows = tl.arange(0, CHUNK)
         times = start + rows
         valid = times < steps
@@ -95,8 +97,13 @@ if triton is not None:
         scaled_values = beta[:, None] * v  # X = diag(β) V
         scaled_keys = (beta * cumulative_gate)[:, None] * k  # Y = diag(β g) K
         w = tl.dot(transform, scaled_keys, input_precision=PRECISION)
-        return (q, k, v, beta, alpha_before, decay, cumulative_gate, gram, transform, scaled_values, scaled_keys, w,
-                token, key_mask, value_mask, lower)
+        u = tl.dot(transform, scaled_values, input_precision=PRECISION) - tl.dot(w, state, input_precision=PRECISION)
+        scores = tl.where(lower, tl.dot(q, tl.trans(k), input_precision=PRECISION), 0.0)  # tril(Q Kᵀ)
+        last = rows == CHUNK - 1  # padded steps have α = 1: the last row is Γ_{C·}
+        last_decay = tl.sum(tl.where(last[:, None], decay, 0.0), axis=0)
+        last_gate = tl.sum(tl.where(last, cumulative_gate, 0.0), axis=0)
+        return (q, k, v, beta, alpha_before, decay, cumulative_gate, last_decay, last_gate, gram, transform,
+                scaled_values, scaled_keys, w, u, scores, token, valid, key_mask, value_mask)
 
     @triton.jit
     def _delta_rule_forward_kernel(
@@ -117,19 +124,14 @@ if triton is not None:
         for n in range(0, chunks):
             if SAVE_STATES:
                 tl.store(chunk_states_ptr + (pair * chunks + n) * key_dim * value_dim + state_offsets, state, mask=state_mask)
-            (q, k, v, beta, alpha_before, decay, cumulative_gate, gram, transform, scaled_values, scaled_keys, w,
-             token, key_mask, value_mask, lower) = _chunk_quantities(
-                q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, n * CHUNK, steps, batch, head, heads, key_dim, value_dim,
-                value_columns, CHUNK, BLOCK_K, BLOCK_V, GATED, PRECISION)
-            u = tl.dot(transform, scaled_values, input_precision=PRECISION) - tl.dot(w, state, input_precision=PRECISION)
-            attention = tl.where(lower, tl.dot(q, tl.trans(k), input_precision=PRECISION), 0.0) * decay
+            (q, k, v, beta, alpha_before, decay, cumulative_gate, last_decay, last_gate, gram, transform,
+             scaled_values, scaled_keys, w, u, scores, token, valid, key_mask, value_mask) = _chunk_quantities(
+                q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, state, n * CHUNK, steps, batch, head, heads, key_dim,
+                value_dim, value_columns, CHUNK, BLOCK_K, BLOCK_V, GATED, PRECISION)
             out = scale * (cumulative_gate[:, None] * tl.dot(q, state, input_precision=PRECISION)
-                           + tl.dot(attention, u, input_precision=PRECISION))
+                           + tl.dot(scores * decay, u, input_precision=PRECISION))
             tl.store(out_ptr + token[:, None] * value_dim + value_columns[None, :], out.to(out_ptr.dtype.element_ty),
                      mask=value_mask)
-            last = tl.arange(0, CHUNK) == CHUNK - 1  # padded steps have α = 1: the last row is Γ_{C·}
-            last_decay = tl.sum(tl.where(last[:, None], decay, 0.0), axis=0)
-            last_gate = tl.sum(tl.where(last, cumulative_gate, 0.0), axis=0)
             state = last_gate * state + tl.dot(tl.trans(k), last_decay[:, None] * u, input_precision=PRECISION)
         tl.store(final_ptr + pair * key_dim * value_dim + state_offsets, state, mask=state_mask)
 
@@ -158,16 +160,11 @@ if triton is not None:
         for reversed_n in range(0, chunks):
             n = chunks - 1 - reversed_n
             state = tl.load(chunk_states_ptr + (pair * chunks + n) * key_dim * value_dim + state_offsets, mask=state_mask, other=0.0)
-            (q, k, v, beta, alpha_before, decay, cumulative_gate, gram, transform, scaled_values, scaled_keys, w,
-             token, key_mask, value_mask, lower) = _chunk_quantities(
-                q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, n * CHUNK, steps, batch, head, heads, key_dim, value_dim,
-                value_columns, CHUNK, BLOCK_K, BLOCK_V, GATED, PRECISION)
-            valid = n * CHUNK + rows < steps
-            u = tl.dot(transform, scaled_values, input_precision=PRECISION) - tl.dot(w, state, input_precision=PRECISION)
-            scores = tl.where(lower, tl.dot(q, tl.trans(k), input_precision=PRECISION), 0.0)
+            (q, k, v, beta, alpha_before, decay, cumulative_gate, last_decay, last_gate, gram, transform,
+             scaled_values, scaled_keys, w, u, scores, token, valid, key_mask, value_mask) = _chunk_quantities(
+                q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, state, n * CHUNK, steps, batch, head, heads, key_dim,
+                value_dim, value_columns, CHUNK, BLOCK_K, BLOCK_V, GATED, PRECISION)
             attention = scores * decay
-            last_decay = tl.sum(tl.where(last[:, None], decay, 0.0), axis=0)
-            last_gate = tl.sum(tl.where(last, cumulative_gate, 0.0), axis=0)
             grad_out = tl.load(grad_out_ptr + token[:, None] * value_dim + value_columns[None, :], mask=value_mask,
                                other=0.0).to(tl.float32)
 
@@ -254,12 +251,15 @@ class _ChunkDeltaRuleFunction(torch.autograd.Function):
         initial = initial_state.float().contiguous()
         out = torch.empty_like(v)
         final_state = torch.empty_like(initial)
-        chunks = triton.cdiv(steps, chunk)
+        # The state entering each chunk, for the backward pass: only kept when a gradient will be asked for.
+        save_states = any(ctx.needs_input_grad)
+        chunks = triton.cdiv(steps, chunk) if save_states else 0
         chunk_states = initial.new_empty(batch, heads, chunks, key_dim, value_dim)
         with on_device_of(q):
             _delta_rule_forward_kernel[grid](
                 q, k, v, beta, alpha_arg, initial, out, final_state, chunk_states, steps, heads, key_dim, value_dim, scale,
-                CHUNK=chunk, BLOCK_K=block_k, BLOCK_V=block_v, GATED=gated, SAVE_STATES=True, PRECISION=_precision(q.dtype))
+                CHUNK=chunk, BLOCK_K=block_k, BLOCK_V=block_v, GATED=gated, SAVE_STATES=save_states,
+                PRECISION=_precision(q.dtype))
         ctx.save_for_backward(q, k, v, beta, alpha_arg, chunk_states)
         ctx.gated, ctx.scale, ctx.state_dtype = gated, scale, initial_state.dtype
         return out, final_state.to(initial_state.dtype)
@@ -272,13 +272,13 @@ class _ChunkDeltaRuleFunction(torch.autograd.Function):
         value_dim = v.shape[-1]
         chunk, block_k, block_v, grid = _launch_shape(q, v)
         value_blocks = grid[0]
-        grad_out = grad_out.contiguous() if grad_out is not None else torch.zeros_like(v)
-        grad_final = (grad_final_state.float().contiguous() if grad_final_state is not None
-                      else chunk_states.new_zeros(batch, heads, key_dim, value_dim))
+        # Autograd materialises unused outputs' gradients as zeros, so both arrive as tensors.
+        grad_out = grad_out.contiguous()
+        grad_final = grad_final_state.float().contiguous()
         partial_q = q.new_empty((value_blocks,) + q.shape, dtype=torch.float32)
         partial_k = torch.empty_like(partial_q)
         partial_beta = q.new_empty((value_blocks,) + beta.shape, dtype=torch.float32)
-        partial_alpha = torch.zeros_like(partial_beta) if ctx.gated else partial_beta
+        partial_alpha = torch.empty_like(partial_beta) if ctx.gated else partial_beta  # written at every step when gated
         grad_v = torch.empty_like(v)
         grad_initial = torch.empty_like(grad_final)
         with on_device_of(q):
