@@ -516,6 +516,18 @@ KERNEL_MUTANTS = [
      "initial state and long memory", "first mismatch"),
     ("K1.diagonal_scan_kernel", "kernel_scanning_inputs_as_gates",
      "tl.associative_scan((gates, inputs)", "tl.associative_scan((inputs, gates)", "one block: T = 8, D = 3", "first mismatch"),
+    ("K3.forward_substitution", "substitution_adding_the_rows_above",
+     "new_row = tl.where(rows == i, 1.0, 0.0) - tl.sum(", "new_row = tl.where(rows == i, 1.0, 0.0) + tl.sum(",
+     "two steps by hand: T₂₁ = -β₂ k₂ᵀk₁ = -1.2", "first mismatch"),
+    ("K3.forward_substitution", "substitution_skipping_the_last_row",
+     "for i in range(1, CHUNK):", "for i in range(1, CHUNK - 1):", "three chunks with a decay Γ: T = 40", "first mismatch"),
+    ("K4.chunk_gates", "gates_by_dividing_cumulative_products",
+     "decay = tl.where(rows[:, None] >= rows[None, :], tl.cumprod(tl.where(later, alpha[:, None], 1.0), axis=0), 0.0)",
+     "decay = tl.where(rows[:, None] >= rows[None, :], tl.cumprod(alpha, axis=0)[:, None] / tl.cumprod(alpha, axis=0)[None, :], 0.0)",
+     "resets (α = 0) across three chunks: T = 40", "non-finite"),
+    ("K4.chunk_gates", "gates_including_the_own_step",
+     "tl.where(later, alpha[:, None], 1.0)", "tl.where(later | (rows[:, None] == rows[None, :]), alpha[:, None], 1.0)",
+     "random gates in one chunk", "first mismatch"),
 ] if kernel_scan.triton is not None else []
 
 MUTANTS = [

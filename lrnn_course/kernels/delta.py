@@ -56,10 +56,40 @@ MAX_BLOCK_V = 64
 if triton is not None:
 
     @triton.jit
+    def forward_substitution(strictly_lower, CHUNK: tl.constexpr):
+        """T = (I + A)⁻¹ for a strictly lower-triangular (CHUNK, CHUNK) block A, without division.
+
+        Row i of T is e_i - Σ_{j<i} A_ij T_j and needs only the rows above it. A Triton block has no
+        row indexing: row i is selected with a mask and summed out, and written back with tl.where.
+        """
+        rows = tl.arange(0, CHUNK)
+        ### BEGIN SOLUTION
+        transform = tl.where(rows[:, None] == rows[None, :], 1.0, 0.0)
+        for i in range(1, CHUNK):
+            row_of_a = tl.sum(tl.where(rows[:, None] == i, strictly_lower, 0.0), axis=0)
+            new_row = tl.where(rows == i, 1.0, 0.0) - tl.sum(row_of_a[:, None] * transform, axis=0)
+            transform = tl.where(rows[:, None] == i, new_row[None, :], transform)
+        return transform
+        ### END SOLUTION
+
+    @triton.jit
+    def chunk_gates(alpha, CHUNK: tl.constexpr):
+        """(Γ, g) of one chunk's gates α (CHUNK,): Γ_ti = α_{i+1} ⋯ α_t for t ≥ i (else 0), g_t = α_1 ⋯ α_t.
+
+        Cumulative products only: dividing g_t by g_i would turn a reset (α = 0) into 0 / 0.
+        """
+        rows = tl.arange(0, CHUNK)
+        ### BEGIN SOLUTION
+        later = rows[:, None] > rows[None, :]
+        decay = tl.where(rows[:, None] >= rows[None, :], tl.cumprod(tl.where(later, alpha[:, None], 1.0), axis=0), 0.0)
+        return decay, tl.cumprod(alpha, axis=0)
+        ### END SOLUTION
+
+    @triton.jit
     def _chunk_quantities(
         q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, state, start, steps, batch, head, heads, key_dim, value_dim,
         value_columns, CHUNK: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_V: tl.constexpr, GATED: tl.constexpr,
-        PRECISION: tl.constexpr,
+        PRECISION: tl.constexpr, SUBSTITUTE: tl.constexpr, GATES: tl.constexpr,
     ):
         """Load one chunk (zeros, β = 0 and α = 1 past the end: identity steps) and compute, from the state S_0
         it starts with, what both passes need: Γ, g and their last row, T, X, Y, W, U and the masked scores."""
@@ -75,7 +105,6 @@ if triton is not None:
         v = tl.load(v_ptr + token[:, None] * value_dim + value_columns[None, :], mask=value_mask, other=0.0).to(tl.float32)
         beta = tl.load(beta_ptr + token, mask=valid, other=0.0).to(tl.float32)
         later = rows[:, None] > rows[None, :]
-        lower = rows[:, None] >= rows[None, :]
         if GATED:
             alpha = tl.load(alpha_ptr + token, mask=valid, other=1.0).to(tl.float32)
             # α_{s-1}, 1 before the chunk: builds Γ_{s-1,i} and g_{s-1} for the gate's gradient.
@@ -84,21 +113,15 @@ if triton is not None:
         else:
             alpha = tl.full([CHUNK], 1.0, tl.float32)
             alpha_before = alpha
-        decay = tl.where(lower, tl.cumprod(tl.where(later, alpha[:, None], 1.0), axis=0), 0.0)
-        cumulative_gate = tl.cumprod(alpha, axis=0)
+        decay, cumulative_gate = GATES(alpha, CHUNK)
         gram = tl.dot(k, tl.trans(k), input_precision=PRECISION)
         strictly_lower = tl.where(later, beta[:, None] * gram * decay, 0.0)
-        # Forward substitution: row i of T is e_i - Σ_{j<i} A_ij T_j, and rows above i are final.
-        transform = tl.where(rows[:, None] == rows[None, :], 1.0, 0.0)
-        for i in range(1, CHUNK):
-            row_of_a = tl.sum(tl.where(rows[:, None] == i, strictly_lower, 0.0), axis=0)
-            new_row = tl.where(rows == i, 1.0, 0.0) - tl.sum(row_of_a[:, None] * transform, axis=0)
-            transform = tl.where(rows[:, None] == i, new_row[None, :], transform)
+        transform = SUBSTITUTE(strictly_lower, CHUNK)
         scaled_values = beta[:, None] * v  # X = diag(β) V
         scaled_keys = (beta * cumulative_gate)[:, None] * k  # Y = diag(β g) K
         w = tl.dot(transform, scaled_keys, input_precision=PRECISION)
         u = tl.dot(transform, scaled_values, input_precision=PRECISION) - tl.dot(w, state, input_precision=PRECISION)
-        scores = tl.where(lower, tl.dot(q, tl.trans(k), input_precision=PRECISION), 0.0)  # tril(Q Kᵀ)
+        scores = tl.where(rows[:, None] >= rows[None, :], tl.dot(q, tl.trans(k), input_precision=PRECISION), 0.0)  # tril(Q Kᵀ)
         last = rows == CHUNK - 1  # padded steps have α = 1: the last row is Γ_{C·}
         last_decay = tl.sum(tl.where(last[:, None], decay, 0.0), axis=0)
         last_gate = tl.sum(tl.where(last, cumulative_gate, 0.0), axis=0)
@@ -110,7 +133,7 @@ if triton is not None:
         q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, initial_ptr, out_ptr, final_ptr, chunk_states_ptr,
         steps, heads, key_dim, value_dim, scale,
         CHUNK: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_V: tl.constexpr, GATED: tl.constexpr,
-        SAVE_STATES: tl.constexpr, PRECISION: tl.constexpr,
+        SAVE_STATES: tl.constexpr, PRECISION: tl.constexpr, SUBSTITUTE: tl.constexpr, GATES: tl.constexpr,
     ):
         value_columns = tl.program_id(0) * BLOCK_V + tl.arange(0, BLOCK_V)
         pair = tl.program_id(1).to(tl.int64)  # int64: offsets of B * T * H * D may pass 2**31
@@ -127,7 +150,7 @@ if triton is not None:
             (q, k, v, beta, alpha_before, decay, cumulative_gate, last_decay, last_gate, gram, transform,
              scaled_values, scaled_keys, w, u, scores, token, valid, key_mask, value_mask) = _chunk_quantities(
                 q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, state, n * CHUNK, steps, batch, head, heads, key_dim,
-                value_dim, value_columns, CHUNK, BLOCK_K, BLOCK_V, GATED, PRECISION)
+                value_dim, value_columns, CHUNK, BLOCK_K, BLOCK_V, GATED, PRECISION, SUBSTITUTE, GATES)
             out = scale * (cumulative_gate[:, None] * tl.dot(q, state, input_precision=PRECISION)
                            + tl.dot(scores * decay, u, input_precision=PRECISION))
             tl.store(out_ptr + token[:, None] * value_dim + value_columns[None, :], out.to(out_ptr.dtype.element_ty),
@@ -141,6 +164,7 @@ if triton is not None:
         grad_q_ptr, grad_k_ptr, grad_v_ptr, grad_beta_ptr, grad_alpha_ptr, grad_initial_ptr,
         steps, heads, key_dim, value_dim, scale,
         CHUNK: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_V: tl.constexpr, GATED: tl.constexpr, PRECISION: tl.constexpr,
+        SUBSTITUTE: tl.constexpr, GATES: tl.constexpr,
     ):
         value_block = tl.program_id(0)
         value_columns = value_block * BLOCK_V + tl.arange(0, BLOCK_V)
@@ -163,7 +187,7 @@ if triton is not None:
             (q, k, v, beta, alpha_before, decay, cumulative_gate, last_decay, last_gate, gram, transform,
              scaled_values, scaled_keys, w, u, scores, token, valid, key_mask, value_mask) = _chunk_quantities(
                 q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, state, n * CHUNK, steps, batch, head, heads, key_dim,
-                value_dim, value_columns, CHUNK, BLOCK_K, BLOCK_V, GATED, PRECISION)
+                value_dim, value_columns, CHUNK, BLOCK_K, BLOCK_V, GATED, PRECISION, SUBSTITUTE, GATES)
             attention = scores * decay
             grad_out = tl.load(grad_out_ptr + token[:, None] * value_dim + value_columns[None, :], mask=value_mask,
                                other=0.0).to(tl.float32)
@@ -237,31 +261,54 @@ def _precision(dtype: torch.dtype) -> str:
     return "ieee" if dtype == torch.float32 else "tf32"
 
 
+def launch_delta_rule_forward(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: torch.Tensor,
+    alpha: torch.Tensor | None,
+    initial_state: torch.Tensor,
+    scale: float,
+    *,
+    save_states: bool = False,
+    substitute=None,
+    gates=None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Run the forward kernel on validated inputs: ``(outputs, final_state, chunk_states)``, the state in float32.
+
+    ``chunk_states`` (B, H, N, D_k, D_v) holds the state entering each of the N chunks when
+    ``save_states``, else nothing. ``substitute`` and ``gates`` let a learner's Triton helpers, with
+    the signatures of ``forward_substitution`` and ``chunk_gates``, run inside the course's kernel.
+    """
+    q, k, v, beta = (x.contiguous() for x in (q, k, v, beta))
+    alpha_arg = beta if alpha is None else alpha.contiguous()  # never read when not gated
+    batch, steps, heads, key_dim = q.shape
+    value_dim = v.shape[-1]
+    chunk, block_k, block_v, grid = _launch_shape(q, v)
+    initial = initial_state.float().contiguous()
+    out = torch.empty_like(v)
+    final_state = torch.empty_like(initial)
+    chunks = triton.cdiv(steps, chunk) if save_states else 0
+    chunk_states = initial.new_empty(batch, heads, chunks, key_dim, value_dim)
+    with on_device_of(q):
+        _delta_rule_forward_kernel[grid](
+            q, k, v, beta, alpha_arg, initial, out, final_state, chunk_states, steps, heads, key_dim, value_dim, scale,
+            CHUNK=chunk, BLOCK_K=block_k, BLOCK_V=block_v, GATED=alpha is not None, SAVE_STATES=save_states,
+            PRECISION=_precision(q.dtype), SUBSTITUTE=substitute or forward_substitution, GATES=gates or chunk_gates)
+    return out, final_state, chunk_states
+
+
 class _ChunkDeltaRuleFunction(torch.autograd.Function):
     """The forward kernel, saving each chunk's entering state, and the backward kernel that replays the chunks."""
 
     @staticmethod
     def forward(ctx, q, k, v, beta, alpha, initial_state, scale: float):
-        q, k, v, beta = (x.contiguous() for x in (q, k, v, beta))
-        gated = alpha is not None
-        alpha_arg = alpha.contiguous() if gated else beta  # never read when not gated
-        batch, steps, heads, key_dim = q.shape
-        value_dim = v.shape[-1]
-        chunk, block_k, block_v, grid = _launch_shape(q, v)
-        initial = initial_state.float().contiguous()
-        out = torch.empty_like(v)
-        final_state = torch.empty_like(initial)
         # The state entering each chunk, for the backward pass: only kept when a gradient will be asked for.
-        save_states = any(ctx.needs_input_grad)
-        chunks = triton.cdiv(steps, chunk) if save_states else 0
-        chunk_states = initial.new_empty(batch, heads, chunks, key_dim, value_dim)
-        with on_device_of(q):
-            _delta_rule_forward_kernel[grid](
-                q, k, v, beta, alpha_arg, initial, out, final_state, chunk_states, steps, heads, key_dim, value_dim, scale,
-                CHUNK=chunk, BLOCK_K=block_k, BLOCK_V=block_v, GATED=gated, SAVE_STATES=save_states,
-                PRECISION=_precision(q.dtype))
-        ctx.save_for_backward(q, k, v, beta, alpha_arg, chunk_states)
-        ctx.gated, ctx.scale, ctx.state_dtype = gated, scale, initial_state.dtype
+        out, final_state, chunk_states = launch_delta_rule_forward(
+            q, k, v, beta, alpha, initial_state, scale, save_states=any(ctx.needs_input_grad))
+        alpha_arg = beta if alpha is None else alpha
+        ctx.save_for_backward(*(x.contiguous() for x in (q, k, v, beta, alpha_arg)), chunk_states)
+        ctx.gated, ctx.scale, ctx.state_dtype = alpha is not None, scale, initial_state.dtype
         return out, final_state.to(initial_state.dtype)
 
     @staticmethod
@@ -286,7 +333,8 @@ class _ChunkDeltaRuleFunction(torch.autograd.Function):
                 q, k, v, beta, alpha_arg, chunk_states, grad_out, grad_final,
                 partial_q, partial_k, grad_v, partial_beta, partial_alpha, grad_initial,
                 steps, heads, key_dim, value_dim, ctx.scale,
-                CHUNK=chunk, BLOCK_K=block_k, BLOCK_V=block_v, GATED=ctx.gated, PRECISION=_precision(q.dtype))
+                CHUNK=chunk, BLOCK_K=block_k, BLOCK_V=block_v, GATED=ctx.gated, PRECISION=_precision(q.dtype),
+                SUBSTITUTE=forward_substitution, GATES=chunk_gates)
         grad_alpha = partial_alpha.sum(0).to(q.dtype) if ctx.gated else None
         return (partial_q.sum(0).to(q.dtype), partial_k.sum(0).to(q.dtype), grad_v, partial_beta.sum(0).to(q.dtype),
                 grad_alpha, grad_initial.to(ctx.state_dtype), None)

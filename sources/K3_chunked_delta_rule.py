@@ -1,0 +1,304 @@
+# %% [markdown] tags=["lesson"]
+# # K3 · The chunked delta-rule kernel
+#
+# Lesson 09 turned DeltaNet's token-by-token recurrence into a few matrix products per chunk of $C$
+# tokens: the WY/UT form. This lesson follows those PyTorch lines into one Triton kernel, the one
+# behind `lrnn_course.kernels.chunk_delta_rule`, with $\beta \in [0, 2]$ throughout. By the end you
+# will be able to say:
+#
+# > *One program owns one (batch row, head) pair and a block of the state's value columns, and
+# > walks its chunks in order. Per chunk it builds $A = \mathrm{tril}(\mathrm{diag}(\beta)(KK^\top \odot \Gamma), -1)$,
+# > inverts $I + A$ by forward substitution with masks (Triton has no row indexing), forms the
+# > pseudo-values $U$, writes the outputs and passes the state on. The backward kernel replays
+# > each chunk from the state the forward pass saved at its start.*
+#
+# **Plan.** 1 · the chunk form, as the kernel computes it; 2 · splitting the work between programs;
+# 3 · forward substitution without row indexing (exercise); 4 · the whole kernel on awkward shapes;
+# 5 · the backward pass and what it stores; 6 · what the chunks buy.
+
+# %% [markdown] tags=["practice"]
+# # Practice · K3: forward substitution in Triton
+#
+# One exercise: `forward_substitution`, the Triton helper that inverts $I + A$ for a strictly
+# lower-triangular block $A$, row by row. The check runs your helper inside the course's delta-rule
+# kernel and compares the kernel's outputs with the float64 recurrence. Replace
+# `raise NotImplementedError()` with your code and run the `check(...)` cell below it; call
+# `check(..., hint=1)` for a hint. The lesson notebook `kernels/K3_chunked_delta_rule.ipynb` explains
+# every step.
+
+# %% tags=["parameters"]
+SIZE = "small"  # "small": about a minute on a laptop CPU; "full": GPU-sized timings
+DEVICE = "auto"  # "auto", "cpu" or "cuda"
+SEED = 0
+
+# %%
+import torch
+import torch.nn.functional as F
+
+import lrnn_course
+from lrnn_course import check
+from lrnn_course.kernels import triton_mode, triton_status
+
+kernel_device = torch.device("cuda" if triton_mode() == "compiled" else "cpu")
+torch.manual_seed(SEED)
+print(f"lrnn_course {lrnn_course.__version__}; Triton {triton_status()}")
+
+# %% [markdown] tags=["lesson"]
+# ## 1 · The chunk form, as the kernel computes it
+#
+# A chunk starts from the state $S_0$ ($D_k \times D_v$) and holds $C$ tokens as rows: $Q, K$
+# ($C \times D_k$), $V$ ($C \times D_v$), $\beta$ and the gates $\alpha$ ($C$). With the decay
+# $\Gamma_{ti} = \alpha_{i+1} \cdots \alpha_t$ and $g_t = \alpha_1 \cdots \alpha_t$ (all ones without a
+# gate; K4 builds them), Lesson 09 derived
+#
+# $$A = \mathrm{tril}\big(\mathrm{diag}(\beta)\,(K K^\top \odot \Gamma),\,-1\big), \qquad T = (I + A)^{-1},$$
+# $$W = T\,\mathrm{diag}(\beta g)\,K, \qquad U = T\,\mathrm{diag}(\beta)\,V - W S_0,$$
+# $$O = \text{scale}\cdot\big(\mathrm{diag}(g)\,Q S_0 + (\mathrm{tril}(Q K^\top) \odot \Gamma)\,U\big), \qquad S_C = g_C S_0 + K^\top \mathrm{diag}(\Gamma_{C\cdot})\,U .$$
+#
+# Every line is a product of blocks of at most $64 \times 128$ numbers: what `tl.dot` computes on a
+# GPU's tensor cores. The kernel's names follow the glossary of `lrnn_course/kernels/delta.py`:
+# `decay` Γ, `cumulative_gate` g, `transform` T, `w` W, `u` U, `scores` $\mathrm{tril}(QK^\top)$.
+# First, the equations once more, for one chunk in float64 against the recurrence of Lesson 06:
+
+# %% tags=["lesson"]
+import matplotlib.pyplot as plt
+
+from lrnn_course import chunkwise, deltanet
+from lrnn_course.kernels import chunk_delta_rule
+from lrnn_course.kernels.delta import launch_delta_rule_forward
+
+generator = torch.Generator().manual_seed(SEED)
+
+
+def random_inputs(batch, steps, heads, key_dim, value_dim, dtype=torch.float64):
+    """Queries, unit keys, values, β ∈ [0, 2] and a state S_0, in fla's (B, T, H, D) layout."""
+    options = {"generator": generator, "dtype": dtype}
+    q = torch.randn(batch, steps, heads, key_dim, **options)
+    k = F.normalize(torch.randn(batch, steps, heads, key_dim, **options), dim=-1)
+    v = torch.randn(batch, steps, heads, value_dim, **options)
+    beta = 2 * torch.rand(batch, steps, heads, **options)
+    state = torch.randn(batch, heads, key_dim, value_dim, **options)
+    return q, k, v, beta, state
+
+
+q, k, v, beta, state = random_inputs(1, 8, 1, 4, 3)
+rows = [x[0, :, 0] for x in (q, k, v)]  # one (batch, head) pair: rows are tokens
+Q, K, V, B = rows[0], rows[1], rows[2], beta[0, :, 0]
+S0 = state[0, 0]
+A = torch.tril(B[:, None] * (K @ K.T), diagonal=-1)
+T = torch.linalg.inv(torch.eye(8, dtype=torch.float64) + A)
+W = T @ (B[:, None] * K)
+U = T @ (B[:, None] * V) - W @ S0
+O = Q @ S0 + torch.tril(Q @ K.T) @ U
+S8 = S0 + K.T @ U
+expected_outputs, expected_state = deltanet.delta_rule(q, k, v, beta, initial_state=state, scale=1.0)
+print(f"outputs O: largest difference from the recurrence {(O - expected_outputs[0, :, 0]).abs().max().item():.1e}")
+print(f"state S_C: largest difference from the recurrence {(S8 - expected_state[0, 0]).abs().max().item():.1e}")
+assert torch.allclose(O, expected_outputs[0, :, 0]) and torch.allclose(S8, expected_state[0, 0])
+
+# %% [markdown] tags=["lesson"]
+# ## 2 · Splitting the work between programs
+#
+# A kernel needs independent pieces of work for its programs. Batch rows and heads are independent.
+# So are the **columns of the state over the values**: a delta-rule step
+# $S \leftarrow (I - \beta k k^\top) S + \beta k v^\top$ acts on $S$ from the left, so column $j$ of
+# $S$ only ever meets column $j$ of the values. The key dimension is not independent (the
+# Householder mixes all its rows). So the grid is $(\lceil D_v / 64 \rceil,\; B \cdot H)$: each program
+# owns up to 64 value columns of one head's state and walks through all of that head's chunks. Run
+# the recurrence on two halves of the values and compare with the whole:
+
+# %% tags=["lesson"]
+q, k, v, beta, state = random_inputs(2, 50, 3, 8, 10)
+whole_outputs, whole_state = deltanet.delta_rule(q, k, v, beta, initial_state=state)
+halves = [deltanet.delta_rule(q, k, v[..., part], beta, initial_state=state[..., part])
+          for part in (slice(0, 5), slice(5, 10))]
+joined_outputs = torch.cat([outputs for outputs, _ in halves], dim=-1)
+joined_state = torch.cat([final for _, final in halves], dim=-1)
+difference = max((joined_outputs - whole_outputs).abs().max().item(), (joined_state - whole_state).abs().max().item())
+print(f"values split into two column blocks, run apart and joined: largest difference {difference:.1e}")
+assert difference < 1e-12
+
+# %% [markdown] tags=["lesson"]
+# The price: every value block recomputes the chunk's $T$ and $W$, which depend on keys and $\beta$
+# only. With $D_v = 128$ that is two programs per head doing the same $C \times C$ work; in exchange a
+# program's state block ($D_k \times 64$ floats) and its chunk fit in on-chip memory, and there are
+# twice as many programs to keep the GPU's multiprocessors busy.
+#
+# ## 3 · Forward substitution without row indexing
+#
+# $T = (I + A)^{-1}$ comes from forward substitution, as in Lesson 09: row $i$ of $T$ is
+# $e_i - \sum_{j<i} A_{ij} T_j$ and needs only the rows above it. No pivoting and no division, which
+# matters at $\beta = 2$, where $I + A$ is far from the identity. In PyTorch one writes `T[i] = ...`.
+# A Triton block has **no row indexing**: a program holds the whole $C \times C$ block in registers
+# and can only compute with it elementwise, reduce it along an axis, or combine it with `tl.where`.
+# So row $i$ is *selected* by a mask and summed out, and the new row is *written back* with
+# `tl.where` — the same trick K1 used for the carry. In PyTorch with exactly those operations:
+
+# %% tags=["lesson"]
+size = 5
+positions = torch.arange(size)
+strictly_lower = torch.tril(torch.randn(size, size, generator=generator, dtype=torch.float64), diagonal=-1)
+transform = torch.where(positions[:, None] == positions[None, :], 1.0, 0.0).double()
+for i in range(1, size):
+    row_of_a = torch.where(positions[:, None] == i, strictly_lower, 0.0).sum(dim=0)  # A[i], by a mask
+    new_row = torch.where(positions == i, 1.0, 0.0) - (row_of_a[:, None] * transform).sum(dim=0)
+    transform = torch.where(positions[:, None] == i, new_row[None, :], transform)  # T[i] = new_row
+identity_error = (transform @ (torch.eye(size, dtype=torch.float64) + strictly_lower) - torch.eye(size)).abs().max().item()
+print(f"T (I + A) - I, largest entry: {identity_error:.1e}")
+assert identity_error < 1e-12
+
+# %% [markdown] tags=["lesson"]
+# Each row costs $O(C^2)$ and the $C$ rows are sequential, so a chunk's substitution is $O(C^3)$ with
+# $C$ dependent steps: with $C = 64$ it is cheap next to the $C^2 D$ products, but it is the part of
+# the chunk that does not run in parallel. (fla inverts $16 \times 16$ diagonal blocks this way and
+# joins them with matrix products; see K4.)
+
+# %% [markdown] tags=["practice"]
+# ## Exercise · `forward_substitution`
+#
+# Complete the Triton helper: given the strictly lower-triangular block `strictly_lower`
+# ($C \times C$, zeros on and above the diagonal) return $T = (I + A)^{-1}$. Start from the identity;
+# for each row $i$ from 1 to `CHUNK - 1`, select row $i$ of $A$ with a mask and `tl.sum`, form the
+# new row $e_i - \sum_j A_{ij} T_j$, and write it into row $i$ with `tl.where`. Use only `tl.where`,
+# `tl.sum` and arithmetic: a Triton block cannot be indexed by a row.
+
+# %%
+#| exercise: K3.forward_substitution
+
+# %% tags=["nbval-check-output"]
+check("K3.forward_substitution", forward_substitution)
+
+# %% [markdown] tags=["lesson"]
+# ## 4 · The whole kernel, on awkward shapes
+#
+# With $T$ in hand the chunk's remaining lines are `tl.dot`s, in the order of section 1:
+#
+# ```python
+# w = tl.dot(transform, scaled_keys)                                # W = T diag(β g) K
+# u = tl.dot(transform, scaled_values) - tl.dot(w, state)           # U = T diag(β) V - W S_0
+# out = scale * (cumulative_gate[:, None] * tl.dot(q, state) + tl.dot(scores * decay, u))
+# state = last_gate * state + tl.dot(tl.trans(k), last_decay[:, None] * u)
+# ```
+#
+# `tl.dot` needs every side of a block to be at least 16, so $D_k = 5$ is padded to a block of 16
+# with zero keys and the chunk's last rows, past the end of time, with identity steps: $\beta = 0$,
+# $\alpha = 1$, zero $k$, $v$ and $q$. An identity step writes nothing and reads nothing, so padding
+# never changes a real output. Under the interpreter a chunk holds 16 tokens (every row of the
+# substitution is a NumPy call); compiled, 64. Below: $T = 37$ (no multiple of 16), $D_k = 5$,
+# $D_v = 70$ (two value blocks, the second almost empty) and $\beta$ exactly 0, 1 and 2 at chosen
+# steps, in float32, against the float64 recurrence.
+
+# %% tags=["lesson"]
+q, k, v, beta, state = random_inputs(2, 37, 2, 5, 70)
+beta[:, :3] = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)[None, :, None]
+expected_outputs, expected_state = deltanet.delta_rule(q, k, v, beta, initial_state=state)
+on_device = [x.to(kernel_device, torch.float32) for x in (q, k, v, beta, state)]
+outputs, final_state = chunk_delta_rule(*on_device[:4], initial_state=on_device[4], backend="triton")
+
+
+def relative_error(got, expected):
+    """Largest |difference| over the largest |expected|: the scale-free error of a float32 kernel."""
+    return ((got.double().cpu() - expected).abs().max() / expected.abs().max()).item()
+
+
+print(f"outputs    : relative error {relative_error(outputs, expected_outputs):.1e}")
+print(f"final state: relative error {relative_error(final_state, expected_state):.1e}")
+assert relative_error(outputs, expected_outputs) < 1e-5 and relative_error(final_state, expected_state) < 1e-5
+
+# %% [markdown] tags=["lesson"]
+# ## 5 · The backward pass, and what it stores
+#
+# The backward kernel walks the chunks in reverse, like the reverse scan of K2, carrying the
+# adjoint of the state, $\partial L / \partial S$, from chunk to chunk:
+# $dS_0 = g_C\, dS_C + \text{scale}\; Q^\top \mathrm{diag}(g)\, dO - W^\top dU$. Inside a chunk it needs the
+# chunk's $T$, $W$, $U$: rather than store them, it **recomputes** them from the state $S_0$ the
+# forward pass saved at the start of each chunk (the same `_chunk_quantities` helper runs in both
+# passes). The inverse is differentiated with $dA = -T^\top\, dT\, T^\top$. Gradients of all six
+# inputs, against PyTorch's autograd through the float64 recurrence:
+
+# %% tags=["lesson"]
+q, k, v, beta, state = random_inputs(1, 40, 2, 8, 12)
+weights = torch.randn(1, 40, 2, 12, generator=generator, dtype=torch.float64)
+names = ("q", "k", "v", "beta", "S_0")
+
+
+def gradients(run, inputs):
+    """dL/d(input) for L = Σ weights ⊙ outputs + Σ final state, through ``run``."""
+    leaves = [x.detach().clone().requires_grad_(True) for x in inputs]
+    outputs, final = run(*leaves)
+    ((outputs * weights.to(outputs)).sum() + final.sum()).backward()
+    return [leaf.grad for leaf in leaves]
+
+
+def by_recurrence(q, k, v, beta, state):
+    return deltanet.delta_rule(q, k, v, beta, initial_state=state)
+
+
+def by_kernel(q, k, v, beta, state):
+    return chunk_delta_rule(q, k, v, beta, initial_state=state, backend="triton")
+
+
+expected = gradients(by_recurrence, (q, k, v, beta, state))
+got = gradients(by_kernel, [x.to(kernel_device, torch.float32) for x in (q, k, v, beta, state)])
+for name, mine, reference in zip(names, got, expected):
+    print(f"dL/d{name:4s}: relative error {relative_error(mine, reference):.1e}")
+    assert relative_error(mine, reference) < 1e-5
+
+# %% [markdown] tags=["lesson"]
+# Recomputing instead of storing is what makes training long sequences affordable. Autograd through
+# the recurrence keeps at least one state per token; the kernel keeps one state per chunk. For a
+# typical layer in float32:
+
+# %% tags=["nbval-check-output"]
+batch, steps, heads, key_dim, value_dim, chunk = 8, 2048, 16, 128, 128, 64
+state_bytes = batch * heads * key_dim * value_dim * 4
+print(f"B = {batch}, T = {steps}, H = {heads}, D_k = D_v = {key_dim}: one state for every head is {state_bytes / 2**20:.0f} MiB")
+print(f"states kept by autograd through the recurrence: {steps} × {state_bytes / 2**20:.0f} MiB = {steps * state_bytes / 2**30:.0f} GiB")
+print(f"states kept by the chunked kernel (C = {chunk}): {steps // chunk} × {state_bytes / 2**20:.0f} MiB = {steps // chunk * state_bytes / 2**20:.0f} MiB")
+
+# %% [markdown] tags=["lesson"]
+# ## 6 · What the chunks buy
+#
+# The recurrence makes $T$ dependent steps; the kernel makes $T / C$ of them, each a handful of
+# matrix products. On a GPU that is the difference between a loop of tiny launches and one kernel
+# that keeps the tensor cores busy; `benchmarks/bench_kernels.py` measures it against
+# flash-linear-attention on an H100 (results in `benchmarks/results/`). Under the interpreter every
+# `tl.dot` is a NumPy call, so it shows only how the work grows, not how fast a GPU runs it. Here,
+# the forward pass alone, on this machine:
+
+# %% tags=["lesson"]
+from lrnn_course.bench import median_seconds
+
+LENGTHS = {"small": (16, 32, 64, 128), "full": (512, 1024, 2048, 4096)}[SIZE]
+BATCH, HEADS, DIM = {"small": (1, 1, 16), "full": (8, 16, 128)}[SIZE]
+timings = {"Triton kernel": [], "PyTorch chunk form (Lesson 09)": [], "PyTorch recurrence (Lesson 06)": []}
+with torch.no_grad():
+    for steps in LENGTHS:
+        q, k, v, beta, state = (x.to(kernel_device, torch.float32) for x in random_inputs(BATCH, steps, HEADS, DIM, DIM))
+        timings["Triton kernel"].append(median_seconds(lambda: chunk_delta_rule(q, k, v, beta, backend="triton"), repeats=3))
+        timings["PyTorch chunk form (Lesson 09)"].append(median_seconds(lambda: chunkwise.chunk_delta_rule(q, k, v, beta), repeats=3))
+        timings["PyTorch recurrence (Lesson 06)"].append(median_seconds(lambda: deltanet.delta_rule(q, k, v, beta), repeats=3))
+
+figure, axes = plt.subplots(figsize=(7, 4))
+for label, seconds in timings.items():
+    axes.plot(LENGTHS, [s * 1e3 for s in seconds], marker="o", label=label)
+axes.set_xscale("log", base=2)
+axes.set_yscale("log")
+axes.set_xlabel("sequence length T")
+axes.set_ylabel("forward time (ms)")
+axes.set_title(f"Delta rule forward, B = {BATCH}, H = {HEADS}, D = {DIM} ({triton_mode()} Triton)")
+axes.legend()
+plt.show()
+for label, seconds in timings.items():
+    print(f"{label:32s}: {seconds[-1] * 1e3:8.2f} ms at T = {LENGTHS[-1]}")
+
+# %% [markdown] tags=["lesson"]
+# All three lines grow linearly in $T$: the chunk form does $O(T(CD + D^2))$ work, like the
+# recurrence's $O(T D^2)$ up to the factor $C/D$. What differs is how much of it runs in parallel,
+# which a CPU barely rewards and a GPU rewards enormously.
+#
+# **What to remember.** The kernel is Lesson 09's chunk form, line by line: programs split batch,
+# heads and value columns, which never mix; masks pad time and keys with identity steps; the
+# triangular inverse is a masked forward substitution, the rest is `tl.dot`. The backward pass
+# saves one state per chunk and recomputes the rest. K4 adds the gates and DeltaProduct and asks
+# where the time goes.
