@@ -1,4 +1,4 @@
-"""The ``lrnn-course`` command: ``doctor``, ``check EXERCISE FILE``, ``build``, ``run`` and ``experiment``.
+"""The ``lrnn-course`` command: ``doctor``, ``fetch``, ``check``, ``progress``, ``reveal``, ``build``, ``run``, ``experiment``.
 
 Glossary: EXERCISE = an exercise id such as ``01.sequential_scan``; FILE = a Python file that
 defines the exercise's function under the same name as the library's solution.
@@ -43,6 +43,46 @@ def run_check(args: argparse.Namespace) -> int:
     result = check_quietly(args.exercise, namespace[name])
     print(result.report(hint=args.hint))
     return 0 if result else 1
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    from .workshop import RevealDisabled, fetch
+
+    try:
+        report = fetch(args.kind, Path(args.folder), force=args.force)
+    except (RevealDisabled, FileNotFoundError) as error:
+        print(error, file=sys.stderr)
+        return 3
+    for name, action in report:
+        print(f"{name}: {action}")
+    print(f"{args.kind} are in {Path(args.folder).resolve()}; open them with `jupyter lab {args.folder}`")
+    return 0
+
+
+def run_progress(args: argparse.Namespace) -> int:
+    from .workshop import folder_progress, progress_table
+
+    try:
+        progress = folder_progress(Path(args.folder))
+    except FileNotFoundError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(progress_table(progress, colour=sys.stdout.isatty()))
+    return 0 if all(entry.passed for entry in progress) else 1
+
+
+def run_reveal(args: argparse.Namespace) -> int:
+    from .workshop import RevealDisabled, reveal
+
+    try:
+        print(reveal(args.exercise))
+    except RevealDisabled as error:
+        print(error, file=sys.stderr)
+        return 3
+    except KeyError as error:
+        print(error.args[0], file=sys.stderr)
+        return 2
+    return 0
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -90,6 +130,20 @@ def parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="report versions, device and Triton mode; run a smoke kernel")
     doctor.set_defaults(run=run_doctor)
+
+    fetch = commands.add_parser("fetch", help="copy this version's exercise (or solution) notebooks into a folder")
+    fetch.add_argument("kind", choices=("exercises", "solutions"), help="exercises to complete, or the solved notebooks")
+    fetch.add_argument("folder", nargs="?", default="lrnn-exercises", help="where to put them (default ./lrnn-exercises)")
+    fetch.add_argument("--force", action="store_true", help="replace notebooks that differ from the shipped ones (your edits!)")
+    fetch.set_defaults(run=run_fetch)
+
+    progress = commands.add_parser("progress", help="check every exercise in a folder of notebooks; a table per lesson")
+    progress.add_argument("folder", nargs="?", default="lrnn-exercises", help="the folder `fetch` wrote (default ./lrnn-exercises)")
+    progress.set_defaults(run=run_progress)
+
+    reveal = commands.add_parser("reveal", help="print the reference solution of an exercise (LRNN_COURSE_NO_REVEAL=1 disables it)")
+    reveal.add_argument("exercise", help="exercise id, e.g. 01.sequential_scan")
+    reveal.set_defaults(run=run_reveal)
 
     check = commands.add_parser("check", help="check your solution of an exercise, saved in a .py file")
     check.add_argument("exercise", help="exercise id, e.g. 01.sequential_scan")
