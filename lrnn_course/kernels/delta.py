@@ -303,11 +303,13 @@ class _ChunkDeltaRuleFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, q, k, v, beta, alpha, initial_state, scale: float):
+        # Contiguous once, here: the launch then takes these as they are, and backward reuses them.
+        q, k, v, beta = (x.contiguous() for x in (q, k, v, beta))
+        alpha = None if alpha is None else alpha.contiguous()
         # The state entering each chunk, for the backward pass: only kept when a gradient will be asked for.
         out, final_state, chunk_states = launch_delta_rule_forward(
             q, k, v, beta, alpha, initial_state, scale, save_states=any(ctx.needs_input_grad))
-        alpha_arg = beta if alpha is None else alpha
-        ctx.save_for_backward(*(x.contiguous() for x in (q, k, v, beta, alpha_arg)), chunk_states)
+        ctx.save_for_backward(q, k, v, beta, beta if alpha is None else alpha, chunk_states)
         ctx.gated, ctx.scale, ctx.state_dtype = alpha is not None, scale, initial_state.dtype
         return out, final_state.to(initial_state.dtype)
 
