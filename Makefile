@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 SIZE ?= small
 DEVICE ?= auto
 
-.PHONY: setup lab test course notebooks sync-check gpu-test doctor clean
+.PHONY: setup lab test course slides notebooks sync-check gpu-test gpu-ci drift doctor clean
 
 setup: $(STAMP)
 
@@ -35,9 +35,18 @@ lab: setup
 test: setup
 	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) --dist loadscope tests lessons kernels $(NBVAL)
 
-# Every lesson executed headless; executed notebooks and summary.md land in build/course/.
-course: setup
-	MPLBACKEND=Agg $(VENV)/bin/lrnn-course run --size $(SIZE) --device $(DEVICE)
+COURSE_OUT ?= build/course
+# Targets that also run with PY=python3 (an interpreter that already has the packages, as on a GPU
+# machine without network) need the venv only when PY is the venv's.
+NEEDS_SETUP = $(if $(filter $(VENV)/bin/python,$(PY)),setup)
+
+# Every lesson executed headless; executed notebooks and summary.md land in $(COURSE_OUT).
+course: $(NEEDS_SETUP)
+	MPLBACKEND=Agg $(PY) -m lrnn_course run --size $(SIZE) --device $(DEVICE) --out $(COURSE_OUT)
+
+# A reveal.js deck per lesson, from the executed lesson notebooks, in build/slides/.
+slides: setup
+	$(VENV)/bin/lrnn-course slides
 
 notebooks: setup
 	$(VENV)/bin/lrnn-course build
@@ -51,8 +60,17 @@ doctor: setup
 # On a CUDA machine: the whole suite with the `gpu` tests included (compiled Triton kernels) and
 # every notebook executed by papermill with DEVICE="cuda". PY=python3 uses an interpreter that
 # already has the packages (no venv is created then).
-gpu-test: $(if $(filter $(VENV)/bin/python,$(PY)),setup)
+gpu-test: $(NEEDS_SETUP)
 	LRNN_COURSE_DEVICE=cuda MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) tests -v -rs
 
+# The GPU workflow's steps in one command (gpu-test, then every notebook at SIZE=full on CUDA),
+# logged to build/gpu-ci/gpu-ci.log; see .ci/gpu.
+gpu-ci:
+	PY=$(PY) bash .ci/gpu
+
+# Version-drift alarm: the test suite in a fresh .venv-drift with the newest releases (.ci/drift).
+drift:
+	bash .ci/drift
+
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) .venv-drift build .pytest_cache

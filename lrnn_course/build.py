@@ -12,7 +12,11 @@ exercise cell       a code cell holding the directive ``#| exercise: 01.sequenti
 ==================  ==========================================================================
 
 Cell tags in a source: ``lesson`` (only in the lesson), ``practice`` (only in the exercise and
-solution notebooks); untagged cells go everywhere. An exercise cell is replaced by the source of
+solution notebooks), ``instructor`` (in no notebook: the lesson's talking points and its workshop
+minutes, read by ``lrnn_course.instructor``); untagged cells go everywhere. A source marks its slide
+boundaries with cell metadata ``slideshow={"slide_type": "slide"}`` (``"skip"`` for set-up cells),
+which the notebooks keep and ``lrnn_course.slides`` turns into a deck. Every notebook opens with a
+generated install cell, so that it runs on Colab or Binder where the package is missing. An exercise cell is replaced by the source of
 the library function that solves it (``lrnn_course.checks.EXERCISES[id].solution``), preceded by
 the imports it needs; in the exercise notebook the region between the function's
 ``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers becomes nbgrader's stub, so
@@ -23,24 +27,28 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import copy
 import inspect
+import os
 import re
 import sys
 import textwrap
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 KINDS = ("lesson", "exercise", "solution")
+SOURCE_TAGS = {"lesson": "only in the lesson", "practice": "only in exercises and solutions", "instructor": "in no notebook"}
 DIRECTIVE = re.compile(r"^#\|\s*exercise:\s*(?P<id>\S+)\s*$", re.MULTILINE)
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 KERNEL_SPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 LESSON_CELL_TIMEOUT_S = 300
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 # cell metadata a notebook keeps; the rest (jupytext's layout hints) stays in the source
 KEPT_CELL_METADATA = ("slideshow", "jupyter", "editable", "deletable")
 
@@ -160,25 +168,54 @@ def exercise_cell_source(cell_source: str, kind: str, already_bound: set[str]) -
     return (cell_source[: match.start()] + block + cell_source[match.end() :]).strip("\n")
 
 
+def install_cell_source() -> str:
+    """The first cell of every notebook: install this version of the course where it is missing."""
+    from . import __version__
+
+    if "+unknown" in __version__:
+        raise RuntimeError("lrnn_course has no version (install the checkout with `pip install -e .`) to stamp the notebooks")
+    return f'''# Colab or Binder: install the course where this kernel lacks it; elsewhere, say which version runs.
+# LRNN_COURSE_PIP overrides what is installed (e.g. a git URL or a local wheel).
+import importlib.util
+import os
+import subprocess
+import sys
+
+COURSE_VERSION = "{__version__}"
+if importlib.util.find_spec("lrnn_course") is None:
+    requirement = os.environ.get("LRNN_COURSE_PIP", f"lrnn-course[triton]=={{COURSE_VERSION}}")
+    print(f"lrnn_course is not installed; running: pip install {{requirement}}")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", requirement], check=True)
+    print("installed; if an import below fails, restart the kernel once")
+else:
+    import lrnn_course
+
+    mismatch = "" if lrnn_course.__version__ == COURSE_VERSION else f", but this notebook is from {{COURSE_VERSION}}: `lrnn-course fetch` gives matching notebooks"
+    print(f"lrnn_course {{lrnn_course.__version__}} is installed{{mismatch}}")'''
+
+
 def render(source: Path, kind: str) -> nbformat.NotebookNode:
     """The notebook of ``kind`` generated from ``source``, not executed."""
     import jupytext
 
     text = jupytext.reads(source.read_text(encoding="utf-8"), fmt="py:percent")
-    excluded_tag = "practice" if kind == "lesson" else "lesson"
+    excluded_tags = {"instructor", "practice" if kind == "lesson" else "lesson"}
     notebook = nbformat.v4.new_notebook()
     notebook.metadata = {
         "kernelspec": dict(KERNEL_SPEC),
         "language_info": {"name": "python"},
         "lrnn_course": {"source": f"sources/{source.name}", "kind": kind, "generated": "edit the source, then run: lrnn-course build"},
     }
+    install = nbformat.v4.new_code_cell(install_cell_source(), metadata={"slideshow": {"slide_type": "skip"}})
+    install.id = f"{kind}-install"
+    notebook.cells.append(install)
     bound: set[str] = set()
     for cell in text.cells:
         tags = list(cell.metadata.get("tags", []))
-        if excluded_tag in tags:
+        if excluded_tags & set(tags):
             continue
         metadata = {key: value for key, value in cell.metadata.items() if key in KEPT_CELL_METADATA}
-        kept_tags = [tag for tag in tags if tag not in ("lesson", "practice")]
+        kept_tags = [tag for tag in tags if tag not in SOURCE_TAGS]
         if kept_tags:
             metadata["tags"] = kept_tags
         if cell.cell_type == "code":
@@ -195,13 +232,32 @@ def render(source: Path, kind: str) -> nbformat.NotebookNode:
     return notebook
 
 
+@contextlib.contextmanager
+def inline_figures() -> Iterator[None]:
+    """Kernels started inside draw their figures into the notebook, whatever ``MPLBACKEND`` says.
+
+    A kernel inherits the environment, and ``MPLBACKEND=Agg`` (set for headless test runs) would
+    make every ``plt.show()`` draw nothing: the notebooks would keep no figures.
+    """
+    previous = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["MPLBACKEND"]
+        else:
+            os.environ["MPLBACKEND"] = previous
+
+
 def execute(notebook: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
     """Run every cell in a fresh kernel, in ``cwd``, and return the executed copy."""
     from nbclient import NotebookClient
 
     executed = copy.deepcopy(notebook)
-    NotebookClient(executed, timeout=LESSON_CELL_TIMEOUT_S, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(cwd)}}).execute()
+    with inline_figures():
+        NotebookClient(executed, timeout=LESSON_CELL_TIMEOUT_S, kernel_name="python3", record_timing=False,
+                       resources={"metadata": {"path": str(cwd)}}).execute()
     return executed
 
 
@@ -234,7 +290,7 @@ def drift(target: Target) -> str | None:
 
 
 def build(names: Iterable[str] = (), check_only: bool = False, execute_lessons: bool = True) -> list[str]:
-    """Generate (or, with ``check_only``, compare) the notebooks; return the problems found or the files written."""
+    """Generate (or, with ``check_only``, compare) the notebooks and ``instructor/``; return the problems found or the files written."""
     root = repo_root()
     report = []
     for target in targets(root, names):
@@ -248,4 +304,21 @@ def build(names: Iterable[str] = (), check_only: bool = False, execute_lessons: 
             notebook = execute(notebook, target.path.parent)
         write(notebook, target.path)
         report.append(str(target.path.relative_to(root)))
+    return report + instructor_material(root, check_only)
+
+
+def instructor_material(root: Path, check_only: bool) -> list[str]:
+    """Write (or compare) ``instructor/``'s generated files: the problems found or the files written."""
+    from .instructor import instructor_files
+
+    report = []
+    for path, text in instructor_files(root).items():
+        name = str(path.relative_to(root))
+        if check_only:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                report.append(f"{name} differs from what the instructor cells of sources/ generate")
+        elif not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            report.append(name)
     return report

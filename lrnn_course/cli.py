@@ -1,4 +1,4 @@
-"""The ``lrnn-course`` command: ``doctor``, ``fetch``, ``check``, ``progress``, ``reveal``, ``build``, ``run``, ``experiment``.
+"""The ``lrnn-course`` command: ``doctor``, ``fetch``, ``check``, ``progress``, ``reveal``, ``build``, ``slides``, ``run``, ``experiment``.
 
 Glossary: EXERCISE = an exercise id such as ``01.sequential_scan``; FILE = a Python file that
 defines the exercise's function under the same name as the library's solution.
@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def run_doctor(_: argparse.Namespace) -> int:
+def run_doctor(args: argparse.Namespace) -> int:
     from .doctor import doctor
 
-    return doctor()
+    return doctor(report=args.report)
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -102,6 +102,14 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_slides(args: argparse.Namespace) -> int:
+    from .slides import build_slides
+
+    for deck in build_slides(args.names, Path(args.out) if args.out else None):
+        print(f"wrote {deck}")
+    return 0
+
+
 def run_lessons(args: argparse.Namespace) -> int:
     from .course import run_course, summary
 
@@ -129,6 +137,8 @@ def parser() -> argparse.ArgumentParser:
     commands = main_parser.add_subparsers(dest="command", required=True)
 
     doctor = commands.add_parser("doctor", help="report versions, device and Triton mode; run a smoke kernel")
+    doctor.add_argument("--report", action="store_true",
+                        help="also the machine, JupyterLab's widgets, the exercises and a timed check, fenced to paste before a workshop")
     doctor.set_defaults(run=run_doctor)
 
     fetch = commands.add_parser("fetch", help="copy this version's exercise (or solution) notebooks into a folder")
@@ -156,6 +166,11 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 on drift")
     build.add_argument("--no-execute", action="store_true", help="write lessons without running them")
     build.set_defaults(run=run_build)
+
+    slides = commands.add_parser("slides", help="build a reveal.js deck of every lesson into build/slides/")
+    slides.add_argument("names", nargs="*", help="only lessons whose name starts with these (e.g. 01 K1)")
+    slides.add_argument("--out", help="folder for the decks (default build/slides)")
+    slides.set_defaults(run=run_slides)
 
     run = commands.add_parser("run", help="execute the lessons headless (papermill) and write a summary")
     run.add_argument("names", nargs="*", help="only lessons whose name starts with these (e.g. 01 K1)")

@@ -1,18 +1,20 @@
 """Execute lesson notebooks headless with papermill and write a one-page summary (``make course``).
 
 Glossary: ``size`` = the notebooks' ``SIZE`` parameter ("small" or "full"), ``device`` = their
-``DEVICE`` parameter, ``out_dir`` = where the executed notebooks and ``summary.md`` go.
+``DEVICE`` parameter, ``out_dir`` = where the executed notebooks, ``summary.md`` and
+``summary.html`` (the same table, then every notebook's figures, for a browser) go.
 """
 
 from __future__ import annotations
 
+import html
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from .build import repo_root, targets
+from .build import inline_figures, repo_root, targets
 
 CELL_TIMEOUT_S = 600
 
@@ -27,6 +29,11 @@ class Run:
     checks_passed: int
     checks: int
     error: str = ""
+    figures: list[str] = field(default_factory=list)  # base64 PNGs, in notebook order
+
+    @property
+    def status(self) -> str:
+        return "error: " + self.error if self.error else "ok"
 
 
 def check_tables(notebook: nbformat.NotebookNode) -> list[str]:
@@ -45,8 +52,9 @@ def execute(path: Path, output: Path, parameters: dict[str, object]) -> nbformat
     """
     import papermill
 
-    papermill.execute_notebook(str(path), str(output), parameters=parameters, kernel_name="python3",
-                               cwd=str(path.parent), execution_timeout=CELL_TIMEOUT_S, progress_bar=False)
+    with inline_figures():
+        papermill.execute_notebook(str(path), str(output), parameters=parameters, kernel_name="python3",
+                                   cwd=str(path.parent), execution_timeout=CELL_TIMEOUT_S, progress_bar=False)
     return nbformat.read(output, as_version=4)
 
 
@@ -64,7 +72,9 @@ def execute_lesson(path: Path, out_dir: Path, size: str, device: str) -> Run:
     durations = [cell.metadata.get("papermill", {}).get("duration") or 0.0 for cell in executed.cells]
     tables = check_tables(executed)
     passed = sum("✗" not in table and "✓" in table for table in tables)
-    return Run(path.name, seconds, max(durations, default=0.0), passed, len(tables), error)
+    figures = [output.data["image/png"] for cell in executed.cells if cell.cell_type == "code"
+               for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
+    return Run(path.name, seconds, max(durations, default=0.0), passed, len(tables), error, figures)
 
 
 def summary(runs: list[Run], size: str, device: str) -> str:
@@ -76,19 +86,47 @@ def summary(runs: list[Run], size: str, device: str) -> str:
         "|---|---|---|---|---|",
     ]
     for run in runs:
-        status = "error: " + run.error if run.error else "ok"
-        lines.append(f"| {run.notebook} | {status} | {run.seconds:.1f} | {run.slowest_cell_s:.1f} | "
+        lines.append(f"| {run.notebook} | {run.status} | {run.seconds:.1f} | {run.slowest_cell_s:.1f} | "
                      f"{run.checks_passed}/{run.checks} |")
     return "\n".join(lines) + "\n"
 
 
+def summary_html(runs: list[Run], size: str, device: str) -> str:
+    """The summary as a page: the table, with failures in red, then each notebook's figures."""
+    heading = f"Course run: SIZE={size}, DEVICE={device}"
+    rows = "\n".join(
+        f"<tr class={'bad' if run.error or run.checks_passed < run.checks else 'good'}>"
+        f"<td><a href='#{html.escape(run.notebook)}'>{html.escape(run.notebook)}</a></td><td>{html.escape(run.status)}</td>"
+        f"<td>{run.seconds:.1f}</td><td>{run.slowest_cell_s:.1f}</td><td>{run.checks_passed}/{run.checks}</td></tr>"
+        for run in runs)
+    galleries = "\n".join(
+        f"<h2 id='{html.escape(run.notebook)}'>{html.escape(run.notebook)}: {len(run.figures)} figures</h2>\n"
+        + "".join(f"<img src='data:image/png;base64,{figure.strip()}' alt='figure {i + 1} of {html.escape(run.notebook)}'>"
+                  for i, figure in enumerate(run.figures))
+        for run in runs)
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{heading}</title><style>
+body {{ font-family: sans-serif; margin: 2em; }} table {{ border-collapse: collapse; }}
+td, th {{ border: 1px solid #ccc; padding: 0.3em 0.8em; text-align: right; }} td:first-child {{ text-align: left; }}
+tr.bad td {{ background: #fdd; }} tr.good td {{ background: #dfd; }} img {{ max-width: 32%; margin: 0.3em; border: 1px solid #eee; }}
+</style></head><body>
+<h1>{heading}</h1>
+<table><tr><th>notebook</th><th>status</th><th>total (s)</th><th>slowest cell (s)</th><th>checks passed</th></tr>
+{rows}
+</table>
+{galleries}
+</body></html>
+"""
+
+
 def run_course(names: tuple[str, ...] = (), size: str = "small", device: str = "auto",
                out_dir: Path | None = None) -> list[Run]:
-    """Execute every lesson (or those whose name starts with one of ``names``); write ``summary.md``."""
+    """Execute every lesson (or those whose name starts with one of ``names``); write ``summary.md`` and ``.html``."""
     root = repo_root()
     out_dir = out_dir or root / "build" / "course"
     out_dir.mkdir(parents=True, exist_ok=True)
     lessons = [target.path for target in targets(root, names) if target.kind == "lesson"]
     runs = [execute_lesson(path, out_dir, size, device) for path in lessons]
     (out_dir / "summary.md").write_text(summary(runs, size, device), encoding="utf-8")
+    (out_dir / "summary.html").write_text(summary_html(runs, size, device), encoding="utf-8")
     return runs

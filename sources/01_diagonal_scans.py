@@ -1,4 +1,4 @@
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # # 01 · Linear recurrences and diagonal scans
 #
 # Every model in this course — Mamba, DeltaNet, DeltaProduct — updates a state with a **linear
@@ -25,12 +25,51 @@
 # a table of the properties your function has. Call `check(..., hint=1)` (or `hint=2`) for hints.
 # The lesson notebook `lessons/01_diagonal_scans.ipynb` explains every step.
 
-# %% tags=["parameters"]
+# %% [markdown] tags=["instructor"] minutes={"teach": 40, "practice": 40}
+# ## Talking points
+#
+# - The sentence to leave with: *a linear recurrence is an associative scan, so it runs in parallel;
+#   the log-space trick only works when every gate is positive.* Say it at the start and at the end.
+# - Section 1: the closed form equals the loop (`2.2e-16`); the rows `1 0 1 0 1 0 1 0` ($a = -1$) and
+#   `1 2 3 4 5 6 7 8` ($a = +1$) preview Lessons 03–05. Pause for questions on the shapes `(B, T, D)`
+#   and `(B, D)` before exercise 1.
+# - Section 2: stress *not commutative*: `3.5e+00` against `2.2e-16` for associativity. The later gate
+#   multiplies the earlier input; every scan in the course rests on this.
+# - Section 3: read the table at T = 4096: Hillis–Steele 49152 combines in 12 rounds, Blelloch 12286
+#   in 25, the loop 4095 in 4095; the measured columns equal the formulas.
+# - Sections 4–5: at T = 300, chunk 64 costs work 2245 at depth 12. Then the punchline: one negative
+#   gate gives `6 of 20 states are NaN` in log space, and the sign/magnitude split repairs it
+#   (`6.7e-16` with 160 negative gates). That is why the paper could not patch Mamba-2, GLA or mLSTM.
+# - No slow cell: the timing sweep of section 6 takes a few seconds on a laptop CPU. Its numbers depend
+#   on the machine; discuss the slopes, not the values.
+#
+# ## Common mistakes
+#
+# - **`01.sequential_scan`**: starting from zeros even when `h0` is given turns "length 1" and "uses
+#   the initial state h0" red; ask what the state is before the first step. Returning only the last
+#   state fails "returns h of shape (B, T, D)" (`got (2, 3)`).
+# - **`01.sequential_scan`**: writing the states into `torch.zeros_like(a)` passes every value row but
+#   fails "gradient matches autograd" (`modified by an inplace operation`): keep a list and
+#   `torch.stack(..., dim=1)`. Writing into `b` turns "does not modify its inputs" red, and value rows
+#   with it whenever the states come out wrong.
+# - **`01.combine`**: `(a1 * a2, a1 * b2 + b1)` fails "the earlier step acts first" with `yours
+#   17.000000, expected 22.000000`: have them apply $(2, 3)$, then $(5, 7)$, to $h = 0$ on paper.
+#   Returning only the input part fails every row with `expected a pair (a, b)`.
+# - **`01.hillis_steele_scan`**: calling `combine` once per position in a Python loop gives the right
+#   states but fails "uses ⌈log2 T⌉ rounds of combine" (`called 63 times`): one call per round, on
+#   whole shifted tensors. `range(int(math.log2(T)))` does one round too few unless $T$ is a power of
+#   two: small errors starting at `t=16` or `t=32`, "odd length 63" among the red rows.
+# - **`01.chunked_scan`**: no carry between chunks fails "state carried across chunks" (`yours
+#   0.000000, expected 1.000000` at `t=4`); a carry added without the gate products fails "entering
+#   state scaled by the gate products" (0.125 against 0.0625): point at `torch.cumprod`. A `reshape`
+#   that assumes the chunk size divides $T$ raises on almost every row: pad with identity steps $(1, 0)$.
+
+# %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sequences (GPU recommended)
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import torch
 
 import lrnn_course
@@ -40,7 +79,7 @@ device = lrnn_course.device(DEVICE)
 torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
-# %% tags=["lesson"]
+# %% tags=["lesson"] slideshow={"slide_type": "skip"}
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
 
@@ -50,7 +89,7 @@ from lrnn_course.bench import median_seconds
 TIMING_LENGTHS = {"small": [64, 256, 1024, 4096], "full": [64, 256, 1024, 4096, 16384, 65536]}[SIZE]
 TIMING_WIDTH = {"small": 64, "full": 1024}[SIZE]
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 1 · The linear recurrence
 #
 # A linear RNN (LRNN) layer reads inputs $x_1, \dots, x_T$ and keeps a state $H_t$ (the paper's eq. 1):
@@ -116,7 +155,7 @@ print("a = -1, b = 1:", " ".join(f"{v:.0f}" for v in flip.flatten().tolist()))
 count = sequential_scan(torch.ones(1, 8, 1), torch.ones(1, 8, 1))
 print("a = +1, b = 1:", " ".join(f"{v:.0f}" for v in count.flatten().tolist()))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · The scan operator
 #
 # The loop is inherently sequential: step $t$ needs $h_{t-1}$. The way out is to stop passing
@@ -155,7 +194,7 @@ x_then_y, y_then_x = combine(x, y), combine(y, x)
 print(f"associative:     max |((x∘y)∘z) - (x∘(y∘z))| = {(left_first[1] - right_first[1]).abs().max().item():.1e}")
 print(f"not commutative: max |(x∘y) - (y∘x)|         = {(x_then_y[1] - y_then_x[1]).abs().max().item():.1e}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3 · Parallel scans
 #
 # **Hillis–Steele** (1986) computes every prefix in $\lceil \log_2 T \rceil$ rounds. Keep a running pair per
@@ -208,7 +247,7 @@ for steps in (8, 1000, 4096):
     work, depth = scan.scan_cost(steps, "sequential")
     print(f"{steps:>6} {'sequential':<14} {work:>8} {'':>9} {depth:>6}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4 · The chunked scan
 #
 # GPU kernels use neither pure form. They cut the sequence into **chunks** of $C$ steps and:
@@ -245,7 +284,7 @@ for chunk_size in (1, 7, 64, 300, 512):
     error = (chunked_scan(gates, inputs, chunk_size=chunk_size) - reference).abs().max().item()
     print(f"chunk {chunk_size:>3}: work {work:>6}, depth {depth:>3}, max |error| vs loop = {error:.1e}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · Log space, and why it forbids negative gates
 #
 # Mamba-2, GLA and mLSTM do not scan pairs. They store each gate as a logarithm and turn the products
@@ -284,7 +323,7 @@ repaired = scan.signed_log_space_scan(signed, inputs)
 error = (repaired - sequential_scan(signed, inputs)).abs().max().item()
 print(f"{int((signed < 0).sum())} negative gates: max |sign/magnitude log-space - loop| = {error:.1e}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · What it costs on this machine
 #
 # Time per call of each scan for growing $T$, with `D = TIMING_WIDTH` channels and a batch of 4 (the
@@ -317,7 +356,7 @@ for steps in tqdm(TIMING_LENGTHS, desc="timing scans"):
 viz.plot_timings(TIMING_LENGTHS, timings, f"Diagonal scans on {device.type}, batch 4, D = {TIMING_WIDTH}")
 plt.show()
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 7 · Explore: one gate, one state
 #
 # A single channel with a constant input, $h_t = a h_{t-1} + b$, already shows the four regimes:
@@ -335,7 +374,7 @@ plt.show()
 # %% tags=["lesson"]
 viz.scan_explorer()
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # - A diagonal LRNN is $h_t = a_t \odot h_{t-1} + b_t$; its states are sums of inputs times products of gates.

@@ -1,4 +1,4 @@
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # # 02 · Selective state-space models (Mamba)
 #
 # Mamba is a diagonal linear recurrence whose gates depend on the input. This lesson builds its
@@ -22,12 +22,47 @@
 # `check(...)` cell below it; call `check(..., hint=1)` for a hint. The lesson notebook
 # `lessons/02_selective_ssms.ipynb` explains every step.
 
-# %% tags=["parameters"]
+# %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 25}
+# ## Talking points
+#
+# - The sentence to leave with: *Mamba's gates are $\exp(-\Delta_t e^{w})$, so its eigenvalues lie in
+#   $(0, 1]$; the remap $2a - 1$ stretches them to $(-1, 1]$ with one line and no new parameters.*
+# - Section 1: whatever the step, the eigenvalues stay in $(0, 1]$: `[0.9544, 0.9989]` at Δ = 0.01,
+#   `[0.0000, 0.3225]` at Δ = 10.0. A small Δ remembers; a large Δ forgets and takes the new input.
+# - Sections 2–3: softplus keeps Δ > 0, so the gate never leaves $(0, 1)$; the dashed curve is the
+#   remap. In the histogram both ranges crowd near 1 at initialisation: negative gates have to be
+#   learned (Lesson 04). Pause for questions on the shape `(batch, T, E, N)` before exercise 1.
+# - Section 4 holds the slow cell, about 30 s on a laptop CPU (four forward + backward calls per scan
+#   and range; the loop's take about 3 s each). The committed CPU run prints ratios 1.13 (loop) and
+#   1.21 (parallel) and "10.6 times"; expect "why not exactly 1?": one multiply-add per gate plus
+#   timing noise, and the scan itself is unchanged.
+# - Section 5: the block has 9920 parameters with and without the remap, and it is causal.
+# - Section 6 bridges to Lesson 03: one hand-set channel follows the parity at `100.0%` of 2000 steps
+#   with the remap (deviation `9.5e-11`), at `50.6%` with Mamba's own gates.
+#
+# ## Common mistakes
+#
+# - **`02.selective_gates`**: `exp(-Δ·A_log)`, forgetting that `A_log` stores the logarithm of the
+#   decay rate, fails "matches exp(-Δ·exp(A_log))", and "gates lie in [0, 1]" reports gates far above
+#   1. Ask what $A$ is in terms of `A_log`.
+# - **`02.selective_gates`**: `-g` instead of `2g - 1` for `negative=True` fails "negative=True gives
+#   2·exp(-Δ·exp(A_log)) - 1" and "Δ = 0 keeps the state (gate 1)" (`yours -1.000000, expected
+#   1.000000`): ask which gate a step of length zero must give, in both ranges. Converting to float64
+#   fails "keeps float32 as float32".
+# - **`02.selective_scan`**: an input term $B_t u_t$ without $\Delta_t$ turns "matches the float64
+#   loop" and almost every other value row red; have them compare their drive with the formula.
+# - **`02.selective_scan`**: reading $y_t$ out of $H_{t-1}$, before the update, fails "length 1" (and
+#   "matches the float64 loop" already at `t=0`): with one step the output must see the input.
+# - **`02.selective_scan`**: not passing `negative` on to `selective_gates` fails only "negative=True
+#   uses the [-1, 1] gates" (and the gradient row, which uses the remap); adding `u` when `D` is
+#   `None` fails only "D = None: no skip term".
+
+# %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sequences for the timings
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import torch
 
 import lrnn_course
@@ -37,7 +72,7 @@ device = lrnn_course.device(DEVICE)
 torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
-# %% tags=["lesson"]
+# %% tags=["lesson"] slideshow={"slide_type": "skip"}
 import matplotlib.pyplot as plt
 import torch.nn.functional as F
 
@@ -46,7 +81,7 @@ from lrnn_course.bench import median_seconds
 
 TIMING_SHAPE = {"small": (4, 512, 64, 16), "full": (8, 4096, 256, 16)}[SIZE]  # batch, T, E, N
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 1 · From a continuous-time model to gates
 #
 # A state-space model (S4, Mamba) starts from a linear ODE for each channel's state $h(\tau) \in \mathbb{R}^N$,
@@ -83,7 +118,7 @@ for step in (0.01, 0.1, 1.0, 10.0):
 # is positive. A small $\Delta$ gives gates near 1 (remember for a long time), a large $\Delta$ gates
 # near 0 (forget and take the new input).
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 2 · Selectivity
 #
 # S4 fixes $\Delta$, $B$ and $C$. Mamba computes them from the input at every step — this is what
@@ -109,7 +144,7 @@ ax.set_ylabel("gate $a$ (an eigenvalue)")
 ax.legend()
 plt.show()
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 3 · The eigenvalues, and the remap
 #
 # Every gate is an eigenvalue in $(0, 1]$ — so by Lesson 03's Theorem 1, Mamba as published cannot
@@ -159,7 +194,7 @@ plt.show()
 # $-1$ a trained model must push $\Delta\, e^{w}$ up — a gate near 0 before the remap. Training does
 # that when the task rewards it (Lesson 04).
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · The selective scan
 #
 # Per channel $e$ the state $H_t[e] \in \mathbb{R}^N$ follows the diagonal recurrence of Lesson 01,
@@ -225,7 +260,7 @@ print(f"the loop takes {seconds['loop', False] / seconds['parallel', False]:.1f}
 # the paper changes Mamba and DeltaNet, whose kernels never take a logarithm of the gates, and leaves
 # Mamba-2, GLA and mLSTM for later.
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · The Mamba block
 #
 # A Mamba layer wraps the selective scan: project the input to $2E$ channels (one half $u$ for the
@@ -245,7 +280,7 @@ for negative in (False, True):
     print(f"negative={negative}: {sum(p.numel() for p in block.parameters())} parameters, "
           f"output shape {tuple(block(x).shape)}, outputs before step 30 unaffected by later input: {causal}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · What the remap buys: parity by hand
 #
 # Lesson 03 proves that a gate of $-1$ is what parity needs. With the remap, a single selective
@@ -271,7 +306,8 @@ for negative in (False, True):
 # With $[0, 1]$ gates the first 1 sets the state to 1 and nothing ever lowers it again, so the output
 # matches the parity only about half the time; with the remap it follows the parity exactly, up to
 # the $2e^{-30}$ by which the gate misses $-1$, accumulated over 2000 steps.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # - Mamba's gates $\exp(-\Delta_t e^{w})$ come from discretising a stable diagonal ODE; every

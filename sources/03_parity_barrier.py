@@ -1,4 +1,4 @@
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # # 03 · The parity barrier (Theorem 1)
 #
 # Parity asks whether a bit string holds an odd number of ones. A one-line program solves it, yet
@@ -23,12 +23,47 @@
 # `check(..., hint=1)` for a hint. The lesson notebook `lessons/03_parity_barrier.ipynb` explains
 # every step.
 
-# %% tags=["parameters"]
+# %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 25}
+# ## Talking points
+#
+# - The sentence to leave with: *in finite precision, eigenvalues in $[0, 1]$ make the state freeze on
+#   $1^k$, so no decoder and no depth can follow the alternating parity; one eigenvalue $-1$ solves it.*
+# - Section 1: read the theorem slowly; "finite precision" and "at every length" are the two
+#   conditions learners push back on. Pause for questions here.
+# - Section 2: the freeze table: float16 after `53` steps at `9.968750`, bfloat16 `33` at `9.750000`,
+#   float32 `138` at `9.999993`, float64 `328`. Even $a = 1$ freezes: "the latest freezes after 2048
+#   steps", where float16's spacing becomes 2.
+# - Sections 3–4: `53` distinct states, and the best possible decoder scores `0.981 on k <= 53, 0.500
+#   on k > 53`. The second layer repeats from step 191 with period 1, as the first does from step 53:
+#   depth only delays the freeze.
+# - Section 5: negative gates end with period 2 (gate −0.99 from step 338), and the one-neuron machine
+#   gets `40000 of 40000` states right in float16. The explorer of section 6 suits live questions:
+#   move the gate below 0 and the frozen line splits in two.
+# - No slow cell: the 201-gate sweep takes well under a second.
+#
+# ## Common mistakes
+#
+# - **`03.freeze_step`**: iterating in Python floats (float64) whatever the dtype: the float16,
+#   bfloat16 and float32 rows all report `yours (step 328, value 9.999999999999995)`. Ask where their
+#   loop rounds to the dtype; the state must live in a 0-d tensor of `dtype`.
+# - **`03.freeze_step`**: off by one, returning the step at which the repeat is noticed: "gate 0: frozen
+#   after one step" shows `yours (step 2, value 3.0), expected (step 1, value 3.0)`. Work it by hand:
+#   $h_1 = 3$, $h_2 = 3$, so $k = 1$; "drive 0: frozen from the start (step 0)" is the other edge.
+# - **`03.freeze_step`**: returning tensors fails every row that expects a pair (`return plain
+#   numbers`). A `while True` loop that ignores `max_steps` never ends on "gate -1 never freezes:
+#   None": if the check cell hangs, interrupt the kernel and point at `max_steps`.
+# - **`03.parity_machine`**: gate $+1$ for the bit 1 counts instead of flipping: "all ones: 1 0 1 0 ..."
+#   shows `yours 2.000000, expected 0.000000` at `t=1`; ask which affine map sends $h$ to $1 - h$.
+#   Gates built from `1 - bits` swap the symbols: "all zeros: the state stays 0" goes red.
+# - **`03.parity_machine`**: `.float()` on the bits fails "keeps bfloat16" (and the float16 row) with a
+#   dtype message; `bits.mul_(...)` fails "does not modify its input".
+
+# %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sweeps
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import torch
 
 import lrnn_course
@@ -38,7 +73,7 @@ device = lrnn_course.device(DEVICE)
 torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
-# %% tags=["lesson"]
+# %% tags=["lesson"] slideshow={"slide_type": "skip"}
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
 
@@ -46,7 +81,7 @@ from lrnn_course import precision, viz
 
 GRID_POINTS = {"small": 201, "full": 2001}[SIZE]
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 1 · The statement
 #
 # Take any LRNN layer $H_t = A(x_t) H_{t-1} + B(x_t)$ and feed it the word $1^k$ (the symbol 1,
@@ -66,7 +101,7 @@ GRID_POINTS = {"small": 201, "full": 2001}[SIZE]
 # sigmoid gates and DeltaNet's $I - \beta k k^\top$ with $\beta \in [0, 1]$ all have eigenvalues in
 # $[0, 1]$: the theorem applies to all three.
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 2 · The state freezes
 #
 # With $0 \le a < 1$ the geometric sum climbs monotonically towards its limit $b / (1 - a)$ and its
@@ -127,7 +162,7 @@ ax.set_ylabel("freeze step $k$ (log scale)")
 ax.legend()
 plt.show()
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 3 · Why no decoder can help
 #
 # The layer's output is $\hat y_k = \mathrm{dec}(H_k, x_k)$ for an arbitrary function dec — an MLP,
@@ -150,7 +185,7 @@ print(f"distinct states on 1^k, k = 1..4096: {len(table)}")
 print(f"best decoder: accuracy {correct[:53].float().mean().item():.3f} on k <= 53, "
       f"{correct[53:].float().mean().item():.3f} on k > 53")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · Why depth does not help
 #
 # Stack a second layer on the first: its input at step $k$ is the first layer's output. Past the
@@ -174,7 +209,8 @@ print(f"layer 2 repeats from step {layer2[0] + 1} with period {layer2[1]}")
 
 # %% [markdown] tags=["lesson"]
 # Both layers end with period 1: constant. Parity needs period 2.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · A negative eigenvalue solves parity
 #
 # With $a = -1$ the geometric sum is $b\,(1 - 1 + 1 - \dots)$: it alternates between $b$ and 0 and
@@ -219,7 +255,7 @@ truth = bits.long().cumsum(dim=1) % 2
 print(f"{int((states.long() == truth).sum())} of {truth.numel()} states equal the running parity "
       f"(distinct values: {sorted(set(states.flatten().tolist()))})")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · Explore
 #
 # Move the gate below 0 and watch the frozen line split into two; move it to exactly $-1$ and the
@@ -228,7 +264,7 @@ print(f"{int((states.long() == truth).sum())} of {truth.numel()} states equal th
 # %% tags=["lesson"]
 viz.precision_explorer()
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # - On $1^k$, a gate in $[0, 1]$ makes the state monotone; rounded, it freezes (after 53 steps for

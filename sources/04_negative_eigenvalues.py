@@ -1,4 +1,4 @@
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # # 04 · Negative eigenvalues, trained
 #
 # Lesson 03 proved that gates in $[0, 1]$ cannot represent parity in finite precision, and built a
@@ -22,12 +22,50 @@
 # `check(..., hint=1)` for a hint. The lesson notebook `lessons/04_negative_eigenvalues.ipynb`
 # trains the model with the solutions.
 
-# %% tags=["parameters"]
+# %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 20}
+# ## Talking points
+#
+# - The sentence to leave with: *changing one activation, sigmoid to tanh, lets a one-layer diagonal
+#   LRNN learn parity on lengths up to 40 and solve it at 256; training finds the gate $-1$ by itself.*
+# - Sections 1–2: the two models differ in the activation only; the factor 10 lets a gate reach
+#   $\pm 1$ with moderate weights. Show the example rows (`0 1 1 1 1 1 [1]`): one answer per
+#   sequence, and the loss looks only there.
+# - Section 3 holds the slow cell: two trainings of 1000 steps (`18.5 s` and `18.8 s` on the reference
+#   CPU, about a minute on a laptop). Start it, then explain scaled accuracy while it runs. Point at
+#   the PASS lines, tanh `1.000` and sigmoid `-0.033` on lengths 41–256, and at the committed
+#   20 000-step table: 1.000 for all three tanh seeds, about 0 for the sigmoid ones.
+# - Section 4: the tanh model goes from chance to perfect at every test length at once; the sigmoid
+#   model fails even on the training lengths (`0.039`), its loss stuck at $\ln 2$. Pause here for "why
+#   not at least the short lengths?": the theorem forbids *every* length, and training never finds
+#   the finely tuned decays that could fit lengths up to 40.
+# - Section 5: `channel 7: gate +1.0000 for bit 0, -0.9999 for bit 1` is Lesson 03's parity machine,
+#   found by gradient descent. Section 6 (Mamba) needs a GPU; on a laptop it prints that no table is
+#   committed, so quote the paper's 0.000 against 1.000.
+#
+# ## Common mistakes
+#
+# - **`04.figure1_gates`**: leaving out the sharpness fails "negative=True: tanh(10 (W x + b))"
+#   (`yours -0.494101, expected -0.999960`); writing `10` instead of the argument fails only
+#   "sharpness 2.5 scales the pre-activation". Point at the signature.
+# - **`04.figure1_gates`**: tanh and sigmoid swapped fails "sigmoid gates stay in [0, 1]" (`gates span
+#   [-1.000, 1.000], outside [0, 1]`); ask which activation can give negative gates. Converting to
+#   float64 fails "keeps float32 as float32".
+# - **`04.answer_loss`**: scoring the last column, `logits[:, -1]`, fails "parity: cross-entropy at the
+#   answer position" (`yours 0.966378, expected 0.920111`) and "ignores every other position": the
+#   rows have different lengths, so ask where each answer sits (`batch.answer_positions`).
+# - **`04.answer_loss`**: subtracting 1 instead of `batch.answer_offset` passes parity but fails "cycle
+#   navigation: 5 answers from token 4" with `IndexError: Target 6 is out of bounds`: class $k$ is the
+#   token `answer_offset + k`.
+# - **`04.answer_loss`**: `reduction="sum"` makes every loss $N$ times too large (only "one row" stays
+#   green); `.item()` fails every row with `got float`, and the gradient row says the loss is "not
+#   connected to logits by autograd".
+
+# %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": 1 000 steps, one seed (about a minute on a laptop CPU); "full": the paper's 20 000 steps, 3 seeds
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import torch
 
 import lrnn_course
@@ -37,7 +75,7 @@ device = lrnn_course.device(DEVICE)
 torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
-# %% tags=["lesson"]
+# %% tags=["lesson"] slideshow={"slide_type": "skip"}
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -57,7 +95,7 @@ def show_committed_tables(preset: str) -> None:
     if not paths:
         print(f"No full-size table for {preset!r} has been committed yet: run benchmarks/parity_table.py --presets {preset}.")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 1 · The model, and the one-line change
 #
 # The authors' Figure 1 model is as small as an LRNN gets: a token embedding of width $d = 10$, a
@@ -81,7 +119,7 @@ def show_committed_tables(preset: str) -> None:
 # %% tags=["nbval-check-output"]
 check("04.figure1_gates", figure1_gates)
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 2 · The task, and where the loss looks
 #
 # Each training sequence is a random bit string of length 2 to 39 followed by an *answer position*
@@ -110,7 +148,7 @@ for row in range(3):
 # %% tags=["nbval-check-output"]
 check("04.answer_loss", answer_loss)
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 3 · Train both models
 #
 # `train.preset("figure1", SIZE)` holds the authors' settings: AdamW with learning rate $10^{-3}$,
@@ -148,7 +186,7 @@ print(f"{'PASS' if sigmoid_score <= 0.2 else 'FAIL'}: diagonal [0,1] stays <= 0.
 # %% tags=["lesson"]
 display(Markdown(train.results_table(results, reference=train.PAPER["figure1"])))
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · Accuracy against length and against training step
 #
 # Left: the final scaled accuracy at each test length (the grey band marks the training lengths).
@@ -176,7 +214,7 @@ show_committed_tables("figure1")
 # *every* length; on lengths up to 40 it could in principle fit the data with finely tuned decays,
 # but in these runs training never finds such a solution.
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · What the tanh model learned
 #
 # The gate depends on the current token only, so each token has one gate vector. Read them off the
@@ -224,7 +262,8 @@ print(f"the tanh model has a parity-machine channel (gate > 0.95 for bit 0, < -0
 # *length* mod 2. A gate near 0 forgets everything but the current token. A gate of $+1$ for one bit
 # and near 0 for the other remembers the last occurrence of that bit. The sigmoid model has only
 # the last two kinds available, and none of them, in any combination, is parity.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · The same change in Mamba (the paper's Table 3)
 #
 # The paper makes the same change in Mamba — gates $2\exp(-\Delta e^{w}) - 1$ instead of
@@ -245,7 +284,7 @@ if SIZE == "full" and device.type == "cuda":
 else:
     show_committed_tables("mamba_parity")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # - One activation decides it: with tanh gates ($[-1, 1]$) a one-layer diagonal LRNN trained on

@@ -1,4 +1,4 @@
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # # 05 · Counting mod m (Theorem 2)
 #
 # Lessons 03 and 04 showed that one negative eigenvalue is enough for parity — counting modulo 2.
@@ -23,12 +23,50 @@
 # it; call `check(..., hint=1)` for a hint. The lesson notebook `lessons/05_counting_mod_m.ipynb`
 # explains every step.
 
-# %% tags=["parameters"]
+# %% [markdown] tags=["instructor"] minutes={"teach": 45, "practice": 25}
+# ## Talking points
+#
+# - The sentence to leave with: *real eigenvalues leave a state on $1^k$ with period 1 or 2, so it
+#   cannot count mod 3; a rotation by $2\pi/m$ counts mod $m$, and two reflections ($\beta = 2$) make it.*
+# - Sections 1–3: the sweep prints only `period 1: 1514 of 2001 gates` and `period 2: 487 of 2001
+#   gates`; the rotation's orbit `0 120 240 360 120 240 360` has period 3, its eigenvalues are
+#   `-0.5000+0.8660i` and `-0.5000-0.8660i`.
+# - Section 4: two reflections rotate by twice the angle between their keys; this is the line between
+#   DeltaNet (one Householder per token, real eigenvalues) and DeltaProduct. Pause for questions
+#   before the exercises.
+# - Sections 5–6: float16 fails after `885` ones read, against `886` predicted; bfloat16 has the smaller
+#   step error yet fails first (step `710`, `370` ones) because every product is rounded; float32 would
+#   last `11,740,768` ones. The counter built from swaps stays exact in float16 (`True`).
+# - Section 7 holds the slow cell: two trainings (`22.1` s and `47.1` s on the reference CPU, about two
+#   minutes on a laptop); start it, then explain the task. Point at DeltaProduct's `1.000` up to
+#   L=128 and `0.438` at L=1024, at $\beta \approx 1.997$ with angles `72.0303` and `72.0028` and
+#   modulus `0.997565` ("halves by T ~ 427"), and at snapping $\beta$ to 2: `0.438` to `0.644` at 1024.
+# - Section 8: at $\theta_1 - \theta_2 = 90°$ the product is $-I$: parity again.
+#
+# ## Common mistakes
+#
+# - **`05.reflection_product`**: multiplying in the other order, $H(\theta_2) H(\theta_1)$, fails
+#   "matches H(θ₁) H(θ₂), entry by entry" and "the order matters: H(1.3) H(0.4)" with the off-diagonal
+#   sign flipped (`yours -0.973848, expected 0.973848`): it rotates the other way. Point at the docstring.
+# - **`05.reflection_product`**: projections $I - uu^\top$ instead of reflections fail "is the rotation
+#   by 2(θ₁ - θ₂)" and the eigenvalue row (`+0.0000+0.0000i, +0.2500+0.0000i`): ask where
+#   $I - \beta uu^\top$ sends $u$ for $\beta = 1$ and $\beta = 2$. A float64 result whatever `dtype`
+#   fails "dtype=torch.float32 gives float32".
+# - **`05.mod_counter`**: `bits.cumsum(1) % m` fails every value row with a dtype message (`expected
+#   torch.int64`), yet with `.long()` it passes everything: the check cannot see the method, so read
+#   the code. The exercise is the rotation.
+# - **`05.mod_counter`**: a step that rotates by $\pi/m$ instead of $2\pi/m$ fails "all ones, m = 3:
+#   1 2 0 1 2 0 1" (`yours 0.000000, expected 1.000000` at `t=0`): ask by how much
+#   $H(\theta_1) H(\theta_2)$ rotates. Writing `3` for the modulus fails "m = 5".
+# - **`05.mod_counter`**: writing into `bits` turns "does not modify its input" red; the value rows
+#   compare with counts taken before the call, so they stay right about the answer.
+
+# %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": about two minutes on a laptop CPU; "full": longer sequences, 3 000 training steps
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import torch
 
 import lrnn_course
@@ -38,7 +76,7 @@ device = lrnn_course.device(DEVICE)
 torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
-# %% tags=["lesson"]
+# %% tags=["lesson"] slideshow={"slide_type": "skip"}
 import dataclasses
 import math
 from collections import Counter
@@ -49,7 +87,7 @@ from lrnn_course import deltaproduct, householder, precision, train, viz
 
 COUNTER_STEPS = {"small": 10_000, "full": 100_000}[SIZE]
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 1 · The statement
 #
 # Counting the ones of a bit string modulo $m$ is the simplest task beyond parity: the answer after
@@ -65,7 +103,7 @@ COUNTER_STEPS = {"small": 10_000, "full": 100_000}[SIZE]
 # state then repeats with period 1 or 2 — and so does every decoder's output, and (by induction)
 # every later layer's. A period-2 signal can count mod 2 or mod 4 with depth, never mod 3.
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 2 · Real diagonal states end 1- or 2-periodic
 #
 # A sweep: 2 001 gates from $-1$ to $1$, each with a random input, iterated together on $1^k$ in
@@ -87,7 +125,7 @@ for period, count in sorted(Counter(periods.tolist()).items()):
 # through three values, so from the step where the state starts repeating, any decoder is wrong on
 # at least one length in every three.
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 3 · A rotation counts
 #
 # Leave the diagonal. In the plane, the rotation by $2\pi/3$
@@ -104,7 +142,7 @@ print("eigenvalues of R:", ", ".join(f"{z.real:+.4f}{z.imag:+.4f}i" for z in eig
 orbit = [torch.linalg.matrix_power(R, k) @ torch.tensor([1.0, 0.0], dtype=torch.float64) for k in range(7)]
 print("angle of R^k e1 in degrees, k = 0..6:", " ".join(f"{math.degrees(householder.angle_of(v).item()):.0f}" for v in orbit))
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · Two reflections make a rotation
 #
 # DeltaNet's transition $I - \beta\,k k^\top$ (a *generalized Householder* matrix, Lesson 06) has
@@ -136,7 +174,7 @@ check("05.reflection_product", reflection_product)
 viz.plot_reflection_product(math.pi / 3, 0.0)
 plt.show()
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · The counter
 #
 # A two-dimensional LRNN without input term: $h_t = A(x_t)\,h_{t-1}$, $h_0 = e_1$, with
@@ -188,7 +226,8 @@ for name in ("float16", "bfloat16", "float32", "float64"):
 # product is rounded by up to $2^{-9} \approx 2 \cdot 10^{-3}$, and those random errors dominate.
 # float32 would need more than ten million ones. Theorem 2 says a *real-eigenvalue* LRNN can never
 # count mod 3; this measurement says a rotation can — but in 16 bits only for a while.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · An exact counter from swaps
 #
 # Reflections need not be rotations of the plane. In $\mathbb{R}^3$ the swap of coordinates $i$ and
@@ -211,7 +250,7 @@ for step, bit in enumerate(bits[0].tolist(), start=1):
     exact &= int(state.argmax()) == truth[0, step - 1].item()
 print(f"float16 permutation counter exact for all {COUNTER_STEPS:,} steps: {exact}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 7 · Trained: does gradient descent find the rotation?
 #
 # Theorem 2 is about what a finite-precision model can *represent*, not about what training finds.
@@ -332,7 +371,7 @@ nodes = torch.round(-householder.angle_of(read_out[:, :, 0].double()) / (2 * mat
 exact = torch.equal(nodes, moves.cumsum(dim=1) % 5)
 print(f"hand-built DeltaProduct counter, float32, {COUNTER_STEPS:,} random moves: every node right = {exact}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 8 · Explore
 #
 # Move the two keys. The product is always a rotation, by twice the angle between the keys; its
@@ -342,7 +381,7 @@ print(f"hand-built DeltaProduct counter, float32, {COUNTER_STEPS:,} random moves
 # %% tags=["lesson"]
 viz.reflection_explorer()
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # - With real eigenvalues, a finite-precision state on $1^k$ ends up with period 1 or 2 (measured on

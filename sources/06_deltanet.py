@@ -1,4 +1,4 @@
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # # 06 · DeltaNet and generalized Householder matrices
 #
 # Lessons 02–05 kept the transition diagonal. DeltaNet does not: its state is a matrix, and each
@@ -23,12 +23,48 @@
 # `check(...)` cell below it; call `check(..., hint=1)` for a hint. The lesson notebook
 # `lessons/06_deltanet.ipynb` explains every step.
 
-# %% tags=["parameters"]
+# %% [markdown] tags=["instructor"] minutes={"teach": 40, "practice": 25}
+# ## Talking points
+#
+# - §1–2: the delta rule is one gradient step on $\tfrac12\|S^\top k - v\|^2$ (autograd agrees to
+#   `4.4e-16`), so it overwrites: reading `first` gives `(+6.0, +1.0)` for linear attention and
+#   `(+5.0, -1.0)` for the delta rule, while `other` keeps `(+7.0, +7.0)` in both.
+# - §3: show the `(B, H, D_k, D_v)` state and the form $S + k\,[\beta(v - S^\top k)]^\top$ before
+#   Exercise 1. Pause for questions here: shapes and broadcasting are where people stall.
+# - §4, the sentence to leave with: $I - \beta kk^\top$ has eigenvalue $1 - \beta$ along $k$ and 1
+#   elsewhere, so $\beta \in [0, 2]$ reaches $-1$ with the norm still 1. Point at the state norms after 200
+#   steps: `8.588e-18` at β = 1.0, `1.000e+00` at β = 2.0, `2.672e+04` at β = 2.2.
+# - §5 is the slow cell: two training runs, about 75 s on a laptop CPU (34.6 s and 37.5 s in the committed
+#   run). Start it, then talk. DeltaNet [0,1] scores `0.012`, [-1,1] `1.000` (paper: 0.017 and 1.000 best);
+#   the only change is the factor 2 on β.
+# - §6: the [-1,1] model sets `β = 2.000` for the bit 1 (eigenvalue `-1.000`), a learned reflection; its bit
+#   0 has `β = 0.837`, harmless because the two keys are nearly orthogonal (`|cos|` `0.105`).
+#
+# ## Common mistakes
+#
+# - **`06.delta_rule_step`**: β only on the write, $S + k(\beta v - S^\top k)^\top$: most rows are red; the
+#   telling one is “β = 0 leaves the state alone”. Ask what β = 0 must do; β scales the whole correction.
+# - **`06.delta_rule_step`**: linear attention's $S + \beta k v^\top$, no erase: the telling red row is
+#   “β = 1 overwrites: afterwards Sᵀk = v”. Ask what reading with $k$ returns after their step at β = 1.
+# - **`06.delta_rule_step`**: the gate applied after the write, $\alpha\,(\ldots)$: only
+#   “the gate α scales the old state first” is red. The gate decays the old memory, so the read $S^\top k$
+#   must already see $\alpha S$.
+# - **`06.delta_rule_step`**: `state += ...` or `state.copy_(...)`: “does not modify its inputs” is red
+#   (“changed its input state”). Build a new tensor.
+# - **`06.generalized_householder`**: the key not normalised: “normalises the key: k = (3, 4), β = 2” is
+#   red. Point at `squared_norms`: $\hat k \hat k^\top = kk^\top / (k^\top k)$.
+# - **`06.generalized_householder`**: β halved (the 2 of a reflection counted twice):
+#   “eigenvalue 1 - β along k, 1 elsewhere” is red (“expected 1 - β”). β is already the whole step.
+# - **`06.generalized_householder`**: `torch.outer`: “a batch of keys and βs” raises RuntimeError (it takes
+#   1-d inputs only); ask how to broadcast over leading dimensions. Anything in float64 (a `.double()`, an
+#   identity with `dtype=torch.float64`): “keeps float32 as float32” is red; build in `key.dtype`.
+
+# %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": about a minute and a half on a laptop CPU; "full": 3 000 training steps
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import torch
 
 import lrnn_course
@@ -38,7 +74,7 @@ device = lrnn_course.device(DEVICE)
 torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
-# %% tags=["lesson"]
+# %% tags=["lesson"] slideshow={"slide_type": "skip"}
 import matplotlib.pyplot as plt
 import torch.nn.functional as F
 
@@ -46,7 +82,7 @@ from lrnn_course import deltanet, householder, train, viz
 
 generator = torch.Generator().manual_seed(SEED)
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 1 · The delta rule is online regression
 #
 # DeltaNet keeps a matrix $S \in \mathbb{R}^{d_k \times d_v}$, an associative memory: reading with a
@@ -74,7 +110,7 @@ gradient_step = state - beta * gradient
 delta_rule = (torch.eye(4, dtype=torch.float64) - beta * torch.outer(key, key)) @ state + beta * torch.outer(key, value)
 print(f"largest difference, gradient step vs delta rule: {(gradient_step - delta_rule).abs().max().item():.1e}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 2 · A memory that overwrites
 #
 # Linear attention writes $S \leftarrow S + k v^\top$ and never erases: store two values under the
@@ -99,7 +135,7 @@ def shown(vector):
 print(f"read `first`: linear attention {shown(linear_attention.T @ first)}, delta rule {shown(delta_memory.T @ first)}")
 print(f"read `other`: linear attention {shown(linear_attention.T @ other)}, delta rule {shown(delta_memory.T @ other)}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 3 · The recurrence
 #
 # The course's DeltaNet runs on batches with several heads, in the layout of
@@ -133,7 +169,7 @@ fast, _ = deltanet.delta_rule(q, k, v, betas, alphas)
 dense, _ = deltanet.dense_delta_rule(q, k, v, betas, alphas)
 print(f"T = 50, 3 heads, gated: largest difference {(fast - dense).abs().max().item():.1e}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · The spectrum of $I - \beta k k^\top$
 #
 # For a unit key $k$, the matrix $I - \beta kk^\top$ maps $k$ to $(1 - \beta) k$ and every vector
@@ -208,7 +244,7 @@ for step_size, state_norms in growth.items():
 # stretches along each key and the norm grows exponentially. Hence the paper's range $[0, 2]$, and
 # its implementation: $\beta = 2\,\sigma(w_\beta^\top x)$ instead of $\sigma(w_\beta^\top x)$ — one factor 2.
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · Trained: DeltaNet $[0,1]$ against $[-1,1]$ on parity
 #
 # The paper's Table 3 trains DeltaNet on parity with both ranges. Here, at course scale: one layer,
@@ -233,7 +269,7 @@ viz.plot_length_generalisation(results, ax=left, title="Parity: DeltaNet's scale
 viz.plot_learning_curves(results, ax=right, title="Parity: DeltaNet's mean scaled accuracy on lengths 41-256")
 plt.show()
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · What the trained model learned
 #
 # A parity machine needs the bit 1 to flip something and the bit 0 to leave it alone (Lesson 03).
@@ -261,7 +297,8 @@ for result in results:
 # (compare the $|\cos|$ printed above) it erases other directions and leaves the flipped one alone.
 # The $[0,1]$ model has no such option: its eigenvalues stay in $[0, 1]$, and Theorem 1 says no
 # decoder can then recover parity at every length.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # - The delta rule is one step of gradient descent on $\tfrac12\|S^\top k - v\|^2$ (checked with

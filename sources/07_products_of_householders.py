@@ -1,4 +1,4 @@
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # # 07 · Products of Householders and DeltaProduct
 #
 # One generalized Householder matrix per token (DeltaNet, Lesson 06) gives real eigenvalues only.
@@ -24,12 +24,48 @@
 # run the `check(...)` cell below it; call `check(..., hint=1)` for a hint. The lesson notebook
 # `lessons/07_products_of_householders.ipynb` explains every step.
 
-# %% tags=["parameters"]
+# %% [markdown] tags=["instructor"] minutes={"teach": 40, "practice": 25}
+# ## Talking points
+#
+# - §1–2: a product of $k$ Householders is $I$ plus rank $\le k$, with norm $\le 1$ (`largest norm 1.000000`
+#   for 1 to 4 factors). Read the Proposition 1 table row by row: two factors with β ∈ [0, 1] give `0.0%`
+#   complex and `0.0%` negative; three factors `1.1%` complex; two factors with β ∈ [0, 2] `17.8%` complex
+#   and `70.3%` negative; the largest |eigenvalue| is `1.000000` in every row. Then the three disc plots.
+# - Pause after §2: real eigenvalues in [0, 1] are why [0,1] DeltaNet, even with two steps per token, can
+#   neither flip (parity) nor rotate (mod 3).
+# - §3: a permutation is $n - c(\sigma)$ swaps; the 3-cycle's eigenvalues print as `-0.500+0.866i`. $S_5$
+#   has `24 elements with 4` reflections, hence $n_h = 4$. As rotations of $\mathbb{R}^3$ the cube's $S_4$
+#   needs 2 (`23 elements with 2`) and $A_5$ needs 2 (`59 elements with 2`, against `24 elements with 4` as
+#   5 × 5 permutation matrices): the representation, not only the group, sets $n_h$.
+# - §4 can be skimmed (n = 16: `15 reflections`, error `8.9e-16`). §5, the sentence to leave with:
+#   DeltaProduct with $n_h$ Householders per token is DeltaNet on $n_h T$ steps, the query at each token's
+#   last sub-step, the gate at its first; the identity prints `0.0e+00` for $n_h$ = 1 to 4.
+# - §6: the explorer needs a live kernel with ipywidgets (the slides show it static). Set both β to 2: the
+#   eigenvalues land on the unit circle at twice the angle between the keys. No cell is slow.
+#
+# ## Common mistakes
+#
+# - **`07.permutation_reflections`**: the keys in reverse order, or swaps of neighbours
+#   $(a_1 a_2), (a_2 a_3)$: “the 3-cycle 0 → 1 → 2 → 0 is two reflections, in order” is red. Have them push
+#   $e_0$ through their list by hand for σ = (1, 2, 0): the first key acts first.
+# - **`07.permutation_reflections`**: a swap for a fixed point, or one per cycle member:
+#   “the identity needs none” is red (“… reflections, expected n - c(σ) = 0”). Ask how many swaps a cycle of
+#   length $L$ needs.
+# - **`07.delta_product_by_interleaving`**: the query at the first sub-step instead of the last:
+#   “n_h = 1 is DeltaNet” stays green, “n_h = 2 equals the native recurrence” is red. Ask when DeltaProduct
+#   reads out.
+# - **`07.delta_product_by_interleaving`**: α at every sub-step:
+#   “gated, n_h = 4: α at each token's first sub-step” is red. The gate multiplies the state once per token.
+# - **`07.delta_product_by_interleaving`**: `initial_state` or `scale` not passed on to `delta_rule`:
+#   “n_h = 3 with an initial state” is red. Queries written into `q` in place: “does not modify its inputs”
+#   (“changed its input q”); build new tensors.
+
+# %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": seconds on a laptop CPU; "full": more samples
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import torch
 
 import lrnn_course
@@ -39,7 +75,7 @@ device = lrnn_course.device(DEVICE)
 torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
-# %% tags=["lesson"]
+# %% tags=["lesson"] slideshow={"slide_type": "skip"}
 import itertools
 import math
 from collections import Counter
@@ -56,7 +92,7 @@ generator = torch.Generator().manual_seed(SEED)
 def elements(count: int) -> str:
     return f"{count} element{'s' if count != 1 else ''}"
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 1 · A product of Householders
 #
 # Write $C_i = I - \beta_i k_i k_i^\top$ with unit keys. The paper's set $\mathcal{M}^n_k(\Omega)$ holds the
@@ -78,7 +114,7 @@ for factors in (1, 2, 3, 4):
     largest_norm = torch.linalg.matrix_norm(product, ord=2).max().item()
     print(f"{factors} factor(s): rank of (product - I) at most {ranks.max().item()}, largest norm {largest_norm:.6f}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 2 · Proposition 1, sampled
 #
 # **Proposition 1** (Grazzi et al. 2025, §4.3). *Products of at most two generalized Householders
@@ -121,7 +157,7 @@ for ax, (factors, beta_max) in zip(axes, ((2, 1.0), (3, 1.0), (2, 2.0))):
     ax.legend(loc="lower left", fontsize="small", markerscale=4)
 plt.show()
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 3 · Permutations are products of swaps
 #
 # Theorem 3 of the paper builds a one-layer LRNN for any group: map each input letter to the
@@ -230,7 +266,7 @@ print(f"the icosahedron's rotations: {len(icosahedral)}; reflections needed: "
 print(f"A5 as 5x5 permutation matrices: {len(even_permutations)}; reflections needed: "
       + ", ".join(f"{elements(count)} with {k}" for k, count in sorted(as_permutations.items())))
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · Every orthogonal matrix
 #
 # The factorisation works column by column: a reflection along $e_i - q_i$ sends the current
@@ -246,7 +282,7 @@ for n in (2, 4, 8, 16):
     error = (householder.product_of_reflections(keys, n=n) - orthogonal).abs().max().item()
     print(f"n = {n:>2}: {len(keys):>2} reflections, determinant {torch.linalg.det(orthogonal).item():+.0f}, largest error {error:.1e}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · DeltaProduct
 #
 # DeltaProduct (Siems et al. 2025) gives each token $n_h$ keys, values and step sizes and runs $n_h$
@@ -290,7 +326,7 @@ for n_householder in (1, 2, 3, 4):
     interleaved, _ = delta_product_by_interleaving(q, k, v, beta, alpha)
     print(f"n_h = {n_householder}: native vs interleaved, largest difference {(native - interleaved).abs().max().item():.1e}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · Explore
 #
 # Two keys in the plane, two step sizes. With both $\beta \le 1$ the eigenvalues stay on the real
@@ -301,7 +337,7 @@ for n_householder in (1, 2, 3, 4):
 # %% tags=["lesson"]
 viz.householder_product_explorer()
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # - A product of $k$ generalized Householders is the identity plus rank $\le k$, with norm $\le 1$

@@ -1,4 +1,4 @@
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # # 08 · The state-tracking lab
 #
 # Lessons 03–07 proved, one theorem at a time, what a linear RNN can and cannot track. This lesson
@@ -26,12 +26,48 @@
 # with your code and run the `check(...)` cell below it; call `check(..., hint=1)` for a hint. The
 # lesson notebook `lessons/08_state_tracking_lab.ipynb` explains every step.
 
-# %% tags=["parameters"]
+# %% [markdown] tags=["instructor"] minutes={"teach": 45, "practice": 30}
+# ## Talking points
+#
+# - §1: a word problem asks for the running product $y_t = x_1 \cdots x_t$; walk through the printed $S_3$
+#   word. On the capability map, red is an impossibility theorem, green a construction, which is not the
+#   same as training finding it. Pause here: that distinction frames all of §5.
+# - §3: the constructions are exact: `0 wrong of 1,000,000 outputs` for S3, S5 and A4_x_Z5, with distance
+#   from an integer state `0.0` (swap reflections are 0s and ±1s); the mod-5 adder `0 wrong` with norm drift
+#   `9e-05`; the reset automaton `0 wrong states of 1,000,000`.
+# - §4: the cumulative sequence accuracy can only go down along the sequence: one mistake spoils the rest.
+# - §5 is slow, about four minutes on a laptop CPU: parity about 2 min (four runs of 23–36 s), swaps 33 s,
+#   S3 83 s in the committed run. Start the `run(...)` cells early, or during the exercises. The lines
+#   “No full-size results … committed yet” are expected: `full` is a GPU job.
+# - Numbers to point at: parity, both [-1,1] models `1.000`, the [0,1] ones `-0.033` (diagonal) and `0.012`
+#   (DeltaNet); swaps, `1.000` against `0.000` at twice the training length; S3, only n_h=2 [-1,1] reaches
+#   `1.000`, the other three `0.000`, failing even at the training length. The sentence to leave with: on S3
+#   one layer needs both two reflections per token and β up to 2.
+#
+# ## Common mistakes
+#
+# - **`08.prefix_products`**: `table[words[:, t], state]`: “S3 by hand: 1, 2, 2 -> 1, 3, 1” and
+#   “the order matters: (1 then 2) is not (2 then 1)” are red at “position t = 1”. `table[a, b]` means a,
+#   then b; ask which of the two came first in the word.
+# - **`08.prefix_products`**: each letter looked up alone, no running state: the same rows are red, the
+#   outputs simply repeat the word; ask what $y_2$ depends on. Results written into `words`:
+#   “does not modify its inputs”.
+# - **`08.transition_matrices`**: the transpose ($P e_{\sigma(i)} = e_i$, e.g. a hand-built
+#   `P[i, σ(i)] = 1`): “the 6 elements of S3” is red; the swaps agree, the 3-cycles do not. Column $i$ holds
+#   its 1 in row $\sigma(i)$.
+# - **`08.transition_matrices`**: `dtype` ignored: rows say “expected a torch.float16 tensor” (or float32).
+#   Convert at the end; swap reflections are exact in any float type.
+# - **`08.sequence_accuracy`**: accuracy per position instead of right-so-far:
+#   “a sequence never recovers from a mistake” is red. Ask how a row wrong at t = 0 can count at t = 2.
+# - **`08.sequence_accuracy`**: padding scored like any target: “positions with target -1 count as right” is
+#   red. Ask what a target of -1 means.
+
+# %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": about four minutes on a laptop CPU; "full": the GPU experiments, 3 seeds
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import torch
 
 import lrnn_course
@@ -41,7 +77,7 @@ device = lrnn_course.device(DEVICE)
 torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
-# %% tags=["lesson"]
+# %% tags=["lesson"] slideshow={"slide_type": "skip"}
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
@@ -51,7 +87,7 @@ SEEDS = {"small": 1, "full": 3}[SIZE]
 WORDS = {"small": 100, "full": 1000}[SIZE]  # random words per hand-built automaton, each 10 000 letters long
 generator = torch.Generator().manual_seed(SEED)
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 1 · Word problems, and what the theorems say about them
 #
 # The **word problem** of a finite group $G$: read elements $x_1, x_2, \dots$ of $G$ and output, at
@@ -107,7 +143,8 @@ plt.show()
 # a solution exists, which is not the same as gradient descent finding it. Grey cells are open in
 # the paper or need more layers than the row allows. Sections 3 and 5 test one green cell of each
 # kind by hand and by training.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 2 · The labels
 #
 # With the **Cayley table** `table[a, b]` = the index of "a then b", the labels are a running
@@ -126,7 +163,7 @@ plt.show()
 # %% tags=["nbval-check-output"]
 check("08.prefix_products", prefix_products)
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 3 · Hand-built automata, exact for 10 000 steps
 #
 # ### 3.1 · Theorem 3: a group is one layer of reflections
@@ -222,7 +259,8 @@ print(f"reset automaton: {(reset_automaton(words) != expected).sum().item()} wro
 # %% [markdown] tags=["lesson"]
 # All three constructions are also tests of the course (`tests/test_automata.py`): 1 000 random
 # words of 10 000 letters each, zero errors.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · The metric: cumulative sequence accuracy
 #
 # A word-problem model is scored at every position, and one mistake ruins the state from then on.
@@ -241,7 +279,7 @@ print(f"reset automaton: {(reset_automaton(words) != expected).sum().item()} wro
 # %% tags=["nbval-check-output"]
 check("08.sequence_accuracy", sequence_accuracy)
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · The experiments
 #
 # Each experiment is one command, `lrnn-course experiment NAME --size small|full --seeds N`, which
@@ -369,7 +407,7 @@ if SIZE == "full":
 else:
     show_committed("cycle")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # - A group word problem asks for the running product; its labels are a scan over the Cayley

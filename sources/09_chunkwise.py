@@ -1,4 +1,4 @@
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # # 09 · Chunkwise parallel training: the WY/UT form of the delta rule
 #
 # DeltaNet's recurrence (Lesson 06) reads and writes its state once per token: $T$ dependent
@@ -26,12 +26,46 @@
 # it; call `check(..., hint=1)` for a hint. The lesson notebook `lessons/09_chunkwise.ipynb`
 # explains every step.
 
-# %% tags=["parameters"]
+# %% [markdown] tags=["instructor"] minutes={"teach": 45, "practice": 35}
+# ## Talking points
+#
+# - §1: the timings are the machine's own; the committed CPU run shows `6.2x faster` at T = 1024 (`343.8 ms`
+#   against `55.1 ms`), and a GPU widens the gap. Do not promise a number.
+# - §2–3 carry the lesson: the pseudo-values $u_t = \beta_t(v_t - \alpha_t S_{t-1}^\top k_t)$ make every
+#   step an addition, and substituting gives the unit lower-triangular system $(I + A)U = \ldots$. Work the
+#   2 × 2 case on the board: $k_1 = (1, 0)$, $k_2 = (0.6, 0.8)$, $\beta_2 = 2$ give $T_{21} = -1.2$, the
+#   first check row. Pause for questions here, before the exercises.
+# - §3: $|T_{ij}|$ stays at most β (`2.000` for $D_k = 4$ at β = 2.0, `1.768` for $D_k = 16$): the transform
+#   is well conditioned and needs no pivoting.
+# - §4: the chunked form equals the recurrence to `1.8e-15`–`2.2e-15` at T = 1000 for chunks 16, 32, 64 and
+#   100, gates and a reset included. §5: the committed curve bottoms out at chunk 64 (`41.2 ms`); read your
+#   own.
+# - §6, the sentence to leave with: the chunk form is exact algebra; in float32 its error, a few times the
+#   recurrence's, grows with the state, which β = 2 lets grow: T = 4096, β = 2.0 prints output RMS `5.853`,
+#   errors `9.5e-06` chunked and `1.9e-06` recurrence. §6 (float64 recurrences up to T = 4096) is the
+#   slowest cell; the whole notebook takes about half a minute on a laptop CPU.
+#
+# ## Common mistakes
+#
+# - **`09.ut_transform`**: the diagonal kept (`torch.tril` without `diagonal=-1`) or β on the columns
+#   (`beta[..., None, :]`): “two steps by hand” is red. Have them write $A_{21}$ for two steps: row $i$
+#   carries $\beta_i$, and the diagonal is zero.
+# - **`09.ut_transform`**: `decay` ignored: “with a decay Γ (Gated DeltaNet)” is red (and
+#   “keeps float32 as float32”, which uses a decay). Γ multiplies $KK^\top$ before the mask.
+# - **`09.delta_rule_chunk`**: $U$ without the $- W S_0$ term: “from a zero state: the chunk alone” is
+#   green, “from a given state S₀” red. The state enters twice: in $U$ and in the read-out.
+# - **`09.delta_rule_chunk`**: a strict mask `tril(q kᵀ, -1)` in the read-out:
+#   “from a zero state: the chunk alone” is red. Ask whether $o_t$ reads the state before or after token
+#   $t$'s own write.
+# - **`09.delta_rule_chunk`**: gates ignored: “gated: decay Γ and cumulative gates g” is red; `scale`
+#   forgotten: “a chunk of 64, scale 1/√D_k”; the state updated in place: “does not modify its inputs”.
+
+# %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": about half a minute on a laptop CPU; "full": longer sequences
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import torch
 
 import lrnn_course
@@ -41,7 +75,7 @@ device = lrnn_course.device(DEVICE)
 torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
-# %% tags=["lesson"]
+# %% tags=["lesson"] slideshow={"slide_type": "skip"}
 import time
 
 import matplotlib.pyplot as plt
@@ -78,7 +112,7 @@ def seconds(fn, repeats=3):
     return best
 
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 1 · Why the recurrence is slow
 #
 # `deltanet.delta_rule` loops over time: $T$ steps, each reading $S^\top k_t$ and writing a rank-one
@@ -94,7 +128,7 @@ for steps in LENGTHS:
     print(f"T = {steps:>5}: recurrence {recurrent * 1e3:8.1f} ms, chunked {chunked * 1e3:7.1f} ms, "
           f"{recurrent / chunked:.1f}x faster")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 2 · Pseudo-values: every step is a rank-one addition
 #
 # Write the (gated) step as an addition: $S_t = \alpha_t S_{t-1} + k_t u_t^\top$ with the
@@ -119,7 +153,7 @@ _, recurrent_state = deltanet.delta_rule(q, k, v, beta, initial_state=state)
 as_sum = state + torch.einsum("bthk,bthv->bhkv", k, u)
 print(f"S_6 as S_0 + Σ k_i u_iᵀ vs the recurrence: largest difference {(as_sum - recurrent_state).abs().max().item():.1e}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 3 · A triangular system, and the UT transform
 #
 # Substitute the sum into the definition of $u_t$:
@@ -163,7 +197,8 @@ for key_dim in (16, 4):
 
 # %% [markdown] tags=["lesson"]
 # Small: the entries of $T$ stay below $\beta$ here. The transform itself is well conditioned.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · One chunk, then all of them
 #
 # With $T$: $W = T\,\mathrm{diag}(\beta g) K$ and $U' = T\,\mathrm{diag}(\beta) V$ depend on the chunk alone
@@ -204,7 +239,7 @@ for chunk_size in (16, 32, 64, 100):
     error = max((chunked - reference).abs().max().item(), (chunked_state - reference_state).abs().max().item())
     print(f"T = 1000, chunk {chunk_size:>3}: largest difference from the recurrence {error:.1e}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · Choosing the chunk size
 #
 # Per chunk the work is about $C^2 D$ (the products with $T$ and the intra-chunk attention) plus
@@ -233,7 +268,8 @@ plt.show()
 # size depends on the machine (read it off your curve). flash-linear-attention's Triton kernels use
 # $C = 64$ on GPUs — big enough for the tensor cores, small enough for a chunk's $K$, $V$,
 # $T$ and the state to stay in on-chip memory.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · Float32 as $\beta \to 2$
 #
 # Training runs in float32 or bfloat16, not float64. How far does the chunked form drift from the
@@ -277,7 +313,8 @@ plt.show()
 # with $T$ — and the absolute rounding error grows with the numbers being rounded. The UT transform
 # is not the culprit (section 3: its entries stay small). In bfloat16 the same mechanism is $2^{16}$
 # times coarser, which is why the kernels keep the state in float32.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # - The delta rule inside a chunk is a unit lower-triangular system for the pseudo-values

@@ -1,4 +1,4 @@
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # # K1 · Triton from zero to the diagonal scan
 #
 # Lesson 01 showed that the recurrence $h_t = a_t \odot h_{t-1} + b_t$ is an associative scan, and
@@ -24,12 +24,44 @@
 # `check(..., hint=1)` for a hint. The lesson notebook `kernels/K1_triton_diagonal_scan.ipynb`
 # explains every step.
 
-# %% tags=["parameters"]
+# %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 30}
+# ## Talking points
+#
+# - §1: have everyone read their mode line (a laptop prints `Triton interpreter: ...`). `lrnn_course` must
+#   be imported before `triton`, since `@triton.jit` reads `TRITON_INTERPRET` when it decorates.
+# - §2: one program, one block, a mask:
+#   `3 programs of 4 lanes; the last has 2 real lanes and 2 masked ones`. `BLOCK` is a `tl.constexpr` power
+#   of two; `length` is an ordinary argument.
+# - §3, pause here: the combine is not commutative. Two steps from h = 0 give `h = 2.00` in the right order
+#   and `h = 1.00` swapped; inside a kernel the swap is a silent wrong answer, not an error.
+# - §4, the sentence to leave with: one program owns a batch row and a column block, scans each time block
+#   with `tl.associative_scan`, pads with the identity step (1, 0), and carries the block's last state into
+#   the next. Against the float64 loop (T = 37, D = 5, gates −1, 0 and 1 mixed in): `1.4e-06`.
+# - §5 is the slow cell under the interpreter (a Python call per combine): the kernel manages `3.82e+03`
+#   elements/s against `7.31e+05` for the PyTorch loop and `7.77e+08` for `a + b`. The interpreter is for
+#   correctness; `benchmarks/bench_kernels.py` measures a GPU. Each `check` takes seconds on a laptop.
+#
+# ## Common mistakes
+#
+# - **`K1.diagonal_scan_kernel`**: `tl.associative_scan((inputs, gates), ...)`: “one block: T = 8, D = 3” is
+#   red, with the rest. Ask in which order `_compose` expects gate and input.
+# - **`K1.diagonal_scan_kernel`**: the carry never updated after a block, or not applied to the states:
+#   “one block: T = 8, D = 3” stays green and every longer row is red, first
+#   “masks on both axes: T = 37, D = 5”, whose hints about masks are beside the point;
+#   “the carry crosses blocks: T = 300” and “initial state and long memory” name the bug.
+#   Ask what state the second block starts from; `hint=1` on those rows shows how to pick one row without
+#   row indexing. T = 300 spans several blocks compiled too (64 or 128 steps per block on a GPU).
+# - **`K1.diagonal_scan_kernel`**: a mask on one axis only, or a store without the load's mask: watch
+#   “masks on both axes: T = 37, D = 5”. Padding must be the identity step: gates 1, inputs 0.
+# - **`K1.diagonal_scan_kernel`**: anything that assumes $a_t \ge 0$ (logarithms, square roots) fails
+#   “negative gates”. `REVERSE` may be ignored: the check runs the forward direction only.
+
+# %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": about half a minute on a laptop CPU; "full": GPU-sized timings
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import torch
 
 import lrnn_course
@@ -41,14 +73,15 @@ kernel_device = torch.device("cuda" if triton_mode() == "compiled" else "cpu")
 torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__}; Triton {triton_status()}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 1 · Where kernels run
 #
 # `lrnn_course` decides once, when it is imported, how kernels run: compiled for a CUDA GPU, or
 # through the interpreter (it sets `TRITON_INTERPRET=1` before `triton` is first imported, because
 # `@triton.jit` reads that variable when it decorates a function). That is why every notebook of
 # this track imports `lrnn_course` before `triton`. The line above says which mode you are in.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 2 · Programs, blocks and masks
 #
 # A Triton kernel is written for **one program**. Launched on a *grid*, say `(4,)`, it runs as four
@@ -87,7 +120,8 @@ print(f"{triton.cdiv(len(x), block)} programs of {block} lanes; the last has {le
 # %% [markdown] tags=["lesson"]
 # `BLOCK` is a `tl.constexpr`: a compile-time constant, a power of two, fixed for each compiled
 # version of the kernel. `length` is an ordinary argument and may change freely.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 3 · One block of time as an associative scan
 #
 # Step $t$ is the affine map $h \mapsto a_t h + b_t$, which we write as the pair $(a_t, b_t)$. Doing
@@ -125,7 +159,8 @@ assert right[1] == state and wrong[1] != state
 # $h_{\text{in}}$ are then $h_t = A^{\mathrm{cum}}_t h_{\text{in}} + B^{\mathrm{cum}}_t$, and the last of
 # them is the carry for the next block — `chunked_scan` of Lesson 01, with the chunks visited in
 # order by one program.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · The kernel
 #
 # One program owns batch row `tl.program_id(0)` and the `BLOCK_D` columns of block
@@ -176,7 +211,8 @@ assert error < 1e-5
 # The library's `kernels.diagonal_scan(a, b, h0)` wraps the same kernel with input checks, a
 # backward pass (K2) and the choice of backend: Triton where it runs natively, the PyTorch loop
 # elsewhere (float64 inputs, or tensors on a device Triton does not drive here).
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · How fast, and what limits it
 #
 # The scan does two multiply-adds per element and moves 12 bytes per element in float32 (read

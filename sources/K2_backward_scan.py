@@ -1,4 +1,4 @@
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # # K2 · The backward scan and autograd
 #
 # Training needs gradients, and PyTorch cannot differentiate through a Triton kernel by itself: the
@@ -22,12 +22,38 @@
 # and run the `check(...)` cell below it; call `check(..., hint=1)` for a hint. The lesson notebook
 # `kernels/K2_backward_scan.ipynb` explains every step.
 
-# %% tags=["parameters"]
+# %% [markdown] tags=["instructor"] minutes={"teach": 25, "practice": 15}
+# ## Talking points
+#
+# - §1: derive $\lambda_t = g_t + a_{t+1}\lambda_{t+1}$ on the board for three steps before showing code;
+#   the loop matches autograd exactly (`0.0e+00` for all three gradients). Pause for questions here.
+# - Warn about indexing: the prose counts steps from 1 ($\partial L/\partial h_0 = a_1\lambda_1$), the code
+#   from 0 (`a[:, 0] * adjoints[:, 0]`, with `h0` the initial state).
+# - §2: the reverse scan is K1's kernel with `REVERSE=True` (time indices flipped, the gate shifted one step
+#   later), not `tl.associative_scan(reverse=True)`, which some Triton releases got wrong; `3.2e-07` against
+#   the loop.
+# - §4, the sentence to leave with: the backward pass of a linear recurrence is the same recurrence,
+#   transposed and run backwards. In an `autograd.Function` the kernel trains like any op (`4.3e-07` for
+#   dL/da against float64 autograd); the adjoints stay float32 even for bfloat16 inputs.
+# - §5: with a = −1 the gradient keeps its size, `|dL/db_0| = 1.000 after 63 steps back`, while |a| < 1
+#   fades geometrically; the sign of a gate flips the gradient's sign, not its size. No cell is slow.
+#
+# ## Common mistakes
+#
+# - **`K2.scan_backward`**: $\partial L/\partial a_t = \lambda_t h_t$, the current state:
+#   “dL/db are the adjoints: T = 9” stays green, “dL/da needs the previous states” is red. Ask what $a_t$
+#   multiplied in the forward step, and what that is at the first step.
+# - **`K2.scan_backward`**: $\partial L/\partial h_0 = \lambda_0$, the first gate forgotten:
+#   “dL/dh0 and the carry across blocks: T = 50” is red. Ask through which step `h0` enters the states.
+# - **`K2.scan_backward`**: the adjoints from a forward launch (no `reverse=True`): every row but “length 1”
+#   is red. Have them write out the adjoints of two steps by hand (the loop of the lesson's §1).
+
+# %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sequences
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import torch
 
 import lrnn_course
@@ -39,7 +65,7 @@ kernel_device = torch.device("cuda" if triton_mode() == "compiled" else "cpu")
 torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__}; Triton {triton_status()}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 1 · The adjoint recurrence
 #
 # Let the loss depend on every state, with $g_t = \partial L / \partial h_t$ its *direct* gradient
@@ -89,7 +115,7 @@ for (name, formula), leaf in zip(by_formula.items(), leaves):
     print(f"{name:7s}: adjoint formula against autograd, largest difference {error:.1e}")
     assert error < 1e-12
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 2 · A reverse scan in Triton
 #
 # The adjoint recurrence is a diagonal scan: gates $a_{t+1}$, inputs $g_t$, run from the end. The
@@ -108,7 +134,7 @@ error = (reversed_by_kernel - adjoints).abs().max().item()
 print(f"reverse kernel against the adjoint loop: largest difference {error:.1e}")
 assert error < 1e-5
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 3 · The gradients
 #
 # `scan_backward` puts sections 1 and 2 together: one reverse launch for the adjoints, then three
@@ -128,7 +154,7 @@ assert error < 1e-5
 # %% tags=["nbval-check-output"]
 check("K2.scan_backward", scan_backward)
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · `torch.autograd.Function`
 #
 # `kernels.diagonal_scan` runs the forward kernel inside a `torch.autograd.Function` whose
@@ -144,7 +170,7 @@ for name, mine, reference in zip(("dL/da", "dL/db", "dL/dh0"), leaves32, leaves)
     print(f"{name:7s}: Triton backward against float64 autograd, largest difference {error:.1e}")
     assert error < 1e-5
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · How far back a gradient reaches
 #
 # Unrolled, $\lambda_t$ holds $g_s \prod_{r=t+1}^{s} a_r$ for every later $s$: the gradient of a late

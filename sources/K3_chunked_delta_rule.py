@@ -1,4 +1,4 @@
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # # K3 · The chunked delta-rule kernel
 #
 # Lesson 09 turned DeltaNet's token-by-token recurrence into a few matrix products per chunk of $C$
@@ -26,12 +26,41 @@
 # `check(..., hint=1)` for a hint. The lesson notebook `kernels/K3_chunked_delta_rule.ipynb` explains
 # every step.
 
-# %% tags=["parameters"]
+# %% [markdown] tags=["instructor"] minutes={"teach": 40, "practice": 25}
+# ## Talking points
+#
+# - §1: the chunk equations are Lesson 09's, in the kernel's names (`decay`, `transform`, `w`, `u`); in
+#   float64 they match the recurrence to `1.8e-15`.
+# - §2: programs split batch, heads and value columns, never keys: the delta rule acts on $S$ from the left,
+#   so value columns never mix (`0.0e+00` for the two halves). The price: each value block recomputes $T$.
+# - §3, pause here before the exercise: a Triton block has no row indexing, so row $i$ is selected with a
+#   mask and `tl.sum`, and written back with `tl.where`. The PyTorch cell just above the exercise uses
+#   exactly those operations (`1.9e-16`); the exercise is its translation.
+# - §4: awkward shapes (T = 37, $D_k$ = 5, $D_v$ = 70, β exactly 0, 1 and 2) pass at `4.1e-07`: padding is
+#   identity steps. §5, the sentence to leave with: the backward pass recomputes each chunk from one saved
+#   state per chunk, `256 MiB` instead of `16 GiB` for B = 8, T = 2048, H = 16, D = 128.
+# - §6: under the interpreter the kernel is the slowest line (`594.45 ms` against `1.97 ms` for the PyTorch
+#   chunk form at T = 128): NumPy calls, not a GPU; H100 numbers are in `benchmarks/results/`. §5, §6 and
+#   the `check` cell are the slow ones; the notebook takes about a minute on a laptop CPU.
+#
+# ## Common mistakes
+#
+# - **`K3.forward_substitution`**: `+` instead of `-` in $e_i - \sum_j A_{ij} T_j$:
+#   “two steps by hand: T₂₁ = -β₂ k₂ᵀk₁ = -1.2” is red. Ask for $T_{21}$ of a 2 × 2 block by hand.
+# - **`K3.forward_substitution`**: `range(1, CHUNK - 1)`, the last row skipped. Under the interpreter
+#   (chunks of 16) “two steps by hand” and “one chunk: T = 12, β ∈ [0, 2]” stay green; the first red row is
+#   “β = 2 everywhere (reflections)” (T = 16), whose hint is beside the point, then
+#   “several chunks with a decay Γ: T = 150”. Ask which rows of a full chunk their loop visits. Compiled on
+#   a GPU (chunks of 64) only the T = 150 row holds a full chunk, so it alone goes red.
+# - **`K3.forward_substitution`**: starting from zeros instead of the identity: every row is red. Indexing a
+#   block (`transform[i] = ...`) fails inside the kernel. Point back to the PyTorch mirror of §3.
+
+# %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": about a minute on a laptop CPU; "full": GPU-sized timings
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import torch
 import torch.nn.functional as F
 
@@ -43,7 +72,7 @@ kernel_device = torch.device("cuda" if triton_mode() == "compiled" else "cpu")
 torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__}; Triton {triton_status()}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 1 · The chunk form, as the kernel computes it
 #
 # A chunk starts from the state $S_0$ ($D_k \times D_v$) and holds $C$ tokens as rows: $Q, K$
@@ -96,7 +125,7 @@ print(f"outputs O: largest difference from the recurrence {(O - expected_outputs
 print(f"state S_C: largest difference from the recurrence {(S8 - expected_state[0, 0]).abs().max().item():.1e}")
 assert torch.allclose(O, expected_outputs[0, :, 0]) and torch.allclose(S8, expected_state[0, 0])
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 2 · Splitting the work between programs
 #
 # A kernel needs independent pieces of work for its programs. Batch rows and heads are independent.
@@ -123,7 +152,8 @@ assert difference < 1e-12
 # only. With $D_v = 128$ that is two programs per head doing the same $C \times C$ work; in exchange a
 # program's state block ($D_k \times 64$ floats) and its chunk fit in on-chip memory, and there are
 # twice as many programs to keep the GPU's multiprocessors busy.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 3 · Forward substitution without row indexing
 #
 # $T = (I + A)^{-1}$ comes from forward substitution, as in Lesson 09: row $i$ of $T$ is
@@ -168,7 +198,7 @@ assert identity_error < 1e-12
 # %% tags=["nbval-check-output"]
 check("K3.forward_substitution", forward_substitution)
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · The whole kernel, on awkward shapes
 #
 # With $T$ in hand the chunk's remaining lines are `tl.dot`s, in the order of section 1:
@@ -205,7 +235,7 @@ print(f"outputs    : relative error {relative_error(outputs, expected_outputs):.
 print(f"final state: relative error {relative_error(final_state, expected_state):.1e}")
 assert relative_error(outputs, expected_outputs) < 1e-5 and relative_error(final_state, expected_state) < 1e-5
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · The backward pass, and what it stores
 #
 # The backward kernel walks the chunks in reverse, like the reverse scan of K2, carrying the
@@ -256,7 +286,7 @@ print(f"B = {batch}, T = {steps}, H = {heads}, D_k = D_v = {key_dim}: one state 
 print(f"states kept by autograd through the recurrence: {steps} × {state_bytes / 2**20:.0f} MiB = {steps * state_bytes / 2**30:.0f} GiB")
 print(f"states kept by the chunked kernel (C = {chunk}): {steps // chunk} × {state_bytes / 2**20:.0f} MiB = {steps // chunk * state_bytes / 2**20:.0f} MiB")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · What the chunks buy
 #
 # The recurrence makes $T$ dependent steps; the kernel makes $T / C$ of them, each a handful of

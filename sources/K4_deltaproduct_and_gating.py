@@ -1,4 +1,4 @@
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # # K4 · DeltaProduct and gating kernels, and where the time goes
 #
 # K3's kernel runs DeltaNet. Two extensions make it the kernel of the paper's stronger models:
@@ -27,12 +27,41 @@
 # `check(..., hint=1)` for a hint. The lesson notebook `kernels/K4_deltaproduct_and_gating.ipynb`
 # explains every step.
 
-# %% tags=["parameters"]
+# %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 20}
+# ## Talking points
+#
+# - §1: DeltaProduct reuses K3's kernel by interleaving (Lesson 07's identity), e.g.
+#   `n_h = 3, gated    : relative error 1.9e-07 (63 delta-rule steps for 21 tokens)`.
+# - §2, pause here, it motivates the exercise: with a reset, division and log space both print `nan`
+#   (`595 of 4096` entries wrong); with α = 0.1 division fails by underflow (`680 of 4096`) and log space
+#   survives; column products are right in both cases (`0 of 4096`).
+# - §3: a reset cuts the gradient exactly, `0 of 704 gradients before it are nonzero`, and all six gradients
+#   match float64 autograd (relative errors `9.3e-08` to `2.0e-07`).
+# - §4: the forward substitution is `1.5 %` of a chunk's multiply-adds yet its only serial stage (fla uses
+#   16 × 16 block inversion). Measured, cost grows linearly in $n_h$: forward `1.97×` and `2.87×` DeltaNet
+#   for $n_h$ = 2 and 3; the gate costs `1.02×`. The sentence to leave with: DeltaProduct needs no kernel of
+#   its own, and gates enter a chunk as products of the gates in between, never as quotients.
+# - Slow cells under the interpreter: §3's gradients and §4's timings (the notebook takes about a minute on
+#   a laptop CPU); the profiler cell runs only on a GPU.
+#
+# ## Common mistakes
+#
+# - **`K4.chunk_gates`**: $\Gamma_{ti} = g_t / g_i$, a quotient of cumulative products:
+#   “resets (α = 0) across chunks: T = 150” is red with a non-finite value. Point back to §2's table:
+#   what is $g_t$ after a reset?
+# - **`K4.chunk_gates`**: the own step included, $\Gamma_{ti} = \alpha_i \cdots \alpha_t$ (α on the
+#   diagonal): “gates of exactly 1: Γ is all ones below the diagonal” stays green,
+#   “random gates in one chunk” is red. Ask what $\Gamma_{tt}$ must be.
+# - **`K4.chunk_gates`**: a cumulative gate $g$ that skips $\alpha_1$ (shifted like Γ):
+#   “a reset at the first step: S₀ is forgotten at once” is red. $g_t$ multiplies every gate from the first
+#   to the $t$-th.
+
+# %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": about a minute on a laptop CPU; "full": GPU-sized timings
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import torch
 import torch.nn.functional as F
 
@@ -44,7 +73,7 @@ kernel_device = torch.device("cuda" if triton_mode() == "compiled" else "cpu")
 torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__}; Triton {triton_status()}")
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 1 · DeltaProduct by interleaving
 #
 # DeltaProduct's state update per token is a product of $n_h$ generalized Householders, each with
@@ -101,7 +130,8 @@ for householders in (2, 3):
 # materialise the longer sequence; it does the same arithmetic. Interleaving reuses a tested kernel
 # and its backward pass for free, at the price of one copy of the inputs (`interleave`) and of
 # computing outputs at the $n_h - 1$ sub-steps nobody reads.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 2 · Gates without division
 #
 # With gates, a chunk needs $g_t = \alpha_1 \cdots \alpha_t$ and the decay
@@ -169,7 +199,7 @@ for name, alpha in (("a reset at step 31", reset), ("α = 0.1 everywhere", stron
 # %% tags=["nbval-check-output"]
 check("K4.chunk_gates", chunk_gates)
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 3 · Resets in the gradient
 #
 # A reset must also cut the gradient: if $\alpha_s = 0$, nothing before step $s$ can influence the
@@ -229,7 +259,7 @@ for name, mine, reference in zip(names, got, expected):
     print(f"dL/d{name:5s}: relative error {relative_error(mine, reference):.1e}")
     assert relative_error(mine, reference) < 1e-5
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · Where the time goes
 #
 # First on paper. Per chunk of $C$ tokens, with $D_k = D_v = D$, the kernel's stages cost (in

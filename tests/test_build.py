@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 
 import nbformat
 import pytest
 import torch
 
+import lrnn_course
 from lrnn_course import build, groups, scan
 from lrnn_course.checks import EXERCISES
 
@@ -94,10 +98,49 @@ def test_lesson_shows_the_solutions_without_markers(stem):
 
 @pytest.mark.parametrize("stem", STEMS)
 @pytest.mark.parametrize("kind", build.KINDS)
-def test_first_code_cell_is_tagged_parameters(kind, stem):
-    first = next(cell for cell in notebook(kind, stem).cells if cell.cell_type == "code")
-    assert first.metadata.get("tags") == ["parameters"]
-    assert 'SIZE = "small"' in first.source and 'DEVICE = "auto"' in first.source and "SEED = 0" in first.source
+def test_the_install_cell_then_the_parameters_open_every_notebook(kind, stem):
+    install, parameters = [cell for cell in notebook(kind, stem).cells if cell.cell_type == "code"][:2]
+    assert install.source == build.install_cell_source() and install.metadata["slideshow"] == {"slide_type": "skip"}
+    assert parameters.metadata.get("tags") == ["parameters"]
+    assert 'SIZE = "small"' in parameters.source and 'DEVICE = "auto"' in parameters.source and "SEED = 0" in parameters.source
+
+
+def run_install_cell(*python_flags: str, source: str | None = None, **env: str) -> subprocess.CompletedProcess:
+    """Run the cell in a new interpreter, outside the checkout (whose lrnn_course would be importable from there)."""
+    return subprocess.run([sys.executable, *python_flags, "-c", source or build.install_cell_source()], cwd=ROOT.parent,
+                          capture_output=True, text=True, timeout=300, env={**os.environ, **env})
+
+
+def test_the_install_cell_reports_the_installed_version():
+    done = run_install_cell()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"lrnn_course {lrnn_course.__version__} is installed\n"
+
+
+def test_the_install_cell_says_when_the_notebook_is_from_another_version():
+    older = build.install_cell_source().replace(f'COURSE_VERSION = "{lrnn_course.__version__}"', 'COURSE_VERSION = "0.0.1"')
+    done = run_install_cell(source=older)
+    assert "but this notebook is from 0.0.1: `lrnn-course fetch` gives matching notebooks" in done.stdout
+
+
+def test_the_install_cell_runs_pip_where_the_course_is_missing():
+    # -S hides site-packages (where lrnn_course is installed) from this interpreter only: the cell's
+    # pip, a new process, sees them. An unknown requirement, offline, makes pip fail fast and visibly.
+    done = run_install_cell("-S", LRNN_COURSE_PIP="lrnn-course-probe-that-does-not-exist==0.0.0",
+                            PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    assert "lrnn_course is not installed; running: pip install lrnn-course-probe-that-does-not-exist==0.0.0" in done.stdout
+    assert done.returncode != 0 and "CalledProcessError" in done.stderr
+
+
+def test_the_install_cell_installs_this_version_with_triton_by_default():
+    assert f'COURSE_VERSION = "{lrnn_course.__version__}"' in build.install_cell_source()
+    assert 'f"lrnn-course[triton]=={COURSE_VERSION}"' in build.install_cell_source()
+
+
+def test_instructor_cells_reach_no_notebook():
+    for target in TARGETS:
+        text = target.path.read_text(encoding="utf-8")
+        assert "## Talking points" not in text and "## Common mistakes" not in text, target.path
 
 
 def test_imports_are_generated_for_what_a_solution_uses():

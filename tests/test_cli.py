@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import nbformat
 import pytest
 
 from lrnn_course.cli import main
@@ -70,4 +71,10 @@ def test_run_executes_a_lesson_and_writes_a_summary(tmp_path, capsys):
     assert main(["run", "01", "--device", "cpu", "--out", str(tmp_path)]) == 0
     summary = (tmp_path / "summary.md").read_text()
     assert "| 01_diagonal_scans.ipynb | ok |" in summary and "| 4/4 |" in summary
-    assert (tmp_path / "01_diagonal_scans.ipynb").exists()
+    executed = nbformat.read(tmp_path / "01_diagonal_scans.ipynb", as_version=4)
+    figures = [output.data["image/png"] for cell in executed.cells if cell.cell_type == "code"
+               for output in cell.outputs if "image/png" in output.get("data", {})]
+    page = (tmp_path / "summary.html").read_text()
+    assert "<tr class=good><td><a href='#01_diagonal_scans.ipynb'>01_diagonal_scans.ipynb</a></td><td>ok</td>" in page
+    assert f"01_diagonal_scans.ipynb: {len(figures)} figures</h2>" in page and len(figures) >= 3
+    assert all(f"data:image/png;base64,{figure.strip()}'" in page for figure in figures)

@@ -138,3 +138,33 @@ def test_missing_triton_falls_back_to_the_reference():
     out = run_fresh_python("import sys\nsys.modules['triton'] = None\n" + DOCTOR_THEN_MODE)
     assert "mode unavailable" in out and "exit 0" in out
     assert "triton could not be imported" in out and "passed on reference" in out
+
+
+WORKSHOP_LABELS = ["system", "memory", "free disk", "interpreter", "lab widgets", "exercises", "check"]
+
+
+def test_the_workshop_report_is_fenced_for_pasting_and_ready_here():
+    report = io.StringIO()
+    assert doctor(report, report=True) == 0, report.getvalue()
+    lines = report.getvalue().splitlines()
+    assert lines[1] == "```" and lines[-1] == "```" and lines[-2].startswith("READY")
+    labels = [line[2 : 2 + LABEL_WIDTH].strip() for line in lines if line.startswith("  ")]
+    assert labels == ["Python", *REPORTED_PACKAGES, "device", "triton mode", "smoke test", *WORKSHOP_LABELS]
+    text = report.getvalue()
+    assert f"{os.cpu_count()} cores" in text
+    assert re.search(r"check        01\.sequential_scan with the reference solution: (\d+)/\1 rows passed in \d+\.\d s", text)
+    assert re.search(r"exercises    13 notebooks ship with this version", text)
+
+
+def test_the_workshop_report_names_what_a_laptop_lacks(monkeypatch):
+    from lrnn_course import doctor as doctor_module
+
+    real_version = doctor_module._installed_version
+    monkeypatch.setattr(doctor_module, "_installed_version", lambda name: None if name == "jupyterlab_widgets" else real_version(name))
+    monkeypatch.setattr(doctor_module, "_memory_gib", lambda: 1.5)
+    report = io.StringIO()
+    assert doctor(report, report=True) == 1
+    text = report.getvalue()
+    assert "lab widgets  missing: the sliders will not draw in JupyterLab" in text
+    assert "NOT READY for the workshop: 1.5 GiB of memory (the training lessons want 4); JupyterLab with its widgets" in text
+    assert doctor(io.StringIO()) == 0, "without --report, what a workshop needs does not matter"

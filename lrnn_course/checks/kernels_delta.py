@@ -94,7 +94,8 @@ def substitution_cases() -> list[Case]:
         forward_case("β = 2 everywhere (reflections)", 16, "substitute", (
             "The same substitution holds at β = 2; nothing in it divides.",
         ), beta=2.0),
-        forward_case("three chunks with a decay Γ: T = 40", 40, "substitute", (
+        # Chunks hold 16 steps under the interpreter and 64 compiled: T = 150 spans several either way.
+        forward_case("several chunks with a decay Γ: T = 150", 150, "substitute", (
             "Rows run from 1 to CHUNK - 1 with `for i in range(1, CHUNK)`; row 0 of T is e_0.",
         ), alpha="random"),
         forward_case("two value blocks: D_v = 70, T = 17", 17, "substitute", (
@@ -113,7 +114,7 @@ def gate_cases() -> list[Case]:
             "g_t = α_1 ⋯ α_t is tl.cumprod(alpha, axis=0).",
             "Return the pair (decay, cumulative_gate).",
         ), alpha="random"),
-        forward_case("resets (α = 0) across three chunks: T = 40", 40, "gates", (
+        forward_case("resets (α = 0) across chunks: T = 150", 150, "gates", (
             "Never divide g_t by g_i: after a reset both are 0. Multiply the gates between i and t instead.",
         ), alpha="reset"),
         forward_case("gates with β = 2 and a reset", 24, "gates", (

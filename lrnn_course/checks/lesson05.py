@@ -68,19 +68,22 @@ def product_cases() -> list[Case]:
 
 
 def counter_cases() -> list[Case]:
+    def expect_whole_counts(got: Any) -> Any:
+        if isinstance(got, torch.Tensor) and got.dtype != torch.long:
+            raise CheckFailed(f"the counts have dtype {got.dtype}, expected torch.int64 (whole numbers 0 .. m - 1)")
+        return got
+
     def matches(name: str, batch: int, steps: int, modulus: int, dtype: torch.dtype, hints: tuple[str, ...]) -> Case:
         def run(fn: Callable[..., Any]) -> None:
             bits = (torch.rand(batch, steps, generator=generator_for(name)) < 0.5).to(dtype)
-            got = call_learner(fn, bits, modulus)
-            if isinstance(got, torch.Tensor) and got.dtype != torch.long:
-                raise CheckFailed(f"the counts have dtype {got.dtype}, expected torch.int64 (whole numbers 0 .. m - 1)")
-            expected = bits.long().cumsum(dim=1) % modulus
+            expected = bits.long().cumsum(dim=1) % modulus  # before the call: a function may write into bits
+            got = expect_whole_counts(call_learner(fn, bits, modulus))
             expect_tensor_close(got, expected, f"the counts mod {modulus}", COUNTS, atol=0, rtol=0)
 
         return Case(name, run, hints)
 
     def all_ones(fn: Callable[..., Any]) -> None:
-        got = call_learner(fn, torch.ones(1, 7, dtype=torch.float64), 3)
+        got = expect_whole_counts(call_learner(fn, torch.ones(1, 7, dtype=torch.float64), 3))
         expect_tensor_close(got, torch.tensor([[1, 2, 0, 1, 2, 0, 1]]), "the counts on 1111111, m = 3", COUNTS, atol=0, rtol=0)
 
     def unchanged(fn: Callable[..., Any]) -> None:

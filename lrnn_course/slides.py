@@ -1,0 +1,78 @@
+"""Slides from the lessons: one reveal.js deck per executed lesson notebook (``lrnn-course slides``).
+
+Glossary (no paper symbols; this is workshop plumbing):
+
+==================  ==========================================================================
+slide boundary      a cell whose metadata says ``slideshow.slide_type == "slide"``; the sources
+                    mark the title and every numbered section so (``lrnn_course.build``)
+set-up cell         ``slide_type == "skip"``: the install, parameter and import cells, left out
+deck                ``build/slides/NN_name.slides.html``, written by ``jupyter nbconvert --to slides``
+==================  ==========================================================================
+
+Within a section, every further markdown cell opens a sub-slide (reveal.js's vertical slides), and
+a code cell stays on the slide of the prose before it, with its output: a learner's screen shows
+one idea, its code and its figure. The decks come from the committed lesson notebooks, so their
+figures are the ones that the tests compare (nbval), and building needs no kernel.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from pathlib import Path
+
+import nbformat
+
+from .build import repo_root, targets
+
+SLIDE, SUBSLIDE, CONTINUE, SKIP = "slide", "subslide", "-", "skip"
+
+
+def slide_type(cell: nbformat.NotebookNode) -> str | None:
+    """The ``slide_type`` a cell declares, or None."""
+    return cell.metadata.get("slideshow", {}).get("slide_type")
+
+
+def with_slide_types(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``notebook`` without its set-up cells, every other cell with a slide type (declared, or by the rule above)."""
+    shown = [cell for cell in notebook.cells if slide_type(cell) != SKIP]
+    if not shown or slide_type(shown[0]) != SLIDE:
+        raise ValueError("the first cell shown must open a slide (mark the title cell slide_type 'slide' in the source)")
+    deck = copy.deepcopy(notebook)
+    # reveal.js would hide skipped cells but still carry them; a deck has no use for set-up code
+    deck.cells = [cell for cell in deck.cells if slide_type(cell) != SKIP]
+    for cell in deck.cells:
+        if slide_type(cell) is None:
+            cell.metadata["slideshow"] = {"slide_type": SUBSLIDE if cell.cell_type == "markdown" else CONTINUE}
+    return deck
+
+
+def title(notebook: nbformat.NotebookNode) -> str:
+    """The lesson's title: the first level-1 markdown heading."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    raise ValueError("the notebook has no '# ' title heading")
+
+
+def write_deck(lesson: Path, out_dir: Path) -> Path:
+    """Write the reveal.js deck of the executed lesson notebook at ``lesson`` into ``out_dir``; return its path."""
+    from nbconvert import SlidesExporter
+
+    notebook = with_slide_types(nbformat.read(lesson, as_version=4))
+    # Long derivations and tall figures scroll inside their slide instead of being cut off.
+    exporter = SlidesExporter(reveal_scroll=True, reveal_number="c/t")
+    html, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title(notebook)}})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    deck = out_dir / f"{lesson.stem}.slides.html"
+    deck.write_text(html, encoding="utf-8")
+    return deck
+
+
+def build_slides(names: Iterable[str] = (), out_dir: Path | None = None) -> list[Path]:
+    """Decks for every lesson and kernel notebook (or those whose name starts with one of ``names``)."""
+    root = repo_root()
+    out_dir = out_dir or root / "build" / "slides"
+    return [write_deck(target.path, out_dir) for target in targets(root, names) if target.kind == "lesson"]
