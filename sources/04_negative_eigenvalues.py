@@ -30,7 +30,7 @@
 # - Sections 1–2: the two models differ in the activation only; the factor 10 lets a gate reach
 #   $\pm 1$ with moderate weights. Show the example rows (`0 1 1 1 1 1 [1]`): one answer per
 #   sequence, and the loss looks only there.
-# - Section 3 holds the slow cell: two trainings of 1000 steps (`18.5 s` and `18.8 s` on the reference
+# - Section 3 holds the slow cell: two trainings of 1000 steps (about 20 s each on the reference
 #   CPU, about a minute on a laptop). Start it, then explain scaled accuracy while it runs. Point at
 #   the PASS lines, tanh `1.000` and sigmoid `-0.033` on lengths 41–256, and at the committed
 #   20 000-step table: 1.000 for all three tanh seeds, about 0 for the sigmoid ones.

@@ -34,8 +34,8 @@
 # - §4, the sentence to leave with: $I - \beta kk^\top$ has eigenvalue $1 - \beta$ along $k$ and 1
 #   elsewhere, so $\beta \in [0, 2]$ reaches $-1$ with the norm still 1. Point at the state norms after 200
 #   steps: `8.588e-18` at β = 1.0, `1.000e+00` at β = 2.0, `2.672e+04` at β = 2.2.
-# - §5 is the slow cell: two training runs, about 75 s on a laptop CPU (34.6 s and 37.5 s in the committed
-#   run). Start it, then talk. DeltaNet [0,1] scores `0.012`, [-1,1] `1.000` (paper: 0.017 and 1.000 best);
+# - §5 is the slow cell: two training runs, about 75 s on a laptop CPU (35 s or so each on the reference
+#   CPU). Start it, then talk. DeltaNet [0,1] scores `0.012`, [-1,1] `1.000` (paper: 0.017 and 1.000 best);
 #   the only change is the factor 2 on β.
 # - §6: the [-1,1] model sets `β = 2.000` for the bit 1 (eigenvalue `-1.000`), a learned reflection; its bit
 #   0 has `β = 0.837`, harmless because the two keys are nearly orthogonal (`|cos|` `0.105`).

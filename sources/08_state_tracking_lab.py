@@ -36,8 +36,8 @@
 #   from an integer state `0.0` (swap reflections are 0s and ±1s); the mod-5 adder `0 wrong` with norm drift
 #   `9e-05`; the reset automaton `0 wrong states of 1,000,000`.
 # - §4: the cumulative sequence accuracy can only go down along the sequence: one mistake spoils the rest.
-# - §5 is slow, about four minutes on a laptop CPU: parity about 2 min (four runs of 23–36 s), swaps 33 s,
-#   S3 83 s in the committed run. Start the `run(...)` cells early, or during the exercises. The lines
+# - §5 is slow, about four minutes on a laptop CPU: on the reference CPU parity takes about 2 min (four
+#   runs), swaps about half a minute, S3 about a minute and a half. Start the `run(...)` cells early, or during the exercises. The lines
 #   “No full-size results … committed yet” are expected: `full` is a GPU job.
 # - Numbers to point at: parity, both [-1,1] models `1.000`, the [0,1] ones `-0.033` (diagonal) and `0.012`
 #   (DeltaNet); swaps, `1.000` against `0.000` at twice the training length; S3, only n_h=2 [-1,1] reaches
