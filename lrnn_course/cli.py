@@ -105,7 +105,7 @@ def run_build(args: argparse.Namespace) -> int:
 def run_slides(args: argparse.Namespace) -> int:
     from .slides import build_slides
 
-    for deck in build_slides(args.names, Path(args.out) if args.out else None):
+    for deck in build_slides(args.names, Path(args.out) if args.out else None, args.reveal_prefix):
         print(f"wrote {deck}")
     return 0
 
@@ -170,6 +170,7 @@ def parser() -> argparse.ArgumentParser:
     slides = commands.add_parser("slides", help="build a reveal.js deck of every lesson into build/slides/")
     slides.add_argument("names", nargs="*", help="only lessons whose name starts with these (e.g. 01 K1)")
     slides.add_argument("--out", help="folder for the decks (default build/slides)")
+    slides.add_argument("--reveal-prefix", help="where the decks load reveal.js from (default: a CDN); a local copy works offline")
     slides.set_defaults(run=run_slides)
 
     run = commands.add_parser("run", help="execute the lessons headless (papermill) and write a summary")

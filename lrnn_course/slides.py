@@ -57,13 +57,19 @@ def title(notebook: nbformat.NotebookNode) -> str:
     raise ValueError("the notebook has no '# ' title heading")
 
 
-def write_deck(lesson: Path, out_dir: Path) -> Path:
-    """Write the reveal.js deck of the executed lesson notebook at ``lesson`` into ``out_dir``; return its path."""
+def write_deck(lesson: Path, out_dir: Path, reveal_prefix: str | None = None) -> Path:
+    """Write the reveal.js deck of the executed lesson notebook at ``lesson`` into ``out_dir``; return its path.
+
+    ``reveal_prefix`` is where the deck loads reveal.js from (a CDN by default); MathJax and
+    require.js come from nbconvert's CDN links either way.
+    """
     from nbconvert import SlidesExporter
 
     notebook = with_slide_types(nbformat.read(lesson, as_version=4))
     # Long derivations and tall figures scroll inside their slide instead of being cut off.
     exporter = SlidesExporter(reveal_scroll=True, reveal_number="c/t")
+    if reveal_prefix:
+        exporter.reveal_url_prefix = reveal_prefix
     html, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title(notebook)}})
     out_dir.mkdir(parents=True, exist_ok=True)
     deck = out_dir / f"{lesson.stem}.slides.html"
@@ -71,8 +77,8 @@ def write_deck(lesson: Path, out_dir: Path) -> Path:
     return deck
 
 
-def build_slides(names: Iterable[str] = (), out_dir: Path | None = None) -> list[Path]:
+def build_slides(names: Iterable[str] = (), out_dir: Path | None = None, reveal_prefix: str | None = None) -> list[Path]:
     """Decks for every lesson and kernel notebook (or those whose name starts with one of ``names``)."""
     root = repo_root()
     out_dir = out_dir or root / "build" / "slides"
-    return [write_deck(target.path, out_dir) for target in targets(root, names) if target.kind == "lesson"]
+    return [write_deck(target.path, out_dir, reveal_prefix) for target in targets(root, names) if target.kind == "lesson"]

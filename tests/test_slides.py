@@ -68,3 +68,14 @@ def test_a_notebook_whose_first_shown_cell_opens_no_slide_is_refused():
     ])
     with pytest.raises(ValueError, match="must open a slide"):
         slides.with_slide_types(notebook)
+
+
+def test_the_command_writes_decks_that_load_reveal_js_from_where_it_is_told(tmp_path, capsys):
+    from lrnn_course.cli import main
+
+    assert main(["slides", "02", "--out", str(tmp_path), "--reveal-prefix", "reveal-js-copy"]) == 0
+    deck = tmp_path / "02_selective_ssms.slides.html"
+    assert f"wrote {deck}" in capsys.readouterr().out
+    text = deck.read_text(encoding="utf-8")
+    assert "reveal-js-copy/dist/reveal.js" in text and "reveal-js-copy/dist/reveal.css" in text
+    assert "unpkg.com" not in text, "reveal.js is no longer loaded from its default CDN"
