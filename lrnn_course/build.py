@@ -42,7 +42,7 @@ from pathlib import Path
 import nbformat
 
 KINDS = ("lesson", "exercise", "solution")
-SOURCE_TAGS = {"lesson": "only in the lesson", "practice": "only in exercises and solutions", "instructor": "in no notebook"}
+SOURCE_TAGS = ("lesson", "practice", "instructor")  # the generator's own tags, dropped from the notebooks
 DIRECTIVE = re.compile(r"^#\|\s*exercise:\s*(?P<id>\S+)\s*$", re.MULTILINE)
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
@@ -194,6 +194,16 @@ else:
     print(f"lrnn_course {{lrnn_course.__version__}} is installed{{mismatch}}")'''
 
 
+def notebook_title(notebook: nbformat.NotebookNode) -> str:
+    """A lesson's title: the first level-1 markdown heading of its source or notebook."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    raise ValueError("the notebook has no '# ' title heading")
+
+
 def render(source: Path, kind: str) -> nbformat.NotebookNode:
     """The notebook of ``kind`` generated from ``source``, not executed."""
     import jupytext
@@ -313,11 +323,12 @@ def instructor_material(root: Path, check_only: bool) -> list[str]:
 
     report = []
     for path, text in instructor_files(root).items():
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
         name = str(path.relative_to(root))
         if check_only:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                report.append(f"{name} differs from what the instructor cells of sources/ generate")
-        elif not path.exists() or path.read_text(encoding="utf-8") != text:
+            report.append(f"{name} differs from what the instructor cells of sources/ generate")
+        else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             report.append(name)

@@ -116,7 +116,7 @@ def run_lessons(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else None
     runs = run_course(tuple(args.names), size=args.size, device=args.device, out_dir=out_dir)
     print(summary(runs, args.size, args.device), end="")
-    return 0 if all(not run.error and run.checks_passed == run.checks for run in runs) else 1
+    return 0 if all(run.passed for run in runs) else 1
 
 
 def run_experiment(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 
 from .build import inline_figures, repo_root, targets
+from .check import FAIL_MARK, PASS_MARK
 
 CELL_TIMEOUT_S = 600
 
@@ -30,6 +31,10 @@ class Run:
     checks: int
     error: str = ""
     figures: list[str] = field(default_factory=list)  # base64 PNGs, in notebook order
+
+    @property
+    def passed(self) -> bool:
+        return not self.error and self.checks_passed == self.checks
 
     @property
     def status(self) -> str:
@@ -71,7 +76,7 @@ def execute_lesson(path: Path, out_dir: Path, size: str, device: str) -> Run:
     executed = nbformat.read(output, as_version=4)
     durations = [cell.metadata.get("papermill", {}).get("duration") or 0.0 for cell in executed.cells]
     tables = check_tables(executed)
-    passed = sum("✗" not in table and "✓" in table for table in tables)
+    passed = sum(FAIL_MARK not in table and PASS_MARK in table for table in tables)
     figures = [output.data["image/png"] for cell in executed.cells if cell.cell_type == "code"
                for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
     return Run(path.name, seconds, max(durations, default=0.0), passed, len(tables), error, figures)
@@ -95,7 +100,7 @@ def summary_html(runs: list[Run], size: str, device: str) -> str:
     """The summary as a page: the table, with failures in red, then each notebook's figures."""
     heading = f"Course run: SIZE={size}, DEVICE={device}"
     rows = "\n".join(
-        f"<tr class={'bad' if run.error or run.checks_passed < run.checks else 'good'}>"
+        f"<tr class={'good' if run.passed else 'bad'}>"
         f"<td><a href='#{html.escape(run.notebook)}'>{html.escape(run.notebook)}</a></td><td>{html.escape(run.status)}</td>"
         f"<td>{run.seconds:.1f}</td><td>{run.slowest_cell_s:.1f}</td><td>{run.checks_passed}/{run.checks}</td></tr>"
         for run in runs)

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .build import DIRECTIVE
+from .build import DIRECTIVE, notebook_title
 
 DAY_START, DAY_END = 9 * 60, 17 * 60
 LUNCH_AFTER, LUNCH_MINUTES = 12 * 60, 60
@@ -99,13 +99,9 @@ def lesson_plan(source: Path) -> LessonPlan:
     if set(minutes) != {"teach", "practice"} or not all(isinstance(m, int) and m > 0 for m in minutes.values()):
         raise ValueError(f"{source.name}: the instructor cell must declare minutes={{\"teach\": N, \"practice\": M}} "
                          f"with positive whole numbers, not {minutes}")
-    titles = [line[2:].strip() for cell in notebook.cells if cell.cell_type == "markdown"
-              and "lesson" in cell.metadata.get("tags", []) for line in cell.source.splitlines() if line.startswith("# ")]
-    if not titles:
-        raise ValueError(f"{source.name} has no lesson cell with a '# ' title")
     exercises = tuple(match.group("id") for cell in notebook.cells if cell.cell_type == "code"
                       for match in DIRECTIVE.finditer(cell.source))
-    return LessonPlan(source.stem, titles[0], minutes["teach"], minutes["practice"], instructor[0].source.strip(), exercises)
+    return LessonPlan(source.stem, notebook_title(notebook), minutes["teach"], minutes["practice"], instructor[0].source.strip(), exercises)
 
 
 def lesson_plans(root: Path) -> list[LessonPlan]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from .build import repo_root, targets
+from .build import notebook_title, repo_root, targets
 
 SLIDE, SUBSLIDE, CONTINUE, SKIP = "slide", "subslide", "-", "skip"
 
@@ -35,26 +35,15 @@ def slide_type(cell: nbformat.NotebookNode) -> str | None:
 
 def with_slide_types(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of ``notebook`` without its set-up cells, every other cell with a slide type (declared, or by the rule above)."""
-    shown = [cell for cell in notebook.cells if slide_type(cell) != SKIP]
-    if not shown or slide_type(shown[0]) != SLIDE:
-        raise ValueError("the first cell shown must open a slide (mark the title cell slide_type 'slide' in the source)")
     deck = copy.deepcopy(notebook)
     # reveal.js would hide skipped cells but still carry them; a deck has no use for set-up code
     deck.cells = [cell for cell in deck.cells if slide_type(cell) != SKIP]
+    if not deck.cells or slide_type(deck.cells[0]) != SLIDE:
+        raise ValueError("the first cell shown must open a slide (mark the title cell slide_type 'slide' in the source)")
     for cell in deck.cells:
         if slide_type(cell) is None:
             cell.metadata["slideshow"] = {"slide_type": SUBSLIDE if cell.cell_type == "markdown" else CONTINUE}
     return deck
-
-
-def title(notebook: nbformat.NotebookNode) -> str:
-    """The lesson's title: the first level-1 markdown heading."""
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
-                if line.startswith("# "):
-                    return line[2:].strip()
-    raise ValueError("the notebook has no '# ' title heading")
 
 
 def write_deck(lesson: Path, out_dir: Path, reveal_prefix: str | None = None) -> Path:
@@ -70,7 +59,7 @@ def write_deck(lesson: Path, out_dir: Path, reveal_prefix: str | None = None) ->
     exporter = SlidesExporter(reveal_scroll=True, reveal_number="c/t")
     if reveal_prefix:
         exporter.reveal_url_prefix = reveal_prefix
-    html, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title(notebook)}})
+    html, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": notebook_title(notebook)}})
     out_dir.mkdir(parents=True, exist_ok=True)
     deck = out_dir / f"{lesson.stem}.slides.html"
     deck.write_text(html, encoding="utf-8")

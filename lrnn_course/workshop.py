@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .check import CheckResult, check_quietly, describe_exception
+from .check import FAIL_MARK, PASS_MARK, CheckResult, check_quietly, describe_exception
 
 KINDS = ("exercises", "solutions")
 NO_REVEAL_ENV = "LRNN_COURSE_NO_REVEAL"
@@ -166,7 +166,7 @@ def progress_table(progress: list[Progress], colour: bool = False) -> str:
         if entry.notebook != notebook:
             notebook = entry.notebook
             lines.append(("\n" if lines else "") + notebook)
-        mark = "✓" if entry.passed else "✗"
+        mark = PASS_MARK if entry.passed else FAIL_MARK
         if colour:
             mark = f"{GREEN if entry.passed else RED}{mark}{RESET}"
         lines.append(f"  {mark} {entry.exercise:{width}s}  {entry.summary()}")

@@ -30,7 +30,7 @@ def shown_cells(notebook: nbformat.NotebookNode) -> list:
 def test_each_deck_has_the_title_every_section_and_every_figure(decks, lesson):
     notebook = nbformat.read(lesson, as_version=4)
     deck = decks[lesson.stem]
-    assert f"<title>{html.escape(slides.title(notebook), quote=False)}" in deck
+    assert f"<title>{html.escape(build.notebook_title(notebook), quote=False)}" in deck
     sections = [cell.source.splitlines()[0] for cell in notebook.cells if slides.slide_type(cell) == slides.SLIDE]
     assert len(sections) >= 4, "a lesson marks its title and its numbered sections as slides"
     for heading in sections:
