@@ -51,7 +51,7 @@
 #   (chunks of 16) “two steps by hand” and “one chunk: T = 12, β ∈ [0, 2]” stay green; the first red row is
 #   “β = 2 everywhere (reflections)” (T = 16), whose hint is beside the point, then
 #   “several chunks with a decay Γ: T = 150”. Ask which rows of a full chunk their loop visits. Compiled on
-#   a GPU (chunks of 64) only the T = 150 row holds a full chunk, so it alone goes red.
+#   a GPU (chunks of 32) only the T = 150 row holds a full chunk, so it alone goes red.
 # - **`K3.forward_substitution`**: starting from zeros instead of the identity: every row is red. Indexing a
 #   block (`transform[i] = ...`) fails inside the kernel. Point back to the PyTorch mirror of §3.
 
@@ -94,7 +94,7 @@ import matplotlib.pyplot as plt
 
 from lrnn_course import chunkwise, deltanet
 from lrnn_course.kernels import chunk_delta_rule
-from lrnn_course.kernels.delta import launch_delta_rule_forward
+from lrnn_course.kernels.delta import COMPILED_CHUNK, launch_delta_rule_forward
 
 generator = torch.Generator().manual_seed(SEED)
 
@@ -179,7 +179,7 @@ assert identity_error < 1e-12
 
 # %% [markdown] tags=["lesson"]
 # Each row costs $O(C^2)$ and the $C$ rows are sequential, so a chunk's substitution is $O(C^3)$ with
-# $C$ dependent steps: with $C = 64$ it is cheap next to the $C^2 D$ products, but it is the part of
+# $C$ dependent steps: with $C = 32$ it is cheap next to the $C^2 D$ products, but it is the part of
 # the chunk that does not run in parallel. (fla inverts $16 \times 16$ diagonal blocks this way and
 # joins them with matrix products; see K4.)
 
@@ -214,9 +214,12 @@ check("K3.forward_substitution", forward_substitution)
 # with zero keys and the chunk's last rows, past the end of time, with identity steps: $\beta = 0$,
 # $\alpha = 1$, zero $k$, $v$ and $q$. An identity step writes nothing and reads nothing, so padding
 # never changes a real output. Under the interpreter a chunk holds 16 tokens (every row of the
-# substitution is a NumPy call); compiled, 64. Below: $T = 37$ (no multiple of 16), $D_k = 5$,
-# $D_v = 70$ (two value blocks, the second almost empty) and $\beta$ exactly 0, 1 and 2 at chosen
-# steps, in float32, against the float64 recurrence.
+# substitution is a NumPy call); compiled, 32. Chunks of 64 would halve the sequential steps
+# between chunks, but the backward pass then holds so many blocks at once that it asks for 320 KiB
+# of shared memory in bfloat16, and an H100 gives one program at most 227 KiB
+# (`tests/compile_for_hopper.py` compiles every kernel for an H100, without one, and reports this).
+# Below: $T = 37$ (no multiple of 16), $D_k = 5$, $D_v = 70$ (two value blocks, the second almost
+# empty) and $\beta$ exactly 0, 1 and 2 at chosen steps, in float32, against the float64 recurrence.
 
 # %% tags=["lesson"]
 q, k, v, beta, state = random_inputs(2, 37, 2, 5, 70)
@@ -280,7 +283,7 @@ for name, mine, reference in zip(names, got, expected):
 # typical layer in float32:
 
 # %% tags=["nbval-check-output"]
-batch, steps, heads, key_dim, value_dim, chunk = 8, 2048, 16, 128, 128, 64
+batch, steps, heads, key_dim, value_dim, chunk = 8, 2048, 16, 128, 128, COMPILED_CHUNK
 state_bytes = batch * heads * key_dim * value_dim * 4
 print(f"B = {batch}, T = {steps}, H = {heads}, D_k = D_v = {key_dim}: one state for every head is {state_bytes / 2**20:.0f} MiB")
 print(f"states kept by autograd through the recurrence: {steps} × {state_bytes / 2**20:.0f} MiB = {steps * state_bytes / 2**30:.0f} GiB")

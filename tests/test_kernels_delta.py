@@ -13,8 +13,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lrnn_course import deltanet, deltaproduct
-from lrnn_course.kernels.delta import chunk_delta_product, chunk_delta_rule
+from lrnn_course import chunkwise, deltanet, deltaproduct
+from lrnn_course.kernels.delta import MAX_KEY_DIM, chunk_delta_product, chunk_delta_rule
 
 from kernel_support import KERNEL_DEVICE, needs_kernel, on_gpu, relative_max_error, rms_relative_error
 
@@ -127,6 +127,15 @@ def test_auto_keeps_float64_on_the_reference_and_forced_triton_says_why():
     outputs, _ = chunk_delta_rule(*inputs)
     assert torch.allclose(outputs, deltanet.delta_rule(*inputs)[0])
     with pytest.raises((TypeError, RuntimeError), match="float32, bfloat16 or float16|Triton cannot run here"):
+        chunk_delta_rule(*inputs, backend="triton")
+
+
+def test_a_head_wider_than_the_kernels_take_runs_on_the_reference_or_says_why():
+    inputs = [None if x is None else x.float() for x in delta_inputs(1, 3, 1, MAX_KEY_DIM + 1, 2, gated=False)]
+    outputs, state = chunk_delta_rule(*inputs)
+    expected_outputs, expected_state = chunkwise.chunk_delta_rule(*inputs)
+    assert torch.equal(outputs, expected_outputs) and torch.equal(state, expected_state)
+    with pytest.raises(ValueError, match=f"D_k ≤ {MAX_KEY_DIM}, got D_k = {MAX_KEY_DIM + 1}"):
         chunk_delta_rule(*inputs, backend="triton")
 
 

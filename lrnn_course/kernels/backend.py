@@ -27,11 +27,13 @@ def kernel_device() -> str | None:
     return {"compiled": "cuda", "interpreter": "cpu"}.get(triton_mode())
 
 
-def _triton_refusal(x: torch.Tensor) -> Exception | None:
+def _triton_refusal(x: torch.Tensor, beyond_the_kernel: str | None) -> Exception | None:
     """Why a kernel should not run on these inputs, as the exception to raise; None when it can.
 
     ``x`` speaks for all inputs: the callers' validation already made them share dtype and device.
     """
+    if beyond_the_kernel is not None:
+        return ValueError(f"backend='triton': {beyond_the_kernel}")
     device = kernel_device()
     if device is None:
         return RuntimeError(f"backend='triton': Triton cannot run here ({triton_status()})")
@@ -45,19 +47,20 @@ def _triton_refusal(x: torch.Tensor) -> Exception | None:
     return None
 
 
-def resolve_backend(backend: str, x: torch.Tensor) -> str:
+def resolve_backend(backend: str, x: torch.Tensor, beyond_the_kernel: str | None = None) -> str:
     """Return ``"triton"`` or ``"reference"``: what a kernel function will run for inputs like ``x``.
 
     ``"auto"`` takes Triton only where it runs natively: CUDA tensors when kernels are compiled,
     CPU tensors under the interpreter, and float32/bfloat16/float16 inputs. Whether gradients are
-    needed does not matter: every Triton path has its own backward pass.
+    needed does not matter: every Triton path has its own backward pass. ``beyond_the_kernel`` says
+    why valid inputs are still too large for a kernel (None when they are not), e.g. a head size.
     ``"triton"`` raises, with the reason, wherever ``"auto"`` would fall back to the reference.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
     if backend == "reference":
         return "reference"
-    refusal = _triton_refusal(x)
+    refusal = _triton_refusal(x, beyond_the_kernel)
     if refusal is None:
         return "triton"
     if backend == "triton":

@@ -47,11 +47,16 @@ from .._triton import tl, triton, triton_mode
 from .backend import on_device_of, resolve_backend
 
 # Chunk C and value block. tl.dot needs every side ≥ 16 when compiled; the interpreter makes one
-# NumPy call per row of the forward substitution, so it keeps chunks short.
+# NumPy call per row of the forward substitution, so it keeps chunks short. Compiled for an H100
+# (tests/compile_for_hopper.py), chunks of 64 made the backward kernel ask for 320 KiB of shared
+# memory in bfloat16, more than the 227 KiB a program may have; chunks of 32 need at most 92 KiB.
 INTERPRETER_CHUNK = 16
-COMPILED_CHUNK = 64
+COMPILED_CHUNK = 32
 MIN_BLOCK = 16
 MAX_BLOCK_V = 64
+# A program holds all D_k rows of its state block, so shared memory grows with D_k; the compile
+# test proves the largest blocks fit at this size, which is the head size of the benchmarks.
+MAX_KEY_DIM = 128
 
 if triton is not None:
 
@@ -257,8 +262,10 @@ def _launch_shape(q: torch.Tensor, v: torch.Tensor) -> tuple[int, int, int, tupl
 
 
 def _precision(dtype: torch.dtype) -> str:
-    """float32 inputs get exact float32 products; half-precision ones may use TF32 tensor cores."""
-    return "ieee" if dtype == torch.float32 else "tf32"
+    """How ``tl.dot`` multiplies on tensor cores: float32 inputs in three TF32 passes (about float32's accuracy;
+    exact "ieee" products compile to tens of thousands of FMA instructions and take ptxas over ten
+    minutes), half-precision ones in one. The interpreter multiplies in float32 whatever this says."""
+    return "tf32x3" if dtype == torch.float32 else "tf32"
 
 
 def launch_delta_rule_forward(
@@ -358,14 +365,17 @@ def chunk_delta_rule(
         q, k: (B, T, H, D_k), unit keys; v: (B, T, H, D_v); beta: (B, T, H) in [0, 2];
         alpha: (B, T, H) in [0, 1] or None; initial_state: (B, H, D_k, D_v) or None for zeros;
         scale: read-out factor, None for 1/√D_k.
-        backend: ``"auto"``, ``"triton"`` or ``"reference"``, as for ``diagonal_scan``.
+        backend: ``"auto"``, ``"triton"`` or ``"reference"``, as for ``diagonal_scan``; D_k above
+            ``MAX_KEY_DIM`` takes the reference under ``"auto"`` and raises a ValueError under ``"triton"``.
 
     Returns:
         ``(outputs, final_state)`` as ``deltanet.delta_rule`` returns them, in q's dtype. The
         kernels accumulate in float32 and differentiate once (no gradients of gradients).
     """
     validate_delta_inputs(q, k, v, beta, alpha, initial_state)
-    if resolve_backend(backend, q) == "reference":
+    key_dim = q.shape[-1]
+    too_wide = None if key_dim <= MAX_KEY_DIM else f"the kernels take D_k ≤ {MAX_KEY_DIM}, got D_k = {key_dim}"
+    if resolve_backend(backend, q, too_wide) == "reference":
         return chunkwise.chunk_delta_rule(q, k, v, beta, alpha, initial_state, scale)
     state, scale = starting_point(q, v.shape[-1], initial_state, scale)
     return _ChunkDeltaRuleFunction.apply(q, k, v, beta, alpha, state, scale)
