@@ -94,7 +94,7 @@ import matplotlib.pyplot as plt
 
 from lrnn_course import chunkwise, deltanet
 from lrnn_course.kernels import chunk_delta_rule
-from lrnn_course.kernels.delta import COMPILED_CHUNK, launch_delta_rule_forward
+from lrnn_course.kernels.delta import launch_delta_rule_forward
 
 generator = torch.Generator().manual_seed(SEED)
 
@@ -283,6 +283,8 @@ for name, mine, reference in zip(names, got, expected):
 # typical layer in float32:
 
 # %% tags=["nbval-check-output"]
+from lrnn_course.kernels.delta import COMPILED_CHUNK
+
 batch, steps, heads, key_dim, value_dim, chunk = 8, 2048, 16, 128, 128, COMPILED_CHUNK
 state_bytes = batch * heads * key_dim * value_dim * 4
 print(f"B = {batch}, T = {steps}, H = {heads}, D_k = D_v = {key_dim}: one state for every head is {state_bytes / 2**20:.0f} MiB")
