@@ -38,7 +38,7 @@
 #   exactly those operations (`1.9e-16`); the exercise is its translation.
 # - §4: awkward shapes (T = 37, $D_k$ = 5, $D_v$ = 70, β exactly 0, 1 and 2) pass at `4.1e-07`: padding is
 #   identity steps. §5, the sentence to leave with: the backward pass recomputes each chunk from one saved
-#   state per chunk, `256 MiB` instead of `16 GiB` for B = 8, T = 2048, H = 16, D = 128.
+#   state per chunk, `512 MiB` instead of `16 GiB` for B = 8, T = 2048, H = 16, D = 128.
 # - §6: under the interpreter the kernel is the slowest line (about 0.6 s against about 2 ms for the
 #   PyTorch chunk form at T = 128): NumPy calls, not a GPU; H100 numbers are in `benchmarks/results/`. §5, §6 and
 #   the `check` cell are the slow ones; the notebook takes about a minute on a laptop CPU.

@@ -49,7 +49,7 @@ from .backend import on_device_of, resolve_backend
 # Chunk C and value block. tl.dot needs every side ≥ 16 when compiled; the interpreter makes one
 # NumPy call per row of the forward substitution, so it keeps chunks short. Compiled for an H100
 # (tests/compile_for_hopper.py), chunks of 64 made the backward kernel ask for 320 KiB of shared
-# memory in bfloat16, more than the 227 KiB a program may have; chunks of 32 need at most 92 KiB.
+# memory in bfloat16, more than the 227 KiB a program may have; chunks of 32 need at most 96 KiB.
 INTERPRETER_CHUNK = 16
 COMPILED_CHUNK = 32
 MIN_BLOCK = 16
