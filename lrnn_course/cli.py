@@ -125,7 +125,8 @@ def run_experiment(args: argparse.Namespace) -> int:
 
     changes = {"steps": args.steps} if args.steps is not None else {}
     command = "lrnn-course experiment " + " ".join(args.argv)
-    results = run(args.name, args.size, args.seeds, args.device, Path(args.out), progress=not args.quiet, command=command, **changes)
+    results = run(args.name, args.size, args.seeds, args.device, Path(args.out), progress=not args.quiet, command=command,
+                  jobs=args.jobs, resume=args.resume, **changes)
     if data_parallel_rank()[0] == 0:
         print(results_table(results))
         print(f"wrote {Path(args.out) / f'{args.name}-{args.size}'}.json and .png")
@@ -191,6 +192,9 @@ def parser() -> argparse.ArgumentParser:
     experiment.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     experiment.add_argument("--steps", type=int, help="override the number of training steps (smoke tests)")
     experiment.add_argument("--out", default="build/experiments", help="folder for NAME-SIZE.json and .png")
+    experiment.add_argument("--jobs", type=int, default=1, help="runs trained at once, one process each (default 1)")
+    experiment.add_argument("--resume", action="store_true",
+                            help="keep the runs already in --out whose config is unchanged; train only the others")
     experiment.add_argument("--quiet", action="store_true", help="no progress bars")
     experiment.set_defaults(run=run_experiment)
     return main_parser

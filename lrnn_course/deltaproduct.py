@@ -87,6 +87,23 @@ def delta_product(
     return torch.stack(outputs, dim=1), state
 
 
+def fastest_delta_product(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: torch.Tensor, alpha: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The quickest exact DeltaProduct for these tensors, for training models; the arguments of ``delta_product``.
+
+    On a GPU, the chunked Triton kernels of ``lrnn_course.kernels``: one launch for all n_h·T
+    sub-steps instead of a few small ones per sub-step, which leave the GPU idle while Python
+    launches them. On the CPU, ``delta_product`` itself: the kernels would run there only through
+    Triton's interpreter, which is for reading kernels, not for training with them.
+    """
+    if q.is_cuda:
+        from .kernels import chunk_delta_product  # the kernels import this module
+
+        return chunk_delta_product(q, k, v, beta, alpha)
+    return delta_product(q, k, v, beta, alpha)
+
+
 def interleave(x: torch.Tensor) -> torch.Tensor:
     """(B, T, n_h, ...) -> (B, T·n_h, ...): token t's n_h sub-steps become consecutive time steps."""
     return x.flatten(1, 2)
@@ -178,5 +195,5 @@ class DeltaProductLayer(nn.Module):
         k = F.normalize(self.keys(x).unflatten(-1, (self.n_householder, *heads)), dim=-1)
         v = self.values(x).unflatten(-1, (self.n_householder, *heads))
         alpha = torch.sigmoid(self.gate(x)) if self.gate is not None else None
-        outputs, _ = delta_product(q, k, v, self.betas_of(x), alpha)
+        outputs, _ = fastest_delta_product(q, k, v, self.betas_of(x), alpha)
         return self.out(outputs.flatten(2))

@@ -10,28 +10,36 @@ Glossary (code name -> paper term):
                    "cycle" (Z₅ cycle navigation, not run in the paper)
 ``size``           "small": a 2-core CPU in minutes; "full": the GPU settings of the results
                    table in ``benchmarks/results/`` (course scale, not the paper's 100k steps)
-``run_experiment`` every variant × seed, then a JSON file and a length-generalisation plot
+``run_experiment`` every variant × seed; the JSON file and the length-generalisation plot are
+                   rewritten after each finished run, so a stopped experiment keeps its runs
+``resume``         reuse the runs of the JSON file whose config is unchanged; train only the rest
+``jobs``           how many runs train side by side, each in its own process
 =================  =======================================================================
 
 Under ``torchrun --nproc_per_node N -m lrnn_course experiment NAME`` the processes share each
-step's global batch (``train.train`` under DDP); the first process writes the files.
+step's global batch (``train.train`` under DDP); the first process writes the files. ``jobs``
+instead trains whole runs in parallel: small models leave a GPU mostly idle while Python launches
+their kernels, so several of them share it well.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
 import os
 import platform
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from . import train
-from .train import TrainConfig, TrainResult
+from .train import Evaluation, TrainConfig, TrainResult
 from .validate import require_positive_int
 
 COMMITTED = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "experiments"
@@ -195,6 +203,12 @@ def start_data_parallel() -> int:
     return torch.distributed.get_rank()
 
 
+def config_record(config: TrainConfig) -> dict:
+    """A config as the JSON record stores it (tuples become lists): two configs are equal iff their records are."""
+    fields = {key: value if not isinstance(value, Mapping) else dict(value) for key, value in dataclasses.asdict(config).items()}
+    return json.loads(json.dumps(fields))
+
+
 def result_record(result: TrainResult) -> dict:
     """One run as plain JSON data: the config, the final scores, the loss of every step, the evaluations."""
     final = result.final
@@ -202,8 +216,7 @@ def result_record(result: TrainResult) -> dict:
         "label": result.config.label,
         "task": result.config.task,
         "seed": result.config.seed,
-        "config": {key: value if not isinstance(value, Mapping) else dict(value)
-                   for key, value in dataclasses.asdict(result.config).items()},
+        "config": config_record(result.config),
         "device": result.device,
         "steps": final.step,
         "seconds": round(final.seconds, 2),
@@ -217,6 +230,49 @@ def result_record(result: TrainResult) -> dict:
     }
 
 
+def result_from_record(run: Mapping) -> TrainResult:
+    """A run read back from its ``result_record``: everything but the trained model (None)."""
+    config = TrainConfig(**{key: tuple(value) if isinstance(value, list) else value for key, value in run["config"].items()})
+    history = [Evaluation(e["step"], e["seconds"], e["loss"], e["train_score"], {int(n): score for n, score in e["scores"].items()})
+               for e in run["history"]]
+    return TrainResult(config, None, history, run["device"], list(run["losses"]))
+
+
+def finished_runs(path: Path, configs: Sequence[TrainConfig]) -> dict[int, TrainResult]:
+    """The runs of the record at ``path`` whose config is one of ``configs``, by that config's index."""
+    if not path.is_file():
+        return {}
+    wanted = {json.dumps(config_record(config), sort_keys=True): index for index, config in enumerate(configs)}
+    found = {}
+    for run in json.loads(path.read_text())["runs"]:
+        index = wanted.get(json.dumps(run["config"], sort_keys=True))
+        if index is not None:
+            found[index] = result_from_record(run)
+    return found
+
+
+def _train_to_record(config: TrainConfig, threads: int) -> dict:
+    """One run in a worker process of ``run_experiment``; the record, not the model, travels back."""
+    torch.set_num_threads(threads)
+    return result_record(train.train(config, progress=False))
+
+
+def _train_side_by_side(configs: Mapping[int, TrainConfig], jobs: int, progress: bool) -> Iterator[tuple[int, TrainResult]]:
+    """Train ``configs`` in ``jobs`` worker processes; yield (index, result) as each run finishes.
+
+    Workers are spawned (a forked process cannot use CUDA) and share the CPU cores evenly. When a run
+    fails, the runs not yet started are cancelled and its exception is raised.
+    """
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = {pool.submit(_train_to_record, config, threads): index for index, config in configs.items()}
+        for future in tqdm(as_completed(futures), total=len(futures), desc=f"runs, {jobs} at a time", disable=not progress):
+            yield futures[future], result_from_record(future.result())
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
 def run_experiment(
     name: str,
     size: str = "small",
@@ -225,6 +281,8 @@ def run_experiment(
     out_dir: Path | str | None = Path("build/experiments"),
     progress: bool = True,
     command: str | None = None,
+    jobs: int = 1,
+    resume: bool = False,
     **changes,
 ) -> list[TrainResult]:
     """Train every variant of an experiment for each seed; the first process writes ``NAME-SIZE.json`` and ``.png``.
@@ -232,23 +290,45 @@ def run_experiment(
     Args:
         name, size, seeds: which experiment, "small" or "full", and how many seeds (0, 1, …).
         device: "auto", "cpu" or "cuda".
-        out_dir: where the files go; None writes nothing.
+        out_dir: where the files go, rewritten after every finished run; None writes nothing.
         progress: tqdm bars.
         command: how the run was started, for the JSON record (the CLI passes its command line).
+        jobs: runs trained at once, each in its own process; their results come back without models.
+        resume: keep the runs already in ``out_dir``'s record whose config is unchanged, train the rest.
         changes: config fields to override in every run (e.g. ``steps=5`` for a smoke test).
+
+    Returns:
+        One ``TrainResult`` per variant and seed, in the experiment's order.
     """
     chosen = experiment(name)
     configs = chosen.configs(size, seeds, device=device, **changes)
+    require_positive_int(jobs, "jobs")
+    if resume and out_dir is None:
+        raise ValueError("resume=True reads the runs of an earlier record: give out_dir")
     rank = start_data_parallel()
-    results = train.train_all(configs, progress=progress)
-    if rank == 0 and out_dir is not None:
-        command = command or f"run_experiment({name!r}, size={size!r}, seeds={seeds}, device={device!r})"
-        write_results(chosen, size, results, Path(out_dir), command)
-    return results
+    if train.data_parallel_rank()[1] > 1 and (jobs > 1 or resume):
+        raise ValueError("under torchrun every process trains the same run: jobs and resume need a single process")
+    command = command or f"run_experiment({name!r}, size={size!r}, seeds={seeds}, device={device!r})"
+    stem = None if out_dir is None else Path(out_dir) / f"{chosen.name}-{size}"
+    finished = finished_runs(stem.with_suffix(".json"), configs) if resume else {}
+    pending = {index: config for index, config in enumerate(configs) if index not in finished}
+    if jobs > 1:
+        done = _train_side_by_side(pending, jobs, progress)
+    else:
+        done = ((index, train.train(config, progress)) for index, config in pending.items())
+    for index, result in done:
+        finished[index] = result
+        if rank == 0 and stem is not None:
+            write_results(chosen, size, [finished[i] for i in sorted(finished)], stem.parent, command, planned=len(configs))
+    return [finished[index] for index in range(len(configs))]
 
 
-def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult], out_dir: Path, command: str) -> tuple[Path, Path]:
-    """Write the JSON record and the length-generalisation plot of finished runs; return both paths."""
+def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult], out_dir: Path, command: str,
+                  planned: int | None = None) -> tuple[Path, Path]:
+    """Write the JSON record and the length-generalisation plot of finished runs; return both paths.
+
+    ``planned`` is how many runs the experiment has in all (default: these); the record keeps both counts.
+    """
     from matplotlib.figure import Figure  # not pyplot: writing the file must not touch a notebook's backend
 
     from . import viz
@@ -265,6 +345,7 @@ def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult],
         "torch": torch.__version__,
         "python": platform.python_version(),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "runs_planned": len(results) if planned is None else planned,
         "paper": dict(chosen.paper),
         "table": train.results_table(results, reference=chosen.paper),
         "runs": [result_record(result) for result in results],

@@ -136,10 +136,13 @@ class Evaluation:
 
 @dataclass
 class TrainResult:
-    """A finished run: its config, the trained model, every ``Evaluation`` in step order, the loss of every step."""
+    """A finished run: its config, the trained model, every ``Evaluation`` in step order, the loss of every step.
+
+    ``model`` is None for a run read back from an experiment's JSON record (``experiments.result_from_record``).
+    """
 
     config: TrainConfig
-    model: SequenceModel
+    model: SequenceModel | None
     history: list[Evaluation]
     device: str
     losses: list[float] = field(default_factory=list)

@@ -295,7 +295,9 @@ def show_committed(name: str) -> None:
         print(f"No full-size results for {name!r} are committed yet: "
               f"lrnn-course experiment {name} --size full --seeds 3 --out benchmarks/results/experiments")
     else:
-        display(Markdown(f"Committed full-size results (`{record['command']}`, {record['gpu'] or 'CPU'}):\n\n{record['table']}"))
+        runs, planned = len(record["runs"]), record.get("runs_planned", len(record["runs"]))
+        so_far = "" if runs == planned else f"; {runs} of its {planned} runs so far"
+        display(Markdown(f"Committed full-size results (`{record['command']}`, {record['gpu'] or 'CPU'}{so_far}):\n\n{record['table']}"))
 
 
 def run(name: str) -> list:

@@ -65,6 +65,56 @@ def test_two_gloo_processes_follow_the_single_process_loss_curve(tmp_path):
         assert parallel["losses"][-1] < parallel["losses"][0], "the loss must move, or the comparison proves nothing"
 
 
+def test_runs_side_by_side_follow_the_same_loss_curves_as_one_after_another(tmp_path):
+    run_cli(["s3", "--steps", "4"], tmp_path / "sequential")
+    output = run_cli(["s3", "--steps", "4", "--jobs", "2"], tmp_path / "side_by_side")
+    sequential = json.loads((tmp_path / "sequential" / "s3-small.json").read_text())
+    side_by_side = json.loads((tmp_path / "side_by_side" / "s3-small.json").read_text())
+    assert [run["label"] for run in side_by_side["runs"]] == [run["label"] for run in sequential["runs"]]
+    for one, other in zip(sequential["runs"], side_by_side["runs"]):
+        assert other["losses"] == pytest.approx(one["losses"], rel=1e-5)
+        assert other["losses"][-1] < other["losses"][0], "the loss must move, or the comparison proves nothing"
+    assert "| deltaproduct n_h=1 [0,1] | 0 | 4 |" in output
+
+
+def test_a_stopped_experiment_keeps_its_finished_runs_and_resume_trains_only_the_rest(tmp_path, monkeypatch):
+    original_train = experiments.train.train
+    trained = []
+
+    def train_twice_then_stop(config, progress=True):
+        if len(trained) == 2:
+            raise KeyboardInterrupt
+        trained.append(config)
+        return original_train(config, progress)
+
+    monkeypatch.setattr(experiments.train, "train", train_twice_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        experiments.run_experiment("s3", out_dir=tmp_path, progress=False, steps=2)
+    stopped = json.loads((tmp_path / "s3-small.json").read_text())
+    assert (len(stopped["runs"]), stopped["runs_planned"]) == (2, 4)
+
+    trained.clear()
+    monkeypatch.setattr(experiments.train, "train", lambda config, progress=True: trained.append(config) or original_train(config, progress))
+    results = experiments.run_experiment("s3", out_dir=tmp_path, progress=False, resume=True, steps=2)
+    labels = ["deltaproduct n_h=2 [-1,1]", "deltaproduct n_h=2 [0,1]", "deltaproduct n_h=1 [-1,1]", "deltaproduct n_h=1 [0,1]"]
+    assert [config.label for config in trained] == labels[2:]
+    assert [result.config.label for result in results] == labels
+    assert results[0].model is None and results[0].losses == stopped["runs"][0]["losses"]
+    assert results[0].final.scores == {int(n): score for n, score in stopped["runs"][0]["scores"].items()}
+    assert len(json.loads((tmp_path / "s3-small.json").read_text())["runs"]) == 4
+
+    trained.clear()
+    experiments.run_experiment("s3", out_dir=tmp_path, progress=False, resume=True, steps=3)
+    assert len(trained) == 4, "a changed config must be trained again"
+
+
+def test_jobs_and_resume_are_checked():
+    with pytest.raises(ValueError, match="jobs"):
+        experiments.run_experiment("s3", out_dir=None, jobs=0)
+    with pytest.raises(ValueError, match="out_dir"):
+        experiments.run_experiment("s3", out_dir=None, resume=True)
+
+
 def test_the_parser_lists_every_experiment():
     help_text = cli.parser().format_help()
     assert "experiment" in help_text

@@ -160,3 +160,27 @@ def test_compiled_bfloat16_on_a_realistic_shape(gated):
     kernel_inputs = (inputs[0], F.normalize(inputs[1].to(torch.bfloat16).double(), dim=-1), *inputs[2:])
     compare_with_reference(triton_delta_rule, deltanet.delta_rule, inputs, kernel_inputs=kernel_inputs,
                            dtype=torch.bfloat16, device="cuda", error=rms_relative_error, tolerance=BFLOAT16_RMS_TOLERANCE)
+
+
+@on_gpu
+@pytest.mark.parametrize("n_householder, gated", [(1, False), (2, True)], ids=["deltanet", "gated-deltaproduct"])
+def test_a_layer_on_the_gpu_runs_the_kernels_and_matches_float64_on_the_cpu(n_householder, gated, monkeypatch):
+    """DeltaProductLayer on CUDA takes the Triton kernels (the recurrence is made to raise) and agrees with
+    the same weights in float64 on the CPU: outputs and every parameter's gradient."""
+    torch.manual_seed(0)
+    layer = deltaproduct.DeltaProductLayer(64, n_heads=2, n_householder=n_householder, gated=gated).double()
+    x = torch.randn(3, 100, 64, dtype=torch.float64)
+    weights = torch.randn(3, 100, 64, dtype=torch.float64)
+
+    def outputs_and_parameter_gradients(module, inputs):
+        module.zero_grad()
+        outputs = module(inputs)
+        (outputs * weights.to(outputs)).sum().backward()
+        return outputs.detach().double().cpu(), [p.grad.double().cpu() for p in module.parameters()]
+
+    expected = outputs_and_parameter_gradients(layer, x)
+    monkeypatch.setattr(deltaproduct, "delta_product", lambda *args: pytest.fail("the GPU layer ran the recurrence"))
+    outputs, gradients = outputs_and_parameter_gradients(layer.float().cuda(), x.float().cuda())
+    assert relative_max_error(outputs, expected[0]) < FLOAT32_TOLERANCE
+    for (name, _), gradient, wanted in zip(layer.named_parameters(), gradients, expected[1]):
+        assert relative_max_error(gradient, wanted) < FLOAT32_TOLERANCE, name
