@@ -12,6 +12,7 @@ STAMP := $(VENV)/.installed
 
 SIZE ?= small
 DEVICE ?= auto
+TRAIN_JOBS ?= 1
 
 .PHONY: setup lab test course slides notebooks sync-check gpu-test gpu-ci drift doctor clean
 
@@ -41,8 +42,9 @@ COURSE_OUT ?= build/course
 NEEDS_SETUP = $(if $(filter $(VENV)/bin/python,$(PY)),setup)
 
 # Every lesson executed headless; executed notebooks and summary.md land in $(COURSE_OUT).
+# TRAIN_JOBS: training runs at once (one process each) in the lessons that train several.
 course: $(NEEDS_SETUP)
-	MPLBACKEND=Agg $(PY) -m lrnn_course run --size $(SIZE) --device $(DEVICE) --out $(COURSE_OUT)
+	MPLBACKEND=Agg $(PY) -m lrnn_course run --size $(SIZE) --device $(DEVICE) --jobs $(TRAIN_JOBS) --out $(COURSE_OUT)
 
 # A reveal.js deck per lesson, from the executed lesson notebooks, in build/slides/.
 slides: setup

@@ -114,7 +114,7 @@ def run_lessons(args: argparse.Namespace) -> int:
     from .course import run_course, summary
 
     out_dir = Path(args.out) if args.out else None
-    runs = run_course(tuple(args.names), size=args.size, device=args.device, out_dir=out_dir)
+    runs = run_course(tuple(args.names), size=args.size, device=args.device, out_dir=out_dir, jobs=args.jobs)
     print(summary(runs, args.size, args.device), end="")
     return 0 if all(run.passed for run in runs) else 1
 
@@ -178,6 +178,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("names", nargs="*", help="only lessons whose name starts with these (e.g. 01 K1)")
     run.add_argument("--size", choices=("small", "full"), default="small")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    run.add_argument("--jobs", type=int, default=1,
+                     help="training runs at once, one process each, in the lessons that train several (default 1)")
     run.add_argument("--out", help="folder for the executed notebooks and summary.md (default build/course)")
     run.set_defaults(run=run_lessons)
 

@@ -1,7 +1,7 @@
 """Execute lesson notebooks headless with papermill and write a one-page summary (``make course``).
 
 Glossary: ``size`` = the notebooks' ``SIZE`` parameter ("small" or "full"), ``device`` = their
-``DEVICE`` parameter, ``out_dir`` = where the executed notebooks, ``summary.md`` and
+``DEVICE`` parameter, ``jobs`` = the ``JOBS`` parameter of the lessons that train several runs, ``out_dir`` = where the executed notebooks, ``summary.md`` and
 ``summary.html`` (the same table, then every notebook's figures, for a browser) go.
 """
 
@@ -17,7 +17,9 @@ import nbformat
 from .build import inline_figures, repo_root, targets
 from .check import FAIL_MARK, PASS_MARK
 
-CELL_TIMEOUT_S = 600
+# A cell that runs longer has hung. At "full" one cell trains every run of an experiment (Lesson 08's
+# parity: 18 runs of 5 000 steps), which is legitimately long.
+CELL_TIMEOUT_S = {"small": 600, "full": 3600}
 
 
 @dataclass
@@ -50,26 +52,29 @@ def check_tables(notebook: nbformat.NotebookNode) -> list[str]:
     ]
 
 
-def execute(path: Path, output: Path, parameters: dict[str, object]) -> nbformat.NotebookNode:
+def execute(path: Path, output: Path, parameters: dict[str, object], timeout_s: float = CELL_TIMEOUT_S["small"]) -> nbformat.NotebookNode:
     """Run the notebook at ``path`` with papermill in its own folder, save it to ``output``, return it.
 
-    Raises papermill's ``PapermillExecutionError`` when a cell fails (after saving ``output``).
+    Only the ``parameters`` that the notebook's parameters cell declares are passed (Lesson 04 has
+    ``JOBS``, Lesson 01 has not). Raises papermill's ``PapermillExecutionError`` when a cell fails
+    (after saving ``output``) or runs longer than ``timeout_s``.
     """
     import papermill
 
+    declared = papermill.inspect_notebook(str(path))
     with inline_figures():
-        papermill.execute_notebook(str(path), str(output), parameters=parameters, kernel_name="python3",
-                                   cwd=str(path.parent), execution_timeout=CELL_TIMEOUT_S, progress_bar=False)
+        papermill.execute_notebook(str(path), str(output), parameters={k: v for k, v in parameters.items() if k in declared},
+                                   kernel_name="python3", cwd=str(path.parent), execution_timeout=timeout_s, progress_bar=False)
     return nbformat.read(output, as_version=4)
 
 
-def execute_lesson(path: Path, out_dir: Path, size: str, device: str) -> Run:
-    """Run one lesson; a failing cell is recorded in the ``Run``, not raised."""
+def execute_lesson(path: Path, out_dir: Path, size: str, device: str, jobs: int = 1) -> Run:
+    """Run one lesson with its ``SIZE``, ``DEVICE`` and ``JOBS`` parameters; a failing cell is recorded in the ``Run``, not raised."""
     output = out_dir / path.name
     started = time.perf_counter()
     error = ""
     try:
-        execute(path, output, {"SIZE": size, "DEVICE": device})
+        execute(path, output, {"SIZE": size, "DEVICE": device, "JOBS": jobs}, CELL_TIMEOUT_S[size])
     except Exception as failure:  # papermill raises once the failing cell is saved in `output`
         error = f"{type(failure).__name__}: {str(failure).strip().splitlines()[-1] if str(failure).strip() else ''}"
     seconds = time.perf_counter() - started
@@ -125,13 +130,16 @@ tr.bad td {{ background: #fdd; }} tr.good td {{ background: #dfd; }} img {{ max-
 
 
 def run_course(names: tuple[str, ...] = (), size: str = "small", device: str = "auto",
-               out_dir: Path | None = None) -> list[Run]:
-    """Execute every lesson (or those whose name starts with one of ``names``); write ``summary.md`` and ``.html``."""
+               out_dir: Path | None = None, jobs: int = 1) -> list[Run]:
+    """Execute every lesson (or those whose name starts with one of ``names``); write ``summary.md`` and ``.html``.
+
+    ``jobs``: training runs at once in the lessons that train several (their ``JOBS`` parameter).
+    """
     root = repo_root()
     out_dir = out_dir or root / "build" / "course"
     out_dir.mkdir(parents=True, exist_ok=True)
     lessons = [target.path for target in targets(root, names) if target.kind == "lesson"]
-    runs = [execute_lesson(path, out_dir, size, device) for path in lessons]
+    runs = [execute_lesson(path, out_dir, size, device, jobs) for path in lessons]
     (out_dir / "summary.md").write_text(summary(runs, size, device), encoding="utf-8")
     (out_dir / "summary.html").write_text(summary_html(runs, size, device), encoding="utf-8")
     return runs

@@ -26,17 +26,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
 import os
 import platform
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from . import train
 from .train import Evaluation, TrainConfig, TrainResult
@@ -251,28 +248,6 @@ def finished_runs(path: Path, configs: Sequence[TrainConfig]) -> dict[int, Train
     return found
 
 
-def _train_to_record(config: TrainConfig, threads: int) -> dict:
-    """One run in a worker process of ``run_experiment``; the record, not the model, travels back."""
-    torch.set_num_threads(threads)
-    return result_record(train.train(config, progress=False))
-
-
-def _train_side_by_side(configs: Mapping[int, TrainConfig], jobs: int, progress: bool) -> Iterator[tuple[int, TrainResult]]:
-    """Train ``configs`` in ``jobs`` worker processes; yield (index, result) as each run finishes.
-
-    Workers are spawned (a forked process cannot use CUDA) and share the CPU cores evenly. When a run
-    fails, the runs not yet started are cancelled and its exception is raised.
-    """
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        futures = {pool.submit(_train_to_record, config, threads): index for index, config in configs.items()}
-        for future in tqdm(as_completed(futures), total=len(futures), desc=f"runs, {jobs} at a time", disable=not progress):
-            yield futures[future], result_from_record(future.result())
-    finally:
-        pool.shutdown(cancel_futures=True)
-
-
 def run_experiment(
     name: str,
     size: str = "small",
@@ -293,7 +268,7 @@ def run_experiment(
         out_dir: where the files go, rewritten after every finished run; None writes nothing.
         progress: tqdm bars.
         command: how the run was started, for the JSON record (the CLI passes its command line).
-        jobs: runs trained at once, each in its own process; their results come back without models.
+        jobs: runs trained at once, each in its own process (``train.train_each``).
         resume: keep the runs already in ``out_dir``'s record whose config is unchanged, train the rest.
         changes: config fields to override in every run (e.g. ``steps=5`` for a smoke test).
 
@@ -302,7 +277,6 @@ def run_experiment(
     """
     chosen = experiment(name)
     configs = chosen.configs(size, seeds, device=device, **changes)
-    require_positive_int(jobs, "jobs")
     if resume and out_dir is None:
         raise ValueError("resume=True reads the runs of an earlier record: give out_dir")
     rank = start_data_parallel()
@@ -311,13 +285,9 @@ def run_experiment(
     command = command or f"run_experiment({name!r}, size={size!r}, seeds={seeds}, device={device!r})"
     stem = None if out_dir is None else Path(out_dir) / f"{chosen.name}-{size}"
     finished = finished_runs(stem.with_suffix(".json"), configs) if resume else {}
-    pending = {index: config for index, config in enumerate(configs) if index not in finished}
-    if jobs > 1:
-        done = _train_side_by_side(pending, jobs, progress)
-    else:
-        done = ((index, train.train(config, progress)) for index, config in pending.items())
-    for index, result in done:
-        finished[index] = result
+    pending = [index for index in range(len(configs)) if index not in finished]
+    for position, result in train.train_each([configs[index] for index in pending], progress, jobs):
+        finished[pending[position]] = result
         if rank == 0 and stem is not None:
             write_results(chosen, size, [finished[i] for i in sorted(finished)], stem.parent, command, planned=len(configs))
     return [finished[index] for index in range(len(configs))]

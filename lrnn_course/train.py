@@ -30,8 +30,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import multiprocessing
+import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -389,9 +392,48 @@ def preset(name: str, size: str = "small", **changes: Any) -> TrainConfig:
     return dataclasses.replace(PRESETS[name][size], **changes)
 
 
-def train_all(configs: Sequence[TrainConfig], progress: bool = True) -> list[TrainResult]:
-    """Train each config in turn (one tqdm bar per run)."""
-    return [train(config, progress) for config in configs]
+def _train_in_worker(config: TrainConfig, threads: int) -> TrainResult:
+    """One run in a worker process of ``train_each``; its model travels back on the CPU."""
+    torch.set_num_threads(threads)
+    result = train(config, progress=False)
+    result.model.cpu()
+    return result
+
+
+def train_each(configs: Sequence[TrainConfig], progress: bool = True, jobs: int = 1) -> Iterator[tuple[int, TrainResult]]:
+    """Train each config; yield (its index in ``configs``, its result) as each run finishes.
+
+    ``jobs`` > 1 trains that many runs at once, each in a spawned process (a forked one cannot use
+    CUDA), the CPU cores shared evenly among them: small models leave a GPU mostly idle while
+    Python launches their kernels, so several runs share it well. Each result's model comes back to
+    its run's device. When a run fails, the runs not yet started are cancelled and its exception is
+    raised. One tqdm bar per run with ``jobs`` = 1, one for all runs otherwise.
+    """
+    require_positive_int(jobs, "jobs")
+    if jobs == 1:
+        return ((index, train(config, progress)) for index, config in enumerate(configs))
+    return _train_side_by_side(configs, progress, jobs)
+
+
+def _train_side_by_side(configs: Sequence[TrainConfig], progress: bool, jobs: int) -> Iterator[tuple[int, TrainResult]]:
+    from tqdm.auto import tqdm
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = {pool.submit(_train_in_worker, config, threads): index for index, config in enumerate(configs)}
+        for future in tqdm(as_completed(futures), total=len(futures), desc=f"runs, {jobs} at a time", disable=not progress):
+            result = future.result()
+            result.model.to(result.device)
+            yield futures[future], result
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def train_all(configs: Sequence[TrainConfig], progress: bool = True, jobs: int = 1) -> list[TrainResult]:
+    """Train each config, ``jobs`` at a time (see ``train_each``); the results in the order of ``configs``."""
+    finished = dict(train_each(configs, progress, jobs))
+    return [finished[index] for index in range(len(configs))]
 
 
 def variants(base: TrainConfig, **choices: Sequence[Any]) -> list[TrainConfig]:

@@ -64,6 +64,7 @@
 SIZE = "small"  # "small": 1 000 steps, one seed (about a minute on a laptop CPU); "full": the paper's 20 000 steps, 3 seeds
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
+JOBS = 1  # training runs at once, one process each: on a GPU, several runs share it
 
 # %% slideshow={"slide_type": "skip"}
 import torch
@@ -164,7 +165,7 @@ check("04.answer_loss", answer_loss)
 
 # %% tags=["lesson"]
 configs = train.variants(train.preset("figure1", SIZE, device=DEVICE), negative=[False, True], seed=SEEDS)
-results = train.train_all(configs)
+results = train.train_all(configs, jobs=JOBS)
 for result in results:
     print(result.summary())
 
@@ -279,7 +280,7 @@ print(f"the tanh model has a parity-machine channel (gate > 0.95 for bit 0, < -0
 # %% tags=["lesson"]
 if SIZE == "full" and device.type == "cuda":
     mamba_configs = train.variants(train.preset("mamba_parity", "full", device=DEVICE), negative=[False, True], seed=SEEDS)
-    mamba_results = train.train_all(mamba_configs)
+    mamba_results = train.train_all(mamba_configs, jobs=JOBS)
     display(Markdown(train.results_table(mamba_results, reference=train.PAPER["mamba_parity"])))
 else:
     show_committed_tables("mamba_parity")

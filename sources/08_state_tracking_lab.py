@@ -66,6 +66,7 @@
 SIZE = "small"  # "small": about four minutes on a laptop CPU; "full": the GPU experiments, 3 seeds
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
+JOBS = 1  # training runs at once, one process each: on a GPU, several runs share it
 
 # %% slideshow={"slide_type": "skip"}
 import torch
@@ -303,7 +304,7 @@ def show_committed(name: str) -> None:
 def run(name: str) -> list:
     """Run an experiment at this notebook's size and show its table, with the paper's verdicts."""
     chosen = experiments.experiment(name)
-    results = experiments.run_experiment(name, SIZE, SEEDS, DEVICE, out_dir=None)
+    results = experiments.run_experiment(name, SIZE, SEEDS, DEVICE, out_dir=None, jobs=JOBS)
     display(Markdown(train.results_table(results, reference=chosen.paper)))
     return results
 

@@ -81,6 +81,21 @@ def test_a_short_run_records_evaluations_and_a_table():
     assert row.startswith("| diagonal [-1,1] | 0 | 6 |") and row.endswith("| 1.000 |")
 
 
+def test_runs_side_by_side_come_back_in_order_with_the_same_trained_models():
+    base = train.TrainConfig(steps=12, eval_every=6, batch_size=16, eval_samples=16, test_lengths=(41,), device="cpu")
+    configs = train.variants(base, negative=[False, True], seed=[0, 1])
+    one_after_another = train.train_all(configs, progress=False)
+    side_by_side = train.train_all(configs, progress=False, jobs=2)
+    assert [result.config for result in side_by_side] == configs
+    for sequential, parallel in zip(one_after_another, side_by_side):
+        assert parallel.losses == pytest.approx(sequential.losses, rel=1e-5)
+        assert parallel.losses[-1] != parallel.losses[0], "the loss must move, or the comparison proves nothing"
+        for name, weight in sequential.model.state_dict().items():
+            torch.testing.assert_close(parallel.model.state_dict()[name], weight, rtol=1e-5, atol=1e-6, msg=name)
+    with pytest.raises(ValueError, match="jobs"):
+        train.train_all(configs, jobs=0)
+
+
 def test_max_seconds_stops_a_run_early():
     config = train.TrainConfig(steps=10_000, batch_size=4, eval_samples=4, test_lengths=(41,), max_seconds=0.05, device="cpu")
     result = train.train(config, progress=False)
