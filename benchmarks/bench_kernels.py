@@ -1,6 +1,6 @@
 """The course's Triton kernels against the memory-bandwidth limit and flash-linear-attention (fla), side by side.
 
-Usage: python benchmarks/bench_kernels.py [--out benchmarks/results/h100.json] [--smoke]
+Usage: python benchmarks/bench_kernels.py [--out benchmarks/results/h100.json] [--smoke] [--launch-sweep]
 
 On a CUDA GPU it times, in one run, on the shapes of issue 7:
   - the diagonal scan at (8, 4096, 2048) float32, forward and forward+backward, against a device copy
@@ -11,6 +11,8 @@ Every time is a median of several calls after a warm-up; the script prints ratio
 bandwidth and never asserts a time. The JSON records the GPU and the torch, triton and fla versions.
 fla is optional: where it is missing or refuses a call, its column says why. ``--smoke`` runs tiny
 shapes wherever Triton runs (the interpreter on a CPU), to check the script itself.
+``--launch-sweep`` adds our delta rule at every value block and warp count of ``SWEEP``, to choose
+``kernels.delta.MAX_BLOCK_V`` and ``NUM_WARPS``.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ import torch.nn.functional as F
 import lrnn_course
 from lrnn_course._triton import triton, triton_mode
 from lrnn_course.bench import median_seconds
-from lrnn_course.kernels import chunk_delta_product, chunk_delta_rule, diagonal_scan
+from lrnn_course.kernels import chunk_delta_product, chunk_delta_rule, delta, diagonal_scan
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FULL = {"scan": (8, 4096, 2048), "delta": [(8, 2048, 16, 128), (4, 8192, 16, 128)]}
 SMOKE = {"scan": (1, 20, 16), "delta": [(1, 17, 1, 16)]}
+SWEEP = [(block_v, num_warps) for block_v in (32, 64) for num_warps in (4, 8)]  # delta.MAX_BLOCK_V, delta.NUM_WARPS
 
 
 def fla_function(path: str) -> Callable | str:
@@ -132,6 +135,48 @@ def delta_rows(shape: tuple[int, int, int, int], device: str, dtype: torch.dtype
     return rows
 
 
+def launch_sweep_rows(shapes: list[tuple[int, int, int, int]], device: str, dtype: torch.dtype, repeats: int) -> list[dict]:
+    """Our delta rule, forward+backward, at each value block and warp count of ``SWEEP``, the default first.
+
+    Each row also gives the largest difference of its outputs from the default's, so a launch that
+    computes something else cannot win.
+    """
+    default = (delta.MAX_BLOCK_V, delta.NUM_WARPS)
+    rows = []
+    for shape in shapes:
+        q, k, v, beta, _ = delta_inputs(shape, device, dtype)
+        expected = None
+        for block_v, num_warps in [default, *(launch for launch in SWEEP if launch != default)]:
+            delta.MAX_BLOCK_V, delta.NUM_WARPS = block_v, num_warps
+            try:
+                with torch.no_grad():
+                    outputs = chunk_delta_rule(q, k, v, beta, backend="triton")[0].float()
+                expected = outputs if expected is None else expected
+                ms = timed(forward_backward(lambda: chunk_delta_rule(q, k, v, beta, backend="triton"), [q, k, v, beta]), repeats)
+                difference = float((outputs - expected).abs().max())
+            except Exception as error:  # noqa: BLE001 - a launch that does not compile is a result to record
+                ms, difference = f"failed ({type(error).__name__}: {str(error).splitlines()[0][:120]})", None
+            finally:
+                delta.MAX_BLOCK_V, delta.NUM_WARPS = default
+            rows.append({"kernel": "delta rule", "shape": list(shape), "dtype": str(dtype).removeprefix("torch."),
+                         "pass": "forward+backward", "block_v": block_v, "num_warps": num_warps, "ms": ms,
+                         "max_difference_from_default": difference})
+    return rows
+
+
+def sweep_table(rows: list[dict]) -> str:
+    lines = ["| shape | value block | warps | forward+backward (ms) | / default | max difference from default |", "|---|---|---|---|---|---|"]
+    defaults = {}
+    for row in rows:
+        shape = "×".join(map(str, row["shape"]))
+        defaults.setdefault(shape, row["ms"])
+        mine, default = row["ms"], defaults[shape]
+        ratio = f"{mine / default:.2f}" if isinstance(mine, float) and isinstance(default, float) else "–"
+        difference = "–" if row["max_difference_from_default"] is None else f"{row['max_difference_from_default']:.1e}"
+        lines.append(f"| {shape} | {row['block_v']} | {row['num_warps']} | {mine if isinstance(mine, str) else f'{mine:.3f}'} | {ratio} | {difference} |")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     lines = ["| kernel | shape | dtype | pass | ours (ms) | fla (ms) | ours / fla | of copy bandwidth |", "|---|---|---|---|---|---|---|---|"]
     for row in rows:
@@ -150,6 +195,8 @@ def main() -> int:
     parser.add_argument("--out", default=str(RESULTS / "h100.json"))
     parser.add_argument("--smoke", action="store_true", help="tiny shapes wherever Triton runs, to test the script")
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--launch-sweep", action="store_true",
+                        help="also time the delta rule at value blocks of 32 and 64 with 4 and 8 warps")
     args = parser.parse_args()
     if triton_mode() != "compiled" and not args.smoke:
         print(f"bench_kernels needs a CUDA GPU with compiled Triton (here: {triton_mode()}); use --smoke to test the script")
@@ -164,10 +211,14 @@ def main() -> int:
         "torch": torch.__version__, "triton": triton.__version__, "fla": fla_function("fla.__version__"),
         "lrnn_course": lrnn_course.__version__, "mode": triton_mode(), "repeats": args.repeats, "rows": rows,
     }
+    if args.launch_sweep:
+        record["launch_sweep"] = launch_sweep_rows(shapes["delta"], device, dtype, args.repeats)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(f"{record['device']}, torch {record['torch']}, triton {record['triton']}, fla {record['fla']}")
     print(table(rows))
+    if args.launch_sweep:
+        print(sweep_table(record["launch_sweep"]))
     print(f"wrote {args.out}")
     return 0
 

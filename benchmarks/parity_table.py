@@ -1,9 +1,10 @@
 """The parity results of Lesson 04 at full size: Figure 1 (diagonal) and Table 3's Mamba row, 3 seeds each.
 
-Usage: python benchmarks/parity_table.py [--presets figure1 mamba_parity] [--size full] [--seeds 3] [--device auto]
+Usage: python benchmarks/parity_table.py [--presets figure1 mamba_parity] [--size full] [--seeds 3] [--device auto] [--jobs 1]
 
 Writes benchmarks/results/parity-<preset>-<size>-<device>.md (a Markdown table beside the paper's
-numbers, with steps, seconds and device per row) and prints it. Runs one config after another.
+numbers, with steps, seconds and device per row) and prints it. ``--jobs N`` trains N runs at once
+(``train.train_all``), one process each.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ def main() -> None:
     parser.add_argument("--size", default="full", choices=["small", "full"])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at once, one process each")
     args = parser.parse_args()
     for name in args.presets:
         base = train.preset(name, args.size, device=args.device)
         configs = train.variants(base, negative=[False, True], seed=list(range(args.seeds)))
-        results = train.train_all(configs)
+        results = train.train_all(configs, jobs=args.jobs)
         device = results[0].device
         gpu = f" ({torch.cuda.get_device_name()})" if device == "cuda" else ""
         header = (f"# Parity, preset {name!r} at size {args.size!r}\n\n"

@@ -17,7 +17,7 @@ SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_kernels.
 @needs_kernel
 def test_smoke_run_writes_a_row_per_kernel_and_pass(tmp_path, monkeypatch, capsys):
     out = tmp_path / "bench.json"
-    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--smoke", "--repeats", "1", "--out", str(out)])
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--smoke", "--launch-sweep", "--repeats", "1", "--out", str(out)])
     with pytest.raises(SystemExit) as stop:
         runpy.run_path(str(SCRIPT), run_name="__main__")
     assert stop.value.code == 0
@@ -26,4 +26,8 @@ def test_smoke_run_writes_a_row_per_kernel_and_pass(tmp_path, monkeypatch, capsy
     measured = {(row["kernel"], row["pass"]) for row in record["rows"] if isinstance(row["ms"], float) and row["ms"] > 0}
     for kernel in ("delta rule", "gated delta rule", "DeltaProduct n_h=2", "diagonal scan"):
         assert {(kernel, "forward"), (kernel, "forward+backward")} <= measured
-    assert "| kernel | shape |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| kernel | shape |" in printed and "| shape | value block | warps |" in printed
+    sweep = record["launch_sweep"]
+    assert [(row["block_v"], row["num_warps"]) for row in sweep] == [(64, 4), (32, 4), (32, 8), (64, 8)]
+    assert all(isinstance(row["ms"], float) and row["max_difference_from_default"] == 0.0 for row in sweep)

@@ -54,6 +54,13 @@ INTERPRETER_CHUNK = 16
 COMPILED_CHUNK = 32
 MIN_BLOCK = 16
 MAX_BLOCK_V = 64
+# Warps per program. Compiled for an H100, every delta kernel reaches 255 registers a thread and
+# spills; 8 warps halve what each thread holds, at the price of more exchange between warps in the
+# forward substitution, and value blocks of 32 halve the state a program holds but recompute each
+# chunk's T and W twice as often. ``benchmarks/bench_kernels.py --launch-sweep`` times the four
+# combinations side by side on a GPU; until it has run, these are Triton's default warps and the
+# larger block.
+NUM_WARPS = 4
 # A program holds all D_k rows of its state block, so shared memory grows with D_k; the compile
 # test proves the largest blocks fit at this size, which is the head size of the benchmarks.
 MAX_KEY_DIM = 128
@@ -301,7 +308,8 @@ def launch_delta_rule_forward(
         _delta_rule_forward_kernel[grid](
             q, k, v, beta, alpha_arg, initial, out, final_state, chunk_states, steps, heads, key_dim, value_dim, scale,
             CHUNK=chunk, BLOCK_K=block_k, BLOCK_V=block_v, GATED=alpha is not None, SAVE_STATES=save_states,
-            PRECISION=_precision(q.dtype), SUBSTITUTE=substitute or forward_substitution, GATES=gates or chunk_gates)
+            PRECISION=_precision(q.dtype), SUBSTITUTE=substitute or forward_substitution, GATES=gates or chunk_gates,
+            num_warps=NUM_WARPS)
     return out, final_state, chunk_states
 
 
@@ -343,7 +351,7 @@ class _ChunkDeltaRuleFunction(torch.autograd.Function):
                 partial_q, partial_k, grad_v, partial_beta, partial_alpha, grad_initial,
                 steps, heads, key_dim, value_dim, ctx.scale,
                 CHUNK=chunk, BLOCK_K=block_k, BLOCK_V=block_v, GATED=ctx.gated, PRECISION=_precision(q.dtype),
-                SUBSTITUTE=forward_substitution, GATES=chunk_gates)
+                SUBSTITUTE=forward_substitution, GATES=chunk_gates, num_warps=NUM_WARPS)
         grad_alpha = partial_alpha.sum(0).to(q.dtype) if ctx.gated else None
         return (partial_q.sum(0).to(q.dtype), partial_k.sum(0).to(q.dtype), grad_v, partial_beta.sum(0).to(q.dtype),
                 grad_alpha, grad_initial.to(ctx.state_dtype), None)
