@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import runpy
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -119,9 +120,16 @@ def run_lessons(args: argparse.Namespace) -> int:
     return 0 if all(run.passed for run in runs) else 1
 
 
+def stop_on_terminate(signal_number: int, frame) -> None:
+    """SIGTERM (``timeout``, a job scheduler) as an exception: cleanup runs, so side-by-side workers stop too."""
+    raise SystemExit(128 + signal_number)
+
+
 def run_experiment(args: argparse.Namespace) -> int:
     from .experiments import run_experiment as run
     from .train import data_parallel_rank, results_table
+
+    signal.signal(signal.SIGTERM, stop_on_terminate)
 
     changes = {"steps": args.steps} if args.steps is not None else {}
     command = "lrnn-course experiment " + " ".join(args.argv)

@@ -34,7 +34,6 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -392,12 +391,12 @@ def preset(name: str, size: str = "small", **changes: Any) -> TrainConfig:
     return dataclasses.replace(PRESETS[name][size], **changes)
 
 
-def _train_in_worker(config: TrainConfig, threads: int) -> TrainResult:
+def _train_indexed(indexed: tuple[int, TrainConfig]) -> tuple[int, TrainResult]:
     """One run in a worker process of ``train_each``; its model travels back on the CPU."""
-    torch.set_num_threads(threads)
+    index, config = indexed
     result = train(config, progress=False)
     result.model.cpu()
-    return result
+    return index, result
 
 
 def train_each(configs: Sequence[TrainConfig], progress: bool = True, jobs: int = 1) -> Iterator[tuple[int, TrainResult]]:
@@ -406,8 +405,9 @@ def train_each(configs: Sequence[TrainConfig], progress: bool = True, jobs: int 
     ``jobs`` > 1 trains that many runs at once, each in a spawned process (a forked one cannot use
     CUDA), the CPU cores shared evenly among them: small models leave a GPU mostly idle while
     Python launches their kernels, so several runs share it well. Each result's model comes back to
-    its run's device. When a run fails, the runs not yet started are cancelled and its exception is
-    raised. One tqdm bar per run with ``jobs`` = 1, one for all runs otherwise.
+    its run's device. When a run fails, or the caller stops early (an exception, Ctrl-C), the
+    workers are terminated and the runs not finished are lost. One tqdm bar per run with ``jobs``
+    = 1, one for all runs otherwise.
     """
     require_positive_int(jobs, "jobs")
     if jobs == 1:
@@ -419,15 +419,15 @@ def _train_side_by_side(configs: Sequence[TrainConfig], progress: bool, jobs: in
     from tqdm.auto import tqdm
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=torch.set_num_threads, initargs=(threads,))
     try:
-        futures = {pool.submit(_train_in_worker, config, threads): index for index, config in enumerate(configs)}
-        for future in tqdm(as_completed(futures), total=len(futures), desc=f"runs, {jobs} at a time", disable=not progress):
-            result = future.result()
+        finished = pool.imap_unordered(_train_indexed, enumerate(configs))
+        for index, result in tqdm(finished, total=len(configs), desc=f"runs, {jobs} at a time", disable=not progress):
             result.model.to(result.device)
-            yield futures[future], result
+            yield index, result
     finally:
-        pool.shutdown(cancel_futures=True)
+        pool.terminate()  # every result is in when the loop ends; otherwise nobody is waiting for the rest
+        pool.join()
 
 
 def train_all(configs: Sequence[TrainConfig], progress: bool = True, jobs: int = 1) -> list[TrainResult]:

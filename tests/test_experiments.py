@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
+import psutil
 import pytest
 
 from lrnn_course import cli, experiments
@@ -75,6 +79,31 @@ def test_runs_side_by_side_follow_the_same_loss_curves_as_one_after_another(tmp_
         assert other["losses"] == pytest.approx(one["losses"], rel=1e-5)
         assert other["losses"][-1] < other["losses"][0], "the loss must move, or the comparison proves nothing"
     assert "| deltaproduct n_h=1 [0,1] | 0 | 4 |" in output
+
+
+def test_terminating_the_command_stops_its_side_by_side_workers(tmp_path):
+    """``timeout`` sends SIGTERM to the command only; workers left running would hold the GPU for nothing."""
+    environment = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.getcwd())
+    command = [sys.executable, "-m", "lrnn_course", "experiment", "s3", "--steps", "100000", "--jobs", "2",
+               "--out", str(tmp_path), "--quiet", "--device", "cpu"]
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    workers = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.5)
+            workers = [child for child in psutil.Process(process.pid).children() if "python" in child.name().lower()]
+        assert len(workers) >= 2, "the workers never started"
+        time.sleep(5)  # the workers import torch and start training
+        process.terminate()
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM
+        _, alive = psutil.wait_procs(workers, timeout=30)
+        assert not alive, f"workers still running: {alive}"
+    finally:  # on failure, leave nothing training
+        process.kill()
+        for worker in workers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                worker.kill()
 
 
 def test_a_stopped_experiment_keeps_its_finished_runs_and_resume_trains_only_the_rest(tmp_path, monkeypatch):
