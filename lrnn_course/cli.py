@@ -126,6 +126,7 @@ def stop_on_terminate(signal_number: int, frame) -> None:
 
 
 def run_experiment(args: argparse.Namespace) -> int:
+    from .experiments import record_stem
     from .experiments import run_experiment as run
     from .train import data_parallel_rank, results_table
 
@@ -137,7 +138,7 @@ def run_experiment(args: argparse.Namespace) -> int:
                   jobs=args.jobs, resume=args.resume, **changes)
     if data_parallel_rank()[0] == 0:
         print(results_table(results))
-        print(f"wrote {Path(args.out) / f'{args.name}-{args.size}'}.json and .png")
+        print(f"wrote {record_stem(args.out, args.name, args.size)}.json and .png")
     return 0
 
 

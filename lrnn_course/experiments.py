@@ -182,10 +182,15 @@ def experiment(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
+def record_stem(out_dir: Path | str, name: str, size: str) -> Path:
+    """Where an experiment's record goes: ``out_dir/NAME-SIZE``, with ``.json`` and ``.png`` added."""
+    return Path(out_dir) / f"{name}-{size}"
+
+
 def committed(name: str, size: str = "full") -> dict | None:
     """The record that ``lrnn-course experiment NAME --size SIZE --out benchmarks/results/experiments`` committed, or None."""
     experiment(name)
-    path = COMMITTED / f"{name}-{size}.json"
+    path = record_stem(COMMITTED, name, size).with_suffix(".json")
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -283,28 +288,27 @@ def run_experiment(
     if train.data_parallel_rank()[1] > 1 and (jobs > 1 or resume):
         raise ValueError("under torchrun every process trains the same run: jobs and resume need a single process")
     command = command or f"run_experiment({name!r}, size={size!r}, seeds={seeds}, device={device!r})"
-    stem = None if out_dir is None else Path(out_dir) / f"{chosen.name}-{size}"
-    finished = finished_runs(stem.with_suffix(".json"), configs) if resume else {}
+    finished = finished_runs(record_stem(out_dir, chosen.name, size).with_suffix(".json"), configs) if resume else {}
     pending = [index for index in range(len(configs)) if index not in finished]
     for position, result in train.train_each([configs[index] for index in pending], progress, jobs):
         finished[pending[position]] = result
-        if rank == 0 and stem is not None:
-            write_results(chosen, size, [finished[i] for i in sorted(finished)], stem.parent, command, planned=len(configs))
+        if rank == 0 and out_dir is not None:
+            write_results(chosen, size, [finished[i] for i in sorted(finished)], Path(out_dir), command, planned=len(configs))
     return [finished[index] for index in range(len(configs))]
 
 
 def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult], out_dir: Path, command: str,
-                  planned: int | None = None) -> tuple[Path, Path]:
+                  planned: int) -> tuple[Path, Path]:
     """Write the JSON record and the length-generalisation plot of finished runs; return both paths.
 
-    ``planned`` is how many runs the experiment has in all (default: these); the record keeps both counts.
+    ``planned`` is how many runs the experiment has in all; the record keeps both counts.
     """
     from matplotlib.figure import Figure  # not pyplot: writing the file must not touch a notebook's backend
 
     from . import viz
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = out_dir / f"{chosen.name}-{size}"
+    stem = record_stem(out_dir, chosen.name, size)
     record = {
         "experiment": chosen.name,
         "question": chosen.question,
@@ -315,7 +319,7 @@ def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult],
         "torch": torch.__version__,
         "python": platform.python_version(),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "runs_planned": len(results) if planned is None else planned,
+        "runs_planned": planned,
         "paper": dict(chosen.paper),
         "table": train.results_table(results, reference=chosen.paper),
         "runs": [result_record(result) for result in results],
