@@ -205,7 +205,7 @@ def parser() -> argparse.ArgumentParser:
     experiment.add_argument("--out", default="build/experiments", help="folder for NAME-SIZE.json and .png")
     experiment.add_argument("--jobs", type=int, default=1, help="runs trained at once, one process each (default 1)")
     experiment.add_argument("--resume", action="store_true",
-                            help="keep the runs already in --out whose config is unchanged; train only the others")
+                            help="keep the runs already in --out whose settings (all but the device) are unchanged; train only the others")
     experiment.add_argument("--quiet", action="store_true", help="no progress bars")
     experiment.set_defaults(run=run_experiment)
     return main_parser

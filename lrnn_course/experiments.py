@@ -12,7 +12,7 @@ Glossary (code name -> paper term):
                    table in ``benchmarks/results/`` (course scale, not the paper's 100k steps)
 ``run_experiment`` every variant × seed; the JSON file and the length-generalisation plot are
                    rewritten after each finished run, so a stopped experiment keeps its runs
-``resume``         reuse the runs of the JSON file whose config is unchanged; train only the rest
+``resume``         reuse the runs of the JSON file whose settings (all but the device) are unchanged; train only the rest
 ``jobs``           how many runs train side by side, each in its own process
 =================  =======================================================================
 
@@ -240,14 +240,19 @@ def result_from_record(run: Mapping) -> TrainResult:
     return TrainResult(config, None, history, run["device"], list(run["losses"]))
 
 
+def settings_key(fields: Mapping) -> str:
+    """A ``config_record`` as one string, without its device: where a run trained ("auto", "cuda") does not change what it is."""
+    return json.dumps({key: value for key, value in fields.items() if key != "device"}, sort_keys=True)
+
+
 def finished_runs(path: Path, configs: Sequence[TrainConfig]) -> dict[int, TrainResult]:
-    """The runs of the record at ``path`` whose config is one of ``configs``, by that config's index."""
+    """The runs of the record at ``path`` whose settings are those of one of ``configs``, by that config's index."""
     if not path.is_file():
         return {}
-    wanted = {json.dumps(config_record(config), sort_keys=True): index for index, config in enumerate(configs)}
+    wanted = {settings_key(config_record(config)): index for index, config in enumerate(configs)}
     found = {}
     for run in json.loads(path.read_text())["runs"]:
-        index = wanted.get(json.dumps(run["config"], sort_keys=True))
+        index = wanted.get(settings_key(run["config"]))
         if index is not None:
             found[index] = result_from_record(run)
     return found
@@ -274,7 +279,7 @@ def run_experiment(
         progress: tqdm bars.
         command: how the run was started, for the JSON record (the CLI passes its command line).
         jobs: runs trained at once, each in its own process (``train.train_each``).
-        resume: keep the runs already in ``out_dir``'s record whose config is unchanged, train the rest.
+        resume: keep the runs already in ``out_dir``'s record whose settings (all but the device) are unchanged, train the rest.
         changes: config fields to override in every run (e.g. ``steps=5`` for a smoke test).
 
     Returns:
@@ -332,5 +337,5 @@ def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult],
                                    log_lengths=True)
     figure.tight_layout()
     png_path = stem.with_suffix(".png")
-    figure.savefig(png_path, dpi=100)
+    figure.savefig(png_path, dpi=100, bbox_inches="tight")  # the legend of many models sits right of the axes
     return json_path, png_path

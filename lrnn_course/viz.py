@@ -131,14 +131,30 @@ def precision_explorer(steps: int = 80):
 
 
 def plot_length_generalisation(results: Sequence, ax=None, title: str | None = None, log_lengths: bool = False):
-    """The runs' metric against test length, one line per ``TrainResult`` (its final evaluation); ``log_lengths`` puts length on a log₂ axis."""
+    """The runs' metric against test length (their final evaluations); ``log_lengths`` puts length on a log₂ axis.
+
+    One line per model: a single run as it is, several seeds as their median with the band from the
+    lowest to the highest seed (eighteen crossing lines would hide the comparison).
+    """
+    import statistics
+
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
+    by_label: dict[str, list] = {}
     for result in results:
-        lengths = sorted(result.final.scores)
-        ax.plot(lengths, [result.final.scores[length] for length in lengths], marker="o", label=f"{result.config.label}, seed {result.config.seed}")
+        by_label.setdefault(result.config.label, []).append(result)
+    for label, runs in by_label.items():
+        lengths = sorted(runs[0].final.scores)
+        per_length = [[run.final.scores[length] for run in runs] for length in lengths]
+        if len(runs) == 1:
+            ax.plot(lengths, [scores[0] for scores in per_length], marker="o", label=f"{label}, seed {runs[0].config.seed}")
+            continue
+        (line,) = ax.plot(lengths, [statistics.median(scores) for scores in per_length], marker="o",
+                          label=f"{label}: median of {len(runs)} seeds, band min to max")
+        ax.fill_between(lengths, [min(scores) for scores in per_length], [max(scores) for scores in per_length],
+                        color=line.get_color(), alpha=0.2)
     low, high = results[0].config.train_lengths
     ax.axvspan(low, high, color="grey", alpha=0.15, label=f"training lengths {low}-{high}")
     ax.axhline(0, color="black", linewidth=0.8)
@@ -152,7 +168,8 @@ def plot_length_generalisation(results: Sequence, ax=None, title: str | None = N
     ax.set_title(title or f"{metric.capitalize()} beyond the training lengths")
     ax.set_xlabel("sequence length")
     ax.set_ylabel(metric)
-    ax.legend(fontsize="small")
+    # Beyond four models the legend would cover the lines: it goes to the right of the axes.
+    ax.legend(fontsize="small", **({"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} if len(by_label) > 4 else {}))
     return ax
 
 

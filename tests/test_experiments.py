@@ -133,6 +133,8 @@ def test_a_stopped_experiment_keeps_its_finished_runs_and_resume_trains_only_the
     assert len(json.loads((tmp_path / "s3-small.json").read_text())["runs"]) == 4
 
     trained.clear()
+    experiments.run_experiment("s3", device="cpu", out_dir=tmp_path, progress=False, resume=True, steps=2)
+    assert trained == [], "runs recorded with device 'auto' are the same runs on 'cpu' (or 'cuda')"
     experiments.run_experiment("s3", out_dir=tmp_path, progress=False, resume=True, steps=3)
     assert len(trained) == 4, "a changed config must be trained again"
 

@@ -81,6 +81,13 @@ def test_training_plots_draw_one_line_per_run():
     assert list(ax.get_lines()[1].get_xdata()) == [41, 64]
     assert ax.get_xscale() == "linear"
     assert viz.plot_length_generalisation(results, log_lengths=True).get_xscale() == "log"
+    seeds = train.train_all(train.variants(config, negative=[True], seed=[0, 1, 2]), progress=False)
+    ax = viz.plot_length_generalisation(seeds)
+    assert [t.get_text() for t in ax.get_legend().get_texts()][0] == "diagonal [-1,1]: median of 3 seeds, band min to max"
+    per_length = [sorted(result.final.scores[length] for result in seeds) for length in (41, 64)]
+    assert list(ax.get_lines()[0].get_ydata()) == [scores[1] for scores in per_length]
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert min(band) == min(min(scores) for scores in per_length) and max(band) == max(max(scores) for scores in per_length)
     ax = viz.plot_learning_curves(results)
     assert list(ax.get_lines()[0].get_xdata()) == [1, 2] and ax.get_xlabel() == "training step"
 
