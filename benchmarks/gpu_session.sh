@@ -3,8 +3,8 @@
 #
 #   BUDGET_S=540 bash benchmarks/gpu_session.sh [STEP ...]     # default: every step, in this order
 #
-#   gpu-test     make gpu-test: the suite with the compiled-kernel tests     results/gpu-test-h100.log
 #   bench        bench_kernels.py --launch-sweep, ours against fla            results/h100.json, bench-h100.log
+#   gpu-test     make gpu-test: the suite with the compiled-kernel tests     results/gpu-test-h100.log
 #   mamba        parity_table.py: Lesson 04's Mamba row (Table 3), 3 seeds    results/parity-mamba_parity-full-cuda.md
 #   experiments  Lesson 08's experiments at full size, 3 seeds, --resume      results/experiments/
 #   course       every notebook at SIZE=full on CUDA, one at a time           results/course-full/NAME.md
@@ -18,7 +18,7 @@
 # when the script ends, however it ends; unpack it at the checkout's root.
 #
 # Environment: BUDGET_S (540 s in all), RESERVE_S (20 s of it kept for packing), PY (python3),
-# JOBS (8 pytest workers), TRAIN_JOBS (6 runs trained at once), FORCE=1 (redo finished steps).
+# JOBS (12 pytest workers), TRAIN_JOBS (6 runs trained at once), FORCE=1 (redo finished steps).
 # A .whl folder at the checkout's root (benchmarks/README.md) is installed first, for a host
 # without network.
 set -uo pipefail
@@ -27,11 +27,12 @@ started=$(date +%s)
 BUDGET_S=${BUDGET_S:-540}
 RESERVE_S=${RESERVE_S:-20}
 PY=${PY:-python3}
-JOBS=${JOBS:-8}
+JOBS=${JOBS:-12}
 TRAIN_JOBS=${TRAIN_JOBS:-6}
 FORCE=${FORCE:-0}
 RESULTS=benchmarks/results
-ALL_STEPS=(gpu-test bench mamba experiments course)
+# The benchmark first: it takes a minute or two, while the suite is the longest step not yet timed.
+ALL_STEPS=(bench gpu-test mamba experiments course)
 EXPERIMENTS=(parity arithmetic arithmetic_brackets s5_only_swaps s3 cycle)
 # Short notebooks first; Lesson 04 trains Figure 1 and the Mamba row, and Lesson 08 trains whatever
 # the experiments step left undone.
@@ -54,14 +55,15 @@ passed_log() {
     && tail -1 "$1" | grep -qx "# exit status 0"
 }
 # logged FILE MIN_S COMMAND...: COMMAND under the budget left, its output in FILE between a header
-# (fingerprint, time, GPU) and a last line with its exit status
+# (fingerprint, time, GPU) and a last line with its exit status. Out of time it gets SIGINT, so
+# pytest still reports what passed and how long each test took.
 logged() {
   local file=$1 minimum=$2; shift 2
   enough "$minimum" "the command that writes $file" || return 1
   {
     echo "# fingerprint $(fingerprint), $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || echo 'no GPU')"
     echo "# $*"
-    timeout "$(seconds_left)" "$@" 2>&1
+    timeout --signal=INT --kill-after=15 "$(seconds_left)" "$@" 2>&1
     echo "# exit status $?"
   } | tee "$file"
 }
@@ -91,7 +93,7 @@ mkdir -p "$RESULTS/course-full"
 
 step_gpu_test() {
   if passed_log "$RESULTS/gpu-test-h100.log"; then say "gpu-test already passed for this code"; return; fi
-  logged "$RESULTS/gpu-test-h100.log" 180 make gpu-test PY="$PY" JOBS="$JOBS"
+  PYTEST_ADDOPTS="--durations=40" logged "$RESULTS/gpu-test-h100.log" 180 make gpu-test PY="$PY" JOBS="$JOBS"
 }
 
 step_bench() {

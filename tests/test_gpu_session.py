@@ -94,7 +94,7 @@ def test_the_results_are_packed_into_out_however_the_session_ends(checkout):
     no_gpu.mkdir()
     for tool in ("dirname", "date", "tar", "gzip"):
         (no_gpu / tool).symlink_to(shutil.which(tool))
-    for path, complaint in ((f"{checkout.parent / 'bin'}:{os.environ['PATH']}", "the steps are: gpu-test bench mamba experiments course"),
+    for path, complaint in ((f"{checkout.parent / 'bin'}:{os.environ['PATH']}", "the steps are: bench gpu-test mamba experiments course"),
                             (str(no_gpu), "no nvidia-smi: a GPU session needs a CUDA machine")):
         done = subprocess.run([shutil.which("bash"), "benchmarks/gpu_session.sh", "no-such-step"], cwd=checkout, capture_output=True, text=True,
                               env=os.environ | {"OUT": str(checkout.parent / "out"), "PATH": path})
