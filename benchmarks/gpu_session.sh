@@ -5,15 +5,15 @@
 #
 #   bench        bench_kernels.py --launch-sweep, ours against fla            results/h100.json, bench-h100.log
 #   gpu-test     make gpu-test: the suite with the compiled-kernel tests     results/gpu-test-h100.log
-#   mamba        parity_table.py: Lesson 04's Mamba row (Table 3), 3 seeds    results/parity-mamba_parity-full-cuda.md
+#   mamba        parity_table.py: Lesson 04's Mamba row (Table 3), 3 seeds    results/parity-mamba_parity-full.json, -cuda.md
 #   experiments  Lesson 08's experiments at full size, 3 seeds, --resume      results/experiments/
 #   course       every notebook at SIZE=full on CUDA, one at a time           results/course-full/NAME.md
 #
 # A GPU lent for minutes cannot finish all of this at once, so every step stops at the budget left
 # and skips what benchmarks/results/ already holds: gpu-test and bench when their log carries the
 # fingerprint of the code they ran (a hash of lrnn_course/, tests/, sources/ and benchmarks/) and
-# passed; mamba and a notebook once their result is there and passed; an experiment trains only
-# the runs its record lacks. Commit what a session brings back and the next one goes on from there.
+# passed; a notebook once its summary is there and passed; mamba and an experiment train only the
+# runs their record lacks. Commit what a session brings back and the next one goes on from there.
 # With OUT set (the folder a GPU host returns), benchmarks/results/ is packed into $OUT/results.tgz
 # when the script ends, however it ends; unpack it at the checkout's root.
 #
@@ -30,6 +30,8 @@ PY=${PY:-python3}
 JOBS=${JOBS:-12}
 TRAIN_JOBS=${TRAIN_JOBS:-6}
 FORCE=${FORCE:-0}
+RESUME=(--resume)
+[ "$FORCE" = 1 ] && RESUME=()
 RESULTS=benchmarks/results
 # The benchmark first: it takes a minute or two, while the suite is the longest step not yet timed.
 ALL_STEPS=(bench gpu-test mamba experiments course)
@@ -102,10 +104,10 @@ step_bench() {
 }
 
 step_mamba() {
-  if [ "$FORCE" != 1 ] && [ -f "$RESULTS/parity-mamba_parity-full-cuda.md" ]; then say "the Mamba row is recorded"; return; fi
-  enough 300 mamba || return
+  enough 120 mamba || return
+  # --resume: a record that has every run trains nothing
   timeout "$(seconds_left)" "$PY" benchmarks/parity_table.py --presets mamba_parity --size full --seeds 3 \
-    --device cuda --jobs "$TRAIN_JOBS" || say "the Mamba row stopped (status $?)"
+    --device cuda --jobs "$TRAIN_JOBS" "${RESUME[@]}" || say "the Mamba row stopped (status $?)"
 }
 
 step_experiments() {
@@ -114,7 +116,7 @@ step_experiments() {
     enough 60 "experiment $name" || return
     # --resume: a record that has every run trains nothing
     timeout "$(seconds_left)" "$PY" -m lrnn_course experiment "$name" --size full --seeds 3 --device cuda \
-      --jobs "$TRAIN_JOBS" --resume --out "$RESULTS/experiments" --quiet || say "experiment $name stopped (status $?)"
+      --jobs "$TRAIN_JOBS" "${RESUME[@]}" --out "$RESULTS/experiments" --quiet || say "experiment $name stopped (status $?)"
   done
 }
 

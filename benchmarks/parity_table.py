@@ -1,23 +1,50 @@
 """The parity results of Lesson 04 at full size: Figure 1 (diagonal) and Table 3's Mamba row, 3 seeds each.
 
-Usage: python benchmarks/parity_table.py [--presets figure1 mamba_parity] [--size full] [--seeds 3] [--device auto] [--jobs 1]
+Usage: python benchmarks/parity_table.py [--presets figure1 mamba_parity] [--size full] [--seeds 3] [--device auto]
+                                         [--jobs 1] [--resume]
 
-Writes benchmarks/results/parity-<preset>-<size>-<device>.md (a Markdown table beside the paper's
-numbers, with steps, seconds and device per row) and prints it. ``--jobs N`` trains N runs at once
-(``train.train_all``), one process each.
+For each preset it writes, after every finished run, benchmarks/results/parity-<preset>-<size>.json
+(every run's config, scores and losses, as ``lrnn-course experiment`` records them) and
+parity-<preset>-<size>-<device>.md (a Markdown table beside the paper's numbers, with steps,
+seconds and device per row), and prints the table. ``--jobs N`` trains N runs at once, one process
+each; ``--resume`` keeps the runs of the JSON record whose settings are unchanged and trains only
+the others (Lesson 04 at full size reads the Mamba row back from it the same way).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
-from pathlib import Path
+import sys
+import time
 
 import torch
 
-from lrnn_course import train
+from lrnn_course import experiments, train
 
-RESULTS = Path(__file__).resolve().parent / "results"
+
+RESULTS = experiments.COMMITTED.parent
+
+
+def write(name: str, size: str, results: list[train.TrainResult], planned: int, command: str) -> None:
+    """Rewrite the preset's JSON record and Markdown table from the runs finished so far."""
+    base = results[0].config
+    device = results[0].device
+    gpu = torch.cuda.get_device_name() if device == "cuda" and torch.cuda.is_available() else None
+    so_far = "" if len(results) == planned else f" {len(results)} of {planned} runs so far."
+    header = (f"# Parity, preset {name!r} at size {size!r}\n\n"
+              f"{base.model}, d_model {base.d_model}, {base.n_layers} layer(s), options {dict(base.model_options)}, "
+              f"batch {base.batch_size}, lr {base.lr}, warm-up {base.warmup_steps}, {base.steps} steps, "
+              f"train lengths {base.train_lengths[0]}-{base.train_lengths[1]}; device {device}{f' ({gpu})' if gpu else ''}, "
+              f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads."
+              f"{so_far}\n\n`{command}`\n\n")
+    table = train.results_table(results, reference=train.PAPER[name])
+    (RESULTS / f"parity-{name}-{size}-{device}.md").write_text(header + table + "\n")
+    record = {"preset": name, "size": size, "command": command, "gpu": gpu, "torch": torch.__version__,
+              "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "runs_planned": planned,
+              "runs": [experiments.result_record(result) for result in results]}
+    experiments.preset_record(name, size).write_text(json.dumps(record, indent=1) + "\n")
 
 
 def main() -> None:
@@ -27,23 +54,20 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once, one process each")
+    parser.add_argument("--resume", action="store_true", help="keep the recorded runs whose settings are unchanged")
     args = parser.parse_args()
+    command = "python benchmarks/parity_table.py " + " ".join(sys.argv[1:])
     for name in args.presets:
-        base = train.preset(name, args.size, device=args.device)
-        configs = train.variants(base, negative=[False, True], seed=list(range(args.seeds)))
-        results = train.train_all(configs, jobs=args.jobs)
-        device = results[0].device
-        gpu = f" ({torch.cuda.get_device_name()})" if device == "cuda" else ""
-        header = (f"# Parity, preset {name!r} at size {args.size!r}\n\n"
-                  f"{base.model}, d_model {base.d_model}, {base.n_layers} layer(s), options {dict(base.model_options)}, "
-                  f"batch {base.batch_size}, lr {base.lr}, warm-up {base.warmup_steps}, {base.steps} steps, "
-                  f"train lengths {base.train_lengths[0]}-{base.train_lengths[1]}; device {device}{gpu}, "
-                  f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads.\n\n")
-        table = train.results_table(results, reference=train.PAPER[name])
-        path = RESULTS / f"parity-{name}-{args.size}-{device}.md"
-        path.write_text(header + table + "\n")
-        print(header + table)
-        print(f"wrote {path}")
+        configs = train.variants(train.preset(name, args.size, device=args.device), negative=[False, True], seed=list(range(args.seeds)))
+
+        def rewrite(done: list[train.TrainResult], name: str = name, planned: int = len(configs)) -> None:
+            write(name, args.size, done, planned, command)
+
+        record = experiments.preset_record(name, args.size) if args.resume else None
+        results = experiments.train_or_read_back(configs, record, jobs=args.jobs, after_each=rewrite)
+        print(train.results_table(results, reference=train.PAPER[name]))
+        trained = sum(result.model is not None for result in results)
+        print(f"{trained} run(s) trained, {len(results) - trained} read back from {experiments.preset_record(name, args.size)}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Glossary (code name -> paper term):
 ``run_experiment`` every variant × seed; the JSON file and the length-generalisation plot are
                    rewritten after each finished run, so a stopped experiment keeps its runs
 ``resume``         reuse the runs of the JSON file whose settings (all but the device) are unchanged; train only the rest
+``train_or_read_back``  that reuse for any list of configs (``benchmarks/parity_table.py``, Lesson 04)
 ``jobs``           how many runs train side by side, each in its own process
 =================  =======================================================================
 
@@ -29,7 +30,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,6 +188,11 @@ def record_stem(out_dir: Path | str, name: str, size: str) -> Path:
     return Path(out_dir) / f"{name}-{size}"
 
 
+def preset_record(preset: str, size: str) -> Path:
+    """The JSON record that ``benchmarks/parity_table.py`` keeps for a ``train.PRESETS`` entry at ``size``."""
+    return COMMITTED.parent / f"parity-{preset}-{size}.json"
+
+
 def committed(name: str, size: str = "full") -> dict | None:
     """The record that ``lrnn-course experiment NAME --size SIZE --out benchmarks/results/experiments`` committed, or None."""
     experiment(name)
@@ -258,6 +264,34 @@ def finished_runs(path: Path, configs: Sequence[TrainConfig]) -> dict[int, Train
     return found
 
 
+def train_or_read_back(
+    configs: Sequence[TrainConfig],
+    record: Path | None,
+    progress: bool = True,
+    jobs: int = 1,
+    after_each: Callable[[list[TrainResult]], object] | None = None,
+) -> list[TrainResult]:
+    """Read back the runs of the JSON ``record`` (written from ``result_record``s) with these settings; train the rest.
+
+    Args:
+        configs: every run wanted.
+        record: a JSON file with a ``runs`` list, or None (or a missing file): train everything.
+        progress, jobs: as in ``train.train_each``.
+        after_each: called with the runs finished so far (in ``configs`` order) after each one
+            trained here, e.g. to rewrite the record, so a stopped command keeps them.
+
+    Returns:
+        One ``TrainResult`` per config, in order; those read back have no model (None).
+    """
+    finished = finished_runs(record, configs) if record is not None else {}
+    pending = [index for index in range(len(configs)) if index not in finished]
+    for position, result in train.train_each([configs[index] for index in pending], progress, jobs):
+        finished[pending[position]] = result
+        if after_each is not None:
+            after_each([finished[index] for index in sorted(finished)])
+    return [finished[index] for index in range(len(configs))]
+
+
 def run_experiment(
     name: str,
     size: str = "small",
@@ -293,13 +327,12 @@ def run_experiment(
     if train.data_parallel_rank()[1] > 1 and (jobs > 1 or resume):
         raise ValueError("under torchrun every process trains the same run: jobs and resume need a single process")
     command = command or f"run_experiment({name!r}, size={size!r}, seeds={seeds}, device={device!r})"
-    finished = finished_runs(record_stem(out_dir, chosen.name, size).with_suffix(".json"), configs) if resume else {}
-    pending = [index for index in range(len(configs)) if index not in finished]
-    for position, result in train.train_each([configs[index] for index in pending], progress, jobs):
-        finished[pending[position]] = result
-        if rank == 0 and out_dir is not None:
-            write_results(chosen, size, [finished[i] for i in sorted(finished)], Path(out_dir), command, planned=len(configs))
-    return [finished[index] for index in range(len(configs))]
+    record = record_stem(out_dir, chosen.name, size).with_suffix(".json") if resume else None
+    rewrite = None
+    if rank == 0 and out_dir is not None:
+        def rewrite(done: list[TrainResult]) -> None:
+            write_results(chosen, size, done, Path(out_dir), command, planned=len(configs))
+    return train_or_read_back(configs, record, progress, jobs, after_each=rewrite)
 
 
 def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult], out_dir: Path, command: str,

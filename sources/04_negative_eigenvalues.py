@@ -77,15 +77,13 @@ torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
 # %% tags=["lesson"] slideshow={"slide_type": "skip"}
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from lrnn_course import tasks, train, viz
+from lrnn_course import experiments, tasks, train, viz
 
 SEEDS = {"small": [SEED], "full": [0, 1, 2]}[SIZE]
-RESULTS = Path(lrnn_course.__file__).resolve().parents[1] / "benchmarks" / "results"
+RESULTS = experiments.COMMITTED.parent  # the checkout's benchmarks/results/
 
 
 def show_committed_tables(preset: str) -> None:
@@ -275,12 +273,14 @@ print(f"the tanh model has a parity-machine channel (gate > 0.95 for bit 0, < -0
 # job (about 90 s per run on an H100); on a laptop CPU a Mamba block of that width takes over half a
 # second per step, and narrower ones (width 16) learned nothing in 2 000 steps with either gate
 # range. So this section trains Mamba only at `SIZE="full"` on a GPU, and otherwise shows the table
-# committed by `python benchmarks/parity_table.py --presets mamba_parity` when one exists.
+# committed by `python benchmarks/parity_table.py --presets mamba_parity` when one exists. At full
+# size it reads back the runs that command recorded with the same settings, and trains only those
+# missing.
 
 # %% tags=["lesson"]
 if SIZE == "full" and device.type == "cuda":
     mamba_configs = train.variants(train.preset("mamba_parity", "full", device=DEVICE), negative=[False, True], seed=SEEDS)
-    mamba_results = train.train_all(mamba_configs, jobs=JOBS)
+    mamba_results = experiments.train_or_read_back(mamba_configs, experiments.preset_record("mamba_parity", "full"), jobs=JOBS)
     display(Markdown(train.results_table(mamba_results, reference=train.PAPER["mamba_parity"])))
 else:
     show_committed_tables("mamba_parity")
