@@ -87,7 +87,10 @@ def test_fetch_and_progress_work_from_the_installed_wheel(tmp_path):
         assert {f"lrnn_course/notebooks/{kind}/{path.name}" for path in shipped_notebooks(kind)} <= packaged
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(tmp_path / "installed"), str(wheel)],
                    check=True, capture_output=True)
-    environment = {**os.environ, "PYTHONPATH": str(tmp_path / "installed"), "MPLBACKEND": "Agg"}
+    # the installed copy first; the rest of PYTHONPATH stays (on a machine without network the
+    # notebook packages come from there, e.g. benchmarks/gpu_session.sh's /tmp/site)
+    search_path = [str(tmp_path / "installed"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(search_path), "MPLBACKEND": "Agg"}
 
     def lrnn_course(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "lrnn_course.cli", *args], cwd=tmp_path, env=environment,
