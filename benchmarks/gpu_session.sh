@@ -87,7 +87,7 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
 fi
 if [ -d .whl ]; then
   "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    && export PYTHONPATH=/tmp/site:$PWD PATH=/tmp/site/bin:$PATH \
+    && export PYTHONPATH=/tmp/site:$PWD PATH=/tmp/site/bin:$PATH JUPYTER_PATH=/tmp/site/share/jupyter \
     && "$PY" -m ipykernel install --user --name python3 >/dev/null && say "installed the wheels of .whl"
 fi
 export PYTHONPATH=${PYTHONPATH:-$PWD} PYTHONUNBUFFERED=1 MPLBACKEND=Agg

@@ -124,9 +124,10 @@ def test_the_install_cell_says_when_the_notebook_is_from_another_version():
 
 
 def test_the_install_cell_runs_pip_where_the_course_is_missing():
-    # -S hides site-packages (where lrnn_course is installed) from this interpreter only: the cell's
-    # pip, a new process, sees them. An unknown requirement, offline, makes pip fail fast and visibly.
-    done = run_install_cell("-S", LRNN_COURSE_PIP="lrnn-course-probe-that-does-not-exist==0.0.0",
+    # -S hides site-packages (where lrnn_course is installed) from this interpreter only, and an
+    # empty PYTHONPATH a checkout put there: the cell's pip, a new process, sees site-packages. An
+    # unknown requirement, offline, makes pip fail fast and visibly.
+    done = run_install_cell("-S", PYTHONPATH="", LRNN_COURSE_PIP="lrnn-course-probe-that-does-not-exist==0.0.0",
                             PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
     assert "lrnn_course is not installed; running: pip install lrnn-course-probe-that-does-not-exist==0.0.0" in done.stdout
     assert done.returncode != 0 and "CalledProcessError" in done.stderr
