@@ -359,6 +359,7 @@ def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult],
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
         "runs_planned": planned,
         "paper": dict(chosen.paper),
+        "summary": train.seeds_table(results, reference=chosen.paper),
         "table": train.results_table(results, reference=chosen.paper),
         "runs": [result_record(result) for result in results],
     }
@@ -371,4 +372,28 @@ def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult],
     figure.tight_layout()
     png_path = stem.with_suffix(".png")
     figure.savefig(png_path, dpi=100, bbox_inches="tight")  # the legend of many models sits right of the axes
+    write_summary_page(out_dir, size)
     return json_path, png_path
+
+
+def write_summary_page(out_dir: Path, size: str) -> Path:
+    """``out_dir/summary-SIZE.md``: every experiment recorded there, as one page of per-model tables."""
+    sections = [
+        f"# State-tracking experiments at size {size!r}",
+        "",
+        f"Rewritten by `lrnn-course experiment NAME --size {size}` after every finished run, from the records in this "
+        "folder. Per model: the best and the median over seeds of the mean score on the test lengths (the paper's "
+        f"Table 3 reports the best of its seeds, Table 5 the median); `NAME-{size}.json` holds every run.",
+    ]
+    for name in EXPERIMENTS:
+        path = record_stem(out_dir, name, size).with_suffix(".json")
+        if not path.is_file():
+            continue
+        record = json.loads(path.read_text())
+        sections += ["", f"## {name}", "", record["question"], "",
+                     f"`{record['command']}` on {record['gpu'] or 'a CPU'}, torch {record['torch']}: "
+                     f"{len(record['runs'])} of {record['runs_planned']} runs, the last finished {record['finished']}.",
+                     "", record["summary"]]
+    page = record_stem(out_dir, "summary", size).with_suffix(".md")
+    page.write_text("\n".join(sections) + "\n")
+    return page

@@ -14,6 +14,8 @@ Glossary (code name -> paper term, Grazzi et al. 2025, §5.1 and App. E.1):
 ``token_loss``       cross-entropy at every scored position (group word problems)
 ``Evaluation``       the score at every test length (and on training lengths) at one step
 ``TrainResult``      the config, the trained model, its evaluations and its loss at every step
+``seeds_table``      per model, the best and the median over seeds of the mean test score: the
+                     paper's Table 3 reports the best of its seeds, Table 5 the median
 ===================  =======================================================================
 
 For the formal languages the loss and the accuracy only look at each sequence's answer position
@@ -32,6 +34,7 @@ import dataclasses
 import math
 import multiprocessing
 import os
+import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -442,6 +445,37 @@ def variants(base: TrainConfig, **choices: Sequence[Any]) -> list[TrainConfig]:
     for name, values in choices.items():
         configs = [dataclasses.replace(config, **{name: value}) for config in configs for value in values]
     return configs
+
+
+def seeds_table(results: Sequence[TrainResult], reference: Mapping[str, str] | None = None) -> str:
+    """A Markdown table, one row per model over its seeds: steps, median seconds, the median score per
+    test length, and the best and the median of the runs' mean scores (the paper's Table 3 and Table 5).
+
+    ``reference`` maps a label to the paper's number for it, printed in a last column.
+    """
+    if not results:
+        raise ValueError("seeds_table needs at least one TrainResult")
+    by_label: dict[str, list[TrainResult]] = {}
+    for result in results:
+        by_label.setdefault(result.config.label, []).append(result)
+    lengths = sorted({length for result in results for length in result.final.scores})
+    header = ["model", "seeds", "steps", "median seconds", *(f"L={length} median" for length in lengths), "best mean", "median mean"]
+    if reference is not None:
+        header.append("paper")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, runs in by_label.items():
+        steps = sorted({run.final.step for run in runs})
+        row = [label, str(len(runs)), str(steps[0]) if len(steps) == 1 else f"{steps[0]}–{steps[-1]}",
+               f"{statistics.median(run.final.seconds for run in runs):.1f}"]
+        for length in lengths:
+            scores = [run.final.scores[length] for run in runs if length in run.final.scores]
+            row.append(f"{statistics.median(scores):.3f}" if scores else "–")
+        means = [run.final.mean() for run in runs]
+        row += [f"{max(means):.3f}", f"{statistics.median(means):.3f}"]
+        if reference is not None:
+            row.append(reference.get(label, ""))
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
 
 
 def results_table(results: Sequence[TrainResult], reference: Mapping[str, str] | None = None) -> str:

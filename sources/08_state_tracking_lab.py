@@ -301,7 +301,8 @@ def show_committed(name: str) -> None:
     else:
         runs, planned = len(record["runs"]), record.get("runs_planned", len(record["runs"]))
         so_far = "" if runs == planned else f"; {runs} of its {planned} runs so far"
-        display(Markdown(f"Committed full-size results (`{record['command']}`, {record['gpu'] or 'CPU'}{so_far}):\n\n{record['table']}"))
+        display(Markdown(f"Committed full-size results (`{record['command']}`, {record['gpu'] or 'CPU'}{so_far}), "
+                         f"per model over its seeds:\n\n{record['summary']}"))
 
 
 def run(name: str) -> list:
@@ -313,7 +314,9 @@ def run(name: str) -> list:
     reuse = SIZE == "full" and experiments.COMMITTED.parent.is_dir()  # a checkout, not an installed package
     results = experiments.run_experiment(name, SIZE, SEEDS, DEVICE, out_dir=experiments.COMMITTED if reuse else None,
                                          jobs=JOBS, resume=reuse)
-    display(Markdown(train.results_table(results, reference=chosen.paper)))
+    # several seeds: per model, the best and the median over them, as the paper reports its seeds
+    table = train.seeds_table if SEEDS > 1 else train.results_table
+    display(Markdown(table(results, reference=chosen.paper)))
     if SIZE != "full":
         show_committed(name)
     return results

@@ -48,14 +48,17 @@ def run_cli(args, tmp_path, processes=1):
     return completed.stdout
 
 
-def test_the_cli_writes_a_json_record_and_a_plot(tmp_path):
-    output = run_cli(["s3", "--steps", "3"], tmp_path)
+def test_the_cli_writes_a_json_record_a_plot_and_the_summary_page(tmp_path):
+    output = run_cli(["s3", "--steps", "3", "--seeds", "2"], tmp_path)
     assert "| deltaproduct n_h=2 [-1,1] | 0 | 3 |" in output
     record = json.loads((tmp_path / "s3-small.json").read_text())
-    assert record["command"] == f"lrnn-course experiment s3 --steps 3 --out {tmp_path} --quiet --device cpu"
-    assert record["world_size"] == 1 and len(record["runs"]) == 4
+    assert record["command"] == f"lrnn-course experiment s3 --steps 3 --seeds 2 --out {tmp_path} --quiet --device cpu"
+    assert record["world_size"] == 1 and len(record["runs"]) == 8
     assert all(len(run["losses"]) == 3 and run["metric"] == "sequence accuracy" for run in record["runs"])
     assert (tmp_path / "s3-small.png").stat().st_size > 10_000
+    page = (tmp_path / "summary-small.md").read_text()
+    assert "## s3" in page and experiments.experiment("s3").question in page and "8 of 8 runs" in page
+    assert record["summary"] in page and "| deltaproduct n_h=2 [-1,1] | 2 | 3 |" in record["summary"]
 
 
 def test_two_gloo_processes_follow_the_single_process_loss_curve(tmp_path):
