@@ -5,10 +5,11 @@ Usage: python benchmarks/parity_table.py [--presets figure1 mamba_parity] [--siz
 
 For each preset it writes, after every finished run, benchmarks/results/parity-<preset>-<size>.json
 (every run's config, scores and losses, as ``lrnn-course experiment`` records them) and
-parity-<preset>-<size>-<device>.md (a Markdown table beside the paper's numbers, with steps,
-seconds and device per row), and prints the table. ``--jobs N`` trains N runs at once, one process
-each; ``--resume`` keeps the runs of the JSON record whose settings are unchanged and trains only
-the others (Lesson 04 at full size reads the Mamba row back from it the same way).
+parity-<preset>-<size>-<device>.md (Markdown tables beside the paper's numbers: per model over its
+seeds, then every run with its steps, seconds and device), and prints the first. ``--jobs N``
+trains N runs at once, one process each; ``--resume`` keeps the runs of the JSON record whose
+settings are unchanged and trains only the others (Lesson 04 at full size reads the Mamba row back
+from it the same way).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def write(name: str, size: str, results: list[train.TrainResult], planned: int, 
               f"train lengths {base.train_lengths[0]}-{base.train_lengths[1]}; device {device}{f' ({gpu})' if gpu else ''}, "
               f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads."
               f"{so_far}\n\n`{command}`\n\n")
-    table = train.results_table(results, reference=train.PAPER[name])
+    table = (f"Per model over its seeds:\n\n{train.seeds_table(results, reference=train.PAPER[name])}\n\nEvery run:\n\n"
+             f"{train.results_table(results, reference=train.PAPER[name])}")
     (RESULTS / f"parity-{name}-{size}-{device}.md").write_text(header + table + "\n")
     record = {"preset": name, "size": size, "command": command, "gpu": gpu, "torch": torch.__version__,
               "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "runs_planned": planned,
@@ -65,7 +67,7 @@ def main() -> None:
 
         record = experiments.preset_record(name, args.size) if args.resume else None
         results = experiments.train_or_read_back(configs, record, jobs=args.jobs, after_each=rewrite)
-        print(train.results_table(results, reference=train.PAPER[name]))
+        print(train.seeds_table(results, reference=train.PAPER[name]))
         trained = sum(result.model is not None for result in results)
         print(f"{trained} run(s) trained, {len(results) - trained} read back from {experiments.preset_record(name, args.size)}")
 

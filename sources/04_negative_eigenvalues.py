@@ -281,7 +281,7 @@ print(f"the tanh model has a parity-machine channel (gate > 0.95 for bit 0, < -0
 if SIZE == "full" and device.type == "cuda":
     mamba_configs = train.variants(train.preset("mamba_parity", "full", device=DEVICE), negative=[False, True], seed=SEEDS)
     mamba_results = experiments.train_or_read_back(mamba_configs, experiments.preset_record("mamba_parity", "full"), jobs=JOBS)
-    display(Markdown(train.results_table(mamba_results, reference=train.PAPER["mamba_parity"])))
+    display(Markdown(train.seeds_table(mamba_results, reference=train.PAPER["mamba_parity"])))
 else:
     show_committed_tables("mamba_parity")
 
