@@ -35,7 +35,7 @@ import re
 import sys
 import textwrap
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +48,13 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 KERNEL_SPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 LESSON_CELL_TIMEOUT_S = 300
+# A widget's first drawing goes through an Output widget, which nbclient mirrors by sending on the
+# kernel's shell channel while it waits on that channel for the cell's reply. Under load the reply's
+# wake-up is then missed and only the cell's time limit ends the wait: seen in CI twice, 600 s and
+# then 300 s for Lesson 05's explorer, whose reply the kernel sent within 0.2 s. A cell tagged
+# `widget` builds one and draws one figure, so a minute is its limit, and the most such a stall costs.
+WIDGET_TAG = "widget"
+WIDGET_CELL_TIMEOUT_S = 60
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 # cell metadata a notebook keeps; the rest (jupytext's layout hints) stays in the source
 KEPT_CELL_METADATA = ("slideshow", "jupyter", "editable", "deletable")
@@ -260,13 +267,18 @@ def inline_figures() -> Iterator[None]:
             os.environ["MPLBACKEND"] = previous
 
 
+def cell_timeout(limit_s: float) -> Callable[[nbformat.NotebookNode], float]:
+    """nbclient's ``timeout_func``: ``limit_s`` for a cell, ``WIDGET_CELL_TIMEOUT_S`` for one tagged ``widget``."""
+    return lambda cell: WIDGET_CELL_TIMEOUT_S if WIDGET_TAG in cell.metadata.get("tags", []) else limit_s
+
+
 def execute(notebook: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
     """Run every cell in a fresh kernel, in ``cwd``, and return the executed copy."""
     from nbclient import NotebookClient
 
     executed = copy.deepcopy(notebook)
     with inline_figures():
-        NotebookClient(executed, timeout=LESSON_CELL_TIMEOUT_S, kernel_name="python3", record_timing=False,
+        NotebookClient(executed, timeout_func=cell_timeout(LESSON_CELL_TIMEOUT_S), kernel_name="python3", record_timing=False,
                        resources={"metadata": {"path": str(cwd)}}).execute()
     return executed
 

@@ -14,14 +14,13 @@ from pathlib import Path
 
 import nbformat
 
-from .build import LESSON_CELL_TIMEOUT_S, inline_figures, repo_root, targets
+from .build import LESSON_CELL_TIMEOUT_S, cell_timeout, inline_figures, repo_root, targets
 from .check import FAIL_MARK, PASS_MARK
 
-# A cell that runs longer has hung. At "small" that is the limit of `lrnn-course build` and nbval (the
-# slowest cell takes under a minute on a 2-core CPU). It also bounds a stall seen once in CI: a cell's
-# reply, sent by the kernel within a second, reached papermill only when this limit expired (a
-# missed zmq wake-up), and the notebook then passed. At "full" one cell trains every missing run of
-# an experiment (Lesson 08's parity: 18 runs of 5 000 steps), which is legitimately long.
+# A cell that runs longer has hung (a cell tagged `widget` gets a minute: `build.WIDGET_CELL_TIMEOUT_S`).
+# At "small" that is the limit of `lrnn-course build` and nbval: the slowest cell takes under a minute
+# on a 2-core CPU. At "full" one cell trains every missing run of an experiment (Lesson 08's parity:
+# 18 runs of 5 000 steps), which is legitimately long.
 CELL_TIMEOUT_S = {"small": LESSON_CELL_TIMEOUT_S, "full": 3600}
 
 
@@ -60,14 +59,15 @@ def execute(path: Path, output: Path, parameters: dict[str, object], timeout_s: 
 
     Only the ``parameters`` that the notebook's parameters cell declares are passed (Lesson 04 has
     ``JOBS``, Lesson 01 has not). Raises papermill's ``PapermillExecutionError`` when a cell fails
-    (after saving ``output``) or runs longer than ``timeout_s``.
+    (after saving ``output``) or runs longer than ``timeout_s`` (a cell tagged ``widget``: a minute).
     """
     import papermill
 
     declared = papermill.inspect_notebook(str(path))
     with inline_figures():
         papermill.execute_notebook(str(path), str(output), parameters={k: v for k, v in parameters.items() if k in declared},
-                                   kernel_name="python3", cwd=str(path.parent), execution_timeout=timeout_s, progress_bar=False)
+                                   kernel_name="python3", cwd=str(path.parent), execution_timeout=timeout_s,
+                                   timeout_func=cell_timeout(timeout_s), progress_bar=False)
     return nbformat.read(output, as_version=4)
 
 

@@ -371,7 +371,7 @@ plt.show()
 # %% [markdown] tags=["lesson"]
 # Move the sliders (in a live notebook) to see the trajectory for any gate in $[-1, 1]$:
 
-# %% tags=["lesson"]
+# %% tags=["lesson", "widget"]
 viz.scan_explorer()
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}

@@ -261,7 +261,7 @@ print(f"{int((states.long() == truth).sum())} of {truth.numel()} states equal th
 # Move the gate below 0 and watch the frozen line split into two; move it to exactly $-1$ and the
 # two branches never meet. Switch the dtype to see the freeze step move.
 
-# %% tags=["lesson"]
+# %% tags=["lesson", "widget"]
 viz.precision_explorer()
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}

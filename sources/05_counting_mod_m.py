@@ -378,7 +378,7 @@ print(f"hand-built DeltaProduct counter, float32, {COUNTER_STEPS:,} random moves
 # eigenvalues walk around the unit circle. At $\theta_1 - \theta_2 = 90°$ it is $-I$ (eigenvalue $-1$
 # twice: parity again), at $0°$ the identity.
 
-# %% tags=["lesson"]
+# %% tags=["lesson", "widget"]
 viz.reflection_explorer()
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}

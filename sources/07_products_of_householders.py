@@ -334,7 +334,7 @@ for n_householder in (1, 2, 3, 4):
 # leave the real line as a complex pair; at $\beta_1 = \beta_2 = 2$ they sit on the unit circle at
 # twice the angle between the keys — Lesson 05's rotation.
 
-# %% tags=["lesson"]
+# %% tags=["lesson", "widget"]
 viz.householder_product_explorer()
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}

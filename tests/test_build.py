@@ -184,3 +184,21 @@ def test_stubbed_function_keeps_signature_and_docstring():
     assert stub.__doc__ == scan.sequential_scan.__doc__
     with pytest.raises(NotImplementedError):
         stub(torch.rand(1, 2, 1), torch.rand(1, 2, 1))
+
+
+def test_exactly_the_cells_that_show_a_widget_are_tagged_widget_and_get_a_minute():
+    tagged, showing = set(), set()
+    for target in TARGETS:
+        if target.kind != "lesson":
+            continue
+        for index, cell in enumerate(nbformat.read(target.path, as_version=4).cells):
+            if build.WIDGET_TAG in cell.metadata.get("tags", []):
+                tagged.add((target.path.name, index))
+            # an interactive explorer, not a tqdm bar (also a widget, but drawn with no Output widget)
+            if any("application/vnd.jupyter.widget-view+json" in output.get("data", {})
+                   and output["data"].get("text/plain", "").startswith("interactive(") for output in cell.get("outputs", [])):
+                showing.add((target.path.name, index))
+    assert len(showing) == 4 and tagged == showing
+    limit = build.cell_timeout(300)
+    widget_cell = nbformat.v4.new_code_cell("viz.scan_explorer()", metadata={"tags": [build.WIDGET_TAG]})
+    assert (limit(widget_cell), limit(nbformat.v4.new_code_cell("train()"))) == (build.WIDGET_CELL_TIMEOUT_S, 300)
