@@ -48,11 +48,11 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 KERNEL_SPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 LESSON_CELL_TIMEOUT_S = 300
-# A widget's first drawing goes through an Output widget, which nbclient mirrors by sending on the
-# kernel's shell channel while it waits on that channel for the cell's reply. Under load the reply's
-# wake-up is then missed and only the cell's time limit ends the wait: seen in CI twice, 600 s and
-# then 300 s for Lesson 05's explorer, whose reply the kernel sent within 0.2 s. A cell tagged
-# `widget` builds one and draws one figure, so a minute is its limit, and the most such a stall costs.
+# Seen in CI twice: Lesson 05's explorer cell waited 600 s, then 300 s (its whole limit) for a reply
+# the kernel sent within 0.2 s. Likely cause: a widget's first drawing goes through an Output widget,
+# which nbclient mirrors by sending on the kernel's shell channel while it waits on that channel for
+# the reply, and under load the reply's wake-up is missed. A cell tagged `widget` builds one and
+# draws one figure, so a minute is its limit, and the most such a stall costs.
 WIDGET_TAG = "widget"
 WIDGET_CELL_TIMEOUT_S = 60
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
