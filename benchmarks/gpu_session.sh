@@ -40,7 +40,13 @@ EXPERIMENTS=(parity arithmetic arithmetic_brackets s5_only_swaps s3 cycle)
 # the experiments step left undone.
 NOTEBOOKS=(01 02 03 05 06 07 09 K1 K2 K3 K4 04 08)
 
-say() { echo "[gpu-session $(( $(date +%s) - started )) s] $*"; }
+# say: a line on the output, and in results/gpu-session.log with the date, so every session's steps
+# and their timing are committed with what they wrote
+say() {
+  local line="[gpu-session $(( $(date +%s) - started )) s] $*"
+  echo "$line"
+  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $line" >> "$RESULTS/gpu-session.log"
+}
 seconds_left() { echo $(( started + BUDGET_S - RESERVE_S - $(date +%s) )); }
 # enough MIN_S: true when at least MIN_S seconds are left, else says the step is skipped
 enough() {

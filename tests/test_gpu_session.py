@@ -68,6 +68,8 @@ def test_a_step_that_passed_for_this_code_is_skipped_and_reruns_when_the_code_ch
 
     assert "gpu-test already passed for this code" in session(checkout, "gpu-test")
     assert len(make_calls(checkout)) == 1
+    timings = (checkout / "benchmarks/results/gpu-session.log").read_text().splitlines()
+    assert [line.split("] ", 1)[1] for line in timings if "] step " in line] == ["step gpu-test", "step gpu-test"]
 
     with (checkout / "lrnn_course" / "scan.py").open("a") as source:
         source.write("\n# changed\n")
