@@ -288,8 +288,8 @@ check("08.sequence_accuracy", sequence_accuracy)
 # are called from Python. At `SIZE="small"` everything fits a laptop CPU in minutes, and the
 # committed `full` results are shown beside ours where they exist. At `SIZE="full"` (a GPU job) the
 # lesson reuses the runs committed under `benchmarks/results/experiments/` whose settings are
-# unchanged, trains only the missing ones and adds them to that record: the full table takes the
-# better part of an hour of GPU time, so it is trained once, by the command, and read back here.
+# unchanged, trains only the missing ones and adds them to that record: the full table is 78 runs,
+# so it is trained once, by the command, and read back here.
 
 # %% tags=["lesson"]
 def show_committed(name: str) -> None:
