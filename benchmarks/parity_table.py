@@ -18,7 +18,6 @@ import argparse
 import json
 import platform
 import sys
-import time
 
 import torch
 
@@ -43,9 +42,7 @@ def write(name: str, size: str, results: list[train.TrainResult], planned: int, 
     table = (f"Per model over its seeds:\n\n{train.seeds_table(results, reference=train.PAPER[name])}\n\nEvery run:\n\n"
              f"{train.results_table(results, reference=train.PAPER[name])}")
     (RESULTS / f"parity-{name}-{size}-{device}.md").write_text(header + table + "\n")
-    record = {"preset": name, "size": size, "command": command, "gpu": gpu, "torch": torch.__version__,
-              "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "runs_planned": planned,
-              "runs": [experiments.result_record(result) for result in results]}
+    record = {"preset": name, "size": size, **experiments.runs_record(results, planned, command)}
     experiments.preset_record(name, size).write_text(json.dumps(record, indent=1) + "\n")
 
 

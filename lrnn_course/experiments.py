@@ -335,6 +335,19 @@ def run_experiment(
     return train_or_read_back(configs, record, progress, jobs, after_each=rewrite)
 
 
+def runs_record(results: Sequence[TrainResult], planned: int, command: str) -> dict:
+    """What every JSON record of runs holds (``write_results``, ``benchmarks/parity_table.py``): the
+    command, the GPU, torch, when the last run finished, how many runs there will be, and the runs."""
+    return {
+        "command": command,
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "runs_planned": planned,
+        "runs": [result_record(result) for result in results],
+    }
+
+
 def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult], out_dir: Path, command: str,
                   planned: int) -> tuple[Path, Path]:
     """Write the JSON record and the length-generalisation plot of finished runs; return both paths.
@@ -351,17 +364,12 @@ def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult],
         "experiment": chosen.name,
         "question": chosen.question,
         "size": size,
-        "command": command,
         "world_size": train.data_parallel_rank()[1],
-        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "torch": torch.__version__,
         "python": platform.python_version(),
-        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "runs_planned": planned,
         "paper": dict(chosen.paper),
         "summary": train.seeds_table(results, reference=chosen.paper),
         "table": train.results_table(results, reference=chosen.paper),
-        "runs": [result_record(result) for result in results],
+        **runs_record(results, planned, command),
     }
     json_path = stem.with_suffix(".json")
     json_path.write_text(json.dumps(record, indent=1) + "\n")

@@ -447,6 +447,14 @@ def variants(base: TrainConfig, **choices: Sequence[Any]) -> list[TrainConfig]:
     return configs
 
 
+def by_label(results: Sequence[TrainResult]) -> dict[str, list[TrainResult]]:
+    """The runs of each model (its seeds), by label, in the order the labels first appear."""
+    grouped: dict[str, list[TrainResult]] = {}
+    for result in results:
+        grouped.setdefault(result.config.label, []).append(result)
+    return grouped
+
+
 def seeds_table(results: Sequence[TrainResult], reference: Mapping[str, str] | None = None) -> str:
     """A Markdown table, one row per model over its seeds: steps, median seconds, the median score per
     test length, and the best and the median of the runs' mean scores (the paper's Table 3 and Table 5).
@@ -455,15 +463,12 @@ def seeds_table(results: Sequence[TrainResult], reference: Mapping[str, str] | N
     """
     if not results:
         raise ValueError("seeds_table needs at least one TrainResult")
-    by_label: dict[str, list[TrainResult]] = {}
-    for result in results:
-        by_label.setdefault(result.config.label, []).append(result)
     lengths = sorted({length for result in results for length in result.final.scores})
     header = ["model", "seeds", "steps", "median seconds", *(f"L={length} median" for length in lengths), "best mean", "median mean"]
     if reference is not None:
         header.append("paper")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for label, runs in by_label.items():
+    for label, runs in by_label(results).items():
         steps = sorted({run.final.step for run in runs})
         row = [label, str(len(runs)), str(steps[0]) if len(steps) == 1 else f"{steps[0]}–{steps[-1]}",
                f"{statistics.median(run.final.seconds for run in runs):.1f}"]

@@ -140,12 +140,12 @@ def plot_length_generalisation(results: Sequence, ax=None, title: str | None = N
 
     import matplotlib.pyplot as plt
 
+    from .train import by_label
+
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
-    by_label: dict[str, list] = {}
-    for result in results:
-        by_label.setdefault(result.config.label, []).append(result)
-    for label, runs in by_label.items():
+    models = by_label(results)
+    for label, runs in models.items():
         lengths = sorted(runs[0].final.scores)
         per_length = [[run.final.scores[length] for run in runs] for length in lengths]
         if len(runs) == 1:
@@ -169,7 +169,7 @@ def plot_length_generalisation(results: Sequence, ax=None, title: str | None = N
     ax.set_xlabel("sequence length")
     ax.set_ylabel(metric)
     # Beyond four models the legend would cover the lines: it goes to the right of the axes.
-    ax.legend(fontsize="small", **({"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} if len(by_label) > 4 else {}))
+    ax.legend(fontsize="small", **({"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} if len(models) > 4 else {}))
     return ax
 
 
