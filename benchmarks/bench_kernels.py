@@ -7,7 +7,7 @@ On a CUDA GPU it times, in one run, on the shapes of issue 7:
     of the same bytes and fla's ``chunk_hgrn``;
   - the chunked delta rule in bfloat16 at (8, 2048, 16, 128) and (4, 8192, 16, 128), β ∈ [0, 2],
     against fla's ``chunk_delta_rule``; Gated DeltaNet and DeltaProduct n_h = 2 against fla's gated kernels.
-Every time is a median of several calls after a warm-up; the script prints ratios and achieved
+Every time is the fastest of several calls after a warm-up; the script prints ratios and achieved
 bandwidth and never asserts a time. The JSON records the GPU and the torch, triton and fla versions.
 fla is optional: where it is missing or refuses a call, its column says why. ``--smoke`` runs tiny
 shapes wherever Triton runs (the interpreter on a CPU), to check the script itself.
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 import lrnn_course
 from lrnn_course._triton import triton, triton_mode
-from lrnn_course.bench import median_seconds
+from lrnn_course.bench import best_seconds
 from lrnn_course.kernels import chunk_delta_product, chunk_delta_rule, delta, diagonal_scan
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -50,7 +50,7 @@ def fla_function(path: str) -> Callable | str:
 def timed(fn: Callable[[], object], repeats: int) -> float | str:
     """Median milliseconds of fn(), or why it failed."""
     try:
-        return 1e3 * median_seconds(fn, repeats=repeats, warmup=2)
+        return 1e3 * best_seconds(fn, repeats=repeats, warmup=2)
     except Exception as error:  # noqa: BLE001 - fla refusing a call is a result to record
         return f"refused ({type(error).__name__}: {str(error).splitlines()[0][:120]})"
 

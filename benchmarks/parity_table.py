@@ -27,17 +27,26 @@ from lrnn_course import experiments, train
 RESULTS = experiments.COMMITTED.parent
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 layer``, ``2 layers``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def settings_line(config: train.TrainConfig, device: str, gpu: str | None) -> str:
+    """The model, training and machine settings of a table, in words (model options as ``key=value``)."""
+    options = "".join(f", {key}={value}" for key, value in config.model_options.items())
+    return (f"{config.model}, d_model {config.d_model}, {plural(config.n_layers, 'layer')}{options}, "
+            f"batch {config.batch_size}, lr {config.lr}, warm-up {config.warmup_steps}, {config.steps} steps, "
+            f"train lengths {config.train_lengths[0]}-{config.train_lengths[1]}; device {device}{f' ({gpu})' if gpu else ''}, "
+            f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {plural(torch.get_num_threads(), 'thread')}.")
+
+
 def write(name: str, size: str, results: list[train.TrainResult], planned: int, command: str) -> None:
     """Rewrite the preset's JSON record and Markdown table from the runs finished so far."""
-    base = results[0].config
     device = results[0].device
     gpu = torch.cuda.get_device_name() if device == "cuda" and torch.cuda.is_available() else None
     so_far = "" if len(results) == planned else f" {len(results)} of {planned} runs so far."
-    header = (f"# Parity, preset {name!r} at size {size!r}\n\n"
-              f"{base.model}, d_model {base.d_model}, {base.n_layers} layer(s), options {dict(base.model_options)}, "
-              f"batch {base.batch_size}, lr {base.lr}, warm-up {base.warmup_steps}, {base.steps} steps, "
-              f"train lengths {base.train_lengths[0]}-{base.train_lengths[1]}; device {device}{f' ({gpu})' if gpu else ''}, "
-              f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads."
+    header = (f"# Parity, preset {name!r} at size {size!r}\n\n{settings_line(results[0].config, device, gpu)}"
               f"{so_far}\n\n`{command}`\n\n")
     table = (f"Per model over its seeds:\n\n{train.seeds_table(results, reference=train.PAPER[name])}\n\nEvery run:\n\n"
              f"{train.results_table(results, reference=train.PAPER[name])}")

@@ -250,21 +250,25 @@ def render(source: Path, kind: str) -> nbformat.NotebookNode:
 
 
 @contextlib.contextmanager
-def inline_figures() -> Iterator[None]:
-    """Kernels started inside draw their figures into the notebook, whatever ``MPLBACKEND`` says.
+def kernel_environment() -> Iterator[None]:
+    """Kernels started inside draw their figures into the notebook and show no progress bars.
 
-    A kernel inherits the environment, and ``MPLBACKEND=Agg`` (set for headless test runs) would
-    make every ``plt.show()`` draw nothing: the notebooks would keep no figures.
+    A kernel inherits the environment. ``MPLBACKEND=Agg`` (set for headless test runs) would make
+    every ``plt.show()`` draw nothing, so the notebooks would keep no figures. A tqdm bar is live
+    feedback for a learner running a cell; a saved notebook would keep only its first frame
+    ("0/1000"), as if nothing had trained, so ``TQDM_DISABLE`` turns the bars off (``progress.progress_bar``).
     """
-    previous = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = INLINE_BACKEND
+    settings = {"MPLBACKEND": INLINE_BACKEND, "TQDM_DISABLE": "1"}
+    previous = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     try:
         yield
     finally:
-        if previous is None:
-            del os.environ["MPLBACKEND"]
-        else:
-            os.environ["MPLBACKEND"] = previous
+        for name, value in previous.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
 
 
 def cell_timeout(limit_s: float) -> Callable[[nbformat.NotebookNode], float]:
@@ -277,7 +281,7 @@ def execute(notebook: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode
     from nbclient import NotebookClient
 
     executed = copy.deepcopy(notebook)
-    with inline_figures():
+    with kernel_environment():
         NotebookClient(executed, timeout_func=cell_timeout(LESSON_CELL_TIMEOUT_S), kernel_name="python3", record_timing=False,
                        resources={"metadata": {"path": str(cwd)}}).execute()
     return executed

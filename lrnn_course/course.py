@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from .build import LESSON_CELL_TIMEOUT_S, cell_timeout, inline_figures, repo_root, targets
+from .build import LESSON_CELL_TIMEOUT_S, cell_timeout, kernel_environment, repo_root, targets
 from .check import FAIL_MARK, PASS_MARK
 
 # A cell that runs longer has hung (a cell tagged `widget` gets a minute: `build.WIDGET_CELL_TIMEOUT_S`).
@@ -64,7 +64,7 @@ def execute(path: Path, output: Path, parameters: dict[str, object], timeout_s: 
     import papermill
 
     declared = papermill.inspect_notebook(str(path))
-    with inline_figures():
+    with kernel_environment():
         papermill.execute_notebook(str(path), str(output), parameters={k: v for k, v in parameters.items() if k in declared},
                                    kernel_name="python3", cwd=str(path.parent), execution_timeout=timeout_s,
                                    timeout_func=cell_timeout(timeout_s), progress_bar=False)

@@ -122,9 +122,10 @@ def delta_product_by_interleaving(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """DeltaProduct computed by any delta-rule implementation on the interleaved sequence.
 
-    Same arguments and result as ``delta_product``. Keys, values and β are interleaved to n_h·T
-    sub-steps; the query is zero except at each token's last sub-step, the gate is α_t at its first
-    and 1 elsewhere, and every n_h-th output is kept. ``delta_rule`` runs the interleaved sequence:
+    Same arguments and result as ``delta_product``: q (B, T, H, D_k); k (B, T, n_h, H, D_k),
+    v (B, T, n_h, H, D_v) and beta (B, T, n_h, H); alpha (B, T, H). Keys, values and β are
+    interleaved to n_h·T sub-steps; the query is zero except at each token's last sub-step, the
+    gate is α_t at its first and 1 elsewhere, and every n_h-th output is kept. ``delta_rule`` runs the interleaved sequence:
     ``deltanet.delta_rule`` by default, or any function with its arguments and result (the chunked
     form, a Triton kernel).
     """

@@ -8,8 +8,9 @@ Glossary (code name -> paper term):
 ``EXPERIMENTS``    "parity", "arithmetic", "arithmetic_brackets" (Table 3 rows), "s5_only_swaps"
                    (Fig. 4), "s3" (the DeltaProduct README's one-layer S₃ prediction) and
                    "cycle" (Z₅ cycle navigation, not run in the paper)
-``size``           "small": a 2-core CPU in minutes; "full": the GPU settings of the results
-                   table in ``benchmarks/results/`` (course scale, not the paper's 100k steps)
+``size``           "small": a 2-core CPU in minutes; "full": GPU settings at course scale (not the
+                   paper's 100k steps), whose records a GPU session writes to ``COMMITTED``
+                   (``benchmarks/results/experiments/``; empty until one has run)
 ``run_experiment`` every variant × seed; the JSON file and the length-generalisation plot are
                    rewritten after each finished run, so a stopped experiment keeps its runs
 ``resume``         reuse the runs of the JSON file whose settings (all but the device) are unchanged; train only the rest
@@ -74,8 +75,14 @@ _MAMBA_FULL = {"d_state": 16, "expand": 2, "d_conv": 4}
 _DELTANET_FULL = {"n_heads": 4}
 
 
+# Lengths each task can be drawn at: an arithmetic expression without brackets has odd length
+# (digit, operator, …, digit, '=', answer), and a bracketed one needs 4 tokens ("d = answer PAD").
+_TASK_LENGTHS = {"modular_arithmetic": {"test_lengths": (41, 63, 127, 255)},
+                 "modular_arithmetic_with_brackets": {"train_lengths": (4, 40)}}
+
+
 def _formal_full(task: str) -> tuple[TrainConfig, ...]:
-    base = dataclasses.replace(_FORMAL_FULL, task=task)
+    base = dataclasses.replace(_FORMAL_FULL, task=task, **_TASK_LENGTHS.get(task, {}))
     return (*_ranges(dataclasses.replace(base, model="mamba"), **_MAMBA_FULL),
             *_ranges(dataclasses.replace(base, model="deltanet"), **_DELTANET_FULL),
             dataclasses.replace(base, model="lstm", negative=False),
@@ -87,12 +94,12 @@ def _baselines(transformer: str, slstm: str) -> dict[str, str]:
 
 
 def _formal_small(task: str) -> tuple[TrainConfig, ...]:
-    return _ranges(dataclasses.replace(train.preset("deltanet_parity", "small"), task=task, eval_every=100))
+    return _ranges(dataclasses.replace(train.preset("deltanet_parity", "small"), task=task, eval_every=100, **_TASK_LENGTHS.get(task, {})))
 
 
 def _table3_column(name: str, task: str, question: str, numbers: Mapping[str, tuple[str, str]], baselines: tuple[str, str]) -> Experiment:
     """A column of Table 3: ``numbers[label]`` = (best, median) of the paper; ``baselines`` = (Transformer, sLSTM) best."""
-    paper = {label: f"{best} best, {median} median (Table 3/5)" for label, (best, median) in numbers.items()}
+    paper = {label: f"{best} best, {median} median (Tables 3, 5)" for label, (best, median) in numbers.items()}
     return Experiment(name, question, {"small": _formal_small(task), "full": _formal_full(task)}, paper | _baselines(*baselines))
 
 

@@ -180,7 +180,7 @@ def sequence_accuracy(predictions: torch.Tensor, targets: torch.Tensor) -> torch
             unscored positions count as right.
 
     Returns:
-        FloatTensor (T,), non-increasing in t.
+        float32 tensor (T,), non-increasing in t.
     """
     for x, name in ((predictions, "predictions"), (targets, "targets")):
         if not isinstance(x, torch.Tensor) or x.dtype != torch.long or x.dim() != 2:

@@ -112,9 +112,11 @@ def selective_scan(
     drive = (delta * u).unsqueeze(-1) * B.unsqueeze(2)
     state = torch.zeros_like(gates[:, 0])
     outputs = []
-    for t in range(u.shape[1]):
-        state = gates[:, t] * state + drive[:, t]
-        outputs.append((state * C[:, t].unsqueeze(1)).sum(-1))
+    # unbind, not gates[:, t]: the backward pass of each index op writes a gradient as large as the
+    # whole tensor, so the backward pass of a T-step loop would cost T^2 instead of T
+    for gate, push, read in zip(gates.unbind(1), drive.unbind(1), C.unbind(1)):
+        state = gate * state + push
+        outputs.append((state * read.unsqueeze(1)).sum(-1))
     y = torch.stack(outputs, dim=1)
     return y if D is None else y + D * u
     ### END SOLUTION
@@ -187,8 +189,8 @@ class MambaBlock(nn.Module):
             log_dt = torch.empty(channels).uniform_(math.log(dt_min), math.log(dt_max))
             self.dt_proj.bias.copy_(inverse_softplus(log_dt.exp()))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (batch, T, d_model) -> (batch, T, d_model)."""
+    def _scan_inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """u, z, Δ, B, C for the input x (batch, T, d_model): what the selective scan and the output gate read."""
         require_tensor(x, "x", 3, "(batch, T, d_model)")
         if x.shape[-1] != self.in_proj.in_features:
             raise ValueError(f"x must have {self.in_proj.in_features} features, got shape {tuple(x.shape)}")
@@ -198,5 +200,19 @@ class MambaBlock(nn.Module):
         u = F.silu(u)
         dt, B, C = self.x_proj(u).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = F.softplus(self.dt_proj(dt))
+        return u, z, delta, B, C
+
+    def gates(self, x: torch.Tensor) -> torch.Tensor:
+        """The gates (eigenvalues of A(x_t)) that ``forward(x)`` applies: (batch, T, E, N).
+
+        Computed along forward's own path (projection, convolution, SiLU, Δ), so they are in (0, 1],
+        or in (-1, 1] for a block with ``negative=True``.
+        """
+        _, _, delta, _, _ = self._scan_inputs(x)
+        return selective_gates(delta, self.A_log, self.negative)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, T, d_model) -> (batch, T, d_model)."""
+        u, z, delta, B, C = self._scan_inputs(x)
         y = selective_scan_parallel(u, delta, self.A_log, B, C, self.D, self.negative)
         return self.out_proj(y * F.silu(z))

@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 
 from . import scan
-from .validate import require_positive_int, require_tensor
+from .validate import require_number, require_positive_int, require_tensor
 
 DTYPES = {
     "float16": torch.float16,
@@ -43,7 +43,8 @@ def _opmath(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
-def _as_dtype(dtype: object) -> torch.dtype:
+def as_dtype(dtype: object) -> torch.dtype:
+    """The torch dtype named by ``dtype`` (a name such as "float16", or the dtype itself), if it is one of ``DTYPES``."""
     if isinstance(dtype, str) and dtype in DTYPES:
         return DTYPES[dtype]
     if isinstance(dtype, torch.dtype) and dtype in DTYPES.values():
@@ -80,7 +81,7 @@ def iterate(gate: float | torch.Tensor, drive: float | torch.Tensor, steps: int,
     Returns:
         Tensor (steps, D) in ``dtype``, D being the number of coordinates (1 for float gates).
     """
-    dtype = _as_dtype(dtype)
+    dtype = as_dtype(dtype)
     require_positive_int(steps, "steps")
     gates, drives = _as_vector(gate, "gate"), _as_vector(drive, "drive")
     if gates.shape != drives.shape and gates.numel() != 1 and drives.numel() != 1:
@@ -108,8 +109,8 @@ def freeze_step(gate: float, drive: float, dtype: torch.dtype, max_steps: int = 
         dtype: the torch dtype the state is stored in (float16, bfloat16, float32 or float64).
         max_steps: how long to wait.
     """
-    dtype = _as_dtype(dtype)
-    _as_vector(gate, "gate"), _as_vector(drive, "drive")
+    dtype = as_dtype(dtype)
+    gate, drive = require_number(gate, "gate"), require_number(drive, "drive")
     require_positive_int(max_steps, "max_steps")
     ### BEGIN SOLUTION
     state = torch.zeros((), dtype=dtype)

@@ -47,6 +47,7 @@ from . import tasks
 from .device import device as choose_device
 from .groups import WORD_PROBLEMS, sequence_accuracy
 from .models import BASELINES, MODELS, SequenceModel, build_model, gate_range
+from .progress import progress_bar
 from .validate import require_positive_int, require_tensor
 
 TASKS: dict[str, Callable[..., tasks.Batch]] = {
@@ -279,8 +280,6 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
         config: the run.
         progress: show a tqdm bar (loss and latest mean score in its postfix; first process only).
     """
-    from tqdm.auto import tqdm
-
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     rank, world = data_parallel_rank()
@@ -316,7 +315,7 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
         torch.distributed.all_reduce(vote, op=torch.distributed.ReduceOp.MAX)
         return bool(vote.item())
 
-    bar = tqdm(range(1, config.steps + 1), desc=config.label, disable=not progress or rank > 0, leave=False)
+    bar = progress_bar(range(1, config.steps + 1), enabled=progress and rank == 0, desc=config.label, leave=False)
     for step in bar:
         batch = generate(config.batch_size, *config.train_lengths, data).rows(share).to(device)
         loss = loss_of(trained(batch.tokens), batch)
@@ -379,7 +378,7 @@ PRESETS: dict[str, dict[str, TrainConfig]] = {
 PAPER = {
     "figure1": {"diagonal [-1,1]": "1.0 (Fig. 1)", "diagonal [0,1]": "≈ 0 (Fig. 1)"},
     "mamba_parity": {"mamba [-1,1]": "1.000 (Table 3)", "mamba [0,1]": "0.000 (Table 3)"},
-    "deltanet_parity": {"deltanet [-1,1]": "1.000 best, 0.999 median (Table 3)", "deltanet [0,1]": "0.017 best, 0.010 median (Table 3)"},
+    "deltanet_parity": {"deltanet [-1,1]": "1.000 best, 0.999 median (Tables 3, 5)", "deltanet [0,1]": "0.017 best, 0.010 median (Tables 3, 5)"},
     "cycle_diagonal": {"diagonal [-1,1]": "not run in the paper; Theorem 2 predicts failure"},
     "cycle_deltaproduct": {"deltaproduct n_h=2 [-1,1]": "not run in the paper"},
 }
@@ -419,13 +418,11 @@ def train_each(configs: Sequence[TrainConfig], progress: bool = True, jobs: int 
 
 
 def _train_side_by_side(configs: Sequence[TrainConfig], progress: bool, jobs: int) -> Iterator[tuple[int, TrainResult]]:
-    from tqdm.auto import tqdm
-
     threads = max(1, (os.cpu_count() or 1) // jobs)
     pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=torch.set_num_threads, initargs=(threads,))
     try:
         finished = pool.imap_unordered(_train_indexed, enumerate(configs))
-        for index, result in tqdm(finished, total=len(configs), desc=f"runs, {jobs} at a time", disable=not progress):
+        for index, result in progress_bar(finished, enabled=progress, total=len(configs), desc=f"runs, {jobs} at a time"):
             result.model.to(result.device)
             yield index, result
     finally:
@@ -491,7 +488,7 @@ def results_table(results: Sequence[TrainResult], reference: Mapping[str, str] |
     if not results:
         raise ValueError("results_table needs at least one TrainResult")
     lengths = sorted({length for result in results for length in result.final.scores})
-    header = ["model", "seed", "steps", "seconds", "device", "train lengths", *(f"L={length}" for length in lengths), "mean"]
+    header = ["model", "seed", "steps", "seconds", "device", "score, train lengths", *(f"L={length}" for length in lengths), "mean"]
     if reference is not None:
         header.append("paper")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -7,6 +7,7 @@ arrived, so that a learner reading a traceback knows which line of their call to
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -56,6 +57,15 @@ def require_in_range(x: torch.Tensor, name: str, low: float, high: float) -> tor
         worst = x[outside].flatten()[0].item()
         raise ValueError(f"{name} must lie in [{low:g}, {high:g}]; found {worst:g} ({int(outside.sum())} value(s) outside)")
     return x
+
+
+def require_number(value: object, name: str) -> float:
+    """Return ``value`` as a float if it is a finite Python ``int`` or ``float`` (bools refused), else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a Python int or float, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
 
 
 def require_positive_int(value: object, name: str) -> int:

@@ -130,6 +130,17 @@ def precision_explorer(steps: int = 80):
     return widgets.interactive(show, gate=gate_slider, dtype=dtype_picker)
 
 
+# Line i of a comparison: two models that score the same (both 1.0, say) stay visible apart, by
+# their dashes and their hollow markers.
+_LINE_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
+
+
+def _line_style(index: int) -> dict[str, str]:
+    """Matplotlib keywords for line ``index`` of a plot: its dash pattern and hollow marker, cycling."""
+    linestyle, marker = _LINE_STYLES[index % len(_LINE_STYLES)]
+    return {"linestyle": linestyle, "marker": marker, "fillstyle": "none"}
+
+
 def plot_length_generalisation(results: Sequence, ax=None, title: str | None = None, log_lengths: bool = False):
     """The runs' metric against test length (their final evaluations); ``log_lengths`` puts length on a log₂ axis.
 
@@ -145,13 +156,13 @@ def plot_length_generalisation(results: Sequence, ax=None, title: str | None = N
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
     models = by_label(results)
-    for label, runs in models.items():
+    for index, (label, runs) in enumerate(models.items()):
         lengths = sorted(runs[0].final.scores)
         per_length = [[run.final.scores[length] for run in runs] for length in lengths]
         if len(runs) == 1:
-            ax.plot(lengths, [scores[0] for scores in per_length], marker="o", label=f"{label}, seed {runs[0].config.seed}")
+            ax.plot(lengths, [scores[0] for scores in per_length], **_line_style(index), label=f"{label}, seed {runs[0].config.seed}")
             continue
-        (line,) = ax.plot(lengths, [statistics.median(scores) for scores in per_length], marker="o",
+        (line,) = ax.plot(lengths, [statistics.median(scores) for scores in per_length], **_line_style(index),
                           label=f"{label}: median of {len(runs)} seeds, band min to max")
         ax.fill_between(lengths, [min(scores) for scores in per_length], [max(scores) for scores in per_length],
                         color=line.get_color(), alpha=0.2)
@@ -347,7 +358,8 @@ def plot_capability_map(rows: Sequence[str], columns: Sequence[str], verdicts: S
     ax.set_ylabel("model")
     ax.set_title(title, pad=30)
     legend = [Patch(color=CAPABILITY_COLOURS[kind], label=label) for kind, label in
-              (("yes", "can: a construction exists"), ("no", "cannot: a theorem forbids it"), ("open", "open, or needs more layers"))]
+              (("yes", "can: a construction exists"), ("no", "cannot: a theorem forbids it"),
+               ("open", "open, or needs more layers or reflections than the row allows"))]
     ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=3, fontsize="small")
     return ax
 
@@ -359,8 +371,8 @@ def plot_sequence_accuracy(curves: Mapping[str, torch.Tensor], train_length: int
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
-    for label, curve in curves.items():
-        ax.plot(range(1, len(curve) + 1), curve.tolist(), label=label)
+    for index, (label, curve) in enumerate(curves.items()):
+        ax.plot(range(1, len(curve) + 1), curve.tolist(), linestyle=_line_style(index)["linestyle"], label=label)
     ax.axvline(train_length, color="grey", linestyle="--", label=f"training length {train_length}")
     ax.set_ylim(-0.05, 1.05)
     ax.set_title(title)
@@ -384,5 +396,5 @@ def plot_adder_states(states: torch.Tensor, odd: torch.Tensor, modulus: int, ax=
     ax.set_title(f"Theorem 6: the {2 * modulus} states of the mod-{modulus} adder")
     ax.set_xlabel("state coordinate 1")
     ax.set_ylabel("state coordinate 2")
-    ax.legend(fontsize="small", loc="lower left")
+    ax.legend(fontsize="small", loc="center")  # inside the circle: every state on it stays visible
     return ax

@@ -81,10 +81,10 @@ print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
 # %% tags=["lesson"] slideshow={"slide_type": "skip"}
 import matplotlib.pyplot as plt
-from tqdm.auto import tqdm
 
 from lrnn_course import scan, viz
-from lrnn_course.bench import median_seconds
+from lrnn_course.bench import best_seconds
+from lrnn_course.progress import progress_bar
 
 TIMING_LENGTHS = {"small": [64, 256, 1024, 4096], "full": [64, 256, 1024, 4096, 16384, 65536]}[SIZE]
 TIMING_WIDTH = {"small": 64, "full": 1024}[SIZE]
@@ -272,8 +272,15 @@ for steps in (8, 1000, 4096):
 check("01.chunked_scan", chunked_scan)
 
 # %% [markdown] tags=["lesson"]
-# The chunk size trades parallel work for sequential steps: $C = 1$ is the loop, $C \ge T$ is a single
-# parallel scan. Every choice gives the same states:
+# The chunk size trades parallel work for sequential steps. `scan.scan_cost` counts a Hillis–Steele
+# scan inside each chunk, one carry per chunk and one fix-up per position, padded positions included:
+#
+# $$\text{work} = \lceil T/C \rceil \big(C \lceil\log_2 C\rceil + C + 1\big), \qquad
+# \text{depth} = \lceil\log_2 C\rceil + \lceil T/C \rceil + 1 .$$
+#
+# $C = 1$ is the loop plus one fix-up per step; $C \ge T$ is a single parallel scan, and a chunk
+# larger than $T$ pays for its padding (chunk 512 costs more work than chunk 300 below). Every choice
+# gives the same states:
 
 # %% tags=["lesson", "nbval-check-output"]
 gates = 2 * torch.rand(2, 300, 4, dtype=torch.float64) - 1
@@ -327,7 +334,7 @@ print(f"{int((signed < 0).sum())} negative gates: max |sign/magnitude log-space 
 # ## 6 · What it costs on this machine
 #
 # Time per call of each scan for growing $T$, with `D = TIMING_WIDTH` channels and a batch of 4 (the
-# median of 3 calls). The numbers depend on your machine and are not checked; look at the *slopes*
+# fastest of 5 calls). The numbers depend on your machine and are not checked; look at the *slopes*
 # and at what sets them. The loop launches a few small PyTorch operations for each of its $T$ steps,
 # so its time grows like $T$ with a large constant per step. The parallel scans launch $O(\log T)$
 # operations on large tensors, so their time follows their work: $T \lceil\log_2 T\rceil$ combines for
@@ -339,7 +346,7 @@ print(f"{int((signed < 0).sum())} negative gates: max |sign/magnitude log-space 
 from lrnn_course.kernels import diagonal_scan, triton_mode
 
 timings = {}
-for steps in tqdm(TIMING_LENGTHS, desc="timing scans"):
+for steps in progress_bar(TIMING_LENGTHS, desc="timing scans"):
     gates = (2 * torch.rand(4, steps, TIMING_WIDTH, device=device) - 1)
     inputs = torch.randn(4, steps, TIMING_WIDTH, device=device)
     calls = {
@@ -351,7 +358,7 @@ for steps in tqdm(TIMING_LENGTHS, desc="timing scans"):
     if device.type == "cuda" and triton_mode() == "compiled":
         calls["Triton kernel"] = lambda: diagonal_scan(gates, inputs, backend="triton")
     for name, call in calls.items():
-        timings.setdefault(name, []).append(median_seconds(call, repeats=3))
+        timings.setdefault(name, []).append(best_seconds(call, repeats=5))
 
 viz.plot_timings(TIMING_LENGTHS, timings, f"Diagonal scans on {device.type}, batch 4, D = {TIMING_WIDTH}")
 plt.show()

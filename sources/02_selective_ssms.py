@@ -28,14 +28,17 @@
 # - The sentence to leave with: *Mamba's gates are $\exp(-\Delta_t e^{w})$, so its eigenvalues lie in
 #   $(0, 1]$; the remap $2a - 1$ stretches them to $(-1, 1]$ with one line and no new parameters.*
 # - Section 1: whatever the step, the eigenvalues stay in $(0, 1]$: `[0.9544, 0.9989]` at Δ = 0.01,
-#   `[0.0000, 0.3225]` at Δ = 10.0. A small Δ remembers; a large Δ forgets and takes the new input.
+#   `[5.271e-21, 0.3225]` at Δ = 10.0. A small Δ remembers; a large Δ forgets and takes the new input.
 # - Sections 2–3: softplus keeps Δ > 0, so the gate never leaves $(0, 1)$; the dashed curve is the
-#   remap. In the histogram both ranges crowd near 1 at initialisation: negative gates have to be
-#   learned (Lesson 04). Pause for questions on the shape `(batch, T, E, N)` before exercise 1.
-# - Section 4 holds the slow cell, about 30 s on a laptop CPU (four forward + backward calls per scan
-#   and range; the loop's take about 3 s each). The ratios scatter around 1 from run to run (0.8 to
-#   1.2 on the reference CPU) and the loop takes 10 to 20 times as long as the parallel scan; expect "why not exactly 1?": one multiply-add per gate plus
-#   timing noise, and the scan itself is unchanged.
+#   remap. The histogram uses `block.gates(x)`, the gates the block's forward pass applies: both
+#   ranges crowd near 1 at initialisation (`[0.344, 0.999]` and `[-0.312, 0.998]`), so negative
+#   gates have to be learned (Lesson 04). Pause for questions on the shape `(batch, T, E, N)` before
+#   exercise 1.
+# - Section 4 times forward + backward of both scans with both gate ranges (five calls each, a few
+#   seconds on a laptop CPU). The ratios scatter around 1 from run to run; expect "why not exactly
+#   1?": one multiply-add per gate plus timing noise, and the scan itself is unchanged. Which of the
+#   two scans is faster depends on the machine (on a CPU the loop can win at this size); the point is
+#   the ratio within each row.
 # - Section 5: the block has 9920 parameters with and without the remap, and it is causal.
 # - Section 6 bridges to Lesson 03: one hand-set channel follows the parity at `100.0%` of 2000 steps
 #   with the remap (deviation `9.5e-11`), at `50.6%` with Mamba's own gates.
@@ -77,7 +80,7 @@ import matplotlib.pyplot as plt
 import torch.nn.functional as F
 
 from lrnn_course import mamba
-from lrnn_course.bench import median_seconds
+from lrnn_course.bench import best_seconds
 
 TIMING_SHAPE = {"small": (4, 512, 64, 16), "full": (8, 4096, 256, 16)}[SIZE]  # batch, T, E, N
 
@@ -110,7 +113,7 @@ for step in (0.01, 0.1, 1.0, 10.0):
     transition = torch.linalg.matrix_exp(step * A)
     eigenvalues = torch.linalg.eigvals(transition).real
     same = torch.allclose(transition, torch.diag(torch.exp(-step * w.exp())), atol=1e-9, rtol=0)
-    print(f"Δ = {step:>5}: eigenvalues of exp(ΔA) in [{eigenvalues.min().item():.4f}, {eigenvalues.max().item():.4f}], "
+    print(f"Δ = {step:>5}: eigenvalues of exp(ΔA) in [{eigenvalues.min().item():.4g}, {eigenvalues.max().item():.4g}], "
           f"equal to Diag(exp(-Δ e^w)) to 1e-9: {same}")
 
 # %% [markdown] tags=["lesson"]
@@ -148,14 +151,15 @@ plt.show()
 # ## 3 · The eigenvalues, and the remap
 #
 # Every gate is an eigenvalue in $(0, 1]$ — so by Lesson 03's Theorem 1, Mamba as published cannot
-# solve parity beyond its training lengths. The paper's fix is the dashed line above: map each gate
-# to
+# recognise parity at arbitrary lengths in finite precision (Lesson 04 shows the failure beyond the
+# training lengths in practice). The paper's fix is the dashed line above: map each gate to
 #
 # $$a' = 2a - 1 \in (-1, 1] .$$
 #
 # The largest gate stays 1 (a perfect memory is still possible), the range doubles to reach $-1$, and
 # $|a'| \le 1$ keeps the recurrence stable. Nothing else in the model changes.
-#
+
+# %% [markdown]
 # ### Exercise 1 · The gates
 #
 # Write `selective_gates(delta, A_log, negative=False)`: the gates $\exp(-\Delta_t\, e^{w})$ for every
@@ -170,16 +174,18 @@ check("02.selective_gates", selective_gates)
 
 # %% [markdown] tags=["lesson"]
 # The eigenvalues of a Mamba block at initialisation, on random input, with and without the remap.
+# `block.gates(x)` returns the gates that the block's forward pass applies to `x` — after the
+# projection, the convolution, SiLU and $\Delta$ — so the histogram shows what the model computes.
+# Both blocks start from the same seed: their weights are equal, and only the remap differs.
 
 # %% tags=["lesson"]
-block = mamba.MambaBlock(16, d_state=8)
-with torch.no_grad():
-    u, z = block.in_proj(torch.randn(8, 64, 16)).chunk(2, dim=-1)
-    dt = block.x_proj(u)[..., : block.dt_rank]
-    step_sizes = F.softplus(block.dt_proj(dt))
+x = torch.randn(8, 64, 16, generator=torch.Generator().manual_seed(SEED))
 fig, ax = plt.subplots(figsize=(7, 3.5))
 for negative, colour in ((False, "tab:blue"), (True, "tab:red")):
-    gates = selective_gates(step_sizes, block.A_log.detach(), negative=negative).flatten()
+    torch.manual_seed(SEED)
+    block = mamba.MambaBlock(16, d_state=8, negative=negative)
+    with torch.no_grad():
+        gates = block.gates(x).flatten()
     ax.hist(gates.numpy(), bins=80, range=(-1, 1), color=colour, alpha=0.6,
             label=f"negative={negative}: range [{gates.min().item():.3f}, {gates.max().item():.3f}]")
 ax.set_title("Gates of a freshly initialised Mamba block (8 x 64 tokens, 32 channels, 8 states)")
@@ -189,10 +195,11 @@ ax.legend()
 plt.show()
 
 # %% [markdown] tags=["lesson"]
-# Both distributions crowd near 1: Mamba initialises $\Delta$ between $10^{-3}$ and $10^{-1}$, so
-# most gates start as long memories, with the remap too ($2 \cdot 0.99 - 1 = 0.98$). To reach
-# $-1$ a trained model must push $\Delta\, e^{w}$ up — a gate near 0 before the remap. Training does
-# that when the task rewards it (Lesson 04).
+# Both distributions crowd near 1: Mamba initialises the bias of $\Delta$ so that $\Delta$ starts
+# between about $10^{-3}$ and $10^{-1}$ (the input adds a small term), so most gates start as long
+# memories, with the remap too ($2 \cdot 0.99 - 1 = 0.98$). To reach $-1$ a trained model must push
+# $\Delta\, e^{w}$ up — a gate near 0 before the remap. Training does that when the task rewards it
+# (Lesson 04).
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · The selective scan
@@ -202,11 +209,13 @@ plt.show()
 #
 # $$H_t[e] = a_t[e] \odot H_{t-1}[e] + \Delta_t[e]\, B_t\, u_t[e], \qquad
 # y_t[e] = \langle H_t[e], C_t \rangle + D[e]\, u_t[e], \qquad H_0 = 0 .$$
-#
+
+# %% [markdown]
 # ### Exercise 2 · The selective scan, one step at a time
 #
 # Write `selective_scan(u, delta, A_log, B, C, D=None, negative=False)` as a loop over time, using
-# your `selective_gates`. It is the reference that the fast version below must equal.
+# your `selective_gates`. It is the reference that the parallel version, `mamba.selective_scan_parallel`,
+# must equal.
 
 # %%
 #| exercise: 02.selective_scan
@@ -219,8 +228,7 @@ check("02.selective_scan", selective_scan)
 # one call of a parallel scan from Lesson 01 on a `(batch, T, E·N)` tensor (on a GPU: the Triton
 # kernel of the kernels track). `mamba.selective_scan_parallel` does exactly that; it agrees with
 # your loop to float64 round-off, for both gate ranges. Timed below is what training pays per
-# step — forward and backward — with both gate ranges: on a CPU the loop's backward pass, one tiny
-# operation per time step, is what makes it slow.
+# step — forward and backward — for both versions and both gate ranges (the fastest of 5 calls).
 
 # %% tags=["lesson", "nbval-check-output"]
 batch, steps, channels, states = TIMING_SHAPE
@@ -242,7 +250,7 @@ def forward_and_backward(fn, negative):
 
 
 seconds = {
-    (name, negative): median_seconds(lambda: forward_and_backward(fn, negative), repeats=3)
+    (name, negative): best_seconds(lambda: forward_and_backward(fn, negative), repeats=5)
     for name, fn in (("loop", selective_scan), ("parallel", mamba.selective_scan_parallel))
     for negative in (False, True)
 }
@@ -251,21 +259,21 @@ for name in ("loop", "parallel"):
     ratio = seconds[name, True] / seconds[name, False]
     print(f"{name:>8}: {1e3 * seconds[name, False]:8.1f} ms with [0, 1] gates, {1e3 * seconds[name, True]:8.1f} ms with [-1, 1]"
           f" (ratio {ratio:.2f})")
-print(f"the loop takes {seconds['loop', False] / seconds['parallel', False]:.1f} times as long as the parallel scan")
 
 # %% [markdown] tags=["lesson"]
-# The ratio between the two gate ranges is 1 up to timing noise: the remap is one multiply-add per
-# gate, nothing beside the scan itself. It also keeps the scan *linear*, so every parallel algorithm
-# of Lesson 01 still applies — except the log-space trick, which needs positive gates. That is why
-# the paper changes Mamba and DeltaNet, whose kernels never take a logarithm of the gates, and leaves
-# Mamba-2, GLA and mLSTM for later.
+# In both rows the ratio between the two gate ranges stays near 1 (differences of this size are timing
+# noise on a shared machine): the remap is one multiply-add per gate, nothing beside the scan itself.
+# It also keeps the scan *linear*, so every parallel algorithm of Lesson 01 still applies — except
+# the log-space trick, which needs positive gates. That is why the paper changes Mamba and DeltaNet,
+# whose kernels never take a logarithm of the gates, and leaves Mamba-2, GLA and mLSTM for later.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · The Mamba block
 #
 # A Mamba layer wraps the selective scan: project the input to $2E$ channels (one half $u$ for the
-# scan, one half $z$ for a gate), mix neighbouring tokens with a short causal depthwise convolution,
-# compute $\Delta_t, B_t, C_t$ from the result, scan, multiply by $\mathrm{SiLU}(z)$, project back.
+# scan, one half $z$ for a gate), mix neighbouring tokens with a short causal depthwise convolution
+# followed by SiLU, compute $\Delta_t, B_t, C_t$ from the result, scan, multiply by $\mathrm{SiLU}(z)$,
+# project back.
 # `mamba.MambaBlock(d_model, negative=...)` builds one; `negative` is the only difference between the
 # two versions, and the parameter count is the same.
 
@@ -284,9 +292,10 @@ for negative in (False, True):
 # ## 6 · What the remap buys: parity by hand
 #
 # Lesson 03 proves that a gate of $-1$ is what parity needs. With the remap, a single selective
-# channel can produce it: on the bit $x_t = 1$ choose a large step $\Delta_t = 30$ (gate
-# $2e^{-30} - 1 \approx -1$) and the input $u_t = 1/30$ (so $\Delta_t B u_t = 1$); on $x_t = 0$ choose
-# $\Delta_t = 0$ (gate exactly 1, no input). That is the parity machine $h \mapsto 1 - h$, $h \mapsto h$.
+# channel can produce it. Take `A_log` = 0, so $e^{w} = 1$ and $B_t = C_t = 1$. On the bit $x_t = 1$
+# choose a large step $\Delta_t = 30$ (gate $2e^{-30} - 1 \approx -1$) and the input $u_t = 1/30$ (so
+# $\Delta_t B_t u_t = 1$); on $x_t = 0$ choose $\Delta_t = 0$ (gate exactly 1, no input). That is the
+# parity machine $h \mapsto 1 - h$, $h \mapsto h$.
 # The same settings with Mamba's own gates give a gate $e^{-30} \approx 0$ on each 1: the state is
 # set to 1 instead of flipped.
 
@@ -297,6 +306,7 @@ drive_input = (bits / 30)[..., None]
 ones = torch.ones(1, bits.shape[1], 1, dtype=torch.float64)
 parity = bits.cumsum(dim=1) % 2
 for negative in (False, True):
+    # A_log = 0: the decay rate e^w is 1, so the gate is exp(-Δ) (2 exp(-Δ) - 1 with the remap)
     y = selective_scan(drive_input, step_size, torch.zeros(1, 1, dtype=torch.float64), ones, ones, negative=negative)[..., 0]
     accuracy = ((y > 0.5).double() == parity).double().mean().item()
     print(f"negative={negative}: thresholded output matches the running parity at {accuracy:.1%} of 2000 steps, "
@@ -314,8 +324,8 @@ for negative in (False, True):
 #   eigenvalue of its transition lies in $(0, 1]$, whatever the input.
 # - The paper's change, $2a - 1$, gives eigenvalues in $(-1, 1]$: same parameters, same scan, same
 #   cost (ratio ≈ 1 measured above).
-# - The selective scan is $E \cdot N$ independent diagonal recurrences: a loop for reference, a
-#   parallel scan for speed, equal to round-off.
+# - The selective scan is $E \cdot N$ independent diagonal recurrences: a loop for reference and a
+#   parallel scan (the form GPU kernels take), equal to round-off.
 # - With the remap, one channel can implement the parity machine; without it, it cannot.
 #
 # **Next:** Lesson 03 proves the negative half — why positive eigenvalues fail at parity in finite

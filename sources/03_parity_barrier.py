@@ -34,11 +34,14 @@
 #   float32 `138` at `9.999993`, float64 `328`. Even $a = 1$ freezes: "the latest freezes after 2048
 #   steps", where float16's spacing becomes 2.
 # - Sections 3–4: `53` distinct states, and the best possible decoder scores `0.981 on k <= 53, 0.500
-#   on k > 53`. The second layer repeats from step 191 with period 1, as the first does from step 53:
-#   depth only delays the freeze.
-# - Section 5: negative gates end with period 2 (gate −0.99 from step 338), and the one-neuron machine
-#   gets `40000 of 40000` states right in float16. The explorer of section 6 suits live questions:
-#   move the gate below 0 and the frozen line splits in two.
+#   on k > 53`; its one early miss is $k = 53$, whose state is already the frozen one. The second
+#   layer repeats from step 191 with period 1, as the first does from step 53: depth only delays
+#   the freeze.
+# - Section 5: negative gates end with period 2 (gate −0.99 from step 338), but between two values
+#   only `4.9e-04` (gate −0.5) to `2.1e-02` (gate −0.99) apart in float16, far less in float32; only
+#   −1 swings the full way. The one-neuron machine gets `40000 of 40000` states right in float16.
+#   The explorer of section 6 suits live questions: move the gate below 0 and the frozen line
+#   splits in two.
 # - No slow cell: the 201-gate sweep takes well under a second.
 #
 # ## Common mistakes
@@ -49,6 +52,9 @@
 # - **`03.freeze_step`**: off by one, returning the step at which the repeat is noticed: "gate 0: frozen
 #   after one step" shows `yours (step 2, value 3.0), expected (step 1, value 3.0)`. Work it by hand:
 #   $h_1 = 3$, $h_2 = 3$, so $k = 1$; "drive 0: frozen from the start (step 0)" is the other edge.
+# - **`03.freeze_step`**: rounding the gate to the dtype first (`torch.tensor(gate, dtype=dtype)`)
+#   freezes one step early in float16 and bfloat16: `yours (step 52, value 9.953125)`. The exercise
+#   text asks for Python-float gates; `check(..., hint=3)` says why.
 # - **`03.freeze_step`**: returning tensors fails every row that expects a pair (`return plain
 #   numbers`). A `while True` loop that ignores `max_steps` never ends on "gate -1 never freezes:
 #   None": if the check cell hangs, interrupt the kernel and point at `max_steps`.
@@ -75,7 +81,6 @@ print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
 # %% tags=["lesson"] slideshow={"slide_type": "skip"}
 import matplotlib.pyplot as plt
-from tqdm.auto import tqdm
 
 from lrnn_course import precision, viz
 
@@ -89,7 +94,8 @@ GRID_POINTS = {"small": 201, "full": 2001}[SIZE]
 #
 # $$H_k = \sum_{i=0}^{k-1} A(1)^i B(1) + A(1)^k H_0 .$$
 #
-# For a diagonal $A(1)$ each coordinate is a geometric sum $h_k = b\,(1 + a + \dots + a^{k-1})$.
+# For a diagonal $A(1)$ and $H_0 = 0$ each coordinate is a geometric sum
+# $h_k = b\,(1 + a + \dots + a^{k-1})$.
 # The parity of $1^k$ is $k \bmod 2$: the right output alternates $1, 0, 1, 0, \dots$ forever.
 #
 # **Theorem 1** (Grazzi et al. 2025). *A finite-precision LRNN with finitely many layers can
@@ -111,10 +117,21 @@ GRID_POINTS = {"small": 201, "full": 2001}[SIZE]
 # state stays there forever. We say it **freezes**.
 #
 # The plot iterates $h \leftarrow 0.9\,h + 1$ (limit 10) in three dtypes, exactly as PyTorch rounds
-# `0.9 * h + 1.0` for a tensor `h` of that dtype.
+# `0.9 * h + 1.0` for a tensor `h` of that dtype. On the left the three curves look alike; the right
+# panel shows the distance to the limit on a log scale, where each dtype stops at its own plateau.
 
 # %% tags=["lesson"]
-viz.plot_precision_trajectories(0.9, 1.0, steps=160)
+FREEZE_STEPS = 160
+fig, (ax, gap_ax) = plt.subplots(1, 2, figsize=(12, 4))
+viz.plot_precision_trajectories(0.9, 1.0, steps=FREEZE_STEPS, ax=ax)
+ax.set_title("$h_k = 0.9\\,h_{k-1} + 1$ on $1^k$ (dotted: the state freezes)")
+for name in ("float16", "bfloat16", "float32"):
+    states = precision.iterate(0.9, 1.0, FREEZE_STEPS, name).flatten().double()
+    gap_ax.semilogy(range(1, FREEZE_STEPS + 1), 10 - states, marker=".", markersize=3, label=name)
+gap_ax.set_title("Distance to the limit: each dtype stops at its own gap")
+gap_ax.set_xlabel("steps $k$ (number of 1s read)")
+gap_ax.set_ylabel("$10 - h_k$ (log scale)")
+gap_ax.legend()
 plt.show()
 
 # %% [markdown]
@@ -124,6 +141,9 @@ plt.show()
 # state held in a tensor of `dtype`, and return `(k, h_k)` for the first $k \ge 0$ with
 # $h_{k+1} = h_k$ — or `None` if the state still moves after `max_steps` steps. Return plain Python
 # numbers (`int`, `float`), not tensors.
+#
+# Keep `gate` and `drive` as Python floats and compute `gate * state + drive` on a 0-d tensor `state`
+# of `dtype`. PyTorch rounds each result to `dtype`; do not round the gate itself.
 
 # %%
 #| exercise: 03.freeze_step
@@ -134,7 +154,8 @@ check("03.freeze_step", freeze_step)
 # %% [markdown] tags=["lesson"]
 # The freeze steps of $a = 0.9$, $b = 1$ in each dtype, beside the exact limit 10. The coarser the
 # dtype, the sooner and the further from the limit the state stops: `bfloat16` keeps 8 significant
-# bits, `float16` 11, `float32` 24.
+# bits, `float16` 11, `float32` 24. The exact frozen value depends on how each operation rounds: a
+# gate rounded to `float16` first ($0.9 \to 0.89990234375$) stops at 9.953 instead.
 
 # %% tags=["lesson", "nbval-check-output"]
 for name, dtype in precision.DTYPES.items():
@@ -148,14 +169,14 @@ for name, dtype in precision.DTYPES.items():
 
 # %% tags=["lesson", "nbval-check-output"]
 gate_grid = torch.linspace(0, 1, GRID_POINTS, dtype=torch.float64).tolist()
-freezes = [freeze_step(gate, 1.0, torch.float16) for gate in tqdm(gate_grid, desc="gates in [0, 1]")]
+freezes = [freeze_step(gate, 1.0, torch.float16) for gate in gate_grid]
 never = sum(result is None for result in freezes)
 latest = max(result[0] for result in freezes if result is not None)
 print(f"{len(gate_grid)} gates in [0, 1], float16: {never} never freeze; the latest freezes after {latest} steps")
 
 # %% tags=["lesson"]
 fig, ax = plt.subplots(figsize=(7, 3.5))
-ax.semilogy(gate_grid, [max(result[0], 1) for result in freezes], marker=".", linestyle="none", label="float16, drive b = 1")
+ax.semilogy(gate_grid, [result[0] for result in freezes], marker=".", linestyle="none", label="float16, drive b = 1")
 ax.set_title("Every gate in [0, 1] freezes: the step after which $h_k$ stops moving")
 ax.set_xlabel("gate $a$")
 ax.set_ylabel("freeze step $k$ (log scale)")
@@ -184,6 +205,14 @@ correct = torch.tensor([best_guess[s] == p for s, p in zip(states.tolist(), pari
 print(f"distinct states on 1^k, k = 1..4096: {len(table)}")
 print(f"best decoder: accuracy {correct[:53].float().mean().item():.3f} on k <= 53, "
       f"{correct[53:].float().mean().item():.3f} on k > 53")
+frozen = table[states[52].item()]
+print(f"the state at k = 53, {states[52].item():.5f}, is the frozen one: seen at {len(frozen)} lengths, "
+      f"{sum(frozen)} of them odd; the table guesses {best_guess[states[52].item()]}")
+
+# %% [markdown] tags=["lesson"]
+# The one miss at $k \le 53$ is $k = 53$ itself: its state is already the frozen state, which every
+# later length shares. Half of those lengths are odd and half even, so whatever the table answers
+# for that state, it is wrong on half of them — here on $k = 53$ as well.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · Why depth does not help
@@ -214,29 +243,42 @@ print(f"layer 2 repeats from step {layer2[0] + 1} with period {layer2[1]}")
 # ## 5 · A negative eigenvalue solves parity
 #
 # With $a = -1$ the geometric sum is $b\,(1 - 1 + 1 - \dots)$: it alternates between $b$ and 0 and
-# never settles — exactly the signal parity needs. Section 5 of the paper turns this into a
+# never settles — exactly the signal parity needs. Section 4.1 of the paper turns this into a
 # machine with one neuron: $h_t = a(x_t)\,h_{t-1} + b(x_t)$, $h_0 = 0$, with
 #
 # $$a(1) = -1,\; b(1) = 1 \quad(h \mapsto 1 - h), \qquad a(0) = 1,\; b(0) = 0 \quad(h \mapsto h).$$
 #
 # Every state is 0 or 1, so rounding never happens, in any dtype, at any length.
 #
-# Gates strictly between $-1$ and 0 are not enough on their own: the state zig-zags towards its limit
-# and, rounded, ends in a 2-cycle or at a fixed point. A 2-cycle is what Lemma 1 of the paper
-# describes — the even and odd steps converge separately — and is just what parity needs.
+# Gates strictly between $-1$ and 0 zig-zag towards their limit. In exact arithmetic the swing dies
+# out. In `float16` the rounded state ends in a 2-cycle, which is what Lemma 1 of the paper describes
+# (the even and odd steps converge separately). But the two values of the cycle lie close together —
+# at most a few hundredths apart below — and the gap shrinks as the precision grows. Only $a = -1$
+# keeps a full-size swing between $b$ and 0.
 
 # %% tags=["lesson", "nbval-check-output"]
+def final_cycle(gate, dtype):
+    """Where the rounded states on 1^k start repeating, and the values they then cycle through."""
+    states = precision.iterate(gate, 1.0, 5000, dtype)
+    start, period = precision.eventual_period(states)
+    return start, states[start : start + period].flatten().tolist()
+
+
 for gate in (-0.5, -0.9, -0.99, -1.0):
-    start, period = precision.eventual_period(precision.iterate(gate, 1.0, 5000, "float16"))
-    print(f"gate {gate:+.2f}, float16: repeats from step {start + 1} with period {period}")
+    start, cycle = final_cycle(gate, "float16")
+    _, cycle32 = final_cycle(gate, "float32")
+    print(f"gate {gate:+.2f}, float16: repeats from step {start + 1} with period {len(cycle)}, "
+          f"values {' / '.join(f'{value:.5f}' for value in cycle)}; gap {max(cycle) - min(cycle):.1e} "
+          f"(float32: {max(cycle32) - min(cycle32):.1e})")
 
 # %% [markdown]
 # ### Exercise 2 · The parity machine
 #
 # Write `parity_machine(bits)`: for a `(B, T)` tensor of zeros and ones, return the states
-# $h_1, \dots, h_T$ of the one-neuron machine above, shape `(B, T)`, in the dtype of `bits`. Build the
-# gates and inputs from the bits and run a scan from Lesson 01 (`from lrnn_course.scan import
-# hillis_steele_scan`, which takes `(B, T, D)` tensors).
+# $h_1, \dots, h_T$ of the one-neuron machine $a(1) = -1,\ b(1) = 1,\ a(0) = 1,\ b(0) = 0$ (lesson
+# section 5), shape `(B, T)`, in the dtype of `bits`. Build the gates and inputs from the bits and
+# run a scan from Lesson 01 (`from lrnn_course.scan import hillis_steele_scan`, which takes
+# `(B, T, D)` tensors).
 
 # %%
 #| exercise: 03.parity_machine
@@ -245,7 +287,7 @@ for gate in (-0.5, -0.9, -0.99, -1.0):
 check("03.parity_machine", parity_machine)
 
 # %% [markdown] tags=["lesson"]
-# The machine on 10 000 random bits, in float16: every state is exact.
+# The machine on 4 sequences of 10 000 random bits, in float16: every state is exact.
 
 # %% tags=["lesson", "nbval-check-output"]
 generator = torch.Generator().manual_seed(SEED)

@@ -30,14 +30,14 @@
 # - Sections 1–2: the two models differ in the activation only; the factor 10 lets a gate reach
 #   $\pm 1$ with moderate weights. Show the example rows (`0 1 1 1 1 1 [1]`): one answer per
 #   sequence, and the loss looks only there.
-# - Section 3 holds the slow cell: two trainings of 1000 steps (about 20 s each on the reference
-#   CPU, about a minute on a laptop). Start it, then explain scaled accuracy while it runs. Point at
-#   the PASS lines, tanh `1.000` and sigmoid `-0.033` on lengths 41–256, and at the committed
-#   20 000-step table: 1.000 for all three tanh seeds, about 0 for the sigmoid ones.
+# - Section 3 holds the slow cell: two trainings of 1000 steps (well under a minute each on a
+#   laptop CPU; the summary lines print the time). Start it, then explain scaled accuracy while it
+#   runs. Point at the PASS lines, tanh `1.000` and sigmoid `-0.033` on lengths 41–256, and at the
+#   committed 20 000-step table: 1.000 for all three tanh seeds, about 0 for the sigmoid ones.
 # - Section 4: the tanh model goes from chance to perfect at every test length at once; the sigmoid
-#   model fails even on the training lengths (`0.039`), its loss stuck at $\ln 2$. Pause here for "why
-#   not at least the short lengths?": the theorem forbids *every* length, and training never finds
-#   the finely tuned decays that could fit lengths up to 40.
+#   model fails even on the training lengths (`0.039`), its loss stuck at $\ln 2$ (`0.692` printed,
+#   against `0.693`). Pause here for "why not at least the short lengths?": the theorem forbids
+#   *every* length, and training never finds the finely tuned decays that could fit lengths up to 40.
 # - Section 5: `channel 7: gate +1.0000 for bit 0, -0.9999 for bit 1` is Lesson 03's parity machine,
 #   found by gradient descent. Section 6 (Mamba) needs a GPU; on a laptop it prints that no table is
 #   committed, so quote the paper's 0.000 against 1.000.
@@ -60,11 +60,16 @@
 #   green); `.item()` fails every row with `got float`, and the gradient row says the loss is "not
 #   connected to logits by autograd".
 
-# %% tags=["parameters"] slideshow={"slide_type": "skip"}
+# %% tags=["parameters", "lesson"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": 1 000 steps, one seed (about a minute on a laptop CPU); "full": the paper's 20 000 steps, 3 seeds
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 JOBS = 1  # training runs at once, one process each: on a GPU, several runs share it
+
+# %% tags=["parameters", "practice"] slideshow={"slide_type": "skip"}
+SIZE = "small"  # the exercises are the same at every size; only the lesson notebook trains
+DEVICE = "auto"  # "auto", "cpu" or "cuda"
+SEED = 0
 
 # %% slideshow={"slide_type": "skip"}
 import torch
@@ -77,6 +82,8 @@ torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
 # %% tags=["lesson"] slideshow={"slide_type": "skip"}
+import math
+
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
@@ -90,7 +97,9 @@ def show_committed_tables(preset: str) -> None:
     """Display the full-size tables that benchmarks/parity_table.py committed for ``preset``, if any."""
     paths = sorted(RESULTS.glob(f"parity-{preset}-full-*.md"))
     for path in paths:
-        display(Markdown(path.read_text()))
+        # The file's "# " title would be a top-level heading in the middle of the lesson: show it in bold.
+        title, _, body = path.read_text().partition("\n")
+        display(Markdown(f"**{title.removeprefix('# ')}**\n{body}"))
     if not paths:
         print(f"No full-size table for {preset!r} has been committed yet: run benchmarks/parity_table.py --presets {preset}.")
 
@@ -208,10 +217,19 @@ plt.show()
 show_committed_tables("figure1")
 
 # %% [markdown] tags=["lesson"]
-# The sigmoid model is not merely worse: it stays near chance (its loss stays at
-# $\ln 2 \approx 0.693$), on the training lengths too. Theorem 1 forbids it to represent parity at
-# *every* length; on lengths up to 40 it could in principle fit the data with finely tuned decays,
-# but in these runs training never finds such a solution.
+# The sigmoid model is not merely worse: it stays near chance on the training lengths too, and its
+# training loss stays at $\ln 2 \approx 0.693$, the loss of a coin toss:
+
+# %% tags=["lesson"]
+for result in results:
+    last_losses = result.losses[-50:]
+    print(f"{result.config.label:<16} seed {result.config.seed}: mean training loss over the last "
+          f"{len(last_losses)} steps {sum(last_losses) / len(last_losses):.3f} (ln 2 = {math.log(2):.3f})")
+
+# %% [markdown] tags=["lesson"]
+# Theorem 1 forbids it to represent parity at *every* length; on lengths up to 40 it could in
+# principle fit the data with finely tuned decays, but in these runs training never finds such a
+# solution.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · What the tanh model learned
@@ -238,7 +256,10 @@ for ax, result in zip(axes, first_seed):
     ax.set_title(f"{result.config.label}: learned gates per channel")
     ax.set_xlabel("state channel")
     ax.set_ylabel("gate $a(x)$")
-    ax.legend(loc="lower left")
+    ax.set_xticks(channels)
+    # below the axes: inside, it would hide the bars near -1
+    ax.legend(loc="upper center", ncol=2, bbox_to_anchor=(0.5, -0.25))
+fig.tight_layout()
 plt.show()
 
 # %% [markdown] tags=["lesson"]
@@ -259,23 +280,24 @@ print(f"the tanh model has a parity-machine channel (gate > 0.95 for bit 0, < -0
 # %% [markdown] tags=["lesson"]
 # The other channels do other jobs. A gate of $-1$ for both bits flips at every step: it tracks the
 # *length* mod 2. A gate near 0 forgets everything but the current token. A gate of $+1$ for one bit
-# and near 0 for the other remembers the last occurrence of that bit. The sigmoid model has only
-# the last two kinds available, and none of them, in any combination, is parity.
+# and near 0 for the other is reset by the other bit and accumulates through runs of the first: it
+# counts the current run. The sigmoid model's gates all lie in $[0, 1]$ (forget, run-count,
+# accumulate), and by Theorem 1 no such layer gives parity at every length in finite precision.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · The same change in Mamba (the paper's Table 3)
 #
 # The paper makes the same change in Mamba — gates $2\exp(-\Delta e^{w}) - 1$ instead of
 # $\exp(-\Delta e^{w})$ (Lesson 02) — and reports a scaled accuracy on parity of **0.000** for
-# $[0, 1]$ and **1.000** for $[-1, 1]$ (best of 3 seeds). Our harness reproduces that row with
-# `train.preset("mamba_parity", "full")`: two `MambaBlock` layers of width 128 with Mamba's Δ
+# $[0, 1]$ and **1.000** for $[-1, 1]$ (best of 3 seeds). Our harness is set up to reproduce that row
+# with `train.preset("mamba_parity", "full")`: two `MambaBlock` layers of width 128 with Mamba's Δ
 # initialisation and a short causal convolution, 3 000 steps with 500 warm-up steps. That is a GPU
 # job (about 90 s per run on an H100); on a laptop CPU a Mamba block of that width takes over half a
 # second per step, and narrower ones (width 16) learned nothing in 2 000 steps with either gate
 # range. So this section trains Mamba only at `SIZE="full"` on a GPU, and otherwise shows the table
-# committed by `python benchmarks/parity_table.py --presets mamba_parity` when one exists. At full
-# size it reads back the runs that command recorded with the same settings, and trains only those
-# missing.
+# committed by `python benchmarks/parity_table.py --presets mamba_parity` once that GPU run has been
+# made; until then it says that none is committed. At full size it reads back the runs that command
+# recorded with the same settings, and trains only those missing.
 
 # %% tags=["lesson"]
 if SIZE == "full" and device.type == "cuda":

@@ -2,8 +2,8 @@
 # # 05 · Counting mod m (Theorem 2)
 #
 # Lessons 03 and 04 showed that one negative eigenvalue is enough for parity — counting modulo 2.
-# What about counting modulo 3? This lesson shows that no amount of real eigenvalues can do it, and
-# that two reflections can. By the end you will be able to say:
+# What about counting modulo 3? This lesson shows that no real-eigenvalue transition product can do
+# it, and that two reflections can. By the end you will be able to say:
 #
 # > *On the word $1^k$ a real diagonal state in finite precision ends up with period 1 or 2, so it
 # > cannot count mod 3; a rotation by $2\pi/m$ counts mod $m$, its eigenvalues $e^{\pm 2\pi i/m}$ are
@@ -29,18 +29,19 @@
 # - The sentence to leave with: *real eigenvalues leave a state on $1^k$ with period 1 or 2, so it
 #   cannot count mod 3; a rotation by $2\pi/m$ counts mod $m$, and two reflections ($\beta = 2$) make it.*
 # - Sections 1–3: the sweep prints only `period 1: 1514 of 2001 gates` and `period 2: 487 of 2001
-#   gates`; the rotation's orbit `0 120 240 360 120 240 360` has period 3, its eigenvalues are
+#   gates`; the rotation's orbit `0 120 240 0 120 240 0` has period 3, its eigenvalues are
 #   `-0.5000+0.8660i` and `-0.5000-0.8660i`.
 # - Section 4: two reflections rotate by twice the angle between their keys; this is the line between
-#   DeltaNet (one Householder per token, real eigenvalues) and DeltaProduct. Pause for questions
-#   before the exercises.
+#   a one-layer DeltaNet (one Householder per token, real eigenvalues) and DeltaProduct. Pause for
+#   questions before the exercises.
 # - Sections 5–6: float16 fails after `885` ones read, against `886` predicted; bfloat16 has the smaller
 #   step error yet fails first (step `710`, `370` ones) because every product is rounded; float32 would
 #   last `11,740,768` ones. The counter built from swaps stays exact in float16 (`True`).
-# - Section 7 holds the slow cell: two trainings (`22.1` s and `47.1` s on the reference CPU, about two
-#   minutes on a laptop); start it, then explain the task. Point at DeltaProduct's `1.000` up to
-#   L=128 and `0.438` at L=1024, at $\beta \approx 1.997$ with angles `72.0303` and `72.0028` and
-#   modulus `0.997565` ("halves by T ~ 427"), and at snapping $\beta$ to 2: `0.438` to `0.644` at 1024.
+# - Section 7 holds the slow cell: two trainings (the table's seconds column gives their times);
+#   start it, then explain the task. Point at DeltaProduct's `1.000` up to L=128 and `0.438` at
+#   L=1024, at $\beta \approx 1.997$ with angles `72.0303` and `72.0028` and modulus `0.997565`
+#   ("halves by T ~ 427"), at the move 0 with no complex pair, and at snapping $\beta$ to 2: `0.438`
+#   to `0.644` at 1024.
 # - Section 8: at $\theta_1 - \theta_2 = 90°$ the product is $-I$: parity again.
 #
 # ## Common mistakes
@@ -53,16 +54,22 @@
 #   $I - \beta uu^\top$ sends $u$ for $\beta = 1$ and $\beta = 2$. A float64 result whatever `dtype`
 #   fails "dtype=torch.float32 gives float32".
 # - **`05.mod_counter`**: `bits.cumsum(1) % m` fails every value row with a dtype message (`expected
-#   torch.int64`), yet with `.long()` it passes everything: the check cannot see the method, so read
-#   the code. The exercise is the rotation.
+#   torch.int64`); with `.long()` the values pass, but "counts by rotating the state, not with a
+#   cumulative sum" fails (`your function calls cumsum`). The exercise is the rotation; a running
+#   Python counter would slip past the check, so read the code.
 # - **`05.mod_counter`**: a step that rotates by $\pi/m$ instead of $2\pi/m$ fails "all ones, m = 3:
 #   1 2 0 1 2 0 1" (`yours 0.000000, expected 1.000000` at `t=0`): ask by how much
 #   $H(\theta_1) H(\theta_2)$ rotates. Writing `3` for the modulus fails "m = 5".
 # - **`05.mod_counter`**: writing into `bits` turns "does not modify its input" red; the value rows
 #   compare with counts taken before the call, so they stay right about the answer.
 
-# %% tags=["parameters"] slideshow={"slide_type": "skip"}
+# %% tags=["parameters", "lesson"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": about two minutes on a laptop CPU; "full": longer sequences, 3 000 training steps
+DEVICE = "auto"  # "auto", "cpu" or "cuda"
+SEED = 0
+
+# %% tags=["parameters", "practice"] slideshow={"slide_type": "skip"}
+SIZE = "small"  # the exercises are the same at every size; only the lesson notebook trains
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
@@ -82,6 +89,7 @@ import math
 from collections import Counter
 
 import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
 
 from lrnn_course import deltaproduct, householder, precision, train, viz
 
@@ -93,15 +101,18 @@ COUNTER_STEPS = {"small": 10_000, "full": 100_000}[SIZE]
 # Counting the ones of a bit string modulo $m$ is the simplest task beyond parity: the answer after
 # $1^k$ is $k \bmod m$, which cycles with period $m$.
 #
-# **Theorem 2** (Grazzi et al. 2025). *A finite-precision LRNN with finitely many layers whose
-# transition matrices $A(x)$ have only real eigenvalues (for instance diagonal ones with gates in
-# $[-1, 1]$) cannot count modulo $m$ at every length when $m$ is not a power of two.*
+# **Theorem 2** (Grazzi et al. 2025). *A finite-precision LRNN with $L$ layers cannot count modulo $m$
+# ($m$ not a power of two) at every length unless, in some layer $i$, a product
+# $A(x_1) \cdots A(x_{2^{i-1}})$ of $2^{i-1}$ consecutive transition matrices has a non-real eigenvalue.*
 #
-# The mechanism is Lesson 03's. On $1^k$ a diagonal layer runs the same map over and over. Each
-# coordinate $h_k = a h_{k-1} + b$ with $a \in [0, 1]$ is monotone and freezes; with $a \in [-1, 0)$
-# its even and odd steps are monotone separately, so it ends in a 2-cycle or at a fixed point. The
-# state then repeats with period 1 or 2 — and so does every decoder's output, and (by induction)
-# every later layer's. A period-2 signal can count mod 2 or mod 4 with depth, never mod 3.
+# In layer 1 that product is a single $A(x)$: a one-layer LRNN whose transitions have only real
+# eigenvalues (for instance diagonal ones with gates in $[-1, 1]$) cannot count mod 3. The mechanism
+# is Lesson 03's. On $1^k$ a diagonal layer runs the same map over and over. Each coordinate
+# $h_k = a h_{k-1} + b$ with $a \in [0, 1]$ is monotone and freezes; with $a \in [-1, 0)$ its even and
+# odd steps are monotone separately, so it ends in a 2-cycle or at a fixed point. Layer 1's state
+# ends with period 1 or 2, and so does any decoder's output. Layer 2 reads a 2-periodic input, so
+# over two steps it applies one fixed product $A(x_2) A(x_1)$, and its period divides 4; by induction
+# layer $L$'s divides $2^L$. Powers of two never give mod 3.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 2 · Real diagonal states end 1- or 2-periodic
@@ -140,7 +151,8 @@ R = householder.rotation(2 * math.pi / 3)
 eigenvalues = torch.linalg.eigvals(R)
 print("eigenvalues of R:", ", ".join(f"{z.real:+.4f}{z.imag:+.4f}i" for z in eigenvalues.tolist()))
 orbit = [torch.linalg.matrix_power(R, k) @ torch.tensor([1.0, 0.0], dtype=torch.float64) for k in range(7)]
-print("angle of R^k e1 in degrees, k = 0..6:", " ".join(f"{math.degrees(householder.angle_of(v).item()):.0f}" for v in orbit))
+# modulo 360: R^3 e1 lands a rounding error below 2π, which would print as 360
+print("angle of R^k e1 in degrees, k = 0..6:", " ".join(f"{round(math.degrees(householder.angle_of(v).item())) % 360}" for v in orbit))
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · Two reflections make a rotation
@@ -153,7 +165,8 @@ print("angle of R^k e1 in degrees, k = 0..6:", " ".join(f"{math.degrees(househol
 # $$H(\theta_1)\,H(\theta_2) = \text{rotation by } 2(\theta_1 - \theta_2).$$
 #
 # This is why DeltaProduct (several Householder steps per token) reaches complex eigenvalues while
-# DeltaNet (one) cannot.
+# DeltaNet's single per-token factor cannot (products over tokens can: two layers of single
+# reflections count mod $m$, Lesson 08).
 #
 # ### Exercise 1 · Compose two reflections
 #
@@ -184,8 +197,8 @@ plt.show()
 # ### Exercise 2 · Count mod m
 #
 # Write `mod_counter(bits, modulus)`: for a `(B, T)` tensor of zeros and ones, return the counts
-# $c_t \bmod m$ of ones in every prefix, shape `(B, T)`, as integers — computed by this LRNN with the
-# state in the dtype of `bits` (not by a cumulative sum!).
+# $c_t \bmod m$ of ones in every prefix, shape `(B, T)`, as a LongTensor (`torch.int64`) — computed by
+# this LRNN with the state in the dtype of `bits` (not by a cumulative sum!).
 
 # %%
 #| exercise: 05.mod_counter
@@ -224,17 +237,20 @@ for name in ("float16", "bfloat16", "float32", "float64"):
 # float16 fails where its systematic error predicts (885 ones read, against 886 predicted).
 # bfloat16 has the *smaller* step error here, yet fails first: with 8 significant bits every
 # product is rounded by up to $2^{-9} \approx 2 \cdot 10^{-3}$, and those random errors dominate.
-# float32 would need more than ten million ones. Theorem 2 says a *real-eigenvalue* LRNN can never
-# count mod 3; this measurement says a rotation can — but in 16 bits only for a while.
+# float32 would need more than ten million ones. Theorem 2 says a one-layer LRNN with *real*
+# eigenvalues can never count mod 3; this measurement says a rotation can — but in 16 bits only for
+# a while.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · An exact counter from swaps
 #
 # Reflections need not be rotations of the plane. In $\mathbb{R}^3$ the swap of coordinates $i$ and
-# $j$ is the reflection $H(k) = I - 2kk^\top$ with $k = e_i - e_j$, and two swaps compose the
+# $j$ is the reflection $H(k) = I - 2kk^\top$ with $k = (e_i - e_j)/\sqrt2$, and two swaps compose the
 # cyclic permutation $e_1 \to e_2 \to e_3 \to e_1$: a counter mod 3 whose matrices hold only 0 and 1,
-# so nothing is ever rounded. This is the paper's construction for any group (Theorem 3, Lesson 08):
-# the permutation $\sigma$ of $n$ points is a product of $n - c(\sigma)$ swaps, $c$ counting its cycles.
+# so nothing is ever rounded. (`generalized_householder` divides by $\|k\|^2$, so the code passes the
+# unnormalised $e_i - e_j$ and the entries stay exact.) Theorem 3 (Lesson 08) builds any group this
+# way, with at most one reflection fewer per letter than the number of states that letter moves; a
+# permutation $\sigma$ of $n$ points needs exactly $n - c(\sigma)$, $c$ counting its cycles.
 
 # %% tags=["lesson", "nbval-check-output"]
 first_swap = householder.generalized_householder(torch.tensor([1.0, -1.0, 0.0]), 2.0)
@@ -259,7 +275,8 @@ print(f"float16 permutation counter exact for all {COUNTER_STEPS:,} steps: {exac
 # task with these models; the theory predicts that a real diagonal model must fail at long lengths
 # while two reflections per token can succeed.
 #
-# - **diagonal [−1,1]**: the one-layer diagonal LRNN of Lesson 04 (tanh gates), width 32;
+# - **diagonal [−1,1]**: the one-layer diagonal LRNN of Lesson 04 (tanh gates), with a residual
+#   path, width 32;
 # - **DeltaProduct [−1,1]**: one layer, width 16, one head, $n_h = 2$ generalized Householder
 #   factors per token with $\beta = 2\,\sigma(\cdot) \in [0, 2]$ (Lesson 07 builds it).
 #
@@ -269,7 +286,7 @@ print(f"float16 permutation counter exact for all {COUNTER_STEPS:,} steps: {exac
 # %% tags=["lesson"]
 cycle_results = train.train_all([train.preset("cycle_diagonal", SIZE, device=DEVICE, seed=SEED),
                                  train.preset("cycle_deltaproduct", SIZE, device=DEVICE, seed=SEED)])
-print(train.results_table(cycle_results))
+display(Markdown(train.results_table(cycle_results)))
 
 # %% tags=["lesson", "nbval-check-output"]
 diagonal_result, product_result = cycle_results
@@ -304,14 +321,22 @@ with torch.no_grad():
         x = product_result.model.first_layer_input([token])
         betas = layer.betas_of(x)[0, :, 0].tolist()
         eigenvalues = torch.linalg.eigvals(layer.transitions(x)[0, 0].double().cpu())
-        turning = eigenvalues[eigenvalues.imag.abs().argmax()]
-        rotation_of[move] = (math.degrees(abs(turning.angle().item())), abs(turning).item())
-        print(f"{move:>4} {betas[0]:>7.4f} {betas[1]:>7.4f} {rotation_of[move][0]:>16.4f} {rotation_of[move][1]:>10.6f}")
+        # Off the keys' plane A(x) is the identity, so the plane's two eigenvalues are those farthest from 1.
+        in_plane = eigenvalues[(eigenvalues - 1).abs().argsort(descending=True)[:2]]
+        row = f"{move:>4} {betas[0]:>7.4f} {betas[1]:>7.4f}"
+        if in_plane.imag.abs().max() < 1e-6:
+            real_pair = ", ".join(f"{value:.3f}" for value in sorted(in_plane.real.tolist()))
+            print(f"{row}   no complex pair; in-plane eigenvalues {real_pair}")
+        else:
+            rotation_of[move] = (math.degrees(abs(in_plane[0].angle().item())), abs(in_plane[0]).item())
+            print(f"{row} {rotation_of[move][0]:>16.4f} {rotation_of[move][1]:>10.6f}")
 
 # %% [markdown] tags=["lesson"]
 # Gradient descent found the construction of section 4: for $\pm 1$ both $\beta$ sit just below 2
-# (two near-reflections) and compose a rotation by almost exactly $72°$; the move 0 gets no
-# rotation at all. Two small defects remain, and each predicts a length where counting must fail:
+# (two near-reflections) and compose a rotation by almost exactly $72°$. The move 0 rotates nothing;
+# it nearly erases its own key plane (two real eigenvalues well below 1), which must therefore lie
+# away from the plane the counter turns in. Two small defects remain, and each predicts a length
+# where counting must fail:
 #
 # - the **angle** misses $72°$ by $\varepsilon$; after $c$ moves the error is about $c\,\varepsilon$, fatal
 #   at half a step, $36°$;
@@ -319,13 +344,14 @@ with torch.no_grad():
 #   training lengths never asked for more: $r^{16}$ is already close to 1. The memory of the start
 #   fades as $r^c$ while every token keeps writing new values, so the signal drowns.
 #
-# About two thirds of the moves are $\pm 1$, so $c \approx 2T/3$.
+# Each move type is a third of the tokens. A move's angle error adds up over that move only, so
+# $c \approx T/3$ for the angle; the modulus of both $\pm 1$ moves is about the same, so it shrinks
+# the start's signal over $c \approx 2T/3$ moves.
 
 # %% tags=["lesson"]
-for move in ("-1", "+1"):
-    angle, modulus = rotation_of[move]
+for move, (angle, modulus) in rotation_of.items():
     error = abs(angle - 72 * round(angle / 72))
-    angle_limit = 1.5 * 36 / error if error else float("inf")
+    angle_limit = 3 * 36 / error if error else float("inf")
     half_life = 1.5 * math.log(0.5) / math.log(modulus)
     print(f"move {move}: angle error {error:.4f} deg -> wrong after T ~ {angle_limit:,.0f}; "
           f"modulus {modulus:.6f} -> the start's signal halves by T ~ {half_life:,.0f}")
@@ -339,6 +365,7 @@ for move in ("-1", "+1"):
 # %% tags=["lesson"]
 _, long_batches = train.evaluation_batches(dataclasses.replace(product_result.config, test_lengths=(256, 512, 1024)), device)
 before = {length: train.scaled_accuracy_on(product_result.model, batch) for length, batch in long_batches.items()}
+# every β above 1.99 becomes exactly 2 in the forward pass: an exact reflection, and r = 1
 layer.reflection_threshold = 1.99
 after = {length: train.scaled_accuracy_on(product_result.model, batch) for length, batch in long_batches.items()}
 layer.reflection_threshold = None
@@ -346,9 +373,11 @@ for length in long_batches:
     print(f"length {length:>5}: scaled accuracy {before[length]:.3f} as trained, {after[length]:.3f} with beta snapped to 2")
 
 # %% [markdown] tags=["lesson"]
-# Snapping $\beta$ helps — the remaining loss comes from the angle error and from the values every
-# token writes. Another recipe, tried and failed: training on lengths 3–64 from the first step
-# (same 400 steps) learned nothing at all, not even the training lengths (scaled accuracy 0.04).
+# Snapping $\beta$ helps. The angle error alone would allow thousands of tokens (printed above),
+# so at 1024 what remains is that error together with the values every token writes into the
+# state. Another recipe, tried while writing this lesson and not run here, failed: training on
+# lengths 3–64 from the first step (same 400 steps) learned nothing at all, not even the training
+# lengths (scaled accuracy 0.04).
 # Long sequences make the early gradient useless; a curriculum from short to long lengths, or a
 # penalty pulling $\beta$ toward 0 or 2 during training, are the next things to try.
 #
@@ -385,17 +414,18 @@ viz.reflection_explorer()
 # ## Summary
 #
 # - With real eigenvalues, a finite-precision state on $1^k$ ends up with period 1 or 2 (measured on
-#   2 001 gates): no LRNN of that kind counts mod 3 (Theorem 2).
+#   2 001 gates): no one-layer LRNN of that kind counts mod 3, and $L$ layers reach only periods
+#   dividing $2^L$ (Theorem 2).
 # - A rotation by $2\pi/m$ counts mod $m$; its eigenvalues $e^{\pm 2\pi i/m}$ are complex.
 # - Two reflections ($\beta = 2$ Householder matrices) compose any plane rotation: DeltaProduct with
-#   two steps per token can represent the counter, DeltaNet with one cannot.
+#   two steps per token can represent the counter, a one-layer DeltaNet cannot.
 # - In finite precision a rotation counter drifts: the rounded step's angle error $\varepsilon$ allows
 #   about $\pi/(m|\varepsilon|)$ ones (886 in float16; it failed after 885), and bfloat16's rounding of
 #   every product fails sooner (after 370). Permutations built from swaps are exact in any dtype.
 # - Trained on $\mathbb{Z}_5$ cycle navigation (lengths 3–16), a real diagonal model does not even fit
 #   the training lengths; DeltaProduct with two Householders per token learns two near-reflections
-#   composing a $72°$ rotation and stays exact to length 256. It then fades because $\beta < 2$ leaves
-#   the rotation's modulus $r < 1$; snapping $\beta$ to 2 recovers part of the loss, and the
-#   hand-built counter with exact reflections is right at every one of 10 000 moves.
+#   composing a $72°$ rotation and stays exact to length 128 (0.990 at 256). It then fades because
+#   $\beta < 2$ leaves the rotation's modulus $r < 1$; snapping $\beta$ to 2 recovers part of the loss,
+#   and the hand-built counter with exact reflections is right at every one of 10 000 moves.
 #
 # **Next:** Lesson 06 builds DeltaNet, whose transition is one generalized Householder matrix.

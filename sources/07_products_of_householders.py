@@ -9,7 +9,7 @@
 # > *A product of $k$ generalized Householders has norm at most 1 for $\beta \in [0, 2]$; with
 # > $k \le 2$ and $\beta \in [0, 1]$ its eigenvalues stay real in $[0, 1]$ (Proposition 1), with
 # > $\beta \in [0, 2]$ they do not. Every orthogonal $n \times n$ matrix is a product of at most $n$
-# > reflections, every permutation $\sigma$ of exactly $n - c(\sigma)$. DeltaProduct with $n_h$
+# > reflections, every permutation matrix $P_\sigma$ of exactly $n - c(\sigma)$. DeltaProduct with $n_h$
 # > Householders per token is DeltaNet on a sequence $n_h$ times longer.*
 #
 # **Plan.** 1 · what a product of Householders is; 2 · Proposition 1, sampled; 3 · permutations as
@@ -37,9 +37,10 @@
 #   has `24 elements with 4` reflections, hence $n_h = 4$. As rotations of $\mathbb{R}^3$ the cube's $S_4$
 #   needs 2 (`23 elements with 2`) and $A_5$ needs 2 (`59 elements with 2`, against `24 elements with 4` as
 #   5 × 5 permutation matrices): the representation, not only the group, sets $n_h$.
-# - §4 can be skimmed (n = 16: `15 reflections`, error `8.9e-16`). §5, the sentence to leave with:
-#   DeltaProduct with $n_h$ Householders per token is DeltaNet on $n_h T$ steps, the query at each token's
-#   last sub-step, the gate at its first; the identity prints `0.0e+00` for $n_h$ = 1 to 4.
+# - §4 can be skimmed (n = 16: `15 reflections` at determinant −1, `16` at +1, errors below `1e-15`). §5,
+#   the sentence to leave with: DeltaProduct with $n_h$ Householders per token is DeltaNet on $n_h T$ steps,
+#   the query at each token's last sub-step, the gate at its first; the identity prints `0.0e+00` through
+#   the recurrence and about `1e-15` through the chunked form, for $n_h$ = 1 to 4.
 # - §6: the explorer needs a live kernel with ipywidgets (the slides show it static). Set both β to 2: the
 #   eigenvalues land on the unit circle at twice the angle between the keys. No cell is slow.
 #
@@ -56,11 +57,18 @@
 #   reads out.
 # - **`07.delta_product_by_interleaving`**: α at every sub-step:
 #   “gated, n_h = 4: α at each token's first sub-step” is red. The gate multiplies the state once per token.
-# - **`07.delta_product_by_interleaving`**: `initial_state` or `scale` not passed on to `delta_rule`:
-#   “n_h = 3 with an initial state” is red. Queries written into `q` in place: “does not modify its inputs”
-#   (“changed its input q”); build new tensors.
+# - **`07.delta_product_by_interleaving`**: `initial_state` not passed on to `delta_rule`: “n_h = 3 with an
+#   initial state” is red; `scale` dropped: “scale 0.3 reaches the read-out”. `deltanet.delta_rule` called
+#   instead of the argument: only “runs the delta_rule it is given” is red (“never called the delta_rule it
+#   was given”); the Triton track passes its kernel there. Queries written into `q` in place: “does not
+#   modify its inputs” (“changed its input q”); build new tensors.
 
-# %% tags=["parameters"] slideshow={"slide_type": "skip"}
+# %% tags=["practice", "parameters"] slideshow={"slide_type": "skip"}
+SIZE = "small"  # unused here: the checks have fixed sizes (kept so that every notebook takes the same parameters)
+DEVICE = "auto"  # "auto", "cpu" or "cuda"
+SEED = 0
+
+# %% tags=["lesson", "parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": seconds on a laptop CPU; "full": more samples
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
@@ -75,6 +83,11 @@ device = lrnn_course.device(DEVICE)
 torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
+# %% tags=["practice"]
+# The exercises build on these helpers of the course library, introduced in the lesson notebook.
+from lrnn_course.deltaproduct import interleave
+from lrnn_course.householder import cycles, swap_key
+
 # %% tags=["lesson"] slideshow={"slide_type": "skip"}
 import itertools
 import math
@@ -83,7 +96,7 @@ from collections import Counter
 import matplotlib.pyplot as plt
 import torch.nn.functional as F
 
-from lrnn_course import deltanet, deltaproduct, householder, viz
+from lrnn_course import chunkwise, deltanet, deltaproduct, householder, viz
 
 SAMPLES = {"small": 4000, "full": 40_000}[SIZE]
 generator = torch.Generator().manual_seed(SEED)
@@ -117,7 +130,7 @@ for factors in (1, 2, 3, 4):
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 2 · Proposition 1, sampled
 #
-# **Proposition 1** (Grazzi et al. 2025, §4.3). *Products of at most two generalized Householders
+# **Proposition 1, item 3** (Grazzi et al. 2025, §4.3). *Products of at most two generalized Householders
 # with $\beta \in [0, 1]$ have only real eigenvalues in $[0, 1]$.* So DeltaNet with $\beta \in [0,1]$,
 # even with two steps per token, can neither flip (parity needs $-1$) nor rotate (counting mod 3
 # needs $e^{2\pi i/3}$). With $\beta \in [0, 2]$, or with three factors, the spectrum escapes the
@@ -138,8 +151,8 @@ for factors, beta_max in itertools.product((1, 2, 3), (1.0, 2.0)):
 # Read the table row by row: one or two factors with $\beta \in [0, 1]$ never leave $[0, 1]$; three
 # factors already produce complex pairs in about 1 % of samples (the "$k \le 2$" in the proposition
 # is needed); $\beta \in [0, 2]$ gives complex eigenvalues to about one two-factor product in six
-# and negative ones to most. The largest modulus is 1 everywhere: no product ever amplifies. On the
-# unit disc:
+# and eigenvalues with negative real part to most (about 70 %). The largest modulus is 1 everywhere:
+# no product ever amplifies. On the unit disc:
 
 # %% tags=["lesson"]
 figure, axes = plt.subplots(1, 3, figsize=(15, 5))
@@ -166,7 +179,10 @@ plt.show()
 # of coordinates $i$ and $j$ is the reflection along $e_i - e_j$, and a cycle
 # $(a_1\, a_2 \dots a_L)$ — $a_1 \to a_2 \to \dots \to a_L \to a_1$ — is $L - 1$ swaps: first
 # $(a_1\, a_2)$, then $(a_1\, a_3)$, …, last $(a_1\, a_L)$. Over all cycles that is $n - c(\sigma)$ swaps,
-# $c(\sigma)$ counting the cycles (fixed points included).
+# $c(\sigma)$ counting the cycles (fixed points included). No fewer reflections will do: $P_\sigma$ fixes
+# exactly a $c(\sigma)$-dimensional subspace (the vectors whose coordinates are constant along each
+# cycle: one free value per cycle), while a product of $r$ reflections fixes at least the intersection
+# of their $r$ mirror hyperplanes, of dimension at least $n - r$; so $n - r \le c(\sigma)$.
 #
 # ### Exercise 1 · Factor a permutation
 #
@@ -272,15 +288,20 @@ print(f"A5 as 5x5 permutation matrices: {len(even_permutations)}; reflections ne
 # The factorisation works column by column: a reflection along $e_i - q_i$ sends the current
 # $i$-th column $q_i$ to $e_i$ and, because everything is orthogonal, leaves the columns already
 # fixed alone; what remains after $n - 1$ columns is $\mathrm{diag}(1, \dots, 1, \pm 1)$. At most $n$
-# reflections, and an even number exactly when the determinant is $+1$. Measured on random
-# orthogonal matrices:
+# reflections, and an even number exactly when the determinant is $+1$ (each reflection has
+# determinant $-1$). Measured on random orthogonal matrices, each also with its first column negated
+# to flip the sign of the determinant:
 
 # %% tags=["lesson", "nbval-check-output"]
-for n in (2, 4, 8, 16):
+for n in (2, 3, 8, 16):
     orthogonal, _ = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
-    keys = householder.orthogonal_reflections(orthogonal)
-    error = (householder.product_of_reflections(keys, n=n) - orthogonal).abs().max().item()
-    print(f"n = {n:>2}: {len(keys):>2} reflections, determinant {torch.linalg.det(orthogonal).item():+.0f}, largest error {error:.1e}")
+    flipped = orthogonal.clone()
+    flipped[:, 0] = -flipped[:, 0]
+    for matrix in (orthogonal, flipped):
+        keys = householder.orthogonal_reflections(matrix)
+        error = (householder.product_of_reflections(keys, n=n) - matrix).abs().max().item()
+        count = f"{len(keys):>2} reflection{'s' if len(keys) != 1 else ''}"
+        print(f"n = {n:>2}, determinant {torch.linalg.det(matrix).item():+.0f}: {count}, largest error {error:.1e}")
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · DeltaProduct
@@ -290,7 +311,7 @@ for n in (2, 4, 8, 16):
 #
 # $$S_{t,j} = (I - \beta_{t,j} k_{t,j} k_{t,j}^\top)\, S_{t,j-1} + \beta_{t,j} k_{t,j} v_{t,j}^\top, \qquad S_{t,0} = S_{t-1},\ S_t = S_{t,n_h},$$
 #
-# so $A(x_t) = \prod_j (I - \beta_{t,j} k_{t,j} k_{t,j}^\top)$, a member of $\mathcal{M}^n_{n_h}$. The gated
+# so $A(x_t) = \prod_j (I - \beta_{t,j} k_{t,j} k_{t,j}^\top)$, a member of $\mathcal{M}^n_{n_h}([-1, 1])$. The gated
 # variant multiplies by $\alpha_t$ once per token. `deltaproduct.delta_product` is this recurrence.
 #
 # The authors do not write a new kernel for it. They *interleave*: token $t$'s $n_h$ sub-steps
@@ -312,10 +333,13 @@ for n in (2, 4, 8, 16):
 check("07.delta_product_by_interleaving", delta_product_by_interleaving)
 
 # %% [markdown] tags=["lesson"]
-# The identity holds to rounding error for any $n_h$; and because `chunkwise.chunk_delta_rule` and
-# the Triton kernels compute the same DeltaNet, DeltaProduct inherits every fast implementation:
+# The identity holds to rounding error for any $n_h$, and with any implementation of DeltaNet:
+# below, the interleaved sequence runs through the recurrence `deltanet.delta_rule` and through the
+# chunked form `chunkwise.chunk_delta_rule` of Lesson 09 (the Triton track, K4, passes its kernel
+# the same way). So DeltaProduct inherits every fast implementation of DeltaNet:
 
 # %% tags=["lesson", "nbval-check-output"]
+implementations = {"deltanet.delta_rule": deltanet.delta_rule, "chunkwise.chunk_delta_rule": chunkwise.chunk_delta_rule}
 for n_householder in (1, 2, 3, 4):
     q = torch.randn(2, 40, 2, 8, generator=generator, dtype=torch.float64)
     k = F.normalize(torch.randn(2, 40, n_householder, 2, 8, generator=generator, dtype=torch.float64), dim=-1)
@@ -323,8 +347,11 @@ for n_householder in (1, 2, 3, 4):
     beta = 2 * torch.rand(2, 40, n_householder, 2, generator=generator, dtype=torch.float64)
     alpha = torch.rand(2, 40, 2, generator=generator, dtype=torch.float64)
     native, _ = deltaproduct.delta_product(q, k, v, beta, alpha)
-    interleaved, _ = delta_product_by_interleaving(q, k, v, beta, alpha)
-    print(f"n_h = {n_householder}: native vs interleaved, largest difference {(native - interleaved).abs().max().item():.1e}")
+    differences = []
+    for name, implementation in implementations.items():
+        interleaved, _ = delta_product_by_interleaving(q, k, v, beta, alpha, delta_rule=implementation)
+        differences.append(f"{name} {(native - interleaved).abs().max().item():.1e}")
+    print(f"n_h = {n_householder}: native vs interleaved, largest difference through " + ", through ".join(differences))
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · Explore
@@ -345,10 +372,10 @@ viz.householder_product_explorer()
 # - Proposition 1, sampled: $k \le 2$ factors with $\beta \in [0, 1]$ never gave a complex or negative
 #   eigenvalue; three factors gave complex pairs in about 1 % of samples, two factors with
 #   $\beta \in [0, 2]$ in about one in six.
-# - A permutation $\sigma$ is exactly $n - c(\sigma)$ swap reflections, so one-layer DeltaProduct
-#   tracks $S_n$ by permutation matrices with $n_h = n - 1$; as rotations of $\mathbb{R}^3$ (the cube's,
-#   the icosahedron's), $S_4$ and $A_5$ need only $n_h = 2$, while $S_5$ needs 4. Every orthogonal
-#   matrix is at most $n$ reflections.
+# - A permutation matrix $P_\sigma$ is exactly $n - c(\sigma)$ reflections (swaps suffice, and no fewer
+#   will do), so one-layer DeltaProduct tracks $S_n$ by permutation matrices with $n_h = n - 1$; as
+#   rotations of $\mathbb{R}^3$ (the cube's, the icosahedron's), $S_4$ and $A_5$ need only $n_h = 2$,
+#   while $S_5$ needs 4. Every orthogonal matrix is at most $n$ reflections.
 # - DeltaProduct with $n_h$ Householders per token equals DeltaNet on the interleaved sequence of
 #   $n_h T$ steps (zero queries but the last, the gate at the first sub-step).
 #

@@ -8,23 +8,24 @@
 # be able to say:
 #
 # > *Every group automaton is one linear RNN layer whose transitions are products of reflections
-# > (Theorem 3); resets are generalized Householders with β = 1 (Theorem 4's building block); two
-# > layers of single reflections add modulo any m (Theorem 6). Trained with one layer, DeltaProduct
-# > learns S₃ with two reflections per token and negative eigenvalues, and fails with either one
-# > reflection or eigenvalues in [0, 1].*
+# > (Theorem 3); a reset is a product of generalized Householders with β = 1 (A = 0) plus the input
+# > B = e_q (Theorem 4's building block); two layers of single reflections add modulo any m
+# > (Theorem 6). Trained with one layer, DeltaProduct learns S₃ with two reflections per token and
+# > negative eigenvalues, and fails with either one reflection or eigenvalues in [0, 1].*
 #
 # **Plan.** 1 · word problems, and which models can solve them (a map of Theorems 1–4); 2 · the
 # labels (exercise); 3 · hand-built automata: a group automaton (exercise), the mod-m adder of
 # Theorem 6, and a reset; 4 · the metric (exercise); 5 · the experiments, with the paper's numbers
-# beside ours: parity, S₅ with swaps only, S₃ with one layer, Z₅.
+# beside ours: parity, S₅ (S₄ on a CPU) with swaps only, S₃ with one layer, Z₅.
 
 # %% [markdown] tags=["practice"]
 # # Practice · Lesson 08: the state-tracking lab
 #
-# Three exercises: the labels of a group word problem, a one-layer group automaton from a
-# permutation table, and the cumulative sequence accuracy. Replace `raise NotImplementedError()`
-# with your code and run the `check(...)` cell below it; call `check(..., hint=1)` for a hint. The
-# lesson notebook `lessons/08_state_tracking_lab.ipynb` explains every step.
+# Three exercises: the labels of a group word problem, the transitions of a one-layer group
+# automaton from a list of permutations, and the cumulative sequence accuracy. Replace
+# `raise NotImplementedError()` with your code and run the `check(...)` cell below it; call
+# `check(..., hint=1)` for a hint. The lesson notebook `lessons/08_state_tracking_lab.ipynb`
+# explains every step.
 
 # %% [markdown] tags=["instructor"] minutes={"teach": 45, "practice": 30}
 # ## Talking points
@@ -34,11 +35,12 @@
 #   same as training finding it. Pause here: that distinction frames all of §5.
 # - §3: the constructions are exact: `0 wrong of 1,000,000 outputs` for S3, S5 and A4_x_Z5, with distance
 #   from an integer state `0.0` (swap reflections are 0s and ±1s); the mod-5 adder `0 wrong` with norm drift
-#   `9e-05`; the reset automaton `0 wrong states of 1,000,000`.
+#   `9e-05` and an angle error far below the `0.628` rad between neighbouring states; the reset automaton
+#   `0 wrong states of 1,000,000`.
 # - §4: the cumulative sequence accuracy can only go down along the sequence: one mistake spoils the rest.
-# - §5 is slow, about four minutes on a laptop CPU: on the reference CPU parity takes about 2 min (four
-#   runs), swaps about half a minute, S3 about a minute and a half. Start the `run(...)` cells early, or during the exercises. The lines
-#   “No full-size results … committed yet” are expected: `full` is a GPU job.
+# - §5 trains ten small models, a minute or two on a laptop CPU; parity (four runs) takes longest. Start
+#   the `run(...)` cells early, or during the exercises. The lines “No full-size results … committed yet”
+#   are expected: `full` is a GPU job, and its records exist only once a GPU session has written them.
 # - Numbers to point at: parity, both [-1,1] models `1.000`, the [0,1] ones `-0.033` (diagonal) and `0.012`
 #   (DeltaNet); swaps, `1.000` against `0.000` at twice the training length; S3, only n_h=2 [-1,1] reaches
 #   `1.000`, the other three `0.000`, failing even at the training length. The sentence to leave with: on S3
@@ -47,8 +49,8 @@
 # ## Common mistakes
 #
 # - **`08.prefix_products`**: `table[words[:, t], state]`: “S3 by hand: 1, 2, 2 -> 1, 3, 1” and
-#   “the order matters: (1 then 2) is not (2 then 1)” are red at “position t = 1”. `table[a, b]` means a,
-#   then b; ask which of the two came first in the word.
+#   “the order matters: (1 then 2) is not (2 then 1)” are red at “position t = 1 (0-based)”.
+#   `table[a, b]` means a, then b; ask which of the two came first in the word.
 # - **`08.prefix_products`**: each letter looked up alone, no running state: the same rows are red, the
 #   outputs simply repeat the word; ask what $y_2$ depends on. Results written into `words`:
 #   “does not modify its inputs”.
@@ -58,15 +60,21 @@
 # - **`08.transition_matrices`**: `dtype` ignored: rows say “expected a torch.float16 tensor” (or float32).
 #   Convert at the end; swap reflections are exact in any float type.
 # - **`08.sequence_accuracy`**: accuracy per position instead of right-so-far:
-#   “a sequence never recovers from a mistake” is red. Ask how a row wrong at t = 0 can count at t = 2.
+#   “a sequence never recovers from a mistake” is red. Ask how a row wrong at its first position can
+#   count at its third.
 # - **`08.sequence_accuracy`**: padding scored like any target: “positions with target -1 count as right” is
 #   red. Ask what a target of -1 means.
 
-# %% tags=["parameters"] slideshow={"slide_type": "skip"}
-SIZE = "small"  # "small": about four minutes on a laptop CPU; "full": the GPU experiments, 3 seeds (committed runs are reused)
+# %% tags=["lesson", "parameters"] slideshow={"slide_type": "skip"}
+SIZE = "small"  # "small": a minute or two on a laptop CPU; "full": the GPU experiments, 3 seeds (committed runs are reused)
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 JOBS = 1  # training runs at once, one process each: on a GPU, several runs share it
+
+# %% tags=["practice", "parameters"] slideshow={"slide_type": "skip"}
+SIZE = "small"  # the exercises take seconds at any size; in the lesson, SIZE picks the experiments' size
+DEVICE = "auto"  # "auto", "cpu" or "cuda"
+SEED = 0
 
 # %% slideshow={"slide_type": "skip"}
 import torch
@@ -79,6 +87,8 @@ torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
 # %% tags=["lesson"] slideshow={"slide_type": "skip"}
+import math
+
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
@@ -94,19 +104,30 @@ generator = torch.Generator().manual_seed(SEED)
 # The **word problem** of a finite group $G$: read elements $x_1, x_2, \dots$ of $G$ and output, at
 # every position, the product so far $y_t = x_1 \cdot x_2 \cdots x_t$. It is the cleanest test of state
 # tracking — the state is $y_t$, and every input changes it. Any finite automaton whose letters act
-# as permutations of its states is one (its transition monoid is a group), and $S_5$ is the hardest
-# case: its word problem is NC¹-complete, so a model of constant depth with the parallelism of a
-# Transformer cannot solve it at every length unless TC⁰ = NC¹ (Merrill et al. 2024).
+# as permutations of its states is one (its transition monoid is a group), and $S_5$ is the standard
+# hard case: its word problem is NC¹-complete, so no model whose computation lies in TC⁰ — a
+# log-precision Transformer, or a diagonal SSM such as Mamba — can solve it at every length unless
+# TC⁰ = NC¹ (Merrill et al. 2024). Non-diagonal LRNNs are not bound by this: Theorem 3 below solves
+# $S_5$ with one layer of products of reflections.
 #
-# In `groups`, an element is a permutation of $n$ points, "$a$ then $b$" sends $i$ to $b(a(i))$,
-# and elements are numbered with 0 the identity. A word of $S_3$ with its labels:
+# In `groups`, an element is a permutation $\sigma$ of $n$ points, written as the list
+# $[\sigma(0), \dots, \sigma(n-1)]$; "$a$ then $b$" sends $i$ to $b(a(i))$, and elements are numbered
+# with 0 the identity. A word of $S_3$ with its labels, each element also in cycle notation (fixed
+# points left out):
 
 # %% tags=["lesson", "nbval-check-output"]
+def cycle_notation(permutation: tuple[int, ...]) -> str:
+    """σ as its cycles of length 2 or more, e.g. "(0 1 2)"; "identity" when there is none."""
+    moved = [cycle for cycle in householder.cycles(permutation) if len(cycle) > 1]
+    return "".join(f"({' '.join(map(str, cycle))})" for cycle in moved) or "identity"
+
+
 s3 = groups.group("S3")
 batch = groups.WORD_PROBLEMS["S3"](1, 6, 6, generator)
 for t, (letter, product) in enumerate(zip(batch.tokens[0].tolist(), batch.targets[0].tolist()), start=1):
-    print(f"t = {t}: read {letter} = {s3.elements[letter]}, cycles {householder.cycles(s3.elements[letter])}; "
-          f"product so far y_t = {product} = {s3.elements[product]}")
+    read, so_far = s3.elements[letter], s3.elements[product]
+    print(f"t = {t}: read {letter} = {list(read)} = {cycle_notation(read)}; "
+          f"product so far y_t = {product} = {list(so_far)} = {cycle_notation(so_far)}")
 
 # %% [markdown] tags=["lesson"]
 # The theorems of the previous lessons, read for these tasks (finite precision, any length):
@@ -130,10 +151,10 @@ rows = ["diagonal, [0, 1] (Mamba)", "diagonal, [-1, 1]", "DeltaNet [-1, 1], 1 la
 columns = ["parity", "count mod 3", "S3", "S5", "any regular language"]
 verdicts = [
     [(no, "Thm 1"), (no, "Thm 2"), (no, "Thm 2"), (no, "Thm 2"), (no, "Thm 2")],
-    [(yes, "§4.1"), (no, "Thm 2"), (no, "Thm 2"), (no, "Thm 2"), (no, "Thm 2")],
+    [(yes, "paper §4.1"), (no, "Thm 2"), (no, "Thm 2"), (no, "Thm 2"), (no, "Thm 2")],
     [(yes, "β = 2"), (no, "Thm 2"), (no, "Thm 2"), (no, "Thm 2"), (no, "Thm 2")],
     [(yes, "β = 2"), (yes, "Thm 6"), (unknown, "open"), (unknown, "open"), (unknown, "Thm 4: more")],
-    [(yes, "β = 2"), (yes, "rotation"), (yes, "Thm 3"), (unknown, "needs 4"), (unknown, "Thm 4: more")],
+    [(yes, "β = 2"), (yes, "rotation"), (yes, "Thm 3"), (unknown, "Thm 3 uses 4"), (unknown, "Thm 4: more")],
     [(yes, "β = 2"), (yes, "rotation"), (yes, "Thm 3"), (yes, "Thm 3"), (unknown, "Thm 4: more")],
 ]
 viz.plot_capability_map(rows, columns, verdicts)
@@ -142,21 +163,26 @@ plt.show()
 # %% [markdown] tags=["lesson"]
 # Red cells are impossibility theorems: no training can beat them. Green cells are constructions:
 # a solution exists, which is not the same as gradient descent finding it. Grey cells are open in
-# the paper or need more layers than the row allows. Sections 3 and 5 test one green cell of each
-# kind by hand and by training.
+# the paper, or their construction needs more layers or more reflections per token than the row
+# allows. Section 3 builds the Theorem 3 and Theorem 6 cells by hand; Section 5 trains models on
+# the parity and $S_3$ columns, red cells as well as green.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 2 · The labels
 #
-# With the **Cayley table** `table[a, b]` = the index of "a then b", the labels are a running
-# product: $y_1 = x_1$ and $y_t = $ `table[y_{t-1}, x_t]`. The table is non-commutative for $S_3$, so
-# the order of the two indices matters.
-#
+# A model learns a word problem from its labels, the prefix products $y_t$, so they come first.
+
+# %% [markdown]
 # ### Exercise 1 · Prefix products
+#
+# A word is a row of element indices $x_1, \dots, x_T$ (0 is the identity). With the **Cayley
+# table** `table[a, b]` = the index of "a, then b" (a LongTensor, `lrnn_course.groups.group("S3").table`
+# for $S_3$), the labels are a running product: $y_1 = x_1$ and $y_t = $ `table[y_{t-1}, x_t]`. The
+# table is non-commutative for $S_3$, so the order of the two indices matters.
 #
 # Write `prefix_products(table, words)`: for a LongTensor of words `(N, T)`, the index of every
 # prefix product, `(N, T)`. The check compares with an evaluator that follows each point through
-# the word, with no table at all.
+# the word, with no table at all; its positions `t` count from 0.
 
 # %%
 #| exercise: 08.prefix_products
@@ -175,12 +201,20 @@ check("08.prefix_products", prefix_products)
 # state spells out $y_t$. Each $P_\sigma$ is a product of $n - c(\sigma)$ swaps, and a swap is the
 # reflection $I - 2 \hat k \hat k^\top$ with $k = e_i - e_j$ (Lesson 07): a DeltaProduct layer with
 # $\beta = 2$ and that many keys per token.
-#
+
+# %% [markdown]
 # ### Exercise 2 · The transitions of a group automaton
 #
-# Write `transition_matrices(permutations, dtype)`: one matrix per permutation, each built as the
-# product of its swap reflections (`householder.permutation_reflections` and
-# `householder.product_of_reflections` from Lesson 07), stacked to `(len(permutations), n, n)`.
+# A permutation $\sigma$ of $n$ points is the list $[\sigma(0), \dots, \sigma(n-1)]$, and its matrix
+# $P_\sigma$ sends $e_i$ to $e_{\sigma(i)}$: column $i$ holds its 1 in row $\sigma(i)$. Theorem 3's
+# transition for the letter $\sigma$ is $P_\sigma$ written as a product of $n - c(\sigma)$ swap
+# reflections ($c(\sigma)$ counts the cycles, fixed points included). Two functions of Lesson 07
+# do the work: `permutation_reflections(σ)` gives the keys of those reflections, first one first,
+# and `product_of_reflections(keys, n)` multiplies the reflections (the identity for no keys).
+# Import them with `from lrnn_course.householder import permutation_reflections, product_of_reflections`.
+#
+# Write `transition_matrices(permutations, dtype)`: one matrix per permutation, each the product of
+# its swap reflections, stacked to `(len(permutations), n, n)` and converted to `dtype`.
 
 # %%
 #| exercise: 08.transition_matrices
@@ -195,7 +229,8 @@ check("08.transition_matrices", transition_matrices)
 
 # %% tags=["lesson", "nbval-check-output"]
 for index, element in enumerate(s3.elements):
-    print(f"element {index} = {element}: {len(householder.permutation_reflections(element))} reflection(s)")
+    print(f"element {index} = {list(element)} = {cycle_notation(element)}: "
+          f"{len(householder.permutation_reflections(element))} reflection(s)")
 for name in ("S3", "S5", "A4_x_Z5"):
     group = groups.group(name)
     words = torch.randint(group.order, (WORDS, 10_000), generator=generator)
@@ -226,15 +261,22 @@ errors = (adder(digits) != digits.cumsum(dim=1) % 5).sum().item()
 counter, rotation = adder.states(digits)
 print(f"mod-5 adder, float32: {errors} wrong of {digits.numel():,} running sums; "
       f"largest |norm - 1| of layer 2's state after 10 000 reflections: {(rotation.norm(dim=-1) - 1).abs().max().item():.0e}")
+# the angles Theorem 6 predicts, from the parity of t and the sum s_t: independent of the adder
+sums, odd = digits.cumsum(dim=1) % 5, torch.arange(1, digits.shape[1] + 1) % 2 == 1
+exact = torch.where(odd, math.pi / 5 - 2 * math.pi * sums / 5, 2 * math.pi * sums / 5)
+angle = torch.atan2(rotation[..., 1].double(), rotation[..., 0].double())
+angle_error = (torch.remainder(angle - exact + math.pi, 2 * math.pi) - math.pi).abs().max().item()
+print(f"largest angle error {angle_error:.0e} rad; neighbouring states are {math.pi / 5:.3f} rad apart")
 
 # %% tags=["lesson"]
 viz.plot_adder_states(rotation[0, :40], counter[0, :40, 0] < 0, 5)
 plt.show()
 
 # %% [markdown] tags=["lesson"]
-# The states are not exact here — the reflection angles are irrational multiples of π — but the
-# error after 10 000 reflections is orders of magnitude below the gap between neighbouring states,
-# which is what "finite precision" needs.
+# The states are not exact here: most reflections have irrational entries $\cos\theta$ and
+# $\sin\theta$, which float32 rounds. But the angle error after 10 000 reflections is orders of magnitude
+# below the gap of $\pi/5$ between neighbouring states, so rounding to the nearest state reads every
+# sum right — which is what "finite precision" needs.
 #
 # ### 3.3 · A reset, as the delta rule with β = 1
 #
@@ -268,11 +310,14 @@ print(f"reset automaton: {(reset_automaton(words) != expected).sum().item()} wro
 # The DeltaProduct code therefore reports the **cumulative sequence accuracy**: at each position
 # $t$, the fraction of sequences whose predictions are right at every position up to $t$. It can
 # only go down along the sequence; a model that tracks the state perfectly keeps it at 1.
-#
+
+# %% [markdown]
 # ### Exercise 3 · Cumulative sequence accuracy
 #
-# Write `sequence_accuracy(predictions, targets)`: LongTensors `(N, T)` in, a float tensor `(T,)`
-# out. Positions whose target is $-1$ (padding) count as right.
+# The **cumulative sequence accuracy** at position $t$ is the fraction of sequences whose
+# predictions are right at every position up to $t$: one mistake counts against the row from then
+# on. Write `sequence_accuracy(predictions, targets)`: LongTensors `(N, T)` in, a float32 tensor
+# `(T,)` out. Positions whose target is $-1$ (padding) count as right.
 
 # %%
 #| exercise: 08.sequence_accuracy
@@ -286,10 +331,12 @@ check("08.sequence_accuracy", sequence_accuracy)
 # Each experiment is one command, `lrnn-course experiment NAME --size small|full --seeds N`, which
 # writes a JSON record and a plot; under `torchrun` it trains data-parallel. Here the same runs
 # are called from Python. At `SIZE="small"` everything fits a laptop CPU in minutes, and the
-# committed `full` results are shown beside ours where they exist. At `SIZE="full"` (a GPU job) the
-# lesson reuses the runs committed under `benchmarks/results/experiments/` whose settings are
-# unchanged, trains only the missing ones and adds them to that record: the full table is 78 runs,
-# so it is trained once, by the command, and read back here.
+# `full` results are shown beside ours where a record of them is committed under
+# `benchmarks/results/experiments/`; until a GPU session has written one, each experiment prints a
+# note instead. At `SIZE="full"` (a GPU job) the lesson reads back the committed runs whose
+# settings are unchanged, trains only the missing ones and adds them to that record. With nothing
+# committed it trains all 78 runs of the full table, far more than a lesson should wait for, so the
+# table is meant to be trained once, by the command, and read back here.
 
 # %% tags=["lesson"]
 def show_committed(name: str) -> None:
@@ -316,7 +363,8 @@ def run(name: str) -> list:
                                          jobs=JOBS, resume=reuse)
     # several seeds: per model, the best and the median over them, as the paper reports its seeds
     table = train.seeds_table if SEEDS > 1 else train.results_table
-    display(Markdown(table(results, reference=chosen.paper)))
+    tasks = ", ".join(f"`{task}`" for task in dict.fromkeys(result.config.task for result in results))
+    display(Markdown(f"`{name}` at size `{SIZE}`, task {tasks}:\n\n{table(results, reference=chosen.paper)}"))
     if SIZE != "full":
         show_committed(name)
     return results
@@ -325,10 +373,11 @@ def run(name: str) -> list:
 # ### 5.1 · Parity (Table 3): [0, 1] against [−1, 1]
 #
 # The paper trains Mamba and DeltaNet on parity with both ranges, on lengths 3–40, and tests on
-# 40–256 (scaled accuracy: 0 is chance, 1 is perfect). A CPU cannot train Mamba blocks that learn
-# (Lesson 04), so at `small` the one-layer diagonal model of Figure 1 stands in for Mamba — the
-# same gate, the same range change — next to a one-layer DeltaNet. At `full`: two layers of width
-# 128 of Mamba and of DeltaNet with both ranges, and an LSTM and a causal Transformer as baselines.
+# 40–256 (scaled accuracy: 0 is chance, 1 is perfect). Mamba blocks do not learn parity within a
+# CPU budget (Lesson 04), so at `small` the one-layer diagonal model of Figure 1 stands in for
+# Mamba — the same gate, the same range change — next to a one-layer DeltaNet. At `full`: two
+# layers of width 128 of Mamba and of DeltaNet with both ranges, and an LSTM and a causal
+# Transformer as baselines.
 
 # %% tags=["lesson"]
 parity_results = run("parity")
@@ -348,9 +397,10 @@ viz.plot_length_generalisation(parity_results, title="Parity: scaled accuracy by
 plt.show()
 
 # %% [markdown] tags=["lesson"]
-# Modular arithmetic (the other two columns of Table 3) is a GPU job: at course scale on a CPU no
-# model learns it at all, which says nothing about the ranges. The paper finds DeltaNet $[-1,1]$
-# far ahead without brackets (0.971 best) and every model poor with them (≤ 0.260).
+# Modular arithmetic (the other two columns of Table 3) is a GPU job: at course scale on a CPU,
+# neither DeltaNet range learned it in our trials (`lrnn-course experiment arithmetic --size small`
+# left both near chance at every test length), which says nothing about the ranges. The paper finds
+# DeltaNet $[-1,1]$ far ahead without brackets (0.971 best) and every model poor with them (≤ 0.260).
 
 # %% tags=["lesson"]
 for name in ("arithmetic", "arithmetic_brackets"):
@@ -379,6 +429,13 @@ print(f"{'PASS' if negative_swaps >= 0.9 else 'FAIL'}: DeltaNet [-1,1] sequence 
 print(f"{'PASS' if positive_swaps <= 0.5 else 'FAIL'}: DeltaNet [0,1] stays <= 0.5 there (measured {positive_swaps:.3f})")
 
 # %% [markdown] tags=["lesson"]
+# With $\beta \in [0, 1]$ no depth can track swaps at every length: read one swap over and over, and
+# $y_t$ alternates between the swap and the identity — parity, which Theorem 1 rules out when every
+# transition has its eigenvalues in $[0, 1]$ (a DeltaNet layer's are $1$ and $1 - \beta$). Even
+# the paper's five $[0, 1]$ layers can therefore fit only finitely many lengths, and they barely
+# extrapolate. Theorem 1 does not forbid fitting the training length, though: that the one $[0, 1]$
+# layer here fails even there is an observation about training, as for $S_3$ below.
+#
 # ### 5.3 · S₃ with one layer: two reflections and negative eigenvalues, or nothing
 #
 # The DeltaProduct README predicts, for one layer on $S_3$: $n_h = 2$ with $\beta \in [0, 2]$ trains
@@ -424,8 +481,9 @@ plt.show()
 # two reflections per token can (Lesson 05). The paper did not run this task. Lesson 05 trained it
 # at course scale: on lengths 3–16 the diagonal model stays below 0.6 scaled accuracy even at
 # length 16, and DeltaProduct $n_h = 2$ is perfect to length 128 but decays past 256 (0.438 at
-# 1 024), because its learned rotation shrinks the state by a factor 0.99757 per step. The `full`
-# experiment trains on lengths 3–40 for 3 000 steps to see whether the gap stays at long lengths.
+# 1 024), because its learned rotation shrinks the state by a factor 0.99757 per $\pm 1$ move (about
+# two thirds of the steps). The `full` experiment trains on lengths 3–40 for 3 000 steps to see
+# whether the gap stays at long lengths.
 
 # %% tags=["lesson"]
 if SIZE == "full":
@@ -442,7 +500,8 @@ else:
 #   table, and one wrong step spoils the rest, hence the cumulative sequence accuracy.
 # - Built by hand, every construction is exact for 10 000 steps: $S_3$, $S_5$ and $A_4 \times \mathbb{Z}_5$
 #   as one layer of swap reflections (Theorem 3), addition mod 5 as two layers of single reflections
-#   (Theorem 6), and a reset as Householders with $\beta = 1$ (Theorem 4's building block).
+#   (Theorem 6), and a reset as a product of Householders with $\beta = 1$ plus the input $e_q$
+#   (Theorem 4's building block).
 # - Trained, the theorems' predictions show up at course scale: negative eigenvalues separate
 #   success from failure on parity and on swaps; on $S_3$ one layer needs both two reflections per
 #   token and $\beta$ up to 2.

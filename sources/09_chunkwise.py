@@ -9,10 +9,10 @@
 # will be able to say:
 #
 # > *Inside a chunk of $C$ tokens the delta rule's writes solve a unit lower-triangular system;
-# > its inverse $T = (I + \mathrm{tril}(\mathrm{diag}(\beta) K K^\top, -1))^{-1}$ turns the chunk into a few
-# > matrix products, and only $T/C$ state updates remain sequential. The result equals the
-# > recurrence to rounding error, and in float32 the error grows with the state's size, which
-# > $\beta = 2$ lets grow.*
+# > its inverse $\mathcal T = (I + \mathrm{tril}(\mathrm{diag}(\beta) K K^\top, -1))^{-1}$ turns the chunk into a
+# > few matrix products, and only $T/C$ state updates remain sequential. The result equals the
+# > recurrence to rounding error; in float32, at $\beta = 2$, where the transitions preserve norms
+# > and no rounding error is ever damped, its relative error grows about as $\sqrt T$.*
 #
 # **Plan.** 1 · why the recurrence is slow; 2 · the pseudo-values $u_t$; 3 · the triangular system
 # and the UT transform (exercise); 4 · one chunk (exercise) and the full chunked form; 5 · chunk
@@ -29,21 +29,23 @@
 # %% [markdown] tags=["instructor"] minutes={"teach": 45, "practice": 35}
 # ## Talking points
 #
-# - §1: the timings are the machine's own; on the reference CPU the chunk form is about 6 times faster at
-#   T = 1024, and a GPU widens the gap. Do not promise a number.
+# - §1: the timings are the machine's own; the chunk form already wins on a CPU, and a GPU widens the
+#   gap. Do not promise a number.
 # - §2–3 carry the lesson: the pseudo-values $u_t = \beta_t(v_t - \alpha_t S_{t-1}^\top k_t)$ make every
 #   step an addition, and substituting gives the unit lower-triangular system $(I + A)U = \ldots$. Work the
-#   2 × 2 case on the board: $k_1 = (1, 0)$, $k_2 = (0.6, 0.8)$, $\beta_2 = 2$ give $T_{21} = -1.2$, the
+#   2 × 2 case on the board: $k_1 = (1, 0)$, $k_2 = (0.6, 0.8)$, $\beta_2 = 2$ give $\mathcal T_{21} = -1.2$, the
 #   first check row. Pause for questions here, before the exercises.
-# - §3: $|T_{ij}|$ stays at most β (`2.000` for $D_k = 4$ at β = 2.0, `1.768` for $D_k = 16$): the transform
-#   is well conditioned and needs no pivoting.
-# - §4: the chunked form equals the recurrence to `1.8e-15`–`2.2e-15` at T = 1000 for chunks 16, 32, 64 and
-#   100, gates and a reset included. §5: on the reference CPU the curve bottoms out near chunk 64; read
-#   your own.
-# - §6, the sentence to leave with: the chunk form is exact algebra; in float32 its error, a few times the
-#   recurrence's, grows with the state, which β = 2 lets grow: T = 4096, β = 2.0 prints output RMS `5.853`,
-#   errors `9.5e-06` chunked and `1.9e-06` recurrence. §6 (float64 recurrences up to T = 4096) is the
-#   slowest cell; the whole notebook takes about half a minute on a laptop CPU.
+# - §3: no off-diagonal $|\mathcal T_{ij}|$ exceeds β, by a theorem: $\mathcal T_{ij} = -\beta_i k_i^\top G_{i-1} \cdots G_{j+1} k_j$,
+#   and a product of generalized Householders has norm at most 1. So no pivoting, whatever the keys. The
+#   condition number is not small (thousands at β = 2 with nearly parallel keys), only bounded.
+# - §4: the chunked form equals the recurrence to `2.2e-15`–`2.9e-15` at T = 1000 for chunks 16, 32, 64 and
+#   100, gates and a reset included. §5: the cost is $T(C^2 + CD + D^2)$, the $C^2$ from building
+#   $\mathcal T$; read the best chunk size off your own curve.
+# - §6, the sentence to leave with: the chunk form is exact algebra; in float32 its error is a few times
+#   the recurrence's, and relative to the outputs it keeps growing with T only near β = 2. At β = 2
+#   reflections preserve norms and no rounding error decays: the recurrence prints `5.2e-07`, `1.0e-06`,
+#   `2.0e-06` for T = 256, 1024, 4096, about ×2 per ×4 in T, a random walk. §6 (float64 recurrences up to
+#   T = 4096) is the slowest cell.
 #
 # ## Common mistakes
 #
@@ -60,7 +62,12 @@
 # - **`09.delta_rule_chunk`**: gates ignored: “gated: decay Γ and cumulative gates g” is red; `scale`
 #   forgotten: “a chunk of 64, scale 1/√D_k”; the state updated in place: “does not modify its inputs”.
 
-# %% tags=["parameters"] slideshow={"slide_type": "skip"}
+# %% tags=["practice", "parameters"] slideshow={"slide_type": "skip"}
+SIZE = "small"  # unused here: the checks have fixed sizes (kept so that every notebook takes the same parameters)
+DEVICE = "auto"  # "auto", "cpu" or "cuda"
+SEED = 0
+
+# %% tags=["lesson", "parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": about half a minute on a laptop CPU; "full": longer sequences
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
@@ -74,6 +81,10 @@ from lrnn_course import check
 device = lrnn_course.device(DEVICE)
 torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
+
+# %% tags=["practice"]
+# The exercises build on these helpers of the course library, introduced in the lesson notebook.
+from lrnn_course.chunkwise import decay_matrix, forward_substitution_inverse
 
 # %% tags=["lesson"] slideshow={"slide_type": "skip"}
 import time
@@ -117,13 +128,14 @@ def seconds(fn, repeats=3):
 #
 # `deltanet.delta_rule` loops over time: $T$ steps, each reading $S^\top k_t$ and writing a rank-one
 # update — work of size $D_k D_v$ per head, far too little to fill a GPU, and every step waits for
-# the previous one. The chunked form does the same arithmetic in $T/C$ sequential steps of
-# matrix products. Timed side by side on this machine (4 sequences, 4 heads, $D = 32$, float32):
+# the previous one. The chunked form computes the same result in $T/C$ sequential steps of
+# matrix products. Timed side by side on this machine (4 sequences, 4 heads, $D = 32$, float32, the
+# best of 3 runs each):
 
 # %% tags=["lesson"]
 for steps in LENGTHS:
     q, k, v, beta = random_inputs(4, steps, 4, 32, 32, dtype=torch.float32)
-    recurrent = seconds(lambda: deltanet.delta_rule(q, k, v, beta), repeats=1)
+    recurrent = seconds(lambda: deltanet.delta_rule(q, k, v, beta))
     chunked = seconds(lambda: chunkwise.chunk_delta_rule(q, k, v, beta, chunk_size=64))
     print(f"T = {steps:>5}: recurrence {recurrent * 1e3:8.1f} ms, chunked {chunked * 1e3:7.1f} ms, "
           f"{recurrent / chunked:.1f}x faster")
@@ -166,13 +178,13 @@ print(f"S_6 as S_0 + Σ k_i u_iᵀ vs the recurrence: largest difference {(as_su
 # $$(I + A)\, U = \mathrm{diag}(\beta)\, V - \mathrm{diag}(\beta)\, K S_0 .$$
 #
 # $I + A$ is unit lower triangular, so it is inverted by **forward substitution**, row by row: row
-# $i$ of $T = (I + A)^{-1}$ is $e_i - \sum_{j < i} A_{ij} T_j$. This $T$ is the *UT transform*. With a
+# $i$ of $\mathcal T = (I + A)^{-1}$ is $e_i - \sum_{j < i} A_{ij} \mathcal T_j$. This $\mathcal T$ is the *UT transform*. With a
 # gate, $k_t^\top k_i$ is multiplied by the decay $\Gamma_{ti} = \alpha_{i+1} \cdots \alpha_t$ between the
 # two steps, and $S_0$ by $g_t = \alpha_1 \cdots \alpha_t$.
 #
 # ### Exercise 1 · The UT transform
 #
-# Write `ut_transform(k, beta, decay=None)`: $T = (I + \mathrm{tril}(\mathrm{diag}(\beta)(K K^\top \odot \Gamma), -1))^{-1}$
+# Write `ut_transform(k, beta, decay=None)`: $\mathcal T = (I + \mathrm{tril}(\mathrm{diag}(\beta)(K K^\top \odot \Gamma), -1))^{-1}$
 # for keys `(..., C, D_k)`, $\beta$ `(..., C)` and the decay `(..., C, C)` (or None for no gate).
 # `chunkwise.forward_substitution_inverse` spells the substitution out;
 # `torch.linalg.solve_triangular` does the same in one call.
@@ -184,24 +196,65 @@ print(f"S_6 as S_0 + Σ k_i u_iᵀ vs the recurrence: largest difference {(as_su
 check("09.ut_transform", ut_transform)
 
 # %% [markdown] tags=["lesson"]
-# Because each $u_t$ depends only on earlier ones, $T$ is lower triangular with ones on its
-# diagonal, and it never needs pivoting. With $\beta = 2$ and nearly parallel keys one might fear
-# large entries; measured on random unit keys, a chunk of 64 in $\mathbb{R}^{16}$ and in $\mathbb{R}^4$:
+# Because each $u_t$ depends only on earlier ones, $\mathcal T$ is lower triangular with ones on its
+# diagonal. Its off-diagonal entries have a meaning. With $S_0 = 0$ and the transitions
+# $G_m = I - \beta_m k_m k_m^\top$, step $j$ writes $\beta_j k_j v_j^\top$, the steps in between multiply
+# that write by $G_{j+1}$, …, $G_{i-1}$, and step $i$ reads it with $k_i$, so for $j < i$
+#
+# $$\mathcal T_{ij} = -\beta_i\, k_i^\top G_{i-1} \cdots G_{j+1}\, k_j .$$
+#
+# Checked on a chunk of 8 with random $\beta \in [0, 2]$, building $k_i^\top G_{i-1} \cdots G_{j+1}$ one
+# factor at a time:
 
 # %% tags=["lesson", "nbval-check-output"]
-for key_dim in (16, 4):
-    for step_size in (1.0, 1.5, 2.0):
-        keys = F.normalize(torch.randn(200, 64, key_dim, generator=generator, dtype=torch.float64), dim=-1)
-        transform = ut_transform(keys, torch.full((200, 64), step_size, dtype=torch.float64))
-        print(f"D_k = {key_dim:>2}, β = {step_size}: largest |T_ij| over 200 chunks {transform.abs().max().item():.3f}")
+keys = F.normalize(torch.randn(8, 4, generator=generator, dtype=torch.float64), dim=-1)
+betas = 2 * torch.rand(8, generator=generator, dtype=torch.float64)
+transform = ut_transform(keys, betas)
+worst = 0.0
+for i in range(8):
+    carried = keys[i]  # k_iᵀ G_{i-1} ⋯ G_{j+1}: no factor yet for j = i - 1
+    for j in range(i - 1, -1, -1):
+        worst = max(worst, (transform[i, j] + betas[i] * carried @ keys[j]).abs().item())
+        carried = carried - betas[j] * (carried @ keys[j]) * keys[j]  # one more factor: times G_j
+print(f"𝒯_ij against -β_i k_iᵀ G_(i-1) ⋯ G_(j+1) k_j: largest difference {worst:.1e}")
 
 # %% [markdown] tags=["lesson"]
-# Small: the entries of $T$ stay below $\beta$ here. The transform itself is well conditioned.
+# Unit keys and $\beta \le 2$ make each $G_m$ a matrix of norm at most 1, and so their product
+# (Lesson 07): no off-diagonal entry of $\mathcal T$ exceeds $\beta$, whatever the keys. That is a
+# theorem, not luck, and it is why forward substitution needs no pivoting: it meets no large numbers.
+# Measured on 200 chunks of 64 random unit keys in $\mathbb{R}^{16}$ and in $\mathbb{R}^4$, and on keys
+# that are nearly parallel (a shared direction plus 10 % noise), with the largest condition number
+# $\|\mathcal T\|\,\|\mathcal T^{-1}\|$ beside it:
+
+# %% tags=["lesson", "nbval-check-output"]
+direction = torch.randn(200, 1, 16, generator=generator, dtype=torch.float64)
+key_sets = {
+    "random, D_k = 16": torch.randn(200, 64, 16, generator=generator, dtype=torch.float64),
+    "random, D_k =  4": torch.randn(200, 64, 4, generator=generator, dtype=torch.float64),
+    "nearly parallel": direction + 0.1 * torch.randn(200, 64, 16, generator=generator, dtype=torch.float64),
+}
+for name, raw_keys in key_sets.items():
+    keys = F.normalize(raw_keys, dim=-1)
+    smallest_cosine = (keys @ keys.transpose(-1, -2)).abs().min().item()
+    print(f"{name} keys (smallest |cos| between two keys of a chunk {smallest_cosine:.2f}):")
+    for beta_value in (1.0, 1.5, 2.0):
+        transform = ut_transform(keys, torch.full((200, 64), beta_value, dtype=torch.float64))
+        off_diagonal = torch.tril(transform, diagonal=-1).abs().max().item()
+        condition = torch.linalg.cond(transform).max().item()
+        print(f"  β = {beta_value}: largest off-diagonal |𝒯_ij| {off_diagonal:.3f}, largest condition number {condition:7.1f}")
+
+# %% [markdown] tags=["lesson"]
+# The bound holds in every row; in $\mathbb{R}^4$ and for nearly parallel keys the largest entry comes
+# within 0.002 of it. The condition number is another matter: it grows with $\beta$ and with aligned
+# keys, into the thousands. It is bounded too — every entry of $\mathcal T$ and of $I + A$ is at most
+# $\max(1, \beta)$ in size, so each norm is at most $\max(1, \beta)\,C$ and the condition number at most
+# $(2 \cdot 64)^2 \approx 1.6 \cdot 10^4$ for these chunks — but it is not small. Section 6 measures what
+# it costs in float32.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · One chunk, then all of them
 #
-# With $T$: $W = T\,\mathrm{diag}(\beta g) K$ and $U' = T\,\mathrm{diag}(\beta) V$ depend on the chunk alone
+# With $\mathcal T$: $W = \mathcal T\,\mathrm{diag}(\beta g) K$ and $U' = \mathcal T\,\mathrm{diag}(\beta) V$ depend on the chunk alone
 # (a kernel computes them for all chunks in parallel); the state enters once, $U = U' - W S_0$. Then
 #
 # $$O = \text{scale}\cdot\big(\mathrm{diag}(g)\, Q S_0 + (\mathrm{tril}(Q K^\top) \odot \Gamma)\, U\big), \qquad
@@ -242,10 +295,12 @@ for chunk_size in (16, 32, 64, 100):
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · Choosing the chunk size
 #
-# Per chunk the work is about $C^2 D$ (the products with $T$ and the intra-chunk attention) plus
-# $C D^2$ (the state terms), so the total is $T(C D + D^2)$: larger chunks add work linearly in $C$,
-# but cut the sequential steps to $T/C$. Small chunks leave the hardware idle between dependent
-# steps; very large ones waste arithmetic. Measured here at $T = $ the longest length above:
+# Per chunk the work is about $C^3$ to build $\mathcal T$ (`solve_triangular` against the $C \times C$
+# identity), $C^2 D$ for the products with $\mathcal T$ and the intra-chunk attention, and $C D^2$ for
+# the state terms. Over $T/C$ chunks the total is $T(C^2 + C D + D^2)$: larger chunks add work,
+# quadratically in $C$ once $C$ exceeds $D$, but cut the sequential steps to $T/C$. Small chunks
+# leave the hardware idle between dependent steps; very large ones waste arithmetic. Measured here
+# at the longest length above ($T = 1024$ at `SIZE = "small"`):
 
 # %% tags=["lesson"]
 chunk_sizes = (8, 16, 32, 64, 128, 256)
@@ -264,10 +319,10 @@ ax.legend()
 plt.show()
 
 # %% [markdown] tags=["lesson"]
-# Too small a chunk pays for many sequential steps, too large a chunk for the $C^2$ work; the best
+# Too small a chunk pays for many sequential steps, too large a chunk for the $T C^2$ work; the best
 # size depends on the machine (read it off your curve). flash-linear-attention's Triton kernels use
 # $C = 64$ on GPUs — big enough for the tensor cores, small enough for a chunk's $K$, $V$,
-# $T$ and the state to stay in on-chip memory.
+# $\mathcal T$ and the state to stay in on-chip memory.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · Float32 as $\beta \to 2$
@@ -283,23 +338,26 @@ errors = {"chunked": {}, "recurrence": {}}
 for steps in ERROR_LENGTHS:
     q, k, v, _ = random_inputs(1, steps, 2, 16, 16)
     q = F.normalize(q, dim=-1)
-    for step_size in betas:
-        beta = torch.full((1, steps, 2), step_size, dtype=torch.float64, device=device)
+    for beta_value in betas:
+        beta = torch.full((1, steps, 2), beta_value, dtype=torch.float64, device=device)
         exact, _ = deltanet.delta_rule(q, k, v, beta)
         single = [x.float() for x in (q, k, v, beta)]
         for name, output in (("chunked", chunkwise.chunk_delta_rule(*single)[0]), ("recurrence", deltanet.delta_rule(*single)[0])):
-            errors[name][steps, step_size] = ((output.double() - exact).square().mean().sqrt() / exact.square().mean().sqrt()).item()
-        print(f"T = {steps:>5}, β = {step_size:<4}: output RMS {exact.square().mean().sqrt().item():7.3f}; relative error "
-              f"chunked {errors['chunked'][steps, step_size]:.1e}, recurrence {errors['recurrence'][steps, step_size]:.1e}")
+            errors[name][steps, beta_value] = ((output.double() - exact).square().mean().sqrt() / exact.square().mean().sqrt()).item()
+        print(f"T = {steps:>5}, β = {beta_value:<4}: output RMS {exact.square().mean().sqrt().item():7.3f}; relative error "
+              f"chunked {errors['chunked'][steps, beta_value]:.1e}, recurrence {errors['recurrence'][steps, beta_value]:.1e}")
 
 # %% tags=["lesson"]
+# Evenly spaced categories, not a β axis: 1.9, 1.99 and 2.0 would overlap on a linear one.
+positions = range(len(betas))
 figure, ax = plt.subplots(figsize=(7, 4))
 for steps, colour in zip(ERROR_LENGTHS, ("tab:blue", "tab:orange", "tab:green")):
-    ax.semilogy(betas, [errors["chunked"][steps, b] for b in betas], marker="o", color=colour, label=f"chunked, T = {steps}")
-    ax.semilogy(betas, [errors["recurrence"][steps, b] for b in betas], marker="s", linestyle=":", color=colour,
+    ax.semilogy(positions, [errors["chunked"][steps, b] for b in betas], marker="o", color=colour, label=f"chunked, T = {steps}")
+    ax.semilogy(positions, [errors["recurrence"][steps, b] for b in betas], marker="s", linestyle=":", color=colour,
                 label=f"recurrence, T = {steps}")
+ax.set_xticks(positions, [f"{b:g}" for b in betas])
 ax.set_title("float32 error against the float64 recurrence")
-ax.set_xlabel("β (every step)")
+ax.set_xlabel("β (every step; evenly spaced, not to scale)")
 ax.set_ylabel("relative RMS error")
 ax.legend(fontsize="small", ncol=2)
 plt.show()
@@ -307,12 +365,21 @@ plt.show()
 # %% [markdown] tags=["lesson"]
 # Both forms stay within a small multiple of float32's resolution ($6 \cdot 10^{-8}$ per rounding): from
 # about $2 \cdot 10^{-7}$ to about $10^{-5}$. The chunked form is 2–5 times less accurate than the
-# recurrence, because each output sums a chunk's worth of terms at once. The error grows as $\beta \to 2$: below 2 each step shrinks the old state
-# along its key, so the state forgets and stays small; at $\beta = 2$ nothing is ever erased (the
-# transition is a reflection, norm-preserving), the writes pile up — the output RMS column grows
-# with $T$ — and the absolute rounding error grows with the numbers being rounded. The UT transform
-# is not the culprit (section 3: its entries stay small). In bfloat16 the same mechanism is $2^{16}$
-# times coarser, which is why the kernels keep the state in float32.
+# recurrence — the price of computing a chunk at once, through $\mathcal T$ and sums over the chunk —
+# and that factor barely changes with $T$.
+#
+# The errors are relative to the output RMS, so rounding errors that merely scaled with the numbers
+# being rounded would cancel in the ratio; what makes them grow is memory. Below $\beta = 2$ each step
+# shrinks the state along its key, old rounding errors decay with the old state, and the relative
+# error levels off as $T$ grows (flat in the β = 1.0 and 1.5 rows, level after $T = 1024$ at β = 1.9;
+# at β = 1.99 the state forgets so slowly that the error still grows across these lengths). At
+# $\beta = 2$ every transition is a reflection and preserves norms: every rounding error is carried
+# forward undamped, the errors add up like a random walk, and the relative error grows about as
+# $\sqrt T$ — ×2 for each ×4 in $T$ in the β = 2 rows. (The output RMS grows as $\sqrt T$ there too:
+# nothing written is ever erased.) The chunked form's error grows at the same rate, so the growth
+# comes from the state carried from chunk to chunk, not from the work inside each chunk. In bfloat16
+# the same mechanism starts from a rounding $2^{16}$ times coarser, which is why the kernels keep the
+# state in float32.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## Summary
@@ -320,10 +387,12 @@ plt.show()
 # - The delta rule inside a chunk is a unit lower-triangular system for the pseudo-values
 #   $u_t = \beta_t(v_t - \alpha_t S_{t-1}^\top k_t)$; its inverse, the UT transform, comes from forward
 #   substitution and needs no pivoting.
-# - With $T$, a chunk is a handful of matrix products ($W$, $U'$, intra-chunk attention), and only
-#   $T/C$ state updates are sequential; the chunked form equals the recurrence to ~$10^{-14}$ in
-#   float64, gates and resets included.
-# - In float32 its error stays within a small multiple of the recurrence's, and grows as $\beta \to 2$
-#   because the state, no longer erased, grows.
+# - With $\mathcal T$, a chunk is a handful of matrix products ($W$, $U'$, intra-chunk attention), and
+#   only $T/C$ state updates are sequential; the chunked form equals the recurrence to a few times
+#   $10^{-15}$ in float64 (at most $3 \cdot 10^{-15}$ in section 4), gates and resets included. No
+#   off-diagonal entry of $\mathcal T$ exceeds $\beta$, whatever the keys.
+# - In float32 its error stays within a small multiple of the recurrence's. Relative to the outputs,
+#   it levels off as $T$ grows for $\beta < 2$, where old rounding errors decay; at $\beta = 2$ the
+#   transitions preserve norms, the errors accumulate undamped, and it grows about as $\sqrt T$.
 #
 # **Next:** the kernels track (K3) writes this chunk in Triton.

@@ -3,8 +3,8 @@
 #
 # Lesson 01 showed that the recurrence $h_t = a_t \odot h_{t-1} + b_t$ is an associative scan, and
 # computed it three ways in PyTorch. This lesson writes it as a **Triton kernel**: a function that
-# runs as many *programs* at once, each owning a block of the data. By the end you will be able to
-# say:
+# runs as many parallel *programs* as you ask for, each owning a block of the data. By the end you
+# will be able to say:
 #
 # > *One program owns one batch row and a block of columns; it walks through time in blocks, turns
 # > each block's steps into prefix compositions with `tl.associative_scan`, and carries the last
@@ -37,9 +37,10 @@
 # - §4, the sentence to leave with: one program owns a batch row and a column block, scans each time block
 #   with `tl.associative_scan`, pads with the identity step (1, 0), and carries the block's last state into
 #   the next. Against the float64 loop (T = 37, D = 5, gates −1, 0 and 1 mixed in): `1.4e-06`.
-# - §5 is the slow cell under the interpreter (a Python call per combine): the kernel manages `3.82e+03`
-#   elements/s against `7.31e+05` for the PyTorch loop and `7.77e+08` for `a + b`. The interpreter is for
-#   correctness; `benchmarks/bench_kernels.py` measures a GPU. Each `check` takes seconds on a laptop.
+# - §5 is the slow cell under the interpreter (a Python call per combine): the PyTorch loop runs a few
+#   hundred times as many elements/s as the kernel, `a + b` a few hundred thousand times as many (orders of
+#   magnitude; the rates themselves vary from machine to machine). The interpreter is for correctness;
+#   `benchmarks/bench_kernels.py` measures a GPU. Each `check` takes seconds on a laptop.
 #
 # ## Common mistakes
 #
@@ -58,7 +59,7 @@
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": about half a minute on a laptop CPU; "full": GPU-sized timings
-DEVICE = "auto"  # "auto", "cpu" or "cuda"
+DEVICE = "auto"  # ignored: kernels run where Triton runs (compiled on a CUDA GPU, else the interpreter on the CPU)
 SEED = 0
 
 # %% slideshow={"slide_type": "skip"}
@@ -178,7 +179,7 @@ assert right[1] == state and wrong[1] != state
 # backwards for the backward pass of K2: you may ignore it here (the check runs `REVERSE=False`).
 
 # %%
-# The combine function of section 3 as a Triton function, for the kernel's tl.associative_scan.
+# The combine function of lesson K1, section 3, as a Triton function, for the kernel's tl.associative_scan.
 from lrnn_course.kernels.scan import _compose
 
 # %%
@@ -188,10 +189,11 @@ from lrnn_course.kernels.scan import _compose
 check("K1.diagonal_scan_kernel", diagonal_scan_kernel)
 
 # %% [markdown] tags=["lesson"]
-# `launch_scan` runs a kernel with this signature on the course's blocks (16 × 16 under the
-# interpreter; wider on a GPU) and grid `(B, ⌈D / BLOCK_D⌉)`. On an awkward shape — $T = 37$ is no
-# multiple of 16, $D = 5$ fills a third of a column block — with gates of exactly $-1$, $0$ and $1$
-# mixed in, the kernel above agrees with the float64 loop of Lesson 01:
+# `launch_scan` runs a kernel with this signature on the course's blocks (`BLOCK_T = 16` and
+# `BLOCK_D` up to 16 under the interpreter, narrowed to the next power of two ≥ $D$; wider on a GPU)
+# and grid `(B, ⌈D / BLOCK_D⌉)`. On an awkward shape — $T = 37$ is no multiple of 16, $D = 5$ fills
+# five of its column block's eight lanes — with gates of exactly $-1$, $0$ and $1$ mixed in, the
+# kernel above agrees with the float64 loop of Lesson 01:
 
 # %% tags=["lesson"]
 generator = torch.Generator().manual_seed(SEED)
@@ -221,10 +223,10 @@ assert error < 1e-5
 # dependence along time. `benchmarks/bench_kernels.py` measures the kernel against a device copy
 # side by side on a GPU (bytes moved per second, and fla's scan on the same shape). Under the
 # interpreter the question is different: every combine is a Python call, so the interpreter is a
-# tool for correctness, not speed. The plot measures both worlds on this machine.
+# tool for correctness, not speed. The plot measures whichever of the two this machine runs.
 
 # %% tags=["lesson"]
-from lrnn_course.bench import median_seconds
+from lrnn_course.bench import best_seconds
 
 LENGTHS = {"small": (16, 64, 256), "full": (1024, 4096, 16384)}[SIZE]
 WIDTH = {"small": 16, "full": 2048}[SIZE]
@@ -235,13 +237,13 @@ for steps in LENGTHS:
     b = torch.randn(BATCH, steps, WIDTH, device=kernel_device)
     h0 = torch.zeros(BATCH, WIDTH, device=kernel_device)
     elements = BATCH * steps * WIDTH
-    timings["Triton kernel"].append(elements / median_seconds(lambda: diagonal_scan(a, b, h0, backend="triton")))
-    timings["PyTorch loop (Lesson 01)"].append(elements / median_seconds(lambda: scan.sequential_scan(a, b, h0)))
+    timings["Triton kernel"].append(elements / best_seconds(lambda: diagonal_scan(a, b, h0, backend="triton")))
+    timings["PyTorch loop (Lesson 01)"].append(elements / best_seconds(lambda: scan.sequential_scan(a, b, h0)))
     # Reads a and b and writes one tensor, as the scan does: the memory-bound ceiling, meaningful on a GPU.
     out = torch.empty_like(a)
-    timings["a + b (same bytes, no recurrence)"].append(elements / median_seconds(lambda: torch.add(a, b, out=out)))
+    timings["a + b (same bytes, no recurrence)"].append(elements / best_seconds(lambda: torch.add(a, b, out=out)))
 
-figure, axes = plt.subplots(figsize=(7, 4))
+figure, axes = plt.subplots(figsize=(9, 4))
 for label, rates in timings.items():
     axes.plot(LENGTHS, rates, marker="o", label=label)
 axes.set_xscale("log", base=2)
@@ -249,7 +251,9 @@ axes.set_yscale("log")
 axes.set_xlabel("sequence length T")
 axes.set_ylabel("elements (b, t, d) per second")
 axes.set_title(f"Diagonal scan throughput, B = {BATCH}, D = {WIDTH} ({triton_mode()} Triton)")
-axes.legend(loc="center right")
+# Outside the axes: the three lines sit far apart, and where depends on the machine.
+axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+figure.tight_layout()
 plt.show()
 for label, rates in timings.items():
     print(f"{label:34s}: {rates[-1]:.3g} elements/s at T = {LENGTHS[-1]}")
@@ -257,7 +261,7 @@ for label, rates in timings.items():
 # %% [markdown] tags=["lesson"]
 # Under the interpreter the kernel is the slowest line by far: it is there to be read, stepped
 # through and tested, not timed. Compiled, the same source is measured against the bandwidth
-# ceiling by `benchmarks/bench_kernels.py`; its results on an H100 go to `benchmarks/results/`.
+# ceiling by `benchmarks/bench_kernels.py` (run it on a GPU; it writes `benchmarks/results/h100.json`).
 #
 # **What to remember.** A kernel is written for one program and its block; masks make the blocks
 # fit any shape, with padding chosen to be the identity step; `tl.associative_scan` composes a

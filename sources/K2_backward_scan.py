@@ -35,8 +35,9 @@
 # - §4, the sentence to leave with: the backward pass of a linear recurrence is the same recurrence,
 #   transposed and run backwards. In an `autograd.Function` the kernel trains like any op (`4.3e-07` for
 #   dL/da against float64 autograd); the adjoints stay float32 even for bfloat16 inputs.
-# - §5: with a = −1 the gradient keeps its size, `|dL/db_0| = 1.000 after 63 steps back`, while |a| < 1
-#   fades geometrically; the sign of a gate flips the gradient's sign, not its size. No cell is slow.
+# - §5: with a = −1 the gradient keeps its size, `|a| = 1.00: |dL/db_0| = 1 after 63 steps back`, while
+#   |a| < 1 fades geometrically; the sign of a gate flips the gradient's sign, not its size (a and −a
+#   differ by `0.0e+00`). No cell is slow.
 #
 # ## Common mistakes
 #
@@ -50,7 +51,7 @@
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sequences
-DEVICE = "auto"  # "auto", "cpu" or "cuda"
+DEVICE = "auto"  # ignored: kernels run where Triton runs (compiled on a CUDA GPU, else the interpreter on the CPU)
 SEED = 0
 
 # %% slideshow={"slide_type": "skip"}
@@ -144,9 +145,12 @@ assert error < 1e-5
 # ## Exercise · `scan_backward`
 #
 # Given the gates `a`, the initial state `h0`, the states `h` that the forward pass returned and
-# `grad_h` $= \partial L/\partial h$, return `(grad_a, grad_b, grad_h0)`. Compute the adjoints with
+# `grad_h` $= \partial L/\partial h$, return `(grad_a, grad_b, grad_h0)`. Compute the adjoints
+# $\lambda_t = a_{t+1}\lambda_{t+1} + g_t$ (with $g_t$ = `grad_h[:, t]`) by
 # `launch_scan(a, grad_h, no_adjoint_from_beyond_the_end, reverse=True, dtype=torch.float32)`, then
-# the three gradients by the formulas above; return them in the dtypes of `a` and `h0`.
+# the three gradients, with time counted from 0 as in the code: $\partial L/\partial b_t = \lambda_t$,
+# $\partial L/\partial a_t = \lambda_t h_{t-1}$ (where $h_{-1}$ is `h0`, the initial state) and
+# $\partial L/\partial$`h0` $= a_0 \lambda_0$. Return them in the dtypes of `a` and `h0`.
 
 # %%
 #| exercise: K2.scan_backward
@@ -177,25 +181,34 @@ for name, mine, reference in zip(("dL/da", "dL/db", "dL/dh0"), leaves32, leaves)
 # loss reaching an early step is a product of gates. With $|a| < 1$ it fades geometrically; with
 # $a = -1$ — the reflection that solves parity — its magnitude is kept forever and only its sign
 # alternates. Below, only the last state is in the loss ($g_T = 1$, all other $g_t = 0$), and the
-# kernel's reverse scan gives $|\partial L/\partial b_t|$ for constant gates. The dashed lines
-# (negative gates) lie on the solid ones of the same $|a|$: the sign alternates, the size does not.
+# kernel's reverse scan gives $|\partial L/\partial b_t|$ for constant gates. Each dashed line
+# (a negative gate) runs inside the wide line of the same colour, the positive gate of the same
+# $|a|$: the sign alternates, the size does not.
 
 # %% tags=["lesson"]
 STEPS = {"small": 64, "full": 1024}[SIZE]
 last_only = torch.zeros(1, STEPS, 1, device=kernel_device)
 last_only[:, -1] = 1.0
+SIZES = (0.9, 0.99, 1.0)
+reach = {}
 figure, axes = plt.subplots(figsize=(7, 4))
-for gate in (0.9, -0.9, 0.99, -1.0):
-    constant = torch.full((1, STEPS, 1), gate, device=kernel_device)
-    reach = launch_scan(constant, last_only, torch.zeros(1, 1, device=kernel_device), reverse=True, dtype=torch.float32)
-    axes.plot(range(STEPS), reach[0, :, 0].abs().cpu(), linestyle="--" if gate < 0 else "-", label=f"a = {gate:+.2f}")
+for colour, size in enumerate(SIZES):
+    for gate in (size, -size):
+        constant = torch.full((1, STEPS, 1), gate, device=kernel_device)
+        adjoints = launch_scan(constant, last_only, torch.zeros(1, 1, device=kernel_device), reverse=True, dtype=torch.float32)
+        reach[gate] = adjoints[0, :, 0].abs().cpu()
+        # Wide, pale solid lines, so that the dashed ones drawn on top of them stay visible.
+        style = {"linestyle": "--"} if gate < 0 else {"linewidth": 5, "alpha": 0.4}
+        axes.plot(range(STEPS), reach[gate], color=f"C{colour}", label=f"a = {gate:+.2f}", **style)
 axes.set_yscale("log")
 axes.set_xlabel("step t")
 axes.set_ylabel("|dL/db_t| with the loss on the last state only")
 axes.set_title("Gradients fade as |a|^(T - 1 - t); a = -1 keeps them whole")
 axes.legend()
 plt.show()
-print(f"a = -1.00: |dL/db_0| = {reach[0, 0, 0].abs().item():.3f} after {STEPS - 1} steps back")
+for size in SIZES:
+    print(f"|a| = {size:.2f}: |dL/db_0| = {reach[-size][0].item():.3g} after {STEPS - 1} steps back; "
+          f"a = ±{size:.2f} differ by at most {(reach[size] - reach[-size]).abs().max().item():.1e}")
 
 # %% [markdown] tags=["lesson"]
 # **What to remember.** The backward pass of a linear recurrence is the same recurrence, transposed

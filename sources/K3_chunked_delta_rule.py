@@ -39,9 +39,10 @@
 # - §4: awkward shapes (T = 37, $D_k$ = 5, $D_v$ = 70, β exactly 0, 1 and 2) pass at `4.1e-07`: padding is
 #   identity steps. §5, the sentence to leave with: the backward pass recomputes each chunk from one saved
 #   state per chunk, `512 MiB` instead of `16 GiB` for B = 8, T = 2048, H = 16, D = 128.
-# - §6: under the interpreter the kernel is the slowest line (about 0.6 s against about 2 ms for the
-#   PyTorch chunk form at T = 128): NumPy calls, not a GPU; H100 numbers are in `benchmarks/results/`. §5, §6 and
-#   the `check` cell are the slow ones; the notebook takes about a minute on a laptop CPU.
+# - §6: under the interpreter the kernel is the slowest line (hundreds of milliseconds at T = 128, the
+#   PyTorch chunk form about a millisecond or less): NumPy calls, not a GPU; `benchmarks/bench_kernels.py`
+#   measures an H100. §5, §6 and the `check` cell are the slow ones; the notebook takes about a minute on a
+#   laptop CPU.
 #
 # ## Common mistakes
 #
@@ -57,7 +58,7 @@
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": about a minute on a laptop CPU; "full": GPU-sized timings
-DEVICE = "auto"  # "auto", "cpu" or "cuda"
+DEVICE = "auto"  # ignored: kernels run where Triton runs (compiled on a CUDA GPU, else the interpreter on the CPU)
 SEED = 0
 
 # %% slideshow={"slide_type": "skip"}
@@ -112,12 +113,12 @@ def random_inputs(batch, steps, heads, key_dim, value_dim, dtype=torch.float64):
 
 q, k, v, beta, state = random_inputs(1, 8, 1, 4, 3)
 rows = [x[0, :, 0] for x in (q, k, v)]  # one (batch, head) pair: rows are tokens
-Q, K, V, B = rows[0], rows[1], rows[2], beta[0, :, 0]
+Q, K, V, betas = rows[0], rows[1], rows[2], beta[0, :, 0]
 S0 = state[0, 0]
-A = torch.tril(B[:, None] * (K @ K.T), diagonal=-1)
-T = torch.linalg.inv(torch.eye(8, dtype=torch.float64) + A)
-W = T @ (B[:, None] * K)
-U = T @ (B[:, None] * V) - W @ S0
+A = torch.tril(betas[:, None] * (K @ K.T), diagonal=-1)
+transform = torch.linalg.inv(torch.eye(8, dtype=torch.float64) + A)  # T of the equations
+W = transform @ (betas[:, None] * K)
+U = transform @ (betas[:, None] * V) - W @ S0
 O = Q @ S0 + torch.tril(Q @ K.T) @ U
 S8 = S0 + K.T @ U
 expected_outputs, expected_state = deltanet.delta_rule(q, k, v, beta, initial_state=state, scale=1.0)
@@ -150,8 +151,9 @@ assert difference < 1e-12
 # %% [markdown] tags=["lesson"]
 # The price: every value block recomputes the chunk's $T$ and $W$, which depend on keys and $\beta$
 # only. With $D_v = 128$ that is two programs per head doing the same $C \times C$ work; in exchange a
-# program's state block ($D_k \times 64$ floats) and its chunk fit in on-chip memory, and there are
-# twice as many programs to keep the GPU's multiprocessors busy.
+# program's state block ($D_k \times 64$ floats) and its chunk mostly fit on chip (the compiled
+# kernels still spill registers; see `benchmarks/results/compile-sm90-*.txt`), and there are twice
+# as many programs to keep the GPU's multiprocessors busy.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 3 · Forward substitution without row indexing
@@ -216,8 +218,9 @@ check("K3.forward_substitution", forward_substitution)
 # never changes a real output. Under the interpreter a chunk holds 16 tokens (every row of the
 # substitution is a NumPy call); compiled, 32. Chunks of 64 would halve the sequential steps
 # between chunks, but the backward pass then holds so many blocks at once that it asks for 320 KiB
-# of shared memory in bfloat16, and an H100 gives one program at most 227 KiB
-# (`tests/compile_for_hopper.py` compiles every kernel for an H100, without one, and reports this).
+# of shared memory in bfloat16, and an H100 gives one program at most 227 KiB (measured once by
+# compiling with $C = 64$; `tests/compile_for_hopper.py`, which compiles every kernel for an H100
+# without one, now reports the $C = 32$ kernels: at most 96 KiB).
 # Below: $T = 37$ (no multiple of 16), $D_k = 5$, $D_v = 70$ (two value blocks, the second almost
 # empty) and $\beta$ exactly 0, 1 and 2 at chosen steps, in float32, against the float64 recurrence.
 
@@ -246,8 +249,8 @@ assert relative_error(outputs, expected_outputs) < 1e-5 and relative_error(final
 # $dS_0 = g_C\, dS_C + \text{scale}\; Q^\top \mathrm{diag}(g)\, dO - W^\top dU$. Inside a chunk it needs the
 # chunk's $T$, $W$, $U$: rather than store them, it **recomputes** them from the state $S_0$ the
 # forward pass saved at the start of each chunk (the same `_chunk_quantities` helper runs in both
-# passes). The inverse is differentiated with $dA = -T^\top\, dT\, T^\top$. Gradients of all six
-# inputs, against PyTorch's autograd through the float64 recurrence:
+# passes). The inverse is differentiated with $dA = -T^\top\, dT\, T^\top$. Gradients of all five
+# inputs (no gate here; K4 adds it), against PyTorch's autograd through the float64 recurrence:
 
 # %% tags=["lesson"]
 q, k, v, beta, state = random_inputs(1, 40, 2, 8, 12)
@@ -282,7 +285,7 @@ for name, mine, reference in zip(names, got, expected):
 # the recurrence keeps at least one state per token; the kernel keeps one state per chunk. For a
 # typical layer in float32:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["lesson", "nbval-check-output"]
 from lrnn_course.kernels.delta import COMPILED_CHUNK
 
 batch, steps, heads, key_dim, value_dim, chunk = 8, 2048, 16, 128, 128, COMPILED_CHUNK
@@ -297,12 +300,12 @@ print(f"states kept by the chunked kernel (C = {chunk}): {steps // chunk} × {st
 # The recurrence makes $T$ dependent steps; the kernel makes $T / C$ of them, each a handful of
 # matrix products. On a GPU that is the difference between a loop of tiny launches and one kernel
 # that keeps the tensor cores busy; `benchmarks/bench_kernels.py` measures it against
-# flash-linear-attention on an H100 (results in `benchmarks/results/`). Under the interpreter every
+# flash-linear-attention (run it on a GPU; it writes `benchmarks/results/h100.json`). Under the interpreter every
 # `tl.dot` is a NumPy call, so it shows only how the work grows, not how fast a GPU runs it. Here,
 # the forward pass alone, on this machine:
 
 # %% tags=["lesson"]
-from lrnn_course.bench import median_seconds
+from lrnn_course.bench import best_seconds
 
 LENGTHS = {"small": (16, 32, 64, 128), "full": (512, 1024, 2048, 4096)}[SIZE]
 BATCH, HEADS, DIM = {"small": (1, 1, 16), "full": (8, 16, 128)}[SIZE]
@@ -310,11 +313,11 @@ timings = {"Triton kernel": [], "PyTorch chunk form (Lesson 09)": [], "PyTorch r
 with torch.no_grad():
     for steps in LENGTHS:
         q, k, v, beta, state = (x.to(kernel_device, torch.float32) for x in random_inputs(BATCH, steps, HEADS, DIM, DIM))
-        timings["Triton kernel"].append(median_seconds(lambda: chunk_delta_rule(q, k, v, beta, backend="triton"), repeats=3))
-        timings["PyTorch chunk form (Lesson 09)"].append(median_seconds(lambda: chunkwise.chunk_delta_rule(q, k, v, beta), repeats=3))
-        timings["PyTorch recurrence (Lesson 06)"].append(median_seconds(lambda: deltanet.delta_rule(q, k, v, beta), repeats=3))
+        timings["Triton kernel"].append(best_seconds(lambda: chunk_delta_rule(q, k, v, beta, backend="triton")))
+        timings["PyTorch chunk form (Lesson 09)"].append(best_seconds(lambda: chunkwise.chunk_delta_rule(q, k, v, beta)))
+        timings["PyTorch recurrence (Lesson 06)"].append(best_seconds(lambda: deltanet.delta_rule(q, k, v, beta)))
 
-figure, axes = plt.subplots(figsize=(7, 4))
+figure, axes = plt.subplots(figsize=(9, 4))
 for label, seconds in timings.items():
     axes.plot(LENGTHS, [s * 1e3 for s in seconds], marker="o", label=label)
 axes.set_xscale("log", base=2)
@@ -322,15 +325,19 @@ axes.set_yscale("log")
 axes.set_xlabel("sequence length T")
 axes.set_ylabel("forward time (ms)")
 axes.set_title(f"Delta rule forward, B = {BATCH}, H = {HEADS}, D = {DIM} ({triton_mode()} Triton)")
-axes.legend()
+# Outside the axes: where the three lines sit depends on the machine.
+axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+figure.tight_layout()
 plt.show()
 for label, seconds in timings.items():
     print(f"{label:32s}: {seconds[-1] * 1e3:8.2f} ms at T = {LENGTHS[-1]}")
 
 # %% [markdown] tags=["lesson"]
-# All three lines grow linearly in $T$: the chunk form does $O(T(CD + D^2))$ work, like the
-# recurrence's $O(T D^2)$ up to the factor $C/D$. What differs is how much of it runs in parallel,
-# which a CPU barely rewards and a GPU rewards enormously.
+# The kernel and the recurrence grow linearly in $T$; at these sizes the chunk form's time is mostly
+# fixed overhead, so its line stays nearly flat. The chunk form does $O(T(C^2 + CD + D^2))$ work
+# (the $C^2$ from building each chunk's $T$): $1 + C/D + C^2/D^2$ times the recurrence's $O(T D^2)$.
+# Even so, on this CPU the chunk form's matrix products beat the token loop; a GPU rewards them far
+# more.
 #
 # **What to remember.** The kernel is Lesson 09's chunk form, line by line: programs split batch,
 # heads and value columns, which never mix; masks pad time and keys with identity steps; the

@@ -37,10 +37,12 @@
 #   survives; column products are right in both cases (`0 of 4096`).
 # - §3: a reset cuts the gradient exactly, `0 of 704 gradients before it are nonzero`, and all six gradients
 #   match float64 autograd (relative errors `9.3e-08` to `2.0e-07`).
-# - §4: the forward substitution is `1.5 %` of a chunk's multiply-adds yet its only serial stage (fla uses
-#   16 × 16 block inversion). Measured, cost grows linearly in $n_h$: forward `1.97×` and `2.87×` DeltaNet
-#   for $n_h$ = 2 and 3; the gate costs `1.02×`. The sentence to leave with: DeltaProduct needs no kernel of
-#   its own, and gates enter a chunk as products of the gates in between, never as quotients.
+# - §4: the forward substitution is `2.4 %` of a chunk's multiply-adds in one program yet its only serial
+#   stage, the one tensor cores cannot run (fla uses 16 × 16 block inversion); whether it dominates the time
+#   takes a kernel profiler on a GPU, since the compiled kernels also spill registers. Measured, cost grows about
+#   linearly in $n_h$ (forward roughly 2× and 3× DeltaNet for $n_h$ = 2 and 3) and the gate costs little;
+#   the exact ratios vary from run to run. The sentence to leave with: DeltaProduct needs no kernel of its
+#   own, and gates enter a chunk as products of the gates in between, never as quotients.
 # - Slow cells under the interpreter: §3's gradients and §4's timings (the notebook takes about a minute on
 #   a laptop CPU); the profiler cell runs only on a GPU.
 #
@@ -58,7 +60,7 @@
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": about a minute on a laptop CPU; "full": GPU-sized timings
-DEVICE = "auto"  # "auto", "cpu" or "cuda"
+DEVICE = "auto"  # ignored: kernels run where Triton runs (compiled on a CUDA GPU, else the interpreter on the CPU)
 SEED = 0
 
 # %% slideshow={"slide_type": "skip"}
@@ -78,8 +80,8 @@ print(f"lrnn_course {lrnn_course.__version__}; Triton {triton_status()}")
 #
 # DeltaProduct's state update per token is a product of $n_h$ generalized Householders, each with
 # its own key, value and $\beta$ (Lesson 07):
-# $S_t = \prod_{j=1}^{n_h} (I - \beta_{t,j} k_{t,j} k_{t,j}^\top)\, S_{t-1} + \ldots$, applied one after
-# the other. Applying them one after the other is exactly what the delta rule does with $n_h$
+# $S_t = (I - \beta_{t,n_h} k_{t,n_h} k_{t,n_h}^\top) \cdots (I - \beta_{t,1} k_{t,1} k_{t,1}^\top)\, S_{t-1} + \ldots$,
+# applied one after the other, $j = 1$ first. That is exactly what the delta rule does with $n_h$
 # consecutive tokens. So `kernels.chunk_delta_product` lays the $n_h$ keys, values and $\beta$s of
 # each token side by side in time (`deltaproduct.interleave`), runs K3's kernel on $n_h T$ steps,
 # and keeps every $n_h$-th output. Queries are read out only at the last sub-step; the gate
@@ -144,6 +146,11 @@ for householders in (2, 3):
 # $\alpha_s$ for $i < s \le t$ (and 1 elsewhere) multiplies only the gates between $i$ and $t$ and never
 # divides. All three on a chunk of 64 gates in float32, against the float64 `chunkwise.decay_matrix`
 # (an entry counts as right within a relative 10⁻⁴, or an absolute 10⁻³⁰ for the tiniest):
+
+# %% [markdown] tags=["practice"]
+# Why the exercise multiplies and never divides: three ways to build a chunk's decay $\Gamma$ from
+# 64 gates in float32 (by division $g_t / g_i$, in log space, by cumulative products down the
+# columns), on gates with a reset and on gates of 0.1, against the float64 `chunkwise.decay_matrix`.
 
 # %% tags=["nbval-check-output"]
 from lrnn_course import chunkwise
@@ -262,46 +269,57 @@ for name, mine, reference in zip(names, got, expected):
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · Where the time goes
 #
-# First on paper. Per chunk of $C$ tokens, with $D_k = D_v = D$, the kernel's stages cost (in
-# multiply-adds; each value block of 64 columns repeats the stages that do not involve values):
+# First on paper: the multiply-adds of one program for one chunk of $C$ tokens, on a GPU, counted
+# as the kernel computes them. A program owns a value block of 64 columns; with $D_v = 128$ a head
+# has two, and each repeats the stages that do not involve values (gates, $KK^\top$ and $QK^\top$,
+# the substitution, $W$). The masked substitution cannot skip the zero triangle: each of its
+# $C - 1$ rows costs $C^2$ multiply-adds, besides the masks and selects that pick and write the row.
 
 # %% tags=["lesson"]
-CHUNK, DIM = 64, 128
+from lrnn_course.kernels.delta import COMPILED_CHUNK, MAX_BLOCK_V, MAX_KEY_DIM
+
+CHUNK, KEY_DIM, VALUE_BLOCK = COMPILED_CHUNK, MAX_KEY_DIM, MAX_BLOCK_V
 stages = {
     "gates Γ, g": CHUNK * CHUNK,
-    "K Kᵀ and Q Kᵀ": 2 * CHUNK * CHUNK * DIM,
-    "forward substitution T": CHUNK**3 // 3,
-    "W = T diag(βg) K": CHUNK * CHUNK * DIM,
-    "U = T diag(β) V - W S₀": CHUNK * CHUNK * DIM + CHUNK * DIM * DIM,
-    "outputs": CHUNK * CHUNK * DIM + CHUNK * DIM * DIM,
-    "state update": CHUNK * DIM * DIM,
+    "K Kᵀ and Q Kᵀ": 2 * CHUNK * CHUNK * KEY_DIM,
+    "forward substitution T": (CHUNK - 1) * CHUNK * CHUNK,
+    "W = T diag(βg) K": CHUNK * CHUNK * KEY_DIM,
+    "U = T diag(β) V - W S₀": CHUNK * CHUNK * VALUE_BLOCK + CHUNK * KEY_DIM * VALUE_BLOCK,
+    "outputs": CHUNK * CHUNK * VALUE_BLOCK + CHUNK * KEY_DIM * VALUE_BLOCK,
+    "state update": CHUNK * KEY_DIM * VALUE_BLOCK,
 }
 total = sum(stages.values())
 figure, axes = plt.subplots(figsize=(7, 3.5))
-axes.barh(list(stages), [100 * work / total for work in stages.values()], label=f"C = {CHUNK}, D = {DIM}")
+axes.barh(list(stages), [100 * work / total for work in stages.values()],
+          label=f"C = {CHUNK}, D_k = {KEY_DIM}, value block of {VALUE_BLOCK}")
 axes.invert_yaxis()
-axes.set_xlabel("share of a chunk's multiply-adds (%)")
+axes.set_xlabel("share of the chunk's multiply-adds in one program (%)")
 axes.set_ylabel("stage")
-axes.set_title("Forward pass of one chunk: where the arithmetic is")
+axes.set_title("Forward pass of one chunk, one program: where the arithmetic is")
 axes.legend()
 plt.show()
 for stage, work in stages.items():
-    print(f"{stage:24s}: {work / 1e6:6.2f} M multiply-adds ({100 * work / total:4.1f} %)")
+    print(f"{stage:24s}: {work:9,d} multiply-adds ({100 * work / total:4.1f} %)")
 
 # %% [markdown] tags=["lesson"]
-# The forward substitution is under 5 % of the arithmetic, but it is the one stage that is not a
-# matrix product: $C$ dependent rows of vector work, which tensor cores cannot run. That makes it
-# the kernel's serial bottleneck inside a chunk. flash-linear-attention shortens it by solving
-# $16 \times 16$ diagonal blocks by substitution and joining them with matrix products (block
-# inversion), so only 16 rows are dependent; our kernel keeps the plain substitution, which is
-# easier to read. The backward pass does about twice the forward's products, plus a replay of the
-# forward's chunk quantities, so expect it to take two to three times as long.
+# The forward substitution is a small share of the arithmetic, but it is the one stage that is not
+# a matrix product: $C$ dependent rows of vector work, the one stage tensor cores cannot run.
+# Whether it dominates the time only a GPU can say, with a profiler that sees inside a kernel
+# (Nsight Compute): the compiled kernels also spill registers
+# (`benchmarks/results/compile-sm90-*.txt`), an equally likely cost.
+# flash-linear-attention shortens the substitution by solving $16 \times 16$ diagonal blocks by
+# substitution and joining them with matrix products (block inversion), so only 16 rows are
+# dependent; our kernel keeps the plain substitution, which is easier to read. The backward kernel
+# replays each chunk's forward quantities (`_chunk_quantities`) before its own products, so it
+# costs more than the forward.
 #
 # Now measured, on this machine: forward, and forward plus backward, for the delta rule, its gated
-# version and DeltaProduct with 2 and 3 Householders, on the same tokens.
+# version and DeltaProduct with 2 and 3 Householders, on the same tokens. The variants take turns,
+# several rounds, and each keeps its fastest call: a busy spell on a shared machine then slows all
+# of them alike instead of one.
 
 # %% tags=["lesson"]
-from lrnn_course.bench import median_seconds
+from lrnn_course.bench import best_seconds
 
 BATCH, STEPS, HEADS, WIDTH = {"small": (1, 32, 1, 16), "full": (8, 2048, 16, 128)}[SIZE]
 KERNEL_DTYPE = torch.float32 if triton_mode() == "interpreter" else torch.bfloat16
@@ -326,12 +344,16 @@ def make_run(householders, gated):
     return forward, forward_backward
 
 
-times = {}
-for name, (householders, gated) in variants.items():
-    forward, forward_backward = make_run(householders, gated)
-    with torch.no_grad():
-        forward_seconds = median_seconds(forward, repeats=3)
-    times[name] = (forward_seconds, median_seconds(forward_backward, repeats=3))
+ROUNDS = 7
+runs = {name: make_run(householders, gated) for name, (householders, gated) in variants.items()}
+samples = {name: [] for name in runs}
+for round_index in range(ROUNDS):
+    for name, (forward, forward_backward) in runs.items():
+        warmup = 1 if round_index == 0 else 0  # a variant's first call pays for setting it up
+        with torch.no_grad():
+            forward_seconds = best_seconds(forward, repeats=1, warmup=warmup)
+        samples[name].append((forward_seconds, best_seconds(forward_backward, repeats=1, warmup=warmup)))
+times = {name: (min(f for f, _ in pairs), min(fb for _, fb in pairs)) for name, pairs in samples.items()}
 
 figure, axes = plt.subplots(figsize=(7, 3.5))
 positions = torch.arange(len(times)).tolist()
@@ -351,9 +373,11 @@ for name, (forward_seconds, total_seconds) in times.items():
 
 # %% [markdown] tags=["lesson"]
 # DeltaProduct's cost grows with $n_h$ about linearly, as interleaving predicts: $n_h T$ steps. The
-# gate adds little: a few elementwise products per chunk and one more gradient. Timings from the
-# interpreter measure NumPy calls, not a GPU; on a GPU (`SIZE = "full"`) the same cell measures the
-# compiled kernels, and the cell below splits the time between the kernels with PyTorch's profiler.
+# gate adds little: a few elementwise products per chunk and one more gradient. Under the
+# interpreter these timings are dominated by Python overhead, a fixed number of NumPy calls per
+# chunk, so they count chunks more than arithmetic; on a GPU (at any SIZE; `"full"` for realistic
+# shapes) the same cell measures the compiled kernels, and the cell below splits the time between
+# the kernels with PyTorch's profiler.
 
 # %% tags=["lesson"]
 if triton_mode() == "compiled":
@@ -373,4 +397,5 @@ else:
 # $n_h$ delta-rule steps, and the cost scales with $n_h$. Gates enter a chunk as products of the
 # gates between two steps, never as quotients, so resets and strong decays stay exact in the outputs
 # and in the gradients. Inside a chunk the arithmetic is matrix products; the serial part is the
-# forward substitution, which is what a faster kernel attacks next.
+# forward substitution, the one stage tensor cores cannot run; whether it dominates the time is for
+# a profiler on a GPU to say.

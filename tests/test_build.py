@@ -202,3 +202,37 @@ def test_exactly_the_cells_that_show_a_widget_are_tagged_widget_and_get_a_minute
     limit = build.cell_timeout(300)
     widget_cell = nbformat.v4.new_code_cell("viz.scan_explorer()", metadata={"tags": [build.WIDGET_TAG]})
     assert (limit(widget_cell), limit(nbformat.v4.new_code_cell("train()"))) == (build.WIDGET_CELL_TIMEOUT_S, 300)
+
+
+PROGRESS_FRAME = re.compile(r"\d+%\|")  # a tqdm bar as text: "  0%|          | 0/1000 [00:00<?, ?it/s]"
+
+
+def test_executed_notebooks_keep_no_frozen_progress_bar():
+    """A saved bar keeps its first frame ("0/1000"), as if nothing had trained; builds turn tqdm off."""
+    frozen = []
+    for target in TARGETS:
+        if target.kind != "lesson":
+            continue
+        for index, cell in enumerate(nbformat.read(target.path, as_version=4).cells):
+            for output in cell.get("outputs", []):
+                texts = [output.get("text", ""), output.get("data", {}).get("text/plain", "")]
+                if any(PROGRESS_FRAME.search("".join(text) if isinstance(text, list) else text) for text in texts):
+                    frozen.append((target.path.name, index))
+    assert frozen == []
+
+
+def test_kernels_started_by_the_builder_draw_inline_and_show_no_bars(monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    # the notebook bar, as a kernel draws it (tqdm.notebook always passes ``disable`` on, so tqdm's own
+    # reading of TQDM_DISABLE would not turn it off)
+    draw = ("from unittest import mock\nimport tqdm.auto, tqdm.notebook\n"
+            "with mock.patch.object(tqdm.auto, 'tqdm', tqdm.notebook.tqdm):\n"
+            "    from lrnn_course.progress import progress_bar\n"
+            "    bar = progress_bar(range(3))\n"
+            "    print(bar.disable)")
+    with build.kernel_environment():
+        assert (os.environ["MPLBACKEND"], os.environ["TQDM_DISABLE"]) == (build.INLINE_BACKEND, "1")
+        drawn = subprocess.run([sys.executable, "-c", draw], capture_output=True, text=True, timeout=120)
+        assert drawn.returncode == 0 and drawn.stdout == "True\n", drawn.stderr
+    assert os.environ["MPLBACKEND"] == "Agg" and "TQDM_DISABLE" not in os.environ

@@ -225,6 +225,16 @@ def freeze_in_python_floats(gate, drive, dtype, max_steps=100_000):
     return None
 
 
+def freeze_with_the_gate_rounded(gate, drive, dtype, max_steps=100_000):
+    rounded_gate, state = torch.tensor(gate, dtype=dtype), torch.zeros((), dtype=dtype)
+    for step in range(max_steps + 1):
+        following = rounded_gate * state + drive
+        if following == state:
+            return step, float(state)
+        state = following
+    return None
+
+
 def freeze_one_step_late(gate, drive, dtype, max_steps=100_000):
     found = precision.freeze_step(gate, drive, dtype, max_steps)
     return None if found is None else (found[0] + 1, found[1])
@@ -309,6 +319,10 @@ def product_in_float64_always(first_angle, second_angle, dtype=torch.float64):
 
 def counter_by_cumsum_of_floats(bits, modulus):
     return bits.cumsum(dim=1) % modulus
+
+
+def counter_by_cumsum_of_integers(bits, modulus):
+    return bits.long().cumsum(dim=1) % modulus
 
 
 def counter_rotating_by_pi_over_m(bits, modulus):
@@ -411,6 +425,15 @@ def interleaving_into_the_query(q, k, v, beta, alpha=None, initial_state=None, s
     result = deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, scale)
     q.zero_()
     return result
+
+
+def interleaving_without_scale(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule):
+    return deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, None, delta_rule=delta_rule)
+
+
+def interleaving_with_the_library_delta_rule(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=None):
+    """Right numbers, but always deltanet.delta_rule: the kernel a caller passes never runs."""
+    return deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, scale)
 
 
 def ut_including_the_diagonal(k, beta, decay=None):
@@ -559,6 +582,7 @@ MUTANTS = [
     ("02.selective_scan", scan_with_skip_always, "D = None: no skip term", "first mismatch"),
     ("02.selective_scan", scan_reading_out_before_the_update, "length 1", "first mismatch at [batch=0, t=0"),
     ("03.freeze_step", freeze_in_python_floats, "float16, gate 0.9, drive 1: step 53 at 9.96875", "yours (step 328"),
+    ("03.freeze_step", freeze_with_the_gate_rounded, "float16, gate 0.9, drive 1: step 53 at 9.96875", "yours (step 52, value 9.953125)"),
     ("03.freeze_step", freeze_one_step_late, "gate 0: frozen after one step", "expected (step 1, value 3.0)"),
     ("03.freeze_step", freeze_returning_tensors, "float16, gate 0.9, drive 1: step 53 at 9.96875", "got tensors"),
     ("03.parity_machine", parity_with_positive_gate, "all ones: 1 0 1 0 ...", "first mismatch"),
@@ -577,6 +601,7 @@ MUTANTS = [
     ("05.reflection_product", product_of_projections, "is the rotation by 2(θ₁ - θ₂)", "first mismatch"),
     ("05.reflection_product", product_in_float64_always, "dtype=torch.float32 gives float32", "dtype torch.float64"),
     ("05.mod_counter", counter_by_cumsum_of_floats, "random bits, m = 3", "dtype torch.float64"),
+    ("05.mod_counter", counter_by_cumsum_of_integers, "counts by rotating the state, not with a cumulative sum", "calls cumsum"),
     ("05.mod_counter", counter_rotating_by_pi_over_m, "all ones, m = 3: 1 2 0 1 2 0 1", "first mismatch"),
     ("05.mod_counter", counter_with_modulus_3_always, "m = 5", "first mismatch"),
     ("05.mod_counter", counter_overwriting_bits, "does not modify its input", "changed its input bits"),
@@ -595,6 +620,9 @@ MUTANTS = [
     ("07.delta_product_by_interleaving", interleaving_with_the_gate_everywhere, "gated, n_h = 4: α at each token's first sub-step", "first mismatch"),
     ("07.delta_product_by_interleaving", interleaving_without_initial_state, "n_h = 3 with an initial state", "first mismatch"),
     ("07.delta_product_by_interleaving", interleaving_into_the_query, "does not modify its inputs", "changed its input q"),
+    ("07.delta_product_by_interleaving", interleaving_without_scale, "scale 0.3 reaches the read-out", "first mismatch"),
+    ("07.delta_product_by_interleaving", interleaving_with_the_library_delta_rule, "runs the delta_rule it is given",
+     "never called the delta_rule it was given"),
     ("08.prefix_products", products_in_the_wrong_order, "the order matters: (1 then 2) is not (2 then 1)", "position t = 1"),
     ("08.prefix_products", products_of_single_letters, "S3 by hand: 1, 2, 2 -> 1, 3, 1", "position t = 1"),
     ("08.prefix_products", products_in_place, "does not modify its inputs", "changed the table or the words"),

@@ -12,8 +12,9 @@ import time
 
 import psutil
 import pytest
+import torch
 
-from lrnn_course import cli, experiments
+from lrnn_course import cli, experiments, train
 
 
 @pytest.mark.parametrize("name", sorted(experiments.EXPERIMENTS))
@@ -25,6 +26,19 @@ def test_every_variant_has_a_unique_label_and_the_papers_verdict(name):
         assert len(labels) == len(set(labels)) >= 2
         assert all(label in chosen.paper for label in labels), f"{name} {size}: {labels} vs {sorted(chosen.paper)}"
     assert [c.seed for c in chosen.configs("small", seeds=3)][:3] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("name", sorted(experiments.EXPERIMENTS))
+@pytest.mark.parametrize("size", ["small", "full"])
+def test_every_variant_draws_its_task_at_its_train_and_test_lengths(name, size):
+    """Modular arithmetic has odd lengths only and the bracketed task 4 tokens at least: a config that
+    asks for other lengths stops its experiment at the first batch."""
+    for config in experiments.experiment(name).configs(size):
+        generate = train.TASKS[config.task]
+        batch = generate(2, *config.train_lengths, torch.Generator().manual_seed(0))
+        assert batch.tokens.shape[0] == 2
+        for length in config.test_lengths:
+            assert generate(1, length, length, torch.Generator().manual_seed(0)).tokens.shape == (1, length)
 
 
 def test_s3_compares_one_and_two_reflections_with_both_ranges():

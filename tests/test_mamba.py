@@ -65,6 +65,26 @@ def test_mamba_block_keeps_shape_and_is_causal():
     assert not torch.allclose(block(changed)[:, 7:], y[:, 7:])
 
 
+@pytest.mark.parametrize("negative", [False, True])
+def test_mamba_block_gates_are_the_gates_forward_applies(monkeypatch, negative):
+    torch.manual_seed(0)
+    block = mamba.MambaBlock(8, d_state=4, negative=negative).double()
+    x = torch.randn(2, 12, 8, dtype=torch.float64)
+    original, applied = mamba.selective_gates, []
+
+    def recording_gates(*args, **kwargs):
+        applied.append(original(*args, **kwargs))
+        return applied[-1]
+
+    monkeypatch.setattr(mamba, "selective_gates", recording_gates)
+    block(x)
+    assert len(applied) == 1
+    gates = block.gates(x)
+    assert gates.shape == (2, 12, 16, 4)
+    assert torch.equal(gates, applied[0])
+    assert bool((gates > (-1.0 if negative else 0.0)).all() and (gates <= 1).all())
+
+
 def test_mamba_initial_step_sizes_lie_in_dt_range():
     block = mamba.MambaBlock(16, dt_min=1e-3, dt_max=1e-1)
     dt = torch.nn.functional.softplus(block.dt_proj.bias)

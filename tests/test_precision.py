@@ -82,6 +82,8 @@ def test_parity_machine_is_exact_at_length_10000_in_float16():
     (lambda: precision.iterate(float("nan"), 1.0, 5, "float16"), ValueError),
     (lambda: precision.iterate(torch.ones(3), torch.ones(2), 5, "float16"), ValueError),
     (lambda: precision.freeze_step(0.5, float("inf"), torch.float16), ValueError),
+    (lambda: precision.freeze_step(torch.tensor(0.5), 1.0, torch.float16), TypeError),
+    (lambda: precision.freeze_step(0.5, 1.0, "int8"), TypeError),
     (lambda: precision.parity_machine(torch.tensor([[0.0, 2.0]])), ValueError),
     (lambda: precision.parity_machine(torch.zeros(4)), ValueError),
     (lambda: precision.eventual_period(torch.zeros(4)), ValueError),

@@ -79,6 +79,9 @@ def test_training_plots_draw_one_line_per_run():
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["diagonal [0,1], seed 0", "diagonal [-1,1], seed 0", "training lengths 3-40"]
     assert list(ax.get_lines()[1].get_xdata()) == [41, 64]
+    # two models at the same scores must not hide each other: different dashes and markers
+    first, second = ax.get_lines()[:2]
+    assert first.get_linestyle() != second.get_linestyle() and first.get_marker() != second.get_marker()
     assert ax.get_xscale() == "linear"
     assert viz.plot_length_generalisation(results, log_lengths=True).get_xscale() == "log"
     seeds = train.train_all(train.variants(config, negative=[True], seed=[0, 1, 2]), progress=False)

@@ -94,7 +94,7 @@ def substitution_cases() -> list[Case]:
         forward_case("β = 2 everywhere (reflections)", 16, "substitute", (
             "The same substitution holds at β = 2; nothing in it divides.",
         ), beta=2.0),
-        # Chunks hold 16 steps under the interpreter and 64 compiled: T = 150 spans several either way.
+        # Chunks hold 16 steps under the interpreter and 32 compiled: T = 150 spans several either way.
         forward_case("several chunks with a decay Γ: T = 150", 150, "substitute", (
             "Rows run from 1 to CHUNK - 1 with `for i in range(1, CHUNK)`; row 0 of T is e_0.",
         ), alpha="random"),

@@ -4,7 +4,8 @@ Glossary: ``a`` = gates a_t, ``b`` = inputs b_t, ``h0`` = H_0, ``h`` = the state
 except h0 (B, D); ``grad_h`` = dL/dh_t. Expected values: ``lesson01.loop64`` (a float64 loop) for
 the states, and PyTorch's autograd through that loop for the gradients. The learner's kernel runs
 where the course's kernels run: compiled on a CUDA GPU, else through Triton's interpreter, in
-float32 on the blocks of ``launch_scan`` (16 × 16 under the interpreter).
+float32 on the blocks of ``launch_scan`` (under the interpreter BLOCK_T = 16 and BLOCK_D = 16, narrowed
+to the next power of two ≥ D).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def backward_cases() -> list[Case]:
             "dL/da_t = λ_t * h_{t-1}, where h_{-1} is h0: torch.cat((h0[:, None], h[:, :-1]), dim=1).",
         )),
         backward_case("dL/dh0 and the carry across blocks: T = 50", 1, 50, 4, (
-            "h0 enters only through h_0 = a_0 h0 + b_0, so dL/dh0 = a_0 * λ_0.",
+            "h0 enters only through the first state, h[:, 0] = a[:, 0] * h0 + b[:, 0], so dL/dh0 = a[:, 0] * λ[:, 0].",
         ), gates="long_memory"),
         backward_case("negative gates", 2, 20, 2, (
             "The reversed scan multiplies by a_{t+1}, whatever its sign.",

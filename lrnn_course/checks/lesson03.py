@@ -65,6 +65,8 @@ def freeze_cases() -> list[Case]:
         freeze_case("float16, gate 0.9, drive 1: step 53 at 9.96875", 0.9, 1.0, torch.float16, (
             "Keep the state as a 0-d tensor of the dtype: state = torch.zeros((), dtype=dtype); then state = gate * state + drive.",
             "Before each step compute the next state; if it equals the current one, return (step, float(state)).",
+            "Keep gate and drive as Python floats: PyTorch rounds each result to the dtype, but a gate rounded first "
+            "(0.9 is 0.89990234375 in float16) stops the state at a different step and value.",
         )),
         freeze_case("bfloat16 freezes sooner (step 33)", 0.9, 1.0, torch.bfloat16, (
             "bfloat16 has 8 significant bits, float16 11: the coarser grid stops the state earlier.",

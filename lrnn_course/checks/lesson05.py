@@ -12,11 +12,29 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from .. import householder
 from ..check import Case, CheckFailed, Exercise, call_learner, expect_tensor_close, expect_unchanged, generator_for
 
 COUNTS = "(B, T)"
+
+
+class CumulativeSumSpy(TorchFunctionMode):
+    """Notes whether the code run inside it calls ``torch.cumsum`` or ``Tensor.cumsum``.
+
+    A rotation counter in float64 gives exactly the counts of a cumulative sum, so the values alone
+    cannot tell the two apart; the calls can.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.called = False
+
+    def __torch_function__(self, func: Callable[..., Any], types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        if getattr(func, "__name__", "") in ("cumsum", "cumsum_"):
+            self.called = True
+        return func(*args, **(kwargs or {}))
 
 
 def reflection64(angle: float) -> torch.Tensor:
@@ -86,6 +104,13 @@ def counter_cases() -> list[Case]:
         got = expect_whole_counts(call_learner(fn, torch.ones(1, 7, dtype=torch.float64), 3))
         expect_tensor_close(got, torch.tensor([[1, 2, 0, 1, 2, 0, 1]]), "the counts on 1111111, m = 3", COUNTS, atol=0, rtol=0)
 
+    def by_rotation(fn: Callable[..., Any]) -> None:
+        bits = (torch.rand(2, 30, generator=generator_for("by rotation")) < 0.5).double()
+        with CumulativeSumSpy() as spy:
+            call_learner(fn, bits, 3)
+        if spy.called:
+            raise CheckFailed("your function calls cumsum: count with the LRNN h_t = A(x_t) h_(t-1) instead")
+
     def unchanged(fn: Callable[..., Any]) -> None:
         bits = (torch.rand(2, 9, generator=generator_for("unchanged")) < 0.5).double()
         original = bits.clone()
@@ -104,6 +129,9 @@ def counter_cases() -> list[Case]:
         matches("m = 2 (parity) works too", 2, 40, 2, torch.float64, ("For m = 2 the rotation is by π: h -> -h.",)),
         matches("exact for 10 000 steps in float32, m = 3", 2, 10_000, 3, torch.float32, (
             "Keep the state in the dtype of bits; rounding to the nearest multiple of 2π/m absorbs the drift.",
+        )),
+        Case("counts by rotating the state, not with a cumulative sum", by_rotation, (
+            "The exercise is the LRNN: a loop over t that multiplies the state by A(x_t), then reads its angle.",
         )),
         Case("does not modify its input", unchanged, ("Build new tensors from bits instead of writing into it.",)),
     ]

@@ -3,7 +3,8 @@
 Glossary: σ = a permutation as the list (σ(0), …, σ(n-1)); c(σ) = its number of cycles; the
 reflection of a key k is I - 2 k̂ k̂ᵀ, and a list of keys multiplies with the first key acting
 first. Expected permutation matrices are written out from σ here; the DeltaProduct reference is
-the token-by-token recurrence ``deltaproduct.delta_product``.
+the token-by-token recurrence ``deltaproduct.delta_product``. One case passes, as ``delta_rule``, a
+wrapper of ``deltanet.delta_rule`` that records its calls.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .. import deltaproduct, householder
+from .. import deltanet, deltaproduct, householder
 from ..check import Case, CheckFailed, Exercise, call_learner, expect_tensor_close, expect_unchanged, generator_for
 
 OUTPUTS = "(B, T, H, D_v)"
@@ -70,14 +71,14 @@ def permutation_cases() -> list[Case]:
 
     return [
         single("a swap is one reflection: σ = (1, 0, 2)", [1, 0, 2], (
-            "householder.swap_key(i, j, n) is e_i - e_j; its reflection swaps coordinates i and j.",
+            "swap_key(i, j, n) is e_i - e_j; its reflection swaps coordinates i and j.",
         )),
         single("the identity needs none", [0, 1, 2, 3], ("Fixed points are cycles of length 1: they need no swap.",)),
         single("the 3-cycle 0 → 1 → 2 → 0 is two reflections, in order", [1, 2, 0], (
             "A cycle (a₁ a₂ … a_L) is the swap (a₁ a₂) first, then (a₁ a₃), …, then (a₁ a_L).",
-            "householder.cycles(σ) lists the cycles, each starting at its smallest element.",
+            "cycles(σ) lists the cycles, each starting at its smallest element.",
         )),
-        Case("all 24 permutations of S₄", all_of_s4, ("Loop over householder.cycles(permutation) and add L - 1 swaps per cycle.",)),
+        Case("all 24 permutations of S₄", all_of_s4, ("Loop over cycles(permutation) and add L - 1 swaps per cycle.",)),
         Case("random permutations of S₈", random_s8, ("n - c(σ) in total: the sum over cycles of (length - 1).",)),
     ]
 
@@ -94,18 +95,39 @@ def product_inputs(name: str, n_householder: int, gated: bool, with_state: bool)
     return q, k, v, beta, alpha, state
 
 
+def compare_products(got: Any, inputs: tuple, scale: float | None) -> None:
+    expected_out, expected_state = deltaproduct.delta_product(*inputs, scale)
+    if not isinstance(got, tuple) or len(got) != 2:
+        raise CheckFailed(f"expected a pair (outputs, final_state), got {type(got).__name__}")
+    expect_tensor_close(got[0], expected_out, "the outputs", OUTPUTS, atol=1e-12)
+    expect_tensor_close(got[1], expected_state, "the final state", "(B, H, D_k, D_v)", atol=1e-12)
+
+
 def interleaving_cases() -> list[Case]:
-    def matches(name: str, n_householder: int, hints: tuple[str, ...], gated: bool = False, with_state: bool = False) -> Case:
+    def matches(name: str, n_householder: int, hints: tuple[str, ...], gated: bool = False, with_state: bool = False,
+                scale: float | None = None) -> Case:
         def run(fn: Callable[..., Any]) -> None:
             inputs = product_inputs(name, n_householder, gated, with_state)
-            got = call_learner(fn, *inputs)
-            expected_out, expected_state = deltaproduct.delta_product(*inputs)
-            if not isinstance(got, tuple) or len(got) != 2:
-                raise CheckFailed(f"expected a pair (outputs, final_state), got {type(got).__name__}")
-            expect_tensor_close(got[0], expected_out, "the outputs", OUTPUTS, atol=1e-12)
-            expect_tensor_close(got[1], expected_state, "the final state", "(B, H, D_k, D_v)", atol=1e-12)
+            compare_products(call_learner(fn, *inputs, scale), inputs, scale)
 
         return Case(name, run, hints)
+
+    def given_delta_rule(fn: Callable[..., Any]) -> None:
+        # Any DeltaNet gives the right numbers, so only a record of the calls shows whether the given one ran
+        # (the Triton track passes its kernel here).
+        lengths: list[int] = []
+
+        def recording_delta_rule(q: torch.Tensor, *args: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+            lengths.append(q.shape[1])
+            return deltanet.delta_rule(q, *args, **kwargs)
+
+        inputs = product_inputs("the delta_rule it is given", 2, True, True)
+        got = call_learner(fn, *inputs, delta_rule=recording_delta_rule)
+        if not lengths:
+            raise CheckFailed("never called the delta_rule it was given")
+        if lengths != [2 * 6]:
+            raise CheckFailed(f"called the given delta_rule on sequences of lengths {lengths}, expected once on n_h·T = 12 sub-steps")
+        compare_products(got, inputs, None)
 
     def unchanged(fn: Callable[..., Any]) -> None:
         inputs = product_inputs("unchanged", 2, True, True)
@@ -119,12 +141,16 @@ def interleaving_cases() -> list[Case]:
         )),
         matches("n_h = 2 equals the native recurrence", 2, (
             "The query is zero at every sub-step except each token's last: queries = zeros_like(k); queries[:, :, -1] = q.",
-            "Run deltanet.delta_rule on the interleaved sequence and keep outputs[:, n_h - 1 :: n_h].",
+            "Run delta_rule (the argument) on the interleaved sequence and keep outputs[:, n_h - 1 :: n_h].",
         )),
-        matches("n_h = 3 with an initial state", 3, ("Pass initial_state and scale through to delta_rule.",), with_state=True),
+        matches("n_h = 3 with an initial state", 3, ("Pass initial_state through to delta_rule.",), with_state=True),
+        matches("scale 0.3 reaches the read-out", 2, ("Pass scale through to delta_rule: it multiplies every output.",), scale=0.3),
         matches("gated, n_h = 4: α at each token's first sub-step", 4, (
             "The gate multiplies the state once per token: α at sub-step 0 and 1 at the other n_h - 1 sub-steps.",
         ), gated=True, with_state=True),
+        Case("runs the delta_rule it is given", given_delta_rule, (
+            "Call the argument delta_rule, not deltanet.delta_rule: the caller may pass the chunked form or a kernel.",
+        )),
         Case("does not modify its inputs", unchanged, ("Build new tensors (zeros_like, ones_like) instead of writing into q, k or beta.",)),
     ]
 

@@ -1,9 +1,9 @@
 """The exercises of Lesson 08 (the state-tracking lab) and the properties ``check()`` tests them on.
 
 Glossary: a permutation σ is the list (σ(0), …, σ(n-1)); "a, then b" sends i to b(a(i)); a word is
-a row of element indices; -1 marks a position that is not scored. Expected prefix products come
-from following every point through the word (no Cayley table); expected matrices are written out
-from σ here (P e_i = e_σ(i)).
+a row of element indices, and positions t in messages count from 0; -1 marks a position that is not
+scored. Expected prefix products come from following every point through the word (no Cayley
+table); expected matrices are written out from σ here (P e_i = e_σ(i)).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def expect_products(fn: Callable[..., Any], name: str, words: torch.Tensor) -> N
     wrong = (got != expected).nonzero()
     if len(wrong):
         row, t = wrong[0].tolist()
-        raise CheckFailed(f"{name}, word {row}, position t = {t}: got element {int(got[row, t])}, expected {int(expected[row, t])} "
+        raise CheckFailed(f"{name}, word {row}, position t = {t} (0-based): got element {int(got[row, t])}, expected {int(expected[row, t])} "
                           f"({group.elements[int(expected[row, t])]})")
 
 
@@ -108,7 +108,7 @@ def transition_cases() -> list[Case]:
         expected = followed(group.elements, words)
         if not torch.equal(read, expected):
             row, t = (read != expected).nonzero()[0].tolist()
-            raise CheckFailed(f"running H_t = A(x_t) H_(t-1) from H_0 = (1, 2, 3): word {row} goes wrong at t = {t}")
+            raise CheckFailed(f"running H_t = A(x_t) H_(t-1) from H_0 = (1, 2, 3): word {row} goes wrong at t = {t} (0-based)")
 
     return [
         Case("the 6 elements of S3", matches("S3"), (
@@ -124,28 +124,35 @@ def transition_cases() -> list[Case]:
     ]
 
 
+def expect_accuracy(got: Any, expected: torch.Tensor, what: str, atol: float = 1e-6) -> None:
+    """The accuracy is compared like any tensor, after a dtype check that names the fix (the inputs are integers)."""
+    if isinstance(got, torch.Tensor) and got.dtype != torch.float32:
+        raise CheckFailed(f"{what} has dtype {got.dtype}, expected torch.float32: a mean of 0s and 1s, e.g. x.float().mean(dim=0)")
+    expect_tensor_close(got, expected, what, "(t,)", atol=atol)
+
+
 def accuracy_cases() -> list[Case]:
     def by_hand(fn: Callable[..., Any]) -> None:
         targets = torch.tensor([[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]])
         predictions = torch.tensor([[1, 2, 3, 4], [1, 0, 3, 4], [1, 2, 3, 0]])
         got = call_learner(fn, predictions, targets)
-        expect_tensor_close(got, torch.tensor([1.0, 2 / 3, 2 / 3, 1 / 3]), "the cumulative sequence accuracy", "(t,)", atol=1e-6)
+        expect_accuracy(got, torch.tensor([1.0, 2 / 3, 2 / 3, 1 / 3]), "the cumulative sequence accuracy")
 
     def all_right(fn: Callable[..., Any]) -> None:
         targets = torch.randint(5, (4, 7), generator=generator_for("all right"))
-        expect_tensor_close(call_learner(fn, targets.clone(), targets), torch.ones(7), "the accuracy of perfect predictions", "(t,)", atol=0.0)
+        expect_accuracy(call_learner(fn, targets.clone(), targets), torch.ones(7), "the accuracy of perfect predictions", atol=0.0)
 
     def no_recovery(fn: Callable[..., Any]) -> None:
         targets = torch.tensor([[1, 2, 3], [1, 2, 3]])
         predictions = torch.tensor([[0, 2, 3], [1, 2, 3]])
         got = call_learner(fn, predictions, targets)
-        expect_tensor_close(got, torch.tensor([0.5, 0.5, 0.5]), "the accuracy after an early mistake", "(t,)", atol=1e-6)
+        expect_accuracy(got, torch.tensor([0.5, 0.5, 0.5]), "the accuracy after an early mistake")
 
     def ignores_padding(fn: Callable[..., Any]) -> None:
         targets = torch.tensor([[1, 2, -1, -1], [1, 2, 3, 4]])
         predictions = torch.tensor([[1, 2, 0, 0], [1, 2, 3, 0]])
         got = call_learner(fn, predictions, targets)
-        expect_tensor_close(got, torch.tensor([1.0, 1.0, 1.0, 0.5]), "the accuracy with padding (-1) in row 0", "(t,)", atol=1e-6)
+        expect_accuracy(got, torch.tensor([1.0, 1.0, 1.0, 0.5]), "the accuracy with padding (-1) in row 0")
 
     def random_batch(fn: Callable[..., Any]) -> None:
         generator = generator_for("random batch")
@@ -154,18 +161,18 @@ def accuracy_cases() -> list[Case]:
         originals = [predictions.clone(), targets.clone()]
         got = call_learner(fn, predictions, targets)
         expected = torch.tensor([sum(bool((predictions[i, : t + 1] == targets[i, : t + 1]).all()) for i in range(50)) / 50 for t in range(12)])
-        expect_tensor_close(got, expected, "the cumulative sequence accuracy of a random batch", "(t,)", atol=1e-6)
+        expect_accuracy(got, expected, "the cumulative sequence accuracy of a random batch")
         expect_unchanged(originals, [predictions, targets], ["predictions", "targets"])
 
     return [
-        Case("by hand: one row wrong at t = 1, one at t = 3", by_hand, (
+        Case("by hand: one row wrong at t = 1, one at t = 3 (0-based)", by_hand, (
             "right = predictions == targets; a row counts at t only if it is right at 0 … t.",
             "right.long().cumprod(dim=1) is 1 up to the first mistake and 0 after; average over rows.",
         )),
-        Case("all right: 1 at every position", all_right, ("Return a float tensor of shape (T,), not a Python list.",)),
+        Case("all right: 1 at every position", all_right, ("Return a float32 tensor of shape (T,), not a Python list.",)),
         Case("a sequence never recovers from a mistake", no_recovery, ("The fraction at t can only go down as t grows.",)),
         Case("positions with target -1 count as right", ignores_padding, ("right = (predictions == targets) | (targets == -1).",)),
-        Case("a random batch of 50 rows, inputs unchanged", random_batch, ("Return a float tensor of shape (T,).",)),
+        Case("a random batch of 50 rows, inputs unchanged", random_batch, ("Return a float32 tensor of shape (T,).",)),
     ]
 
 

@@ -53,7 +53,8 @@ from .backend import kernel_device, on_device_of, resolve_backend
 # masked-off padding cheap. On a GPU each program walks its columns through time alone: with many
 # programs, wide blocks keep the memory bus busy; with fewer than two per multiprocessor, narrower
 # column blocks make more programs and longer time blocks make fewer trips round the serial loop
-# (H100, (4, 4096, 512) float32: about 85 us against 133 us for the wide blocks).
+# (an early H100 measurement on (4, 4096, 512) float32 favoured them; it was not kept under
+# benchmarks/results, so treat it as unconfirmed).
 INTERPRETER_BLOCKS = (16, 16)
 COMPILED_WIDE_BLOCKS = (64, 32)
 COMPILED_NARROW_BLOCKS = (128, 16)
