@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import math
 import os
 import signal
 import subprocess
@@ -39,6 +41,26 @@ def test_every_variant_draws_its_task_at_its_train_and_test_lengths(name, size):
         assert batch.tokens.shape[0] == 2
         for length in config.test_lengths:
             assert generate(1, length, length, torch.Generator().manual_seed(0)).tokens.shape == (1, length)
+
+
+def every_configuration() -> list[tuple[str, train.TrainConfig]]:
+    """Each model configuration the course trains, named: every experiment's and preset's variants, both sizes."""
+    configs = [(f"{name} {size} {config.label}", config) for name in sorted(experiments.EXPERIMENTS) for size in ("small", "full")
+               for config in experiments.experiment(name).configs(size)]
+    return configs + [(f"preset {name} {size} {config.label}", config) for name, sizes in sorted(train.PRESETS.items())
+                      for size, config in sorted(sizes.items())]
+
+
+CONFIGURATIONS = every_configuration()
+
+
+@pytest.mark.parametrize(("where", "config"), CONFIGURATIONS, ids=[where for where, _ in CONFIGURATIONS])
+def test_every_configuration_takes_a_training_step_and_is_scored_at_each_test_length(where, config):
+    """Two steps on a tiny batch, so that a configuration which cannot run fails here, not on the GPU host."""
+    tiny = dataclasses.replace(config, steps=2, warmup_steps=0, batch_size=4, eval_every=2, eval_samples=2, device="cpu", max_seconds=None)
+    result = train.train(tiny, progress=False)
+    assert len(result.losses) == 2 and all(math.isfinite(loss) for loss in result.losses), where
+    assert sorted(result.final.scores) == sorted(config.test_lengths), where
 
 
 def test_s3_compares_one_and_two_reflections_with_both_ranges():
