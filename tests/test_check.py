@@ -226,13 +226,7 @@ def freeze_in_python_floats(gate, drive, dtype, max_steps=100_000):
 
 
 def freeze_with_the_gate_rounded(gate, drive, dtype, max_steps=100_000):
-    rounded_gate, state = torch.tensor(gate, dtype=dtype), torch.zeros((), dtype=dtype)
-    for step in range(max_steps + 1):
-        following = rounded_gate * state + drive
-        if following == state:
-            return step, float(state)
-        state = following
-    return None
+    return precision.freeze_step(torch.tensor(gate, dtype=dtype).item(), drive, dtype, max_steps)
 
 
 def freeze_one_step_late(gate, drive, dtype, max_steps=100_000):
