@@ -28,7 +28,7 @@
 # - The sentence to leave with: *Mamba's gates are $\exp(-\Delta_t e^{w})$, so its eigenvalues lie in
 #   $(0, 1]$; the remap $2a - 1$ stretches them to $(-1, 1]$ with one line and no new parameters.*
 # - Section 1: whatever the step, the eigenvalues stay in $(0, 1]$: `[0.9544, 0.9989]` at Δ = 0.01,
-#   `[5.271e-21, 0.3225]` at Δ = 10.0. A small Δ remembers; a large Δ forgets and takes the new input.
+#   `[5.269e-21, 0.3225]` at Δ = 10.0. A small Δ remembers; a large Δ forgets and takes the new input.
 # - Sections 2–3: softplus keeps Δ > 0, so the gate never leaves $(0, 1)$; the dashed curve is the
 #   remap. The histogram uses `block.gates(x)`, the gates the block's forward pass applies: both
 #   ranges crowd near 1 at initialisation (`[0.344, 0.999]` and `[-0.312, 0.998]`), so negative
@@ -292,7 +292,7 @@ for negative in (False, True):
 # ## 6 · What the remap buys: parity by hand
 #
 # Lesson 03 proves that a gate of $-1$ is what parity needs. With the remap, a single selective
-# channel can produce it. Take `A_log` = 0, so $e^{w} = 1$ and $B_t = C_t = 1$. On the bit $x_t = 1$
+# channel can produce it. Take `A_log` = 0 (so $e^{w} = 1$) and $B_t = C_t = 1$. On the bit $x_t = 1$
 # choose a large step $\Delta_t = 30$ (gate $2e^{-30} - 1 \approx -1$) and the input $u_t = 1/30$ (so
 # $\Delta_t B_t u_t = 1$); on $x_t = 0$ choose $\Delta_t = 0$ (gate exactly 1, no input). That is the
 # parity machine $h \mapsto 1 - h$, $h \mapsto h$.

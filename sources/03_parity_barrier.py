@@ -37,7 +37,7 @@
 #   on k > 53`; its one early miss is $k = 53$, whose state is already the frozen one. The second
 #   layer repeats from step 191 with period 1, as the first does from step 53: depth only delays
 #   the freeze.
-# - Section 5: negative gates end with period 2 (gate −0.99 from step 338), but between two values
+# - Section 5: the negative gates printed end with period 2 (gate −0.99 from step 338), but between two values
 #   only `4.9e-04` (gate −0.5) to `2.1e-02` (gate −0.99) apart in float16, far less in float32; only
 #   −1 swings the full way. The one-neuron machine gets `40000 of 40000` states right in float16.
 #   The explorer of section 6 suits live questions: move the gate below 0 and the frozen line
@@ -117,8 +117,8 @@ GRID_POINTS = {"small": 201, "full": 2001}[SIZE]
 # state stays there forever. We say it **freezes**.
 #
 # The plot iterates $h \leftarrow 0.9\,h + 1$ (limit 10) in three dtypes, exactly as PyTorch rounds
-# `0.9 * h + 1.0` for a tensor `h` of that dtype. On the left the three curves look alike; the right
-# panel shows the distance to the limit on a log scale, where each dtype stops at its own plateau.
+# `0.9 * h + 1.0` for a tensor `h` of that dtype. On the left the curves look alike until bfloat16
+# stops at 9.75; the right panel shows the distance to the limit on a log scale, where each dtype stops at its own plateau.
 
 # %% tags=["lesson"]
 FREEZE_STEPS = 160
@@ -251,9 +251,10 @@ print(f"layer 2 repeats from step {layer2[0] + 1} with period {layer2[1]}")
 # Every state is 0 or 1, so rounding never happens, in any dtype, at any length.
 #
 # Gates strictly between $-1$ and 0 zig-zag towards their limit. In exact arithmetic the swing dies
-# out. In `float16` the rounded state ends in a 2-cycle, which is what Lemma 1 of the paper describes
-# (the even and odd steps converge separately). But the two values of the cycle lie close together —
-# at most a few hundredths apart below — and the gap shrinks as the precision grows. Only $a = -1$
+# out. In `float16` the rounded state ends in a 2-cycle or at a fixed point, which is what Lemma 1 of
+# the paper describes (the even and odd steps converge separately, possibly to the same value). The
+# gates below end in 2-cycles, but the two values of each cycle lie close together — at most a few
+# hundredths apart — and the gap shrinks as the precision grows. Only $a = -1$
 # keeps a full-size swing between $b$ and 0.
 
 # %% tags=["lesson", "nbval-check-output"]

@@ -111,7 +111,8 @@ COUNTER_STEPS = {"small": 10_000, "full": 100_000}[SIZE]
 # $h_k = a h_{k-1} + b$ with $a \in [0, 1]$ is monotone and freezes; with $a \in [-1, 0)$ its even and
 # odd steps are monotone separately, so it ends in a 2-cycle or at a fixed point. Layer 1's state
 # ends with period 1 or 2, and so does any decoder's output. Layer 2 reads a 2-periodic input, so
-# over two steps it applies one fixed product $A(x_2) A(x_1)$, and its period divides 4; by induction
+# over two steps it applies one fixed product $A(x_2) A(x_1)$ (a product of real diagonal matrices, again
+# real diagonal), and its period divides 4; by induction
 # layer $L$'s divides $2^L$. Powers of two never give mod 3.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
@@ -334,8 +335,8 @@ with torch.no_grad():
 # %% [markdown] tags=["lesson"]
 # Gradient descent found the construction of section 4: for $\pm 1$ both $\beta$ sit just below 2
 # (two near-reflections) and compose a rotation by almost exactly $72°$. The move 0 rotates nothing;
-# it nearly erases its own key plane (two real eigenvalues well below 1), which must therefore lie
-# away from the plane the counter turns in. Two small defects remain, and each predicts a length
+# it shrinks its own key plane (two real eigenvalues, printed above, well below 1); for the counter to
+# survive, that plane has to lie mostly away from the plane the counter turns in. Two small defects remain, and each predicts a length
 # where counting must fail:
 #
 # - the **angle** misses $72°$ by $\varepsilon$; after $c$ moves the error is about $c\,\varepsilon$, fatal
@@ -414,8 +415,9 @@ viz.reflection_explorer()
 # ## Summary
 #
 # - With real eigenvalues, a finite-precision state on $1^k$ ends up with period 1 or 2 (measured on
-#   2 001 gates): no one-layer LRNN of that kind counts mod 3, and $L$ layers reach only periods
-#   dividing $2^L$ (Theorem 2).
+#   2 001 gates): no one-layer LRNN of that kind counts mod 3, and $L$ real diagonal layers reach only
+#   periods dividing $2^L$. In general some product of $2^{i-1}$ transitions in a layer $i$ must have a
+#   non-real eigenvalue (Theorem 2).
 # - A rotation by $2\pi/m$ counts mod $m$; its eigenvalues $e^{\pm 2\pi i/m}$ are complex.
 # - Two reflections ($\beta = 2$ Householder matrices) compose any plane rotation: DeltaProduct with
 #   two steps per token can represent the counter, a one-layer DeltaNet cannot.
