@@ -306,7 +306,7 @@ for result in results:
 #
 # At `SIZE = "small"` (400 steps) the $[0,1]$ model does not even fit lengths 3–40: its score on the
 # training lengths, in the table of section 5, is at chance too. In the authors' runs (their
-# per-length plots) it fits them and collapses beyond 40, which is what Theorem 1 predicts: it rules
+# per-length plots) it fits them and collapses beyond 40, which is consistent with Theorem 1: it rules
 # out parity at every length, not at the bounded lengths of a training set.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
@@ -321,7 +321,7 @@ for result in results:
 # - Trained on parity, the only change from $\sigma$ to $2\sigma$ for $\beta$ separates a model that
 #   solves it at every tested length from one that stays at chance on lengths 41–256, as in the
 #   paper's Tables 3 and 5; in 400 steps the $[0,1]$ model does not fit the training lengths
-#   either, where the paper's does.
+#   either, where the authors' runs do.
 #
 # **Next:** Lesson 07 multiplies several of these matrices per token — DeltaProduct — and reaches
 # rotations, permutations and the symmetric groups.

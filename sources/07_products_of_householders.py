@@ -321,7 +321,7 @@ for n in (2, 3, 8, 16):
 #
 # ### Exercise 2 · DeltaProduct by interleaving
 #
-# Write `delta_product_by_interleaving(q, k, v, beta, alpha=None, initial_state=None, scale=None)`
+# Write `delta_product_by_interleaving(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule)`
 # with `interleave` (which turns `(B, T, n_h, ...)` into `(B, T·n_h, ...)`) and the function
 # `delta_rule` it receives: `deltanet.delta_rule` unless the caller passes another implementation,
 # as the Triton track does with its kernel.

@@ -164,7 +164,7 @@ plt.show()
 # Red cells are impossibility theorems: no training can beat them. Green cells are constructions:
 # a solution exists, which is not the same as gradient descent finding it. Grey cells are open in
 # the paper, or their construction needs more layers or more reflections per token than the row
-# allows. Section 3 builds the Theorem 3 and Theorem 6 cells by hand; Section 5 trains models on
+# allows. Section 3 builds the Theorem 3 and Theorem 6 cells by hand; section 5 trains models on
 # the parity and $S_3$ columns, red cells as well as green.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}

@@ -37,8 +37,8 @@
 # - §4, the sentence to leave with: one program owns a batch row and a column block, scans each time block
 #   with `tl.associative_scan`, pads with the identity step (1, 0), and carries the block's last state into
 #   the next. Against the float64 loop (T = 37, D = 5, gates −1, 0 and 1 mixed in): `1.4e-06`.
-# - §5 is the slow cell under the interpreter (a Python call per combine): the PyTorch loop runs a few
-#   hundred times as many elements/s as the kernel, `a + b` a few hundred thousand times as many (orders of
+# - §5 is the slow cell under the interpreter (a Python call per combine): the PyTorch loop runs about
+#   two hundred times as many elements/s as the kernel, `a + b` over a hundred thousand times as many (orders of
 #   magnitude; the rates themselves vary from machine to machine). The interpreter is for correctness;
 #   `benchmarks/bench_kernels.py` measures a GPU. Each `check` takes seconds on a laptop.
 #
@@ -190,7 +190,8 @@ check("K1.diagonal_scan_kernel", diagonal_scan_kernel)
 
 # %% [markdown] tags=["lesson"]
 # `launch_scan` runs a kernel with this signature on the course's blocks (`BLOCK_T = 16` and
-# `BLOCK_D` up to 16 under the interpreter, narrowed to the next power of two ≥ $D$; wider on a GPU)
+# `BLOCK_D` up to 16 under the interpreter, narrowed to the next power of two ≥ $D$; larger on a GPU: `BLOCK_T` 64 or 128, `BLOCK_D` 32 or 16,
+# narrowed the same way)
 # and grid `(B, ⌈D / BLOCK_D⌉)`. On an awkward shape — $T = 37$ is no multiple of 16, $D = 5$ fills
 # five of its column block's eight lanes — with gates of exactly $-1$, $0$ and $1$ mixed in, the
 # kernel above agrees with the float64 loop of Lesson 01:

@@ -39,7 +39,7 @@
 # - §4: awkward shapes (T = 37, $D_k$ = 5, $D_v$ = 70, β exactly 0, 1 and 2) pass at `4.1e-07`: padding is
 #   identity steps. §5, the sentence to leave with: the backward pass recomputes each chunk from one saved
 #   state per chunk, `512 MiB` instead of `16 GiB` for B = 8, T = 2048, H = 16, D = 128.
-# - §6: under the interpreter the kernel is the slowest line (hundreds of milliseconds at T = 128, the
+# - §6: under the interpreter the kernel is the slowest line (over a hundred milliseconds at T = 128, the
 #   PyTorch chunk form about a millisecond or less): NumPy calls, not a GPU; `benchmarks/bench_kernels.py`
 #   measures an H100. §5, §6 and the `check` cell are the slow ones; the notebook takes about a minute on a
 #   laptop CPU.
@@ -335,7 +335,7 @@ for label, seconds in timings.items():
 # %% [markdown] tags=["lesson"]
 # The kernel and the recurrence grow linearly in $T$; at these sizes the chunk form's time is mostly
 # fixed overhead, so its line stays nearly flat. The chunk form does $O(T(C^2 + CD + D^2))$ work
-# (the $C^2$ from building each chunk's $T$): $1 + C/D + C^2/D^2$ times the recurrence's $O(T D^2)$.
+# (the $C^2$ from building each chunk's UT transform $\mathcal T$): $1 + C/D + C^2/D^2$ times the recurrence's $O(T D^2)$.
 # Even so, on this CPU the chunk form's matrix products beat the token loop; a GPU rewards them far
 # more.
 #

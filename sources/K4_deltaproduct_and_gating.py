@@ -282,8 +282,8 @@ CHUNK, KEY_DIM, VALUE_BLOCK = COMPILED_CHUNK, MAX_KEY_DIM, MAX_BLOCK_V
 stages = {
     "gates Γ, g": CHUNK * CHUNK,
     "K Kᵀ and Q Kᵀ": 2 * CHUNK * CHUNK * KEY_DIM,
-    "forward substitution T": (CHUNK - 1) * CHUNK * CHUNK,
-    "W = T diag(βg) K": CHUNK * CHUNK * KEY_DIM,
+    "forward substitution 𝒯": (CHUNK - 1) * CHUNK * CHUNK,
+    "W = 𝒯 diag(βg) K": CHUNK * CHUNK * KEY_DIM,
     "U = T diag(β) V - W S₀": CHUNK * CHUNK * VALUE_BLOCK + CHUNK * KEY_DIM * VALUE_BLOCK,
     "outputs": CHUNK * CHUNK * VALUE_BLOCK + CHUNK * KEY_DIM * VALUE_BLOCK,
     "state update": CHUNK * KEY_DIM * VALUE_BLOCK,
