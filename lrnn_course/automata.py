@@ -38,7 +38,7 @@ import torch
 
 from .groups import Group, require_words
 from .householder import generalized_householder, permutation_reflections, product_of_reflections, require_permutation
-from .validate import require_finite, require_positive_int, require_tensor
+from .validate import require_finite, require_float_dtype, require_positive_int, require_tensor
 
 
 def linear_rnn(transitions: torch.Tensor, inputs: torch.Tensor, initial_state: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
@@ -101,6 +101,9 @@ class GroupAutomaton:
     dtype: torch.dtype = torch.float32
 
     def __post_init__(self) -> None:
+        if not isinstance(self.group, Group):
+            raise TypeError(f"group must be a Group, got {type(self.group).__name__}")
+        require_float_dtype(self.dtype)
         if self.group.degree > 15:
             raise ValueError(f"{self.group.name} acts on {self.group.degree} points; reading states back supports at most 15")
 
@@ -130,6 +133,9 @@ class GroupAutomaton:
 
     def read(self, states: torch.Tensor) -> torch.Tensor:
         """The element index y_t of each state (..., n); -1 where no element has that state."""
+        require_tensor(states, "states")
+        if states.dim() == 0 or states.shape[-1] != self.group.degree:
+            raise ValueError(f"states must have shape (..., {self.group.degree}), got {tuple(states.shape)}")
         sorted_codes, elements = self._codes
         codes = self._code(states)
         slot = torch.searchsorted(sorted_codes, codes).clamp(max=len(sorted_codes) - 1)
@@ -142,7 +148,9 @@ class GroupAutomaton:
 
 def reflection(angle: float | torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """H(θ) = [[cos θ, sin θ], [sin θ, -cos θ]]: the reflection across the line at angle θ/2, as I - 2uuᵀ."""
+    require_float_dtype(dtype)
     half = torch.as_tensor(angle, dtype=torch.float64) / 2
+    require_finite(half, "angle")
     key = torch.stack([-torch.sin(half), torch.cos(half)], dim=-1)
     return generalized_householder(key, 2.0).to(dtype)
 
@@ -161,6 +169,7 @@ class ModularAdder:
 
     def __post_init__(self) -> None:
         require_positive_int(self.modulus, "modulus")
+        require_float_dtype(self.dtype)
 
     def layer_transitions(self) -> torch.Tensor:
         """Layer 2's A for the 2m letters x + m·[t odd]: (2m, 2, 2)."""
@@ -203,6 +212,11 @@ class ResetAutomaton:
 
     def __post_init__(self) -> None:
         require_positive_int(self.n_states, "n_states")
+        require_float_dtype(self.dtype)
+        if not self.letters:
+            raise ValueError("letters must hold at least one letter (a permutation or a reset)")
+        if isinstance(self.start, bool) or not isinstance(self.start, int):
+            raise TypeError(f"start must be an int, got {type(self.start).__name__}")
         for letter in self.letters:
             if isinstance(letter, int) and not isinstance(letter, bool):
                 if not 0 <= letter < self.n_states:

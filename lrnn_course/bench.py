@@ -22,6 +22,10 @@ def best_seconds(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> fl
     call is the one closest to what the code itself costs.
     """
     require_positive_int(repeats, "repeats")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be a non-negative int, got {warmup!r}")
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     synchronize = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
     for _ in range(warmup):
         fn()

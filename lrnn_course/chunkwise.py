@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from .deltanet import starting_point, validate_delta_inputs
-from .validate import require_positive_int, require_tensor
+from .validate import require_finite, require_positive_int, require_tensor
 
 
 def forward_substitution_inverse(strictly_lower: torch.Tensor) -> torch.Tensor:
@@ -43,9 +43,10 @@ def forward_substitution_inverse(strictly_lower: torch.Tensor) -> torch.Tensor:
     same substitution through ``torch.linalg.solve_triangular``, which does not loop in Python.
     """
     require_tensor(strictly_lower, "strictly_lower")
-    size = strictly_lower.shape[-1]
-    if strictly_lower.dim() < 2 or strictly_lower.shape[-2] != size:
+    if strictly_lower.dim() < 2 or strictly_lower.shape[-2] != strictly_lower.shape[-1]:
         raise ValueError(f"strictly_lower must be square (..., C, C), got {tuple(strictly_lower.shape)}")
+    require_finite(strictly_lower, "strictly_lower")
+    size = strictly_lower.shape[-1]
     if bool(torch.triu(strictly_lower).ne(0).any()):
         raise ValueError("strictly_lower must be zero on and above the diagonal")
     identity = torch.eye(size, dtype=strictly_lower.dtype, device=strictly_lower.device)
@@ -62,8 +63,12 @@ def decay_matrix(alpha: torch.Tensor) -> torch.Tensor:
     """Γ with Γ_{ti} = α_{i+1} ⋯ α_t for t ≥ i (1 on the diagonal, 0 above), from gates (..., C).
 
     Built by a cumulative product down each column, never by dividing cumulative products, so a
-    gate of exactly 0 (a reset) stays exact.
+    gate of exactly 0 (a reset) stays exact. Shapes and dtypes are checked here; the gates' values
+    once per sequence by the callers, so that the loop over chunks does not synchronise with the GPU.
     """
+    require_tensor(alpha, "alpha")
+    if alpha.dim() == 0:
+        raise ValueError("alpha must have at least one dimension (..., C), got a 0-d tensor")
     size = alpha.shape[-1]
     later = torch.arange(size, device=alpha.device)[:, None] > torch.arange(size, device=alpha.device)[None, :]
     factors = torch.where(later, alpha[..., :, None], torch.ones((), dtype=alpha.dtype, device=alpha.device))

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import torch
 
-from .validate import require_finite, require_in_range, require_same, require_tensor
+from .validate import require_finite, require_in_range, require_number, require_same, require_tensor
 
 BETA_RANGE = {False: 1.0, True: 2.0}
 """The largest β for each eigenvalue range: ``negative=False`` -> β ∈ [0, 1], True -> β ∈ [0, 2]."""
@@ -53,6 +53,8 @@ def validate_delta_inputs(
     if v.shape[:3] != q.shape[:3] or beta.shape != q.shape[:3]:
         raise ValueError(f"q, k (B, T, H, D_k), v (B, T, H, D_v) and beta (B, T, H) disagree: "
                          f"{tuple(q.shape)}, {tuple(v.shape)}, {tuple(beta.shape)}")
+    if q.shape[1] == 0:
+        raise ValueError("q, k, v and beta must hold at least one time step (T >= 1), got T = 0")
     tensors, names = [q, k, v, beta], ["q", "k", "v", "beta"]
     if alpha is not None:
         require_tensor(alpha, "alpha", 3, "(B, T, H)")
@@ -82,6 +84,7 @@ def require_unit_keys(k: torch.Tensor) -> None:
     The theory (eigenvalue 1 - β along k, ‖A‖ ≤ 1 for β ≤ 2) holds for unit keys only, so the
     recurrences reject others rather than silently leaving [-1, 1]; the layers L2-normalise.
     """
+    require_tensor(k, "k")
     tolerance = {torch.float64: 1e-9, torch.float32: 1e-5}.get(k.dtype, 1e-2)
     lengths = k.double().norm(dim=-1)
     off = (lengths - 1).abs() > tolerance
@@ -92,6 +95,8 @@ def require_unit_keys(k: torch.Tensor) -> None:
 
 def starting_point(q: torch.Tensor, value_dim: int, initial_state: torch.Tensor | None, scale: float | None) -> tuple[torch.Tensor, float]:
     """S_0 (zeros of shape (B, H, D_k, D_v) when not given) and the read-out factor (1/√D_k when not given)."""
+    if scale is not None:
+        require_number(scale, "scale")
     batch, _, heads, key_dim = q.shape
     state = q.new_zeros(batch, heads, key_dim, value_dim) if initial_state is None else initial_state
     return state, key_dim ** -0.5 if scale is None else float(scale)

@@ -47,6 +47,8 @@ def validate_product_inputs(q, k, v, beta, alpha, initial_state) -> None:
     if v.shape[:4] != k.shape[:4] or beta.shape != k.shape[:4]:
         raise ValueError(f"k (B, T, n_h, H, D_k), v (B, T, n_h, H, D_v) and beta (B, T, n_h, H) disagree: "
                          f"{tuple(k.shape)}, {tuple(v.shape)}, {tuple(beta.shape)}")
+    if k.shape[2] == 0:
+        raise ValueError(f"k, v and beta must hold at least one sub-step per token (n_h >= 1), got k of shape {tuple(k.shape)}")
     # One sub-step settles dtypes, devices, q, α and S_0; the values of every sub-step are checked at once.
     validate_delta_inputs(q, k[:, :, 0], v[:, :, 0], beta[:, :, 0], alpha, initial_state)
     for x, name in ((k, "k"), (v, "v"), (beta, "beta")):
@@ -97,6 +99,7 @@ def fastest_delta_product(
     launches them. On the CPU, ``delta_product`` itself: the kernels would run there only through
     Triton's interpreter, which is for reading kernels, not for training with them.
     """
+    require_tensor(q, "q")  # the function called below checks the rest
     if q.is_cuda:
         from .kernels import chunk_delta_product  # the kernels import this module
 
@@ -106,6 +109,10 @@ def fastest_delta_product(
 
 def interleave(x: torch.Tensor) -> torch.Tensor:
     """(B, T, n_h, ...) -> (B, T·n_h, ...): token t's n_h sub-steps become consecutive time steps."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() < 3:
+        raise ValueError(f"x must have at least 3 dimensions (B, T, n_h, ...), got shape {tuple(x.shape)}")
     return x.flatten(1, 2)
 
 
@@ -169,8 +176,17 @@ class DeltaProductLayer(nn.Module):
         self.out = nn.Linear(d_model, d_model, bias=False)
         self.reflection_threshold: float | None = None
 
+    def _check_input(self, x: torch.Tensor, ndim: int | None = None) -> None:
+        """Raise unless ``x`` is a (..., d_model) tensor of the layer's dtype (``ndim`` dimensions if given)."""
+        require_tensor(x, "x", ndim, "(batch, T, d_model)" if ndim else None)
+        if x.dim() == 0 or x.shape[-1] != self.query.in_features:
+            raise ValueError(f"x must have {self.query.in_features} features (..., d_model), got shape {tuple(x.shape)}")
+        if x.dtype != self.query.weight.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise TypeError(f"x has dtype {x.dtype} but the layer's weights are {self.query.weight.dtype}")
+
     def betas_of(self, x: torch.Tensor) -> torch.Tensor:
         """β_{t,j} for inputs (batch, T, d_model): (batch, T, n_h, heads), in [0, 2] or [0, 1]."""
+        self._check_input(x)
         betas = BETA_RANGE[self.negative] * torch.sigmoid(self.betas(x)).unflatten(-1, (self.n_householder, self.n_heads))
         if self.reflection_threshold is None:
             return betas
@@ -182,6 +198,7 @@ class DeltaProductLayer(nn.Module):
         The matrix that multiplies the state when the layer reads ``x`` (without the gate α): the
         first factor acts first, so it stands rightmost.
         """
+        self._check_input(x)
         keys = F.normalize(self.keys(x).unflatten(-1, (self.n_householder, self.n_heads, self.head_dim)), dim=-1)
         factors = generalized_householder(keys, self.betas_of(x))
         product = factors[..., 0, :, :, :]
@@ -190,6 +207,7 @@ class DeltaProductLayer(nn.Module):
         return product
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x, 3)
         batch, steps, _ = x.shape
         heads = (self.n_heads, self.head_dim)
         q = F.normalize(self.query(x).unflatten(-1, heads), dim=-1)

@@ -45,6 +45,8 @@ Permutation = tuple[int, ...]
 
 def compose(first: Permutation, then: Permutation) -> Permutation:
     """The permutation "``first``, then ``then``": i -> then[first[i]]."""
+    if len(first) != len(then):
+        raise ValueError(f"first and then must permute the same number of points, got {len(first)} and {len(then)}")
     return tuple(then[image] for image in first)
 
 
@@ -72,6 +74,8 @@ class Group:
             raise ValueError(f"group {self.name}: elements repeat")
         for element in self.elements:
             require_permutation(element)
+            if len(element) != len(self.elements[0]):
+                raise ValueError(f"group {self.name}: every element must permute {len(self.elements[0])} points, got {element}")
 
     @property
     def order(self) -> int:
@@ -118,6 +122,9 @@ def cyclic_group(m: int) -> Group:
 
 def direct_product(first: Group, second: Group) -> Group:
     """G × H acting on the disjoint union of their points; element index = i_G · |H| + i_H."""
+    for value, name in ((first, "first"), (second, "second")):
+        if not isinstance(value, Group):
+            raise TypeError(f"{name} must be a Group, got {type(value).__name__}")
     offset = first.degree
     elements = tuple(a + tuple(offset + image for image in b) for a in first.elements for b in second.elements)
     return Group(f"{first.name}_x_{second.name}", elements)
@@ -209,6 +216,15 @@ class WordProblem:
     alphabet: tuple[int, ...]
     tokens_per_element: int = 1
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.group, Group):
+            raise TypeError(f"group must be a Group, got {type(self.group).__name__}")
+        require_positive_int(self.tokens_per_element, "tokens_per_element")
+        if not self.alphabet or any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.group.order
+                                    for i in self.alphabet):
+            raise ValueError(f"alphabet must be a non-empty tuple of element indices in [0, {self.group.order - 1}], "
+                             f"got {self.alphabet!r}")
+
     @property
     def blank_token(self) -> int:
         return self.group.order
@@ -248,6 +264,8 @@ class WordProblem:
 
 def word_problem(group_name: str, max_moved: int | None = None, tokens_per_element: int = 1, name: str | None = None) -> WordProblem:
     """The word problem of ``group_name``; inputs only the elements moving ≤ ``max_moved`` points if given."""
+    if max_moved is not None and (isinstance(max_moved, bool) or not isinstance(max_moved, int) or max_moved < 0):
+        raise ValueError(f"max_moved must be a non-negative int or None, got {max_moved!r}")
     chosen = group(group_name)
     alphabet = tuple(i for i, element in enumerate(chosen.elements) if max_moved is None or moved_points(element) <= max_moved)
     return WordProblem(name or group_name, chosen, alphabet, tokens_per_element)

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .validate import require_finite, require_in_range, require_positive_int, require_tensor
+from .validate import require_finite, require_float_dtype, require_in_range, require_number, require_positive_int, require_tensor
 
 
 def generalized_householder(key: torch.Tensor, beta: float | torch.Tensor) -> torch.Tensor:
@@ -60,6 +60,7 @@ def generalized_householder(key: torch.Tensor, beta: float | torch.Tensor) -> to
 
 def rotation(angle: float | torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """The 2x2 rotation by ``angle`` radians (a float, or a tensor of angles -> (..., 2, 2))."""
+    require_float_dtype(dtype)
     angle = torch.as_tensor(angle, dtype=dtype)
     require_finite(angle, "angle")
     cos, sin = torch.cos(angle), torch.sin(angle)
@@ -68,6 +69,7 @@ def rotation(angle: float | torch.Tensor, dtype: torch.dtype = torch.float64) ->
 
 def unit_vector(angle: float, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """(cos θ, sin θ), the key of a reflection in the plane."""
+    require_float_dtype(dtype)
     angle = torch.as_tensor(angle, dtype=dtype)
     require_finite(angle, "angle")
     return torch.stack([torch.cos(angle), torch.sin(angle)])
@@ -98,6 +100,9 @@ def reflection_product(first_angle: float, second_angle: float, dtype: torch.dty
 def angle_of(states: torch.Tensor) -> torch.Tensor:
     """The angle in [0, 2π) of each 2-d state (..., 2)."""
     require_tensor(states, "states")
+    if states.dim() == 0 or states.shape[-1] != 2:
+        raise ValueError(f"states must have shape (..., 2), got {tuple(states.shape)}")
+    require_finite(states, "states")
     return torch.atan2(states[..., 1], states[..., 0]) % (2 * math.pi)
 
 
@@ -146,6 +151,7 @@ def require_permutation(permutation: Sequence[int]) -> list[int]:
 def permutation_matrix(permutation: Sequence[int], dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """P with P e_i = e_σ(i): column i holds a single 1 in row σ(i)."""
     values = require_permutation(permutation)
+    require_float_dtype(dtype)
     matrix = torch.zeros(len(values), len(values), dtype=dtype)
     matrix[values, range(len(values))] = 1.0
     return matrix
@@ -169,6 +175,15 @@ def cycles(permutation: Sequence[int]) -> list[tuple[int, ...]]:
 
 def swap_key(i: int, j: int, n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """e_i - e_j: its reflection I - 2 k̂ k̂ᵀ swaps coordinates i and j and fixes the rest (exactly, in any dtype)."""
+    require_positive_int(n, "n")
+    for value, name in ((i, "i"), (j, "j")):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if not 0 <= value < n:
+            raise ValueError(f"{name} must be a coordinate in [0, {n - 1}], got {value}")
+    if i == j:
+        raise ValueError(f"i and j must differ (e_i - e_i is the zero vector, which has no reflection), got i = j = {i}")
+    require_float_dtype(dtype)
     key = torch.zeros(n, dtype=dtype)
     key[i], key[j] = 1.0, -1.0
     return key
@@ -179,7 +194,13 @@ def product_of_reflections(keys: Sequence[torch.Tensor], n: int | None = None) -
     if not keys:
         if n is None:
             raise ValueError("an empty product needs n, the dimension of the identity")
+        require_positive_int(n, "n")
         return torch.eye(n, dtype=torch.float64)
+    for index, key in enumerate(keys):
+        require_tensor(key, f"keys[{index}]")
+        if key.dim() == 0 or key.shape[-1] != keys[0].shape[-1] or (n is not None and key.shape[-1] != n):
+            width = n if n is not None else keys[0].shape[-1]
+            raise ValueError(f"every key must have {width} entries (..., n), got keys[{index}] of shape {tuple(key.shape)}")
     product = generalized_householder(keys[0], 2.0)
     for key in keys[1:]:
         product = generalized_householder(key, 2.0) @ product
@@ -207,6 +228,8 @@ def orthogonal_reflections(matrix: torch.Tensor, tolerance: float = 1e-9) -> lis
     """
     require_tensor(matrix, "matrix", 2, "(n, n)")
     require_finite(matrix, "matrix")
+    if require_number(tolerance, "tolerance") <= 0:
+        raise ValueError(f"tolerance must be positive, got {tolerance}")
     n = matrix.shape[0]
     identity = torch.eye(n, dtype=matrix.dtype)
     if matrix.shape != (n, n) or not torch.allclose(matrix.T @ matrix, identity, atol=tolerance ** 0.5):
@@ -231,8 +254,10 @@ def spectrum_sample(n: int, factors: int, beta_max: float, samples: int, generat
     """
     for value, name in ((n, "n"), (factors, "factors"), (samples, "samples")):
         require_positive_int(value, name)
-    if not 0.0 <= beta_max <= 2.0:
+    if not 0.0 <= require_number(beta_max, "beta_max") <= 2.0:
         raise ValueError(f"beta_max must lie in [0, 2], got {beta_max}")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     keys = torch.randn(samples, factors, n, generator=generator, dtype=torch.float64)
     betas = beta_max * torch.rand(samples, factors, generator=generator, dtype=torch.float64)
     matrices = generalized_householder(keys, betas)

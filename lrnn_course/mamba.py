@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .scan import fastest_scan
-from .validate import require_finite, require_positive_int, require_tensor
+from .validate import require_finite, require_number, require_positive_int, require_tensor
 
 
 def validate_selective_inputs(
@@ -42,6 +42,8 @@ def validate_selective_inputs(
     require_tensor(B, "B", 3, "(batch, T, N)")
     require_tensor(C, "C", 3, "(batch, T, N)")
     batch, steps, channels = u.shape
+    if steps == 0:
+        raise ValueError("u must hold at least one time step (T >= 1), got T = 0")
     if delta.shape != u.shape:
         raise ValueError(f"delta must have the shape of u {tuple(u.shape)}, got {tuple(delta.shape)}")
     if A_log.shape[0] != channels:
@@ -143,6 +145,9 @@ def selective_scan_parallel(
 
 def inverse_softplus(x: torch.Tensor) -> torch.Tensor:
     """The y with softplus(y) = x, for x > 0 (used to place Δ's initial values)."""
+    require_tensor(x, "x")
+    if not bool((x > 0).all()):
+        raise ValueError("x must be positive (and not NaN): softplus takes only positive values")
     return x + torch.log(-torch.expm1(-x))
 
 
@@ -173,6 +178,8 @@ class MambaBlock(nn.Module):
             require_positive_int(value, name)
         if isinstance(d_conv, bool) or not isinstance(d_conv, int) or d_conv < 0:
             raise ValueError(f"d_conv must be a non-negative int (0 = no convolution), got {d_conv!r}")
+        require_number(dt_min, "dt_min")
+        require_number(dt_max, "dt_max")
         if not 0 < dt_min <= dt_max:
             raise ValueError(f"need 0 < dt_min <= dt_max, got dt_min={dt_min}, dt_max={dt_max}")
         channels, self.d_state, self.negative = expand * d_model, d_state, bool(negative)
@@ -194,6 +201,10 @@ class MambaBlock(nn.Module):
         require_tensor(x, "x", 3, "(batch, T, d_model)")
         if x.shape[-1] != self.in_proj.in_features:
             raise ValueError(f"x must have {self.in_proj.in_features} features, got shape {tuple(x.shape)}")
+        if x.shape[1] == 0:
+            raise ValueError("x must hold at least one time step (T >= 1), got T = 0")
+        if x.dtype != self.in_proj.weight.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise TypeError(f"x has dtype {x.dtype} but the block's weights are {self.in_proj.weight.dtype}")
         u, z = self.in_proj(x).chunk(2, dim=-1)
         if self.conv is not None:
             u = self.conv(u.transpose(1, 2))[..., : x.shape[1]].transpose(1, 2)

@@ -32,7 +32,7 @@ from torch import nn
 from .deltaproduct import DeltaProductLayer
 from .mamba import MambaBlock
 from .scan import fastest_scan
-from .validate import require_finite, require_positive_int, require_tensor
+from .validate import require_finite, require_number, require_positive_int, require_tensor
 
 
 def gate_range(negative: bool) -> str:
@@ -66,13 +66,21 @@ def figure1_gates(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, neg
     ### END SOLUTION
 
 
+def require_layer_input(x: object, d_model: int) -> torch.Tensor:
+    """``x`` if it is a floating tensor (batch, T, d_model), the input of every layer, else raise."""
+    require_tensor(x, "x", 3, "(batch, T, d_model)")
+    if x.shape[-1] != d_model:
+        raise ValueError(f"x must have {d_model} features (batch, T, d_model), got shape {tuple(x.shape)}")
+    return x
+
+
 class DiagonalRecurrence(nn.Module):
     """The diagonal LRNN layer of the paper's Figure 1, width ``d_model``, state width ``d_model``."""
 
     def __init__(self, d_model: int, negative: bool = True, sharpness: float = 10.0) -> None:
         super().__init__()
         require_positive_int(d_model, "d_model")
-        self.negative, self.sharpness = bool(negative), float(sharpness)
+        self.negative, self.sharpness = bool(negative), require_number(sharpness, "sharpness")
         self.gate_proj = nn.Linear(d_model, d_model)
         self.input_proj = nn.Linear(d_model, d_model)
 
@@ -118,6 +126,11 @@ class SequenceModel(nn.Module):
 
     def first_layer_input(self, tokens: Sequence[int]) -> torch.Tensor:
         """What the first layer reads for each token id, norm(embedding(token)): (len(tokens), d_model), on the model's device."""
+        if isinstance(tokens, torch.Tensor):
+            if tokens.dtype.is_floating_point or tokens.dtype.is_complex:
+                raise TypeError(f"tokens must be integer ids, got a {tokens.dtype} tensor")
+        elif any(isinstance(token, bool) or not isinstance(token, int) for token in tokens):
+            raise TypeError(f"tokens must be integer ids, got {tokens!r}")
         ids = torch.as_tensor(tokens, dtype=torch.long, device=self.embedding.weight.device)
         if ids.dim() != 1 or bool(((ids < 0) | (ids >= self.vocab_size)).any()):
             raise ValueError(f"tokens must be a sequence of ids in [0, {self.vocab_size - 1}], got {tokens!r}")
@@ -144,6 +157,7 @@ class LSTMLayer(nn.Module):
         self.lstm = nn.LSTM(d_model, d_model, batch_first=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        require_layer_input(x, self.lstm.input_size)
         return self.lstm(x)[0]
 
 
@@ -161,6 +175,7 @@ class CausalTransformerLayer(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        require_layer_input(x, self.attention.embed_dim)
         steps = x.shape[1]
         future = torch.triu(torch.ones(steps, steps, dtype=torch.bool, device=x.device), diagonal=1)
         attended = self.attention(x, x, x, attn_mask=future, need_weights=False)[0]

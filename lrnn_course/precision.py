@@ -63,6 +63,8 @@ def _as_vector(value: object, name: str) -> torch.Tensor:
         vector = torch.tensor([float(value)], dtype=torch.float64)
     else:
         raise TypeError(f"{name} must be a float or a 1-d tensor, got {type(value).__name__}")
+    if vector.numel() == 0:
+        raise ValueError(f"{name} must hold at least one value, got an empty tensor")
     if not bool(torch.isfinite(vector).all()):
         raise ValueError(f"{name} must be finite, got {vector.tolist()}")
     return vector
@@ -89,7 +91,7 @@ def iterate(gate: float | torch.Tensor, drive: float | torch.Tensor, steps: int,
     width = max(gates.numel(), drives.numel())
     opmath = _opmath(dtype)
     gates, drives = gates.expand(width).to(opmath), drives.expand(width).to(dtype)
-    h = _as_vector(h0, "h0").expand(width).to(dtype)
+    h = torch.tensor(require_number(h0, "h0"), dtype=torch.float64).expand(width).to(dtype)
     states = torch.empty(steps, width, dtype=dtype)
     for k in range(steps):
         h = (gates * h.to(opmath)).to(dtype) + drives
@@ -156,6 +158,8 @@ def coordinate_periods(states: torch.Tensor) -> torch.Tensor:
         Long tensor (D,): the period of each coordinate, 0 if its last value is new.
     """
     states = require_tensor(states, "states", 2, "(K, D)")
+    if states.shape[0] == 0:
+        raise ValueError("states must hold at least one state (K >= 1), got K = 0")
     earlier_equal = states[:-1] == states[-1]
     steps_back = torch.arange(states.shape[0] - 1, 0, -1).unsqueeze(1)
     nearest = torch.where(earlier_equal, steps_back, states.shape[0]).min(dim=0).values

@@ -219,6 +219,7 @@ def segment_sums(x: torch.Tensor) -> torch.Tensor:
     ``x`` has shape (B, T, D); the result has shape (B, T, T, D). Summing each segment directly,
     instead of subtracting two cumulative sums, keeps -inf entries (log 0) from turning into NaN.
     """
+    require_tensor(x, "x", ndim=3, dims="(B, T, D)")
     steps = x.shape[1]
     repeated = x[:, :, None, :].expand(-1, -1, steps, -1)  # [b, j, s] = x[b, j]
     later = torch.ones(steps, steps, dtype=torch.bool, device=x.device).tril(-1)  # j > s
@@ -279,6 +280,7 @@ def fastest_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = Non
     ``lrnn_course.kernels`` on a GPU, ``hillis_steele_scan`` on the CPU (where the kernel would only
     run through Triton's interpreter, which is for reading kernels, not for training with them).
     """
+    require_tensor(a, "a (the gates)")  # the scan called below checks the rest
     if a.is_cuda:
         from .kernels import diagonal_scan
 

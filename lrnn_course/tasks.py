@@ -135,6 +135,10 @@ def validate_task_inputs(n: object, min_len: object, max_len: object, generator:
 
 def uniform_lengths(n: int, min_len: int, max_len: int, generator: torch.Generator, step: int = 1) -> torch.Tensor:
     """Draw n lengths uniformly from min_len, min_len + step, ... up to max_len."""
+    for value, name in ((n, "n"), (min_len, "min_len"), (max_len, "max_len"), (step, "step")):
+        require_positive_int(value, name)
+    if min_len > max_len:
+        raise ValueError(f"min_len must not exceed max_len, got min_len={min_len} > max_len={max_len}")
     choices = (max_len - min_len) // step + 1
     return min_len + step * torch.randint(choices, (n,), generator=generator)
 
@@ -261,6 +265,9 @@ def random_bracketed_expression(length: int, generator: torch.Generator, mult: b
     Lengths 1-4 are the only shapes that cannot split into two operands: d, -d, (d), (-d).
     Longer ones are (left op right) with a uniform split of the length - 3 inner tokens.
     """
+    require_positive_int(length, "length")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     digit = int(torch.randint(MODULUS, (1,), generator=generator))
     if length == 1:
         return [digit], digit
@@ -364,6 +371,8 @@ def decode(batch: Batch, index: int) -> str:
         raise TypeError(f"index must be an int, got {type(index).__name__}")
     if not 0 <= index < len(batch.tokens):
         raise ValueError(f"index must lie in [0, {len(batch.tokens) - 1}], got {index}")
+    if batch.task not in SYMBOLS or batch.every_position:
+        raise ValueError(f"decode reads batches of {', '.join(SYMBOLS)}, got a batch of {batch.task!r}")
     symbols = SYMBOLS[batch.task]
     length = int(batch.lengths[index])
     words = [symbols[token] for token in batch.tokens[index, :length].tolist()]

@@ -44,11 +44,12 @@ import torch
 import torch.nn.functional as F
 
 from . import tasks
+from .device import PREFERENCES
 from .device import device as choose_device
 from .groups import WORD_PROBLEMS, sequence_accuracy
 from .models import BASELINES, MODELS, SequenceModel, build_model, gate_range
 from .progress import progress_bar
-from .validate import require_positive_int, require_tensor
+from .validate import require_number, require_positive_int, require_tensor
 
 TASKS: dict[str, Callable[..., tasks.Batch]] = {
     "parity": tasks.parity,
@@ -91,6 +92,22 @@ class TrainConfig:
             raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(map(repr, MODELS))}")
         for name in ("d_model", "n_layers", "steps", "batch_size", "eval_every", "eval_samples"):
             require_positive_int(getattr(self, name), name)
+        for name in ("lr", "min_lr", "weight_decay"):
+            require_number(getattr(self, name), name)
+        for name in ("clip_norm", "max_seconds"):
+            if getattr(self, name) is not None:
+                require_number(getattr(self, name), name)
+        for name in ("train_lengths", "test_lengths"):
+            lengths = getattr(self, name)
+            if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence) or any(
+                    isinstance(length, bool) or not isinstance(length, int) for length in lengths):
+                raise TypeError(f"{name} must be a tuple of ints, got {lengths!r}")
+        if len(self.train_lengths) != 2:
+            raise ValueError(f"train_lengths must be (low, high), got {self.train_lengths}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise TypeError(f"seed must be an int, got {self.seed!r}")
+        if self.device not in PREFERENCES:
+            raise ValueError(f"device must be one of {', '.join(map(repr, PREFERENCES))}, got {self.device!r}")
         if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or not 0 <= self.warmup_steps < self.steps:
             raise ValueError(f"warmup_steps must be an int in [0, steps), got {self.warmup_steps!r}")
         if not 0 < self.min_lr <= self.lr:
@@ -171,6 +188,13 @@ class TrainResult:
         )
 
 
+def require_batch(batch: object) -> tasks.Batch:
+    """``batch`` if it is a ``tasks.Batch``, else raise."""
+    if not isinstance(batch, tasks.Batch):
+        raise TypeError(f"batch must be a tasks.Batch, got {type(batch).__name__}")
+    return batch
+
+
 def answer_loss(logits: torch.Tensor, batch: tasks.Batch) -> torch.Tensor:
     """The training loss: cross-entropy at each row's answer position only, averaged over rows.
 
@@ -197,6 +221,7 @@ def answer_loss(logits: torch.Tensor, batch: tasks.Batch) -> torch.Tensor:
 
 def token_loss(logits: torch.Tensor, batch: tasks.Batch) -> torch.Tensor:
     """The loss of a word problem: cross-entropy at every scored position, averaged over positions."""
+    require_batch(batch)
     require_tensor(logits, "logits", 3, "(N, L, n_classes)")
     if logits.shape != (*batch.tokens.shape, batch.n_classes):
         raise ValueError(f"logits must have shape (N, L, n_classes) = {(*batch.tokens.shape, batch.n_classes)}, "
@@ -206,6 +231,7 @@ def token_loss(logits: torch.Tensor, batch: tasks.Batch) -> torch.Tensor:
 
 def loss_of(logits: torch.Tensor, batch: tasks.Batch) -> torch.Tensor:
     """``token_loss`` for word problems, ``answer_loss`` for the tasks with one answer per row."""
+    require_batch(batch)
     return token_loss(logits, batch) if batch.every_position else answer_loss(logits, batch)
 
 

@@ -51,8 +51,8 @@ def require_same(tensors: Sequence[torch.Tensor], names: Sequence[str]) -> None:
 
 
 def require_in_range(x: torch.Tensor, name: str, low: float, high: float) -> torch.Tensor:
-    """Raise unless every entry of ``x`` lies in the closed interval [low, high]."""
-    outside = (x < low) | (x > high)
+    """Raise unless every entry of ``x`` lies in the closed interval [low, high] (NaN lies outside)."""
+    outside = ~((x >= low) & (x <= high))
     if bool(outside.any()):
         worst = x[outside].flatten()[0].item()
         raise ValueError(f"{name} must lie in [{low:g}, {high:g}]; found {worst:g} ({int(outside.sum())} value(s) outside)")
@@ -75,3 +75,10 @@ def require_positive_int(value: object, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be at least 1, got {value}")
     return value
+
+
+def require_float_dtype(dtype: object, name: str = "dtype") -> torch.dtype:
+    """Return ``dtype`` if it is a floating-point ``torch.dtype``, else raise."""
+    if not isinstance(dtype, torch.dtype) or dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be a floating-point torch.dtype (e.g. torch.float64), got {dtype!r}")
+    return dtype

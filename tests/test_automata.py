@@ -75,3 +75,20 @@ def test_wrong_inputs_raise_clear_errors():
         automata.linear_rnn(torch.full((1, 2, 2), float("nan")), torch.zeros(1, 2), torch.zeros(2), torch.zeros(1, 3, dtype=torch.long))
     with pytest.raises(ValueError, match="reset must name a state"):
         automata.ResetAutomaton((5,), 3)
+
+
+def test_wrong_arguments_raise_clear_errors():
+    with pytest.raises(TypeError, match="group must be a Group"):
+        automata.GroupAutomaton(3)
+    with pytest.raises(TypeError, match="dtype must be a floating-point torch.dtype"):
+        automata.GroupAutomaton(groups.group("S3"), torch.long)
+    with pytest.raises(ValueError, match=r"states must have shape \(\.\.\., 3\)"):
+        automata.GroupAutomaton(groups.group("S3")).read(torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="angle has 1 non-finite"):
+        automata.reflection(float("nan"))
+    with pytest.raises(TypeError, match="dtype must be a floating-point torch.dtype"):
+        automata.ModularAdder(3, torch.long)
+    with pytest.raises(ValueError, match="letters must hold at least one letter"):
+        automata.ResetAutomaton((), 2)
+    with pytest.raises(TypeError, match="start must be an int"):
+        automata.ResetAutomaton(((1, 0),), 2, start=True)

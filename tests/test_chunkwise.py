@@ -91,18 +91,18 @@ def test_ut_transform_of_one_step_pair_by_hand():
     assert torch.equal(transform, torch.tensor([[1.0, 0.0], [-2.0, 1.0]], dtype=torch.float64))
 
 
-@pytest.mark.parametrize("call,error", [
-    (lambda q, k, v, b: chunkwise.chunk_delta_rule(q, k, v, b, chunk_size=0), ValueError),
-    (lambda q, k, v, b: chunkwise.chunk_delta_rule(q, k, v, b, chunk_size=16.0), TypeError),
-    (lambda q, k, v, b: chunkwise.chunk_delta_rule(q, k, v, b + 2.5), ValueError),
-    (lambda q, k, v, b: chunkwise.chunk_delta_rule(q, k[:, :3], v, b), ValueError),
-    (lambda q, k, v, b: chunkwise.forward_substitution_inverse(torch.ones(3, 3)), ValueError),
-    (lambda q, k, v, b: chunkwise.forward_substitution_inverse(torch.zeros(3, 4)), ValueError),
-    (lambda q, k, v, b: chunkwise.ut_transform(k, b[..., :1]), ValueError),
+@pytest.mark.parametrize("call,error,match", [
+    (lambda q, k, v, b: chunkwise.chunk_delta_rule(q, k, v, b, chunk_size=0), ValueError, "chunk_size must be at least 1"),
+    (lambda q, k, v, b: chunkwise.chunk_delta_rule(q, k, v, b, chunk_size=16.0), TypeError, "chunk_size must be an int"),
+    (lambda q, k, v, b: chunkwise.chunk_delta_rule(q, k, v, b + 2.5), ValueError, r"beta must lie in \[0, 2\]"),
+    (lambda q, k, v, b: chunkwise.chunk_delta_rule(q, k[:, :3], v, b), ValueError, "k has shape .* but q has"),
+    (lambda q, k, v, b: chunkwise.forward_substitution_inverse(torch.ones(3, 3)), ValueError, "strictly_lower must be zero on and above the diagonal"),
+    (lambda q, k, v, b: chunkwise.forward_substitution_inverse(torch.zeros(3, 4)), ValueError, "strictly_lower must be square"),
+    (lambda q, k, v, b: chunkwise.ut_transform(k, b[..., :1]), ValueError, r"need k \(\.\.\., C, D_k\) and beta"),
 ])
-def test_bad_input_is_refused(call, error):
+def test_bad_input_is_refused(call, error, match):
     q, k, v, beta, _, _ = inputs(5, gated=False, with_state=False)
-    with pytest.raises(error):
+    with pytest.raises(error, match=match):
         call(q, k, v, beta)
 
 
@@ -125,3 +125,25 @@ def test_one_chunk_refuses_mismatched_shapes():
     q = torch.zeros(1, 2, 4, 3)
     with pytest.raises(ValueError, match="beta must have shape"):
         chunkwise.delta_rule_chunk(q, q, q, torch.zeros(1, 2, 5), torch.zeros(1, 2, 3, 3))
+
+
+def test_helpers_reject_wrong_inputs_with_clear_errors():
+    with pytest.raises(ValueError, match=r"strictly_lower must be square"):
+        chunkwise.forward_substitution_inverse(torch.tensor(1.0))
+    with pytest.raises(ValueError, match="strictly_lower has 1 non-finite"):
+        chunkwise.forward_substitution_inverse(torch.tensor([[0.0, 0.0], [float("nan"), 0.0]]))
+    with pytest.raises(TypeError, match="alpha must have a floating-point dtype"):
+        chunkwise.decay_matrix(torch.ones(3, dtype=torch.long))
+    with pytest.raises(TypeError, match="alpha must be a torch.Tensor"):
+        chunkwise.decay_matrix([0.5, 0.5])
+    with pytest.raises(ValueError, match="alpha must have at least one dimension"):
+        chunkwise.decay_matrix(torch.tensor(0.5))
+
+
+def test_chunk_delta_rule_rejects_an_empty_sequence_and_a_nan_scale():
+    q = F.normalize(torch.randn(1, 4, 2, 3), dim=-1)
+    v, beta = torch.randn(1, 4, 2, 5), torch.rand(1, 4, 2)
+    with pytest.raises(ValueError, match=r"at least one time step \(T >= 1\)"):
+        chunkwise.chunk_delta_rule(q[:, :0], q[:, :0], v[:, :0], beta[:, :0])
+    with pytest.raises(ValueError, match="scale must be finite"):
+        chunkwise.chunk_delta_rule(q, q, v, beta, scale=float("nan"))

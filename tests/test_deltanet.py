@@ -123,6 +123,43 @@ def test_layers_keep_beta_in_range_and_run(name, n_householder, negative, top):
     assert logits.shape == (2, 6, 3) and bool(torch.isfinite(logits).all())
 
 
+@pytest.mark.parametrize("n_householder,negative,gated", [(1, True, False), (2, True, True), (3, False, True)])
+def test_layer_forward_is_the_dense_recurrence_built_from_its_weights(n_householder, negative, gated):
+    """The layer's output, recomputed from its weight matrices with dense D_k x D_k transitions in Python loops:
+    q, k_j normalised per head, β_j = (2 or 1)·sigmoid, α = sigmoid, S ← α S once per token, then
+    S ← (I - β_j k_j k_jᵀ) S + β_j k_j v_jᵀ for j = 1..n_h, o = Sᵀq / √D_k, and the output projection."""
+    torch.manual_seed(3)
+    d_model, n_heads, steps = 8, 2, 5
+    head_dim = d_model // n_heads
+    layer = deltaproduct.DeltaProductLayer(d_model, n_heads=n_heads, n_householder=n_householder, negative=negative,
+                                           gated=gated).double()
+    x = torch.randn(2, steps, d_model, dtype=torch.float64)
+    top = 2.0 if negative else 1.0
+    expected = torch.zeros(2, steps, d_model, dtype=torch.float64)
+    identity = torch.eye(head_dim, dtype=torch.float64)
+    with torch.no_grad():
+        for b in range(2):
+            states = [torch.zeros(head_dim, head_dim, dtype=torch.float64) for _ in range(n_heads)]
+            for t in range(steps):
+                token = x[b, t]
+                queries, keys = layer.query.weight @ token, layer.keys.weight @ token
+                values, betas = layer.values.weight @ token, layer.betas.weight @ token + layer.betas.bias
+                read = []
+                for h in range(n_heads):
+                    heads = slice(h * head_dim, (h + 1) * head_dim)
+                    if gated:
+                        states[h] = torch.sigmoid(layer.gate.weight[h] @ token + layer.gate.bias[h]) * states[h]
+                    for j in range(n_householder):
+                        block = slice(j * d_model + h * head_dim, j * d_model + (h + 1) * head_dim)
+                        key = keys[block] / keys[block].norm()
+                        beta = top * torch.sigmoid(betas[j * n_heads + h])
+                        states[h] = (identity - beta * torch.outer(key, key)) @ states[h] + beta * torch.outer(key, values[block])
+                    query = queries[heads] / queries[heads].norm()
+                    read.append(states[h].T @ query / head_dim**0.5)
+                expected[b, t] = layer.out.weight @ torch.cat(read)
+        torch.testing.assert_close(layer(x), expected, rtol=0, atol=1e-12)
+
+
 def test_layer_is_causal():
     torch.manual_seed(0)
     layer = build_model("deltaproduct", 5, 3, d_model=8, n_heads=2, gated=True).layers[0]
@@ -132,22 +169,22 @@ def test_layer_is_causal():
     torch.testing.assert_close(layer(x)[:, :4], layer(changed)[:, :4])
 
 
-@pytest.mark.parametrize("call,error", [
-    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b * 1.5 + 0.6), ValueError),
-    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, -b), ValueError),
-    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b, alpha=b + 1.5), ValueError),
-    (lambda q, k, v, b: deltanet.delta_rule(q, k[..., :3], v, b), ValueError),
-    (lambda q, k, v, b: deltanet.delta_rule(q, k, v[:, :2], b), ValueError),
-    (lambda q, k, v, b: deltanet.delta_rule(q, k, v.float(), b), TypeError),
-    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b, initial_state=torch.zeros(2, 3, 4, 4, dtype=torch.float64)), ValueError),
-    (lambda q, k, v, b: deltanet.delta_rule(q, k * float("nan"), v, b), ValueError),
-    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b.long()), TypeError),
-    (lambda q, k, v, b: deltaproduct.delta_product(q, k, v, b), ValueError),
-    (lambda q, k, v, b: deltaproduct.delta_product(q, k[:, :, None], v[:, :, None], b[:, :, None, :1]), ValueError),
+@pytest.mark.parametrize("call,error,match", [
+    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b * 1.5 + 0.6), ValueError, r"beta must lie in \[0, 2\]; found 2\.1"),
+    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, -b), ValueError, r"beta must lie in \[0, 2\]"),
+    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b, alpha=b + 1.5), ValueError, r"alpha must lie in \[0, 1\]"),
+    (lambda q, k, v, b: deltanet.delta_rule(q, k[..., :3], v, b), ValueError, "k has shape"),
+    (lambda q, k, v, b: deltanet.delta_rule(q, k, v[:, :2], b), ValueError, r"v \(B, T, H, D_v\).*disagree"),
+    (lambda q, k, v, b: deltanet.delta_rule(q, k, v.float(), b), TypeError, "v is torch.float32 on cpu but q is torch.float64"),
+    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b, initial_state=torch.zeros(2, 3, 4, 4, dtype=torch.float64)), ValueError, r"initial_state must have shape \(B, H, D_k, D_v\)"),
+    (lambda q, k, v, b: deltanet.delta_rule(q, k * float("nan"), v, b), ValueError, "k has .* non-finite"),
+    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b.long()), TypeError, "beta must have a floating-point dtype"),
+    (lambda q, k, v, b: deltaproduct.delta_product(q, k, v, b), ValueError, r"k must have 5 dimensions \(B, T, n_h, H, D_k\)"),
+    (lambda q, k, v, b: deltaproduct.delta_product(q, k[:, :, None], v[:, :, None], b[:, :, None, :1]), ValueError, r"beta \(B, T, n_h, H\) disagree"),
 ])
-def test_bad_input_is_refused(call, error):
+def test_bad_input_is_refused(call, error, match):
     q, k, v, beta, _, _ = random_inputs(gated=False)
-    with pytest.raises(error):
+    with pytest.raises(error, match=match):
         call(q, k, v, beta / 2)
 
 
@@ -202,3 +239,38 @@ def test_every_sub_step_of_delta_product_is_checked(spoil, message):
     spoil(k, v, beta)
     with pytest.raises(ValueError, match=message):
         deltaproduct.delta_product(q, k, v, beta, alpha, state)
+
+
+def test_delta_rules_reject_empty_sequences_bad_scales_and_no_sub_steps():
+    q = F.normalize(torch.randn(1, 3, 2, 4), dim=-1)
+    v, beta = torch.randn(1, 3, 2, 5), torch.rand(1, 3, 2)
+    for rule in (deltanet.delta_rule, deltanet.dense_delta_rule):
+        with pytest.raises(ValueError, match=r"at least one time step \(T >= 1\), got T = 0"):
+            rule(q[:, :0], q[:, :0], v[:, :0], beta[:, :0])
+        with pytest.raises(ValueError, match="scale must be finite"):
+            rule(q, q, v, beta, scale=float("nan"))
+        with pytest.raises(TypeError, match="scale must be a Python int or float"):
+            rule(q, q, v, beta, scale="1")
+    with pytest.raises(TypeError, match="k must be a torch.Tensor"):
+        deltanet.require_unit_keys([1.0])
+    k = F.normalize(torch.randn(1, 3, 2, 2, 4), dim=-1)
+    with pytest.raises(ValueError, match=r"at least one sub-step per token \(n_h >= 1\)"):
+        deltaproduct.delta_product(q, k[:, :, :0], torch.randn(1, 3, 0, 2, 5), torch.rand(1, 3, 0, 2))
+    with pytest.raises(ValueError, match=r"x must have at least 3 dimensions"):
+        deltaproduct.interleave(torch.randn(3))
+    with pytest.raises(TypeError, match="q must be a torch.Tensor"):
+        deltaproduct.fastest_delta_product([1.0], k, torch.randn(1, 3, 2, 2, 5), torch.rand(1, 3, 2, 2))
+
+
+def test_deltaproduct_layer_names_a_wrong_input():
+    layer = deltaproduct.DeltaProductLayer(4, n_heads=2)
+    with pytest.raises(ValueError, match=r"x must have 4 features"):
+        layer(torch.randn(1, 5, 3))
+    with pytest.raises(ValueError, match=r"x must have 3 dimensions \(batch, T, d_model\)"):
+        layer(torch.randn(5, 4))
+    with pytest.raises(TypeError, match="x must have a floating-point dtype"):
+        layer(torch.ones(1, 5, 4, dtype=torch.long))
+    with pytest.raises(TypeError, match="x has dtype torch.float64 but the layer's weights are torch.float32"):
+        layer(torch.randn(1, 5, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"x must have 4 features"):
+        layer.transitions(torch.randn(2, 3))

@@ -106,3 +106,20 @@ def test_wrong_inputs_raise_clear_errors():
         _ = groups.Group("broken", ((0, 1, 2), (1, 2, 0))).table
     with pytest.raises(ValueError, match="single answer position"):
         _ = groups.WORD_PROBLEMS["S3"](2, 4, 4, torch.Generator()).answer_positions
+
+
+def test_wrong_arguments_raise_clear_errors():
+    with pytest.raises(ValueError, match="must permute the same number of points"):
+        groups.compose((0, 1, 2), (1, 0))
+    with pytest.raises(ValueError, match="every element must permute 2 points"):
+        groups.Group("mixed", ((0, 1), (1, 0, 2)))
+    with pytest.raises(TypeError, match="first must be a Group"):
+        groups.direct_product(1, groups.group("Z2"))
+    with pytest.raises(ValueError, match="tokens_per_element must be at least 1"):
+        groups.word_problem("S3", tokens_per_element=0)
+    with pytest.raises(ValueError, match="max_moved must be a non-negative int"):
+        groups.word_problem("S3", max_moved=-1)
+    with pytest.raises(ValueError, match=r"alphabet must be a non-empty tuple of element indices in \[0, 5\]"):
+        groups.WordProblem("bad", groups.group("S3"), (9,))
+    with pytest.raises(ValueError, match="alphabet must be a non-empty tuple"):
+        groups.WordProblem("empty", groups.group("S3"), ())

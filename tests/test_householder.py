@@ -25,11 +25,18 @@ def test_spectrum_is_one_minus_beta_along_k_and_one_elsewhere(beta):
 
 
 def test_batched_keys_and_betas():
-    keys = torch.randn(3, 4, 2, dtype=torch.float64)
-    betas = torch.rand(3, 4, dtype=torch.float64) * 2
+    """Every (key, β) pair of a batch against I - β k kᵀ / kᵀk built entry by entry in Python floats."""
+    generator = torch.Generator().manual_seed(4)
+    keys = torch.randn(3, 4, 3, generator=generator, dtype=torch.float64)
+    betas = torch.rand(3, 4, generator=generator, dtype=torch.float64) * 2
     matrices = householder.generalized_householder(keys, betas)
-    assert matrices.shape == (3, 4, 2, 2)
-    assert torch.allclose(matrices[1, 2], householder.generalized_householder(keys[1, 2], betas[1, 2].item()))
+    assert matrices.shape == (3, 4, 3, 3)
+    for i in range(3):
+        for j in range(4):
+            k, beta = keys[i, j].tolist(), betas[i, j].item()
+            norm = sum(x * x for x in k)
+            expected = [[(r == c) - beta * k[r] * k[c] / norm for c in range(3)] for r in range(3)]
+            torch.testing.assert_close(matrices[i, j], torch.tensor(expected, dtype=torch.float64), rtol=0, atol=1e-14)
 
 
 @pytest.mark.parametrize("first,second", [(0.0, 0.0), (0.3, 1.2), (math.pi / 3, 0.0), (2.0, -1.0)])
@@ -37,6 +44,23 @@ def test_two_reflections_make_the_rotation_by_twice_their_angle(first, second):
     product = householder.reflection_product(first, second)
     assert torch.allclose(product, householder.rotation(2 * (first - second)), atol=1e-14)
     assert torch.linalg.det(product).item() == pytest.approx(1.0)
+    # H(θ) = I - 2 u uᵀ, u = (cos θ, sin θ), written out: [[-cos 2θ, -sin 2θ], [-sin 2θ, cos 2θ]]; H(θ₂) acts first.
+    def reflection(angle):
+        return torch.tensor([[-math.cos(2 * angle), -math.sin(2 * angle)], [-math.sin(2 * angle), math.cos(2 * angle)]],
+                            dtype=torch.float64)
+    torch.testing.assert_close(product, reflection(first) @ reflection(second), rtol=0, atol=1e-14)
+
+
+def test_rotation_and_reflection_product_by_hand():
+    """A quarter turn takes e₁ to e₂ (counter-clockwise); H(π/4) H(0) = [[0, -1], [-1, 0]] [[-1, 0], [0, 1]] is it."""
+    quarter = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=torch.float64)
+    torch.testing.assert_close(householder.rotation(math.pi / 2), quarter, rtol=0, atol=1e-15)
+    torch.testing.assert_close(householder.reflection_product(math.pi / 4, 0.0), quarter, rtol=0, atol=1e-15)
+    # Not commutative: the other order turns the other way.
+    torch.testing.assert_close(householder.reflection_product(0.0, math.pi / 4), quarter.T, rtol=0, atol=1e-15)
+    angles = torch.tensor([0.0, math.pi / 3], dtype=torch.float64)
+    torch.testing.assert_close(householder.rotation(angles)[1], torch.tensor([[0.5, -(3**0.5) / 2], [3**0.5 / 2, 0.5]],
+                                                                              dtype=torch.float64), rtol=0, atol=1e-15)
 
 
 def test_rotation_by_2pi_over_3_has_the_cube_roots_of_unity_and_period_3():
@@ -67,18 +91,18 @@ def test_real_diagonal_states_cannot_count_mod_3_but_the_rotation_can():
     assert counts[0, :6].tolist() == [1, 2, 0, 1, 2, 0]
 
 
-@pytest.mark.parametrize("call,error", [
-    (lambda: householder.mod_counter(torch.ones(1, 4), 1), ValueError),
-    (lambda: householder.mod_counter(torch.full((1, 4), 0.5), 3), ValueError),
-    (lambda: householder.mod_counter(torch.ones(4), 3), ValueError),
-    (lambda: householder.generalized_householder(torch.ones(3), 2.5), ValueError),
-    (lambda: householder.generalized_householder(torch.zeros(3), 1.0), ValueError),
-    (lambda: householder.generalized_householder(torch.tensor([1.0, float("nan")]), 1.0), ValueError),
-    (lambda: householder.reflection_product(float("inf"), 0.0), ValueError),
-    (lambda: householder.rotation(float("nan")), ValueError),
+@pytest.mark.parametrize("call,error,match", [
+    (lambda: householder.mod_counter(torch.ones(1, 4), 1), ValueError, "modulus must be at least 2"),
+    (lambda: householder.mod_counter(torch.full((1, 4), 0.5), 3), ValueError, "bits must hold only zeros and ones"),
+    (lambda: householder.mod_counter(torch.ones(4), 3), ValueError, r"bits must have 2 dimensions \(B, T\)"),
+    (lambda: householder.generalized_householder(torch.ones(3), 2.5), ValueError, r"beta must lie in \[0, 2\]"),
+    (lambda: householder.generalized_householder(torch.zeros(3), 1.0), ValueError, "every key must be non-zero"),
+    (lambda: householder.generalized_householder(torch.tensor([1.0, float("nan")]), 1.0), ValueError, "key has 1 non-finite"),
+    (lambda: householder.reflection_product(float("inf"), 0.0), ValueError, "first_angle must be a finite float"),
+    (lambda: householder.rotation(float("nan")), ValueError, "angle has 1 non-finite"),
 ])
-def test_bad_input_is_refused(call, error):
-    with pytest.raises(error):
+def test_bad_input_is_refused(call, error, match):
+    with pytest.raises(error, match=match):
         call()
 
 
@@ -150,3 +174,38 @@ def test_proposition_1_spectra_by_sampling():
 def test_factorisation_inputs_are_checked(call):
     with pytest.raises(ValueError):
         call()
+
+
+def test_constructions_reject_wrong_arguments_with_clear_errors():
+    with pytest.raises(ValueError, match=r"beta must lie in \[0, 2\]; found nan"):
+        householder.generalized_householder(torch.randn(3), float("nan"))
+    with pytest.raises(TypeError, match="dtype must be a floating-point torch.dtype"):
+        householder.rotation(1.0, torch.long)
+    with pytest.raises(TypeError, match="dtype must be a floating-point torch.dtype"):
+        householder.reflection_product(1.0, 0.0, torch.long)
+    with pytest.raises(TypeError, match="dtype must be a floating-point torch.dtype"):
+        householder.permutation_matrix([1, 0], torch.long)
+    with pytest.raises(ValueError, match=r"states must have shape \(\.\.\., 2\)"):
+        householder.angle_of(torch.randn(3))
+    with pytest.raises(ValueError, match="states has 1 non-finite"):
+        householder.angle_of(torch.tensor([float("nan"), 1.0]))
+    with pytest.raises(ValueError, match="i and j must differ"):
+        householder.swap_key(1, 1, 3)
+    with pytest.raises(ValueError, match=r"i must be a coordinate in \[0, 2\], got -1"):
+        householder.swap_key(-1, 0, 3)
+    with pytest.raises(ValueError, match=r"j must be a coordinate in \[0, 2\], got 5"):
+        householder.swap_key(0, 5, 3)
+    with pytest.raises(TypeError, match="i must be an int"):
+        householder.swap_key(0.5, 1, 3)
+    with pytest.raises(ValueError, match="n must be at least 1"):
+        householder.product_of_reflections([], -1)
+    with pytest.raises(ValueError, match=r"every key must have 3 entries.*keys\[1\]"):
+        householder.product_of_reflections([torch.randn(3), torch.randn(4)])
+    with pytest.raises(ValueError, match="tolerance must be finite"):
+        householder.orthogonal_reflections(torch.eye(2, dtype=torch.float64), float("nan"))
+    with pytest.raises(ValueError, match="tolerance must be positive"):
+        householder.orthogonal_reflections(torch.eye(2, dtype=torch.float64), 0.0)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        householder.spectrum_sample(2, 2, 1.0, 3, None)
+    with pytest.raises(TypeError, match="beta_max must be a Python int or float"):
+        householder.spectrum_sample(2, 2, "1", 3, torch.Generator())

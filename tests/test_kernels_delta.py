@@ -184,3 +184,12 @@ def test_a_layer_on_the_gpu_runs_the_kernels_and_matches_float64_on_the_cpu(n_ho
     assert relative_max_error(outputs, expected[0]) < FLOAT32_TOLERANCE
     for (name, _), gradient, wanted in zip(layer.named_parameters(), gradients, expected[1]):
         assert relative_max_error(gradient, wanted) < FLOAT32_TOLERANCE, name
+
+
+def test_chunk_delta_rule_rejects_an_empty_sequence_on_every_backend():
+    from lrnn_course import kernels
+
+    q = F.normalize(torch.randn(1, 0, 2, 4), dim=-1)
+    for backend in ("reference", "auto"):
+        with pytest.raises(ValueError, match=r"at least one time step \(T >= 1\), got T = 0"):
+            kernels.chunk_delta_rule(q, q, torch.randn(1, 0, 2, 4), torch.rand(1, 0, 2), backend=backend)

@@ -110,3 +110,23 @@ def test_mamba_block_refuses_wrong_width_and_bad_config():
         mamba.MambaBlock(8, d_conv=-1)
     with pytest.raises(ValueError):
         mamba.MambaBlock(8, dt_min=0.2, dt_max=0.1)
+
+
+def test_wrong_inputs_raise_clear_errors():
+    u, delta, A_log, B = torch.randn(1, 5, 4), torch.rand(1, 5, 4), torch.randn(4, 3), torch.randn(1, 5, 3)
+    for scan in (mamba.selective_scan, mamba.selective_scan_parallel):
+        with pytest.raises(ValueError, match=r"at least one time step \(T >= 1\)"):
+            scan(u[:, :0], delta[:, :0], A_log, B[:, :0], B[:, :0])
+    with pytest.raises(ValueError, match="x must be positive"):
+        mamba.inverse_softplus(torch.tensor([-1.0, 1.0]))
+    with pytest.raises(TypeError, match="x must have a floating-point dtype"):
+        mamba.inverse_softplus(torch.tensor([1]))
+    with pytest.raises(ValueError, match="dt_max must be finite"):
+        mamba.MambaBlock(4, dt_max=float("inf"))
+    with pytest.raises(TypeError, match="dt_min must be a Python int or float"):
+        mamba.MambaBlock(4, dt_min="0.001")
+    block = mamba.MambaBlock(4)
+    with pytest.raises(TypeError, match="x has dtype torch.float64 but the block's weights are torch.float32"):
+        block(torch.randn(1, 5, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"x must hold at least one time step"):
+        block(torch.randn(1, 0, 4))

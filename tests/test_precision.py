@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -29,8 +31,22 @@ def test_freeze_step_agrees_with_pytorch_rounding_step_by_step():
 
 
 def test_every_gate_in_0_1_freezes_in_float16():
+    """Each (k, h_k) is the first repeat of the float16 trajectory: h_{k+1} = h_k, h_k ≠ h_{k-1}, and h_k its value."""
     grid = torch.linspace(0, 1, 101, dtype=torch.float64).tolist()
-    assert all(precision.freeze_step(gate, 1.0, torch.float16) is not None for gate in grid)
+    frozen = [precision.freeze_step(gate, 1.0, torch.float16) for gate in grid]
+    assert all(result is not None for result in frozen)
+    longest = max(step for step, _ in frozen)
+    trajectories = torch.cat([torch.zeros(1, 101, dtype=torch.float16),  # h_0 = 0, then h_1 .. h_{longest + 1}
+                              precision.iterate(torch.tensor(grid, dtype=torch.float64), 1.0, longest + 1, "float16")])
+    for column, (gate, (step, value)) in enumerate(zip(grid, frozen)):
+        h = trajectories[:, column].tolist()
+        assert h[step] == value and h[step + 1] == value, (gate, step, value)
+        assert step == 0 or h[step - 1] != value, (gate, step, value)
+        if gate < 1:  # a fixed point of the rounded step: |(1 - a)(h - 1/(1 - a))| is at most one unit in the last place
+            unit = 2.0 ** (math.floor(math.log2(value)) - 10)
+            assert abs(value - 1 / (1 - gate)) * (1 - gate) <= unit, (gate, value)  # measured at most 0.74 units
+    assert frozen[0] == (1, 1.0)  # gate 0: h_1 = 1 = h_2
+    assert frozen[50] == (12, 2.0)  # gate 0.5: h_k = 2 - 2^(1-k) is exact up to k = 11; at k = 12 the tie rounds to 2
     assert precision.freeze_step(1.0, 1.0, torch.float16) == (2048, 2048.0)  # spacing 2: 2048 + 1 rounds to 2048
 
 
@@ -116,3 +132,14 @@ def test_coordinate_periods_by_hand():
     assert precision.coordinate_periods(states).tolist() == [2, 3, 1]
     assert precision.coordinate_periods(torch.tensor([[1.0], [2.0]])).tolist() == [0]
     assert precision.coordinate_periods(torch.tensor([[float("nan")], [float("nan")]])).tolist() == [0]
+
+
+def test_iterate_and_coordinate_periods_reject_wrong_inputs():
+    with pytest.raises(TypeError, match="h0 must be a Python int or float"):
+        precision.iterate(0.5, 1.0, 3, "float16", h0=torch.ones(2))
+    with pytest.raises(ValueError, match="h0 must be finite"):
+        precision.iterate(0.5, 1.0, 3, "float16", h0=float("nan"))
+    with pytest.raises(ValueError, match="gate must hold at least one value"):
+        precision.iterate(torch.tensor([]), 1.0, 3, "float16")
+    with pytest.raises(ValueError, match=r"at least one state \(K >= 1\)"):
+        precision.coordinate_periods(torch.ones(0, 2))

@@ -64,7 +64,15 @@ def test_long_sequence_t1000(name):
     a = 2 * torch.rand(3, 1000, 2, generator=rng, dtype=torch.float64) - 1
     b = torch.randn(3, 1000, 2, generator=rng, dtype=torch.float64)
     h0 = torch.randn(3, 2, generator=rng, dtype=torch.float64)
-    torch.testing.assert_close(SCANS[name](a, b, h0), scan.sequential_scan(a, b, h0), atol=1e-12, rtol=1e-12)
+    # The O(T) recurrence h_t = a_t h_{t-1} + b_t in Python floats: independent of every scan (sequential included).
+    expected = torch.empty_like(a)
+    for i in range(3):
+        for d in range(2):
+            h = float(h0[i, d])
+            for t, (gate, drive) in enumerate(zip(a[i, :, d].tolist(), b[i, :, d].tolist())):
+                h = gate * h + drive
+                expected[i, t, d] = h
+    torch.testing.assert_close(SCANS[name](a, b, h0), expected, atol=1e-12, rtol=1e-12)
 
 
 def test_gates_exactly_minus_one_alternate_exactly_for_ten_thousand_steps():
@@ -192,3 +200,12 @@ def test_gradients_match_the_loop(function):
     got = torch.autograd.grad((function(*inputs) * weights).sum(), inputs)
     for mine, want in zip(got, expected):
         torch.testing.assert_close(mine, want, atol=1e-10, rtol=1e-10)
+
+
+def test_segment_sums_and_fastest_scan_reject_wrong_inputs():
+    with pytest.raises(ValueError, match=r"x must have 3 dimensions \(B, T, D\)"):
+        scan.segment_sums(torch.randn(3, 4))
+    with pytest.raises(TypeError, match="x must have a floating-point dtype"):
+        scan.segment_sums(torch.ones(2, 3, 4, dtype=torch.long))
+    with pytest.raises(TypeError, match=r"a \(the gates\) must be a torch.Tensor"):
+        scan.fastest_scan([1.0], [1.0])

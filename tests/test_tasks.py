@@ -294,3 +294,27 @@ def test_bad_metric_and_decode_inputs() -> None:
         tasks.decode(batch, 0.0)
     with pytest.raises(TypeError):
         tasks.decode(batch.tokens, 0)
+
+
+def test_helpers_reject_wrong_arguments():
+    generator = torch.Generator().manual_seed(0)
+    with pytest.raises(ValueError, match="length must be at least 1"):
+        tasks.random_bracketed_expression(0, generator, False)
+    with pytest.raises(TypeError, match="length must be an int"):
+        tasks.random_bracketed_expression(2.0, generator, False)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        tasks.random_bracketed_expression(5, None, False)
+    with pytest.raises(ValueError, match="min_len must not exceed max_len"):
+        tasks.uniform_lengths(3, 5, 2, generator)
+    with pytest.raises(ValueError, match="step must be at least 1"):
+        tasks.uniform_lengths(3, 2, 5, generator, step=0)
+    with pytest.raises(ValueError, match="n must be at least 1"):
+        tasks.uniform_lengths(-1, 2, 5, generator)
+
+
+def test_decode_refuses_a_word_problem_batch():
+    from lrnn_course import groups
+
+    batch = groups.WORD_PROBLEMS["S3"](2, 1, 3, torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="decode reads batches of parity"):
+        tasks.decode(batch, 0)

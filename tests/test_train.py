@@ -187,3 +187,42 @@ def test_the_seeds_table_gives_each_model_its_best_and_median_over_seeds():
     assert positive == "| diagonal [0,1] | 1 | 100 | 2.0 | 0.100 | -0.100 | 0.000 | 0.000 |  |"
     with pytest.raises(ValueError, match="at least one"):
         train.seeds_table([])
+
+
+def test_layers_and_models_reject_wrong_inputs():
+    with pytest.raises(ValueError, match="sharpness must be finite"):
+        models.DiagonalRecurrence(4, sharpness=float("nan"))
+    with pytest.raises(TypeError, match="sharpness must be a Python int or float"):
+        models.DiagonalRecurrence(4, sharpness="10")
+    for layer in (models.LSTMLayer(4), models.CausalTransformerLayer(4, 2)):
+        with pytest.raises(ValueError, match=r"x must have 3 dimensions \(batch, T, d_model\)"):
+            layer(torch.randn(5, 4))
+        with pytest.raises(ValueError, match="x must have 4 features"):
+            layer(torch.randn(1, 5, 3))
+    model = models.build_model("diagonal", vocab_size=3, n_classes=2, d_model=4)
+    with pytest.raises(TypeError, match="tokens must be integer ids"):
+        model.first_layer_input([0.5])
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    ({"lr": float("inf")}, ValueError, "lr must be finite"),
+    ({"weight_decay": float("nan")}, ValueError, "weight_decay must be finite"),
+    ({"clip_norm": float("nan")}, ValueError, "clip_norm must be finite"),
+    ({"max_seconds": float("nan")}, ValueError, "max_seconds must be finite"),
+    ({"lr": "0.001"}, TypeError, "lr must be a Python int or float"),
+    ({"train_lengths": (2.5, 4)}, TypeError, "train_lengths must be a tuple of ints"),
+    ({"train_lengths": (2, 4, 5)}, ValueError, r"train_lengths must be \(low, high\)"),
+    ({"test_lengths": (41.5,)}, TypeError, "test_lengths must be a tuple of ints"),
+    ({"seed": "a"}, TypeError, "seed must be an int"),
+    ({"device": "gpu"}, ValueError, "device must be one of 'auto', 'cpu', 'cuda'"),
+])
+def test_train_config_rejects_non_finite_and_mistyped_settings(changes, error, message):
+    with pytest.raises(error, match=message):
+        train.TrainConfig(**changes)
+
+
+def test_losses_name_a_batch_that_is_not_one():
+    with pytest.raises(TypeError, match="batch must be a tasks.Batch, got int"):
+        train.loss_of(torch.randn(2, 4, 2), 3)
+    with pytest.raises(TypeError, match="batch must be a tasks.Batch, got int"):
+        train.token_loss(torch.randn(2, 4, 2), 3)

@@ -131,3 +131,8 @@ def test_householder_product_plot_names_the_kind_of_spectrum():
     assert "complex" in " ".join(t.get_text() for t in ax.get_legend().get_texts())
     ax = viz.plot_householder_product_spectrum(1.0, 0.0, 0.5, 0.9)
     assert "real" in " ".join(t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_gate_trajectory_refuses_a_nan_gate():
+    with pytest.raises(ValueError, match=r"gate must lie in \[-1, 1\]; found nan"):
+        viz.gate_trajectory(float("nan"))
