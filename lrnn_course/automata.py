@@ -78,6 +78,7 @@ def transition_matrices(permutations: Sequence[Sequence[int]], dtype: torch.dtyp
     Returns:
         Tensor (len(permutations), n, n).
     """
+    require_float_dtype(dtype)
     if not permutations:
         raise ValueError("permutations must not be empty")
     checked = [require_permutation(permutation) for permutation in permutations]

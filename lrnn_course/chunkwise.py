@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from .deltanet import starting_point, validate_delta_inputs
-from .validate import require_finite, require_positive_int, require_tensor
+from .validate import require_finite, require_in_range, require_positive_int, require_tensor
 
 
 def forward_substitution_inverse(strictly_lower: torch.Tensor) -> torch.Tensor:
@@ -63,8 +63,8 @@ def decay_matrix(alpha: torch.Tensor) -> torch.Tensor:
     """Γ with Γ_{ti} = α_{i+1} ⋯ α_t for t ≥ i (1 on the diagonal, 0 above), from gates (..., C).
 
     Built by a cumulative product down each column, never by dividing cumulative products, so a
-    gate of exactly 0 (a reset) stays exact. Shapes and dtypes are checked here; the gates' values
-    once per sequence by the callers, so that the loop over chunks does not synchronise with the GPU.
+    gate of exactly 0 (a reset) stays exact. Shapes and dtypes are checked here; the gates' values by
+    the callers (``delta_rule_chunk`` checks the range of its (B, H, C) gates), not again here.
     """
     require_tensor(alpha, "alpha")
     if alpha.dim() == 0:
@@ -85,8 +85,14 @@ def ut_transform(k: torch.Tensor, beta: torch.Tensor, decay: torch.Tensor | None
     require_tensor(beta, "beta")
     if k.dim() < 2 or beta.shape != k.shape[:-1]:
         raise ValueError(f"need k (..., C, D_k) and beta (..., C), got {tuple(k.shape)} and {tuple(beta.shape)}")
-    if decay is not None and decay.shape != k.shape[:-1] + k.shape[-2:-1]:
-        raise ValueError(f"decay must have shape (..., C, C) = {tuple(k.shape[:-1] + k.shape[-2:-1])}, got {tuple(decay.shape)}")
+    if decay is not None:
+        require_tensor(decay, "decay")
+        if decay.shape != k.shape[:-1] + k.shape[-2:-1]:
+            raise ValueError(f"decay must have shape (..., C, C) = {tuple(k.shape[:-1] + k.shape[-2:-1])}, got {tuple(decay.shape)}")
+    for x, name in ((beta, "beta"), (decay, "decay")):
+        if x is not None and (x.dtype != k.dtype or x.device != k.device):
+            raise TypeError(f"{name} is {x.dtype} on {x.device} but k is {k.dtype} on {k.device}")
+    require_in_range(beta, "beta", 0.0, 2.0)
     ### BEGIN SOLUTION
     gram = k @ k.transpose(-1, -2)
     if decay is not None:
@@ -116,6 +122,10 @@ def delta_rule_chunk(
 
     Returns:
         ``(outputs, new_state)``: o for the C steps, (B, H, C, D_v), and S_C, (B, H, D_k, D_v).
+
+    Shapes, dtypes and the gates' ranges (β ∈ [0, 2], α ∈ [0, 1], NaN refused) are checked here, on
+    the (B, H, C) gates only; the finiteness of q, k, v and the state once per sequence by
+    ``chunk_delta_rule``, so that each chunk does not reduce over its large tensors.
     """
     require_tensor(state, "state", 4, "(B, H, D_k, D_v)")
     require_tensor(q, "q", 4, "(B, H, C, D_k)")
@@ -127,6 +137,14 @@ def delta_rule_chunk(
         if x is not None and (not isinstance(x, torch.Tensor) or x.shape != shapes[name]):
             found = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"{name} must have shape {shapes[name]} to match q and the state, got {found}")
+    for x, name in ((q, "q"), (k, "k"), (v, "v"), (beta, "beta"), (alpha, "alpha")):
+        if x is not None:
+            require_tensor(x, name)
+            if x.dtype != state.dtype or x.device != state.device:
+                raise TypeError(f"{name} is {x.dtype} on {x.device} but the state is {state.dtype} on {state.device}")
+    require_in_range(beta, "beta", 0.0, 2.0)
+    if alpha is not None:
+        require_in_range(alpha, "alpha", 0.0, 1.0)
     ### BEGIN SOLUTION
     gates = torch.ones_like(beta) if alpha is None else alpha
     decay = decay_matrix(gates)

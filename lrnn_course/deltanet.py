@@ -106,7 +106,7 @@ def delta_rule_step(state: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta:
                     alpha: torch.Tensor | None = None) -> torch.Tensor:
     """One step S ← α (I - β k kᵀ) S + β k vᵀ for every batch row and head.
 
-    Shapes are checked here; values (ranges, finiteness) once per sequence by ``validate_delta_inputs``,
+    Shapes and dtypes are checked here; values (ranges, finiteness) once per sequence by ``validate_delta_inputs``,
     so that the loop over time does not synchronise with the GPU at every step.
 
     Args:
@@ -123,6 +123,11 @@ def delta_rule_step(state: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta:
         if x is not None and (not isinstance(x, torch.Tensor) or x.shape != expected.get(name, (batch, heads))):
             found = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"{name} must have shape {expected.get(name, (batch, heads))} to match the state, got {found}")
+    for x, name in ((k, "k"), (v, "v"), (beta, "beta"), (alpha, "alpha")):
+        if x is not None:
+            require_tensor(x, name)
+            if x.dtype != state.dtype or x.device != state.device:
+                raise TypeError(f"{name} is {x.dtype} on {x.device} but the state is {state.dtype} on {state.device}")
     ### BEGIN SOLUTION
     if alpha is not None:
         state = alpha[..., None, None] * state

@@ -167,6 +167,10 @@ def prefix_products(table: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
     """
     if not isinstance(table, torch.Tensor) or table.dtype != torch.long or table.dim() != 2 or table.shape[0] != table.shape[1]:
         raise TypeError("table must be a square LongTensor (|G|, |G|)")
+    outside = (table < 0) | (table >= table.shape[0])
+    if bool(outside.any()):
+        raise ValueError(f"table must hold element indices in [0, {table.shape[0] - 1}] (a Cayley table (|G|, |G|)), "
+                         f"got {int(table[outside][0])} ({int(outside.sum())} entries outside)")
     require_words(words, table.shape[0], "element indices")
     ### BEGIN SOLUTION
     products = torch.empty_like(words)

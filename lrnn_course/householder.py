@@ -49,6 +49,9 @@ def generalized_householder(key: torch.Tensor, beta: float | torch.Tensor) -> to
     if bool((squared_norms == 0).any()):
         raise ValueError("every key must be non-zero (it is normalised to unit length)")
     beta = torch.as_tensor(beta, dtype=key.dtype, device=key.device)
+    if beta.dim() and beta.shape != key.shape[:-1]:
+        raise ValueError(f"beta must be a number or have the keys' leading shape (...,) = {tuple(key.shape[:-1])}, "
+                         f"got {tuple(beta.shape)}")
     require_in_range(beta, "beta", 0.0, 2.0)
     ### BEGIN SOLUTION
     # β k kᵀ / (kᵀk) equals β k̂ k̂ᵀ and, unlike dividing by the rounded √(kᵀk), is exact for integer
@@ -121,6 +124,8 @@ def mod_counter(bits: torch.Tensor, modulus: int) -> torch.Tensor:
         LongTensor (B, T): c_1 mod m, ..., c_T mod m.
     """
     require_tensor(bits, "bits", 2, "(B, T)")
+    if bits.shape[1] == 0:
+        raise ValueError("bits must hold at least one time step (B, T) with T >= 1, got T = 0")
     if not bool(((bits == 0) | (bits == 1)).all()):
         raise ValueError("bits must hold only zeros and ones")
     require_positive_int(modulus, "modulus")

@@ -79,6 +79,11 @@ def selective_gates(delta: torch.Tensor, A_log: torch.Tensor, negative: bool = F
     require_tensor(A_log, "A_log", 2, "(E, N)")
     if A_log.shape[0] != delta.shape[-1]:
         raise ValueError(f"A_log must have shape (E, N) with E = {delta.shape[-1]}, got {tuple(A_log.shape)}")
+    if A_log.dtype != delta.dtype or A_log.device != delta.device:
+        raise TypeError(f"A_log has dtype {A_log.dtype} on {A_log.device}, but delta has dtype {delta.dtype} on {delta.device}; "
+                        "use one dtype and device")
+    require_finite(delta, "delta")
+    require_finite(A_log, "A_log")
     if bool((delta < 0).any()):
         raise ValueError("delta must be non-negative (it is a softplus output); found a negative step size")
     ### BEGIN SOLUTION

@@ -59,7 +59,13 @@ def figure1_gates(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, neg
     if x.dim() == 0 or x.shape[-1] != weight.shape[1] or bias.shape[0] != weight.shape[0]:
         raise ValueError(f"need x (..., d_in), weight (d_out, d_in), bias (d_out,); got {tuple(x.shape)}, "
                          f"{tuple(weight.shape)}, {tuple(bias.shape)}")
+    for param, name in ((weight, "weight"), (bias, "bias")):
+        if (param.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type)) or param.device != x.device:
+            raise TypeError(f"{name} has dtype {param.dtype} on {param.device}, but x has dtype {x.dtype} on {x.device}")
     require_finite(x, "x")
+    require_finite(weight, "weight")
+    require_finite(bias, "bias")
+    require_number(sharpness, "sharpness")
     ### BEGIN SOLUTION
     activation = torch.tanh if negative else torch.sigmoid
     return activation(sharpness * F.linear(x, weight, bias))

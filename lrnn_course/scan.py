@@ -90,8 +90,22 @@ def combine(
         later: the pair (a2, b2) of the step that acts second.
 
     Returns:
-        The pair (a1 * a2, a2 * b1 + b2); tensors broadcast elementwise.
+        The pair (a1 * a2, a2 * b1 + b2); tensors broadcast elementwise (one dtype and device).
     """
+    for pair, name in ((earlier, "earlier"), (later, "later")):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"{name} must be a pair (a, b) of tensors, got {type(pair).__name__}"
+                            + (f" of length {len(pair)}" if isinstance(pair, (tuple, list)) else ""))
+        require_tensor(pair[0], f"{name}[0] (its gate a)")
+        require_tensor(pair[1], f"{name}[1] (its input b)")
+    for x, name in ((earlier[1], "earlier[1] (its input b)"), (later[0], "later[0] (its gate a)"), (later[1], "later[1] (its input b)")):
+        if x.dtype != earlier[0].dtype or x.device != earlier[0].device:
+            raise TypeError(f"{name} is {x.dtype} on {x.device} but earlier[0] (its gate a) is {earlier[0].dtype} on {earlier[0].device}")
+    try:
+        torch.broadcast_shapes(earlier[0].shape, earlier[1].shape, later[0].shape, later[1].shape)
+    except RuntimeError:
+        raise ValueError(f"the shapes of earlier (a1, b1) and later (a2, b2) must broadcast together, e.g. all (B, T, D); got "
+                         f"{tuple(earlier[0].shape)}, {tuple(earlier[1].shape)}, {tuple(later[0].shape)}, {tuple(later[1].shape)}") from None
     ### BEGIN SOLUTION
     a1, b1 = earlier
     a2, b2 = later

@@ -207,6 +207,7 @@ def answer_loss(logits: torch.Tensor, batch: tasks.Batch) -> torch.Tensor:
     Returns:
         A 0-d tensor, connected to ``logits`` by autograd.
     """
+    require_batch(batch)
     require_tensor(logits, "logits", 3, "(N, L, n_classes)")
     if logits.shape != (*batch.tokens.shape, batch.n_classes):
         raise ValueError(f"logits must have shape (N, L, n_classes) = {(*batch.tokens.shape, batch.n_classes)}, "

@@ -92,3 +92,9 @@ def test_wrong_arguments_raise_clear_errors():
         automata.ResetAutomaton((), 2)
     with pytest.raises(TypeError, match="start must be an int"):
         automata.ResetAutomaton(((1, 0),), 2, start=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.long, torch.bool, "float32"])
+def test_transition_matrices_refuses_non_float_dtypes(dtype: object) -> None:
+    with pytest.raises(TypeError, match=r"dtype must be a floating-point torch.dtype \(e.g. torch.float64\)"):
+        automata.transition_matrices([[1, 0], [0, 1]], dtype)

@@ -147,3 +147,41 @@ def test_chunk_delta_rule_rejects_an_empty_sequence_and_a_nan_scale():
         chunkwise.chunk_delta_rule(q[:, :0], q[:, :0], v[:, :0], beta[:, :0])
     with pytest.raises(ValueError, match="scale must be finite"):
         chunkwise.chunk_delta_rule(q, q, v, beta, scale=float("nan"))
+
+
+def test_ut_transform_refuses_mismatched_dtypes_bad_betas_and_non_tensor_decay() -> None:
+    k, beta = F.normalize(torch.randn(2, 4, 3), dim=-1), torch.rand(2, 4)
+    with pytest.raises(TypeError, match="beta is torch.float64 on cpu but k is torch.float32"):
+        chunkwise.ut_transform(k, beta.double())
+    with pytest.raises(ValueError, match=r"beta must lie in \[0, 2\]; found nan"):
+        chunkwise.ut_transform(k, torch.full_like(beta, float("nan")))
+    with pytest.raises(ValueError, match=r"beta must lie in \[0, 2\]; found 5"):
+        chunkwise.ut_transform(k, beta + 5)
+    with pytest.raises(TypeError, match="decay must be a torch.Tensor, got list"):
+        chunkwise.ut_transform(k, beta, [[1.0] * 4] * 4)
+    with pytest.raises(TypeError, match="decay is torch.float64 on cpu but k is torch.float32"):
+        chunkwise.ut_transform(k, beta, torch.ones(2, 4, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"decay must have shape \(\.\.\., C, C\) = \(2, 4, 4\)"):
+        chunkwise.ut_transform(k, beta, torch.ones(2, 4, 3))
+
+
+def test_delta_rule_chunk_refuses_mismatched_or_integer_dtypes_and_bad_gates() -> None:
+    batch, heads, size, key_dim, value_dim = 1, 2, 4, 3, 5
+    q = F.normalize(torch.randn(batch, heads, size, key_dim), dim=-1)
+    k = F.normalize(torch.randn(batch, heads, size, key_dim), dim=-1)
+    v, beta = torch.randn(batch, heads, size, value_dim), torch.rand(batch, heads, size)
+    state = torch.zeros(batch, heads, key_dim, value_dim)
+    with pytest.raises(TypeError, match="v is torch.float64 on cpu but the state is torch.float32"):
+        chunkwise.delta_rule_chunk(q, k, v.double(), beta, state)
+    with pytest.raises(TypeError, match="beta must have a floating-point dtype, got torch.int64"):
+        chunkwise.delta_rule_chunk(q, k, v, beta.long(), state)
+    with pytest.raises(TypeError, match="k must have a floating-point dtype, got torch.int64"):
+        chunkwise.delta_rule_chunk(q, k.long(), v, beta, state)
+    with pytest.raises(TypeError, match="alpha is torch.float64 on cpu but the state is torch.float32"):
+        chunkwise.delta_rule_chunk(q, k, v, beta, state, beta.double())
+    with pytest.raises(ValueError, match=r"beta must lie in \[0, 2\]; found 3"):
+        chunkwise.delta_rule_chunk(q, k, v, beta + 3, state)
+    with pytest.raises(ValueError, match=r"beta must lie in \[0, 2\]; found nan"):
+        chunkwise.delta_rule_chunk(q, k, v, beta * float("nan"), state)
+    with pytest.raises(ValueError, match=r"alpha must lie in \[0, 1\]; found 3"):
+        chunkwise.delta_rule_chunk(q, k, v, beta, state, beta + 3)

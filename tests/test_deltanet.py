@@ -274,3 +274,19 @@ def test_deltaproduct_layer_names_a_wrong_input():
         layer(torch.randn(1, 5, 4, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"x must have 4 features"):
         layer.transitions(torch.randn(2, 3))
+
+
+def test_delta_rule_step_refuses_mismatched_or_integer_dtypes() -> None:
+    """Per-step checks are dtype and shape only; values are checked once per sequence by delta_rule."""
+    state = torch.zeros(1, 2, 3, 5)
+    k, v, beta = F.normalize(torch.randn(1, 2, 3), dim=-1), torch.randn(1, 2, 5), torch.rand(1, 2)
+    with pytest.raises(TypeError, match="v is torch.float64 on cpu but the state is torch.float32"):
+        deltanet.delta_rule_step(state, k, v.double(), beta)
+    with pytest.raises(TypeError, match="beta must have a floating-point dtype, got torch.int64"):
+        deltanet.delta_rule_step(state, k, v, beta.long())
+    with pytest.raises(TypeError, match="k must have a floating-point dtype, got torch.int64"):
+        deltanet.delta_rule_step(state, k.long(), v, beta)
+    with pytest.raises(TypeError, match="alpha is torch.float64 on cpu but the state is torch.float32"):
+        deltanet.delta_rule_step(state, k, v, beta, beta.double())
+    with pytest.raises(ValueError, match=r"beta must lie in \[0, 2\]; found 3"):  # values: once per sequence
+        deltanet.delta_rule(k[:, None], k[:, None], v[:, None], torch.full((1, 1, 2), 3.0))

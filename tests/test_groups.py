@@ -123,3 +123,11 @@ def test_wrong_arguments_raise_clear_errors():
         groups.WordProblem("bad", groups.group("S3"), (9,))
     with pytest.raises(ValueError, match="alphabet must be a non-empty tuple"):
         groups.WordProblem("empty", groups.group("S3"), ())
+
+
+@pytest.mark.parametrize("entry", [99, -1])
+def test_prefix_products_refuses_table_entries_outside_the_group(entry: int) -> None:
+    table = groups.group("S3").table.clone()
+    table[0, 0] = entry
+    with pytest.raises(ValueError, match=rf"table must hold element indices in \[0, 5\].*got {entry} \(1 entries outside\)"):
+        groups.prefix_products(table, torch.zeros(2, 3, dtype=torch.long))

@@ -209,3 +209,18 @@ def test_constructions_reject_wrong_arguments_with_clear_errors():
         householder.spectrum_sample(2, 2, 1.0, 3, None)
     with pytest.raises(TypeError, match="beta_max must be a Python int or float"):
         householder.spectrum_sample(2, 2, "1", 3, torch.Generator())
+
+
+def test_generalized_householder_refuses_a_beta_of_another_shape() -> None:
+    keys = torch.randn(4, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"beta must be a number or have the keys' leading shape \(\.\.\.,\) = \(4,\), got \(3,\)"):
+        householder.generalized_householder(keys, torch.ones(3))
+    with pytest.raises(ValueError, match=r"leading shape \(\.\.\.,\) = \(4,\), got \(4, 1\)"):
+        householder.generalized_householder(keys, torch.ones(4, 1))
+    assert householder.generalized_householder(keys, torch.ones(4)).shape == (4, 3, 3)
+    assert householder.generalized_householder(keys, torch.tensor(1.0)).shape == (4, 3, 3)
+
+
+def test_mod_counter_refuses_empty_words() -> None:
+    with pytest.raises(ValueError, match=r"bits must hold at least one time step \(B, T\) with T >= 1, got T = 0"):
+        householder.mod_counter(torch.zeros(2, 0, dtype=torch.float64), 3)

@@ -130,3 +130,71 @@ def test_wrong_inputs_raise_clear_errors():
         block(torch.randn(1, 5, 4, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"x must hold at least one time step"):
         block(torch.randn(1, 0, 4))
+
+
+def block_reference(block, x):
+    """MambaBlock's output rebuilt in float64 from its parameters, one step and one kernel tap at a time."""
+    silu = lambda v: v * torch.sigmoid(v)
+    softplus = lambda v: torch.log1p(torch.exp(v))
+    W_in, W_x, W_dt, b_dt = block.in_proj.weight, block.x_proj.weight, block.dt_proj.weight, block.dt_proj.bias
+    channels, rank, states = W_in.shape[0] // 2, block.dt_rank, block.d_state
+    batch, steps, _ = x.shape
+    projected = x @ W_in.T
+    u, z = projected[..., :channels], projected[..., channels:]
+    kernel, bias = block.conv.weight[:, 0, :], block.conv.bias  # (E, K): tap K-1 reads the current step
+    taps = kernel.shape[1]
+    conv = torch.zeros_like(u)
+    for t in range(steps):
+        conv[:, t] = bias
+        for k in range(taps):
+            source = t - (taps - 1) + k  # left zero-padding: earlier than step 0 reads zero
+            if source >= 0:
+                conv[:, t] += kernel[:, k] * u[:, source]
+    u = silu(conv)
+    xp = u @ W_x.T
+    dt, B, C = xp[..., :rank], xp[..., rank:rank + states], xp[..., rank + states:]
+    delta = softplus(dt @ W_dt.T + b_dt)  # (batch, T, E)
+    A = torch.exp(block.A_log)  # (E, N)
+    y = torch.zeros(batch, steps, channels, dtype=x.dtype)
+    all_gates = []
+    for b in range(batch):
+        h = torch.zeros(channels, states, dtype=x.dtype)
+        for t in range(steps):
+            a = torch.exp(-delta[b, t][:, None] * A)  # (E, N)
+            if block.negative:
+                a = 2 * a - 1
+            all_gates.append(a)
+            h = a * h + (delta[b, t] * u[b, t])[:, None] * B[b, t][None, :]
+            y[b, t] = (h * C[b, t][None, :]).sum(-1) + block.D * u[b, t]
+    return (y * silu(z)) @ block.out_proj.weight.T, torch.stack(all_gates)
+
+
+@pytest.mark.parametrize("negative", [False, True])
+def test_mamba_block_equals_independent_float64_reference(negative):
+    torch.manual_seed(1)
+    block = mamba.MambaBlock(20, d_state=3, expand=2, d_conv=4, negative=negative).double()
+    assert block.dt_rank == 2
+    with torch.no_grad():  # move off the init so Δ is large enough for negative gates, and the bias/D matter
+        for p in block.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+        block.dt_proj.bias.add_(1.0)
+    x = torch.randn(2, 11, 20, dtype=torch.float64)  # T = 11 > kernel 4
+    with torch.no_grad():
+        expected, gates = block_reference(block, x)
+        got = block(x)
+    if negative:
+        assert bool((gates < 0).any())  # the remap 2a - 1 actually changes signs here
+    assert got.shape == expected.shape == x.shape
+    assert torch.allclose(got, expected, atol=1e-10, rtol=0), (got - expected).abs().max()
+
+
+def test_selective_gates_refuses_non_finite_values_and_mixed_dtypes() -> None:
+    delta, A_log = torch.rand(2, 3, 4), torch.randn(4, 5)
+    with pytest.raises(ValueError, match=r"delta has 24 non-finite value\(s\)"):
+        mamba.selective_gates(delta * float("nan"), A_log)
+    bad_A_log = A_log.clone()
+    bad_A_log[0, 0] = float("inf")
+    with pytest.raises(ValueError, match=r"A_log has 1 non-finite value\(s\)"):
+        mamba.selective_gates(delta, bad_A_log)
+    with pytest.raises(TypeError, match="A_log has dtype torch.float64 on cpu, but delta has dtype torch.float32"):
+        mamba.selective_gates(delta, A_log.double())

@@ -209,3 +209,21 @@ def test_segment_sums_and_fastest_scan_reject_wrong_inputs():
         scan.segment_sums(torch.ones(2, 3, 4, dtype=torch.long))
     with pytest.raises(TypeError, match=r"a \(the gates\) must be a torch.Tensor"):
         scan.fastest_scan([1.0], [1.0])
+
+
+def test_combine_refuses_non_pairs_and_mismatched_tensors() -> None:
+    a, b = torch.rand(2, 3), torch.randn(2, 3)
+    with pytest.raises(TypeError, match=r"earlier must be a pair \(a, b\) of tensors, got Tensor"):
+        scan.combine(a, (a, b))
+    with pytest.raises(TypeError, match=r"later must be a pair \(a, b\) of tensors, got tuple of length 3"):
+        scan.combine((a, b), (a, b, a))
+    with pytest.raises(TypeError, match=r"later\[1\] \(its input b\) must be a torch.Tensor"):
+        scan.combine((a, b), (a, 1.0))
+    with pytest.raises(TypeError, match=r"earlier\[0\] \(its gate a\) must have a floating-point dtype"):
+        scan.combine((a.long(), b), (a, b))
+    with pytest.raises(ValueError, match=r"earlier \(a1, b1\) and later \(a2, b2\) must broadcast together.*got \(2, 3\), \(2, 3\), \(4, 3\), \(4, 3\)"):
+        scan.combine((a, b), (torch.rand(4, 3), torch.rand(4, 3)))
+    with pytest.raises(TypeError, match=r"later\[0\] \(its gate a\) is torch.float64 on cpu but earlier\[0\] \(its gate a\) is torch.float32"):
+        scan.combine((a, b), (a.double(), b.double()))
+    got_a, got_b = scan.combine([a, b], [a[:, :1], b])  # lists are pairs too, and shapes broadcast
+    torch.testing.assert_close(got_b, a[:, :1] * b + b)

@@ -226,3 +226,24 @@ def test_losses_name_a_batch_that_is_not_one():
         train.loss_of(torch.randn(2, 4, 2), 3)
     with pytest.raises(TypeError, match="batch must be a tasks.Batch, got int"):
         train.token_loss(torch.randn(2, 4, 2), 3)
+
+
+def test_figure1_gates_refuses_non_finite_weights_bad_sharpness_and_mixed_dtypes() -> None:
+    x, weight, bias = torch.randn(2, 3), torch.randn(4, 3), torch.randn(4)
+    with pytest.raises(ValueError, match=r"weight has 12 non-finite value\(s\)"):
+        models.figure1_gates(x, weight * float("nan"), bias, True)
+    with pytest.raises(ValueError, match=r"bias has 4 non-finite value\(s\)"):
+        models.figure1_gates(x, weight, bias * float("nan"), True)
+    with pytest.raises(ValueError, match="sharpness must be finite, got nan"):
+        models.figure1_gates(x, weight, bias, True, float("nan"))
+    with pytest.raises(TypeError, match="sharpness must be a Python int or float, got str"):
+        models.figure1_gates(x, weight, bias, True, "10")
+    with pytest.raises(TypeError, match="weight has dtype torch.float64 on cpu, but x has dtype torch.float32"):
+        models.figure1_gates(x, weight.double(), bias, True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast mixes dtypes on purpose
+        assert models.figure1_gates(x.bfloat16(), weight, bias, False).shape == (2, 4)
+
+
+def test_answer_loss_refuses_anything_but_a_batch() -> None:
+    with pytest.raises(TypeError, match="batch must be a tasks.Batch, got dict"):
+        train.answer_loss(torch.randn(2, 3, 4), {"tokens": torch.zeros(2, 3, dtype=torch.long)})
