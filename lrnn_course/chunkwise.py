@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from .deltanet import starting_point, validate_delta_inputs
-from .validate import require_finite, require_in_range, require_positive_int, require_tensor
+from .validate import require_finite, require_in_range, require_like, require_positive_int, require_tensor
 
 
 def forward_substitution_inverse(strictly_lower: torch.Tensor) -> torch.Tensor:
@@ -90,8 +90,8 @@ def ut_transform(k: torch.Tensor, beta: torch.Tensor, decay: torch.Tensor | None
         if decay.shape != k.shape[:-1] + k.shape[-2:-1]:
             raise ValueError(f"decay must have shape (..., C, C) = {tuple(k.shape[:-1] + k.shape[-2:-1])}, got {tuple(decay.shape)}")
     for x, name in ((beta, "beta"), (decay, "decay")):
-        if x is not None and (x.dtype != k.dtype or x.device != k.device):
-            raise TypeError(f"{name} is {x.dtype} on {x.device} but k is {k.dtype} on {k.device}")
+        if x is not None:
+            require_like(x, name, k, "k")
     require_in_range(beta, "beta", 0.0, 2.0)
     ### BEGIN SOLUTION
     gram = k @ k.transpose(-1, -2)
@@ -139,9 +139,7 @@ def delta_rule_chunk(
             raise ValueError(f"{name} must have shape {shapes[name]} to match q and the state, got {found}")
     for x, name in ((q, "q"), (k, "k"), (v, "v"), (beta, "beta"), (alpha, "alpha")):
         if x is not None:
-            require_tensor(x, name)
-            if x.dtype != state.dtype or x.device != state.device:
-                raise TypeError(f"{name} is {x.dtype} on {x.device} but the state is {state.dtype} on {state.device}")
+            require_like(require_tensor(x, name), name, state, "the state")
     require_in_range(beta, "beta", 0.0, 2.0)
     if alpha is not None:
         require_in_range(alpha, "alpha", 0.0, 1.0)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import torch
 
-from .validate import require_finite, require_in_range, require_number, require_same, require_tensor
+from .validate import require_finite, require_in_range, require_like, require_number, require_same, require_tensor
 
 BETA_RANGE = {False: 1.0, True: 2.0}
 """The largest β for each eigenvalue range: ``negative=False`` -> β ∈ [0, 1], True -> β ∈ [0, 2]."""
@@ -69,8 +69,7 @@ def validate_delta_inputs(
         tensors.append(initial_state)
         names.append("initial_state")
     for x, name in zip(tensors, names):
-        if x.dtype != q.dtype or x.device != q.device:
-            raise TypeError(f"{name} is {x.dtype} on {x.device} but q is {q.dtype} on {q.device}")
+        require_like(x, name, q, "q")
         require_finite(x, name)
     require_in_range(beta, "beta", 0.0, 2.0)
     if alpha is not None:
@@ -125,9 +124,7 @@ def delta_rule_step(state: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta:
             raise ValueError(f"{name} must have shape {expected.get(name, (batch, heads))} to match the state, got {found}")
     for x, name in ((k, "k"), (v, "v"), (beta, "beta"), (alpha, "alpha")):
         if x is not None:
-            require_tensor(x, name)
-            if x.dtype != state.dtype or x.device != state.device:
-                raise TypeError(f"{name} is {x.dtype} on {x.device} but the state is {state.dtype} on {state.device}")
+            require_like(require_tensor(x, name), name, state, "the state")
     ### BEGIN SOLUTION
     if alpha is not None:
         state = alpha[..., None, None] * state

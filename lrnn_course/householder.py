@@ -32,7 +32,8 @@ from collections.abc import Sequence
 
 import torch
 
-from .validate import require_finite, require_float_dtype, require_in_range, require_number, require_positive_int, require_tensor
+from .validate import (require_finite, require_float_dtype, require_generator, require_in_range, require_number,
+                       require_positive_int, require_tensor)
 
 
 def generalized_householder(key: torch.Tensor, beta: float | torch.Tensor) -> torch.Tensor:
@@ -261,8 +262,7 @@ def spectrum_sample(n: int, factors: int, beta_max: float, samples: int, generat
         require_positive_int(value, name)
     if not 0.0 <= require_number(beta_max, "beta_max") <= 2.0:
         raise ValueError(f"beta_max must lie in [0, 2], got {beta_max}")
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    require_generator(generator)
     keys = torch.randn(samples, factors, n, generator=generator, dtype=torch.float64)
     betas = beta_max * torch.rand(samples, factors, generator=generator, dtype=torch.float64)
     matrices = generalized_householder(keys, betas)

@@ -27,7 +27,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .validate import require_finite, require_positive_int, require_same, require_tensor
+from .validate import require_finite, require_like, require_positive_int, require_same, require_tensor
 
 def validate_scan_inputs(
     a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None
@@ -99,8 +99,7 @@ def combine(
         require_tensor(pair[0], f"{name}[0] (its gate a)")
         require_tensor(pair[1], f"{name}[1] (its input b)")
     for x, name in ((earlier[1], "earlier[1] (its input b)"), (later[0], "later[0] (its gate a)"), (later[1], "later[1] (its input b)")):
-        if x.dtype != earlier[0].dtype or x.device != earlier[0].device:
-            raise TypeError(f"{name} is {x.dtype} on {x.device} but earlier[0] (its gate a) is {earlier[0].dtype} on {earlier[0].device}")
+        require_like(x, name, earlier[0], "earlier[0] (its gate a)")
     try:
         torch.broadcast_shapes(earlier[0].shape, earlier[1].shape, later[0].shape, later[1].shape)
     except RuntimeError:

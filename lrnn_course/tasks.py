@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .validate import require_positive_int
+from .validate import require_generator, require_positive_int
 
 MODULUS = 5
 IGNORE = -1  # the target of every position the loss skips (``ignore_index`` of cross-entropy)
@@ -127,8 +127,7 @@ def validate_task_inputs(n: object, min_len: object, max_len: object, generator:
         raise ValueError(f"min_len must be at least {shortest} for this task, got {min_len}")
     if min_len > max_len:
         raise ValueError(f"min_len must not exceed max_len, got min_len={min_len} > max_len={max_len}")
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    require_generator(generator)
     if generator.device.type != "cpu":
         raise ValueError(f"generator must be a CPU generator (move the batch with Batch.to), got {generator.device}")
 
@@ -266,8 +265,7 @@ def random_bracketed_expression(length: int, generator: torch.Generator, mult: b
     Longer ones are (left op right) with a uniform split of the length - 3 inner tokens.
     """
     require_positive_int(length, "length")
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    require_generator(generator)
     digit = int(torch.randint(MODULUS, (1,), generator=generator))
     if length == 1:
         return [digit], digit

@@ -479,20 +479,33 @@ def by_label(results: Sequence[TrainResult]) -> dict[str, list[TrainResult]]:
     return grouped
 
 
+def _tested_lengths(results: Sequence[TrainResult], table: str) -> list[int]:
+    """Every test length any of ``results`` was scored at, in order (``table`` names the caller for the error)."""
+    if not results:
+        raise ValueError(f"{table} needs at least one TrainResult")
+    return sorted({length for result in results for length in result.final.scores})
+
+
+def _markdown_table(header: list[str], rows: list[list[str]], labels: list[str], reference: Mapping[str, str] | None) -> str:
+    """``header`` and ``rows`` as a Markdown table, with a last column "paper" (``reference[label]`` per row) if given."""
+    if reference is not None:
+        header = [*header, "paper"]
+        rows = [[*row, reference.get(label, "")] for row, label in zip(rows, labels)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
 def seeds_table(results: Sequence[TrainResult], reference: Mapping[str, str] | None = None) -> str:
     """A Markdown table, one row per model over its seeds: steps, median seconds, the median score per
     test length, and the best and the median of the runs' mean scores (the paper's Table 3 and Table 5).
 
     ``reference`` maps a label to the paper's number for it, printed in a last column.
     """
-    if not results:
-        raise ValueError("seeds_table needs at least one TrainResult")
-    lengths = sorted({length for result in results for length in result.final.scores})
+    lengths = _tested_lengths(results, "seeds_table")
     header = ["model", "seeds", "steps", "median seconds", *(f"L={length} median" for length in lengths), "best mean", "median mean"]
-    if reference is not None:
-        header.append("paper")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for label, runs in by_label(results).items():
+    models = by_label(results)
+    rows = []
+    for label, runs in models.items():
         steps = sorted({run.final.step for run in runs})
         row = [label, str(len(runs)), str(steps[0]) if len(steps) == 1 else f"{steps[0]}–{steps[-1]}",
                f"{statistics.median(run.final.seconds for run in runs):.1f}"]
@@ -500,11 +513,8 @@ def seeds_table(results: Sequence[TrainResult], reference: Mapping[str, str] | N
             scores = [run.final.scores[length] for run in runs if length in run.final.scores]
             row.append(f"{statistics.median(scores):.3f}" if scores else "–")
         means = [run.final.mean() for run in runs]
-        row += [f"{max(means):.3f}", f"{statistics.median(means):.3f}"]
-        if reference is not None:
-            row.append(reference.get(label, ""))
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+        rows.append(row + [f"{max(means):.3f}", f"{statistics.median(means):.3f}"])
+    return _markdown_table(header, rows, list(models), reference)
 
 
 def results_table(results: Sequence[TrainResult], reference: Mapping[str, str] | None = None) -> str:
@@ -512,18 +522,11 @@ def results_table(results: Sequence[TrainResult], reference: Mapping[str, str] |
 
     ``reference`` maps a run label to the paper's number for it, printed in a last column.
     """
-    if not results:
-        raise ValueError("results_table needs at least one TrainResult")
-    lengths = sorted({length for result in results for length in result.final.scores})
+    lengths = _tested_lengths(results, "results_table")
     header = ["model", "seed", "steps", "seconds", "device", "score, train lengths", *(f"L={length}" for length in lengths), "mean"]
-    if reference is not None:
-        header.append("paper")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for result in results:
         final = result.final
         row = [result.config.label, str(result.config.seed), str(final.step), f"{final.seconds:.1f}", result.device, f"{final.train_score:.3f}"]
-        row += [f"{final.scores[length]:.3f}" if length in final.scores else "–" for length in lengths] + [f"{final.mean():.3f}"]
-        if reference is not None:
-            row.append(reference.get(result.config.label, ""))
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+        rows.append(row + [f"{final.scores[length]:.3f}" if length in final.scores else "–" for length in lengths] + [f"{final.mean():.3f}"])
+    return _markdown_table(header, rows, [result.config.label for result in results], reference)

@@ -50,6 +50,13 @@ def require_same(tensors: Sequence[torch.Tensor], names: Sequence[str]) -> None:
             raise ValueError(f"{name} is on {x.device} but {first_name} is on {first.device}")
 
 
+def require_like(x: torch.Tensor, name: str, reference: torch.Tensor, reference_name: str) -> torch.Tensor:
+    """Return ``x`` if it has the dtype and device of ``reference`` (the tensors of one computation), else raise."""
+    if x.dtype != reference.dtype or x.device != reference.device:
+        raise TypeError(f"{name} is {x.dtype} on {x.device} but {reference_name} is {reference.dtype} on {reference.device}")
+    return x
+
+
 def require_in_range(x: torch.Tensor, name: str, low: float, high: float) -> torch.Tensor:
     """Raise unless every entry of ``x`` lies in the closed interval [low, high] (NaN lies outside)."""
     outside = ~((x >= low) & (x <= high))
@@ -75,6 +82,13 @@ def require_positive_int(value: object, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be at least 1, got {value}")
     return value
+
+
+def require_generator(generator: object, name: str = "generator") -> torch.Generator:
+    """Return ``generator`` if it is a ``torch.Generator`` (every random draw of the course is seeded), else raise."""
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator, got {type(generator).__name__}")
+    return generator
 
 
 def require_float_dtype(dtype: object, name: str = "dtype") -> torch.dtype:
