@@ -7,12 +7,20 @@ Glossary:
                    solves it, and its cases
 ``Case``           one named property ("negative gates", "gradient matches autograd"), a
                    function that raises ``CheckFailed`` when the learner's function breaks it,
-                   and hints of increasing strength
+                   hints of increasing strength, and a ``priority``: rows that name one
+                   specific mistake rank above rows that many mistakes break
+``Guarded``        a tensor handed to a learner's kernel as a view inside a larger buffer whose
+                   guard bands hold sentinels, so a write or read out of bounds is seen
 ``CheckResult``    the rows of one ``check()`` call; truthy when every row passed
 =================  ==========================================================================
 
 The checker never lets a learner's bug escape: an exception, a wrong type, shape or dtype, a NaN,
 a broken autograd graph, each becomes a red row with a message naming the first mismatch.
+Learner functions get copies of their inputs (``call_learner``), so expected values computed from
+the originals stay pristine whatever the learner writes; the rows that look for in-place writes
+hand over the originals themselves (``call_learner_in_place``, then ``expect_unchanged``). ``check()`` runs the cases in a
+child process with a time limit (:mod:`lrnn_course.isolation`), so learner code that crashes,
+hangs or exits becomes a red row and the notebook lives on.
 The exercises themselves live in :mod:`lrnn_course.checks`, one module per lesson.
 """
 
@@ -43,6 +51,13 @@ class Case:
     name: str
     run: Callable[[Callable[..., Any]], None]
     hints: tuple[str, ...] = ()
+    # The report explains the failing row of highest priority (the first of them): a row that names
+    # one mistake ("state carried across chunks", SPECIFIC) beats one that many mistakes break
+    # ("matches the float64 loop", GENERAL), so the hint shown is about the mistake made.
+    priority: int = 0
+
+
+GENERAL, SPECIFIC = -1, 0
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,7 @@ class Row:
     passed: bool
     message: str = ""
     hints: tuple[str, ...] = ()
+    priority: int = 0
 
 
 @dataclass
@@ -83,6 +99,12 @@ class CheckResult:
     def first_failure(self) -> Row | None:
         return next((row for row in self.rows if not row.passed), None)
 
+    @property
+    def diagnosis(self) -> Row | None:
+        """The failing row the report explains: the first one of the highest priority."""
+        failing = [row for row in self.rows if not row.passed]
+        return max(failing, key=lambda row: row.priority) if failing else None
+
     def __bool__(self) -> bool:
         return self.passed
 
@@ -90,22 +112,23 @@ class CheckResult:
         verdict = "all passed" if self.passed else "not yet"
         return f"{self.exercise}: {self.n_passed}/{len(self.rows)} checks passed ({verdict})"
 
-    def report(self, hint: int = 0, summary: bool = True) -> str:
-        """One line per property, the summary, then the first failure and ``hint`` hints for it.
+    def report(self, hint: int = 0, summary: bool = True, ask_for_hint: str = "check(..., hint={level})") -> str:
+        """One line per property, the summary, then the row that names the mistake and ``hint`` of its hints.
 
         ``check()`` leaves the summary out: in a notebook the returned result displays it.
+        ``ask_for_hint`` is how the caller asks for more hints (the command line says ``--hint {level}``).
         """
         lines = [f"Checking {self.exercise}"]
         lines += [f"  {PASS_MARK if row.passed else FAIL_MARK} {row.name}" for row in self.rows]
         if summary:
             lines.append(self.summary())
-        failure = self.first_failure
+        failure = self.diagnosis
         if failure is not None:
-            lines.append(f"First failure, {failure.name}: {failure.message}")
+            lines.append(f"Look at {failure.name}: {failure.message}")
             shown = failure.hints[: max(hint, 0)]
             lines += [f"Hint {level}: {text}" for level, text in enumerate(shown, start=1)]
             if len(failure.hints) > len(shown):
-                lines.append(f"Stuck? Call check(..., hint={len(shown) + 1}) for a hint.")
+                lines.append(f"Stuck? {ask_for_hint.format(level=len(shown) + 1)} shows a hint for this row.")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -135,12 +158,94 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0].split(" Hint: ")[0] if text else ""
 
 
+def copy_of(value: Any) -> Any:
+    """``value`` with every tensor in it cloned (inside tuples, lists and dicts too).
+
+    A clone of a tensor that requires grad stays on the autograd graph, so gradients computed
+    through the learner's result still reach the original leaves.
+    """
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, (tuple, list)):
+        return type(value)(copy_of(item) for item in value)
+    if isinstance(value, dict):
+        return {key: copy_of(item) for key, item in value.items()}
+    return value
+
+
 def call_learner(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call the learner's function; turn anything it raises into ``CheckFailed`` with a clear message."""
+    """Call the learner's function on copies of its tensor arguments; anything it raises becomes ``CheckFailed``.
+
+    The copies keep the caller's tensors pristine: expected values computed from them, before or
+    after the call, are right even when the learner writes into its inputs (a row of its own,
+    through ``call_learner_in_place``, says so).
+    """
+    return call_learner_in_place(fn, *copy_of(args), **copy_of(kwargs))
+
+
+def call_learner_in_place(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call the learner's function on the very tensors given: for rows about in-place writes, and for kernels
+    whose arguments are views inside guard bands (:class:`Guarded`)."""
     try:
         return fn(*args, **kwargs)
     except Exception as error:  # a learner's bug of any kind becomes a red row
         raise CheckFailed(describe_exception(error)) from error
+
+
+def same_values(before: Any, after: Any) -> bool:
+    """True when two values (tensors, or containers of them) hold the same entries; NaN equals NaN."""
+    if isinstance(before, torch.Tensor):
+        return isinstance(after, torch.Tensor) and before.shape == after.shape and bool(
+            torch.equal(before, after) or torch.equal(before.isnan(), after.isnan()) and torch.equal(before.nan_to_num(), after.nan_to_num()))
+    if isinstance(before, (tuple, list)):
+        return len(before) == len(after) and all(same_values(x, y) for x, y in zip(before, after))
+    return True
+
+
+@dataclass
+class Guarded:
+    """A tensor placed inside a larger buffer, between two guard bands of ``guard`` sentinel entries.
+
+    ``tensor`` is the contiguous view the learner's kernel receives. A kernel that stores past an
+    edge of it writes into a guard band, where ``expect_guards_intact`` sees it, instead of into
+    memory that is not Python's (which can abort the whole process); a kernel that loads past an edge
+    reads the sentinel (NaN for floats), which leaks into its output.
+    """
+
+    name: str
+    buffer: torch.Tensor
+    guard: int
+    tensor: torch.Tensor
+
+    @classmethod
+    def around(cls, name: str, values: torch.Tensor, guard: int = 4096) -> Guarded:
+        """``values`` copied into the middle of a buffer with ``guard`` sentinels on each side."""
+        sentinel = float("nan") if values.dtype.is_floating_point else -(2**30)
+        buffer = torch.full((values.numel() + 2 * guard,), sentinel, dtype=values.dtype, device=values.device)
+        tensor = buffer[guard : guard + values.numel()].view(values.shape)
+        tensor.copy_(values)
+        return cls(name, buffer, guard, tensor)
+
+    def out_of_bounds_writes(self) -> tuple[int, int]:
+        """How many guard entries before the tensor and after it no longer hold the sentinel."""
+        before, after = self.buffer[: self.guard], self.buffer[self.guard + self.tensor.numel() :]
+        sentinel = self.buffer[:1].new_full((), float("nan") if self.buffer.dtype.is_floating_point else -(2**30))
+
+        def changed(band: torch.Tensor) -> int:
+            return int((~band.isnan()).sum()) if band.dtype.is_floating_point else int((band != sentinel).sum())
+
+        return changed(before), changed(after)
+
+
+def expect_guards_intact(*guarded: Guarded, advice: str = "check the masks of your loads and stores") -> None:
+    """Raise ``CheckFailed`` naming the first tensor whose guard bands a kernel wrote into."""
+    for item in guarded:
+        before, after = item.out_of_bounds_writes()
+        if before or after:
+            where = " and ".join(part for part in (
+                f"{after} element{'s' if after > 1 else ''} past the end" if after else "",
+                f"{before} element{'s' if before > 1 else ''} before the start" if before else "") if part)
+            raise CheckFailed(f"wrote {where} of {item.name} (out of bounds): {advice}")
 
 
 def generator_for(name: str) -> torch.Generator:
@@ -190,10 +295,11 @@ def expect_tensor_close(
 
 
 def expect_unchanged(before: Sequence[torch.Tensor], after: Sequence[torch.Tensor], names: Sequence[str]) -> None:
-    """Raise ``CheckFailed`` if the learner's function wrote into one of its inputs."""
-    for original, now, name in zip(before, after, names):
-        if not torch.equal(original, now):
-            raise CheckFailed(f"your function changed its input {name} in place; compute new tensors instead")
+    """Raise ``CheckFailed`` naming the inputs the learner's function wrote into (call it through ``call_learner_in_place``)."""
+    changed = [name for original, now, name in zip(before, after, names) if not same_values(original, now)]
+    if changed:
+        raise CheckFailed(f"your function modified its input{'s' if len(changed) > 1 else ''} "
+                          f"{', '.join(f'`{name}`' for name in changed)} in place; compute new tensors instead")
 
 
 def check(exercise: str, fn: Callable[..., Any], hint: int = 0, stream: TextIO | None = None) -> CheckResult:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from .. import scan
-from ..check import Case, CheckFailed, Exercise, call_learner, first_line, expect_tensor_close, expect_unchanged, generator_for
+from ..check import Case, CheckFailed, Exercise, call_learner, call_learner_in_place, first_line, expect_tensor_close, expect_unchanged, generator_for
 
 ScanCall = Callable[[Callable[..., Any], torch.Tensor, torch.Tensor, torch.Tensor | None], Any]
 STATES = "(B, T, D)"
@@ -115,7 +115,7 @@ def scan_cases(call: ScanCall) -> list[Case]:
     def unchanged(fn: Callable[..., Any]) -> None:
         a, b, h0 = random_inputs("unchanged", 2, 9, 3, with_h0=True)
         originals = [a.clone(), b.clone(), h0.clone()]
-        call_learner(call, fn, a, b, h0)
+        call_learner_in_place(call, fn, a, b, h0)
         expect_unchanged(originals, [a, b, h0], ["a", "b", "h0"])
 
     def gradient(fn: Callable[..., Any]) -> None:

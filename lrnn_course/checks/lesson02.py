@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from .. import mamba
-from ..check import Case, CheckFailed, Exercise, call_learner, expect_tensor_close, expect_unchanged, first_line, generator_for
+from ..check import Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, first_line, generator_for
 from .lesson01 import loop64
 
 GATES = "(batch, T, E, N)"
@@ -143,7 +143,7 @@ def scan_cases() -> list[Case]:
     def unchanged(fn: Callable[..., Any]) -> None:
         inputs = selective_inputs("unchanged")
         originals = [x.clone() for x in inputs]
-        call_learner(fn, *inputs)
+        call_learner_in_place(fn, *inputs)
         expect_unchanged(originals, inputs, ["u", "delta", "A_log", "B", "C", "D"])
 
     def gradient(fn: Callable[..., Any]) -> None:

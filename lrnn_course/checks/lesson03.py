@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from .. import precision
-from ..check import Case, CheckFailed, Exercise, call_learner, expect_tensor_close, expect_unchanged, generator_for
+from ..check import Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, generator_for
 
 BITS = "(B, T)"
 
@@ -110,7 +110,7 @@ def parity_cases() -> list[Case]:
     def unchanged(fn: Callable[..., Any]) -> None:
         bits = (torch.rand(2, 9, generator=generator_for("unchanged")) < 0.5).float()
         original = bits.clone()
-        call_learner(fn, bits)
+        call_learner_in_place(fn, bits)
         expect_unchanged([original], [bits], ["bits"])
 
     return [

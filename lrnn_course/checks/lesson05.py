@@ -15,7 +15,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from .. import householder
-from ..check import Case, CheckFailed, Exercise, call_learner, expect_tensor_close, expect_unchanged, generator_for
+from ..check import Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, generator_for
 
 COUNTS = "(B, T)"
 
@@ -114,7 +114,7 @@ def counter_cases() -> list[Case]:
     def unchanged(fn: Callable[..., Any]) -> None:
         bits = (torch.rand(2, 9, generator=generator_for("unchanged")) < 0.5).double()
         original = bits.clone()
-        call_learner(fn, bits, 3)
+        call_learner_in_place(fn, bits, 3)
         expect_unchanged([original], [bits], ["bits"])
 
     return [

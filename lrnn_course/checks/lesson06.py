@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from .. import deltanet, householder
-from ..check import Case, CheckFailed, Exercise, call_learner, expect_tensor_close, expect_unchanged, generator_for
+from ..check import Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, generator_for
 
 STATE = "(B, H, D_k, D_v)"
 MATRIX = "(..., n, n)"
@@ -65,7 +65,7 @@ def step_cases() -> list[Case]:
     def unchanged(fn: Callable[..., Any]) -> None:
         inputs = step_inputs("unchanged", gated=True)
         originals = [x.clone() for x in inputs]
-        call_learner(fn, *inputs)
+        call_learner_in_place(fn, *inputs)
         expect_unchanged(originals, inputs, ["state", "k", "v", "beta", "alpha"])
 
     return [

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import deltanet, deltaproduct, householder
-from ..check import Case, CheckFailed, Exercise, call_learner, expect_tensor_close, expect_unchanged, generator_for
+from ..check import Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, generator_for
 
 OUTPUTS = "(B, T, H, D_v)"
 
@@ -132,7 +132,7 @@ def interleaving_cases() -> list[Case]:
     def unchanged(fn: Callable[..., Any]) -> None:
         inputs = product_inputs("unchanged", 2, True, True)
         originals = [x.clone() for x in inputs]
-        call_learner(fn, *inputs)
+        call_learner_in_place(fn, *inputs)
         expect_unchanged(originals, list(inputs), ["q", "k", "v", "beta", "alpha", "initial_state"])
 
     return [

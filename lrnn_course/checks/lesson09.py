@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import chunkwise, deltanet
-from ..check import Case, CheckFailed, Exercise, call_learner, expect_tensor_close, expect_unchanged, generator_for
+from ..check import Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, generator_for
 
 MATRIX = "(..., C, C)"
 
@@ -105,7 +105,7 @@ def chunk_cases() -> list[Case]:
     def unchanged(fn: Callable[..., Any]) -> None:
         inputs = chunk_inputs("unchanged", 8, True)
         originals = [x.clone() for x in inputs]
-        call_learner(fn, *inputs)
+        call_learner_in_place(fn, *inputs)
         expect_unchanged(originals, list(inputs), ["q", "k", "v", "beta", "state", "alpha"])
 
     return [
