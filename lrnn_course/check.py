@@ -82,10 +82,15 @@ class Row:
 
 @dataclass
 class CheckResult:
-    """All rows of one ``check()`` call. ``bool(result)`` is True when every row passed."""
+    """All rows of one ``check()`` call. ``bool(result)`` is True when every row passed.
+
+    ``note`` says how the check ran when that is not the usual way (e.g. in this process, because a
+    child process cannot use an initialised CUDA).
+    """
 
     exercise: str
     rows: list[Row] = field(default_factory=list)
+    note: str = ""
 
     @property
     def passed(self) -> bool:
@@ -94,10 +99,6 @@ class CheckResult:
     @property
     def n_passed(self) -> int:
         return sum(row.passed for row in self.rows)
-
-    @property
-    def first_failure(self) -> Row | None:
-        return next((row for row in self.rows if not row.passed), None)
 
     @property
     def diagnosis(self) -> Row | None:
@@ -118,7 +119,7 @@ class CheckResult:
         ``check()`` leaves the summary out: in a notebook the returned result displays it.
         ``ask_for_hint`` is how the caller asks for more hints (the command line says ``--hint {level}``).
         """
-        lines = [f"Checking {self.exercise}"]
+        lines = [f"Checking {self.exercise}"] + ([f"({self.note})"] if self.note else [])
         lines += [f"  {PASS_MARK if row.passed else FAIL_MARK} {row.name}" for row in self.rows]
         if summary:
             lines.append(self.summary())
@@ -188,6 +189,9 @@ def call_learner_in_place(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> 
     whose arguments are views inside guard bands (:class:`Guarded`)."""
     try:
         return fn(*args, **kwargs)
+    except SystemExit as error:  # sys.exit() or exit() in a learner's function ends nothing but this row
+        raise CheckFailed(f"called sys.exit({error.code if error.code is not None else ''}): a function returns its "
+                          "result instead of ending the program") from error
     except Exception as error:  # a learner's bug of any kind becomes a red row
         raise CheckFailed(describe_exception(error)) from error
 
@@ -302,41 +306,66 @@ def expect_unchanged(before: Sequence[torch.Tensor], after: Sequence[torch.Tenso
                           f"{', '.join(f'`{name}`' for name in changed)} in place; compute new tensors instead")
 
 
-def check(exercise: str, fn: Callable[..., Any], hint: int = 0, stream: TextIO | None = None) -> CheckResult:
+DEFAULT_TIMEOUT_S = 60.0
+
+
+def check(exercise: str, fn: Callable[..., Any], hint: int = 0, stream: TextIO | None = None,
+          timeout: float = DEFAULT_TIMEOUT_S) -> CheckResult:
     """Run every case of ``exercise`` on ``fn``, print the table, and return the ``CheckResult``.
 
-    The result is truthy when every property holds; its ``repr`` is the one-line summary, which a
-    notebook shows under the table.
+    The cases run in a child process (:func:`lrnn_course.isolation.run_isolated`): a function that
+    crashes, loops forever or exits becomes a red row, and this process (the notebook's kernel)
+    lives on. The result is truthy when every property holds; its ``repr`` is the one-line summary,
+    which a notebook shows under the table.
 
     Args:
         exercise: the exercise id, e.g. ``"01.sequential_scan"``.
         fn: your function.
-        hint: how many hints to print for the first failing property (0 = none).
+        hint: how many hints to print for the row that names the mistake (0 = none).
         stream: where to print the table (default: standard output).
+        timeout: seconds the whole check may take before it is stopped and reported.
     """
-    result = check_quietly(exercise, fn)
+    from .isolation import run_isolated
+
+    result = run_isolated(exercise, fn, timeout)
     print(result.report(hint=hint, summary=False), file=stream or sys.stdout)
     return result
 
 
-def check_quietly(exercise: str, fn: Callable[..., Any]) -> CheckResult:
-    """``check`` without printing: for tests and the command line."""
+def unknown_exercise(exercise: str, fn: Any) -> Row | None:
+    """The one red row for an exercise id that does not exist or an ``fn`` that is not a function, else None."""
     from .checks import EXERCISES
 
     if exercise not in EXERCISES:
         close = difflib.get_close_matches(exercise, EXERCISES, n=3)
         known = ", ".join(close or sorted(EXERCISES))
-        return CheckResult(exercise, [Row("exercise exists", False, f"unknown exercise {exercise!r}; did you mean {known}?")])
+        return Row("exercise exists", False, f"unknown exercise {exercise!r}; did you mean {known}?")
     if not callable(fn):
-        return CheckResult(exercise, [Row("is a function", False, f"expected a function, got {type(fn).__name__}")])
-    result = CheckResult(exercise)
-    for case in EXERCISES[exercise].cases:
-        try:
-            case.run(fn)
-        except CheckFailed as failure:
-            result.rows.append(Row(case.name, False, str(failure), case.hints))
-        except Exception as error:  # a learner's object misbehaving outside call_learner
-            result.rows.append(Row(case.name, False, describe_exception(error), case.hints))
-        else:
-            result.rows.append(Row(case.name, True))
-    return result
+        return Row("is a function", False, f"expected a function, got {type(fn).__name__}")
+    return None
+
+
+def cases_of(exercise: str) -> tuple[Case, ...]:
+    """The cases of a known exercise, in the order they run."""
+    from .checks import EXERCISES
+
+    return EXERCISES[exercise].cases
+
+
+def run_case(case: Case, fn: Callable[..., Any]) -> Row:
+    """One case on ``fn``, as a row: passed, or red with the message and the case's own hints."""
+    try:
+        case.run(fn)
+    except CheckFailed as failure:
+        return Row(case.name, False, str(failure), case.hints, case.priority)
+    except Exception as error:  # a learner's object misbehaving outside call_learner
+        return Row(case.name, False, describe_exception(error), case.hints, case.priority)
+    return Row(case.name, True, priority=case.priority)
+
+
+def check_quietly(exercise: str, fn: Callable[..., Any]) -> CheckResult:
+    """``check`` without printing and in this process: for tests, and where a child process cannot run."""
+    problem = unknown_exercise(exercise, fn)
+    if problem is not None:
+        return CheckResult(exercise, [problem])
+    return CheckResult(exercise, [run_case(case, fn) for case in cases_of(exercise)])

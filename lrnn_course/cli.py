@@ -22,27 +22,35 @@ def run_doctor(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     from .build import solution_function
-    from .check import check_quietly
+    from .check import DEFAULT_TIMEOUT_S
+    from .isolation import run_isolated
+    from .workshop import time_limit
 
     try:
         name = solution_function(args.exercise).__name__
     except KeyError as error:
         print(error.args[0], file=sys.stderr)
         return 2
+    timeout = args.timeout or DEFAULT_TIMEOUT_S
     path = Path(args.file)
     if path.suffix != ".py" or not path.is_file():
         print(f"{path} is not a Python file; save your function in a .py file", file=sys.stderr)
         return 2
     try:
-        namespace = runpy.run_path(str(path), run_name="__lrnn_course_check__")
-    except Exception as error:  # the learner's file itself fails to load: report, don't crash
+        with time_limit(timeout):
+            namespace = runpy.run_path(str(path), run_name="__lrnn_course_check__")
+    except SystemExit as error:  # exit() at the top of the file must not pass for a green check
+        print(f"{path} called sys.exit({error.code if error.code is not None else ''}) while loading; "
+              "define your function and leave the rest to the check", file=sys.stderr)
+        return 1
+    except Exception as error:  # the learner's file itself fails to load (TimeoutError included): report, don't crash
         print(f"{path} could not be loaded: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     if name not in namespace:
         print(f"{path} defines no function named {name}", file=sys.stderr)
         return 1
-    result = check_quietly(args.exercise, namespace[name])
-    print(result.report(hint=args.hint))
+    result = run_isolated(args.exercise, namespace[name], timeout)
+    print(result.report(hint=args.hint, ask_for_hint=f"lrnn-course check {args.exercise} {path} --hint {{level}}"))
     return 0 if result else 1
 
 
@@ -61,10 +69,17 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_progress(args: argparse.Namespace) -> int:
+    from .check import DEFAULT_TIMEOUT_S
     from .workshop import folder_progress, progress_table
 
+    def show(notebook: str, exercise: str, index: int, total: int) -> None:
+        # a line per exercise on stderr, so a long check is never silent (and stdout keeps only the table)
+        end = "\r" if sys.stderr.isatty() else "\n"
+        print(f"\x1b[2K[{index}/{total}] checking {exercise} ({notebook}) …" if end == "\r" else
+              f"[{index}/{total}] checking {exercise} ({notebook})", end=end, file=sys.stderr, flush=True)
+
     try:
-        progress = folder_progress(Path(args.folder))
+        progress = folder_progress(Path(args.folder), timeout=args.timeout or DEFAULT_TIMEOUT_S, on_start=show)
     except FileNotFoundError as error:
         print(error, file=sys.stderr)
         return 2
@@ -159,6 +174,8 @@ def parser() -> argparse.ArgumentParser:
 
     progress = commands.add_parser("progress", help="check every exercise in a folder of notebooks; a table per lesson")
     progress.add_argument("folder", nargs="?", default="lrnn-exercises", help="the folder `fetch` wrote (default ./lrnn-exercises)")
+    progress.add_argument("--timeout", type=float, default=None,
+                          help="seconds each exercise's check (and each notebook's cells) may take (default: check()'s, 60)")
     progress.set_defaults(run=run_progress)
 
     reveal = commands.add_parser("reveal", help="print the reference solution of an exercise (LRNN_COURSE_NO_REVEAL=1 disables it)")
@@ -168,7 +185,9 @@ def parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="check your solution of an exercise, saved in a .py file")
     check.add_argument("exercise", help="exercise id, e.g. 01.sequential_scan")
     check.add_argument("file", help="a .py file defining the function")
-    check.add_argument("--hint", type=int, default=0, help="how many hints to show for the first failure")
+    check.add_argument("--hint", type=int, default=0, help="how many hints to show for the row that names the mistake")
+    check.add_argument("--timeout", type=float, default=None,
+                       help="seconds the check may take before it is stopped (default: check()'s, 60)")
     check.set_defaults(run=run_check)
 
     build = commands.add_parser("build", help="generate lessons/, exercises/ and solutions/ from sources/")

@@ -122,10 +122,11 @@ def _workshop_report(line) -> list[str]:
         problems.append("the exercise notebooks (reinstall lrnn-course)")
     try:
         from .build import solution_function
-        from .check import check_quietly
+        from .check import DEFAULT_TIMEOUT_S
+        from .isolation import run_isolated
 
-        started = time.perf_counter()
-        result = check_quietly(WORKSHOP_CHECK, solution_function(WORKSHOP_CHECK))
+        started = time.perf_counter()  # in a child process, as a learner's check() runs
+        result = run_isolated(WORKSHOP_CHECK, solution_function(WORKSHOP_CHECK), DEFAULT_TIMEOUT_S)
         outcome = f"{result.n_passed}/{len(result.rows)} rows passed in {time.perf_counter() - started:.1f} s"
         line("check", f"{WORKSHOP_CHECK} with the reference solution: {outcome}")
         if not result.passed:

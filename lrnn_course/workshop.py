@@ -23,11 +23,14 @@ import json
 import linecache
 import os
 import re
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .check import FAIL_MARK, PASS_MARK, CheckResult, check_quietly, describe_exception
+from .check import DEFAULT_TIMEOUT_S, FAIL_MARK, PASS_MARK, CheckResult, describe_exception, first_line
 
 KINDS = ("exercises", "solutions")
 NO_REVEAL_ENV = "LRNN_COURSE_NO_REVEAL"
@@ -102,8 +105,8 @@ class Progress:
             return self.problem
         if self.passed:
             return f"{self.result.n_passed}/{len(self.result.rows)} checks"
-        failure = self.result.first_failure
-        return f"{self.result.n_passed}/{len(self.result.rows)} checks; first failure: {failure.name}: {failure.message}"
+        failure = self.result.diagnosis
+        return f"{self.result.n_passed}/{len(self.result.rows)} checks; look at {failure.name}: {failure.message}"
 
 
 def _code_cells(notebook: Path) -> list[str]:
@@ -116,9 +119,22 @@ def _without_shell_lines(source: str) -> str:
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
-def notebook_progress(notebook: Path) -> list[Progress]:
-    """Run the notebook's cells except its ``check(...)`` calls, then check each exercise it names."""
+def exercises_of(cells: list[str]) -> list[tuple[str, str]]:
+    """(exercise id, function name) of every ``check(...)`` call in a notebook's code cells, in order."""
+    return [call for source in cells for call in CHECK_CALL.findall(source)]
+
+
+def notebook_progress(notebook: Path, timeout: float = DEFAULT_TIMEOUT_S,
+                      on_start: Callable[[str, str], None] | None = None) -> list[Progress]:
+    """Run the notebook's cells except its ``check(...)`` calls, then check each exercise it names.
+
+    Each check runs in a child process stopped after ``timeout`` seconds (``isolation.run_isolated``);
+    the cells run here, each stopped after ``timeout`` seconds where a timer can interrupt them (the main thread).
+    ``on_start(notebook name, exercise)`` is called before each check.
+    """
     import matplotlib
+
+    from .isolation import run_isolated
 
     matplotlib.use("Agg")  # the cells' figures are not shown
     namespace: dict = {"__name__": "__lrnn_course_progress__"}
@@ -134,9 +150,11 @@ def notebook_progress(notebook: Path) -> list[Progress]:
         code = _without_shell_lines(source) + "\n"
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), time_limit(timeout):
                 exec(compile(code, filename, "exec"), namespace)
-        except Exception as error:  # a learner's broken cell: reported on the exercises after it
+        except SystemExit as error:  # exit() in a cell ends nothing here
+            failures.append(f"code cell {index + 1} called sys.exit({error.code if error.code is not None else ''})")
+        except Exception as error:  # a learner's broken cell (TimeoutError included): reported on the exercises after it
             failures.append(f"code cell {index + 1} {describe_exception(error)}")
     progress = []
     for exercise, name, failed_before in exercises:
@@ -145,17 +163,64 @@ def notebook_progress(notebook: Path) -> list[Progress]:
             problem = failures[failed_before - 1] if failed_before else f"the notebook defines no function {name}"
             progress.append(Progress(notebook.name, exercise, problem=problem))
         else:
-            progress.append(Progress(notebook.name, exercise, result=check_quietly(exercise, fn)))
+            if on_start is not None:
+                on_start(notebook.name, exercise)
+            progress.append(Progress(notebook.name, exercise, result=run_isolated(exercise, fn, timeout)))
     return progress
 
 
-def folder_progress(folder: Path) -> list[Progress]:
-    """``notebook_progress`` of every exercise notebook in ``folder`` (those named like the shipped ones)."""
-    names = {path.name for path in shipped_notebooks("exercises")}
-    notebooks = sorted(path for path in folder.glob("*.ipynb") if path.name in names)
-    if not notebooks:
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise ``TimeoutError`` in the block after ``seconds``; no limit outside the main thread, where SIGALRM cannot reach."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signal_number: int, frame) -> None:
+        raise TimeoutError(f"did not finish within {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def folder_progress(folder: Path, timeout: float = DEFAULT_TIMEOUT_S,
+                    on_start: Callable[[str, str, int, int], None] | None = None) -> list[Progress]:
+    """``notebook_progress`` of every exercise notebook ``fetch`` puts in ``folder``.
+
+    A notebook that is missing or cannot be read (not JSON, truncated) gives a row per exercise of
+    the shipped notebook saying so, by file name; the other notebooks are checked as usual.
+    ``on_start(notebook name, exercise, index, total)`` is called before each check.
+    """
+    shipped = shipped_notebooks("exercises")
+    present = [path for path in shipped if (folder / path.name).exists()]
+    if not present:
         raise FileNotFoundError(f"no exercise notebooks in {folder}: run `lrnn-course fetch exercises {folder}` first")
-    return [entry for notebook in notebooks for entry in notebook_progress(notebook)]
+    planned = {path.name: exercises_of(_code_cells(path)) for path in shipped}
+    total, started = sum(len(planned[path.name]) for path in present), []
+
+    def announce(notebook: str, exercise: str) -> None:
+        started.append(exercise)
+        if on_start is not None:
+            on_start(notebook, exercise, len(started), total)
+
+    progress = []
+    for path in shipped:
+        mine = folder / path.name
+        if not mine.exists():
+            problem = f"{mine} is missing: `lrnn-course fetch exercises {folder}` copies it back (your other files are kept)"
+            progress += [Progress(path.name, exercise, problem=problem) for exercise, _ in planned[path.name]]
+            continue
+        try:
+            progress += notebook_progress(mine, timeout, announce)
+        except (OSError, ValueError, KeyError, TypeError) as error:  # not JSON, truncated, not a notebook
+            problem = f"{mine} could not be read ({type(error).__name__}: {first_line(error)}); restore it from a backup or fetch it again"
+            progress += [Progress(path.name, exercise, problem=problem) for exercise, _ in planned[path.name]]
+    return progress
 
 
 def progress_table(progress: list[Progress], colour: bool = False) -> str:

@@ -1,0 +1,159 @@
+"""Learner code cannot crash, hang or silence a check: in a notebook, from the command line, in `progress`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import nbformat
+import pytest
+
+from lrnn_course import isolation, scan
+from lrnn_course.check import check
+from lrnn_course.checks import EXERCISES
+
+CLI = [sys.executable, "-m", "lrnn_course"]
+
+
+def loops_forever(a, b, h0=None):
+    while True:
+        pass
+
+
+def exits_quietly(a, b, h0=None):
+    sys.exit(0)
+
+
+def ends_the_process(a, b, h0=None):
+    os._exit(0)
+
+
+def aborts_on_long_inputs(a, b, h0=None):
+    if a.shape[1] == 63:  # the row "odd length 63", after four rows that pass
+        os.abort()
+    return scan.sequential_scan(a, b, h0)
+
+
+def prints_and_solves(a, b, h0=None):
+    print(f"debugging: T = {a.shape[1]}")
+    return scan.sequential_scan(a, b, h0)
+
+
+def rows_of(result):
+    return {row.name: row for row in result.rows}
+
+
+def test_an_endless_loop_is_a_red_row_within_the_limit_plus_five_seconds():
+    started = time.monotonic()
+    result = check("01.sequential_scan", loops_forever, timeout=2)
+    assert time.monotonic() - started < 2 + 5
+    assert not result
+    assert "did not finish within 2 s" in result.rows[0].message
+    assert result.diagnosis is result.rows[0]
+    assert all("not run" in row.message for row in result.rows[1:])
+
+
+@pytest.mark.parametrize("learner,message", [
+    (exits_quietly, "called sys.exit(0)"),
+    (ends_the_process, "ended the check's process (exit code 0"),
+])
+def test_exiting_is_a_red_row_not_a_green_check(learner, message):
+    result = check("01.sequential_scan", learner, timeout=20)
+    assert not result
+    assert message in result.diagnosis.message
+
+
+def test_a_crash_keeps_the_rows_before_it_and_this_process_lives_on():
+    result = check("01.sequential_scan", aborts_on_long_inputs, timeout=20)
+    rows = rows_of(result)
+    assert rows["returns h of shape (B, T, D)"].passed and rows["length 1"].passed
+    assert not rows["odd length 63"].passed
+    assert "crashed (SIGABRT" in rows["odd length 63"].message
+    assert result.diagnosis is rows["odd length 63"]
+    assert "not run" in rows["gradient matches autograd"].message
+
+
+def test_what_the_learner_prints_reaches_the_notebook_and_the_solution_passes(capsys):
+    result = check("01.sequential_scan", prints_and_solves, timeout=20)
+    assert result
+    assert "debugging: T = 63" in capsys.readouterr().out
+
+
+def test_where_no_child_can_run_the_check_runs_here_and_says_so(monkeypatch, capsys):
+    monkeypatch.setattr(isolation, "in_process_reason", lambda: "CUDA is initialised in this process")
+    result = check("01.combine", EXERCISES["01.combine"].solution)
+    assert result and "ran in this process, without a time limit: CUDA is initialised" in capsys.readouterr().out
+
+
+def run_cli(*args, cwd=None, timeout=120):
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+@pytest.mark.parametrize("body,message", [
+    ("import sys\nsys.exit(0)\n", "called sys.exit(0) while loading"),
+    ("while True:\n    pass\n", "TimeoutError"),
+    ("import sys\n\ndef sequential_scan(a, b, h0=None):\n    sys.exit(0)\n", "called sys.exit(0): a function returns"),
+    ("def sequential_scan(a, b, h0=None):\n    while True:\n        pass\n", "did not finish within 3 s"),
+])
+def test_the_command_line_never_passes_code_that_exits_or_hangs(tmp_path, body, message):
+    learner = tmp_path / "mine.py"
+    learner.write_text(body)
+    started = time.monotonic()
+    done = run_cli("check", "01.sequential_scan", str(learner), "--timeout", "3")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert message in done.stdout + done.stderr
+    assert time.monotonic() - started < 60
+
+
+def test_the_command_line_asks_for_hints_in_its_own_spelling(tmp_path):
+    learner = tmp_path / "mine.py"
+    learner.write_text("def combine(earlier, later):\n    (a1, b1), (a2, b2) = earlier, later\n    return a1 * a2, a1 * b2 + b1\n")
+    done = run_cli("check", "01.combine", str(learner))
+    assert "--hint 1" in done.stdout and "check(..., hint" not in done.stdout
+
+
+def test_progress_names_unreadable_and_missing_notebooks_and_checks_the_rest(tmp_path):
+    folder = tmp_path / "ex"
+    assert run_cli("fetch", "exercises", str(folder)).returncode == 0
+    broken = folder / "02_selective_ssms.ipynb"
+    broken.write_bytes(broken.read_bytes()[:3000])  # truncated, as by a full disk
+    (folder / "04_negative_eigenvalues.ipynb").unlink()
+    solved = folder / "01_diagonal_scans.ipynb"
+    notebook = nbformat.read(solved, as_version=4)
+    for cell in notebook.cells:
+        if "def combine(" in cell.source:
+            cell.source = "def combine(earlier, later):\n    (a1, b1), (a2, b2) = earlier, later\n    return a1 * a2, a2 * b1 + b2\n"
+    nbformat.write(notebook, solved)
+    done = run_cli("progress", str(folder), "--timeout", "20", timeout=600)
+    table = done.stdout
+    assert done.returncode == 1
+    assert "02_selective_ssms.ipynb could not be read (JSONDecodeError" in table
+    assert "04_negative_eigenvalues.ipynb is missing" in table
+    assert "✓ 01.combine" in table and "K4.chunk_gates" in table
+    assert "checking 01.combine" in done.stderr  # a line per exercise while it runs
+
+
+def test_a_notebook_kernel_survives_learner_code_that_hangs_crashes_or_exits(tmp_path):
+    from nbclient import NotebookClient
+
+    cells = [
+        "from lrnn_course import check\nimport os, sys",
+        "def sequential_scan(a, b, h0=None):\n    while True:\n        pass",
+        'check("01.sequential_scan", sequential_scan, timeout=2)',
+        "def sequential_scan(a, b, h0=None):\n    os.abort()",
+        'check("01.sequential_scan", sequential_scan)',
+        "def sequential_scan(a, b, h0=None):\n    sys.exit(0)",
+        'check("01.sequential_scan", sequential_scan)',
+        'print("the kernel is alive")',
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(textwrap.dedent(c)) for c in cells])
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = [json.dumps(cell.get("outputs", [])) for cell in notebook.cells]
+    assert "did not finish within 2 s" in text[2]
+    assert "crashed (SIGABRT" in text[4]
+    assert "called sys.exit(0)" in text[6]
+    assert "the kernel is alive" in text[7]
