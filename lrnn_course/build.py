@@ -21,6 +21,12 @@ the library function that solves it (``lrnn_course.checks.EXERCISES[id].solution
 the imports it needs; in the exercise notebook the region between the function's
 ``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers becomes nbgrader's stub, so
 ``nbgrader generate_assignment`` on a solution notebook gives back the exercise notebook.
+
+In the lesson, the answer stays out of sight until the learner asks for it: the exercise cell is
+tagged ``solution`` and folded (``FOLDED``: JupyterLab shows only its first line, a comment; every
+nbconvert export, HTML and slides included, leaves its source out; ``lrnn_course.slides`` drops the
+cell), and a generated markdown cell tagged ``try-first`` says where to try the exercise and how to
+reveal the answer. Its outputs and the cells after it, which call the function, stay as they are.
 """
 
 from __future__ import annotations
@@ -38,8 +44,10 @@ import types
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
+if TYPE_CHECKING:  # imported where used: `reveal` and `check` need this module, not the notebook packages
+    import nbformat
 
 KINDS = ("lesson", "exercise", "solution")
 SOURCE_TAGS = ("lesson", "practice", "instructor")  # the generator's own tags, dropped from the notebooks
@@ -58,14 +66,55 @@ WIDGET_CELL_TIMEOUT_S = 60
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 # cell metadata a notebook keeps; the rest (jupytext's layout hints) stays in the source
 KEPT_CELL_METADATA = ("slideshow", "jupyter", "editable", "deletable")
+SOLUTION_TAG = "solution"  # a lesson's exercise cell, which holds the reference solution
+TRY_FIRST_TAG = "try-first"  # the markdown line before it
+# JupyterLab folds a cell whose metadata says jupyter.source_hidden (and shows the first line of its
+# source in its place); nbconvert's templates leave out the source of a cell whose metadata says
+# transient.remove_source (what its TagRemovePreprocessor sets), so `jupyter nbconvert --to html`
+# needs no option to keep the answer out of a lesson's HTML.
+FOLDED = {"jupyter": {"source_hidden": True}, "transient": {"remove_source": True}}
+
+
+class NotACheckout(FileNotFoundError):
+    """The package runs from an installation (a wheel), without the course's ``sources/``."""
+
+
+def checkout_root() -> Path | None:
+    """The checkout this module belongs to, or None when it is installed from a wheel."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "sources").is_dir() else None
 
 
 def repo_root() -> Path:
     """The checkout this module belongs to (the generator only runs from a source tree)."""
-    root = Path(__file__).resolve().parent.parent
-    if not (root / "sources").is_dir():
-        raise FileNotFoundError(f"no sources/ folder beside the package in {root}; run the generator from a clone")
+    root = checkout_root()
+    if root is None:
+        raise NotACheckout(f"this lrnn_course is installed in {Path(__file__).resolve().parent}, without the course's sources/: "
+                           "generating the notebooks needs a clone of the course repository (then `pip install -e .` in it)")
     return root
+
+
+def lesson_notebooks(names: Iterable[str] = ()) -> list[Path]:
+    """The executed lesson and kernel notebooks (or those whose stem starts with one of ``names``).
+
+    A checkout's ``lessons/`` and ``kernels/``; from an installed wheel, the copies it ships
+    (``lrnn-course fetch lessons``), so that ``slides`` and ``run`` need no clone.
+    """
+    root = checkout_root()
+    if root is not None:
+        return [target.path for target in targets(root, names) if target.kind == "lesson"]
+    from .workshop import shipped_notebooks
+
+    wanted = tuple(names)
+    chosen = [path for path in shipped_notebooks("lessons") if not wanted or path.stem.startswith(wanted)]
+    if wanted and not chosen:
+        raise FileNotFoundError(f"no lesson shipped with lrnn_course starts with {', '.join(wanted)}")
+    return chosen
+
+
+def output_folder(name: str) -> Path:
+    """``build/<name>`` in the checkout, or in the current folder when the package is installed from a wheel."""
+    return (checkout_root() or Path.cwd()) / "build" / name
 
 
 @dataclass(frozen=True)
@@ -166,13 +215,26 @@ def import_lines(fn: types.FunctionType, code: str, already_bound: set[str]) -> 
 
 
 def exercise_cell_source(cell_source: str, kind: str, already_bound: set[str]) -> str:
-    """Replace the directive of an exercise cell by the imports and the function for ``kind``."""
+    """Replace the directive of an exercise cell by the imports and the function for ``kind``.
+
+    In the lesson a comment comes first: JupyterLab shows that line in place of the folded cell.
+    """
     match = DIRECTIVE.search(cell_source)
-    fn = solution_function(match.group("id"))
+    exercise_id = match.group("id")
+    fn = solution_function(exercise_id)
     code = function_source(fn, kind)
     imports = import_lines(fn, code, already_bound)
     block = "\n".join(imports) + ("\n\n\n" if imports else "") + code
+    if kind == "lesson":
+        block = f"# The reference solution of {exercise_id}, folded: click to unfold it, once you have tried\n" + block
     return (cell_source[: match.start()] + block + cell_source[match.end() :]).strip("\n")
+
+
+def try_first_source(exercise_id: str, practice_notebook: str) -> str:
+    """The line a lesson shows before the folded solution of ``exercise_id``."""
+    return (f"**Try it yourself first:** exercise `{exercise_id}` waits in the practice notebook `{practice_notebook}` "
+            f"(`lrnn-course fetch exercises` copies it). The next cell holds the reference solution, folded: "
+            f"click it to unfold it, or print it with `lrnn-course reveal {exercise_id}`.")
 
 
 def install_cell_source() -> str:
@@ -214,6 +276,7 @@ def notebook_title(notebook: nbformat.NotebookNode) -> str:
 def render(source: Path, kind: str) -> nbformat.NotebookNode:
     """The notebook of ``kind`` generated from ``source``, not executed."""
     import jupytext
+    import nbformat
 
     text = jupytext.reads(source.read_text(encoding="utf-8"), fmt="py:percent")
     excluded_tags = {"instructor", "practice" if kind == "lesson" else "lesson"}
@@ -227,6 +290,11 @@ def render(source: Path, kind: str) -> nbformat.NotebookNode:
     install.id = f"{kind}-install"
     notebook.cells.append(install)
     bound: set[str] = set()
+
+    def append(new: nbformat.NotebookNode) -> None:
+        new.id = f"{kind}-{len(notebook.cells):03d}"
+        notebook.cells.append(new)
+
     for cell in text.cells:
         tags = list(cell.metadata.get("tags", []))
         if excluded_tags & set(tags):
@@ -237,14 +305,17 @@ def render(source: Path, kind: str) -> nbformat.NotebookNode:
             metadata["tags"] = kept_tags
         if cell.cell_type == "code":
             code = cell.source
-            if DIRECTIVE.search(code):
+            directive = DIRECTIVE.search(code)
+            if directive:
                 code = exercise_cell_source(code, kind, bound)
+                if kind == "lesson":
+                    append(nbformat.v4.new_markdown_cell(try_first_source(directive.group("id"), f"{source.stem}.ipynb"),
+                                                         metadata={"tags": [TRY_FIRST_TAG]}))
+                    metadata = {**metadata, **copy.deepcopy(FOLDED), "tags": metadata.get("tags", []) + [SOLUTION_TAG]}
             bound |= bound_names(code)
-            new = nbformat.v4.new_code_cell(code, metadata=metadata)
+            append(nbformat.v4.new_code_cell(code, metadata=metadata))
         else:
-            new = nbformat.v4.new_markdown_cell(cell.source, metadata=metadata)
-        new.id = f"{kind}-{len(notebook.cells):03d}"
-        notebook.cells.append(new)
+            append(nbformat.v4.new_markdown_cell(cell.source, metadata=metadata))
     nbformat.validate(notebook)
     return notebook
 
@@ -288,6 +359,8 @@ def execute(notebook: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode
 
 
 def write(notebook: nbformat.NotebookNode, path: Path) -> None:
+    import nbformat
+
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(nbformat.writes(notebook) + "\n", encoding="utf-8")
 
@@ -299,6 +372,8 @@ def inputs_of(notebook: nbformat.NotebookNode) -> list[tuple[str, str, dict]]:
 
 def drift(target: Target) -> str | None:
     """Why the committed notebook of ``target`` differs from what the generator makes, or None."""
+    import nbformat
+
     if not target.path.exists():
         return f"{target.path} is missing"
     expected = render(target.source, target.kind)

@@ -27,6 +27,7 @@ The exercises themselves live in :mod:`lrnn_course.checks`, one module per lesso
 from __future__ import annotations
 
 import difflib
+import math
 import sys
 import traceback
 import zlib
@@ -213,30 +214,32 @@ class Guarded:
     ``tensor`` is the contiguous view the learner's kernel receives. A kernel that stores past an
     edge of it writes into a guard band, where ``expect_guards_intact`` sees it, instead of into
     memory that is not Python's (which can abort the whole process); a kernel that loads past an edge
-    reads the sentinel (NaN for floats), which leaks into its output.
+    reads the sentinel (NaN for floats by default), which leaks into its output. An output's bands
+    are better finite: a NaN loaded out of bounds and stored out of bounds would not show in NaN.
     """
 
     name: str
     buffer: torch.Tensor
     guard: int
     tensor: torch.Tensor
+    sentinel: float
 
     @classmethod
-    def around(cls, name: str, values: torch.Tensor, guard: int = 4096) -> Guarded:
+    def around(cls, name: str, values: torch.Tensor, guard: int = 4096, sentinel: float | None = None) -> Guarded:
         """``values`` copied into the middle of a buffer with ``guard`` sentinels on each side."""
-        sentinel = float("nan") if values.dtype.is_floating_point else -(2**30)
+        if sentinel is None:
+            sentinel = float("nan") if values.dtype.is_floating_point else -(2**30)
         buffer = torch.full((values.numel() + 2 * guard,), sentinel, dtype=values.dtype, device=values.device)
         tensor = buffer[guard : guard + values.numel()].view(values.shape)
         tensor.copy_(values)
-        return cls(name, buffer, guard, tensor)
+        return cls(name, buffer, guard, tensor, sentinel)
 
     def out_of_bounds_writes(self) -> tuple[int, int]:
         """How many guard entries before the tensor and after it no longer hold the sentinel."""
         before, after = self.buffer[: self.guard], self.buffer[self.guard + self.tensor.numel() :]
-        sentinel = self.buffer[:1].new_full((), float("nan") if self.buffer.dtype.is_floating_point else -(2**30))
 
         def changed(band: torch.Tensor) -> int:
-            return int((~band.isnan()).sum()) if band.dtype.is_floating_point else int((band != sentinel).sum())
+            return int((~band.isnan()).sum()) if math.isnan(self.sentinel) else int((band != self.sentinel).sum())
 
         return changed(before), changed(after)
 
@@ -296,6 +299,55 @@ def expect_tensor_close(
             f"{what}: first mismatch at {_format_index(index, dims)}: yours {got[index].item():.6f}, "
             f"expected {expected[index].item():.6f} (largest error {worst:.1e})"
         )
+
+
+DETACHED = "a .detach(), .item(), .tolist(), float(), numpy, torch.tensor(...) of a result or torch.no_grad() on the way?"
+
+
+def learner_gradients(got: Any, reference: Any, leaves: Sequence[torch.Tensor], names: Sequence[str],
+                      parts: Sequence[str] = ("your result",)) -> tuple[tuple[torch.Tensor | None, ...], tuple[torch.Tensor | None, ...]]:
+    """The gradients, with respect to each of ``leaves``, of one random weighting of the learner's ``got`` and of ``reference``.
+
+    ``got`` and ``reference`` (a float64 expression written in the checker, computed from the same
+    ``leaves``) are a tensor or a sequence of tensors named ``parts``; the same random weights make
+    every entry count. ``CheckFailed`` when ``got`` is not such tensors, is not connected to autograd,
+    its backward pass raises, or a leaf that ``reference`` depends on gets no gradient from it.
+    """
+    got_parts = list(got) if isinstance(got, (tuple, list)) else [got]
+    reference_parts = list(reference) if isinstance(reference, (tuple, list)) else [reference]
+    if len(got_parts) != len(reference_parts):
+        raise CheckFailed(f"expected {len(reference_parts)} result(s) ({', '.join(parts)}), got {len(got_parts)}")
+    for part, mine, want in zip(parts, got_parts, reference_parts):
+        if not isinstance(mine, torch.Tensor):
+            raise CheckFailed(f"{part}: got a {type(mine).__name__}, not a tensor that autograd can follow back to the inputs ({DETACHED})")
+        if mine.shape != want.shape:
+            raise CheckFailed(f"{part} has shape {tuple(mine.shape)}, expected {tuple(want.shape)}")
+        if not mine.requires_grad:
+            raise CheckFailed(f"{part} is not connected to autograd: no gradient can flow back to the inputs ({DETACHED})")
+    generator = generator_for("gradient weights")
+    weights = [torch.randn(want.shape, generator=generator, dtype=torch.float64) for want in reference_parts]
+    try:
+        # retain_graph: the reference may share the part of the graph built before the learner's call
+        yours = torch.autograd.grad(sum((mine * weight).sum() for mine, weight in zip(got_parts, weights)), leaves,
+                                    allow_unused=True, retain_graph=True)
+    except RuntimeError as error:  # e.g. a tensor autograd saved was overwritten in place
+        raise CheckFailed(f"backpropagating through {' and '.join(parts)} raised RuntimeError: {first_line(error)}") from error
+    expected = torch.autograd.grad(sum((want * weight).sum() for want, weight in zip(reference_parts, weights)), leaves,
+                                   allow_unused=True)
+    missing = ", ".join(name for name, mine, want in zip(names, yours, expected) if mine is None and want is not None)
+    if missing:
+        raise CheckFailed(f"no gradient reaches {missing}: the gradient with respect to {missing} is not connected to autograd ({DETACHED})")
+    return yours, expected
+
+
+def expect_gradients(got: Any, reference: Any, leaves: Sequence[torch.Tensor], names: Sequence[str], dims: Sequence[str],
+                     parts: Sequence[str] = ("your result",), atol: float = 1e-9, rtol: float = 1e-7) -> None:
+    """``learner_gradients``, then each gradient of ``got`` close to the reference's (``dims`` name each leaf's dimensions)."""
+    yours, expected = learner_gradients(got, reference, leaves, names, parts)
+    for name, layout, leaf, mine, want in zip(names, dims, leaves, yours, expected):
+        zeros = torch.zeros_like(leaf)
+        expect_tensor_close(zeros if mine is None else mine, zeros if want is None else want,
+                            f"the gradient with respect to {name}", layout, atol=atol, rtol=rtol)
 
 
 def expect_unchanged(before: Sequence[torch.Tensor], after: Sequence[torch.Tensor], names: Sequence[str]) -> None:

@@ -180,12 +180,14 @@ def chunk_delta_rule(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The (gated) delta rule in chunks of ``chunk_size``; the same arguments and result as ``deltanet.delta_rule``.
 
-    Time is padded to a multiple of the chunk size with identity steps (β = 0, α = 1, zero key,
-    value and query), whose outputs are dropped. Backward is PyTorch autograd through these ops.
+    Chunk n holds steps nC … nC + C - 1 and starts from the state chunk n - 1 returned (the first from
+    S_0). Backward is PyTorch autograd through these ops.
     """
     validate_delta_inputs(q, k, v, beta, alpha, initial_state)
     require_positive_int(chunk_size, "chunk_size")
     state, scale = starting_point(q, v.shape[-1], initial_state, scale)
+    ### BEGIN SOLUTION
+    # Time padded to a multiple of C with identity steps (β = 0, α = 1, zero q, k, v), whose outputs are dropped.
     steps = q.shape[1]
     queries, keys, values = (_into_chunks(x, chunk_size, 0.0) for x in (q, k, v))
     betas = _into_chunks(beta, chunk_size, 0.0)
@@ -197,3 +199,4 @@ def chunk_delta_rule(
         outputs.append(chunk_outputs)
     chunked = torch.stack(outputs, dim=2)  # (B, H, N, C, D_v)
     return chunked.flatten(2, 3)[:, :, :steps].transpose(1, 2), state
+    ### END SOLUTION

@@ -14,6 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
+# where `lrnn-course fetch KIND` puts the notebooks by default: solutions replace the exercises (with --force)
+DEFAULT_FETCH_FOLDER = {"exercises": "lrnn-exercises", "solutions": "lrnn-exercises", "lessons": "lrnn-lessons"}
+
+
 def run_doctor(args: argparse.Namespace) -> int:
     from .doctor import doctor
 
@@ -57,14 +61,15 @@ def run_check(args: argparse.Namespace) -> int:
 def run_fetch(args: argparse.Namespace) -> int:
     from .workshop import RevealDisabled, fetch
 
+    folder = args.folder or DEFAULT_FETCH_FOLDER[args.kind]
     try:
-        report = fetch(args.kind, Path(args.folder), force=args.force)
+        report = fetch(args.kind, Path(folder), force=args.force)
     except (RevealDisabled, FileNotFoundError) as error:
         print(error, file=sys.stderr)
         return 3
     for name, action in report:
         print(f"{name}: {action}")
-    print(f"{args.kind} are in {Path(args.folder).resolve()}; open them with `jupyter lab {args.folder}`")
+    print(f"{args.kind} are in {Path(folder).resolve()}; open them with `jupyter lab {folder}`")
     return 0
 
 
@@ -102,9 +107,13 @@ def run_reveal(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from .build import build
+    from .build import NotACheckout, build
 
-    report = build(args.names, check_only=args.check, execute_lessons=not args.no_execute)
+    try:
+        report = build(args.names, check_only=args.check, execute_lessons=not args.no_execute)
+    except NotACheckout as error:
+        print(error, file=sys.stderr)
+        return 2
     if args.check:
         for problem in report:
             print(problem, file=sys.stderr)
@@ -118,17 +127,38 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_slides(args: argparse.Namespace) -> int:
-    from .slides import build_slides
+def cannot_start(command: str, error: Exception) -> int:
+    """Say what ``lrnn-course <command>`` needs (a package, a lesson notebook) instead of a traceback; exit code 2."""
+    if isinstance(error, ModuleNotFoundError):
+        print(f"`lrnn-course {command}` needs the package {error.name}, which is not installed: pip install {error.name}",
+              file=sys.stderr)
+    else:
+        print(f"`lrnn-course {command}`: {error}", file=sys.stderr)
+    return 2
 
-    for deck in build_slides(args.names, Path(args.out) if args.out else None, args.reveal_prefix):
+
+def run_slides(args: argparse.Namespace) -> int:
+    try:
+        from .slides import build_slides
+
+        decks = build_slides(args.names, Path(args.out) if args.out else None, args.reveal_prefix)
+    except (ModuleNotFoundError, FileNotFoundError) as error:  # no nbconvert; no lesson of that name
+        return cannot_start("slides", error)
+    for deck in decks:
         print(f"wrote {deck}")
     return 0
 
 
 def run_lessons(args: argparse.Namespace) -> int:
-    from .course import run_course, summary
+    try:
+        import papermill  # noqa: F401 (only `run` needs it; it is not among the package's dependencies)
 
+        from .build import lesson_notebooks
+        from .course import run_course, summary
+
+        lesson_notebooks(args.names)  # no lesson of that name: said before anything runs
+    except (ModuleNotFoundError, FileNotFoundError) as error:
+        return cannot_start("run", error)
     out_dir = Path(args.out) if args.out else None
     runs = run_course(tuple(args.names), size=args.size, device=args.device, out_dir=out_dir, jobs=args.jobs)
     print(summary(runs, args.size, args.device), end="")
@@ -166,9 +196,10 @@ def parser() -> argparse.ArgumentParser:
                         help="also the machine, JupyterLab's widgets, the exercises and a timed check, fenced to paste before a workshop")
     doctor.set_defaults(run=run_doctor)
 
-    fetch = commands.add_parser("fetch", help="copy this version's exercise (or solution) notebooks into a folder")
-    fetch.add_argument("kind", choices=("exercises", "solutions"), help="exercises to complete, or the solved notebooks")
-    fetch.add_argument("folder", nargs="?", default="lrnn-exercises", help="where to put them (default ./lrnn-exercises)")
+    fetch = commands.add_parser("fetch", help="copy this version's exercise (or solution, or lesson) notebooks into a folder")
+    fetch.add_argument("kind", choices=tuple(DEFAULT_FETCH_FOLDER),
+                       help="exercises to complete, the solved notebooks, or the executed lessons (answers folded)")
+    fetch.add_argument("folder", nargs="?", help="where to put them (default ./lrnn-exercises; for lessons ./lrnn-lessons)")
     fetch.add_argument("--force", action="store_true", help="replace notebooks that differ from the shipped ones (your edits!)")
     fetch.set_defaults(run=run_fetch)
 

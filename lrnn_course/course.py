@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from .build import LESSON_CELL_TIMEOUT_S, cell_timeout, kernel_environment, repo_root, targets
+from .build import LESSON_CELL_TIMEOUT_S, cell_timeout, kernel_environment, lesson_notebooks, output_folder
 from .check import FAIL_MARK, PASS_MARK
 
 # A cell that runs longer has hung (a cell tagged `widget` gets a minute: `build.WIDGET_CELL_TIMEOUT_S`).
@@ -138,10 +138,9 @@ def run_course(names: tuple[str, ...] = (), size: str = "small", device: str = "
 
     ``jobs``: training runs at once in the lessons that train several (their ``JOBS`` parameter).
     """
-    root = repo_root()
-    out_dir = out_dir or root / "build" / "course"
+    lessons = lesson_notebooks(names)  # a checkout's, or those an installed wheel ships
+    out_dir = out_dir or output_folder("course")
     out_dir.mkdir(parents=True, exist_ok=True)
-    lessons = [target.path for target in targets(root, names) if target.kind == "lesson"]
     runs = [execute_lesson(path, out_dir, size, device, jobs) for path in lessons]
     (out_dir / "summary.md").write_text(summary(runs, size, device), encoding="utf-8")
     (out_dir / "summary.html").write_text(summary_html(runs, size, device), encoding="utf-8")

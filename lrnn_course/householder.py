@@ -16,7 +16,8 @@ Glossary (code name -> paper symbol):
 ``reflection_product``   H(θ₁) H(θ₂), with H(θ) = I - 2 u uᵀ and u = (cos θ, sin θ): a rotation
                          by 2(θ₁ - θ₂)
 ``mod_counter``          the LRNN h_t = A(x_t) h_{t-1}, A(1) = a rotation by 2π/m made of two
-                         reflections, A(0) = I, h_0 = (1, 0): the angle of h_t counts the ones mod m
+                         reflections (or a ``transition`` given), A(0) = I, h_0 = (1, 0): the angle
+                         of h_t counts the ones mod m
 ``permutation``          σ as the list (σ(0), …, σ(n-1)); its matrix P has P e_i = e_σ(i)
 ``cycles``               the cycles of σ; c(σ) counts them, fixed points included
 ``permutation_reflections``  n - c(σ) swap reflections whose product is P (Theorem 3)
@@ -110,7 +111,7 @@ def angle_of(states: torch.Tensor) -> torch.Tensor:
     return torch.atan2(states[..., 1], states[..., 0]) % (2 * math.pi)
 
 
-def mod_counter(bits: torch.Tensor, modulus: int) -> torch.Tensor:
+def mod_counter(bits: torch.Tensor, modulus: int, transition: torch.Tensor | None = None) -> torch.Tensor:
     """Count the ones of each prefix mod ``modulus`` with a 2-d LRNN whose transition is two reflections.
 
     h_t = A(x_t) h_{t-1}, h_0 = (1, 0), with A(1) = H(π/m) H(0), the rotation by 2π/m, and A(0) = I.
@@ -120,9 +121,12 @@ def mod_counter(bits: torch.Tensor, modulus: int) -> torch.Tensor:
     Args:
         bits: float tensor (B, T) of zeros and ones; its dtype is the dtype of the state.
         modulus: m >= 2.
+        transition: A(1), a (2, 2) tensor in the dtype of ``bits``; None (the default) means
+            H(π/m) H(0) from ``reflection_product``. The reading is the same for any A(1): the angle
+            of h_t rounded to the nearest multiple of 2π/m, as a number in 0 .. m - 1.
 
     Returns:
-        LongTensor (B, T): c_1 mod m, ..., c_T mod m.
+        LongTensor (B, T): the readings of h_1 .. h_T; with the default transition, c_1 mod m, ..., c_T mod m.
     """
     require_tensor(bits, "bits", 2, "(B, T)")
     if bits.shape[1] == 0:
@@ -132,8 +136,13 @@ def mod_counter(bits: torch.Tensor, modulus: int) -> torch.Tensor:
     require_positive_int(modulus, "modulus")
     if modulus < 2:
         raise ValueError(f"modulus must be at least 2, got {modulus}")
+    if transition is not None:
+        require_tensor(transition, "transition", 2, "(2, 2)")
+        if transition.shape != (2, 2) or transition.dtype != bits.dtype:
+            raise ValueError(f"transition must be a (2, 2) tensor in the dtype of bits ({bits.dtype}), "
+                             f"got shape {tuple(transition.shape)} and {transition.dtype}")
     ### BEGIN SOLUTION
-    step = reflection_product(math.pi / modulus, 0.0, bits.dtype)
+    step = reflection_product(math.pi / modulus, 0.0, bits.dtype) if transition is None else transition
     identity = torch.eye(2, dtype=bits.dtype)
     transitions = bits[..., None, None] * step + (1 - bits)[..., None, None] * identity
     state = torch.tensor([1.0, 0.0], dtype=bits.dtype).expand(bits.shape[0], 2)

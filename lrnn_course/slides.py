@@ -6,13 +6,16 @@ Glossary (no paper symbols; this is workshop plumbing):
 slide boundary      a cell whose metadata says ``slideshow.slide_type == "slide"``; the sources
                     mark the title and every numbered section so (``lrnn_course.build``)
 set-up cell         ``slide_type == "skip"``: the install, parameter and import cells, left out
+solution cell       a lesson's exercise cell (tagged ``solution``) and the line before it that
+                    says where to try it (``try-first``): left out, so no deck shows an answer
 deck                ``build/slides/NN_name.slides.html``, written by ``jupyter nbconvert --to slides``
 ==================  ==========================================================================
 
 Within a section, every further markdown cell opens a sub-slide (reveal.js's vertical slides), and
 a code cell stays on the slide of the prose before it, with its output: a learner's screen shows
-one idea, its code and its figure. The decks come from the committed lesson notebooks, so their
-figures are the ones that the tests compare (nbval), and building needs no kernel.
+one idea, its code and its figure. The decks come from the committed lesson notebooks (from an
+installed wheel: the lesson notebooks it ships), so their figures are the ones that the tests compare
+(nbval), and building needs no kernel.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from pathlib import Path
 
 import nbformat
 
-from .build import notebook_title, repo_root, targets
+from .build import SOLUTION_TAG, TRY_FIRST_TAG, lesson_notebooks, notebook_title, output_folder
 
 SLIDE, SUBSLIDE, CONTINUE, SKIP = "slide", "subslide", "-", "skip"
+LEFT_OUT_TAGS = {SOLUTION_TAG, TRY_FIRST_TAG}
 
 
 def slide_type(cell: nbformat.NotebookNode) -> str | None:
@@ -34,10 +38,12 @@ def slide_type(cell: nbformat.NotebookNode) -> str | None:
 
 
 def with_slide_types(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``notebook`` without its set-up cells, every other cell with a slide type (declared, or by the rule above)."""
+    """A copy of ``notebook`` without its set-up and solution cells, every other cell with a slide type (declared, or by the rule above)."""
     deck = copy.deepcopy(notebook)
-    # reveal.js would hide skipped cells but still carry them; a deck has no use for set-up code
-    deck.cells = [cell for cell in deck.cells if slide_type(cell) != SKIP]
+    # reveal.js would hide skipped cells but still carry them in the page: set-up code is of no use in
+    # a deck, and an answer must not be one view-source away
+    deck.cells = [cell for cell in deck.cells
+                  if slide_type(cell) != SKIP and not LEFT_OUT_TAGS & set(cell.metadata.get("tags", []))]
     if not deck.cells or slide_type(deck.cells[0]) != SLIDE:
         raise ValueError("the first cell shown must open a slide (mark the title cell slide_type 'slide' in the source)")
     for cell in deck.cells:
@@ -67,7 +73,6 @@ def write_deck(lesson: Path, out_dir: Path, reveal_prefix: str | None = None) ->
 
 
 def build_slides(names: Iterable[str] = (), out_dir: Path | None = None, reveal_prefix: str | None = None) -> list[Path]:
-    """Decks for every lesson and kernel notebook (or those whose name starts with one of ``names``)."""
-    root = repo_root()
-    out_dir = out_dir or root / "build" / "slides"
-    return [write_deck(target.path, out_dir, reveal_prefix) for target in targets(root, names) if target.kind == "lesson"]
+    """Decks for every lesson and kernel notebook (or those whose name starts with one of ``names``), in ``build/slides`` by default."""
+    out_dir = out_dir or output_folder("slides")
+    return [write_deck(lesson, out_dir, reveal_prefix) for lesson in lesson_notebooks(names)]

@@ -1,11 +1,13 @@
-"""Workshop commands: fetch the exercise notebooks, show a learner's progress, reveal a solution.
+"""Workshop commands: fetch the exercise (or lesson) notebooks, show a learner's progress, reveal a solution.
 
 Glossary (code name -> meaning; plumbing, no paper symbol):
 
 =================  ========================================================================
-``kind``           ``"exercises"`` (stubs to complete) or ``"solutions"`` (the same notebooks, solved)
+``kind``           ``"exercises"`` (stubs to complete), ``"solutions"`` (the same notebooks, solved)
+                   or ``"lessons"`` (the executed lesson and kernel notebooks, answers folded)
 shipped notebook   one packaged with this version of lrnn_course, in ``lrnn_course/notebooks/``
-                   (in a checkout: links to the generated ``exercises/`` and ``solutions/``)
+                   (in a checkout: links to the generated ``exercises/``, ``solutions/``,
+                   ``lessons/`` and ``kernels/``)
 ``NO_REVEAL_ENV``  set it to 1 and ``reveal`` and ``fetch solutions`` refuse: an instructor's switch
 ``Progress``       one exercise of one notebook: the rows of its check, or why it could not run
 =================  ========================================================================
@@ -32,7 +34,9 @@ from pathlib import Path
 
 from .check import DEFAULT_TIMEOUT_S, FAIL_MARK, PASS_MARK, CheckResult, describe_exception, first_line
 
-KINDS = ("exercises", "solutions")
+# the folders of lrnn_course/notebooks/ that hold each kind (the kernel lessons are lessons too)
+SHIPPED_FOLDERS = {"exercises": ("exercises",), "solutions": ("solutions",), "lessons": ("lessons", "kernels")}
+KINDS = tuple(SHIPPED_FOLDERS)
 NO_REVEAL_ENV = "LRNN_COURSE_NO_REVEAL"
 CHECK_CALL = re.compile(r"""^check\(\s*["']([\w.]+)["']\s*,\s*(\w+)""", re.MULTILINE)
 GREEN, RED, RESET = "\033[32m", "\033[31m", "\033[0m"
@@ -51,10 +55,11 @@ def shipped_notebooks(kind: str) -> list[Path]:
     """The notebooks of ``kind`` that this version of lrnn_course ships, sorted by lesson."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    folder = Path(str(resources.files("lrnn_course") / "notebooks" / kind))
-    notebooks = sorted(folder.glob("*.ipynb"))
+    shipped = Path(str(resources.files("lrnn_course") / "notebooks"))
+    notebooks = sorted((path for folder in SHIPPED_FOLDERS[kind] for path in (shipped / folder).glob("*.ipynb")),
+                       key=lambda path: path.name)
     if not notebooks:
-        raise FileNotFoundError(f"no {kind} notebooks in {folder}: in a checkout, run `lrnn-course build` first")
+        raise FileNotFoundError(f"no {kind} notebooks in {shipped}: in a checkout, run `lrnn-course build` first")
     return notebooks
 
 
@@ -62,7 +67,8 @@ def fetch(kind: str, target: Path, force: bool = False) -> list[tuple[str, str]]
     """Copy the shipped notebooks of ``kind`` into ``target``; ``[(file name, what happened)]``.
 
     A file already there that differs from the shipped one is the learner's work: it is kept
-    unless ``force``. ``fetch("solutions", ...)`` writes the same file names as the exercises.
+    unless ``force``. ``fetch("solutions", ...)`` writes the same file names as the exercises;
+    ``fetch("lessons", ...)`` the lesson and kernel notebooks side by side.
     """
     if kind == "solutions":
         require_reveal_allowed()

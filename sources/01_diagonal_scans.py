@@ -23,7 +23,9 @@
 # `(B, D)`. Each gives you a function's signature and docstring: replace
 # `raise NotImplementedError()` with your code and run the `check(...)` cell below it, which prints
 # a table of the properties your function has. Call `check(..., hint=1)` (or `hint=2`) for hints.
-# The lesson notebook `lessons/01_diagonal_scans.ipynb` explains every step.
+#
+# The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
+# adds the experiments and figures around it.
 
 # %% [markdown] tags=["instructor"] minutes={"teach": 40, "practice": 40}
 # ## Talking points
@@ -45,24 +47,35 @@
 #
 # ## Common mistakes
 #
-# - **`01.sequential_scan`**: starting from zeros even when `h0` is given turns "length 1" and "uses
-#   the initial state h0" red; ask what the state is before the first step. Returning only the last
-#   state fails "returns h of shape (B, T, D)" (`got (2, 3)`).
-# - **`01.sequential_scan`**: writing the states into `torch.zeros_like(a)` passes every value row but
-#   fails "gradient matches autograd" (`modified by an inplace operation`): keep a list and
-#   `torch.stack(..., dim=1)`. Writing into `b` turns "does not modify its inputs" red, and value rows
-#   with it whenever the states come out wrong.
+# - **`01.sequential_scan`**: starting from zeros even when `h0` is given turns "uses the initial
+#   state h0" red (the row the report explains); ask what the state is before the first step.
+#   Returning only the last state fails "returns h of shape (B, T, D)" (`got (2, 3)`).
+# - **`01.sequential_scan`**: writing the states into `torch.zeros_like(a)` and reading them back
+#   passes every value row but fails "connected to autograd" (`modified by an inplace operation`):
+#   keep a list and `torch.stack(..., dim=1)`. `h = h0` then `h.mul_(...)` turns only "does not
+#   modify its inputs" red (naming `h0`): the value rows run on copies of the inputs. Writing into `b`
+#   turns it red too, and the gradient rows with it. A loop in numpy or on `.item()` values fails
+#   "connected to autograd".
+# - **`01.sequential_scan`** (and the other scans): the closed form `cumprod(a) * (h0 +
+#   cumsum(b / cumprod(a)))`, or the same in log space, is NaN at a zero gate and overflows in float32
+#   long before T = 2000: "gates exactly 0" and "long float32 sequence T = 2000" report a non-finite
+#   value. A starting state made with `torch.zeros(B, D)` fails only "keeps bfloat16 as bfloat16".
 # - **`01.combine`**: `(a1 * a2, a1 * b2 + b1)` fails "the earlier step acts first" with `yours
 #   17.000000, expected 22.000000`: have them apply $(2, 3)$, then $(5, 7)$, to $h = 0$ on paper.
 #   Returning only the input part fails every row with `expected a pair (a, b)`.
 # - **`01.hillis_steele_scan`**: calling `combine` once per position in a Python loop gives the right
 #   states but fails "uses ⌈log2 T⌉ rounds of combine" (`called 63 times`): one call per round, on
 #   whole shifted tensors. `range(int(math.log2(T)))` does one round too few unless $T$ is a power of
-#   two: small errors starting at `t=16` or `t=32`, "odd length 63" among the red rows.
+#   two: the same row explains it (`called 5 times`), with small errors from `t=16` or `t=32` in the
+#   value rows. A loop that also calls `combine` and ignores its results fails "computes with the
+#   results of combine": the check swaps `combine` for another associative operator and the states
+#   must follow it.
 # - **`01.chunked_scan`**: no carry between chunks fails "state carried across chunks" (`yours
-#   0.000000, expected 1.000000` at `t=4`); a carry added without the gate products fails "entering
+#   1.000000, expected 5.000000` at `t=4`); a carry added without the gate products fails "entering
 #   state scaled by the gate products" (0.125 against 0.0625): point at `torch.cumprod`. A `reshape`
 #   that assumes the chunk size divides $T$ raises on almost every row: pad with identity steps $(1, 0)$.
+#   Calling a scan of the whole sequence, or looping over the steps inside each chunk, fails "works
+#   chunk by chunk" (`it ignores chunk_size`, or `it works one time step after another`).
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sequences (GPU recommended)
@@ -89,7 +102,7 @@ from lrnn_course.progress import progress_bar
 TIMING_LENGTHS = {"small": [64, 256, 1024, 4096], "full": [64, 256, 1024, 4096, 16384, 65536]}[SIZE]
 TIMING_WIDTH = {"small": 64, "full": 1024}[SIZE]
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · The linear recurrence
 #
 # A linear RNN (LRNN) layer reads inputs $x_1, \dots, x_T$ and keeps a state $H_t$ (the paper's eq. 1):

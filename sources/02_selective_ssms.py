@@ -19,8 +19,9 @@
 # Two exercises on Mamba's selective scan: its gates and its recurrence. Shapes follow Mamba's
 # code: `u` and `delta` are `(batch, T, E)` (E channels), `A_log` is `(E, N)` (N states per channel),
 # `B` and `C` are `(batch, T, N)`. Replace `raise NotImplementedError()` with your code and run the
-# `check(...)` cell below it; call `check(..., hint=1)` for a hint. The lesson notebook
-# `lessons/02_selective_ssms.ipynb` explains every step.
+# `check(...)` cell below it; call `check(..., hint=1)` for a hint.
+# The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
+# adds the experiments and figures around it.
 
 # %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 25}
 # ## Talking points
@@ -51,14 +52,19 @@
 # - **`02.selective_gates`**: `-g` instead of `2g - 1` for `negative=True` fails "negative=True gives
 #   2·exp(-Δ·exp(A_log)) - 1" and "Δ = 0 keeps the state (gate 1)" (`yours -1.000000, expected
 #   1.000000`): ask which gate a step of length zero must give, in both ranges. Converting to float64
-#   fails "keeps float32 as float32".
+#   fails "keeps float32 as float32"; gates computed in numpy or under `torch.no_grad()` fail
+#   "connected to autograd".
 # - **`02.selective_scan`**: an input term $B_t u_t$ without $\Delta_t$ turns "matches the float64
 #   loop" and almost every other value row red; have them compare their drive with the formula.
 # - **`02.selective_scan`**: reading $y_t$ out of $H_{t-1}$, before the update, fails "length 1" (and
 #   "matches the float64 loop" already at `t=0`): with one step the output must see the input.
-# - **`02.selective_scan`**: not passing `negative` on to `selective_gates` fails only "negative=True
-#   uses the [-1, 1] gates" (and the gradient row, which uses the remap); adding `u` when `D` is
-#   `None` fails only "D = None: no skip term".
+# - **`02.selective_scan`**: not passing `negative` on to `selective_gates` fails "negative=True
+#   uses the [-1, 1] gates" (and the rows that use the remap: the gradient, bfloat16, gates exactly
+#   −1); adding `u` when `D` is `None` fails only "D = None: no skip term".
+# - **`02.selective_scan`**: a state made with `torch.zeros(batch, E, N)` fails only "keeps bfloat16
+#   as bfloat16"; states written into a preallocated tensor and read back fail "connected to autograd"
+#   (`modified by an inplace operation`); a closed form dividing by `cumprod` of the gates is NaN in
+#   "gates exactly 0, 1 and -1 (Δ = 0 or huge)".
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sequences for the timings
@@ -84,7 +90,7 @@ from lrnn_course.bench import best_seconds
 
 TIMING_SHAPE = {"small": (4, 512, 64, 16), "full": (8, 4096, 256, 16)}[SIZE]  # batch, T, E, N
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · From a continuous-time model to gates
 #
 # A state-space model (S4, Mamba) starts from a linear ODE for each channel's state $h(\tau) \in \mathbb{R}^N$,
@@ -102,8 +108,11 @@ TIMING_SHAPE = {"small": (4, 512, 64, 16), "full": (8, 4096, 256, 16)}[SIZE]  # 
 #
 # $$a = \exp(-\Delta\, e^{w}) \in (0, 1]$$
 #
-# are the gates of Lesson 01 and the **eigenvalues** of the transition. Below, the zero-order hold
-# computed with a dense matrix exponential — no shortcut — for a random negative diagonal $A$.
+# are the gates of Lesson 01 and the **eigenvalues** of the transition.
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "-"}
+# Below, the zero-order hold computed with a dense matrix exponential — no shortcut — for a random
+# negative diagonal $A$.
 
 # %% tags=["lesson", "nbval-check-output"]
 generator = torch.Generator().manual_seed(SEED)
@@ -121,7 +130,7 @@ for step in (0.01, 0.1, 1.0, 10.0):
 # is positive. A small $\Delta$ gives gates near 1 (remember for a long time), a large $\Delta$ gates
 # near 0 (forget and take the new input).
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · Selectivity
 #
 # S4 fixes $\Delta$, $B$ and $C$. Mamba computes them from the input at every step — this is what
@@ -130,9 +139,11 @@ for step in (0.01, 0.1, 1.0, 10.0):
 # $$\Delta_t = \mathrm{softplus}(W_\Delta x_t + b_\Delta), \qquad B_t = W_B x_t, \qquad C_t = W_C x_t .$$
 #
 # Each of the $E$ channels has its own $\Delta_t$ and its own row of $N$ decay rates $e^{w}$
-# (`A_log` in code), so the gates form a `(batch, T, E, N)` tensor. The plot shows the gate as a
-# function of the pre-activation of $\Delta$ for three decay rates: softplus keeps $\Delta > 0$, so
-# the gate sweeps $(0, 1)$ and never leaves it.
+# (`A_log` in code), so the gates form a `(batch, T, E, N)` tensor.
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "-"}
+# The plot shows the gate as a function of the pre-activation of $\Delta$ for three decay rates:
+# softplus keeps $\Delta > 0$, so the gate sweeps $(0, 1)$ and never leaves it.
 
 # %% tags=["lesson"]
 pre_activation = torch.linspace(-8, 8, 400, dtype=torch.float64)
@@ -147,12 +158,12 @@ ax.set_ylabel("gate $a$ (an eigenvalue)")
 ax.legend()
 plt.show()
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3 · The eigenvalues, and the remap
 #
 # Every gate is an eigenvalue in $(0, 1]$ — so by Lesson 03's Theorem 1, Mamba as published cannot
 # recognise parity at arbitrary lengths in finite precision (Lesson 04 shows the failure beyond the
-# training lengths in practice). The paper's fix is the dashed line above: map each gate to
+# training lengths in practice). The paper's fix maps each gate to
 #
 # $$a' = 2a - 1 \in (-1, 1] .$$
 #
@@ -201,7 +212,7 @@ plt.show()
 # $\Delta\, e^{w}$ up — a gate near 0 before the remap. Training does that when the task rewards it
 # (Lesson 04).
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4 · The selective scan
 #
 # Per channel $e$ the state $H_t[e] \in \mathbb{R}^N$ follows the diagonal recurrence of Lesson 01,

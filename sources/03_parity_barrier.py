@@ -20,8 +20,9 @@
 #
 # Two exercises on the scalar recurrence $h_k = a\,h_{k-1} + b$ read in finite precision. Replace
 # `raise NotImplementedError()` with your code and run the `check(...)` cell below it; call
-# `check(..., hint=1)` for a hint. The lesson notebook `lessons/03_parity_barrier.ipynb` explains
-# every step.
+# `check(..., hint=1)` for a hint.
+# The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
+# adds the experiments and figures around it.
 
 # %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 25}
 # ## Talking points
@@ -49,12 +50,17 @@
 # - **`03.freeze_step`**: iterating in Python floats (float64) whatever the dtype: the float16,
 #   bfloat16 and float32 rows all report `yours (step 328, value 9.999999999999995)`. Ask where their
 #   loop rounds to the dtype; the state must live in a 0-d tensor of `dtype`.
-# - **`03.freeze_step`**: off by one, returning the step at which the repeat is noticed: "gate 0: frozen
+# - **`03.freeze_step`**: off by one, returning the step at which the repeat is noticed: the report
+#   explains "drive 0: frozen from the start (step 0)" (`yours (step 1, value 0.0)`), and "gate 0: frozen
 #   after one step" shows `yours (step 2, value 3.0), expected (step 1, value 3.0)`. Work it by hand:
-#   $h_1 = 3$, $h_2 = 3$, so $k = 1$; "drive 0: frozen from the start (step 0)" is the other edge.
+#   $h_1 = 3$, $h_2 = 3$, so $k = 1$.
 # - **`03.freeze_step`**: rounding the gate to the dtype first (`torch.tensor(gate, dtype=dtype)`)
 #   freezes one step early in float16 and bfloat16: `yours (step 52, value 9.953125)`. The exercise
 #   text asks for Python-float gates; `check(..., hint=3)` says why.
+# - **`03.freeze_step`**: computing the step in float32 or float64 and rounding once
+#   (`torch.tensor(gate * float(state) + drive, dtype=dtype)`) can pass the gate-0.9 rows, but fails "each
+#   operation rounds: gate 0.3, drive 1 (float16 step 6, bfloat16 step 4)" (`yours (step 7, value
+#   1.4287109375)`): PyTorch rounds the product to the dtype before adding the drive.
 # - **`03.freeze_step`**: returning tensors fails every row that expects a pair (`return plain
 #   numbers`). A `while True` loop that ignores `max_steps` never ends on "gate -1 never freezes:
 #   None": if the check cell hangs, interrupt the kernel and point at `max_steps`.
@@ -63,6 +69,9 @@
 #   Gates built from `1 - bits` swap the symbols: "all zeros: the state stays 0" goes red.
 # - **`03.parity_machine`**: `.float()` on the bits fails "keeps bfloat16" (and the float16 row) with a
 #   dtype message; `bits.mul_(...)` fails "does not modify its input".
+# - **`03.parity_machine`**: a running count, `bits.cumsum(1) % 2`, passes every row but "exact at length
+#   10 000 in float16" (`first mismatch at [b=0, t=4091]`): above 2048 float16 has no odd whole numbers,
+#   while the machine's states stay exactly 0 and 1. Ask which of the two is the LRNN of the lesson.
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sweeps
@@ -86,7 +95,7 @@ from lrnn_course import precision, viz
 
 GRID_POINTS = {"small": 201, "full": 2001}[SIZE]
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · The statement
 #
 # Take any LRNN layer $H_t = A(x_t) H_{t-1} + B(x_t)$ and feed it the word $1^k$ (the symbol 1,
@@ -107,7 +116,7 @@ GRID_POINTS = {"small": 201, "full": 2001}[SIZE]
 # sigmoid gates and DeltaNet's $I - \beta k k^\top$ with $\beta \in [0, 1]$ all have eigenvalues in
 # $[0, 1]$: the theorem applies to all three.
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · The state freezes
 #
 # With $0 \le a < 1$ the geometric sum climbs monotonically towards its limit $b / (1 - a)$ and its
@@ -115,7 +124,8 @@ GRID_POINTS = {"small": 201, "full": 2001}[SIZE]
 # becomes smaller than half the gap between two representable numbers next to the state: the
 # rounded sum $a h + b$ is then $h$ itself, and since each step is the same deterministic map, the
 # state stays there forever. We say it **freezes**.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "-"}
 # The plot iterates $h \leftarrow 0.9\,h + 1$ (limit 10) in three dtypes, exactly as PyTorch rounds
 # `0.9 * h + 1.0` for a tensor `h` of that dtype. On the left the curves look alike until bfloat16
 # stops at 9.75; the right panel shows the distance to the limit on a log scale, where each dtype stops at its own plateau.
@@ -239,7 +249,7 @@ print(f"layer 2 repeats from step {layer2[0] + 1} with period {layer2[1]}")
 # %% [markdown] tags=["lesson"]
 # Both layers end with period 1: constant. Parity needs period 2.
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5 · A negative eigenvalue solves parity
 #
 # With $a = -1$ the geometric sum is $b\,(1 - 1 + 1 - \dots)$: it alternates between $b$ and 0 and
@@ -249,7 +259,8 @@ print(f"layer 2 repeats from step {layer2[0] + 1} with period {layer2[1]}")
 # $$a(1) = -1,\; b(1) = 1 \quad(h \mapsto 1 - h), \qquad a(0) = 1,\; b(0) = 0 \quad(h \mapsto h).$$
 #
 # Every state is 0 or 1, so rounding never happens, in any dtype, at any length.
-#
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "-"}
 # Gates strictly between $-1$ and 0 zig-zag towards their limit. In exact arithmetic the swing dies
 # out. In `float16` the rounded state ends in a 2-cycle or at a fixed point, which is what Lemma 1 of
 # the paper describes (the even and odd steps converge separately, possibly to the same value). The
@@ -276,8 +287,8 @@ for gate in (-0.5, -0.9, -0.99, -1.0):
 # ### Exercise 2 · The parity machine
 #
 # Write `parity_machine(bits)`: for a `(B, T)` tensor of zeros and ones, return the states
-# $h_1, \dots, h_T$ of the one-neuron machine $a(1) = -1,\ b(1) = 1,\ a(0) = 1,\ b(0) = 0$ (lesson
-# section 5), shape `(B, T)`, in the dtype of `bits`. Build the gates and inputs from the bits and
+# $h_1, \dots, h_T$ of the one-neuron machine $a(1) = -1,\ b(1) = 1,\ a(0) = 1,\ b(0) = 0$ (section
+# 5), shape `(B, T)`, in the dtype of `bits`. Build the gates and inputs from the bits and
 # run a scan from Lesson 01 (`from lrnn_course.scan import hillis_steele_scan`, which takes
 # `(B, T, D)` tensors).
 

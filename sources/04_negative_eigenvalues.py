@@ -19,7 +19,8 @@
 #
 # Two exercises: the gates of the paper's Figure 1 model, and the loss that trains it. Replace
 # `raise NotImplementedError()` with your code and run the `check(...)` cell below it; call
-# `check(..., hint=1)` for a hint. The lesson notebook `lessons/04_negative_eigenvalues.ipynb`
+# `check(..., hint=1)` for a hint.
+# The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
 # trains the model with the solutions.
 
 # %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 20}
@@ -45,20 +46,30 @@
 # ## Common mistakes
 #
 # - **`04.figure1_gates`**: leaving out the sharpness fails "negative=True: tanh(10 (W x + b))"
-#   (`yours -0.494101, expected -0.999960`); writing `10` instead of the argument fails only
-#   "sharpness 2.5 scales the pre-activation". Point at the signature.
-# - **`04.figure1_gates`**: tanh and sigmoid swapped fails "sigmoid gates stay in [0, 1]" (`gates span
-#   [-1.000, 1.000], outside [0, 1]`); ask which activation can give negative gates. Converting to
-#   float64 fails "keeps float32 as float32".
+#   (`yours -0.494101, expected -0.999960`) and the report explains "sharpness 2.5 scales the
+#   pre-activation"; writing `10` instead of the argument fails only that row. Point at the signature.
+# - **`04.figure1_gates`**: tanh and sigmoid swapped fails "tanh gates reach both -1 and 1" (`got [0.000,
+#   1.000]`) and "sigmoid gates stay in [0, 1]" (`gates span [-1.000, 1.000], outside [0, 1]`); ask which
+#   activation can give negative gates. Converting to float64 fails "keeps float32 as float32".
+# - **`04.figure1_gates`**: a hand-written sigmoid `1 / (1 + torch.exp(-z))` passes every value row but
+#   fails "saturated gates (pre-activations in the thousands) have finite gradients" (`nan`): once
+#   `exp(-z)` overflows its gradient is inf · 0, and at sharpness 10 that kills a training run (in float32
+#   from z < -88). `weight.detach()` or numpy fails "connected to x, weight and bias by autograd".
 # - **`04.answer_loss`**: scoring the last column, `logits[:, -1]`, fails "parity: cross-entropy at the
 #   answer position" (`yours 0.966378, expected 0.920111`) and "ignores every other position": the
 #   rows have different lengths, so ask where each answer sits (`batch.answer_positions`).
 # - **`04.answer_loss`**: subtracting 1 instead of `batch.answer_offset` passes parity but fails "cycle
 #   navigation: 5 answers from token 4" with `IndexError: Target 6 is out of bounds`: class $k$ is the
 #   token `answer_offset + k`.
-# - **`04.answer_loss`**: `reduction="sum"` makes every loss $N$ times too large (only "one row" stays
-#   green); `.item()` fails every row with `got float`, and the gradient row says the loss is "not
-#   connected to logits by autograd".
+# - **`04.answer_loss`**: `reduction="sum"` makes every loss $N$ times too large: every value row but
+#   "one row" fails (`8 times too large: the sum over the 8 rows, not their mean`). `.item()` fails every
+#   row, and the report explains "connected to logits by autograd" (`got a float, not a tensor that
+#   autograd can follow back to logits`); `.detach()`, numpy and `torch.no_grad()` fail that row with
+#   every value row green.
+# - **`04.answer_loss`**: `-torch.log(torch.softmax(...))` fails only "confidently wrong answers (score
+#   -1000) give a large, finite loss" (`yours inf`): the probability underflows to 0 before the log. Shifting
+#   the targets in place (`targets[targets != -1] -= batch.answer_offset`) fails "does not modify logits or
+#   batch".
 
 # %% tags=["parameters", "lesson"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": 1 000 steps, one seed (about a minute on a laptop CPU); "full": the paper's 20 000 steps, 3 seeds
@@ -103,7 +114,7 @@ def show_committed_tables(preset: str) -> None:
     if not paths:
         print(f"No full-size table for {preset!r} has been committed yet: run benchmarks/parity_table.py --presets {preset}.")
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · The model, and the one-line change
 #
 # The authors' Figure 1 model is as small as an LRNN gets: a token embedding of width $d = 10$, a
@@ -127,12 +138,14 @@ def show_committed_tables(preset: str) -> None:
 # %% tags=["nbval-check-output"]
 check("04.figure1_gates", figure1_gates)
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · The task, and where the loss looks
 #
 # Each training sequence is a random bit string of length 2 to 39 followed by an *answer position*
 # (lengths 3–40 in all); the target there is the parity, and every other position has no target.
 # A fresh batch of 256 sequences is drawn at every step, so the model never sees the same data twice.
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "-"}
 # Three sequences, with the answer in brackets:
 
 # %% tags=["lesson", "nbval-check-output"]
@@ -140,7 +153,7 @@ example = tasks.parity(3, 3, 12, torch.Generator().manual_seed(SEED))
 for row in range(3):
     print(tasks.decode(example, row))
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown]
 # The model scores every position — it is causal, and on a GPU computing all positions costs the
 # same as computing one — but the loss is the cross-entropy at the answer position only.
 #

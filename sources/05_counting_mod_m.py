@@ -20,8 +20,9 @@
 #
 # Two exercises: compose two reflections into a rotation, and count the ones of a bit string mod m
 # with it. Replace `raise NotImplementedError()` with your code and run the `check(...)` cell below
-# it; call `check(..., hint=1)` for a hint. The lesson notebook `lessons/05_counting_mod_m.ipynb`
-# explains every step.
+# it; call `check(..., hint=1)` for a hint.
+# The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
+# adds the experiments and figures around it.
 
 # %% [markdown] tags=["instructor"] minutes={"teach": 45, "practice": 25}
 # ## Talking points
@@ -52,16 +53,20 @@
 # - **`05.reflection_product`**: projections $I - uu^\top$ instead of reflections fail "is the rotation
 #   by 2(θ₁ - θ₂)" and the eigenvalue row (`+0.0000+0.0000i, +0.2500+0.0000i`): ask where
 #   $I - \beta uu^\top$ sends $u$ for $\beta = 1$ and $\beta = 2$. A float64 result whatever `dtype`
-#   fails "dtype=torch.float32 gives float32".
-# - **`05.mod_counter`**: `bits.cumsum(1) % m` fails every value row with a dtype message (`expected
-#   torch.int64`); with `.long()` the values pass, but "counts by rotating the state, not with a
-#   cumulative sum" fails (`your function calls cumsum`). The exercise is the rotation; a running
-#   Python counter would slip past the check, so read the code.
+#   fails "dtype=torch.float32 gives float32"; a `torch.eye(2)` without `dtype` fails only
+#   "dtype=torch.float16 gives float16" (`dtype torch.float32`).
+# - **`05.mod_counter`**: a count of the ones — `bits.long().cumsum(1) % m`, a Python counter,
+#   `np.cumsum`, a matmul with a triangular matrix of ones, or angles $2\pi/m$ added up and turned into
+#   cos/sin — gets every value row right but fails "counts by rotating the state: transition = the
+#   rotation by 4π/3 reads 2c mod 3" (`yours are the counts c mod 3`): the check hands the counter another
+#   $A(1)$ and its readings must follow. Adding up the angle of `transition` instead of rotating the state
+#   fails "counts by rotating the state: a transition that is not a rotation". A counter without the
+#   `transition` argument fails both with `unexpected keyword argument 'transition'`.
 # - **`05.mod_counter`**: a step that rotates by $\pi/m$ instead of $2\pi/m$ fails "all ones, m = 3:
 #   1 2 0 1 2 0 1" (`yours 0.000000, expected 1.000000` at `t=0`): ask by how much
 #   $H(\theta_1) H(\theta_2)$ rotates. Writing `3` for the modulus fails "m = 5".
 # - **`05.mod_counter`**: writing into `bits` turns "does not modify its input" red; the value rows
-#   compare with counts taken before the call, so they stay right about the answer.
+#   give the counter copies, so they stay right about the answer.
 
 # %% tags=["parameters", "lesson"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": about two minutes on a laptop CPU; "full": longer sequences, 3 000 training steps
@@ -155,7 +160,7 @@ orbit = [torch.linalg.matrix_power(R, k) @ torch.tensor([1.0, 0.0], dtype=torch.
 # modulo 360: R^3 e1 lands a rounding error below 2π, which would print as 360
 print("angle of R^k e1 in degrees, k = 0..6:", " ".join(f"{round(math.degrees(householder.angle_of(v).item())) % 360}" for v in orbit))
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4 · Two reflections make a rotation
 #
 # DeltaNet's transition $I - \beta\,k k^\top$ (a *generalized Householder* matrix, Lesson 06) has
@@ -188,7 +193,7 @@ check("05.reflection_product", reflection_product)
 viz.plot_reflection_product(math.pi / 3, 0.0)
 plt.show()
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5 · The counter
 #
 # A two-dimensional LRNN without input term: $h_t = A(x_t)\,h_{t-1}$, $h_0 = e_1$, with
@@ -197,9 +202,13 @@ plt.show()
 #
 # ### Exercise 2 · Count mod m
 #
-# Write `mod_counter(bits, modulus)`: for a `(B, T)` tensor of zeros and ones, return the counts
-# $c_t \bmod m$ of ones in every prefix, shape `(B, T)`, as a LongTensor (`torch.int64`) — computed by
-# this LRNN with the state in the dtype of `bits` (not by a cumulative sum!).
+# Write `mod_counter(bits, modulus, transition=None)`: for a `(B, T)` tensor of zeros and ones, return
+# the counts $c_t \bmod m$ of ones in every prefix, shape `(B, T)`, as a LongTensor (`torch.int64`) —
+# computed by this LRNN with the state in the dtype of `bits`, each count read off the state $h_t$ by
+# rounding its angle to the nearest multiple of $2\pi/m$. `transition` is $A(1)$: by default
+# $H(\pi/m)\,H(0)$ from your `reflection_product`; given a $2 \times 2$ matrix, use it instead. The check
+# hands your counter other transitions and expects the readings of the states they produce, so a count
+# of the ones (a cumulative sum, a Python counter) that never looks at the state does not pass.
 
 # %%
 #| exercise: 05.mod_counter

@@ -20,8 +20,9 @@
 #
 # Two exercises: one step of the (gated) delta rule, and the generalized Householder matrix
 # $I - \beta \hat k \hat k^\top$. Replace `raise NotImplementedError()` with your code and run the
-# `check(...)` cell below it; call `check(..., hint=1)` for a hint. The lesson notebook
-# `lessons/06_deltanet.ipynb` explains every step.
+# `check(...)` cell below it; call `check(..., hint=1)` for a hint.
+# The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
+# adds the experiments and figures around it.
 
 # %% [markdown] tags=["instructor"] minutes={"teach": 40, "practice": 25}
 # ## Talking points
@@ -47,18 +48,34 @@
 #   telling one is “β = 0 leaves the state alone”. Ask what β = 0 must do; β scales the whole correction.
 # - **`06.delta_rule_step`**: linear attention's $S + \beta k v^\top$, no erase: the telling red row is
 #   “β = 1 overwrites: afterwards Sᵀk = v”. Ask what reading with $k$ returns after their step at β = 1.
-# - **`06.delta_rule_step`**: the gate applied after the write, $\alpha\,(\ldots)$: only
-#   “the gate α scales the old state first” is red. The gate decays the old memory, so the read $S^\top k$
-#   must already see $\alpha S$.
-# - **`06.delta_rule_step`**: `state += ...` or `state.copy_(...)`: “does not modify its inputs” is red
-#   (“changed its input state”). Build a new tensor.
+# - **`06.delta_rule_step`** and **`06.generalized_householder`**: β clamped to [0, 1], the first DeltaNet's range:
+#   “β = 2 reflects along k, then writes 2 k vᵀ” and “eigenvalue 1 - β along k, 1 elsewhere” (“β = 1.7”) are red.
+#   The lesson's whole point is that β reaches 2.
+# - **`06.delta_rule_step`**: the gate applied after the write, $\alpha\,(\ldots)$, or to the old state after reading
+#   it: the ungated rows stay green and the report explains “the gate α scales the old state first” (“α = 0 resets:
+#   the new state is β k vᵀ” is red too). The gate decays the old memory, so the read $S^\top k$ must already see
+#   $\alpha S$.
+# - **`06.delta_rule_step`**: `state += ...`, `state.mul_(alpha)` or `state.copy_(...)`: the values are right and
+#   “does not modify its inputs” is red (“modified its input `state` in place”). Build a new tensor.
+# - **`06.delta_rule_step`**: the dense form with `torch.eye(D_k)` in its default dtype: float64 and float32 pass,
+#   “keeps float16 as float16” is red. Create tensors with `dtype=state.dtype`.
+# - **`06.delta_rule_step`** and **`06.generalized_householder`**: code under `torch.no_grad()`, through numpy or
+#   with `.detach()`: only “gradients match autograd through a float64 reference” is red (“… not connected to
+#   autograd”). A layer trains through these functions; `torch.tensor(beta)` of a tensor β detaches it too
+#   (“the gradient with respect to beta is not connected to autograd”).
 # - **`06.generalized_householder`**: the key not normalised: “normalises the key: k = (3, 4), β = 2” is
 #   red. Point at `squared_norms`: $\hat k \hat k^\top = kk^\top / (k^\top k)$.
 # - **`06.generalized_householder`**: β halved (the 2 of a reflection counted twice):
 #   “eigenvalue 1 - β along k, 1 elsewhere” is red (“expected 1 - β”). β is already the whole step.
 # - **`06.generalized_householder`**: `torch.outer`: “a batch of keys and βs” raises RuntimeError (it takes
-#   1-d inputs only); ask how to broadcast over leading dimensions. Anything in float64 (a `.double()`, an
-#   identity with `dtype=torch.float64`): “keeps float32 as float32” is red; build in `key.dtype`.
+#   1-d inputs only); ask how to broadcast over leading dimensions. `key / key.norm()` without `dim=-1` (one norm for
+#   the whole batch): “a batch of keys and βs” is red. Anything in float64 (a `.double()`, an identity with
+#   `dtype=torch.float64`): “keeps float32 as float32” is red; `torch.eye(n)` without a dtype: “keeps float16 as
+#   float16”; build in `key.dtype`.
+# - **`06.generalized_householder`**: an ε in the normalisation, `key / (key.norm(...) + 1e-12)`: the report
+#   explains “float32 keys of length 1e15 and 1e-10, β = 0, 1, 2”, at length 1e-10. Only the direction counts;
+#   $kk^\top / (k^\top k)$ needs no ε (a zero key is refused before the exercise's code runs). Normalising the
+#   key in place (`key /= ...`): “does not modify its inputs”.
 
 # %% tags=["practice", "parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # unused here: the checks have fixed sizes (kept so that every notebook takes the same parameters)
@@ -88,7 +105,7 @@ from lrnn_course import deltanet, householder, train, viz
 
 generator = torch.Generator().manual_seed(SEED)
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · The delta rule is online regression
 #
 # DeltaNet keeps a matrix $S \in \mathbb{R}^{d_k \times d_v}$, an associative memory: reading with a
@@ -100,8 +117,10 @@ generator = torch.Generator().manual_seed(SEED)
 # $$S_t = S_{t-1} - \beta_t \nabla_S L_t(S_{t-1}) = (I - \beta_t k_t k_t^\top)\, S_{t-1} + \beta_t k_t v_t^\top .$$
 #
 # This is a linear RNN in the paper's form $H_t = A(x_t) H_{t-1} + B(x_t)$, with $A = I - \beta_t k_t k_t^\top$
-# and $B = \beta_t k_t v_t^\top$; the output is $o_t = S_t^\top q_t$ for a query $q_t$. Checked with
-# autograd — one gradient step against the formula:
+# and $B = \beta_t k_t v_t^\top$; the output is $o_t = S_t^\top q_t$ for a query $q_t$.
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "-"}
+# Checked with autograd — one gradient step against the formula:
 
 # %% tags=["lesson", "nbval-check-output"]
 state = torch.randn(4, 3, generator=generator, dtype=torch.float64)
@@ -141,7 +160,7 @@ def shown(vector):
 print(f"read `first`: linear attention {shown(linear_attention.T @ first)}, delta rule {shown(delta_memory.T @ first)}")
 print(f"read `other`: linear attention {shown(linear_attention.T @ other)}, delta rule {shown(delta_memory.T @ other)}")
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3 · The recurrence
 #
 # The course's DeltaNet runs on batches with several heads, in the layout of
@@ -175,7 +194,7 @@ fast, _ = deltanet.delta_rule(q, k, v, betas, alphas)
 dense, _ = deltanet.dense_delta_rule(q, k, v, betas, alphas)
 print(f"T = 50, 3 heads, gated: largest difference {(fast - dense).abs().max().item():.1e}")
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4 · The spectrum of $I - \beta k k^\top$
 #
 # For a unit key $k$, the matrix $I - \beta kk^\top$ maps $k$ to $(1 - \beta) k$ and every vector

@@ -21,8 +21,9 @@
 #
 # Two exercises: factor a permutation into reflections, and compute DeltaProduct by running the
 # delta rule on an interleaved sequence. Replace `raise NotImplementedError()` with your code and
-# run the `check(...)` cell below it; call `check(..., hint=1)` for a hint. The lesson notebook
-# `lessons/07_products_of_householders.ipynb` explains every step.
+# run the `check(...)` cell below it; call `check(..., hint=1)` for a hint.
+# The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
+# adds the experiments and figures around it.
 
 # %% [markdown] tags=["instructor"] minutes={"teach": 40, "practice": 25}
 # ## Talking points
@@ -51,17 +52,21 @@
 #   $e_0$ through their list by hand for σ = (1, 2, 0): the first key acts first.
 # - **`07.permutation_reflections`**: a swap for a fixed point, or one per cycle member:
 #   “the identity needs none” is red (“… reflections, expected n - c(σ) = 0”). Ask how many swaps a cycle of
-#   length $L$ needs.
+#   length $L$ needs. `swap_key(i, j, n)` without the `dtype`: “keys in the dtype asked for (float64 by default)”.
 # - **`07.delta_product_by_interleaving`**: the query at the first sub-step instead of the last:
 #   “n_h = 1 is DeltaNet” stays green, “n_h = 2 equals the native recurrence” is red. Ask when DeltaProduct
-#   reads out.
-# - **`07.delta_product_by_interleaving`**: α at every sub-step:
-#   “gated, n_h = 4: α at each token's first sub-step” is red. The gate multiplies the state once per token.
+#   reads out. The same row is red for `x.transpose(1, 2).flatten(1, 2)`: a token's sub-steps must be consecutive.
+# - **`07.delta_product_by_interleaving`**: α at every sub-step, or at the last:
+#   “gated, n_h = 4: α at each token's first sub-step” is red. The gate multiplies the state once per token,
+#   before its first write.
 # - **`07.delta_product_by_interleaving`**: `initial_state` not passed on to `delta_rule`: “n_h = 3 with an
 #   initial state” is red; `scale` dropped: “scale 0.3 reaches the read-out”. `deltanet.delta_rule` called
 #   instead of the argument: only “runs the delta_rule it is given” is red (“never called the delta_rule it
-#   was given”); the Triton track passes its kernel there. Queries written into `q` in place: “does not
-#   modify its inputs” (“changed its input q”); build new tensors.
+#   was given”); the Triton track passes its kernel there. The row passes a DeltaNet that also decays the state,
+#   so calling the argument but returning something else is red too (“your result does not follow it”), and so
+#   is one call per token (“lengths [2, 2, …]”). Queries written into `q` in place, or `alpha.unsqueeze_`:
+#   “does not modify its inputs” (“modified its input `q`”); build new tensors. Under `torch.no_grad()`: only
+#   “gradients match autograd through a float64 reference” is red.
 
 # %% tags=["practice", "parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # unused here: the checks have fixed sizes (kept so that every notebook takes the same parameters)
@@ -84,7 +89,7 @@ torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
 # %% tags=["practice"]
-# The exercises build on these helpers of the course library, introduced in the lesson notebook.
+# The exercises build on these helpers of the course library (`help(cycles)` says what one does).
 from lrnn_course.deltaproduct import interleave
 from lrnn_course.householder import cycles, swap_key
 
@@ -105,15 +110,18 @@ generator = torch.Generator().manual_seed(SEED)
 def elements(count: int) -> str:
     return f"{count} element{'s' if count != 1 else ''}"
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · A product of Householders
 #
 # Write $C_i = I - \beta_i k_i k_i^\top$ with unit keys. The paper's set $\mathcal{M}^n_k(\Omega)$ holds the
 # products $C_1 \cdots C_k$ whose factors have eigenvalue $1 - \beta_i \in \Omega$: DeltaNet's transitions lie
 # in $\mathcal{M}^n_1([0, 1])$, DeltaNet $[-1,1]$'s in $\mathcal{M}^n_1([-1, 1])$, and DeltaProduct with $n_h$
-# factors per token in $\mathcal{M}^n_{n_h}([-1, 1])$. Two facts, measured on random products in
-# $\mathbb{R}^8$: each product is the identity plus a matrix of rank at most $k$ (it only acts in the
-# span of its keys), and with $\beta \in [0, 2]$ its norm never exceeds 1.
+# factors per token in $\mathcal{M}^n_{n_h}([-1, 1])$.
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "-"}
+# Two facts, measured on random products in $\mathbb{R}^8$: each product is the identity plus a matrix
+# of rank at most $k$ (it only acts in the span of its keys), and with $\beta \in [0, 2]$ its norm
+# never exceeds 1.
 
 # %% tags=["lesson", "nbval-check-output"]
 for factors in (1, 2, 3, 4):
@@ -170,7 +178,7 @@ for ax, (factors, beta_max) in zip(axes, ((2, 1.0), (3, 1.0), (2, 2.0))):
     ax.legend(loc="lower left", fontsize="small", markerscale=4)
 plt.show()
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3 · Permutations are products of swaps
 #
 # Theorem 3 of the paper builds a one-layer LRNN for any group: map each input letter to the
@@ -303,7 +311,7 @@ for n in (2, 3, 8, 16):
         count = f"{len(keys):>2} reflection{'s' if len(keys) != 1 else ''}"
         print(f"n = {n:>2}, determinant {torch.linalg.det(matrix).item():+.0f}: {count}, largest error {error:.1e}")
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5 · DeltaProduct
 #
 # DeltaProduct (Siems et al. 2025) gives each token $n_h$ keys, values and step sizes and runs $n_h$

@@ -24,8 +24,9 @@
 # Three exercises: the labels of a group word problem, the transitions of a one-layer group
 # automaton from a list of permutations, and the cumulative sequence accuracy. Replace
 # `raise NotImplementedError()` with your code and run the `check(...)` cell below it; call
-# `check(..., hint=1)` for a hint. The lesson notebook `lessons/08_state_tracking_lab.ipynb`
-# explains every step.
+# `check(..., hint=1)` for a hint.
+# The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
+# adds the experiments and figures around it.
 
 # %% [markdown] tags=["instructor"] minutes={"teach": 45, "practice": 30}
 # ## Talking points
@@ -51,19 +52,26 @@
 # - **`08.prefix_products`**: `table[words[:, t], state]`: “S3 by hand: 1, 2, 2 -> 1, 3, 1” and
 #   “the order matters: (1 then 2) is not (2 then 1)” are red at “position t = 1 (0-based)”.
 #   `table[a, b]` means a, then b; ask which of the two came first in the word.
-# - **`08.prefix_products`**: each letter looked up alone, no running state: the same rows are red, the
-#   outputs simply repeat the word; ask what $y_2$ depends on. Results written into `words`:
+# - **`08.prefix_products`**: each letter looked up alone, no running state, or the state stored before its letter
+#   is applied: “the identity (0) keeps the product: 1, 0, 0, 0 -> 1, 1, 1, 1” is the red row the report explains;
+#   ask what $y_2$ depends on, and whether $y_1$ includes $x_1$. Results written into `words`:
 #   “does not modify its inputs”.
 # - **`08.transition_matrices`**: the transpose ($P e_{\sigma(i)} = e_i$, e.g. a hand-built
 #   `P[i, σ(i)] = 1`): “the 6 elements of S3” is red; the swaps agree, the 3-cycles do not. Column $i$ holds
 #   its 1 in row $\sigma(i)$.
-# - **`08.transition_matrices`**: `dtype` ignored: rows say “expected a torch.float16 tensor” (or float32).
-#   Convert at the end; swap reflections are exact in any float type.
+# - **`08.transition_matrices`**: the reflections multiplied in the wrong order (`product @ H`) gives the same
+#   transpose, and β = 1 (projections) gives no permutation at all: “the 6 elements of S3” is red.
+# - **`08.transition_matrices`**: `dtype` ignored: “float32 unless a dtype is given” or “exact in float16 (swap
+#   reflections are 0s and ±1s)” is red (“expected a torch.float16 tensor”). Convert at the end; swap reflections
+#   are exact in any float type.
 # - **`08.sequence_accuracy`**: accuracy per position instead of right-so-far:
 #   “a sequence never recovers from a mistake” is red. Ask how a row wrong at its first position can
-#   count at its third.
-# - **`08.sequence_accuracy`**: padding scored like any target: “positions with target -1 count as right” is
-#   red. Ask what a target of -1 means.
+#   count at its third. Padding marked right after the `cumprod` instead of before it: the same row is red (a
+#   row wrong just before its padding comes back to life).
+# - **`08.sequence_accuracy`**: padding scored like any target, compared with `targets.clamp(min=0)`, taken
+#   from a row's length, or left out of the average: “positions with target -1 count as right” is red. Ask what
+#   a target of -1 means, wherever it stands, and what the fraction is a fraction of (all N rows). Padding
+#   filled into `targets` or `predictions` in place: “does not modify its inputs”.
 
 # %% tags=["lesson", "parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": a minute or two on a laptop CPU; "full": the GPU experiments, 3 seeds (committed runs are reused)
@@ -167,7 +175,7 @@ plt.show()
 # allows. Section 3 builds the Theorem 3 and Theorem 6 cells by hand; section 5 trains models on
 # the parity and $S_3$ columns, red cells as well as green.
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · The labels
 #
 # A model learns a word problem from its labels, the prefix products $y_t$, so they come first.
@@ -190,7 +198,7 @@ plt.show()
 # %% tags=["nbval-check-output"]
 check("08.prefix_products", prefix_products)
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3 · Hand-built automata, exact for 10 000 steps
 #
 # ### 3.1 · Theorem 3: a group is one layer of reflections
@@ -294,16 +302,16 @@ print("A(r) =", transitions[2].tolist(), " B(r) =", inputs[2].tolist())
 words = torch.randint(3, (WORDS, 10_000), generator=generator)
 next_state = torch.tensor([[(1, 2, 0)[q], (1, 0, 2)[q], 0] for q in range(3)])  # next_state[q, letter], written out
 expected, state = torch.empty_like(words), torch.zeros(WORDS, dtype=torch.long)
-for t in range(words.shape[1]):
-    state = next_state[state, words[:, t]]
-    expected[:, t] = state
+for position in range(words.shape[1]):
+    state = next_state[state, words[:, position]]
+    expected[:, position] = state
 print(f"reset automaton: {(reset_automaton(words) != expected).sum().item()} wrong states of {words.numel():,}")
 
 # %% [markdown] tags=["lesson"]
 # All three constructions are also tests of the course (`tests/test_automata.py`): 1 000 random
 # words of 10 000 letters each, zero errors.
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4 · The metric: cumulative sequence accuracy
 #
 # A word-problem model is scored at every position, and one mistake ruins the state from then on.
@@ -314,10 +322,9 @@ print(f"reset automaton: {(reset_automaton(words) != expected).sum().item()} wro
 # %% [markdown]
 # ### Exercise 3 · Cumulative sequence accuracy
 #
-# The **cumulative sequence accuracy** at position $t$ is the fraction of sequences whose
-# predictions are right at every position up to $t$: one mistake counts against the row from then
-# on. Write `sequence_accuracy(predictions, targets)`: LongTensors `(N, T)` in, a float32 tensor
-# `(T,)` out. Positions whose target is $-1$ (padding) count as right.
+# Write `sequence_accuracy(predictions, targets)`: LongTensors `(N, T)` in, a float32 tensor `(T,)`
+# out, entry $t$ the cumulative sequence accuracy at position $t$ (one mistake counts against its row
+# from then on). Positions whose target is $-1$ (padding) count as right.
 
 # %%
 #| exercise: 08.sequence_accuracy

@@ -15,18 +15,19 @@
 # > and no rounding error is ever damped, its relative error grows about as $\sqrt T$.*
 #
 # **Plan.** 1 · why the recurrence is slow; 2 · the pseudo-values $u_t$; 3 · the triangular system
-# and the UT transform (exercise); 4 · one chunk (exercise) and the full chunked form; 5 · chunk
-# size; 6 · float32 at $\beta \to 2$.
+# and the UT transform (exercise); 4 · one chunk (exercise), the name "WY", and all the chunks
+# (exercise); 5 · chunk size; 6 · float32 at $\beta \to 2$.
 
 # %% [markdown] tags=["practice"]
 # # Practice · Lesson 09: chunkwise parallel training
 #
-# Two exercises: the UT transform of a chunk, and one chunk of the (gated) delta rule in the WY/UT
-# form. Replace `raise NotImplementedError()` with your code and run the `check(...)` cell below
-# it; call `check(..., hint=1)` for a hint. The lesson notebook `lessons/09_chunkwise.ipynb`
-# explains every step.
+# Three exercises: the UT transform of a chunk, one chunk of the (gated) delta rule in the WY/UT
+# form, and the driver that carries the state from chunk to chunk. Replace `raise NotImplementedError()` with your code and run the `check(...)` cell below
+# it; call `check(..., hint=1)` for a hint.
+# The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
+# adds the experiments and figures around it.
 
-# %% [markdown] tags=["instructor"] minutes={"teach": 45, "practice": 35}
+# %% [markdown] tags=["instructor"] minutes={"teach": 45, "practice": 45}
 # ## Talking points
 #
 # - §1: the timings are the machine's own; the chunk form already wins on a CPU, and a GPU widens the
@@ -38,6 +39,11 @@
 # - §3: no off-diagonal $|\mathcal T_{ij}|$ exceeds β, by a theorem: $\mathcal T_{ij} = -\beta_i k_i^\top G_{i-1} \cdots G_{j+1} k_j$,
 #   and a product of generalized Householders has norm at most 1. So no pivoting, whatever the keys. The
 #   condition number is not small (thousands at β = 2 with nearly parallel keys), only bounded.
+# - §4, "WY": the chunk's update with $V = 0$ is $(I - K^\top W) S_0$, the recurrence's $G_C \cdots G_1 S_0$; so a
+#   product of Householders is identity minus a thin product (Bischof & Van Loan's WY representation; the
+#   UT transform is its compact triangular form). The cell prints a difference of `2.2e-16` in float64, and
+#   `4.7e-01` for the product in the other order. Exercise 3 (the driver across chunks) takes about ten
+#   of the practice minutes.
 # - §4: the chunked form equals the recurrence to `2.2e-15`–`2.9e-15` at T = 1000 for chunks 16, 32, 64 and
 #   100, gates and a reset included. §5: the cost is $T(C^2 + CD + D^2)$, the $C^2$ from building
 #   $\mathcal T$; read the best chunk size off your own curve.
@@ -52,15 +58,41 @@
 # - **`09.ut_transform`**: the diagonal kept (`torch.tril` without `diagonal=-1`) or β on the columns
 #   (`beta[..., None, :]`): “two steps by hand” is red. Have them write $A_{21}$ for two steps: row $i$
 #   carries $\beta_i$, and the diagonal is zero.
-# - **`09.ut_transform`**: `decay` ignored: “with a decay Γ (Gated DeltaNet)” is red (and
-#   “keeps float32 as float32”, which uses a decay). Γ multiplies $KK^\top$ before the mask.
+# - **`09.ut_transform`**: `decay` ignored or transposed: “with a decay Γ and a reset (Gated DeltaNet)” is
+#   red. Γ multiplies $KK^\top$ before the mask. (Multiplying $\mathcal T$ by Γ *after* inverting is right:
+#   $\Gamma_{ij} = c_i / c_j$ for the cumulative gates $c$, so it is a similarity transform.)
+# - **`09.ut_transform`**: the formula $(\mathrm{diag}(1/\beta) + L)^{-1}\,\mathrm{diag}(1/\beta)$: only
+#   “β = 0 on some steps: their rows of T are rows of I” is red (NaN). The series $\sum_n (-A)^n$ or the
+#   product $(I - A)(I + A^2)(I + A^4)\cdots$: exact on paper, but “nearly parallel keys, β = 2
+#   (ill-conditioned)” is red with errors near `1e-2` in float64 — large powers of $A$ cancel. Forward
+#   substitution meets no entry larger than β.
+# - **`09.ut_transform`**: $\mathcal T$ filled row by row into a preallocated tensor: “gradient matches
+#   autograd” says backward failed (an in-place write); into `torch.zeros(shape)` without `dtype=`:
+#   “keeps float64 as float64”; numpy or `.detach()`: “gradient matches autograd”, not connected.
 # - **`09.delta_rule_chunk`**: $U$ without the $- W S_0$ term: “from a zero state: the chunk alone” is
 #   green, “from a given state S₀” red. The state enters twice: in $U$ and in the read-out.
 # - **`09.delta_rule_chunk`**: a strict mask `tril(q kᵀ, -1)` in the read-out:
-#   “from a zero state: the chunk alone” is red. Ask whether $o_t$ reads the state before or after token
-#   $t$'s own write.
-# - **`09.delta_rule_chunk`**: gates ignored: “gated: decay Γ and cumulative gates g” is red; `scale`
-#   forgotten: “a chunk of 64, scale 1/√D_k”; the state updated in place: “does not modify its inputs”.
+#   “one token from a zero state: o₁ = β₁(q₁·k₁)v₁” is red (it reads 0). Ask whether $o_t$ reads the state
+#   before or after token $t$'s own write.
+# - **`09.delta_rule_chunk`**: gates ignored, or the new state decayed by $g_C$ alone: “gated: decay Γ and
+#   cumulative gates g” is red; Γ as $g_t / g_i$: only “gates at their edges: α = 0 (a reset), α = 1, β = 0,
+#   β = 2” (NaN after a reset); `scale` forgotten: “a chunk of 64, scale 1/√D_k”; gates made with
+#   `torch.ones(beta.shape)`: “keeps float64 as float64”; the state updated in place: “does not modify its
+#   inputs”; $\mathcal T$ `.detach()`ed as “a constant of the chunk”: “gradient matches autograd”.
+# - **`09.chunk_delta_rule`**: `range(T // C)` (no chunk at all when C > T), the outputs of the padding
+#   kept, padding by repeating the last step (the final state is then the padded step's), or a scale of its
+#   own: “one chunk: chunk_size ≥ T (T = 10, C = 64)”. Every chunk started from the initial state: “T = 48
+#   in chunks of 16: the state carries across chunks”, which says the first chunk is right and the mismatch
+#   is at t = 16. Full chunks only, the last one aligned to the end (steps run twice): “T = 40 in chunks of
+#   16: the last chunk has 8 steps”. Padding α with 0 (`F.pad`'s default) resets the
+#   state: “gated, T = 37 in chunks of 16: padding changes nothing”. A state of zeros instead of `state`:
+#   “from an initial state S₀”; `alpha` not passed on: “gated, with a reset (α = 0)”; `scale` not passed
+#   on (the chunk's default is 1): “scale=None means 1/√D_k in every chunk”.
+# - **`09.chunk_delta_rule`**: “works chunk by chunk through delta_rule_chunk” swaps in a chunk function
+#   that halves the state it returns and records its calls: calling `deltanet.delta_rule` (never called),
+#   one call on the whole sequence (chunk_size ignored) or `torch.chunk` into unequal pieces (the result
+#   does not follow) are red there though every number is right. `state.detach()` between chunks:
+#   “gradient matches autograd”; outputs in `torch.zeros(...)`: “keeps float64 as float64”.
 
 # %% tags=["practice", "parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # unused here: the checks have fixed sizes (kept so that every notebook takes the same parameters)
@@ -83,7 +115,7 @@ torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
 # %% tags=["practice"]
-# The exercises build on these helpers of the course library, introduced in the lesson notebook.
+# The exercises build on these helpers of the course library (`help(decay_matrix)` says what one does).
 from lrnn_course.chunkwise import decay_matrix, forward_substitution_inverse
 
 # %% tags=["lesson"] slideshow={"slide_type": "skip"}
@@ -140,7 +172,7 @@ for steps in LENGTHS:
     print(f"T = {steps:>5}: recurrence {recurrent * 1e3:8.1f} ms, chunked {chunked * 1e3:7.1f} ms, "
           f"{recurrent / chunked:.1f}x faster")
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · Pseudo-values: every step is a rank-one addition
 #
 # Write the (gated) step as an addition: $S_t = \alpha_t S_{t-1} + k_t u_t^\top$ with the
@@ -150,7 +182,10 @@ for steps in LENGTHS:
 #
 # Unrolled inside a chunk that starts from $S_0$ (and, for now, $\alpha \equiv 1$):
 # $S_t = S_0 + \sum_{i \le t} k_i u_i^\top$. So once the $u_t$ are known, every state and output
-# of the chunk is a sum — a matrix product. Checked against the recurrence on 6 steps:
+# of the chunk is a sum — a matrix product.
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "-"}
+# Checked against the recurrence on 6 steps:
 
 # %% tags=["lesson", "nbval-check-output"]
 q, k, v, beta = random_inputs(1, 6, 1, 4, 3)
@@ -165,7 +200,7 @@ _, recurrent_state = deltanet.delta_rule(q, k, v, beta, initial_state=state)
 as_sum = state + torch.einsum("bthk,bthv->bhkv", k, u)
 print(f"S_6 as S_0 + Σ k_i u_iᵀ vs the recurrence: largest difference {(as_sum - recurrent_state).abs().max().item():.1e}")
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3 · A triangular system, and the UT transform
 #
 # Substitute the sum into the definition of $u_t$:
@@ -251,7 +286,7 @@ for name, raw_keys in key_sets.items():
 # $(2 \cdot 64)^2 \approx 1.6 \cdot 10^4$ for these chunks — but it is not small. Section 6 measures what
 # it costs in float32.
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4 · One chunk, then all of them
 #
 # With $\mathcal T$: $W = \mathcal T\,\mathrm{diag}(\beta g) K$ and $U' = \mathcal T\,\mathrm{diag}(\beta) V$ depend on the chunk alone
@@ -276,8 +311,66 @@ for name, raw_keys in key_sets.items():
 check("09.delta_rule_chunk", delta_rule_chunk)
 
 # %% [markdown] tags=["lesson"]
-# `chunkwise.chunk_delta_rule` pads the sequence to a multiple of $C$ with identity steps
-# ($\beta = 0$, $\alpha = 1$), cuts it into chunks, and passes the state from one
+# ### Where the name "WY" comes from
+#
+# Take a chunk with no gate and no values ($V = 0$). Its formulas give $U = -W S_0$ and
+# $S_C = S_0 + K^\top U = (I - K^\top W)\, S_0$; the recurrence gives $S_C = G_C \cdots G_2 G_1 S_0$, with
+# Lesson 06's generalized Householders $G_t = I - \beta_t k_t k_t^\top$ and $G_1$ acting first. Both
+# hold for every $S_0$, so
+#
+# $$G_C \cdots G_2\, G_1 = I - K^\top W, \qquad W = \mathcal T\,\mathrm{diag}(\beta)\, K :$$
+#
+# a product of $C$ Householders is the identity minus one product of a $D_k \times C$ and a $C \times D_k$
+# matrix. Bischof and Van Loan (1987) found this form for products of Householder *reflections*, writing
+# it $I + W Y^\top$ with two tall matrices $W$ and $Y$: the **WY representation**. It lets a blocked QR
+# factorisation apply many reflections as two matrix products instead of one rank-one update each —
+# the reason the chunked form is fast here, too. Schreiber and Van Loan (1989) made it compact,
+# $I + Y S Y^\top$ with a small triangular $S$, and Joffrain, Low, Quintana-Ortí, van de Geijn and Van Zee
+# (2006) read that triangular factor straight off the Gram matrix $Y^\top Y$ — a diagonal plus its
+# strictly triangular part, inverted — and called it the **UT transform**. Here $K^\top$ plays $Y$, and for
+# $\beta_t \ne 0$ the factor $\mathcal T\,\mathrm{diag}(\beta) = (\mathrm{diag}(\beta)^{-1} + \mathrm{tril}(K K^\top, -1))^{-1}$
+# is built exactly so, lower instead of upper triangular because the first key acts first. The
+# generalized Householders of DeltaNet ($\beta \in [0, 2]$, not only reflections at $\beta = 2$) keep the form.
+# Checked on a chunk of 8 keys in $\mathbb{R}^5$, with the product built one factor at a time:
+
+# %% tags=["lesson", "nbval-check-output"]
+wy_generator = torch.Generator().manual_seed(SEED)  # a stream of its own: the cells below draw what they drew before
+wy_keys = F.normalize(torch.randn(8, 5, generator=wy_generator, dtype=torch.float64), dim=-1)
+wy_betas = 2 * torch.rand(8, generator=wy_generator, dtype=torch.float64)
+w = ut_transform(wy_keys, wy_betas) @ (wy_betas[:, None] * wy_keys)  # W = 𝒯 diag(β) K, (C, D_k)
+identity = torch.eye(5, dtype=torch.float64)
+in_order, other_order = identity, identity
+for key, b in zip(wy_keys, wy_betas):
+    householder = identity - b * torch.outer(key, key)
+    in_order = householder @ in_order  # G_t after G_1, …, G_(t-1), as the recurrence applies them
+    other_order = other_order @ householder
+wy_form = identity - wy_keys.T @ w
+print(f"G_8 ⋯ G_1 against I - Kᵀ W: largest difference {(in_order - wy_form).abs().max().item():.1e}")
+print(f"G_1 ⋯ G_8 against I - Kᵀ W: largest difference {(other_order - wy_form).abs().max().item():.1e} (the order matters)")
+
+# %% [markdown]
+# ### Exercise 3 · All the chunks: the state passes from chunk to chunk
+#
+# Write `chunk_delta_rule(q, k, v, beta, alpha=None, initial_state=None, scale=None, chunk_size=64)`: the
+# whole sequence, in the layout `(B, T, H, D)` of `deltanet.delta_rule` and with its result
+# `(outputs, final_state)` — the outputs `(B, T, H, D_v)` and the state after step $T$, `(B, H, D_k, D_v)`.
+# Chunk $n$ holds steps $nC, \dots, nC + C - 1$; when $C$ does not divide $T$ the last chunk is shorter:
+# slice it, or pad it at its end with steps that change nothing ($\beta = 0$, $\alpha = 1$) and drop their
+# outputs. Call `delta_rule_chunk` once per chunk, in its layout `(B, H, C, D)`: the first chunk starts
+# from the initial state, every later one from the state the previous call returned. The stub has
+# already checked the inputs and set `state` ($S_0$, zeros when `initial_state` is None) and `scale`
+# ($1/\sqrt{D_k}$ when None). It calls your `delta_rule_chunk` from Exercise 2; if that one does not pass
+# yet, run `from lrnn_course.chunkwise import delta_rule_chunk` first.
+
+# %%
+#| exercise: 09.chunk_delta_rule
+
+# %% tags=["nbval-check-output"]
+check("09.chunk_delta_rule", chunk_delta_rule)
+
+# %% [markdown] tags=["lesson"]
+# The library's `chunkwise.chunk_delta_rule` is this function: it pads the sequence to a multiple of $C$
+# with identity steps ($\beta = 0$, $\alpha = 1$), cuts it into chunks, and passes the state from one
 # `delta_rule_chunk` to the next. In float64 it equals the recurrence to rounding error, for any
 # length and chunk size, with gates, resets ($\alpha = 0$) and an initial state:
 

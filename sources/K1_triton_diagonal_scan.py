@@ -21,8 +21,9 @@
 #
 # One exercise: the block loop of the Triton kernel for $h_t = a_t \odot h_{t-1} + b_t$. Replace
 # `raise NotImplementedError()` with your code and run the `check(...)` cell below it; call
-# `check(..., hint=1)` for a hint. The lesson notebook `kernels/K1_triton_diagonal_scan.ipynb`
-# explains every step.
+# `check(..., hint=1)` for a hint.
+# The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
+# adds the experiments and figures around it.
 
 # %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 30}
 # ## Talking points
@@ -46,16 +47,22 @@
 #
 # - **`K1.diagonal_scan_kernel`**: `tl.associative_scan((inputs, gates), ...)`: “one block: T = 8, D = 3” is
 #   red, with the rest. Ask in which order `_compose` expects gate and input.
-# - **`K1.diagonal_scan_kernel`**: the carry never updated after a block, or not applied to the states:
-#   “one block: T = 8, D = 3” stays green and every longer row is red, first
-#   “masks on both axes: T = 37, D = 5”, whose hints about masks are beside the point;
-#   “the carry crosses blocks: T = 300” and “initial state and long memory” name the bug.
-#   Ask what state the second block starts from; `hint=1` on those rows shows how to pick one row without
-#   row indexing. T = 300 spans several blocks compiled too (64 or 128 steps per block on a GPU).
-# - **`K1.diagonal_scan_kernel`**: a mask on one axis only, or a store without the load's mask: watch
-#   “masks on both axes: T = 37, D = 5”. Padding must be the identity step: gates 1, inputs 0.
+# - **`K1.diagonal_scan_kernel`**: the carry never updated after a block: “one block: T = 8, D = 3” and
+#   “initial state and long memory” (one block) stay green, “the carry crosses blocks: T = 300” is the row
+#   the report explains. The carry not applied to the states at all: “initial state and long memory” explains
+#   it. Ask what state the second block starts from; `hint=1` on the carry row shows how to pick one row
+#   without row indexing. T = 300 spans several blocks compiled too (64 or 128 steps per block on a GPU).
+# - **`K1.diagonal_scan_kernel`**: a mask missing on one axis, a store without the load's mask, or a row
+#   stride of `BLOCK_D` or `steps` instead of `width`: the kernel stores out of bounds. Every tensor it gets
+#   sits between guard bands, so nothing crashes; “no load or store out of bounds” is red and says which
+#   tensor and what to look at, e.g. “wrote 11 elements past the end of h (out of bounds): that is columns
+#   past D in the last row: check the column mask”. A load out of bounds brings the bands' NaN into h:
+#   “read outside a (out of bounds)”. Have them write the offset of element (b, t, d) on paper.
+# - **`K1.diagonal_scan_kernel`**: a time mask that stops a step early (`< steps - 1`): “never stored h at
+#   [b=0, t=7, d=0]”. Padding must be the identity step: gates 1, inputs 0.
 # - **`K1.diagonal_scan_kernel`**: anything that assumes $a_t \ge 0$ (logarithms, square roots) fails
-#   “negative gates”. `REVERSE` may be ignored: the check runs the forward direction only.
+#   “negative gates”; dividing by the gate products (the closed form) fails “gates of exactly 0, -1 and 1”.
+#   `REVERSE` may be ignored: the check runs the forward direction only.
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": about half a minute on a laptop CPU; "full": GPU-sized timings
@@ -82,7 +89,7 @@ print(f"lrnn_course {lrnn_course.__version__}; Triton {triton_status()}")
 # `@triton.jit` reads that variable when it decorates a function). That is why every notebook of
 # this track imports `lrnn_course` before `triton`. The line above says which mode you are in.
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · Programs, blocks and masks
 #
 # A Triton kernel is written for **one program**. Launched on a *grid*, say `(4,)`, it runs as four
@@ -122,7 +129,7 @@ print(f"{triton.cdiv(len(x), block)} programs of {block} lanes; the last has {le
 # `BLOCK` is a `tl.constexpr`: a compile-time constant, a power of two, fixed for each compiled
 # version of the kernel. `length` is an ordinary argument and may change freely.
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3 · One block of time as an associative scan
 #
 # Step $t$ is the affine map $h \mapsto a_t h + b_t$, which we write as the pair $(a_t, b_t)$. Doing
@@ -134,7 +141,10 @@ print(f"{triton.cdiv(len(x), block)} programs of {block} lanes; the last has {le
 # $\log_2 B_T$ parallel rounds into the prefix compositions $(A^{\mathrm{cum}}_t, B^{\mathrm{cum}}_t)$:
 # the map from the block's entering state to $h_t$. It is **not commutative**: the combine function
 # receives the earlier step first, and swapping its arguments is a classic bug that gives wrong
-# states without any error. Both orders, on two steps:
+# states without any error.
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "-"}
+# Both orders, on two steps:
 
 # %% tags=["lesson"]
 def compose(earlier, later):
@@ -154,22 +164,22 @@ print(f"compose(first, second) applied to 0      : h = {right[1]:.2f}  (matches)
 print(f"compose(second, first) applied to 0      : h = {wrong[1]:.2f}  (the swapped order)")
 assert right[1] == state and wrong[1] != state
 
-# %% [markdown] tags=["lesson"]
+# %% [markdown]
 # Inside the kernel the same function is `_compose`, decorated with `@triton.jit` and applied to
 # whole blocks of gates and inputs at once. The states of a block entered with the carried state
 # $h_{\text{in}}$ are then $h_t = A^{\mathrm{cum}}_t h_{\text{in}} + B^{\mathrm{cum}}_t$, and the last of
 # them is the carry for the next block — `chunked_scan` of Lesson 01, with the chunks visited in
 # order by one program.
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4 · The kernel
 #
 # One program owns batch row `tl.program_id(0)` and the `BLOCK_D` columns of block
 # `tl.program_id(1)`; columns never interact in a diagonal scan. The layout is row-major
 # `(B, T, D)`, so element $(b, t, d)$ sits at `(b * steps + t) * width + d`.
 
-# %% [markdown] tags=["practice"]
-# ## Exercise · the block loop
+# %% [markdown]
+# ### Exercise · the block loop
 #
 # Complete the loop over time blocks of `diagonal_scan_kernel`. For each block: compute the
 # times it covers and a mask (time inside the sequence and column inside the state); load gates

@@ -19,8 +19,9 @@
 #
 # One exercise: `scan_backward`, the three gradients of the diagonal scan from its inputs, its
 # states and the gradient arriving from above. Replace `raise NotImplementedError()` with your code
-# and run the `check(...)` cell below it; call `check(..., hint=1)` for a hint. The lesson notebook
-# `kernels/K2_backward_scan.ipynb` explains every step.
+# and run the `check(...)` cell below it; call `check(..., hint=1)` for a hint.
+# The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
+# adds the experiments and figures around it.
 
 # %% [markdown] tags=["instructor"] minutes={"teach": 25, "practice": 15}
 # ## Talking points
@@ -47,7 +48,8 @@
 # - **`K2.scan_backward`**: $\partial L/\partial h_0 = \lambda_0$, the first gate forgotten:
 #   “dL/dh0 and the carry across blocks: T = 50” is red. Ask through which step `h0` enters the states.
 # - **`K2.scan_backward`**: the adjoints from a forward launch (no `reverse=True`): every row but “length 1”
-#   is red. Have them write out the adjoints of two steps by hand (the loop of the lesson's §1).
+#   is red, and “dL/db are the adjoints: T = 9” is the one the report explains. Have them write out the
+#   adjoints of two steps by hand (the loop of the lesson's §1).
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sequences
@@ -66,7 +68,7 @@ kernel_device = torch.device("cuda" if triton_mode() == "compiled" else "cpu")
 torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__}; Triton {triton_status()}")
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · The adjoint recurrence
 #
 # Let the loss depend on every state, with $g_t = \partial L / \partial h_t$ its *direct* gradient
@@ -78,8 +80,11 @@ print(f"lrnn_course {lrnn_course.__version__}; Triton {triton_status()}")
 # Every input touches exactly one step, so the gradients follow from the adjoints elementwise:
 # $\partial L/\partial b_t = \lambda_t$, $\partial L/\partial a_t = \lambda_t\, h_{t-1}$ (with
 # $h_0$ the initial state) and $\partial L/\partial h_0 = a_1 \lambda_1$. (In code time counts from
-# 0: the first step is index 0.) A Python loop of exactly these formulas, against PyTorch's autograd
-# through the sequential scan of Lesson 01, in float64:
+# 0: the first step is index 0.)
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "-"}
+# A Python loop of exactly these formulas, against PyTorch's autograd through the sequential scan of
+# Lesson 01, in float64:
 
 # %% tags=["lesson"]
 import matplotlib.pyplot as plt
@@ -116,7 +121,7 @@ for (name, formula), leaf in zip(by_formula.items(), leaves):
     print(f"{name:7s}: adjoint formula against autograd, largest difference {error:.1e}")
     assert error < 1e-12
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · A reverse scan in Triton
 #
 # The adjoint recurrence is a diagonal scan: gates $a_{t+1}$, inputs $g_t$, run from the end. The
@@ -125,7 +130,7 @@ for (name, formula), leaf in zip(by_formula.items(), leaves):
 # multiplies the zero the adjoint starts from). So the ordinary forward `tl.associative_scan` walks
 # the recurrence backwards. Why not `tl.associative_scan(..., reverse=True)`? Some Triton releases
 # computed reversed scans wrongly for non-commutative combines; reversing the indices is correct on
-# every version, and the course's tests compare it with the loop above on every run.
+# every version, and the course's tests compare it with a loop on every run.
 
 # %% tags=["lesson"]
 a32, grad_h32 = (x.to(kernel_device, torch.float32) for x in (a, grad_h))
@@ -135,14 +140,14 @@ error = (reversed_by_kernel - adjoints).abs().max().item()
 print(f"reverse kernel against the adjoint loop: largest difference {error:.1e}")
 assert error < 1e-5
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3 · The gradients
 #
 # `scan_backward` puts sections 1 and 2 together: one reverse launch for the adjoints, then three
-# elementwise products. It is the exercise of this lesson; here is the solution, and its check.
+# elementwise products. It is the exercise of this lesson.
 
-# %% [markdown] tags=["practice"]
-# ## Exercise · `scan_backward`
+# %% [markdown]
+# ### Exercise · `scan_backward`
 #
 # Given the gates `a`, the initial state `h0`, the states `h` that the forward pass returned and
 # `grad_h` $= \partial L/\partial h$, return `(grad_a, grad_b, grad_h0)`. Compute the adjoints

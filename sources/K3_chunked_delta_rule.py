@@ -23,8 +23,9 @@
 # lower-triangular block $A$, row by row. The check runs your helper inside the course's delta-rule
 # kernel and compares the kernel's outputs with the float64 recurrence. Replace
 # `raise NotImplementedError()` with your code and run the `check(...)` cell below it; call
-# `check(..., hint=1)` for a hint. The lesson notebook `kernels/K3_chunked_delta_rule.ipynb` explains
-# every step.
+# `check(..., hint=1)` for a hint.
+# The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
+# adds the experiments and figures around it.
 
 # %% [markdown] tags=["instructor"] minutes={"teach": 40, "practice": 25}
 # ## Talking points
@@ -48,11 +49,12 @@
 #
 # - **`K3.forward_substitution`**: `+` instead of `-` in $e_i - \sum_j A_{ij} T_j$:
 #   “two steps by hand: T₂₁ = -β₂ k₂ᵀk₁ = -1.2” is red. Ask for $T_{21}$ of a 2 × 2 block by hand.
-# - **`K3.forward_substitution`**: `range(1, CHUNK - 1)`, the last row skipped. Under the interpreter
-#   (chunks of 16) “two steps by hand” and “one chunk: T = 12, β ∈ [0, 2]” stay green; the first red row is
-#   “β = 2 everywhere (reflections)” (T = 16), whose hint is beside the point, then
-#   “several chunks with a decay Γ: T = 150”. Ask which rows of a full chunk their loop visits. Compiled on
-#   a GPU (chunks of 32) only the T = 150 row holds a full chunk, so it alone goes red.
+# - **`K3.forward_substitution`**: `range(1, CHUNK - 1)`, the last row skipped. “two steps by hand” and
+#   “one chunk: T = 12, β ∈ [0, 2]” stay green (no full chunk); the report explains
+#   “several chunks with a decay Γ: T = 150”. Ask which rows of a full chunk their loop visits.
+# - **`K3.forward_substitution`**: a fixed `range(1, 16)`: right under the interpreter, whose chunks hold
+#   16 steps, wrong on a GPU (32). Only “T read whole at chunks of 16 and 32 (a GPU's)” is red, which runs
+#   the helper on both chunk sizes and compares the whole T. `CHUNK` is the size to loop to.
 # - **`K3.forward_substitution`**: starting from zeros instead of the identity: every row is red. Indexing a
 #   block (`transform[i] = ...`) fails inside the kernel. Point back to the PyTorch mirror of §3.
 
@@ -155,7 +157,7 @@ assert difference < 1e-12
 # kernels still spill registers; see `benchmarks/results/compile-sm90-*.txt`), and there are twice
 # as many programs to keep the GPU's multiprocessors busy.
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3 · Forward substitution without row indexing
 #
 # $T = (I + A)^{-1}$ comes from forward substitution, as in Lesson 09: row $i$ of $T$ is
@@ -164,7 +166,10 @@ assert difference < 1e-12
 # A Triton block has **no row indexing**: a program holds the whole $C \times C$ block in registers
 # and can only compute with it elementwise, reduce it along an axis, or combine it with `tl.where`.
 # So row $i$ is *selected* by a mask and summed out, and the new row is *written back* with
-# `tl.where` — the same trick K1 used for the carry. In PyTorch with exactly those operations:
+# `tl.where` — the same trick K1 used for the carry.
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "-"}
+# In PyTorch with exactly those operations:
 
 # %% tags=["lesson"]
 size = 5
@@ -185,8 +190,8 @@ assert identity_error < 1e-12
 # the chunk that does not run in parallel. (fla inverts $16 \times 16$ diagonal blocks this way and
 # joins them with matrix products; see K4.)
 
-# %% [markdown] tags=["practice"]
-# ## Exercise · `forward_substitution`
+# %% [markdown]
+# ### Exercise · `forward_substitution`
 #
 # Complete the Triton helper: given the strictly lower-triangular block `strictly_lower`
 # ($C \times C$, zeros on and above the diagonal) return $T = (I + A)^{-1}$. Start from the identity;

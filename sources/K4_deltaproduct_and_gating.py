@@ -24,8 +24,9 @@
 # cumulative gates $g$ from its gates $\alpha$. The check runs your helper inside the course's
 # delta-rule kernel and compares the kernel's outputs with the float64 recurrence, resets included.
 # Replace `raise NotImplementedError()` with your code and run the `check(...)` cell below it; call
-# `check(..., hint=1)` for a hint. The lesson notebook `kernels/K4_deltaproduct_and_gating.ipynb`
-# explains every step.
+# `check(..., hint=1)` for a hint.
+# The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
+# adds the experiments and figures around it.
 
 # %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 20}
 # ## Talking points
@@ -48,12 +49,16 @@
 #
 # ## Common mistakes
 #
-# - **`K4.chunk_gates`**: $\Gamma_{ti} = g_t / g_i$, a quotient of cumulative products:
-#   “resets (α = 0) across chunks: T = 150” is red with a non-finite value. Point back to §2's table:
-#   what is $g_t$ after a reset?
+# - **`K4.chunk_gates`**: $\Gamma_{ti} = g_t / g_i$, a quotient of cumulative products, or the same in log
+#   space (`exp` of differences of `cumsum(log(alpha))`): “resets (α = 0) across chunks: T = 150” is red with
+#   a non-finite value. Point back to §2's table: what is $g_t$ after a reset?
 # - **`K4.chunk_gates`**: the own step included, $\Gamma_{ti} = \alpha_i \cdots \alpha_t$ (α on the
 #   diagonal): “gates of exactly 1: Γ is all ones below the diagonal” stays green,
 #   “random gates in one chunk” is red. Ask what $\Gamma_{tt}$ must be.
+# - **`K4.chunk_gates`**: Γ not zeroed above the diagonal (the cumulative product without its `tl.where`):
+#   every forward row stays green, since the forward kernel masks Γ, but the backward kernel multiplies by
+#   it unmasked and its gradients come out 40–140 % off. “Γ read whole: zero above the diagonal, chunks of
+#   16 and 32” is red: “Γ above the diagonal is not 0”.
 # - **`K4.chunk_gates`**: a cumulative gate $g$ that skips $\alpha_1$ (shifted like Γ):
 #   “a reset at the first step: S₀ is forgotten at once” is red. $g_t$ multiplies every gate from the first
 #   to the $t$-th.
@@ -133,7 +138,7 @@ for householders in (2, 3):
 # and its backward pass for free, at the price of one copy of the inputs (`interleave`) and of
 # computing outputs at the $n_h - 1$ sub-steps nobody reads.
 
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · Gates without division
 #
 # With gates, a chunk needs $g_t = \alpha_1 \cdots \alpha_t$ and the decay
@@ -146,11 +151,6 @@ for householders in (2, 3):
 # $\alpha_s$ for $i < s \le t$ (and 1 elsewhere) multiplies only the gates between $i$ and $t$ and never
 # divides. All three on a chunk of 64 gates in float32, against the float64 `chunkwise.decay_matrix`
 # (an entry counts as right within a relative 10⁻⁴, or an absolute 10⁻³⁰ for the tiniest):
-
-# %% [markdown] tags=["practice"]
-# Why the exercise multiplies and never divides: three ways to build a chunk's decay $\Gamma$ from
-# 64 gates in float32 (by division $g_t / g_i$, in log space, by cumulative products down the
-# columns), on gates with a reset and on gates of 0.1, against the float64 `chunkwise.decay_matrix`.
 
 # %% tags=["nbval-check-output"]
 from lrnn_course import chunkwise
@@ -192,8 +192,8 @@ for name, alpha in (("a reset at step 31", reset), ("α = 0.1 everywhere", stron
 # associative scan, run on each column in parallel. Past the end of time the kernel loads
 # $\alpha = 1$, so a padded step never decays anything.
 
-# %% [markdown] tags=["practice"]
-# ## Exercise · `chunk_gates`
+# %% [markdown]
+# ### Exercise · `chunk_gates`
 #
 # Complete the Triton helper: from the chunk's gates `alpha` (a block of `CHUNK` numbers) return
 # the pair `(decay, cumulative_gate)`: $\Gamma$ as a `CHUNK × CHUNK` block with

@@ -39,7 +39,10 @@ def edited_solution(exercise_id: str, name: str, old: str, new: str):
 
 
 def expect_fails_on_row(exercise_id: str, mutant, row_name: str, message: str) -> None:
-    """``mutant`` fails ``exercise_id``; the row ``row_name`` is red, says ``message``, and is the row the report explains."""
+    """``mutant`` fails ``exercise_id``; the row ``row_name`` is red and says ``message``.
+
+    Tests that also want ``row_name`` to be the row the report explains assert ``result.diagnosis`` themselves.
+    """
     result = check_quietly(exercise_id, mutant)
     rows = {row.name: row for row in result.rows}
     assert not result.passed

@@ -240,9 +240,13 @@ def prompts(page) -> list[str]:
     return [prompt.strip() for prompt in page.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()]
 
 
-def wait_until_all_cells_ran(page, code_cells: int) -> None:
-    """Until the prompts read [1] to [N] in order; fail early on an error output or when the run has stopped."""
-    expected = [f"[{count}]:" for count in range(1, code_cells + 1)]
+def wait_until_all_cells_ran(page, folded: list[bool]) -> None:
+    """Until the prompts read [1] to [N] in order; fail early on an error output or when the run has stopped.
+
+    ``folded[i]`` says whether code cell i is folded (an exercise's solution): JupyterLab shows a
+    placeholder without a prompt in its place, so its count is not among the prompts.
+    """
+    expected = [f"[{count}]:" for count, hidden in enumerate(folded, start=1) if not hidden]
     shown: list[str] = []
     stopped_since = None
 
@@ -268,7 +272,8 @@ def wait_until_all_cells_ran(page, code_cells: int) -> None:
 def test_lesson01_runs_in_jupyterlab_with_figures_and_a_live_widget(jupyterlab, tmp_path):
     lab = jupyterlab
     notebook = json.loads((tmp_path / LESSON).read_text())
-    code_cells = sum(cell["cell_type"] == "code" for cell in notebook["cells"])
+    folded = [bool(cell["metadata"].get("jupyter", {}).get("source_hidden")) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert any(folded), "Lesson 01's exercise cells should be folded"
     console: list[str] = []
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
@@ -281,10 +286,14 @@ def test_lesson01_runs_in_jupyterlab_with_figures_and_a_live_widget(jupyterlab, 
             with evidence_on_failure(page, console, lab):
                 page.goto(f"{lab.base}/lab/tree/{LESSON}?token={lab.token}")
                 wait_until_kernel_ready(page, lab, cells=len(notebook["cells"]))
+                # The answers stay folded: each shows only its first line, which says how to unfold it.
+                placeholders = page.locator(".jp-InputPlaceholder").all_inner_texts()
+                assert len(placeholders) == sum(folded), placeholders
+                assert all(text.strip().startswith("# The reference solution of") for text in placeholders), placeholders
 
                 page.get_by_role("menuitem", name="Run", exact=True).click()
                 page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-                wait_until_all_cells_ran(page, code_cells)
+                wait_until_all_cells_ran(page, folded)
 
                 errors = page.locator("[data-mime-type='application/vnd.jupyter.error']")
                 assert errors.count() == 0, errors.first.inner_text()[:2000]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import re
 import shutil
@@ -11,6 +13,7 @@ import sys
 import nbformat
 import pytest
 import torch
+from answer_support import answer_lines, visible_text
 
 import lrnn_course
 from lrnn_course import build, groups, scan
@@ -94,6 +97,76 @@ def test_lesson_shows_the_solutions_without_markers(stem):
     for exercise in exercises_of(stem):
         assert f"def {exercise.solution.__name__}(" in sources
         assert f'check("{exercise.id}", {exercise.solution.__name__})' in sources
+
+
+@functools.cache
+def rendered(stem: str, kind: str) -> nbformat.NotebookNode:
+    """The notebook of ``kind`` as the generator makes it now (the committed one equals it: see the drift test)."""
+    return build.render(ROOT / "sources" / f"{stem}.py", kind)
+
+
+def exercise_ids(stem: str) -> list[str]:
+    return build.DIRECTIVE.findall((ROOT / "sources" / f"{stem}.py").read_text(encoding="utf-8"))
+
+
+def folded_cells(lesson: nbformat.NotebookNode) -> list[int]:
+    return [index for index, cell in enumerate(lesson.cells) if build.SOLUTION_TAG in cell.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_a_lesson_folds_every_answer_and_says_where_to_try_it_first(stem):
+    lesson, practice = rendered(stem, "lesson"), rendered(stem, "exercise")
+    ids, folded = exercise_ids(stem), folded_cells(lesson)
+    assert len(folded) == len(ids) >= 1
+    for exercise_id, index in zip(ids, folded):
+        cell, note = lesson.cells[index], lesson.cells[index - 1]
+        assert f"def {build.solution_function(exercise_id).__name__}(" in cell.source
+        # JupyterLab folds the cell and shows its first line instead; nbconvert's exports leave its source out
+        assert cell.metadata["jupyter"] == {"source_hidden": True} and cell.metadata["transient"] == {"remove_source": True}
+        assert cell.source.startswith(f"# The reference solution of {exercise_id}, folded")
+        assert note.cell_type == "markdown" and note.metadata["tags"] == [build.TRY_FIRST_TAG]
+        assert all(where in note.source for where in (f"`{stem}.ipynb`", "`lrnn-course fetch exercises`", f"`lrnn-course reveal {exercise_id}`"))
+    shown = {line.strip() for index, cell in enumerate(lesson.cells) if index not in folded for line in cell.source.splitlines()}
+    for exercise_id in ids:
+        answer = answer_lines(exercise_id, practice)
+        assert answer, f"{exercise_id}: its solution has no line that the stub lacks"
+        assert shown.isdisjoint(answer), f"{exercise_id}: a cell that is not folded shows its answer"
+
+
+@pytest.fixture(scope="module")
+def html_exporter():
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter()
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_the_html_export_of_a_lesson_shows_no_answer(html_exporter, stem):
+    """What `jupyter nbconvert --to html` makes of a lesson, with no option: the notes, no answer line."""
+    page = visible_text(html_exporter.from_notebook_node(rendered(stem, "lesson"))[0])
+    solved = visible_text(html_exporter.from_notebook_node(rendered(stem, "solution"))[0])
+    for exercise_id in exercise_ids(stem):
+        answer = answer_lines(exercise_id, rendered(stem, "exercise"))
+        assert all(line in solved for line in answer), "a page of the solved notebook shows every answer line"
+        assert [line for line in answer if line in page] == []
+        assert f"lrnn-course reveal {exercise_id}" in page
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_a_practice_notebook_carries_the_statement_maths_and_spec_of_each_exercise(stem):
+    """A learner with only the wheel has the practice notebook: what the lesson says to set an exercise must be there."""
+    lesson, practice = rendered(stem, "lesson"), rendered(stem, "exercise")
+    prose = [cell.source for cell in practice.cells if cell.cell_type == "markdown"]
+    assert not [text for text in prose if re.search(r"\b(lessons|kernels)/", text)], "it sends the learner to a lesson file"
+    code = "\n".join(cell.source for cell in practice.cells if cell.cell_type == "code")
+    for exercise_id, index in zip(exercise_ids(stem), folded_cells(lesson)):
+        before = [cell for cell in lesson.cells[:index] if cell.cell_type == "markdown" and build.TRY_FIRST_TAG not in cell.metadata.get("tags", [])]
+        statement = before[-1]
+        section = next(cell for cell in reversed(before) if cell.metadata.get("slideshow", {}).get("slide_type") == "slide")
+        assert "Exercise" in statement.source and statement.source in prose, f"{exercise_id}: its statement"
+        assert section.source in prose, f"{exercise_id}: the section that sets it, {section.source.splitlines()[0]!r}"
+        docstring = inspect.getdoc(build.solution_function(exercise_id)) or ""
+        assert all(line.strip() in code for line in docstring.splitlines()), f"{exercise_id}: its docstring"
 
 
 @pytest.mark.parametrize("stem", STEMS)

@@ -1,12 +1,22 @@
-"""Plausible wrong solutions of Lessons 06–08's exercises, each failing on the row that names its mistake."""
+"""Plausible wrong solutions of Lessons 06–08's exercises, each failing on the row that names its mistake,
+and correct solutions written in other styles, which pass."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from check_support import edited_solution, expect_fails_on_row
-from lrnn_course import deltanet, deltaproduct, groups, householder, automata
+from check_support import expect_fails_on_row
+from lrnn_course import automata, deltanet, deltaproduct, groups, householder
+from lrnn_course.check import check_quietly
+
+# householder_copying_beta calls torch.tensor on a tensor, as the learner it imitates would; PyTorch warns about it.
+pytestmark = pytest.mark.filterwarnings("ignore:To copy construct from a tensor")
+
+# --- 06.delta_rule_step --------------------------------------------------------------------------------------
+
 
 def step_without_beta_on_the_erase(state, k, v, beta, alpha=None):
     """Linear-attention-style: erase with the full read, write β v."""
@@ -27,10 +37,59 @@ def step_gating_after_the_write(state, k, v, beta, alpha=None):
     return new if alpha is None else alpha[..., None, None] * new
 
 
+def step_gating_the_old_state_but_reading_it_ungated(state, k, v, beta, alpha=None):
+    correction = beta[..., None] * (v - torch.einsum("bhkv,bhk->bhv", state, k))
+    gated = state if alpha is None else alpha[..., None, None] * state
+    return gated + k[..., :, None] * correction[..., None, :]
+
+
+def step_ignoring_the_gate(state, k, v, beta, alpha=None):
+    return deltanet.delta_rule_step(state, k, v, beta)
+
+
+def step_with_beta_clamped_to_one(state, k, v, beta, alpha=None):
+    """β ∈ [0, 1], DeltaNet as first published, where the lesson's β reaches 2."""
+    return deltanet.delta_rule_step(state, k, v, beta.clamp(0, 1), alpha)
+
+
 def step_in_place(state, k, v, beta, alpha=None):
     new = deltanet.delta_rule_step(state, k, v, beta, alpha)
     state.copy_(new)
     return new
+
+
+def step_gating_in_place(state, k, v, beta, alpha=None):
+    if alpha is not None:
+        state.mul_(alpha[..., None, None])
+    return deltanet.delta_rule_step(state, k, v, beta)
+
+
+def step_without_autograd(state, k, v, beta, alpha=None):
+    with torch.no_grad():
+        return deltanet.delta_rule_step(state, k, v, beta, alpha)
+
+
+def step_in_numpy(state, k, v, beta, alpha=None):
+    s, key, value, b = (x.detach().numpy() for x in (state, k, v, beta))
+    if alpha is not None:
+        s = alpha.detach().numpy()[..., None, None] * s
+    correction = b[..., None] * (value - np.einsum("bhkv,bhk->bhv", s, key))
+    return torch.from_numpy(s + key[..., :, None] * correction[..., None, :])
+
+
+def step_with_a_float32_identity(state, k, v, beta, alpha=None):
+    """The dense form, with torch.eye in its default dtype."""
+    transition = torch.eye(k.shape[-1]) - beta[..., None, None] * k[..., :, None] * k[..., None, :]
+    if alpha is not None:
+        transition = alpha[..., None, None] * transition
+    return transition @ state + beta[..., None, None] * k[..., :, None] * v[..., None, :]
+
+
+def step_in_float64(state, k, v, beta, alpha=None):
+    return deltanet.delta_rule_step(state.double(), k.double(), v.double(), beta.double(), None if alpha is None else alpha.double())
+
+
+# --- 06.generalized_householder ------------------------------------------------------------------------------
 
 
 def householder_without_normalising(key, beta):
@@ -42,13 +101,53 @@ def householder_with_half_beta(key, beta):
     return householder.generalized_householder(key, torch.as_tensor(beta, dtype=key.dtype) / 2)
 
 
+def householder_with_beta_clamped_to_one(key, beta):
+    return householder.generalized_householder(key, torch.as_tensor(beta, dtype=key.dtype).clamp(0, 1))
+
+
 def householder_with_outer(key, beta):
     unit = key / key.norm()
     return torch.eye(key.shape[-1], dtype=key.dtype) - beta * torch.outer(unit, unit)
 
 
+def householder_with_one_norm_for_the_batch(key, beta):
+    unit = key / key.norm()
+    beta = torch.as_tensor(beta, dtype=key.dtype)
+    return torch.eye(key.shape[-1], dtype=key.dtype) - beta[..., None, None] * unit[..., :, None] * unit[..., None, :]
+
+
+def householder_with_an_epsilon(key, beta):
+    unit = key / (key.norm(dim=-1, keepdim=True) + 1e-12)
+    beta = torch.as_tensor(beta, dtype=key.dtype)
+    return torch.eye(key.shape[-1], dtype=key.dtype) - beta[..., None, None] * unit[..., :, None] * unit[..., None, :]
+
+
 def householder_in_float64(key, beta):
     return householder.generalized_householder(key.double(), beta)
+
+
+def householder_with_a_float32_identity(key, beta):
+    beta = torch.as_tensor(beta, dtype=key.dtype)
+    return torch.eye(key.shape[-1]) - (beta / (key * key).sum(-1))[..., None, None] * key[..., :, None] * key[..., None, :]
+
+
+def householder_copying_beta(key, beta):
+    """torch.tensor(beta) accepts a float and a tensor alike, and copies a tensor off the autograd graph."""
+    beta = torch.tensor(beta, dtype=key.dtype)
+    return householder.generalized_householder(key, beta)
+
+
+def householder_detached(key, beta):
+    return householder.generalized_householder(key.detach(), beta.detach() if isinstance(beta, torch.Tensor) else beta)
+
+
+def householder_normalising_in_place(key, beta):
+    key /= key.norm(dim=-1, keepdim=True)
+    beta = torch.as_tensor(beta, dtype=key.dtype)
+    return torch.eye(key.shape[-1], dtype=key.dtype) - beta[..., None, None] * key[..., :, None] * key[..., None, :]
+
+
+# --- 07.permutation_reflections ------------------------------------------------------------------------------
 
 
 def swaps_in_the_wrong_order(permutation, dtype=torch.float64):
@@ -69,31 +168,69 @@ def swaps_of_neighbours(permutation, dtype=torch.float64):
             for i in range(len(cycle) - 1)]
 
 
-def interleaving_with_the_query_first(q, k, v, beta, alpha=None, initial_state=None, scale=None):
+def swaps_in_the_default_dtype(permutation, dtype=torch.float64):
+    n = len(permutation)
+    return [householder.swap_key(cycle[0], point, n) for cycle in householder.cycles(permutation) for point in cycle[1:]]
+
+
+# --- 07.delta_product_by_interleaving ------------------------------------------------------------------------
+
+
+def interleaved(q, k, v, beta, gates, initial_state, scale, delta_rule=deltanet.delta_rule, query_at=-1,
+                interleave=deltaproduct.interleave):
+    """Shared body of the interleaving mutants: the query at sub-step ``query_at``, the given ``gates`` (B, T, n_h, H) or None."""
     n_householder = k.shape[2]
     queries = torch.zeros_like(k)
-    queries[:, :, 0] = q
-    outputs, state = deltanet.delta_rule(*(deltaproduct.interleave(x) for x in (queries, k, v, beta)), None, initial_state, scale)
+    queries[:, :, query_at] = q
+    outputs, state = delta_rule(*(interleave(x) for x in (queries, k, v, beta)), None if gates is None else interleave(gates),
+                                initial_state, scale)
     return outputs[:, n_householder - 1 :: n_householder], state
+
+
+def gates_at(alpha, beta, sub_step):
+    """α at one sub-step of every token, 1 at the others (None without a gate)."""
+    if alpha is None:
+        return None
+    gates = torch.ones_like(beta)
+    gates[:, :, sub_step] = alpha
+    return gates
+
+
+def interleaving_with_the_query_first(q, k, v, beta, alpha=None, initial_state=None, scale=None):
+    return interleaved(q, k, v, beta, gates_at(alpha, beta, 0), initial_state, scale, query_at=0)
 
 
 def interleaving_with_the_gate_everywhere(q, k, v, beta, alpha=None, initial_state=None, scale=None):
-    n_householder = k.shape[2]
-    queries = torch.zeros_like(k)
-    queries[:, :, -1] = q
-    gates = None if alpha is None else deltaproduct.interleave(alpha[:, :, None].expand_as(beta))
-    outputs, state = deltanet.delta_rule(*(deltaproduct.interleave(x) for x in (queries, k, v, beta)), gates, initial_state, scale)
-    return outputs[:, n_householder - 1 :: n_householder], state
+    gates = None if alpha is None else alpha[:, :, None].expand_as(beta)
+    return interleaved(q, k, v, beta, gates, initial_state, scale)
+
+
+def interleaving_with_the_gate_last(q, k, v, beta, alpha=None, initial_state=None, scale=None):
+    return interleaved(q, k, v, beta, gates_at(alpha, beta, -1), initial_state, scale)
+
+
+def interleaving_sub_steps_first(q, k, v, beta, alpha=None, initial_state=None, scale=None):
+    """(B, T, n_h, ...) -> (B, n_h·T, ...) with n_h moved in front of T: a token's sub-steps are T steps apart."""
+    return interleaved(q, k, v, beta, gates_at(alpha, beta, 0), initial_state, scale, interleave=lambda x: x.transpose(1, 2).flatten(1, 2))
 
 
 def interleaving_without_initial_state(q, k, v, beta, alpha=None, initial_state=None, scale=None):
     return deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, None, scale)
 
 
-def interleaving_into_the_query(q, k, v, beta, alpha=None, initial_state=None, scale=None):
-    result = deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, scale)
+def interleaving_into_the_query(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule):
+    result = deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, scale, delta_rule=delta_rule)
     q.zero_()
     return result
+
+
+def interleaving_with_alpha_unsqueezed_in_place(q, k, v, beta, alpha=None, initial_state=None, scale=None, *,
+                                                delta_rule=deltanet.delta_rule):
+    gates = None
+    if alpha is not None:
+        gates = torch.ones_like(beta)
+        gates[:, :, :1] = alpha.unsqueeze_(2)
+    return interleaved(q, k, v, beta, gates, initial_state, scale, delta_rule)
 
 
 def interleaving_without_scale(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule):
@@ -103,6 +240,33 @@ def interleaving_without_scale(q, k, v, beta, alpha=None, initial_state=None, sc
 def interleaving_with_the_library_delta_rule(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=None):
     """Right numbers, but always deltanet.delta_rule: the kernel a caller passes never runs."""
     return deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, scale)
+
+
+def interleaving_that_calls_the_given_delta_rule_for_show(q, k, v, beta, alpha=None, initial_state=None, scale=None, *,
+                                                          delta_rule=deltanet.delta_rule):
+    """Calls the argument once on the right sequence, then returns the library's recurrence."""
+    deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, scale, delta_rule=delta_rule)
+    return deltaproduct.delta_product(q, k, v, beta, alpha, initial_state, scale)
+
+
+def interleaving_token_by_token(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule):
+    """Calls the given delta_rule once per token, on its n_h sub-steps, carrying the state: right numbers, T calls."""
+    gates = gates_at(alpha, beta, 0)
+    state, outputs = initial_state, []
+    for t in range(q.shape[1]):
+        token = slice(t, t + 1)
+        output, state = interleaved(q[:, token], k[:, token], v[:, token], beta[:, token], None if gates is None else gates[:, token],
+                                    state, scale, delta_rule)
+        outputs.append(output)
+    return torch.cat(outputs, dim=1), state
+
+
+def interleaving_without_autograd(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule):
+    with torch.no_grad():
+        return deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, scale, delta_rule=delta_rule)
+
+
+# --- 08.prefix_products --------------------------------------------------------------------------------------
 
 
 def products_in_the_wrong_order(table, words):
@@ -117,10 +281,30 @@ def products_of_single_letters(table, words):
     return table[0][words]
 
 
+def products_stored_before_the_letter(table, words):
+    products, state = torch.empty_like(words), torch.zeros(words.shape[0], dtype=torch.long)
+    for t in range(words.shape[1]):
+        products[:, t] = state
+        state = table[state, words[:, t]]
+    return products
+
+
+def products_starting_from_the_first_letter(table, words):
+    """state = x_1 and then the loop multiplies by x_1 again."""
+    products, state = torch.empty_like(words), words[:, 0]
+    for t in range(words.shape[1]):
+        state = table[state, words[:, t]]
+        products[:, t] = state
+    return products
+
+
 def products_in_place(table, words):
     for t in range(1, words.shape[1]):
         words[:, t] = table[words[:, t - 1], words[:, t]]
     return words
+
+
+# --- 08.transition_matrices ----------------------------------------------------------------------------------
 
 
 def transposed_transitions(permutations, dtype=torch.float32):
@@ -131,6 +315,35 @@ def transitions_in_float64(permutations, dtype=torch.float32):
     return torch.stack([householder.permutation_matrix(p) for p in permutations])
 
 
+def transitions_always_in_float32(permutations, dtype=torch.float32):
+    return automata.transition_matrices(permutations)
+
+
+def transitions_multiplied_in_the_wrong_order(permutations, dtype=torch.float32):
+    """product = product @ H: the first key ends up acting last."""
+    n, matrices = len(permutations[0]), []
+    for permutation in permutations:
+        product = torch.eye(n, dtype=torch.float64)
+        for key in householder.permutation_reflections(permutation):
+            product = product @ householder.generalized_householder(key, 2.0)
+        matrices.append(product)
+    return torch.stack(matrices).to(dtype)
+
+
+def transitions_of_projections(permutations, dtype=torch.float32):
+    """β = 1 instead of 2: each factor projects out e_i - e_j instead of swapping."""
+    n, matrices = len(permutations[0]), []
+    for permutation in permutations:
+        product = torch.eye(n, dtype=torch.float64)
+        for key in householder.permutation_reflections(permutation):
+            product = householder.generalized_householder(key, 1.0) @ product
+        matrices.append(product)
+    return torch.stack(matrices).to(dtype)
+
+
+# --- 08.sequence_accuracy ------------------------------------------------------------------------------------
+
+
 def accuracy_per_position(predictions, targets):
     return ((predictions == targets) | (targets == -1)).float().mean(dim=0)
 
@@ -139,35 +352,282 @@ def accuracy_scoring_padding(predictions, targets):
     return (predictions == targets).long().cumprod(dim=1).float().mean(dim=0)
 
 
+def accuracy_with_padding_marked_after_the_cumprod(predictions, targets):
+    right = (predictions == targets).long().cumprod(dim=1)
+    right[targets == -1] = 1
+    return right.float().mean(dim=0)
+
+
+def accuracy_with_padding_clamped_to_zero(predictions, targets):
+    return (predictions == targets.clamp(min=0)).long().cumprod(dim=1).float().mean(dim=0)
+
+
+def accuracy_over_unpadded_rows(predictions, targets):
+    """The fraction among the rows still scored at t, instead of among all N rows."""
+    scored = targets != -1
+    right = ((predictions == targets) | ~scored).long().cumprod(dim=1)
+    return ((right * scored).sum(dim=0) / scored.sum(dim=0).clamp(min=1)).float()
+
+
+def accuracy_with_padding_from_the_length(predictions, targets):
+    """Takes every position from the row's number of scored targets on as padding."""
+    lengths = (targets != -1).sum(dim=1, keepdim=True)
+    padding = torch.arange(targets.shape[1]) >= lengths
+    return ((predictions == targets) | padding).long().cumprod(dim=1).float().mean(dim=0)
+
+
+def accuracy_from_the_first_mistake(predictions, targets):
+    """argmax of the wrong positions is 0 for a row without any mistake, too."""
+    wrong = (predictions != targets) & (targets != -1)
+    first = wrong.long().argmax(dim=1, keepdim=True)
+    return (torch.arange(targets.shape[1]) < first).float().mean(dim=0)
+
+
+def accuracy_cumulated_over_rows(predictions, targets):
+    return ((predictions == targets) | (targets == -1)).long().cumprod(dim=0).float().mean(dim=0)
+
+
+def accuracy_in_float64(predictions, targets):
+    return groups.sequence_accuracy(predictions, targets).double()
+
+
+def accuracy_filling_the_padding_of_targets(predictions, targets):
+    targets[targets == -1] = predictions[targets == -1]
+    return (predictions == targets).long().cumprod(dim=1).float().mean(dim=0)
+
+
+def accuracy_blanking_the_padding_of_predictions(predictions, targets):
+    predictions[targets == -1] = -1
+    return (predictions == targets).long().cumprod(dim=1).float().mean(dim=0)
+
+
+IN_PLACE = "does not modify its inputs"
+GRADIENTS = "gradients match autograd through a float64 reference"
+NOT_CONNECTED = "not connected to autograd"
 MUTANTS = [
-    ("06.delta_rule_step", step_without_beta_on_the_erase, "matches (I - β k kᵀ) S + β k vᵀ", "first mismatch"),
+    ("06.delta_rule_step", step_without_beta_on_the_erase, "β = 0 leaves the state alone", "first mismatch"),
     ("06.delta_rule_step", step_of_linear_attention, "β = 1 overwrites: afterwards Sᵀk = v", "first mismatch"),
+    ("06.delta_rule_step", step_with_beta_clamped_to_one, "β = 2 reflects along k, then writes 2 k vᵀ", "first mismatch"),
     ("06.delta_rule_step", step_gating_after_the_write, "the gate α scales the old state first", "first mismatch"),
-    ("06.delta_rule_step", step_in_place, "does not modify its inputs", "modified its input `state`"),
+    ("06.delta_rule_step", step_gating_the_old_state_but_reading_it_ungated, "the gate α scales the old state first", "first mismatch"),
+    ("06.delta_rule_step", step_ignoring_the_gate, "the gate α scales the old state first", "first mismatch"),
+    ("06.delta_rule_step", step_in_place, IN_PLACE, "modified its input `state`"),
+    ("06.delta_rule_step", step_gating_in_place, IN_PLACE, "modified its input `state`"),
+    ("06.delta_rule_step", step_without_autograd, GRADIENTS, NOT_CONNECTED),
+    ("06.delta_rule_step", step_in_numpy, GRADIENTS, NOT_CONNECTED),
+    ("06.delta_rule_step", step_with_a_float32_identity, "keeps float16 as float16", "expected scalar type Float but found Half"),
+    ("06.delta_rule_step", step_in_float64, "keeps float32 as float32", "dtype torch.float64"),
     ("06.generalized_householder", householder_without_normalising, "normalises the key: k = (3, 4), β = 2", "first mismatch"),
     ("06.generalized_householder", householder_with_half_beta, "eigenvalue 1 - β along k, 1 elsewhere", "expected 1 - β"),
+    ("06.generalized_householder", householder_with_beta_clamped_to_one, "eigenvalue 1 - β along k, 1 elsewhere", "β = 1.7"),
     ("06.generalized_householder", householder_with_outer, "a batch of keys and βs", "raised RuntimeError"),
+    ("06.generalized_householder", householder_with_one_norm_for_the_batch, "a batch of keys and βs", "first mismatch"),
+    ("06.generalized_householder", householder_with_an_epsilon, "float32 keys of length 1e15 and 1e-10, β = 0, 1, 2",
+     "float32 keys of length 1e-10, β = 1: first mismatch"),
     ("06.generalized_householder", householder_in_float64, "keeps float32 as float32", "dtype torch.float64"),
+    ("06.generalized_householder", householder_with_a_float32_identity, "keeps float16 as float16", "dtype torch.float32"),
+    ("06.generalized_householder", householder_copying_beta, GRADIENTS, "gradient with respect to beta is not connected to autograd"),
+    ("06.generalized_householder", householder_detached, GRADIENTS, NOT_CONNECTED),
+    ("06.generalized_householder", householder_normalising_in_place, IN_PLACE, "modified its input `key`"),
     ("07.permutation_reflections", swaps_in_the_wrong_order, "the 3-cycle 0 → 1 → 2 → 0 is two reflections, in order", "first mismatch"),
     ("07.permutation_reflections", one_swap_per_cycle_member, "the identity needs none", "2 reflections, expected n - c(σ) = 0"),
     ("07.permutation_reflections", swaps_of_neighbours, "the 3-cycle 0 → 1 → 2 → 0 is two reflections, in order", "first mismatch"),
+    ("07.permutation_reflections", swaps_in_the_default_dtype, "keys in the dtype asked for (float64 by default)",
+     "with dtype=torch.float32, your keys are torch.float64"),
     ("07.delta_product_by_interleaving", interleaving_with_the_query_first, "n_h = 2 equals the native recurrence", "first mismatch"),
+    ("07.delta_product_by_interleaving", interleaving_sub_steps_first, "n_h = 2 equals the native recurrence", "first mismatch"),
     ("07.delta_product_by_interleaving", interleaving_with_the_gate_everywhere, "gated, n_h = 4: α at each token's first sub-step", "first mismatch"),
+    ("07.delta_product_by_interleaving", interleaving_with_the_gate_last, "gated, n_h = 4: α at each token's first sub-step", "first mismatch"),
     ("07.delta_product_by_interleaving", interleaving_without_initial_state, "n_h = 3 with an initial state", "first mismatch"),
-    ("07.delta_product_by_interleaving", interleaving_into_the_query, "does not modify its inputs", "modified its input `q`"),
+    ("07.delta_product_by_interleaving", interleaving_into_the_query, IN_PLACE, "modified its input `q`"),
+    ("07.delta_product_by_interleaving", interleaving_with_alpha_unsqueezed_in_place, IN_PLACE, "modified its input `alpha`"),
     ("07.delta_product_by_interleaving", interleaving_without_scale, "scale 0.3 reaches the read-out", "first mismatch"),
     ("07.delta_product_by_interleaving", interleaving_with_the_library_delta_rule, "runs the delta_rule it is given",
      "never called the delta_rule it was given"),
+    ("07.delta_product_by_interleaving", interleaving_that_calls_the_given_delta_rule_for_show, "runs the delta_rule it is given",
+     "your result does not follow it"),
+    ("07.delta_product_by_interleaving", interleaving_token_by_token, "runs the delta_rule it is given", "lengths [2, 2, 2, 2, 2, 2]"),
+    ("07.delta_product_by_interleaving", interleaving_without_autograd, GRADIENTS, NOT_CONNECTED),
     ("08.prefix_products", products_in_the_wrong_order, "the order matters: (1 then 2) is not (2 then 1)", "position t = 1"),
-    ("08.prefix_products", products_of_single_letters, "S3 by hand: 1, 2, 2 -> 1, 3, 1", "position t = 1"),
-    ("08.prefix_products", products_in_place, "does not modify its inputs", "modified its input `words`"),
+    ("08.prefix_products", products_of_single_letters, "the identity (0) keeps the product: 1, 0, 0, 0 -> 1, 1, 1, 1", "position t = 1"),
+    ("08.prefix_products", products_stored_before_the_letter, "the identity (0) keeps the product: 1, 0, 0, 0 -> 1, 1, 1, 1",
+     "position t = 0"),
+    ("08.prefix_products", products_starting_from_the_first_letter, "the identity (0) keeps the product: 1, 0, 0, 0 -> 1, 1, 1, 1",
+     "position t = 0"),
+    ("08.prefix_products", products_in_place, IN_PLACE, "modified its input `words`"),
     ("08.transition_matrices", transposed_transitions, "the 6 elements of S3", "first mismatch"),
-    ("08.transition_matrices", transitions_in_float64, "exact in float16 (swap reflections are 0s and ±1s)", "expected a torch.float16 tensor"),
+    ("08.transition_matrices", transitions_multiplied_in_the_wrong_order, "the 6 elements of S3", "first mismatch"),
+    ("08.transition_matrices", transitions_of_projections, "the 6 elements of S3", "first mismatch"),
+    ("08.transition_matrices", transitions_in_float64, "float32 unless a dtype is given", "got torch.float64"),
+    ("08.transition_matrices", transitions_always_in_float32, "exact in float16 (swap reflections are 0s and ±1s)",
+     "expected a torch.float16 tensor"),
     ("08.sequence_accuracy", accuracy_per_position, "a sequence never recovers from a mistake", "first mismatch"),
+    ("08.sequence_accuracy", accuracy_with_padding_marked_after_the_cumprod, "a sequence never recovers from a mistake", "first mismatch at [t=2]"),
+    ("08.sequence_accuracy", accuracy_cumulated_over_rows, "a sequence never recovers from a mistake", "first mismatch"),
     ("08.sequence_accuracy", accuracy_scoring_padding, "positions with target -1 count as right", "first mismatch"),
+    ("08.sequence_accuracy", accuracy_with_padding_clamped_to_zero, "positions with target -1 count as right", "first mismatch at [t=1]"),
+    ("08.sequence_accuracy", accuracy_over_unpadded_rows, "positions with target -1 count as right", "first mismatch at [t=3]"),
+    ("08.sequence_accuracy", accuracy_with_padding_from_the_length, "positions with target -1 count as right", "first mismatch at [t=1]"),
+    ("08.sequence_accuracy", accuracy_from_the_first_mistake, "all right: 1 at every position", "first mismatch at [t=0]"),
+    ("08.sequence_accuracy", accuracy_in_float64, "all right: 1 at every position", "dtype torch.float64, expected torch.float32"),
+    ("08.sequence_accuracy", accuracy_filling_the_padding_of_targets, IN_PLACE, "modified its input `targets`"),
+    ("08.sequence_accuracy", accuracy_blanking_the_padding_of_predictions, IN_PLACE, "modified its input `predictions`"),
 ]
 
 
 @pytest.mark.parametrize("exercise_id,mutant,row_name,message", MUTANTS, ids=[m[1].__name__ for m in MUTANTS])
 def test_plausible_wrong_solutions_fail_on_the_row_that_names_the_mistake(exercise_id, mutant, row_name, message):
     expect_fails_on_row(exercise_id, mutant, row_name, message)
+    diagnosis = check_quietly(exercise_id, mutant).diagnosis
+    assert diagnosis is not None and diagnosis.name == row_name, f"the report explains {diagnosis.name!r}, not {row_name!r}"
+
+
+@pytest.mark.parametrize("exercise_id,mutant", [(m[0], m[1]) for m in MUTANTS if m[2] == IN_PLACE], ids=lambda x: getattr(x, "__name__", x))
+def test_in_place_mutants_get_every_value_right(exercise_id, mutant):
+    """Their values are right: only the in-place row (and the gradient through overwritten tensors) may be red."""
+    failed = {row.name for row in check_quietly(exercise_id, mutant).rows if not row.passed}
+    assert failed <= {IN_PLACE, GRADIENTS}, failed
+
+
+# --- correct solutions in other styles ------------------------------------------------------------------------
+
+
+def step_with_the_dense_transition(state, k, v, beta, alpha=None):
+    identity = torch.eye(k.shape[-1], dtype=state.dtype)
+    transition = identity - beta[..., None, None] * k[..., :, None] * k[..., None, :]
+    if alpha is not None:
+        transition = alpha[..., None, None] * transition
+    return transition @ state + beta[..., None, None] * k[..., :, None] * v[..., None, :]
+
+
+def step_in_float64_cast_back(state, k, v, beta, alpha=None):
+    s, key, value, b = (x.double() for x in (state, k, v, beta))
+    read = (s.transpose(-1, -2) @ key[..., None])[..., 0]
+    new = s - b[..., None, None] * key[..., :, None] * read[..., None, :]
+    if alpha is not None:
+        new = alpha.double()[..., None, None] * new
+    return (new + b[..., None, None] * key[..., :, None] * value[..., None, :]).to(state.dtype)
+
+
+def householder_by_f_normalize(key, beta):
+    unit = F.normalize(key, dim=-1)
+    beta = torch.as_tensor(beta, dtype=key.dtype)
+    return torch.eye(key.shape[-1], dtype=key.dtype) - beta[..., None, None] * torch.einsum("...i,...j->...ij", unit, unit)
+
+
+def householder_with_diag_embed(key, beta):
+    unit = key / key.norm(dim=-1, keepdim=True)
+    if not isinstance(beta, torch.Tensor):
+        beta = torch.full(key.shape[:-1], float(beta), dtype=key.dtype)
+    return torch.diag_embed(torch.ones_like(key)) - beta[..., None, None] * unit.unsqueeze(-1) * unit.unsqueeze(-2)
+
+
+def reflections_walking_the_cycles(permutation, dtype=torch.float64):
+    """Follows σ from each unseen point by hand, with keys e_j - e_i (the same reflections as e_i - e_j)."""
+    n, seen, keys = len(permutation), set(), []
+    for start in range(n):
+        if start in seen:
+            continue
+        point = permutation[start]
+        seen.add(start)
+        while point != start:
+            key = torch.zeros(n, dtype=dtype)
+            key[point], key[start] = 1.0, -1.0
+            keys.append(key)
+            seen.add(point)
+            point = permutation[point]
+    return keys
+
+
+def swaps_of_neighbours_from_the_end(permutation, dtype=torch.float64):
+    """(a_{L-1} a_L) first, then (a_{L-2} a_{L-1}), …, (a₁ a₂): another factorisation into L - 1 swaps per cycle."""
+    n = len(permutation)
+    return [householder.swap_key(cycle[i], cycle[i + 1], n, dtype) for cycle in householder.cycles(permutation)
+            for i in reversed(range(len(cycle) - 1))]
+
+
+def interleaving_by_stacking(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule):
+    batch, steps, n_householder = k.shape[:3]
+
+    def merged(x):
+        return x.reshape(batch, steps * n_householder, *x.shape[3:])
+
+    queries = torch.stack([torch.zeros_like(q)] * (n_householder - 1) + [q], dim=2)
+    gates = None if alpha is None else merged(torch.cat([alpha[:, :, None], torch.ones_like(beta[:, :, 1:])], dim=2))
+    outputs, state = delta_rule(merged(queries), merged(k), merged(v), merged(beta), alpha=gates, initial_state=initial_state, scale=scale)
+    return outputs.unflatten(1, (steps, n_householder))[:, :, -1], state
+
+
+def interleaving_reading_at_every_sub_step(q, k, v, beta, alpha=None, initial_state=None, scale=None, *,
+                                            delta_rule=deltanet.delta_rule):
+    """The query at every sub-step: the outputs kept, each token's last, are the same."""
+    gates = None if alpha is None else deltaproduct.interleave(torch.cat([alpha[:, :, None], torch.ones_like(beta[:, :, 1:])], dim=2))
+    n_householder = k.shape[2]
+    outputs, state = delta_rule(deltaproduct.interleave(q[:, :, None].expand_as(k)), deltaproduct.interleave(k), deltaproduct.interleave(v),
+                                deltaproduct.interleave(beta), gates, initial_state, scale)
+    return outputs[:, n_householder - 1 :: n_householder], state
+
+
+def products_by_doubling(table, words):
+    """Hillis–Steele: after the round with offset d, entry t holds the product of x_{t-2d+1} … x_t."""
+    products, offset = words.clone(), 1
+    while offset < words.shape[1]:
+        products = torch.cat([products[:, :offset], table[products[:, :-offset], products[:, offset:]]], dim=1)
+        offset *= 2
+    return products
+
+
+def products_over_unbind(table, words):
+    state, products = torch.zeros(words.shape[0], dtype=torch.long), []
+    for letters in words.unbind(dim=1):
+        state = table[state, letters]
+        products.append(state)
+    return torch.stack(products, dim=1)
+
+
+def transitions_by_hand(permutations, dtype=torch.float32):
+    n, matrices = len(permutations[0]), []
+    for permutation in permutations:
+        product = torch.eye(n, dtype=torch.float64)
+        for key in householder.permutation_reflections(permutation):
+            product = householder.generalized_householder(key, 2.0) @ product
+        matrices.append(product.to(dtype))
+    return torch.stack(matrices)
+
+
+def accuracy_by_cummin(predictions, targets):
+    right = predictions.eq(targets).logical_or(targets.eq(-1))
+    return right.cummin(dim=1).values.float().mean(dim=0)
+
+
+def accuracy_by_counting_mistakes(predictions, targets):
+    wrong = (predictions != targets) & (targets != -1)
+    return (wrong.long().cumsum(dim=1) == 0).float().mean(dim=0)
+
+
+def accuracy_masking_the_predictions(predictions, targets):
+    return (predictions.masked_fill(targets == -1, -1) == targets).float().cumprod(dim=1).mean(dim=0)
+
+
+ALTERNATIVES = [
+    ("06.delta_rule_step", step_with_the_dense_transition),
+    ("06.delta_rule_step", step_in_float64_cast_back),
+    ("06.generalized_householder", householder_by_f_normalize),
+    ("06.generalized_householder", householder_with_diag_embed),
+    ("07.permutation_reflections", reflections_walking_the_cycles),
+    ("07.permutation_reflections", swaps_of_neighbours_from_the_end),
+    ("07.delta_product_by_interleaving", interleaving_by_stacking),
+    ("07.delta_product_by_interleaving", interleaving_reading_at_every_sub_step),
+    ("08.prefix_products", products_by_doubling),
+    ("08.prefix_products", products_over_unbind),
+    ("08.transition_matrices", transitions_by_hand),
+    ("08.sequence_accuracy", accuracy_by_cummin),
+    ("08.sequence_accuracy", accuracy_by_counting_mistakes),
+    ("08.sequence_accuracy", accuracy_masking_the_predictions),
+]
+
+
+@pytest.mark.parametrize("exercise_id,alternative", ALTERNATIVES, ids=[a[1].__name__ for a in ALTERNATIVES])
+def test_correct_solutions_in_other_styles_pass(exercise_id, alternative):
+    result = check_quietly(exercise_id, alternative)
+    assert result.passed, result.report()

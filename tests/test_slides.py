@@ -7,11 +7,13 @@ import re
 
 import nbformat
 import pytest
+from answer_support import answer_lines, visible_text
 
 from lrnn_course import build, slides
 
 ROOT = build.repo_root()
-LESSONS = [target.path for target in build.targets(ROOT) if target.kind == "lesson"]
+TARGETS = build.targets(ROOT)
+LESSONS = [target.path for target in TARGETS if target.kind == "lesson"]
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +45,19 @@ def test_each_deck_has_the_title_every_section_and_every_figure(decks, lesson):
         assert figure.strip()[:400] in deck, "a figure of the lesson is missing from its deck"
 
 
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.stem)
+def test_no_deck_shows_an_answer(decks, lesson):
+    """The lesson folds each exercise's solution; its deck leaves the cell out, and the line that says how to unfold it."""
+    source = ROOT / "sources" / f"{lesson.stem}.py"
+    practice = nbformat.read(next(t.path for t in TARGETS if t.kind == "exercise" and t.source == source), as_version=4)
+    shown = visible_text(decks[lesson.stem])
+    for exercise_id in build.DIRECTIVE.findall(source.read_text(encoding="utf-8")):
+        answer = answer_lines(exercise_id, practice)
+        assert answer and [line for line in answer if line in shown] == [], exercise_id
+        assert f'check("{exercise_id}"' in shown, "the check's table stays: it shows what the function must do"
+    assert "lrnn-course reveal" not in shown
+
+
 def test_set_up_cells_stay_out_of_the_deck(decks):
     skipped = [cell for cell in nbformat.read(LESSONS[0], as_version=4).cells if slides.slide_type(cell) == slides.SKIP]
     assert skipped[0].source.startswith("# Colab or Binder") and 'SEED = 0' in skipped[1].source
@@ -58,6 +73,16 @@ def test_unmarked_cells_get_sub_slides_for_prose_and_stay_with_it_for_code():
     ])
     typed = slides.with_slide_types(notebook)
     assert [slides.slide_type(cell) for cell in typed.cells] == ["slide", "subslide", "-"], "set-up cells are dropped"
+
+
+def test_solution_cells_and_their_notes_are_left_out():
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Title", metadata={"slideshow": {"slide_type": "slide"}}),
+        nbformat.v4.new_markdown_cell("try it first", metadata={"tags": [build.TRY_FIRST_TAG]}),
+        nbformat.v4.new_code_cell("def answer(): ...", metadata={"tags": [build.SOLUTION_TAG], **build.FOLDED}),
+        nbformat.v4.new_code_cell('check("01.combine", answer)'),
+    ])
+    assert [cell.source for cell in slides.with_slide_types(notebook).cells] == ["# Title", 'check("01.combine", answer)']
     assert slides.slide_type(notebook.cells[1]) is None, "the lesson itself is not changed"
 
 

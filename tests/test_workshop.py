@@ -1,4 +1,4 @@
-"""The workshop commands: fetch, progress and reveal, from a checkout and from an installed wheel."""
+"""The workshop commands: fetch, progress and reveal, from a checkout and from an installed wheel (with slides, run and build)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_shipped_notebooks_are_the_generated_ones():
-    for kind in ("exercises", "solutions"):
+    for kind, folders in (("exercises", ["exercises"]), ("solutions", ["solutions"]), ("lessons", ["lessons", "kernels"])):
         shipped = {path.name: path.read_bytes() for path in shipped_notebooks(kind)}
-        generated = {path.name: path.read_bytes() for path in (ROOT / kind).glob("*.ipynb")}
-        assert shipped == generated
+        generated = {path.name: path.read_bytes() for folder in folders for path in (ROOT / folder).glob("*.ipynb")}
+        assert shipped == generated and len(generated) == 13
 
 
 def test_fetch_copies_then_keeps_a_learners_edits_unless_forced(tmp_path):
@@ -83,8 +83,8 @@ def test_fetch_and_progress_work_from_the_installed_wheel(tmp_path):
                    check=True, capture_output=True)
     (wheel,) = (tmp_path / "wheel").glob("lrnn_course-*.whl")
     packaged = {name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".ipynb")}
-    for kind in ("exercises", "solutions"):
-        assert {f"lrnn_course/notebooks/{kind}/{path.name}" for path in shipped_notebooks(kind)} <= packaged
+    for kind in ("exercises", "solutions", "lessons"):
+        assert {f"lrnn_course/notebooks/{path.parent.name}/{path.name}" for path in shipped_notebooks(kind)} <= packaged
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(tmp_path / "installed"), str(wheel)],
                    check=True, capture_output=True)
     # the installed copy first; the rest of PYTHONPATH stays (on a machine without network the
@@ -106,6 +106,17 @@ def test_fetch_and_progress_work_from_the_installed_wheel(tmp_path):
     assert lrnn_course("fetch", "solutions", "work", "--force").returncode == 0
     green = lrnn_course("progress", "work")
     assert green.returncode == 0 and f"{len(EXERCISES)} of {len(EXERCISES)} exercises pass." in green.stdout, green.stdout
+
+    # the lessons too, and what needs only them: a deck; `build` needs the sources, which only a clone has
+    assert lrnn_course("fetch", "lessons", "lessons").returncode == 0
+    lessons = {path.name: path.read_bytes() for path in shipped_notebooks("lessons")}
+    assert {path.name: path.read_bytes() for path in (tmp_path / "lessons").iterdir()} == lessons
+    deck = lrnn_course("slides", "03", "--out", "decks")
+    assert deck.returncode == 0 and (tmp_path / "decks" / "03_parity_barrier.slides.html").is_file(), deck.stderr
+    build = lrnn_course("build", "--check")
+    assert build.returncode == 2 and "needs a clone of the course repository" in build.stderr, build.stderr
+    run = lrnn_course("run", "99")
+    assert run.returncode == 2 and "no lesson shipped with lrnn_course starts with 99" in run.stderr, run.stderr
 
 
 @pytest.mark.parametrize("kind", ["exercises", "solutions"])

@@ -2,22 +2,37 @@
 
 Glossary: ``a`` = gates a_t (the diagonal of A(x_t)), ``b`` = inputs b_t = B(x_t), ``h0`` = H_0,
 ``h`` = states H_1..H_T, all (B, T, D) except h0 (B, D). Expected values come from
-``loop64``, a float64 loop written here independently of the solutions in ``lrnn_course.scan``.
+``loop64``, a float64 loop written here independently of the solutions in ``lrnn_course.scan``, and
+expected gradients from autograd through it.
+
+Rows that compare values, which many different mistakes break, are ``GENERAL`` and come in order from
+the most basic to the most particular, so that the first of them to fail is the nearest to the
+mistake. Rows built so that one mistake alone breaks them (h0 ignored, an input written in place, a
+graph autograd cannot go back through, a scan that does not work chunk by chunk) outrank them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from .. import scan
-from ..check import Case, CheckFailed, Exercise, call_learner, call_learner_in_place, first_line, expect_tensor_close, expect_unchanged, generator_for
+from ..check import (GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_gradients,
+                     expect_tensor_close, expect_unchanged, generator_for, learner_gradients)
 
 ScanCall = Callable[[Callable[..., Any], torch.Tensor, torch.Tensor, torch.Tensor | None], Any]
 STATES = "(B, T, D)"
+# A chunked scan without the carry, or without the gate products, breaks many rows at once (h0 enters the
+# first chunk as the carry does): the two chunk rows, which only those mistakes break, win the report.
+CHUNKS = SPECIFIC + 1
+# The half type of the dtype rows. bfloat16 keeps 8 bits: every step of a scan rounds by up to 2**-9 of
+# the state, and a dozen steps in any order of operations stay well inside 5e-2.
+HALF, HALF_TOLERANCE = torch.bfloat16, 5e-2
 
 
 def loop64(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
@@ -47,25 +62,64 @@ def random_inputs(
 
 
 def matches_loop(
-    name: str, call: ScanCall, batch: int, steps: int, width: int, hints: tuple[str, ...] | None = None, **options: Any
+    name: str, call: ScanCall, batch: int, steps: int, width: int, hints: tuple[str, ...] | None = None,
+    dtype: torch.dtype = torch.float64, tolerance: tuple[float, float] = (1e-9, 1e-7), **options: Any,
 ) -> Case:
-    """A case comparing the learner's scan with ``loop64`` on seeded inputs (``options`` go to ``random_inputs``)."""
+    """A value row: the learner's scan against ``loop64`` on seeded inputs in ``dtype`` (``options`` go to ``random_inputs``)."""
 
     def run(fn: Callable[..., Any]) -> None:
-        a, b, h0 = random_inputs(name, batch, steps, width, **options)
-        expected = loop64(a, b, h0)  # before the call, so that a function writing into its inputs cannot move it
-        expect_tensor_close(call_learner(call, fn, a, b, h0), expected, "h", STATES)
+        a, b, h0 = (None if x is None else x.to(dtype) for x in random_inputs(name, batch, steps, width, **options))
+        atol, rtol = tolerance
+        expect_tensor_close(call_learner(call, fn, a, b, h0), loop64(a, b, h0).to(dtype), "h", STATES, atol, rtol)
 
-    return Case(name, run, HINTS.get(name, ()) if hints is None else hints)
+    return Case(name, run, HINTS.get(name, ()) if hints is None else hints, GENERAL)
 
 
-def exact_case(name: str, call: ScanCall, a: torch.Tensor, b: torch.Tensor, hints: tuple[str, ...]) -> Case:
-    """A case on hand-made inputs whose states are exact in float64."""
+def exact_case(name: str, call: ScanCall, a: torch.Tensor, b: torch.Tensor, hints: tuple[str, ...],
+               h0: torch.Tensor | None = None, priority: int = GENERAL) -> Case:
+    """A row on hand-made float64 inputs whose states are exact, compared with tolerance 0."""
 
     def run(fn: Callable[..., Any]) -> None:
-        expect_tensor_close(call_learner(call, fn, a.clone(), b.clone(), None), loop64(a, b), "h", STATES, atol=0, rtol=0)
+        expect_tensor_close(call_learner(call, fn, a, b, h0), loop64(a, b, h0), "h", STATES, atol=0, rtol=0)
 
-    return Case(name, run, hints)
+    return Case(name, run, hints, priority)
+
+
+def gradient_cases(
+    output: str, inputs: dict[str, str], make: Callable[[], Sequence[torch.Tensor]], call: Callable[..., Any],
+    reference: Callable[..., Any], connected_hints: tuple[str, ...],
+    parts: Callable[[Any], Sequence[Any]] = lambda value: [value], tolerance: tuple[float, float] = (1e-9, 1e-7),
+) -> list[Case]:
+    """The rows of an exercise whose ``output`` a learner backpropagates through.
+
+    ``make()`` gives float64 inputs named and laid out as ``inputs`` says ({name: dims}); ``call(fn, *inputs)``
+    calls the learner's function, ``reference(*inputs)`` is a float64 expression written in the checker, and
+    ``parts`` splits an output into its tensors. "connected to autograd" fails only when the graph is cut on the
+    way to the output (a ``.detach()``, numpy, ``torch.no_grad()``: ``check.learner_gradients`` names the input
+    that gets no gradient) or the backward pass raises, so it outranks the values; "gradient matches autograd"
+    compares the gradients of a random weighted sum of the output with autograd through ``reference``.
+    """
+
+    def learner_and_reference(fn: Callable[..., Any]) -> tuple[Any, Any, list[torch.Tensor]]:
+        leaves = [x.clone().requires_grad_() for x in make()]
+        return parts(call_learner(call, fn, *leaves)), parts(reference(*leaves)), leaves
+
+    def connected(fn: Callable[..., Any]) -> None:
+        got, wanted, leaves = learner_and_reference(fn)
+        learner_gradients(got, wanted, leaves, list(inputs), [output] * len(wanted))
+
+    def matches(fn: Callable[..., Any]) -> None:
+        got, wanted, leaves = learner_and_reference(fn)
+        expect_gradients(got, wanted, leaves, list(inputs), list(inputs.values()), [output] * len(wanted), *tolerance)
+
+    return [
+        Case("connected to autograd", connected, connected_hints, SPECIFIC),
+        Case("gradient matches autograd", matches, (
+            "With wrong values the gradients are wrong too: fix the value rows first.",
+            "With the right values, an input that gets no gradient, or a wrong one, went through something autograd "
+            "cannot follow on its way to the result: numpy, .item(), .tolist() or .detach().",
+        ), GENERAL),
+    ]
 
 
 HINTS: dict[str, tuple[str, ...]] = {
@@ -73,25 +127,43 @@ HINTS: dict[str, tuple[str, ...]] = {
         "Return every state, not only the last one: h[:, t] is the state after step t.",
         "Collect the states of each step in a list and torch.stack(..., dim=1) them.",
     ),
+    "uses the initial state h0": (
+        "h0 is the state before the first step: the first state is a[:, 0] * h0 + b[:, 0].",
+        "Here T = 1, the gate is 0.5 and the input 0, so the only state is h0 / 2.",
+    ),
     "matches the float64 loop": (
         "Each step is h = a[:, t] * h + b[:, t], starting from h0 (zeros when h0 is None).",
         "Check the order: multiply the previous state by this step's gate, then add this step's input.",
-    ),
-    "length 1": ("With T = 1 the only state is a[:, 0] * h0 + b[:, 0].",),
-    "odd length 63": ("Nothing in the recurrence needs T to be even or a power of two.",),
-    "uses the initial state h0": (
-        "h0 is the state before the first step: the first state is a[:, 0] * h0 + b[:, 0].",
     ),
     "negative gates": (
         "A negative gate flips the sign of the state; nothing may take abs() or log() of a gate.",
     ),
     "gates exactly ±1": ("With a = ±1 and integer inputs every state is an exact integer.",),
+    "gates exactly 0": (
+        "A gate of 0 forgets everything: the state after it is b_t alone. Nothing may divide by a gate or a product "
+        "of gates (b / cumprod(a) is b / 0 there).",
+        "Carry the state forward, h = a_t * h + b_t, instead of undoing earlier gates.",
+    ),
+    "length 1": ("With T = 1 the only state is a[:, 0] * h0 + b[:, 0].",),
+    "odd length 63": ("Nothing in the recurrence needs T to be even or a power of two.",),
     "batch of 3": ("Batch items never mix: index a[:, t], not a[0, t].",),
+    "long float32 sequence T = 2000": (
+        "A product of a few hundred gates below 1 underflows to 0 in float32 (and its inverse overflows): a form that "
+        "divides by cumprod(a), or subtracts cumulative sums of log|a|, breaks down long before T = 2000.",
+        "Carry the state forward, h = a_t * h + b_t: every number stays the size of a state.",
+    ),
     "keeps float32 as float32": ("Do not convert the inputs; new tensors should follow a.dtype.",),
-    "does not modify its inputs": ("Build new tensors (h = a[:, t] * h + b[:, t]) instead of writing into b or a.",),
-    "gradient matches autograd": (
+    "keeps bfloat16 as bfloat16": (
+        "A tensor made without a dtype is float32: use torch.zeros_like(a[:, 0]) or a.new_zeros(...) for the "
+        "starting state, so that it follows a.dtype.",
+    ),
+    "does not modify its inputs": (
+        "Build new tensors (h = a[:, t] * h + b[:, t]) instead of writing into a, b or h0: in-place methods end in "
+        "an underscore (mul_, add_), and h = h0 followed by h.mul_(...) writes into h0.",
+    ),
+    "connected to autograd": (
         "Writing states into a preallocated tensor and reading them back breaks autograd.",
-        "Keep the states in a Python list and torch.stack them at the end.",
+        "Keep the states in a Python list and torch.stack them at the end; use only torch operations on tensors.",
     ),
     "long sequence T = 1000": ("A round must combine with the step `offset` positions earlier, for offsets 1, 2, 4, ...",),
 }
@@ -107,48 +179,40 @@ def scan_cases(call: ScanCall) -> list[Case]:
             found = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
             raise CheckFailed(f"expected h of shape {tuple(a.shape)} {STATES}, got {found}")
 
-    def float32(fn: Callable[..., Any]) -> None:
-        a, b, h0 = random_inputs("float32", 2, 17, 4, with_h0=True)
-        got = call_learner(call, fn, a.float(), b.float(), h0.float())
-        expect_tensor_close(got, loop64(a.float(), b.float(), h0.float()).float(), "h", STATES, atol=1e-5, rtol=1e-5)
-
     def unchanged(fn: Callable[..., Any]) -> None:
         a, b, h0 = random_inputs("unchanged", 2, 9, 3, with_h0=True)
         originals = [a.clone(), b.clone(), h0.clone()]
         call_learner_in_place(call, fn, a, b, h0)
         expect_unchanged(originals, [a, b, h0], ["a", "b", "h0"])
 
-    def gradient(fn: Callable[..., Any]) -> None:
-        a, b, h0 = random_inputs("gradient", 2, 11, 3, with_h0=True)
-        weights = torch.randn(a.shape, generator=generator_for("weights"), dtype=torch.float64)
-        inputs = [x.clone().requires_grad_() for x in (a, b, h0)]
-        got = call_learner(call, fn, *inputs)
-        if not isinstance(got, torch.Tensor) or not got.requires_grad:
-            raise CheckFailed("h is not connected to the inputs' autograd graph (no .detach(), .item() or numpy)")
-        try:
-            yours = torch.autograd.grad((got * weights).sum(), inputs, allow_unused=True)
-        except RuntimeError as error:
-            raise CheckFailed(f"backward failed: {first_line(error)}") from error
-        expected = torch.autograd.grad((loop64(*inputs) * weights).sum(), inputs)
-        for name, mine, want in zip(["a", "b", "h0"], yours, expected):
-            if mine is None:
-                raise CheckFailed(f"h does not depend on {name} through autograd")
-            expect_tensor_close(mine, want, f"the gradient for {name}", STATES if name != "h0" else "(B, D)")
-
+    # One step, gate 0.5 and no input: only what happens to h0 shows, not the rounds of a parallel scan or a
+    # carry across chunks, so that their mistakes do not break this row.
+    halves = torch.full((2, 1, 3), 0.5, dtype=torch.float64)
+    initial = torch.randn(2, 3, generator=generator_for("uses the initial state h0"), dtype=torch.float64)
     exact_a = torch.tensor([1.0, -1.0, -1.0, 1.0, -1.0, 1.0, 1.0, -1.0] * 8).reshape(1, 64, 1)
     exact_b = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0] * 8).reshape(1, 64, 1)
+    # Gates 0 among halves and ±1, integer inputs (zero ones too, where b / 0 is NaN), three channels shifted.
+    zero_a = torch.tensor([0.5, 0.0, -1.0, 1.0, 0.0, -0.5, 1.0, 1.0, 0.0, -1.0, 0.5, 0.0, 1.0, -1.0, 0.0, 0.5])
+    zero_b = torch.tensor([1.0, 2.0, 0.0, -1.0, 0.0, 0.0, -2.0, 1.0, 1.0, 0.0, -1.0, 2.0, 0.0, 1.0, -1.0, 1.0])
+    zero_a, zero_b = (torch.stack([x.roll(shift) for shift in (0, 5, 11)], dim=-1)[None].double() for x in (zero_a, zero_b))
     return [
-        Case("returns h of shape (B, T, D)", shape, HINTS["returns h of shape (B, T, D)"]),
+        Case("returns h of shape (B, T, D)", shape, HINTS["returns h of shape (B, T, D)"], SPECIFIC),
+        exact_case("uses the initial state h0", call, halves, torch.zeros_like(halves), HINTS["uses the initial state h0"],
+                   h0=initial, priority=SPECIFIC),
         matches_loop("matches the float64 loop", call, 2, 17, 4, gates="positive"),
-        matches_loop("length 1", call, 2, 1, 3, with_h0=True),
-        matches_loop("odd length 63", call, 1, 63, 3, gates="long_memory"),
-        matches_loop("uses the initial state h0", call, 2, 9, 3, with_h0=True),
         matches_loop("negative gates", call, 2, 33, 3),
         exact_case("gates exactly ±1", call, exact_a.double(), exact_b.double(), HINTS["gates exactly ±1"]),
-        matches_loop("batch of 3", call, 3, 12, 2),
-        Case("keeps float32 as float32", float32, HINTS["keeps float32 as float32"]),
-        Case("does not modify its inputs", unchanged, HINTS["does not modify its inputs"]),
-        Case("gradient matches autograd", gradient, HINTS["gradient matches autograd"]),
+        exact_case("gates exactly 0", call, zero_a, zero_b, HINTS["gates exactly 0"]),
+        matches_loop("length 1", call, 2, 1, 3, with_h0=True),
+        matches_loop("odd length 63", call, 1, 63, 3, gates="long_memory"),
+        matches_loop("batch of 3", call, 3, 12, 2, with_h0=True),
+        Case("does not modify its inputs", unchanged, HINTS["does not modify its inputs"], SPECIFIC),
+        *gradient_cases("h", {"a": STATES, "b": STATES, "h0": "(B, D)"}, lambda: random_inputs("gradient", 2, 11, 3, with_h0=True),
+                        call, loop64, HINTS["connected to autograd"]),
+        # After the gradient: numpy has no bfloat16, and a function computing in numpy is told about its graph first.
+        matches_loop("keeps float32 as float32", call, 2, 17, 4, dtype=torch.float32, tolerance=(1e-5, 1e-5), with_h0=True),
+        matches_loop("keeps bfloat16 as bfloat16", call, 2, 12, 3, dtype=HALF, tolerance=(HALF_TOLERANCE, HALF_TOLERANCE)),
+        matches_loop("long float32 sequence T = 2000", call, 1, 2000, 2, dtype=torch.float32, tolerance=(1e-5, 1e-4)),
     ]
 
 
@@ -156,7 +220,7 @@ def combine_cases() -> list[Case]:
     """Properties of the scan operator (a1, b1) o (a2, b2) = (a1 a2, a2 b1 + b2)."""
 
     def as_pair(value: Any) -> tuple[Any, Any]:
-        if not isinstance(value, tuple) or len(value) != 2:
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
             raise CheckFailed(f"expected a pair (a, b), got {type(value).__name__}")
         return value
 
@@ -201,48 +265,170 @@ def combine_cases() -> list[Case]:
     return [
         Case("matches (a1·a2, a2·b1 + b2)", definition, (
             "Apply (a1, b1) first: h -> a1 h + b1, then (a2, b2): h -> a2 (a1 h + b1) + b2. Expand.",
-        )),
+        ), SPECIFIC),  # the definition: any wrong combine breaks it first, and the report explains it, not the gradient
         Case("the earlier step acts first", order, (
             "combine is not commutative: the later gate a2 multiplies the earlier input b1.",
             "The answer is (a1 * a2, a2 * b1 + b2), not (a1 * a2, a1 * b2 + b1).",
-        )),
-        Case("is associative", associative, ("Return exactly the pair of the composed map, no extra terms.",)),
-        Case("(1, 0) is the identity", identity, ("Composing with h -> 1 h + 0 must change nothing.",)),
+        ), GENERAL),
+        Case("is associative", associative, ("Return exactly the pair of the composed map, no extra terms.",), GENERAL),
+        Case("(1, 0) is the identity", identity, ("Composing with h -> 1 h + 0 must change nothing.",), GENERAL),
         Case("folding all steps gives the last state", matches_scan, (
             "Folding combine over the steps from (1, 0) gives the map h0 -> h_T; its input part is h_T for h0 = 0.",
-        )),
+        ), GENERAL),
+        *gradient_cases(
+            "the pair", {"a1": STATES, "b1": STATES, "a2": STATES, "b2": STATES},
+            lambda: [x for pair in pairs("gradient", 2) for x in pair],
+            lambda fn, a1, b1, a2, b2: fn((a1, b1), (a2, b2)), lambda a1, b1, a2, b2: (a1 * a2, a2 * b1 + b2),
+            ("Compute with torch operations on the tensors you are given: .detach(), numpy or torch.no_grad() cut the "
+             "graph, and a scan built on this combine could not be trained.",),
+            parts=as_pair,
+        ),
     ]
+
+
+@contextmanager
+def combine_replaced(fn: Callable[..., Any], replacement: Callable[..., Any]) -> Iterator[None]:
+    """Inside the block, the name ``combine`` that ``fn`` looks up (in its notebook's or module's globals) means ``replacement``."""
+    namespace = fn.__globals__
+    original, namespace["combine"] = namespace["combine"], replacement
+    try:
+        yield
+    finally:
+        namespace["combine"] = original
+
+
+def learners_combine(fn: Callable[..., Any], call: ScanCall, a: torch.Tensor, b: torch.Tensor) -> Callable[..., Any]:
+    """The ``combine`` that ``fn`` calls; ``CheckFailed`` when there is none where ``fn`` is defined (after running
+    ``fn``, so that a function that raises, a stub included, is reported for what it raises)."""
+    learner_combine = getattr(fn, "__globals__", {}).get("combine")
+    if learner_combine is None:
+        call_learner(call, fn, a, b, None)
+        raise CheckFailed("there is no function named combine where your scan is defined: "
+                          "define combine (exercise 2) above it and build the scan from it")
+    return learner_combine
+
+
+def reversed_combine(earlier: Any, later: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """The steps composed the other way round, (a1 a2, a1 b2 + b1): associative too, with the same identity (1, 0)."""
+    (a1, b1), (a2, b2) = earlier, later
+    return a1 * a2, a1 * b2 + b1
+
+
+def reversed_prefixes(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The input parts of the prefixes under ``reversed_combine``: h_t = sum over s <= t of (a_1 ... a_{s-1}) b_s, in float64."""
+    gate, total, states = torch.ones_like(a[:, 0]), torch.zeros_like(b[:, 0]), []
+    for t in range(a.shape[1]):
+        total = total + gate * b[:, t]
+        gate = gate * a[:, t]
+        states.append(total)
+    return torch.stack(states, dim=1)
 
 
 def rounds_case(call: ScanCall) -> Case:
     """Hillis-Steele must be built on the learner's ``combine``, in ceil(log2 T) rounds."""
 
     def run(fn: Callable[..., Any]) -> None:
-        namespace = getattr(fn, "__globals__", {})
-        original, calls = namespace.get("combine"), []
+        a, b, _ = random_inputs("rounds", 1, 63, 2)
+        original, calls = learners_combine(fn, call, a, b), []
 
         def counting_combine(earlier: Any, later: Any) -> Any:
             calls.append(1)
             return original(earlier, later)
 
-        a, b, _ = random_inputs("rounds", 1, 63, 2)
-        if original is not None:
-            namespace["combine"] = counting_combine
-        try:
+        with combine_replaced(fn, counting_combine):
             call_learner(call, fn, a, b, None)
-        finally:
-            if original is not None:
-                namespace["combine"] = original
         rounds = math.ceil(math.log2(63))
         if not calls:
             raise CheckFailed("your scan never called combine; build it from your combine")
         if len(calls) > rounds + 1:
             raise CheckFailed(f"combine was called {len(calls)} times for T = 63; the parallel scan needs {rounds} rounds")
+        if len(calls) < rounds:
+            raise CheckFailed(f"combine was called {len(calls)} times for T = 63; the parallel scan needs {rounds} rounds, "
+                              "for offsets 1, 2, 4, 8, 16 and 32")
 
     return Case("uses ⌈log2 T⌉ rounds of combine", run, (
         "Call combine once per round on whole shifted tensors, not once per position.",
         "Round k pairs position t with position t - 2**k; positions t < 2**k pair with the identity (1, 0).",
-    ))
+        "Go on while offset < T: that is ⌈log2 T⌉ rounds, one more than int(math.log2(T)) when T is not a power of two.",
+    ), SPECIFIC)
+
+
+def follows_combine_case(call: ScanCall) -> Case:
+    """Hillis-Steele must compute its states from what ``combine`` returns: with ``combine`` swapped for
+    ``reversed_combine`` (as valid an operator), a scan built on it returns that operator's prefixes.
+
+    A scan wrong in other ways misses them too, so the row is ``GENERAL`` and comes last: the value rows
+    explain such a scan, and this row explains one whose values are right without combine's results."""
+
+    def run(fn: Callable[..., Any]) -> None:
+        a, b, _ = random_inputs("follows combine", 2, 37, 2)
+        learners_combine(fn, call, a, b)
+        with combine_replaced(fn, reversed_combine):
+            got = call_learner(call, fn, a, b, None)
+        try:
+            expect_tensor_close(got, reversed_prefixes(a, b), "h", STATES)
+        except CheckFailed as mismatch:
+            if isinstance(got, torch.Tensor) and got.shape == a.shape and bool(torch.allclose(got.double(), loop64(a, b))):
+                raise CheckFailed("with combine swapped for another associative operator, your scan still returned the "
+                                  "loop's states: it does not compute its states from what combine returns") from None
+            raise CheckFailed("with combine swapped for (a1·a2, a1·b2 + b1), another associative operator with identity "
+                              f"(1, 0), your scan did not return that operator's prefixes: {mismatch}") from None
+
+    return Case("computes with the results of combine", run, (
+        "The check swaps combine for another associative operator: a scan that builds every state from the pairs "
+        "combine returns follows it; one that computes the states another way does not.",
+        "Each round replaces the running pairs with what combine((earlier_a, earlier_b), (a, b)) returns; the states "
+        "are the input parts after the last round.",
+    ), GENERAL)
+
+
+class OperationCounter(TorchFunctionMode):
+    """Counts the torch operations run inside it (those the Python code calls, not what they run inside) and
+    collects the lengths of every dimension of the tensors they return."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.operations, self.lengths = 0, set()
+
+    def __torch_function__(self, func: Callable[..., Any], types: Any, args: Sequence[Any] = (), kwargs: dict | None = None) -> Any:
+        self.operations += 1
+        result = func(*args, **(kwargs or {}))
+        for value in result if isinstance(result, (tuple, list)) else (result,):
+            if isinstance(value, torch.Tensor):
+                self.lengths.update(value.shape)
+        return result
+
+
+def chunk_by_chunk_case() -> Case:
+    """A chunked scan works on pieces of ``chunk_size`` steps, and its sequential part takes one step per chunk:
+    doubling T adds some operations per chunk (up to about 350 for the library's Hillis–Steele scan run on each
+    chunk), where a loop over the time steps adds at least one per step; the line is 0.75 per step, 750 per chunk.
+    The chunk size, 1000, is neither a power of two nor T minus one (the pieces a parallel scan of the whole
+    sequence slices), so a scan that ignores it never makes a piece that long."""
+    short, long, size = 2000, 4000, 1000
+
+    def run(fn: Callable[..., Any]) -> None:
+        counters = []
+        for steps in (short, long):
+            a, b, _ = random_inputs("works chunk by chunk", 1, steps, 2)
+            counters.append(OperationCounter())
+            with counters[-1]:
+                call_learner(fn, a, b, None, chunk_size=size)
+        if size not in counters[0].lengths:
+            raise CheckFailed(f"none of the tensors your function computed has {size} steps for chunk_size = {size}: "
+                              "it ignores chunk_size")
+        extra = counters[1].operations - counters[0].operations
+        if extra > 0.75 * (long - short):
+            raise CheckFailed(f"from T = {short} to T = {long} with chunk_size = {size}, your function ran {extra} more torch "
+                              f"operations, {extra / (long - short):.1f} per extra step: it works one time step after another, "
+                              f"where a chunked scan adds the same work for each of the {long // size - short // size} more chunks, "
+                              "whatever their length")
+
+    return Case("works chunk by chunk", run, (
+        "Scan inside all the chunks at once: pad T to a multiple of chunk_size with identity steps (a = 1, b = 0) and "
+        "reshape to (B * n_chunks, chunk_size, D); loop over the chunks only to carry the state.",
+        "A Python loop over the time steps, in the whole sequence or in each chunk, is the sequential scan again.",
+    ), SPECIFIC)
 
 
 def chunk_cases() -> list[Case]:
@@ -251,6 +437,8 @@ def chunk_cases() -> list[Case]:
     def with_chunk(size: int) -> ScanCall:
         return lambda fn, a, b, h0: fn(a, b, h0, chunk_size=size)
 
+    # Gates 1 and inputs 1 count the steps, 1, 2, 3, ...: the carry shows, and gate products (all 1) do not. Gates
+    # 0.5 and one input at the start halve it at every step: the gate products show.
     pulse = torch.zeros(1, 12, 1, dtype=torch.float64)
     pulse[0, 0, 0] = 1.0
     return [
@@ -259,13 +447,14 @@ def chunk_cases() -> list[Case]:
         )),
         matches_loop("chunk size 1", with_chunk(1), 2, 7, 2, with_h0=True),
         matches_loop("one chunk (chunk size > T)", with_chunk(100), 2, 9, 2, with_h0=True),
-        exact_case("state carried across chunks", with_chunk(4), torch.ones_like(pulse), pulse, (
+        exact_case("state carried across chunks", with_chunk(4), torch.ones_like(pulse), torch.ones_like(pulse), (
             "The state leaving chunk c is the state entering chunk c + 1.",
             "Walk over the chunks in order, keeping the last state of each.",
-        )),
+        ), priority=CHUNKS),
         exact_case("entering state scaled by the gate products", with_chunk(4), torch.full_like(pulse, 0.5), pulse, (
             "Inside a chunk the entering state is multiplied by every gate up to t: torch.cumprod of a.",
-        )),
+        ), priority=CHUNKS),
+        chunk_by_chunk_case(),
     ]
 
 
@@ -285,7 +474,8 @@ EXERCISES = [
     Exercise(
         "01.hillis_steele_scan",
         scan.hillis_steele_scan,
-        (*scan_cases(sequential_call), matches_loop("long sequence T = 1000", sequential_call, 1, 1000, 2, gates="long_memory"), rounds_case(sequential_call)),
+        (*scan_cases(sequential_call), matches_loop("long sequence T = 1000", sequential_call, 1, 1000, 2, gates="long_memory"),
+         rounds_case(sequential_call), follows_combine_case(sequential_call)),
     ),
     Exercise("01.chunked_scan", scan.chunked_scan, (*scan_cases(chunked_call), *chunk_cases())),
 ]

@@ -3,7 +3,8 @@
 Glossary: ``delta`` = Δ (batch, T, E), ``A_log`` = w_1 (E, N), ``B``/``C`` = B_t/C_t (batch, T, N),
 ``D`` = w_2 (E,), ``negative`` = the paper's [-1, 1] remap. Expected values come from
 ``gates64`` (one ``math.exp`` per entry) and ``scan64`` (Lesson 01's float64 loop on every
-(channel, state) pair), written independently of ``lrnn_course.mamba``.
+(channel, state) pair), written independently of ``lrnn_course.mamba``; expected gradients from
+autograd through ``torch_gates64`` and ``scan64``. Value rows are ``GENERAL``, as in Lesson 01.
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ from typing import Any
 import torch
 
 from .. import mamba
-from ..check import Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, first_line, generator_for
-from .lesson01 import loop64
+from ..check import GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, generator_for
+from .lesson01 import HALF, HALF_TOLERANCE, gradient_cases, loop64
 
 GATES = "(batch, T, E, N)"
 OUTPUTS = "(batch, T, E)"
+INPUTS = {"u": OUTPUTS, "delta": OUTPUTS, "A_log": "(E, N)", "B": "(batch, T, N)", "C": "(batch, T, N)", "D": "(E,)"}
+CONNECTED_HINTS = (
+    "Compute with torch operations on the tensors you are given: .detach(), .item(), numpy or torch.no_grad() cut the "
+    "graph, and a model built on your function could not learn Δ or A_log.",
+)
 
 
 def gates64(delta: torch.Tensor, A_log: torch.Tensor, negative: bool) -> torch.Tensor:
@@ -36,11 +42,17 @@ def gates64(delta: torch.Tensor, A_log: torch.Tensor, negative: bool) -> torch.T
     return gates
 
 
+def torch_gates64(delta: torch.Tensor, A_log: torch.Tensor, negative: bool) -> torch.Tensor:
+    """``gates64`` with torch operations in float64, so that autograd can go back through it."""
+    gates = torch.exp(-delta.double().unsqueeze(-1) * torch.exp(A_log.double()))
+    return 2 * gates - 1 if negative else gates
+
+
 def scan64(u, delta, A_log, B, C, D=None, negative=False) -> torch.Tensor:
-    """The selective scan as E * N independent Lesson 01 recurrences, in float64."""
+    """The selective scan as E * N independent Lesson 01 recurrences, in float64 (differentiable)."""
     batch, steps, channels = u.shape
     states = A_log.shape[1]
-    gates = gates64(delta, A_log, negative).reshape(batch, steps, channels * states)
+    gates = torch_gates64(delta, A_log, negative).reshape(batch, steps, channels * states)
     drive = (delta.double() * u.double()).unsqueeze(-1) * B.double().unsqueeze(2)
     h = loop64(gates, drive.reshape(batch, steps, channels * states)).reshape(batch, steps, channels, states)
     y = (h * C.double().unsqueeze(2)).sum(-1)
@@ -60,13 +72,20 @@ def selective_inputs(name: str, batch: int = 2, steps: int = 7, channels: int = 
 
 
 def gate_cases() -> list[Case]:
-    def matches(negative: bool) -> Callable[[Callable[..., Any]], None]:
+    def matches(negative: bool, dtype: torch.dtype = torch.float64, tolerance: tuple[float, float] = (1e-9, 1e-7)):
         def run(fn: Callable[..., Any]) -> None:
-            _, delta, A_log, *_ = selective_inputs(f"gates {negative}")
+            _, delta, A_log = (x.to(dtype) for x in selective_inputs(f"gates {negative} {dtype}")[:3])
             got = call_learner(fn, delta, A_log, negative=negative)
-            expect_tensor_close(got, gates64(delta, A_log, negative), "the gates", GATES)
+            expect_tensor_close(got, gates64(delta, A_log, negative).to(dtype), "the gates", GATES, *tolerance)
 
         return run
+
+    def shape(fn: Callable[..., Any]) -> None:
+        _, delta, A_log = selective_inputs("gates shape", 2, 5, 3, 4)[:3]
+        got = call_learner(fn, delta, A_log)
+        if not isinstance(got, torch.Tensor) or got.shape != (2, 5, 3, 4):
+            found = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            raise CheckFailed(f"expected gates of shape (2, 5, 3, 4) {GATES}, got {found}")
 
     def in_range(negative: bool) -> Callable[[Callable[..., Any]], None]:
         low = -1.0 if negative else 0.0
@@ -92,42 +111,75 @@ def gate_cases() -> list[Case]:
     def long_step(fn: Callable[..., Any]) -> None:
         delta = torch.full((1, 2, 1), 60.0, dtype=torch.float64)
         A_log = torch.zeros(1, 2, dtype=torch.float64)
-        expect_tensor_close(call_learner(fn, delta, A_log, negative=True), torch.full((1, 2, 1, 2), -1.0, dtype=torch.float64),
-                            "the [-1, 1] gates for a huge Δ", GATES, atol=1e-12)
+        for negative, gate in ((False, 0.0), (True, -1.0)):
+            expect_tensor_close(call_learner(fn, delta, A_log, negative=negative), torch.full((1, 2, 1, 2), gate, dtype=torch.float64),
+                                f"the gates for a huge Δ (negative={negative})", GATES, atol=1e-12)
 
-    def float32(fn: Callable[..., Any]) -> None:
-        _, delta, A_log, *_ = selective_inputs("float32")
-        got = call_learner(fn, delta.float(), A_log.float(), negative=True)
-        expect_tensor_close(got, gates64(delta, A_log, True).float(), "the gates", GATES, atol=1e-6, rtol=1e-5)
+    def unchanged(fn: Callable[..., Any]) -> None:
+        _, delta, A_log, *_ = selective_inputs("unchanged gates")
+        originals = [delta.clone(), A_log.clone()]
+        call_learner_in_place(fn, delta, A_log, negative=True)
+        expect_unchanged(originals, [delta, A_log], ["delta", "A_log"])
 
     return [
+        Case("returns gates of shape (batch, T, E, N)", shape, (
+            "One gate per (step, channel, state): delta.unsqueeze(-1) is (batch, T, E, 1), and it broadcasts with (E, N).",
+        ), SPECIFIC),
         Case("matches exp(-Δ·exp(A_log))", matches(False), (
             "A = -exp(A_log), and the discretised gate is exp(Δ · A): one value per (step, channel, state).",
             "Broadcast: delta.unsqueeze(-1) is (batch, T, E, 1) and torch.exp(A_log) is (E, N).",
-        )),
-        Case("gates lie in [0, 1]", in_range(False), ("exp of a non-positive number lies in (0, 1].",)),
+        ), GENERAL),
+        Case("gates lie in [0, 1]", in_range(False), ("exp of a non-positive number lies in (0, 1].",), GENERAL),
         Case("negative=True gives 2·exp(-Δ·exp(A_log)) - 1", matches(True), (
             "The paper's change (eq. 2) maps a gate g in [0, 1] to 2 g - 1 in [-1, 1]; nothing else changes.",
-        )),
-        Case("negative gates lie in [-1, 1]", in_range(True), ("2 g - 1 for g in [0, 1] lies in [-1, 1].",)),
+        ), GENERAL),
+        Case("negative gates lie in [-1, 1]", in_range(True), ("2 g - 1 for g in [0, 1] lies in [-1, 1].",), GENERAL),
         Case("Δ = 0 keeps the state (gate 1)", zero_step, (
             "With Δ = 0 no time passes: exp(0) = 1, and 2 · 1 - 1 = 1 too.",
-        )),
-        Case("a huge Δ gives -1 with negative=True", long_step, (
-            "exp(-60) is 0 in float64 up to 1e-26, so the remapped gate is 2 · 0 - 1.",
-        )),
-        Case("keeps float32 as float32", float32, ("Do not convert the inputs: compute in delta's dtype.",)),
+        ), GENERAL),
+        Case("a huge Δ gives 0, or -1 with negative=True", long_step, (
+            "exp(-60) is 0 in float64 up to 1e-26: the gate forgets everything, and the remapped gate is 2 · 0 - 1.",
+        ), GENERAL),
+        Case("does not modify its inputs", unchanged, (
+            "Build new tensors: in-place methods (exp_, mul_, unsqueeze_) write into delta or A_log.",
+        ), SPECIFIC),
+        *gradient_cases(
+            "the gates", {"delta": OUTPUTS, "A_log": "(E, N)"}, lambda: selective_inputs("gradient gates")[1:3],
+            lambda fn, delta, A_log: fn(delta, A_log, negative=True), lambda delta, A_log: torch_gates64(delta, A_log, True), CONNECTED_HINTS,
+        ),
+        # After the gradient, as in Lesson 01: numpy has no bfloat16.
+        Case("keeps float32 as float32", matches(True, torch.float32, (1e-6, 1e-5)), (
+            "Do not convert the inputs: compute in delta's dtype.",
+        ), GENERAL),
+        # bfloat16 keeps 8 bits of Δ·e^w and of the gate: the library is 6e-3 off at most here; 2e-2 leaves room for any order.
+        Case("keeps bfloat16 as bfloat16", matches(True, HALF, (2e-2, 2e-2)), (
+            "Do not convert the inputs: compute in delta's dtype (a tensor made without a dtype is float32).",
+        ), GENERAL),
     ]
 
 
-def scan_cases() -> list[Case]:
-    def matches(name: str, negative: bool = False, hints: tuple[str, ...] = (), **sizes: Any) -> Case:
-        def run(fn: Callable[..., Any]) -> None:
-            inputs = selective_inputs(name, **sizes)
-            got = call_learner(fn, *inputs, negative=negative)
-            expect_tensor_close(got, scan64(*inputs, negative=negative), "y", OUTPUTS)
+def extreme_inputs() -> tuple[torch.Tensor, ...]:
+    """Inputs whose gates are exactly 1 (Δ = 0) or exactly 0 (Δ e^w > 745, below the smallest float64), and -1 with
+    the remap; small integers elsewhere, so that every output is an exact integer."""
+    rng = generator_for("gates exactly 0, 1 and -1")
 
-        return Case(name, run, hints)
+    def integers(*shape: int) -> torch.Tensor:
+        return torch.randint(-2, 3, shape, generator=rng).double()
+
+    delta = torch.where(torch.rand(2, 12, 2, generator=rng) < 0.5, 0.0, 1e4).double()
+    A_log = torch.linspace(-1.0, 1.0, 6, dtype=torch.float64).reshape(2, 3)
+    return integers(2, 12, 2), delta, A_log, integers(2, 12, 3), integers(2, 12, 3), integers(2)
+
+
+def scan_cases() -> list[Case]:
+    def matches(name: str, negative: bool = False, hints: tuple[str, ...] = (), dtype: torch.dtype = torch.float64,
+                tolerance: tuple[float, float] = (1e-9, 1e-7), **sizes: Any) -> Case:
+        def run(fn: Callable[..., Any]) -> None:
+            inputs = [x.to(dtype) for x in selective_inputs(name, **sizes)]
+            got = call_learner(fn, *inputs, negative=negative)
+            expect_tensor_close(got, scan64(*inputs, negative=negative).to(dtype), "y", OUTPUTS, *tolerance)
+
+        return Case(name, run, hints, GENERAL)
 
     def shape(fn: Callable[..., Any]) -> None:
         inputs = selective_inputs("shape", 2, 5, 3, 4)
@@ -140,32 +192,22 @@ def scan_cases() -> list[Case]:
         inputs = selective_inputs("without skip", with_D=False)
         expect_tensor_close(call_learner(fn, *inputs), scan64(*inputs), "y (D = None)", OUTPUTS)
 
+    def extremes(fn: Callable[..., Any]) -> None:
+        inputs = extreme_inputs()
+        for negative in (False, True):
+            expect_tensor_close(call_learner(fn, *inputs, negative=negative), scan64(*inputs, negative=negative),
+                                f"y (negative={negative})", OUTPUTS, atol=0, rtol=0)
+
     def unchanged(fn: Callable[..., Any]) -> None:
         inputs = selective_inputs("unchanged")
         originals = [x.clone() for x in inputs]
         call_learner_in_place(fn, *inputs)
-        expect_unchanged(originals, inputs, ["u", "delta", "A_log", "B", "C", "D"])
-
-    def gradient(fn: Callable[..., Any]) -> None:
-        inputs = [x.clone().requires_grad_() for x in selective_inputs("gradient", 1, 6, 2, 3)]
-        got = call_learner(fn, *inputs, negative=True)
-        if not isinstance(got, torch.Tensor) or not got.requires_grad:
-            raise CheckFailed("y is not connected to the inputs' autograd graph (no .detach(), .item() or numpy)")
-        weights = torch.randn(got.shape, generator=generator_for("weights"), dtype=torch.float64)
-        try:
-            yours = torch.autograd.grad((got * weights).sum(), inputs, allow_unused=True)
-        except RuntimeError as error:
-            raise CheckFailed(f"backward failed: {first_line(error)}") from error
-        expected = torch.autograd.grad((mamba.selective_scan_parallel(*inputs, negative=True) * weights).sum(), inputs)
-        for name, mine, want in zip(["u", "delta", "A_log", "B", "C", "D"], yours, expected):
-            if mine is None:
-                raise CheckFailed(f"y does not depend on {name} through autograd")
-            expect_tensor_close(mine, want, f"the gradient for {name}", "", atol=1e-8, rtol=1e-6)
+        expect_unchanged(originals, inputs, list(INPUTS))
 
     return [
         Case("returns y of shape (batch, T, E)", shape, (
             "Each channel reads its N states with C_t: y_t[e] = sum over n of H_t[e, n] · C_t[n].",
-        )),
+        ), SPECIFIC),
         matches("matches the float64 loop", hints=(
             "Per step: H = gates[:, t] * H + (delta[:, t] * u[:, t])[..., None] * B[:, t, None, :].",
             "Then y_t = (H * C[:, t, None, :]).sum(-1), and finally y + D * u.",
@@ -173,14 +215,30 @@ def scan_cases() -> list[Case]:
         matches("negative=True uses the [-1, 1] gates", negative=True, hints=(
             "Pass negative on to selective_gates, or compute 2 g - 1 yourself.",
         )),
-        Case("D = None: no skip term", without_skip, ("When D is None, return the scan's read-out alone.",)),
+        Case("D = None: no skip term", without_skip, ("When D is None, return the scan's read-out alone.",), GENERAL),
         matches("length 1", hints=("With T = 1 the state is Δ B u and y = <H, C> + D u.",), steps=1),
         matches("one channel, one state", hints=("Nothing may assume E > 1 or N > 1 (no .squeeze()).",), channels=1, states=1),
         matches("batch of 3, 17 steps", batch=3, steps=17, hints=("Batch items never mix.",)),
-        Case("does not modify its inputs", unchanged, ("Build new tensors; do not write into u, B or C.",)),
-        Case("gradient matches autograd", gradient, (
-            "Keep each step's output in a Python list and torch.stack them; do not write into a preallocated tensor.",
-        )),
+        Case("gates exactly 0, 1 and -1 (Δ = 0 or huge)", extremes, (
+            "A gate of 0 forgets the state, and -1 flips it: carry H forward step by step; nothing may divide by a "
+            "gate or a product of gates, or take the log of one.",
+        ), GENERAL),
+        Case("does not modify its inputs", unchanged, ("Build new tensors; do not write into u, B or C.",), SPECIFIC),
+        *gradient_cases(
+            "y", INPUTS, lambda: selective_inputs("gradient", 1, 6, 2, 3), lambda fn, *inputs: fn(*inputs, negative=True),
+            lambda *inputs: scan64(*inputs, negative=True), (*CONNECTED_HINTS, (
+                "Keep each step's output in a Python list and torch.stack them: writing into a preallocated tensor and "
+                "reading it back breaks the backward pass.")), tolerance=(1e-8, 1e-6),
+        ),
+        # After the gradient: numpy has no bfloat16, and a function computing in numpy is told about its graph first.
+        matches("keeps bfloat16 as bfloat16", negative=True, dtype=HALF, tolerance=(HALF_TOLERANCE, HALF_TOLERANCE), hints=(
+            "Do not convert the inputs; a state made without a dtype (torch.zeros(batch, E, N)) is float32: use "
+            "torch.zeros_like or u.new_zeros.",
+        ), batch=1, steps=6, channels=2, states=3),
+        matches("long float32 sequence T = 2000", dtype=torch.float32, tolerance=(1e-5, 1e-4), hints=(
+            "Products of hundreds of gates underflow to 0 in float32: a form that divides by cumprod of the gates breaks "
+            "down long before T = 2000. Carry H forward step by step.",
+        ), batch=1, steps=2000, channels=1, states=2),
     ]
 
 

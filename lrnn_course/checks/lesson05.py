@@ -1,8 +1,11 @@
 """The exercises of Lesson 05 (counting mod m) and the properties ``check()`` tests them on.
 
 Glossary: θ₁, θ₂ = the angles of the two reflection keys; ``bits`` (B, T) = the input word;
-``modulus`` = m. Expected values are written out entry by entry with ``math`` (the reflections)
-and with an integer cumulative sum (the counts), independently of ``lrnn_course.householder``.
+``modulus`` = m; ``transition`` = A(1) of the counter. Expected values are written out entry by entry
+with ``math`` (the reflections, and the counter's states for a transition the check supplies) and with
+an integer cumulative sum (the counts), independently of ``lrnn_course.householder``. Whether the
+counter rotates its state is judged by what it computes: given a different A(1), its readings must
+follow it.
 """
 
 from __future__ import annotations
@@ -12,29 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch.overrides import TorchFunctionMode
 
 from .. import householder
-from ..check import Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, generator_for
+from ..check import GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, generator_for
 
 COUNTS = "(B, T)"
-
-
-class CumulativeSumSpy(TorchFunctionMode):
-    """Notes whether the code run inside it calls ``torch.cumsum`` or ``Tensor.cumsum``.
-
-    A rotation counter in float64 gives exactly the counts of a cumulative sum, so the values alone
-    cannot tell the two apart; the calls can.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.called = False
-
-    def __torch_function__(self, func: Callable[..., Any], types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-        if getattr(func, "__name__", "") in ("cumsum", "cumsum_"):
-            self.called = True
-        return func(*args, **(kwargs or {}))
 
 
 def reflection64(angle: float) -> torch.Tensor:
@@ -68,48 +53,95 @@ def product_cases() -> list[Case]:
             shown = ", ".join(f"{v.real:+.4f}{v.imag:+.4f}i" for v in values)
             raise CheckFailed(f"eigenvalues {shown}, expected e^(±2πi/3) = -0.5000±0.8660i")
 
-    def float32(fn: Callable[..., Any]) -> None:
-        got = call_learner(fn, 0.3, 1.1, dtype=torch.float32)
-        expect_tensor_close(got, (reflection64(0.3) @ reflection64(1.1)).float(), "the product", atol=1e-6, rtol=1e-5)
+    def keeps(dtype: torch.dtype, tolerance: float) -> Callable[[Callable[..., Any]], None]:
+        def run(fn: Callable[..., Any]) -> None:
+            got = call_learner(fn, 0.3, 1.1, dtype=dtype)
+            expect_tensor_close(got, (reflection64(0.3) @ reflection64(1.1)).to(dtype), "the product", atol=tolerance, rtol=tolerance)
+
+        return run
 
     return [
         matches("matches H(θ₁) H(θ₂), entry by entry", 0.4, 1.3, (
             "u = torch.stack([cos θ, sin θ]) and H = I - 2 u uᵀ: torch.eye(2) - 2 * torch.outer(u, u).",
             "Multiply H(θ₁) @ H(θ₂) — in this order: the second reflection acts first on a vector.",
+            "Errors near 1e-8 mean float32 somewhere: torch.tensor([...]) and torch.eye(2) without a dtype are float32.",
         )),
         matches("the order matters: H(1.3) H(0.4)", 1.3, 0.4, ("Reflections do not commute: H(θ₁) H(θ₂) ≠ H(θ₂) H(θ₁).",)),
         matches("equal angles give the identity", 0.9, 0.9, ("A reflection is its own inverse: H H = I.",)),
         Case("is the rotation by 2(θ₁ - θ₂)", is_rotation, ("β = 2, not 1: a reflection maps u to -u.",)),
         Case("H(π/3) H(0) has eigenvalues e^(±2πi/3)", eigenvalues, ("A rotation by 2π/3 has the complex eigenvalues e^(±2πi/3).",)),
-        Case("dtype=torch.float32 gives float32", float32, ("Build u in the requested dtype.",)),
+        Case("dtype=torch.float32 gives float32", keeps(torch.float32, 1e-5), ("Build u in the requested dtype.",)),
+        Case("dtype=torch.float16 gives float16", keeps(torch.float16, 4e-3), (
+            "Every tensor you build needs the dtype: torch.eye(2) alone is float32, and float32 - float16 is float32.",
+        )),
     ]
 
 
-def counter_cases() -> list[Case]:
-    def expect_whole_counts(got: Any) -> Any:
-        if isinstance(got, torch.Tensor) and got.dtype != torch.long:
-            raise CheckFailed(f"the counts have dtype {got.dtype}, expected torch.int64 (whole numbers 0 .. m - 1)")
-        return got
+def rotation64(angle: float) -> torch.Tensor:
+    """The rotation by ``angle``, entry by entry."""
+    c, s = math.cos(angle), math.sin(angle)
+    return torch.tensor([[c, -s], [s, c]], dtype=torch.float64)
 
+
+# A(1) = S R(2π/3) S⁻¹ with S the shear [[1, 2], [0, 1]]: not a rotation (its states lie on an ellipse), so
+# the angles of its states do not grow by a fixed step. They read 0, 0, 2 at 0, 1, 2 ones (then repeat),
+# each at least 21° from the nearest reading boundary (±60° around a multiple of 120°).
+SHEAR = torch.tensor([[1.0, 2.0], [0.0, 1.0]], dtype=torch.float64)
+NOT_A_ROTATION = SHEAR @ rotation64(2 * math.pi / 3) @ torch.linalg.inv(SHEAR)
+
+
+def readings64(bits: torch.Tensor, modulus: int, transition: torch.Tensor) -> torch.Tensor:
+    """The LRNN h_t = A(x_t) h_(t-1), h_0 = (1, 0), A(1) = ``transition``, A(0) = I, step by step with ``math``:
+    the angle of each h_t rounded to the nearest multiple of 2π/m, in 0 .. m - 1."""
+    (a, b), (c, d) = transition.tolist()
+    readings = []
+    for row in bits.tolist():
+        x, y, line = 1.0, 0.0, []
+        for bit in row:
+            if bit:
+                x, y = a * x + b * y, c * x + d * y
+            line.append(round(math.atan2(y, x) / (2 * math.pi / modulus)) % modulus)
+        readings.append(line)
+    return torch.tensor(readings, dtype=torch.long)
+
+
+def expect_whole_counts(got: Any) -> Any:
+    if isinstance(got, torch.Tensor) and got.dtype != torch.long:
+        raise CheckFailed(f"the counts have dtype {got.dtype}, expected torch.int64 (whole numbers 0 .. m - 1)")
+    return got
+
+
+def counter_cases() -> list[Case]:
     def matches(name: str, batch: int, steps: int, modulus: int, dtype: torch.dtype, hints: tuple[str, ...]) -> Case:
         def run(fn: Callable[..., Any]) -> None:
             bits = (torch.rand(batch, steps, generator=generator_for(name)) < 0.5).to(dtype)
-            expected = bits.long().cumsum(dim=1) % modulus  # before the call: a function may write into bits
             got = expect_whole_counts(call_learner(fn, bits, modulus))
-            expect_tensor_close(got, expected, f"the counts mod {modulus}", COUNTS, atol=0, rtol=0)
+            expect_tensor_close(got, bits.long().cumsum(dim=1) % modulus, f"the counts mod {modulus}", COUNTS, atol=0, rtol=0)
 
-        return Case(name, run, hints)
+        return Case(name, run, hints, GENERAL)
 
     def all_ones(fn: Callable[..., Any]) -> None:
         got = expect_whole_counts(call_learner(fn, torch.ones(1, 7, dtype=torch.float64), 3))
         expect_tensor_close(got, torch.tensor([[1, 2, 0, 1, 2, 0, 1]]), "the counts on 1111111, m = 3", COUNTS, atol=0, rtol=0)
 
-    def by_rotation(fn: Callable[..., Any]) -> None:
-        bits = (torch.rand(2, 30, generator=generator_for("by rotation")) < 0.5).double()
-        with CumulativeSumSpy() as spy:
-            call_learner(fn, bits, 3)
-        if spy.called:
-            raise CheckFailed("your function calls cumsum: count with the LRNN h_t = A(x_t) h_(t-1) instead")
+    def random_bits(name: str) -> torch.Tensor:
+        return (torch.rand(2, 24, generator=generator_for(name)) < 0.5).double()
+
+    def follows_a_rotation(fn: Callable[..., Any]) -> None:
+        # Rotating by 4π/3 instead of 2π/3, the state after c ones sits at 2c · 2π/3: it reads 2c mod 3.
+        bits = random_bits("follows a rotation")
+        counts = bits.long().cumsum(dim=1) % 3
+        got = call_learner(fn, bits, 3, transition=rotation64(4 * math.pi / 3))
+        if isinstance(got, torch.Tensor) and got.shape == counts.shape and bool((got == counts).all()):  # whatever their dtype
+            raise CheckFailed("with transition = the rotation by 4π/3 the state after c ones reads 2c mod 3, but yours are the counts "
+                              "c mod 3 as if A(1) were the rotation by 2π/3: they do not come from rotating the state by A(1)")
+        expect_tensor_close(expect_whole_counts(got), 2 * counts % 3, "the readings with transition = the rotation by 4π/3 (2c mod 3)", COUNTS, atol=0, rtol=0)
+
+    def reads_the_state(fn: Callable[..., Any]) -> None:
+        bits = random_bits("reads the state")
+        got = expect_whole_counts(call_learner(fn, bits, 3, transition=NOT_A_ROTATION))
+        expect_tensor_close(got, readings64(bits, 3, NOT_A_ROTATION),
+                            "the readings with transition = S R(2π/3) S⁻¹, S = [[1, 2], [0, 1]] (not a rotation)", COUNTS, atol=0, rtol=0)
 
     def unchanged(fn: Callable[..., Any]) -> None:
         bits = (torch.rand(2, 9, generator=generator_for("unchanged")) < 0.5).double()
@@ -117,6 +149,12 @@ def counter_cases() -> list[Case]:
         call_learner_in_place(fn, bits, 3)
         expect_unchanged([original], [bits], ["bits"])
 
+    rotating = (
+        "Keep the signature mod_counter(bits, modulus, transition=None): use transition as A(1) when it is given.",
+        "The exercise is the LRNN: a loop over t that multiplies the state by A(x_t), then reads the angle of the state. "
+        "A count of the ones (a Python counter, cumsum, a matmul with a triangular matrix, a sum of angles) "
+        "cannot follow a different A(1).",
+    )
     return [
         Case("all ones, m = 3: 1 2 0 1 2 0 1", all_ones, (
             "The symbol 1 uses A(1) = reflection_product(π / m, 0), a rotation by 2π/m; the symbol 0 uses the identity.",
@@ -130,9 +168,12 @@ def counter_cases() -> list[Case]:
         matches("exact for 10 000 steps in float32, m = 3", 2, 10_000, 3, torch.float32, (
             "Keep the state in the dtype of bits; rounding to the nearest multiple of 2π/m absorbs the drift.",
         )),
-        Case("counts by rotating the state, not with a cumulative sum", by_rotation, (
-            "The exercise is the LRNN: a loop over t that multiplies the state by A(x_t), then reads its angle.",
-        )),
+        Case("counts by rotating the state: transition = the rotation by 4π/3 reads 2c mod 3", follows_a_rotation, rotating,
+             SPECIFIC + 1),
+        Case("counts by rotating the state: a transition that is not a rotation", reads_the_state, rotating[:1] + (
+            "Read the count off the state itself, atan2(h[1], h[0]), after multiplying it by A(x_t): an angle you add up "
+            "step by step is the state's angle only when A(1) is a rotation.",
+        ), SPECIFIC + 1),
         Case("does not modify its input", unchanged, ("Build new tensors from bits instead of writing into it.",)),
     ]
 

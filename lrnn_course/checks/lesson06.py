@@ -2,32 +2,47 @@
 
 Glossary: S (B, H, D_k, D_v) = the state; k, v = a key and a value per batch row and head;
 β = the step size, α = the gate. Expected values come from dense float64 matrices
-(I - β k kᵀ) S + β k vᵀ built entry by entry here, and from the spectrum 1 - β along k, 1 elsewhere.
+(I - β k kᵀ) S + β k vᵀ built entry by entry here, and from the spectrum 1 - β along k, 1 elsewhere;
+expected gradients from autograd through those dense float64 references.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
 from .. import deltanet, householder
-from ..check import Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, generator_for
+from ..check import (GENERAL, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_gradients, expect_tensor_close,
+                     expect_unchanged, generator_for)
 
 STATE = "(B, H, D_k, D_v)"
 MATRIX = "(..., n, n)"
+GRADIENT_HINTS = (
+    "Compute with torch operations on the tensors you were given, so that autograd can follow them: no .detach(), "
+    ".item(), .numpy() or torch.tensor(x) of a tensor, and no torch.no_grad().",
+)
 
 
-def step_inputs(name: str, beta_value: float | None = None, gated: bool = False, dtype: torch.dtype = torch.float64):
-    """A state (2, 3, 4, 5), unit keys, values, β in [0, 2] (or all ``beta_value``), and α if ``gated``."""
+def with_gradients(inputs: Sequence[torch.Tensor | None]) -> list[torch.Tensor | None]:
+    """Fresh float64 leaves that require grad, one per input (None stays None)."""
+    return [None if x is None else x.detach().double().clone().requires_grad_() for x in inputs]
+
+
+def step_inputs(name: str, beta_value: float | None = None, gated: bool = False, dtype: torch.dtype = torch.float64,
+                alpha_value: float | None = None):
+    """A state (2, 3, 4, 5), unit keys, values, β in [0, 2] (or all ``beta_value``), and if ``gated`` α in [0, 1] (or all ``alpha_value``)."""
     generator = generator_for(name)
     state = torch.randn(2, 3, 4, 5, generator=generator, dtype=torch.float64)
     k = torch.randn(2, 3, 4, generator=generator, dtype=torch.float64)
     k = k / k.norm(dim=-1, keepdim=True)
     v = torch.randn(2, 3, 5, generator=generator, dtype=torch.float64)
     beta = 2 * torch.rand(2, 3, generator=generator, dtype=torch.float64) if beta_value is None else torch.full((2, 3), beta_value, dtype=torch.float64)
-    alpha = torch.rand(2, 3, generator=generator, dtype=torch.float64) if gated else None
+    alpha = None
+    if gated:
+        alpha = torch.rand(2, 3, generator=generator, dtype=torch.float64)
+        alpha = alpha if alpha_value is None else torch.full_like(alpha, alpha_value)
     return [x.to(dtype) if x is not None else None for x in (state, k, v, beta, alpha)]
 
 
@@ -42,13 +57,14 @@ def dense_step(state, k, v, beta, alpha) -> torch.Tensor:
 
 
 def step_cases() -> list[Case]:
-    def matches(name: str, hints: tuple[str, ...], beta_value: float | None = None, gated: bool = False) -> Case:
+    def matches(name: str, hints: tuple[str, ...], beta_value: float | None = None, gated: bool = False,
+                alpha_value: float | None = None, priority: int = 0) -> Case:
         def run(fn: Callable[..., Any]) -> None:
-            state, k, v, beta, alpha = step_inputs(name, beta_value, gated)
+            state, k, v, beta, alpha = step_inputs(name, beta_value, gated, alpha_value=alpha_value)
             got = call_learner(fn, state, k, v, beta, alpha)
             expect_tensor_close(got, dense_step(state, k, v, beta, alpha), "the new state", STATE, atol=1e-12)
 
-        return Case(name, run, hints)
+        return Case(name, run, hints, priority)
 
     def overwrites(fn: Callable[..., Any]) -> None:
         state, k, v, _, _ = step_inputs("overwrite")
@@ -57,10 +73,19 @@ def step_cases() -> list[Case]:
             raise CheckFailed(f"expected a state of shape {tuple(state.shape)}, got {got!r}")
         expect_tensor_close(torch.einsum("bhkv,bhk->bhv", got, k), v, "Sᵀk after the write", "(B, H, D_v)", atol=1e-12)
 
-    def keeps_float32(fn: Callable[..., Any]) -> None:
-        inputs = step_inputs("float32", dtype=torch.float32)
-        got = call_learner(fn, *inputs)
-        expect_tensor_close(got, dense_step(*inputs).float(), "the new state", STATE, atol=1e-5, rtol=1e-5)
+    def keeps(dtype: torch.dtype, tolerance: float) -> Callable[[Callable[..., Any]], None]:
+        def run(fn: Callable[..., Any]) -> None:
+            inputs = step_inputs(f"keeps {dtype}", gated=True, dtype=dtype)
+            got = call_learner(fn, *inputs)
+            expect_tensor_close(got, dense_step(*inputs).to(dtype), "the new state", STATE, atol=tolerance, rtol=tolerance)
+
+        return run
+
+    def gradients(fn: Callable[..., Any]) -> None:
+        leaves = with_gradients(step_inputs("gradients", gated=True))
+        got = call_learner(fn, *leaves)
+        expect_gradients(got, dense_step(*leaves), leaves, ["state", "k", "v", "beta", "alpha"], [STATE, "(B, H, D_k)", "(B, H, D_v)", "(B, H)", "(B, H)"],
+                         ["the new state"])
 
     def unchanged(fn: Callable[..., Any]) -> None:
         inputs = step_inputs("unchanged", gated=True)
@@ -72,27 +97,41 @@ def step_cases() -> list[Case]:
         matches("matches (I - β k kᵀ) S + β k vᵀ", (
             "Read first: r = Sᵀk, i.e. torch.einsum('bhkv,bhk->bhv', state, k).",
             "Then S + k ⊗ β (v - r): k[..., :, None] * (beta[..., None] * (v - r))[..., None, :].",
-        )),
-        matches("β = 0 leaves the state alone", ("With β = 0 nothing is erased and nothing written.",), beta_value=0.0),
+        ), priority=GENERAL),
+        matches("β = 0 leaves the state alone", (
+            "With β = 0 nothing is erased and nothing written: β multiplies the whole correction v - Sᵀk, the erase too.",
+        ), beta_value=0.0),
         Case("β = 1 overwrites: afterwards Sᵀk = v", overwrites, ("The correction is β (v - Sᵀk): at β = 1 it replaces what k read by v.",)),
         matches("β = 2 reflects along k, then writes 2 k vᵀ", ("β multiplies both the erase and the write.",), beta_value=2.0),
         matches("the gate α scales the old state first", (
             "Gated DeltaNet: S ← α (I - β k kᵀ) S + β k vᵀ. Scale the state by α before reading Sᵀk.",
             "alpha has shape (B, H): use alpha[..., None, None].",
         ), gated=True),
-        Case("keeps float32 as float32", keeps_float32, ("Do not convert to float64; torch ops keep the inputs' dtype.",)),
-        Case("does not modify its inputs", unchanged, ("Build a new state (state + ...) instead of state += ...",)),
+        matches("α = 0 resets: the new state is β k vᵀ", (
+            "α multiplies the old state, and only the old state: at α = 0 it is forgotten and the write β k vᵀ remains.",
+        ), gated=True, alpha_value=0.0),
+        Case("keeps float32 as float32", keeps(torch.float32, 1e-5), ("Do not convert to float64; torch ops keep the inputs' dtype.",)),
+        Case("keeps float16 as float16", keeps(torch.float16, 1e-2), (
+            "A tensor you create (torch.eye, torch.zeros) is float32 unless you pass dtype=state.dtype; mixing it in promotes float16.",
+        )),
+        Case("gradients match autograd through a float64 reference", gradients, GRADIENT_HINTS, GENERAL),
+        Case("does not modify its inputs", unchanged, ("Build a new state (state + ...) instead of state += ... or state.mul_(...).",)),
     ]
 
 
-def householder_cases() -> list[Case]:
-    def dense(key: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-        unit = key.double() / key.double().norm(dim=-1, keepdim=True)
-        identity = torch.eye(key.shape[-1], dtype=torch.float64)
-        return identity - beta.double()[..., None, None] * torch.einsum("...i,...j->...ij", unit, unit)
+def dense_householder(key: torch.Tensor, beta: float | torch.Tensor) -> torch.Tensor:
+    """I - β k̂ k̂ᵀ in float64, with k̂ = k / ‖k‖ (keys (..., n), β a number or of the keys' leading shape)."""
+    unit = key.double() / key.double().norm(dim=-1, keepdim=True)
+    beta = torch.as_tensor(beta).double() if not isinstance(beta, torch.Tensor) else beta.double()
+    identity = torch.eye(key.shape[-1], dtype=torch.float64)
+    return identity - beta[..., None, None] * torch.einsum("...i,...j->...ij", unit, unit)
 
+
+def householder_cases() -> list[Case]:
     def spectrum(fn: Callable[..., Any]) -> None:
+        # A unit key: the eigenvalue along it is 1 - β whether or not the key is normalised, so this row is about β alone.
         key = torch.randn(5, generator=generator_for("spectrum"), dtype=torch.float64)
+        key = key / key.norm()
         for beta in (0.0, 0.5, 1.0, 1.7, 2.0):
             got = call_learner(fn, key, beta)
             if not isinstance(got, torch.Tensor) or got.shape != (5, 5):
@@ -109,11 +148,24 @@ def householder_cases() -> list[Case]:
         expect_tensor_close(got, torch.tensor([[0.28, -0.96], [-0.96, -0.28]], dtype=torch.float64),
                             "I - 2 k̂ k̂ᵀ for k = (3, 4)", MATRIX, atol=1e-12)
 
+    def lengths(fn: Callable[..., Any]) -> None:
+        # One key at a time: a norm over the whole batch is the batch row's mistake, not this one's.
+        direction = torch.randn(4, generator=generator_for("lengths"), dtype=torch.float64)
+        direction = direction / direction.norm()
+        for length in (1e15, 1e-10):
+            key = (length * direction).float()
+            for beta in (0, 1, 2):
+                got = call_learner(fn, key, beta)
+                # Values only: the dtype rows name a dtype mistake.
+                got = got.float() if isinstance(got, torch.Tensor) and got.is_floating_point() else got
+                expect_tensor_close(got, dense_householder(key, beta).float(), f"float32 keys of length {length:g}, β = {beta}", MATRIX,
+                                    atol=1e-5, rtol=1e-5)
+
     def batched(fn: Callable[..., Any]) -> None:
         generator = generator_for("batched")
         keys = torch.randn(2, 3, 4, generator=generator, dtype=torch.float64)
         betas = 2 * torch.rand(2, 3, generator=generator, dtype=torch.float64)
-        expect_tensor_close(call_learner(fn, keys, betas), dense(keys, betas), "the (2, 3) batch of matrices", MATRIX, atol=1e-12)
+        expect_tensor_close(call_learner(fn, keys, betas), dense_householder(keys, betas), "the (2, 3) batch of matrices", MATRIX, atol=1e-12)
 
     def involution(fn: Callable[..., Any]) -> None:
         key = torch.randn(6, generator=generator_for("involution"), dtype=torch.float64)
@@ -122,19 +174,52 @@ def householder_cases() -> list[Case]:
             raise CheckFailed(f"expected a (6, 6) matrix, got {got!r}")
         expect_tensor_close(got @ got, torch.eye(6, dtype=torch.float64), "H H (a reflection undoes itself)", MATRIX, atol=1e-12)
 
-    def keeps_float32(fn: Callable[..., Any]) -> None:
-        key = torch.randn(3, generator=generator_for("float32"))
-        expect_tensor_close(call_learner(fn, key, 1.5), dense(key, torch.tensor(1.5)).float(), "the matrix", MATRIX, atol=1e-6, rtol=1e-5)
+    def keeps(dtype: torch.dtype, tolerance: float) -> Callable[[Callable[..., Any]], None]:
+        def run(fn: Callable[..., Any]) -> None:
+            generator = generator_for(f"keeps {dtype}")
+            keys, betas = torch.randn(2, 3, generator=generator).to(dtype), (2 * torch.rand(2, generator=generator)).to(dtype)
+            expect_tensor_close(call_learner(fn, keys, betas), dense_householder(keys, betas).to(dtype), "the matrices", MATRIX,
+                                atol=tolerance, rtol=tolerance)
+
+        return run
+
+    def gradients(fn: Callable[..., Any]) -> None:
+        generator = generator_for("gradients")
+        keys, betas = with_gradients([torch.randn(2, 3, 4, generator=generator), 2 * torch.rand(2, 3, generator=generator)])
+        got = call_learner(fn, keys, betas)
+        expect_gradients(got, dense_householder(keys, betas), [keys, betas], ["key", "beta"], ["(..., n)", "(...)"], ["the matrices"])
+
+    def unchanged(fn: Callable[..., Any]) -> None:
+        generator = generator_for("unchanged")
+        keys = torch.randn(2, 4, generator=generator, dtype=torch.float64)
+        betas = 2 * torch.rand(2, generator=generator, dtype=torch.float64)
+        originals = [keys.clone(), betas.clone()]
+        call_learner_in_place(fn, keys, betas)
+        expect_unchanged(originals, [keys, betas], ["key", "beta"])
 
     return [
         Case("eigenvalue 1 - β along k, 1 elsewhere", spectrum, (
-            "k̂ k̂ᵀ = k kᵀ / (kᵀk), and kᵀk is computed for you as squared_norms.",
+            "β is the whole step: the matrix is I - β k̂ k̂ᵀ, so the eigenvalue along k is 1 - β (no factor 2 or ½).",
             "torch.eye(n) - (beta / squared_norms)[..., None, None] * key[..., :, None] * key[..., None, :].",
         )),
-        Case("normalises the key: k = (3, 4), β = 2", along_the_key, ("Divide by the squared length kᵀk (or normalise the key first).",)),
+        Case("normalises the key: k = (3, 4), β = 2", along_the_key, (
+            "k̂ k̂ᵀ = k kᵀ / (kᵀk), and kᵀk is computed for you as squared_norms.",
+            "Divide by the squared length kᵀk (or normalise the key first).",
+        )),
+        Case("float32 keys of length 1e15 and 1e-10, β = 0, 1, 2", lengths, (
+            "Only the direction of k counts: divide by exactly kᵀk (or ‖k‖), with no ε added, which would matter for short keys.",
+            "kᵀk of a float32 key of length 1e15 is 1e30, still finite: k kᵀ / (kᵀk) needs no special case.",
+        )),
         Case("a batch of keys and βs", batched, ("Use broadcasting over the leading dimensions, not torch.outer (1-d only).",)),
         Case("β = 2 is a reflection: H H = I", involution, ("β = 2 flips the component along k̂; twice restores it.",)),
-        Case("keeps float32 as float32", keeps_float32, ("Build the identity in key.dtype.",)),
+        Case("keeps float32 as float32", keeps(torch.float32, 1e-6), ("Build the identity in key.dtype.",)),
+        Case("keeps float16 as float16", keeps(torch.float16, 1e-2), (
+            "torch.eye(n) is float32 unless you pass dtype=key.dtype, and float32 - float16 is float32.",
+        )),
+        Case("gradients match autograd through a float64 reference", gradients, GRADIENT_HINTS + (
+            "torch.as_tensor(beta, dtype=key.dtype) keeps a tensor β on the graph; torch.tensor(beta) copies it off.",
+        ), GENERAL),
+        Case("does not modify its inputs", unchanged, ("Normalise into a new tensor (key / ...) instead of key /= ...",)),
     ]
 
 

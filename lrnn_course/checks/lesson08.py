@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from .. import automata, groups
-from ..check import Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, generator_for
+from ..check import GENERAL, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, generator_for
 from .lesson07 import expected_matrix
 
 
@@ -53,6 +53,9 @@ def prefix_product_cases() -> list[Case]:
     def by_hand(fn: Callable[..., Any]) -> None:
         expect_products(fn, "S3", torch.tensor([[1, 2, 2]]))
 
+    def identity_letters(fn: Callable[..., Any]) -> None:
+        expect_products(fn, "S3", torch.tensor([[1, 0, 0, 0], [0, 0, 3, 0]]))
+
     def order_matters(fn: Callable[..., Any]) -> None:
         expect_products(fn, "S3", torch.tensor([[1, 2], [2, 1]]))
 
@@ -74,28 +77,45 @@ def prefix_product_cases() -> list[Case]:
         Case("S3 by hand: 1, 2, 2 -> 1, 3, 1", by_hand, (
             "y_1 = x_1 and y_t = table[y_{t-1}, x_t]: the state so far, then the new letter.",
             "Start from the identity, index 0: state = torch.zeros(N, dtype=torch.long); loop over t.",
+        ), GENERAL),
+        Case("the identity (0) keeps the product: 1, 0, 0, 0 -> 1, 1, 1, 1", identity_letters, (
+            "y_t is the product of every letter so far, x_t included: carry a state from one t to the next, and store it "
+            "after multiplying by x_t.",
+            "state = table[state, words[:, t]]; products[:, t] = state.",
         )),
         Case("the order matters: (1 then 2) is not (2 then 1)", order_matters, (
             "table[a, b] is 'a, then b'; the running product goes first: table[state, words[:, t]].",
         )),
-        Case("random words in S4", random_words("S4"), ("Index the table with two LongTensors at once: table[state, letters].",)),
-        Case("random words in A4 × Z5", random_words("A4_x_Z5"), ("Nothing depends on the group: only the table.",)),
+        Case("random words in S4", random_words("S4"), ("Index the table with two LongTensors at once: table[state, letters].",), GENERAL),
+        Case("random words in A4 × Z5", random_words("A4_x_Z5"), ("Nothing depends on the group: only the table.",), GENERAL),
         Case("does not modify its inputs", unchanged, ("Fill a new tensor, e.g. torch.empty_like(words).",)),
     ]
 
 
 def transition_cases() -> list[Case]:
-    def matches(name: str, dtype: torch.dtype | None = None) -> Callable[[Callable[..., Any]], None]:
+    def transitions_of(fn: Callable[..., Any], name: str, *dtype: torch.dtype) -> torch.Tensor:
+        """The learner's transitions for the elements of ``name``, a float tensor of the right shape, in the dtype asked for if any."""
+        elements = groups.group(name).elements
+        got = call_learner(fn, elements, *dtype)
+        shape = (len(elements), len(elements[0]), len(elements[0]))
+        if not isinstance(got, torch.Tensor) or not got.dtype.is_floating_point or tuple(got.shape) != shape:
+            raise CheckFailed(f"expected a floating-point tensor of shape {shape}, got {got!r:.200}")
+        if dtype and got.dtype != dtype[0]:
+            raise CheckFailed(f"expected a {dtype[0]} tensor (the dtype asked for), got {got.dtype}")
+        return got
+
+    def matches(name: str, *dtype: torch.dtype) -> Callable[[Callable[..., Any]], None]:
         def run(fn: Callable[..., Any]) -> None:
-            elements = groups.group(name).elements
-            got = call_learner(fn, elements) if dtype is None else call_learner(fn, elements, dtype)
-            want = torch.float32 if dtype is None else dtype
-            if not isinstance(got, torch.Tensor) or got.dtype != want or tuple(got.shape) != (len(elements), len(elements[0]), len(elements[0])):
-                raise CheckFailed(f"expected a {want} tensor of shape {(len(elements), len(elements[0]), len(elements[0]))}, got {got!r:.200}")
-            expected = torch.stack([expected_matrix(list(element)) for element in elements])
+            got = transitions_of(fn, name, *dtype)
+            expected = torch.stack([expected_matrix(list(element)) for element in groups.group(name).elements])
             expect_tensor_close(got.double(), expected, f"the transitions of {name}", "(letter, row, column)", atol=0.0)
 
         return run
+
+    def default_dtype(fn: Callable[..., Any]) -> None:
+        got = transitions_of(fn, "S3")
+        if got.dtype != torch.float32:
+            raise CheckFailed(f"called without a dtype, expected torch.float32 (the default), got {got.dtype}")
 
     def runs_the_automaton(fn: Callable[..., Any]) -> None:
         group = groups.group("S3")
@@ -116,6 +136,7 @@ def transition_cases() -> list[Case]:
         )),
         Case("all 24 elements of S4", matches("S4"), ("The identity has no reflection: product_of_reflections([], n) is I.",)),
         Case("the 5 rotations of Z5 (a 5-cycle is 4 swaps)", matches("Z5"), ("A cycle of length L is L - 1 swaps.",)),
+        Case("float32 unless a dtype is given", default_dtype, ("The signature's default, dtype=torch.float32, is the dtype to return.",)),
         Case("exact in float16 (swap reflections are 0s and ±1s)", matches("S4", torch.float16), ("Convert at the end with .to(dtype).",)),
         Case("the group automaton of S3 runs 300 steps without an error", runs_the_automaton, (
             "P e_i = e_σ(i): column i has its 1 in row σ(i).",
@@ -127,51 +148,74 @@ def expect_accuracy(got: Any, expected: torch.Tensor, what: str, atol: float = 1
     """The accuracy is compared like any tensor, after a dtype check that names the fix (the inputs are integers)."""
     if isinstance(got, torch.Tensor) and got.dtype != torch.float32:
         raise CheckFailed(f"{what} has dtype {got.dtype}, expected torch.float32: a mean of 0s and 1s, e.g. x.float().mean(dim=0)")
-    expect_tensor_close(got, expected, what, "(t,)", atol=atol)
+    expect_tensor_close(got, expected, what, "(T)", atol=atol)
 
 
 def accuracy_cases() -> list[Case]:
-    def by_hand(fn: Callable[..., Any]) -> None:
-        targets = torch.tensor([[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]])
-        predictions = torch.tensor([[1, 2, 3, 4], [1, 0, 3, 4], [1, 2, 3, 0]])
-        got = call_learner(fn, predictions, targets)
-        expect_accuracy(got, torch.tensor([1.0, 2 / 3, 2 / 3, 1 / 3]), "the cumulative sequence accuracy")
+    def scored(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The cumulative sequence accuracy counted row by row and prefix by prefix, in Python."""
+        rows, steps = targets.shape
+        right = [[p == y or y == -1 for p, y in zip(row_p, row_y)] for row_p, row_y in zip(predictions.tolist(), targets.tolist())]
+        return torch.tensor([sum(all(row[: t + 1]) for row in right) / rows for t in range(steps)])
+
+    def compared(what: str, prediction_rows: list[list[int]], target_rows: list[list[int]]) -> Callable[[Callable[..., Any]], None]:
+        def run(fn: Callable[..., Any]) -> None:
+            predictions, targets = torch.tensor(prediction_rows), torch.tensor(target_rows)
+            expect_accuracy(call_learner(fn, predictions, targets), scored(predictions, targets), what)
+
+        return run
 
     def all_right(fn: Callable[..., Any]) -> None:
         targets = torch.randint(5, (4, 7), generator=generator_for("all right"))
         expect_accuracy(call_learner(fn, targets.clone(), targets), torch.ones(7), "the accuracy of perfect predictions", atol=0.0)
 
-    def no_recovery(fn: Callable[..., Any]) -> None:
-        targets = torch.tensor([[1, 2, 3], [1, 2, 3]])
-        predictions = torch.tensor([[0, 2, 3], [1, 2, 3]])
-        got = call_learner(fn, predictions, targets)
-        expect_accuracy(got, torch.tensor([0.5, 0.5, 0.5]), "the accuracy after an early mistake")
-
-    def ignores_padding(fn: Callable[..., Any]) -> None:
-        targets = torch.tensor([[1, 2, -1, -1], [1, 2, 3, 4]])
-        predictions = torch.tensor([[1, 2, 0, 0], [1, 2, 3, 0]])
-        got = call_learner(fn, predictions, targets)
-        expect_accuracy(got, torch.tensor([1.0, 1.0, 1.0, 0.5]), "the accuracy with padding (-1) in row 0")
+    def padded_batch(name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """50 rows of 12 targets, padded (-1) after a random length, and predictions right 90 % of the time (anything at padding)."""
+        generator = generator_for(name)
+        targets = torch.randint(3, (50, 12), generator=generator)
+        targets[torch.arange(12) >= torch.randint(1, 13, (50, 1), generator=generator)] = -1
+        guesses = torch.randint(3, (50, 12), generator=generator)
+        return torch.where(torch.rand(50, 12, generator=generator) < 0.9, targets.clamp(min=0), guesses), targets
 
     def random_batch(fn: Callable[..., Any]) -> None:
-        generator = generator_for("random batch")
-        targets = torch.randint(3, (50, 12), generator=generator)
-        predictions = torch.where(torch.rand(50, 12, generator=generator) < 0.9, targets, (targets + 1) % 3)
+        predictions, targets = padded_batch("random batch")
+        expect_accuracy(call_learner(fn, predictions, targets), scored(predictions, targets),
+                        "the cumulative sequence accuracy of a random batch")
+
+    def unchanged(fn: Callable[..., Any]) -> None:
+        predictions, targets = padded_batch("unchanged")
         originals = [predictions.clone(), targets.clone()]
-        got = call_learner_in_place(fn, predictions, targets)
-        expected = torch.tensor([sum(bool((predictions[i, : t + 1] == targets[i, : t + 1]).all()) for i in range(50)) / 50 for t in range(12)])
-        expect_accuracy(got, expected, "the cumulative sequence accuracy of a random batch")
+        call_learner_in_place(fn, predictions, targets)
         expect_unchanged(originals, [predictions, targets], ["predictions", "targets"])
 
     return [
-        Case("by hand: one row wrong at t = 1, one at t = 3 (0-based)", by_hand, (
+        Case("by hand: one row wrong at t = 1, one at t = 3 (0-based)", compared(
+            "the cumulative sequence accuracy", [[1, 2, 3, 4], [1, 0, 3, 4], [1, 2, 3, 0]], [[1, 2, 3, 4]] * 3), (
             "right = predictions == targets; a row counts at t only if it is right at 0 … t.",
             "right.long().cumprod(dim=1) is 1 up to the first mistake and 0 after; average over rows.",
-        )),
+        ), GENERAL),
         Case("all right: 1 at every position", all_right, ("Return a float32 tensor of shape (T,), not a Python list.",)),
-        Case("a sequence never recovers from a mistake", no_recovery, ("The fraction at t can only go down as t grows.",)),
-        Case("positions with target -1 count as right", ignores_padding, ("right = (predictions == targets) | (targets == -1).",)),
-        Case("a random batch of 50 rows, inputs unchanged", random_batch, ("Return a float32 tensor of shape (T,).",)),
+        # Row 0 goes wrong at its first position, row 1 just before its padding: padding marked right after the
+        # cumprod would revive row 1, so this row is red for a mask applied too late. Both rows are wrong from
+        # t = 1 on, so leaving padded rows out of the average (the next row's mistake) changes nothing here.
+        Case("a sequence never recovers from a mistake", compared(
+            "the accuracy with a mistake at t = 0 in row 0, and at t = 1 just before padding in row 1",
+            [[0, 2, 3, 4], [1, 0, 5, 5]], [[1, 2, 3, 4], [1, 2, -1, -1]]), (
+            "The fraction at t can only go down as t grows: a row wrong at t is wrong at every later position, padding or not.",
+            "Mark the padding right before the cumprod, not after it: a 1 written in afterwards revives a row that already failed.",
+        )),
+        # Padding at the end of row 0 under predictions 0 and 7 (comparing with targets.clamp(min=0) gets the 7 wrong),
+        # and padding in the middle of rows 1 and 2, followed by right predictions, then in row 2 by a mistake.
+        Case("positions with target -1 count as right", compared(
+            "the accuracy with padding (-1) at the end of row 0 and at t = 1 in rows 1 and 2",
+            [[1, 2, 0, 7], [1, 5, 3, 4], [1, 5, 3, 0], [1, 2, 3, 0]], [[1, 2, -1, -1], [1, -1, 3, 4], [1, -1, 3, 4], [1, 2, 3, 4]]), (
+            "A target of -1 means 'not scored', wherever it is: the position counts as right whatever was predicted there.",
+            "right = (predictions == targets) | (targets == -1), before the cumprod; divide by the number of rows, N.",
+        )),
+        Case("a random batch of 50 padded rows", random_batch, ("Return a float32 tensor of shape (T,).",), GENERAL),
+        Case("does not modify its inputs", unchanged, (
+            "Compute a new boolean tensor from predictions and targets instead of writing into them (e.g. at the padding).",
+        )),
     ]
 
 
