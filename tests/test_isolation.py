@@ -12,9 +12,10 @@ import time
 import nbformat
 import pytest
 
-from lrnn_course import isolation, scan
+from lrnn_course import build, isolation, scan
 from lrnn_course.check import check
 from lrnn_course.checks import EXERCISES
+from lrnn_course.kernels import scan as kernel_scan
 
 CLI = [sys.executable, "-m", "lrnn_course"]
 
@@ -157,3 +158,50 @@ def test_a_notebook_kernel_survives_learner_code_that_hangs_crashes_or_exits(tmp
     assert "crashed (SIGABRT" in text[4]
     assert "called sys.exit(0)" in text[6]
     assert "the kernel is alive" in text[7]
+
+
+# ---- a K1 kernel that writes out of bounds: a red row naming the tensor, in a shell and in a notebook ------------
+
+VALID = "valid = (scan_order[:, None] < steps) & column_mask[None, :]"
+ROW_OFFSETS = "row_offsets = (batch * steps + times[:, None]) * width + columns[None, :]"
+OUT_OF_BOUNDS_KERNELS = {  # what the learner got wrong: (line of the solution, the learner's line)
+    "no column mask": (VALID, "valid = scan_order[:, None] < steps"),
+    "no time mask": (VALID, "valid = column_mask[None, :]"),
+    "a row stride of T": (ROW_OFFSETS, ROW_OFFSETS.replace("* width", "* steps")),
+}
+needs_triton = pytest.mark.skipif(kernel_scan.triton is None, reason="Triton is not installed")
+
+
+def kernel_cell(old: str, new: str) -> str:
+    """The K1 solution with one line changed, and the imports it needs: what a learner's cell or file holds."""
+    solution = build.solution_function("K1.diagonal_scan_kernel")
+    code = build.function_source(solution, "lesson")
+    assert code.count(old) == 1
+    code = code.replace(old, new)
+    return "\n".join(build.import_lines(solution, code, set())) + "\n\n\n" + code + "\n"
+
+
+@needs_triton
+@pytest.mark.parametrize("mistake", sorted(OUT_OF_BOUNDS_KERNELS))
+def test_an_out_of_bounds_kernel_is_a_red_row_from_the_command_line(tmp_path, mistake):
+    learner = tmp_path / "kernel.py"
+    learner.write_text(kernel_cell(*OUT_OF_BOUNDS_KERNELS[mistake]))
+    done = run_cli("check", "K1.diagonal_scan_kernel", str(learner))
+    assert done.returncode == 1, done.stdout + done.stderr  # not 134 (aborted) or 139 (segmentation fault)
+    assert "✗ no load or store out of bounds" in done.stdout
+    assert "past the end of h (out of bounds)" in done.stdout
+
+
+@needs_triton
+def test_out_of_bounds_kernels_leave_the_notebook_kernel_alive(tmp_path):
+    from nbclient import NotebookClient
+
+    cells = ["from lrnn_course import check"]
+    for old, new in OUT_OF_BOUNDS_KERNELS.values():
+        cells += [kernel_cell(old, new), 'check("K1.diagonal_scan_kernel", diagonal_scan_kernel)']
+    cells.append('print("the kernel is alive")')
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    reports = [json.dumps(cell.outputs) for cell in notebook.cells[2:-1:2]]
+    assert all("out of bounds" in report and " of h " in report for report in reports), reports
+    assert "the kernel is alive" in json.dumps(notebook.cells[-1].outputs)
