@@ -27,6 +27,7 @@ The exercises themselves live in :mod:`lrnn_course.checks`, one module per lesso
 from __future__ import annotations
 
 import difflib
+import inspect
 import math
 import sys
 import traceback
@@ -42,7 +43,15 @@ PASS_MARK, FAIL_MARK = "✓", "✗"
 
 
 class CheckFailed(Exception):
-    """Raised by a case when the learner's function breaks its property; the text is shown."""
+    """Raised by a case when the learner's function breaks its property; the text is shown.
+
+    ``hints`` replace the case's own hints for this failure, where the way the row failed says more
+    about the mistake than the row does (a graph cut by ``.detach()`` against one broken by an in-place write).
+    """
+
+    def __init__(self, message: str, hints: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.hints = hints
 
 
 @dataclass(frozen=True)
@@ -103,9 +112,19 @@ class CheckResult:
 
     @property
     def diagnosis(self) -> Row | None:
-        """The failing row the report explains: the first one of the highest priority."""
+        """The failing row the report explains: the first one of the highest priority.
+
+        When that row's function raised, and earlier rows failed with the very same exception (a
+        function that raises on every input), the earliest of them explains it, whatever their
+        priorities: the exception is the mistake, not the property of the row it ranks highest on.
+        """
         failing = [row for row in self.rows if not row.passed]
-        return max(failing, key=lambda row: row.priority) if failing else None
+        if not failing:
+            return None
+        chosen = max(failing, key=lambda row: row.priority)
+        if not chosen.message.startswith("raised "):
+            return chosen
+        return next(row for row in failing if row.message == chosen.message)
 
     def __bool__(self) -> bool:
         return self.passed
@@ -182,7 +201,35 @@ def call_learner(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     after the call, are right even when the learner writes into its inputs (a row of its own,
     through ``call_learner_in_place``, says so).
     """
-    return call_learner_in_place(fn, *copy_of(args), **copy_of(kwargs))
+    given, given_keywords = copy_of(args), copy_of(kwargs)
+    result = call_learner_in_place(fn, *given, **given_keywords)
+    record_input_writes(fn, args, kwargs, given, given_keywords)
+    return result
+
+
+# The names of the inputs that learner calls of the running check wrote into: the automatic row
+# "does not modify its inputs" (``INPUTS_ROW``) reads it for exercises without a row of their own.
+INPUT_WRITES: list[str] = []
+INPUTS_ROW = "does not modify its inputs"
+
+
+def record_input_writes(fn: Callable[..., Any], args: tuple, kwargs: dict, given: tuple, given_keywords: dict) -> None:
+    """Note, in ``INPUT_WRITES``, each argument whose copy the learner's call changed, by its parameter name."""
+    try:
+        names = list(inspect.signature(fn).bind(*args, **kwargs).arguments)
+    except (TypeError, ValueError):  # a builtin, or arguments that do not bind: number them
+        names = [f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
+    values = list(zip(args, given)) + [(kwargs[key], given_keywords[key]) for key in kwargs]
+    for name, (original, copy) in zip(names, values):
+        if not same_values(original, copy) and name not in INPUT_WRITES:
+            INPUT_WRITES.append(name)
+
+
+def inputs_unchanged(fn: Callable[..., Any]) -> None:
+    """The automatic row: no call of this check (all made before this row) wrote into an input."""
+    if INPUT_WRITES:
+        raise CheckFailed(f"your function modified its input{'s' if len(INPUT_WRITES) > 1 else ''} "
+                          f"{', '.join(f'`{name}`' for name in INPUT_WRITES)} in place; compute new tensors instead")
 
 
 def call_learner_in_place(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -295,13 +342,34 @@ def expect_tensor_close(
     if not bool(close.all()):
         index = tuple(int(i) for i in (~close).nonzero()[0])
         worst = (got - expected).abs().max().item()
+        yours, wanted = f"{got[index].item():.6f}", f"{expected[index].item():.6f}"
+        if yours == wanted:  # equal to six places: show where they differ
+            yours, wanted = f"{got[index].item():.12g}", f"{expected[index].item():.12g}"
+        relative = worst / max(expected.abs().max().item(), 1e-30)
+        rounding = (" — about float32's rounding: is part of it computed in float32?"
+                    if expected.dtype == torch.float64 and 1e-9 < relative < 1e-5 else "")
         raise CheckFailed(
-            f"{what}: first mismatch at {_format_index(index, dims)}: yours {got[index].item():.6f}, "
-            f"expected {expected[index].item():.6f} (largest error {worst:.1e})"
+            f"{what}: first mismatch at {_format_index(index, dims)}: yours {yours}, "
+            f"expected {wanted} (largest error {worst:.1e}){rounding}"
         )
 
 
 DETACHED = "a .detach(), .item(), .tolist(), float(), numpy, torch.tensor(...) of a result or torch.no_grad() on the way?"
+# Hints by the way the gradient failed: each points at its own cause, whatever row it happens on.
+CUT_GRAPH_HINTS = (
+    "Autograd follows only torch operations on the tensors you were given: a .detach(), .item(), .tolist(), float(), "
+    "numpy, torch.tensor(x) of a tensor or a torch.no_grad() block on the way cuts the graph.",
+    "Keep every step in torch, from the inputs to the result; build new tensors from them rather than from Python numbers.",
+)
+IN_PLACE_GRAPH_HINTS = (
+    "Autograd saved a tensor that your function overwrote afterwards (x[...] = …, x += …, x.mul_(…)), typically states "
+    "written into a preallocated tensor and read back.",
+    "Keep the pieces in a Python list and torch.stack / torch.cat them at the end, or compute new tensors out of place.",
+)
+MISSING_GRADIENT_HINTS = (
+    "An input that gets no gradient does not reach your result through torch operations: either it is left out of "
+    "the formula, or it went through numpy, .item() or .detach() on its way.",
+)
 
 
 def learner_gradients(got: Any, reference: Any, leaves: Sequence[torch.Tensor], names: Sequence[str],
@@ -319,11 +387,13 @@ def learner_gradients(got: Any, reference: Any, leaves: Sequence[torch.Tensor], 
         raise CheckFailed(f"expected {len(reference_parts)} result(s) ({', '.join(parts)}), got {len(got_parts)}")
     for part, mine, want in zip(parts, got_parts, reference_parts):
         if not isinstance(mine, torch.Tensor):
-            raise CheckFailed(f"{part}: got a {type(mine).__name__}, not a tensor that autograd can follow back to the inputs ({DETACHED})")
+            raise CheckFailed(f"{part}: got a {type(mine).__name__}, not a tensor that autograd can follow back to the inputs ({DETACHED})",
+                              CUT_GRAPH_HINTS)
         if mine.shape != want.shape:
             raise CheckFailed(f"{part} has shape {tuple(mine.shape)}, expected {tuple(want.shape)}")
         if not mine.requires_grad:
-            raise CheckFailed(f"{part} is not connected to autograd: no gradient can flow back to the inputs ({DETACHED})")
+            raise CheckFailed(f"{part} is not connected to autograd: no gradient can flow back to the inputs ({DETACHED})",
+                              CUT_GRAPH_HINTS)
     generator = generator_for("gradient weights")
     weights = [torch.randn(want.shape, generator=generator, dtype=torch.float64) for want in reference_parts]
     try:
@@ -331,12 +401,14 @@ def learner_gradients(got: Any, reference: Any, leaves: Sequence[torch.Tensor], 
         yours = torch.autograd.grad(sum((mine * weight).sum() for mine, weight in zip(got_parts, weights)), leaves,
                                     allow_unused=True, retain_graph=True)
     except RuntimeError as error:  # e.g. a tensor autograd saved was overwritten in place
-        raise CheckFailed(f"backpropagating through {' and '.join(parts)} raised RuntimeError: {first_line(error)}") from error
+        hints = IN_PLACE_GRAPH_HINTS if "inplace operation" in str(error) else ()
+        raise CheckFailed(f"backpropagating through {' and '.join(parts)} raised RuntimeError: {first_line(error)}", hints) from error
     expected = torch.autograd.grad(sum((want * weight).sum() for want, weight in zip(reference_parts, weights)), leaves,
                                    allow_unused=True)
     missing = ", ".join(name for name, mine, want in zip(names, yours, expected) if mine is None and want is not None)
     if missing:
-        raise CheckFailed(f"no gradient reaches {missing}: the gradient with respect to {missing} is not connected to autograd ({DETACHED})")
+        raise CheckFailed(f"no gradient reaches {missing}: the gradient with respect to {missing} is not connected to autograd ({DETACHED})",
+                          MISSING_GRADIENT_HINTS)
     return yours, expected
 
 
@@ -398,10 +470,18 @@ def unknown_exercise(exercise: str, fn: Any) -> Row | None:
 
 
 def cases_of(exercise: str) -> tuple[Case, ...]:
-    """The cases of a known exercise, in the order they run."""
+    """The cases of a known exercise, in the order they run, and last, for an exercise without a row of its own
+    about in-place writes, the automatic one. Clears the record of input writes: a check starts here."""
     from .checks import EXERCISES
 
-    return EXERCISES[exercise].cases
+    INPUT_WRITES.clear()
+    exercise_ = EXERCISES[exercise]
+    cases = exercise_.cases
+    if not takes_tensors(exercise_.solution) or any(case.name.startswith("does not modify") for case in cases):
+        return cases
+    return (*cases, Case(INPUTS_ROW, inputs_unchanged, (
+        "Build new tensors (x = x * y, torch.cat, torch.stack) instead of writing into the ones you were given "
+        "(x.mul_(…), x[...] = …, x += …): the caller still needs them.",)))
 
 
 def run_case(case: Case, fn: Callable[..., Any]) -> Row:
@@ -409,10 +489,20 @@ def run_case(case: Case, fn: Callable[..., Any]) -> Row:
     try:
         case.run(fn)
     except CheckFailed as failure:
-        return Row(case.name, False, str(failure), case.hints, case.priority)
+        return Row(case.name, False, str(failure), failure.hints or case.hints, case.priority)
     except Exception as error:  # a learner's object misbehaving outside call_learner
         return Row(case.name, False, describe_exception(error), case.hints, case.priority)
     return Row(case.name, True, priority=case.priority)
+
+
+def takes_tensors(solution: Callable[..., Any] | None) -> bool:
+    """Whether a solution's signature takes a tensor (so a learner's version could write into one), by its annotations.
+
+    A Triton kernel (or no solution, where Triton is missing) is launched on guarded tensors, never through copies.
+    """
+    if solution is None or hasattr(solution, "fn"):
+        return False
+    return any("Tensor" in str(parameter.annotation) for parameter in inspect.signature(solution).parameters.values())
 
 
 def check_quietly(exercise: str, fn: Callable[..., Any]) -> CheckResult:

@@ -12,7 +12,7 @@ import test_mutants_09
 import test_mutants_kernels
 from check_support import stub_of
 from lrnn_course import scan
-from lrnn_course.check import check, check_quietly
+from lrnn_course.check import CUT_GRAPH_HINTS, INPUTS_ROW, cases_of, check, check_quietly, inputs_unchanged
 from lrnn_course.checks import EXERCISES
 
 
@@ -68,3 +68,49 @@ def test_unknown_exercise_and_non_function_are_rows_not_crashes():
     unknown = check_quietly("01.sequental_scan", scan.sequential_scan)
     assert not unknown and "did you mean 01.sequential_scan" in unknown.rows[0].message
     assert not check_quietly("01.combine", 42)
+
+
+def test_values_equal_to_six_places_are_shown_to_twelve_with_a_float32_note():
+    def in_float32(a, b, h0=None):
+        return scan.sequential_scan(a.float(), b.float(), None if h0 is None else h0.float()).double()
+
+    result = check_quietly("01.sequential_scan", in_float32)
+    message = next(row.message for row in result.rows if "first mismatch" in row.message)
+    yours, expected = message.split("yours ")[1].split(", expected ")
+    assert f"{float(yours):.6f}" == f"{float(expected.split(' ')[0]):.6f}" and yours != expected.split(" ")[0]
+    assert "about float32's rounding" in message
+
+
+def test_an_exception_on_every_row_is_explained_on_the_first_row_it_happens():
+    def raises(earlier, later):
+        raise ValueError("shapes do not match")
+
+    result = check_quietly("01.combine", raises)
+    assert result.diagnosis is result.rows[0]
+
+
+def test_a_case_may_give_hints_for_the_way_it_failed():
+    def detached(a, b, h0=None):
+        return scan.sequential_scan(a.detach(), b.detach(), None if h0 is None else h0.detach())
+
+    row = next(row for row in check_quietly("01.sequential_scan", detached).rows if row.name == "connected to autograd")
+    assert not row.passed and row.hints == CUT_GRAPH_HINTS
+
+
+def test_writing_into_an_input_is_its_own_row_where_the_exercise_has_none():
+    def combine_in_place(earlier, later):
+        (a1, b1), (a2, b2) = earlier, later
+        return a1.mul_(a2), b1.mul_(a2).add_(b2)
+
+    result = check_quietly("01.combine", combine_in_place)
+    rows = {row.name: row for row in result.rows}
+    assert rows[INPUTS_ROW] is result.rows[-1] and not rows[INPUTS_ROW].passed
+    assert "modified its inputs `earlier`" in rows[INPUTS_ROW].message
+    assert rows["matches (a1·a2, a2·b1 + b2)"].passed  # copies keep every expected value right
+    assert check_quietly("01.combine", EXERCISES["01.combine"].solution).rows[-1].passed
+
+
+def test_only_exercises_that_take_tensors_and_have_no_row_of_their_own_get_the_automatic_row():
+    automatic = {exercise for exercise in EXERCISES if cases_of(exercise)[-1].run is inputs_unchanged}
+    assert "01.combine" in automatic and "09.ut_transform" in automatic
+    assert not automatic & {"03.freeze_step", "05.reflection_product", "K1.diagonal_scan_kernel", "01.sequential_scan"}
