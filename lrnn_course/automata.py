@@ -73,7 +73,9 @@ def transition_matrices(permutations: Sequence[Sequence[int]], dtype: torch.dtyp
 
     Args:
         permutations: the letters, each a permutation of the same n points (σ(i) at position i).
-        dtype: of the result; the swap reflections are exact in every floating dtype.
+        dtype: of the result. The products are 0s and 1s: exact in every floating dtype when built with
+            ``product_of_reflections`` (it divides by kᵀk); with k̂ = k/‖k‖ float64 keeps a rounding of
+            about 1e-16, which a conversion to float16 rounds away.
 
     Returns:
         Tensor (len(permutations), n, n).

@@ -40,6 +40,7 @@ from typing import Any, TextIO
 import torch
 
 PASS_MARK, FAIL_MARK = "✓", "✗"
+EXCEPTION_MESSAGES = ("raised ", "not implemented yet")  # how describe_exception's messages begin
 
 
 class CheckFailed(Exception):
@@ -114,15 +115,15 @@ class CheckResult:
     def diagnosis(self) -> Row | None:
         """The failing row the report explains: the first one of the highest priority.
 
-        When that row's function raised, and earlier rows failed with the very same exception (a
-        function that raises on every input), the earliest of them explains it, whatever their
+        When that row's function raised (or is still a stub), and earlier rows failed with the very
+        same exception (a function that raises on every input), the earliest of them explains it, whatever their
         priorities: the exception is the mistake, not the property of the row it ranks highest on.
         """
         failing = [row for row in self.rows if not row.passed]
         if not failing:
             return None
         chosen = max(failing, key=lambda row: row.priority)
-        if not chosen.message.startswith("raised "):
+        if not chosen.message.startswith(EXCEPTION_MESSAGES):
             return chosen
         return next(row for row in failing if row.message == chosen.message)
 

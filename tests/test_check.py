@@ -12,7 +12,8 @@ import test_mutants_09
 import test_mutants_kernels
 from check_support import stub_of
 from lrnn_course import scan
-from lrnn_course.check import CUT_GRAPH_HINTS, INPUTS_ROW, cases_of, check, check_quietly, inputs_unchanged
+from lrnn_course.check import (CUT_GRAPH_HINTS, GENERAL, INPUTS_ROW, Case, Exercise, call_learner, cases_of, check, check_quietly,
+                               expect_tensor_close, inputs_unchanged)
 from lrnn_course.checks import EXERCISES
 
 
@@ -97,20 +98,38 @@ def test_a_case_may_give_hints_for_the_way_it_failed():
     assert not row.passed and row.hints == CUT_GRAPH_HINTS
 
 
-def test_writing_into_an_input_is_its_own_row_where_the_exercise_has_none():
-    def combine_in_place(earlier, later):
-        (a1, b1), (a2, b2) = earlier, later
-        return a1.mul_(a2), b1.mul_(a2).add_(b2)
-
-    result = check_quietly("01.combine", combine_in_place)
-    rows = {row.name: row for row in result.rows}
-    assert rows[INPUTS_ROW] is result.rows[-1] and not rows[INPUTS_ROW].passed
-    assert "modified its inputs `earlier`" in rows[INPUTS_ROW].message
-    assert rows["matches (a1·a2, a2·b1 + b2)"].passed  # copies keep every expected value right
-    assert check_quietly("01.combine", EXERCISES["01.combine"].solution).rows[-1].passed
+def doubled(x: torch.Tensor) -> torch.Tensor:
+    """A toy exercise's solution: 2 x."""
+    return 2 * x
 
 
-def test_only_exercises_that_take_tensors_and_have_no_row_of_their_own_get_the_automatic_row():
-    automatic = {exercise for exercise in EXERCISES if cases_of(exercise)[-1].run is inputs_unchanged}
-    assert "01.combine" in automatic and "09.ut_transform" in automatic
-    assert not automatic & {"03.freeze_step", "05.reflection_product", "K1.diagonal_scan_kernel", "01.sequential_scan"}
+def doubled_in_place(x):
+    return x.mul_(2)
+
+
+def doubled_floats(x: float) -> float:
+    return 2 * x
+
+
+def toy_exercise(solution) -> Exercise:
+    def values(fn):
+        x = torch.arange(3.0)
+        expect_tensor_close(call_learner(fn, x), 2 * x, "2 x")
+
+    return Exercise("00.doubled", solution, (Case("2 x", values, priority=GENERAL),))
+
+
+def test_writing_into_an_input_is_its_own_row_where_the_exercise_has_none(monkeypatch):
+    monkeypatch.setitem(EXERCISES, "00.doubled", toy_exercise(doubled))
+    result = check_quietly("00.doubled", doubled_in_place)
+    assert [row.name for row in result.rows] == ["2 x", INPUTS_ROW]
+    assert result.rows[0].passed  # the copies keep the expected values right
+    assert not result.rows[1].passed and "modified its input `x` in place" in result.rows[1].message
+    assert result.diagnosis is result.rows[1]
+    assert check_quietly("00.doubled", doubled)
+
+
+def test_an_exercise_that_takes_no_tensor_gets_no_automatic_row(monkeypatch):
+    monkeypatch.setitem(EXERCISES, "00.doubled", toy_exercise(doubled_floats))
+    assert [case.name for case in cases_of("00.doubled")] == ["2 x"]
+    assert not any(cases_of(exercise)[-1].run is inputs_unchanged for exercise in ("05.reflection_product", "K1.diagonal_scan_kernel"))
