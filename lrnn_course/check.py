@@ -309,10 +309,13 @@ def generator_for(name: str) -> torch.Generator:
 
 
 def _format_index(index: Sequence[int], dims: str) -> str:
+    """`` at [b=0, t=3, d=1]`` for an entry of a tensor with dimensions ``dims``; "" for a 0-d tensor."""
+    if not index:
+        return ""
     names = [part.strip() for part in dims.strip("()").split(",")] if dims else []
     if len(names) != len(index):
-        return "[" + ", ".join(str(i) for i in index) + "]"
-    return "[" + ", ".join(f"{n.lower()}={i}" for n, i in zip(names, index)) + "]"
+        return " at [" + ", ".join(str(i) for i in index) + "]"
+    return " at [" + ", ".join(f"{n.lower()}={i}" for n, i in zip(names, index)) + "]"
 
 
 def expect_tensor_close(
@@ -338,7 +341,7 @@ def expect_tensor_close(
     finite = torch.isfinite(got)
     if not bool(finite.all()):
         index = tuple(int(i) for i in (~finite).nonzero()[0])
-        raise CheckFailed(f"{what} holds a non-finite value at {_format_index(index, dims)}: {got[index].item():g}")
+        raise CheckFailed(f"{what} holds a non-finite value{_format_index(index, dims)}: {got[index].item():g}")
     close = torch.isclose(got, expected, atol=atol, rtol=rtol)
     if not bool(close.all()):
         index = tuple(int(i) for i in (~close).nonzero()[0])
@@ -346,11 +349,12 @@ def expect_tensor_close(
         yours, wanted = f"{got[index].item():.6f}", f"{expected[index].item():.6f}"
         if yours == wanted:  # equal to six places: show where they differ
             yours, wanted = f"{got[index].item():.12g}", f"{expected[index].item():.12g}"
-        relative = worst / max(expected.abs().max().item(), 1e-30)
+        # entry by entry: a clamp at 1e-6 is a large error on a small value, not float32's rounding on a large one
+        relative = ((got - expected).abs() / expected.abs().clamp_min(1e-30)).max().item()
         rounding = (" — about float32's rounding: is part of it computed in float32?"
                     if expected.dtype == torch.float64 and 1e-9 < relative < 1e-5 else "")
         raise CheckFailed(
-            f"{what}: first mismatch at {_format_index(index, dims)}: yours {yours}, "
+            f"{what}: first mismatch{_format_index(index, dims)}: yours {yours}, "
             f"expected {wanted} (largest error {worst:.1e}){rounding}"
         )
 

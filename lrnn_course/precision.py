@@ -102,14 +102,15 @@ def iterate(gate: float | torch.Tensor, drive: float | torch.Tensor, steps: int,
 def freeze_step(gate: float, drive: float, dtype: torch.dtype, max_steps: int = 100_000) -> tuple[int, float] | None:
     """The step k after which the rounded state of h_k = gate * h_{k-1} + drive (h_0 = 0) stops moving.
 
-    Returns ``(k, h_k)`` for the smallest k >= 0 with h_{k+1} = h_k, or ``None`` if the state still
-    moves after ``max_steps`` steps. The step is deterministic, so once h_{k+1} = h_k the state stays
+    Returns ``(k, h_k)`` for the smallest k in 0, 1, …, ``max_steps`` (both ends included) with
+    h_{k+1} = h_k, or ``None`` when there is none: ``max_steps = 53`` still finds the example's step 53,
+    ``max_steps = 52`` gives ``None``. The step is deterministic, so once h_{k+1} = h_k the state stays
     at h_k forever. Example: gate 0.9, drive 1 (limit 10) in float16 gives ``(53, 9.96875)``.
 
     Args:
         gate, drive: Python floats, a(1) and b(1).
         dtype: the torch dtype the state is stored in (float16, bfloat16, float32 or float64).
-        max_steps: how long to wait.
+        max_steps: the largest k to report.
     """
     dtype = as_dtype(dtype)
     gate, drive = require_number(gate, "gate"), require_number(drive, "drive")

@@ -55,25 +55,34 @@
 #   keep a list and `torch.stack(..., dim=1)`. `h = h0` then `h.mul_(...)` turns only "does not
 #   modify its inputs" red (naming `h0`): the value rows run on copies of the inputs. Writing into `b`
 #   turns it red too, and the gradient rows with it. A loop in numpy or on `.item()` values fails
-#   "connected to autograd".
+#   "connected to autograd". A float32 tensor on the way (`torch.zeros(a.shape)`, numpy's `.float()`
+#   cast back) fails "keeps float64 as float64", by its dtype or by float32's rounding (`only as
+#   precise as float32`).
 # - **`01.sequential_scan`** (and the other scans): the closed form `cumprod(a) * (h0 +
 #   cumsum(b / cumprod(a)))`, or the same in log space, is NaN at a zero gate and overflows in float32
 #   long before T = 2000: "gates exactly 0" and "long float32 sequence T = 2000" report a non-finite
 #   value. A starting state made with `torch.zeros(B, D)` fails only "keeps bfloat16 as bfloat16".
 # - **`01.combine`**: `(a1 * a2, a1 * b2 + b1)` fails "the earlier step acts first" with `yours
 #   17.000000, expected 22.000000`: have them apply $(2, 3)$, then $(5, 7)$, to $h = 0$ on paper.
-#   Returning only the input part fails every row with `expected a pair (a, b)`.
+#   Returning only the input part fails every row with `expected a pair (a, b)`. `a1.mul_(a2)` fails
+#   "does not modify its inputs"; an `einsum("btd,btd->btd", ...)` fails "works on tensors of any
+#   shape"; a result reshaped to `b1.shape` fails "broadcasts".
 # - **`01.hillis_steele_scan`**: calling `combine` once per position in a Python loop gives the right
-#   states but fails "uses ⌈log2 T⌉ rounds of combine" (`called 63 times`): one call per round, on
+#   states but fails "uses ⌈log2 T⌉ rounds of combine" (`ran 62 rounds`): one call per round, on
 #   whole shifted tensors. `range(int(math.log2(T)))` does one round too few unless $T$ is a power of
-#   two: the same row explains it (`called 5 times`), with small errors from `t=16` or `t=32` in the
-#   value rows. A loop that also calls `combine` and ignores its results fails "computes with the
-#   results of combine": the check swaps `combine` for another associative operator and the states
-#   must follow it.
+#   two: the same row explains it (`ran 5 rounds`), with small errors from `t=16` or `t=32` in the
+#   value rows; `while offset <= T` does one too many at $T = 64$ (`ran 7 rounds`). A loop that also
+#   calls `combine` and ignores its results fails "computes with the results of combine": the check
+#   swaps `combine` for another associative operator and the states must follow it.
+#   `combine(running, shifted)` reports, on "matches the float64 loop", states `composed in the
+#   opposite order`; `torch.roll`, or $(1, 1)$ taken for the identity, fails "positions t < 2^k
+#   combine with the identity (1, 0)".
 # - **`01.chunked_scan`**: no carry between chunks fails "state carried across chunks" (`yours
 #   1.000000, expected 5.000000` at `t=4`); a carry added without the gate products fails "entering
 #   state scaled by the gate products" (0.125 against 0.0625): point at `torch.cumprod`. A `reshape`
-#   that assumes the chunk size divides $T$ raises on almost every row: pad with identity steps $(1, 0)$.
+#   that assumes the chunk size divides $T$ raises on almost every row, and `T // chunk_size` chunks
+#   fail "returns h of shape (B, T, D)" (`T = 5 is not a multiple of chunk_size = 4`): pad with
+#   identity steps $(1, 0)$.
 #   Calling a scan of the whole sequence, or looping over the steps inside each chunk, fails "works
 #   chunk by chunk" (`it ignores chunk_size`, or `it works one time step after another`).
 
@@ -185,7 +194,9 @@ print("a = +1, b = 1:", " ".join(f"{v:.0f}" for v in count.flatten().tolist()))
 #
 # ### Exercise 2 · combine
 #
-# `earlier` and `later` are pairs of tensors; return the pair of the composed step.
+# `earlier` and `later` are pairs of tensors; return the pair of the composed step. The tensors may
+# have any shape, and shapes that broadcast together (a `(B, 1, D)` pair with a `(B, T, D)` pair):
+# compute entry by entry and let PyTorch broadcast.
 
 # %%
 #| exercise: 01.combine
@@ -221,7 +232,8 @@ print(f"not commutative: max |(x∘y) - (y∘x)|         = {(x_then_y[1] - y_the
 #
 # ### Exercise 3 · The Hillis–Steele scan
 #
-# Use your `combine`; the check counts how often you call it.
+# Use your `combine`; the check counts how often you call it: one call per round, $\lceil\log_2 T\rceil$
+# rounds (none when $T = 1$), plus at most one call that folds `h0` into the first step.
 
 # %%
 #| exercise: 01.hillis_steele_scan

@@ -53,18 +53,24 @@
 #   2·exp(-Δ·exp(A_log)) - 1" and "Δ = 0 keeps the state (gate 1)" (`yours -1.000000, expected
 #   1.000000`): ask which gate a step of length zero must give, in both ranges. Converting to float64
 #   fails "keeps float32 as float32"; gates computed in numpy or under `torch.no_grad()` fail
-#   "connected to autograd".
+#   "connected to autograd". Clamping the gates "for stability" fails "matches exp(-Δ·exp(A_log))"
+#   with `the gates differ only near the ends of [0, 1]`.
 # - **`02.selective_scan`**: an input term $B_t u_t$ without $\Delta_t$ turns "matches the float64
 #   loop" and almost every other value row red; have them compare their drive with the formula.
 # - **`02.selective_scan`**: reading $y_t$ out of $H_{t-1}$, before the update, fails "length 1" (and
 #   "matches the float64 loop" already at `t=0`): with one step the output must see the input.
 # - **`02.selective_scan`**: not passing `negative` on to `selective_gates` fails "negative=True
 #   uses the [-1, 1] gates" (and the rows that use the remap: the gradient, bfloat16, gates exactly
-#   −1); adding `u` when `D` is `None` fails only "D = None: no skip term".
+#   −1); adding `u` when `D` is `None` fails only "D = None: no skip term", and leaving out `D * u`
+#   (or adding `D` alone) fails "the skip term is D · u".
 # - **`02.selective_scan`**: a state made with `torch.zeros(batch, E, N)` fails only "keeps bfloat16
 #   as bfloat16"; states written into a preallocated tensor and read back fail "connected to autograd"
 #   (`modified by an inplace operation`); a closed form dividing by `cumprod` of the gates is NaN in
 #   "gates exactly 0, 1 and -1 (Δ = 0 or huge)".
+# - **`02.selective_scan`**: returning `mamba.selective_scan_parallel(...)`, or gates computed inline,
+#   fails "computes with your selective_gates" (`never called selective_gates`, or `computes its gates
+#   another way`): the check swaps their `selective_gates` for a stand-in and `y` must follow it. A
+#   scan of Lesson 01 on `(batch, T, E·N)` instead of the loop passes.
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sequences for the timings
@@ -226,7 +232,7 @@ plt.show()
 #
 # Write `selective_scan(u, delta, A_log, B, C, D=None, negative=False)` as a loop over time, using
 # your `selective_gates`. It is the reference that the parallel version, `mamba.selective_scan_parallel`,
-# must equal.
+# must equal. The check swaps your `selective_gates` for a stand-in and expects `y` to follow it.
 
 # %%
 #| exercise: 02.selective_scan

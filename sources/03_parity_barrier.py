@@ -63,15 +63,22 @@
 #   1.4287109375)`): PyTorch rounds the product to the dtype before adding the drive.
 # - **`03.freeze_step`**: returning tensors fails every row that expects a pair (`return plain
 #   numbers`). A `while True` loop that ignores `max_steps` never ends on "gate -1 never freezes:
-#   None": if the check cell hangs, interrupt the kernel and point at `max_steps`.
+#   None": if the check cell hangs, interrupt the kernel and point at `max_steps`. `for k in
+#   range(max_steps)` stops one comparison short and fails "max_steps = k finds step k, max_steps = k
+#   - 1 does not": $k$ runs up to `max_steps` included. A closed form for $k$ (from the gap to the
+#   limit) lands a step late in float32 (`yours (step 139, ...)`): only the rounded iteration decides.
 # - **`03.parity_machine`**: gate $+1$ for the bit 1 counts instead of flipping: "all ones: 1 0 1 0 ..."
 #   shows `yours 2.000000, expected 0.000000` at `t=1`; ask which affine map sends $h$ to $1 - h$.
 #   Gates built from `1 - bits` swap the symbols: "all zeros: the state stays 0" goes red.
 # - **`03.parity_machine`**: `.float()` on the bits fails "keeps bfloat16" (and the float16 row) with a
 #   dtype message; `bits.mul_(...)` fails "does not modify its input".
-# - **`03.parity_machine`**: a running count, `bits.cumsum(1) % 2`, passes every row but "exact at length
+# - **`03.parity_machine`**: a running count, `bits.cumsum(1) % 2`, fails "exact at length
 #   10 000 in float16" (`first mismatch at [b=0, t=4091]`): above 2048 float16 has no odd whole numbers,
 #   while the machine's states stay exactly 0 and 1. Ask which of the two is the LRNN of the lesson.
+#   A count in integers, a product of the gates or a loop of their own fails "runs a scan of Lesson 01
+#   on the gates and inputs" (`never ran a scan of Lesson 01`): the check swaps the scan for one that
+#   starts from $h_0 = 1$ and the states must follow it. Gates `-bits` ($a(0) = 0$) fail "a zero bit
+#   keeps the state".
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sweeps
@@ -148,9 +155,10 @@ plt.show()
 # ### Exercise 1 · Find the freeze step
 #
 # Write `freeze_step(gate, drive, dtype)`: iterate $h_k = a\,h_{k-1} + b$ from $h_0 = 0$ with the
-# state held in a tensor of `dtype`, and return `(k, h_k)` for the first $k \ge 0$ with
-# $h_{k+1} = h_k$ — or `None` if the state still moves after `max_steps` steps. Return plain Python
-# numbers (`int`, `float`), not tensors.
+# state held in a tensor of `dtype`, and return `(k, h_k)` for the first $k$ with $h_{k+1} = h_k$,
+# trying $k = 0, 1, \dots,$ `max_steps` (both ends included) — or `None` if none of them repeats.
+# With gate 0.9 and drive 1 in float16 that is `(53, 9.96875)` for `max_steps=53` and `None` for
+# `max_steps=52`. Return plain Python numbers (`int`, `float`), not tensors.
 #
 # Keep `gate` and `drive` as Python floats and compute `gate * state + drive` on a 0-d tensor `state`
 # of `dtype`. PyTorch rounds each result to `dtype`; do not round the gate itself.

@@ -47,7 +47,17 @@
 #
 # - **`04.figure1_gates`**: leaving out the sharpness fails "negative=True: tanh(10 (W x + b))"
 #   (`yours -0.494101, expected -0.999960`) and the report explains "sharpness 2.5 scales the
-#   pre-activation"; writing `10` instead of the argument fails only that row. Point at the signature.
+#   pre-activation"; writing `10` or `int(sharpness)` instead of the argument fails only that row. The row
+#   compares their gates at sharpness 2.5 with their own gates for W/4 and b/4 at sharpness 10, so it is
+#   also the one explained for `sharpness * (x @ W.T) + b` and for a sharpness in one branch only, and it
+#   stays green for a wrong activation. Point at the signature.
+# - **`04.figure1_gates`**: `2 * torch.sigmoid(z) - 1` for the tanh (which is tanh(z/2)), a hardtanh, or a
+#   clamped line for the sigmoid: only the value row of that branch and the gradient row are red, and the
+#   report explains the value row. `x.reshape(x.shape[0], -1)` or an einsum written for (B, T, d_in) only:
+#   "any leading shape: (N, d_in), (B, T, d_in), (3, 2, 7, d_in)" (`for x of shape (2, 5, 4) your function
+#   raised …; for x of shape (10, 4) it runs`). A `.float()` or `.half()` on the way for float64 inputs:
+#   "float64 inputs give float64 gates, to float64's precision". `x.mul_(sharpness)`: the values are right
+#   and "does not modify its inputs" is red.
 # - **`04.figure1_gates`**: tanh and sigmoid swapped fails "tanh gates reach both -1 and 1" (`got [0.000,
 #   1.000]`) and "sigmoid gates stay in [0, 1]" (`gates span [-1.000, 1.000], outside [0, 1]`); ask which
 #   activation can give negative gates. Converting to float64 fails "keeps float32 as float32".
@@ -56,16 +66,22 @@
 #   `exp(-z)` overflows its gradient is inf · 0, and at sharpness 10 that kills a training run (in float32
 #   from z < -88). `weight.detach()` or numpy fails "connected to x, weight and bias by autograd".
 # - **`04.answer_loss`**: scoring the last column, `logits[:, -1]`, fails "parity: cross-entropy at the
-#   answer position" (`yours 0.966378, expected 0.920111`) and "ignores every other position": the
-#   rows have different lengths, so ask where each answer sits (`batch.answer_positions`).
+#   answer position" (`yours 0.966378, expected 0.920111`), and the report explains "ignores every other
+#   position" (`your loss goes from 2.243880 to 106.196118 when only the scores at the positions without a
+#   target change`): the rows have different lengths, so ask where each answer sits
+#   (`batch.answer_positions`). `lengths - 1`, the position before the answer, and `log_softmax(dim=1)`
+#   (over positions, not classes) land on the same row.
 # - **`04.answer_loss`**: subtracting 1 instead of `batch.answer_offset` passes parity but fails "cycle
-#   navigation: 5 answers from token 4" with `IndexError: Target 6 is out of bounds`: class $k$ is the
-#   token `answer_offset + k`.
-# - **`04.answer_loss`**: `reduction="sum"` makes every loss $N$ times too large: every value row but
-#   "one row" fails (`8 times too large: the sum over the 8 rows, not their mean`). `.item()` fails every
-#   row, and the report explains "connected to logits by autograd" (`got a float, not a tensor that
-#   autograd can follow back to logits`); `.detach()`, numpy and `torch.no_grad()` fail that row with
-#   every value row green.
+#   navigation: 5 answers from token 4" with `IndexError: Target 5 is out of bounds`; no offset at all fails
+#   it with `your loss is … for answers written from token 4 and … for the same answers written from token
+#   0`: class $k$ is the token `answer_offset + k`. Subtracting the offset from every target and passing
+#   `ignore_index=-1` raises `Target -2 is out of bounds` on "parity: …": the -1 moved too.
+# - **`04.answer_loss`**: `reduction="sum"` makes every loss $N$ times too large: the value rows fail
+#   (`8 times too large: the sum over the 8 rows, not their mean`); a mean over all $N L$ positions is
+#   `15 times too small`. `.item()` fails most rows, and the report explains "connected to logits by
+#   autograd" (`got a float, not a tensor that autograd can follow back to the inputs`); `.detach()`, numpy
+#   and `torch.no_grad()` fail that row with every value row green. A `.float()` on the way: "float64 logits
+#   give a float64 loss, to float64's precision".
 # - **`04.answer_loss`**: `-torch.log(torch.softmax(...))` fails only "confidently wrong answers (score
 #   -1000) give a large, finite loss" (`yours inf`): the probability underflows to 0 before the log. Shifting
 #   the targets in place (`targets[targets != -1] -= batch.answer_offset`) fails "does not modify logits or

@@ -54,14 +54,24 @@
 #   by 2(θ₁ - θ₂)" and the eigenvalue row (`+0.0000+0.0000i, +0.2500+0.0000i`): ask where
 #   $I - \beta uu^\top$ sends $u$ for $\beta = 1$ and $\beta = 2$. A float64 result whatever `dtype`
 #   fails "dtype=torch.float32 gives float32"; a `torch.eye(2)` without `dtype` fails only
-#   "dtype=torch.float16 gives float16" (`dtype torch.float32`).
+#   "dtype=torch.float16 gives float16" (`dtype torch.float32`). Keys from `torch.tensor([cos, sin])`
+#   without `dtype` (float32) then `.to(dtype)`: every entry-by-entry row is red, and the report explains
+#   "the default dtype, float64, to float64's precision" (`… about float32's rounding`).
 # - **`05.mod_counter`**: a count of the ones — `bits.long().cumsum(1) % m`, a Python counter,
 #   `np.cumsum`, a matmul with a triangular matrix of ones, or angles $2\pi/m$ added up and turned into
 #   cos/sin — gets every value row right but fails "counts by rotating the state: transition = the
 #   rotation by 4π/3 reads 2c mod 3" (`yours are the counts c mod 3`): the check hands the counter another
 #   $A(1)$ and its readings must follow. Adding up the angle of `transition` instead of rotating the state
 #   fails "counts by rotating the state: a transition that is not a rotation". A counter without the
-#   `transition` argument fails both with `unexpected keyword argument 'transition'`.
+#   `transition` argument fails both with `unexpected keyword argument 'transition'`. These two rows rank
+#   below the rows with the default $A(1)$: they explain only a counter whose readings are right.
+# - **`05.mod_counter`**: a machine that reads wrong is explained by "all ones, m = 3: 1 2 0 1 2 0 1", with
+#   what its readings have in common: `h @ A` for a row vector $h$ (multiplying by $A^\top$) or
+#   `reflection_product(2π/m, 0)` gives `yours are (-c) mod 3`; `torch.floor` `one below the count at some
+#   steps`; `acos` `read a state at angle -θ as the one at θ`; no `% m` `yours hold -1, outside 0 .. 2`;
+#   the reading taken before the step `the readings before each step`; $A(1)$ applied at a 0 too fails
+#   "random bits, m = 3" (`yours advance at every step, at a 0 too`). Readings as floats or `int32`:
+#   "returns whole numbers as torch.long".
 # - **`05.mod_counter`**: a step that rotates by $\pi/m$ instead of $2\pi/m$ fails "all ones, m = 3:
 #   1 2 0 1 2 0 1" (`yours 0.000000, expected 1.000000` at `t=0`): ask by how much
 #   $H(\theta_1) H(\theta_2)$ rotates. Writing `3` for the modulus fails "m = 5".

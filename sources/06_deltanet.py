@@ -57,8 +57,14 @@
 #   $\alpha S$.
 # - **`06.delta_rule_step`**: `state += ...`, `state.mul_(alpha)` or `state.copy_(...)`: the values are right and
 #   “does not modify its inputs” is red (“modified its input `state` in place”). Build a new tensor.
-# - **`06.delta_rule_step`**: the dense form with `torch.eye(D_k)` in its default dtype: float64 and float32 pass,
-#   “keeps float16 as float16” is red. Create tensors with `dtype=state.dtype`.
+# - **`06.delta_rule_step`**: the dense form $(I - \beta kk^\top)S + \beta kv^\top$ gets every value right but
+#   fails “never builds the D_k × D_k matrix (D_k = 7)” (`your eye returned a tensor of shape (7, 7)`): the row
+#   watches the shapes their torch operations return. With `torch.eye(D_k)` in its default dtype, “keeps float16
+#   as float16” is red too, and explained first. Create tensors with `dtype=state.dtype`.
+# - **`06.delta_rule_step`**: the key normalised inside the step: only “keys of any length: the step uses k as
+#   given” and the gradient row are red; the step is the formula for $k$ as it comes. A `.float()` on the way:
+#   “float64 stays float64, to float64's precision” (`… about float32's rounding`). `state @ k` ($Sk$, not
+#   $S^\top k$) raises on every row; the report explains the first, “matches (I - β k kᵀ) S + β k vᵀ”.
 # - **`06.delta_rule_step`** and **`06.generalized_householder`**: code under `torch.no_grad()`, through numpy or
 #   with `.detach()`: only “gradients match autograd through a float64 reference” is red (“… not connected to
 #   autograd”). A layer trains through these functions; `torch.tensor(beta)` of a tensor β detaches it too
@@ -69,9 +75,10 @@
 #   “eigenvalue 1 - β along k, 1 elsewhere” is red (“expected 1 - β”). β is already the whole step.
 # - **`06.generalized_householder`**: `torch.outer`: “a batch of keys and βs” raises RuntimeError (it takes
 #   1-d inputs only); ask how to broadcast over leading dimensions. `key / key.norm()` without `dim=-1` (one norm for
-#   the whole batch): “a batch of keys and βs” is red. Anything in float64 (a `.double()`, an identity with
-#   `dtype=torch.float64`): “keeps float32 as float32” is red; `torch.eye(n)` without a dtype: “keeps float16 as
-#   float16”; build in `key.dtype`.
+#   the whole batch), `beta[..., None]` with one axis too few, `squared_norms.mean()`: “a batch of keys and βs” is
+#   red. A float32 identity or `.float()` for float64 keys: “float64 keys give float64 matrices, to float64's
+#   precision”. Anything in float64 (a `.double()`, an identity with `dtype=torch.float64`): “keeps float32 as
+#   float32” is red; `torch.eye(n)` without a dtype: “keeps float16 as float16”; build in `key.dtype`.
 # - **`06.generalized_householder`**: an ε in the normalisation, `key / (key.norm(...) + 1e-12)`: the report
 #   explains “float32 keys of length 1e15 and 1e-10, β = 0, 1, 2”, at length 1e-10. Only the direction counts;
 #   $kk^\top / (k^\top k)$ needs no ε (a zero key is refused before the exercise's code runs). Normalising the

@@ -53,6 +53,7 @@
 # - **`07.permutation_reflections`**: a swap for a fixed point, or one per cycle member:
 #   “the identity needs none” is red (“… reflections, expected n - c(σ) = 0”). Ask how many swaps a cycle of
 #   length $L$ needs. `swap_key(i, j, n)` without the `dtype`: “keys in the dtype asked for (float64 by default)”.
+#   `torch.stack(keys)`: every row is red (“expected a list of keys”); the function returns a Python list.
 # - **`07.delta_product_by_interleaving`**: the query at the first sub-step instead of the last:
 #   “n_h = 1 is DeltaNet” stays green, “n_h = 2 equals the native recurrence” is red. Ask when DeltaProduct
 #   reads out. The same row is red for `x.transpose(1, 2).flatten(1, 2)`: a token's sub-steps must be consecutive.
@@ -194,9 +195,13 @@ plt.show()
 #
 # ### Exercise 1 · Factor a permutation
 #
-# Write `permutation_reflections(permutation, dtype=torch.float64)`: the list of keys, first to act
-# first, whose reflections multiply to the permutation matrix $P$ with $P e_i = e_{\sigma(i)}$. Use
-# `cycles(permutation)` and `swap_key(i, j, n, dtype)` from `lrnn_course.householder`.
+# Write `permutation_reflections(permutation, dtype=torch.float64)`. The permutation is the list
+# $(\sigma(0), \dots, \sigma(n-1))$: `permutation[i]` is $\sigma(i)$. Return the list of keys
+# $[k_1, \dots, k_m]$ whose reflections, $k_1$ acting first, multiply to the permutation matrix $P$ with
+# $P e_i = e_{\sigma(i)}$: $P = H(k_m) \cdots H(k_2)\, H(k_1)$, so the first key of the list is the
+# rightmost factor. Use `cycles(permutation)`, which lists each cycle as a tuple
+# $(a_1, \sigma(a_1), \sigma^2(a_1), \dots)$ starting at its smallest element (a fixed point is a tuple of
+# one), and `swap_key(i, j, n, dtype)`, the key $e_i - e_j$, from `lrnn_course.householder`.
 
 # %%
 #| exercise: 07.permutation_reflections
@@ -332,7 +337,10 @@ for n in (2, 3, 8, 16):
 # Write `delta_product_by_interleaving(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule)`
 # with `interleave` (which turns `(B, T, n_h, ...)` into `(B, T·n_h, ...)`) and the function
 # `delta_rule` it receives: `deltanet.delta_rule` unless the caller passes another implementation,
-# as the Triton track does with its kernel.
+# as the Triton track does with its kernel. Any of them is called as
+# `delta_rule(q, k, v, beta, alpha=None, initial_state=None, scale=None)` with q, k `(B, T, H, D_k)`,
+# v `(B, T, H, D_v)`, beta and alpha `(B, T, H)`, initial_state `(B, H, D_k, D_v)`, and returns the pair
+# `(outputs (B, T, H, D_v), final_state (B, H, D_k, D_v))`.
 
 # %%
 #| exercise: 07.delta_product_by_interleaving

@@ -56,18 +56,31 @@
 #   is applied: “the identity (0) keeps the product: 1, 0, 0, 0 -> 1, 1, 1, 1” is the red row the report explains;
 #   ask what $y_2$ depends on, and whether $y_1$ includes $x_1$. Results written into `words`:
 #   “does not modify its inputs”.
+# - **`08.prefix_products`**: `torch.cumsum(words, 1) % table.shape[0]` (the rule of a cyclic group, the table
+#   never read): “the table decides: S3 renumbered gives renumbered products”. A float or int32 result, or one
+#   column short: “a LongTensor (N, T): one element index per position”. A loop capped while testing
+#   (`range(1, min(T, 8))`, or 64): “random words in S4” (T = 40) or “long words: T = 1000 in S3”, whose message
+#   says that every word is right before the cap.
 # - **`08.transition_matrices`**: the transpose ($P e_{\sigma(i)} = e_i$, e.g. a hand-built
-#   `P[i, σ(i)] = 1`): “the 6 elements of S3” is red; the swaps agree, the 3-cycles do not. Column $i$ holds
-#   its 1 in row $\sigma(i)$.
-# - **`08.transition_matrices`**: the reflections multiplied in the wrong order (`product @ H`) gives the same
-#   transpose, and β = 1 (projections) gives no permutation at all: “the 6 elements of S3” is red.
+#   `P[i, σ(i)] = 1`, the keys reversed, `product @ H`, or a product transposed): “the 6 elements of S3” is red,
+#   “yours are the transposes P_σᵀ = P_σ⁻¹”; the swaps agree, the 3-cycles do not. Column $i$ holds its 1 in
+#   row $\sigma(i)$. β = 1 (projections) gives no permutation at all: the same row, a plain mismatch.
+# - **`08.transition_matrices`**: the permutation matrix written out from σ (`torch.eye(n)[:, σ]`), with no
+#   reflection: every value is right, but “the matrices are products of the reflections permutation_reflections
+#   gives” swaps in keys of another permutation and the result does not follow. One permutation returned as
+#   `(n, n)` (a `.squeeze()`): “a single permutation gives (1, n, n)”.
 # - **`08.transition_matrices`**: `dtype` ignored: “float32 unless a dtype is given” or “exact in float16 (swap
-#   reflections are 0s and ±1s)” is red (“expected a torch.float16 tensor”). Convert at the end; swap reflections
-#   are exact in any float type.
-# - **`08.sequence_accuracy`**: accuracy per position instead of right-so-far:
-#   “a sequence never recovers from a mistake” is red. Ask how a row wrong at its first position can
-#   count at its third. Padding marked right after the `cumprod` instead of before it: the same row is red (a
-#   row wrong just before its padding comes back to life).
+#   reflections are 0s and ±1s)” is red (“expected a torch.float16 tensor”). Convert at the end: the products
+#   are 0s and 1s, exact in every float type when built with `product_of_reflections` (it divides by $k^\top k$);
+#   with $\hat k = k / \|k\|$ they carry float64 rounding (`2.2e-16`), which the rows allow and float16 rounds away.
+# - **`08.sequence_accuracy`**: accuracy per position instead of right-so-far, a running mean over time, a
+#   cumulative product over rows or from the end: “a sequence never recovers from a mistake” is red. Ask how a
+#   row wrong at its first position can count at its second. The whole row's accuracy at every t: “a later
+#   mistake does not count earlier”; per-position accuracy then a running minimum: “rows go wrong at different
+#   positions: count rows, not positions”; shifted by one (up to $t - 1$): “a mistake counts at its own
+#   position”; integer division of counts: “a fraction of all N rows”; `keepdim=True`, the mean over time or
+#   float64: “a float32 tensor of shape (T,)”. Padding marked right after the `cumprod` instead of before it:
+#   “padding after a mistake does not revive the row” (a row wrong just before its padding comes back to life).
 # - **`08.sequence_accuracy`**: padding scored like any target, compared with `targets.clamp(min=0)`, taken
 #   from a row's length, or left out of the average: “positions with target -1 count as right” is red. Ask what
 #   a target of -1 means, wherever it stands, and what the fraction is a fraction of (all N rows). Padding
@@ -222,7 +235,8 @@ check("08.prefix_products", prefix_products)
 # Import them with `from lrnn_course.householder import permutation_reflections, product_of_reflections`.
 #
 # Write `transition_matrices(permutations, dtype)`: one matrix per permutation, each the product of
-# its swap reflections, stacked to `(len(permutations), n, n)` and converted to `dtype`.
+# its swap reflections, stacked to `(len(permutations), n, n)` (a single permutation too: `(1, n, n)`)
+# and converted to `dtype`.
 
 # %%
 #| exercise: 08.transition_matrices

@@ -69,6 +69,10 @@
 # - **`09.ut_transform`**: $\mathcal T$ filled row by row into a preallocated tensor: “gradient matches
 #   autograd” says backward failed (an in-place write); into `torch.zeros(shape)` without `dtype=`:
 #   “keeps float64 as float64”; numpy or `.detach()`: “gradient matches autograd”, not connected.
+# - **`09.ut_transform`**: the keys normalised inside (“DeltaNet keys are unit vectors”): every row with unit
+#   keys is green, “keys of any length: K as given” red. The formula takes $K$ as given. `decay.mul_(…)`: the
+#   automatic row “does not modify its inputs”. `forward_substitution_inverse` of $A^\top$, transposed back:
+#   the helper refuses an upper-triangular matrix on every row, and the report explains “two steps by hand”.
 # - **`09.delta_rule_chunk`**: $U$ without the $- W S_0$ term: “from a zero state: the chunk alone” is
 #   green, “from a given state S₀” red. The state enters twice: in $U$ and in the read-out.
 # - **`09.delta_rule_chunk`**: a strict mask `tril(q kᵀ, -1)` in the read-out:
@@ -79,9 +83,16 @@
 #   β = 2” (NaN after a reset); `scale` forgotten: “a chunk of 64, scale 1/√D_k”; gates made with
 #   `torch.ones(beta.shape)`: “keeps float64 as float64”; the state updated in place: “does not modify its
 #   inputs”; $\mathcal T$ `.detach()`ed as “a constant of the chunk”: “gradient matches autograd”.
+# - **`09.delta_rule_chunk`**: the recurrence token by token (`delta_rule_step` in a loop), or the new state as
+#   $C$ rank-one updates: every number right, but “the WY form: the state enters a fixed number of times,
+#   whatever C” counts the operations on tensors shaped like the state and finds more for 16 steps than for 8.
+#   Keys normalised inside: “keys of any length: K as given”.
 # - **`09.chunk_delta_rule`**: `range(T // C)` (no chunk at all when C > T), the outputs of the padding
 #   kept, padding by repeating the last step (the final state is then the padded step's), or a scale of its
-#   own: “one chunk: chunk_size ≥ T (T = 10, C = 64)”. Every chunk started from the initial state: “T = 48
+#   own: “one chunk: chunk_size ≥ T (T = 10, C = 64)”. So do a layout mixed up (`reshape(B, H, T, D)` for a
+#   transpose, or the heads put first, which `delta_rule_chunk` refuses as B ≠ H) and the state it returns
+#   dropped (`o, _ = delta_rule_chunk(...)`: the message says the final state is the one the sequence started
+#   from, and the hint to keep it). Every chunk started from the initial state: “T = 48
 #   in chunks of 16: the state carries across chunks”, which says the first chunk is right and the mismatch
 #   is at t = 16. Full chunks only, the last one aligned to the end (steps run twice): “T = 40 in chunks of
 #   16: the last chunk has 8 steps”. Padding α with 0 (`F.pad`'s default) resets the
@@ -220,7 +231,8 @@ print(f"S_6 as S_0 + Σ k_i u_iᵀ vs the recurrence: largest difference {(as_su
 # ### Exercise 1 · The UT transform
 #
 # Write `ut_transform(k, beta, decay=None)`: $\mathcal T = (I + \mathrm{tril}(\mathrm{diag}(\beta)(K K^\top \odot \Gamma), -1))^{-1}$
-# for keys `(..., C, D_k)`, $\beta$ `(..., C)` and the decay `(..., C, C)` (or None for no gate).
+# for keys `(..., C, D_k)` (as given, of any length: the layers normalise them, not this function), $\beta$ `(..., C)`
+# and the decay `(..., C, C)` (or None for no gate).
 # `chunkwise.forward_substitution_inverse` spells the substitution out;
 # `torch.linalg.solve_triangular` does the same in one call.
 
@@ -301,8 +313,10 @@ for name, raw_keys in key_sets.items():
 # ### Exercise 2 · One chunk of the delta rule
 #
 # Write `delta_rule_chunk(q, k, v, beta, state, alpha=None, scale=1.0)` for one chunk in the layout
-# `(B, H, C, D)`: the chunk's outputs and the state after it. `chunkwise.decay_matrix(alpha)` gives
-# $\Gamma$ (exact even for $\alpha = 0$: it multiplies gates, never divides them).
+# `(B, H, C, D)`: the chunk's outputs and the state after it, with the formulas above — the state enters
+# through $W S_0$, $Q S_0$ and $g_C S_0$ only, never token by token — and the keys as given (any length).
+# `chunkwise.decay_matrix(alpha)` gives $\Gamma$ (exact even for $\alpha = 0$: it multiplies gates, never
+# divides them).
 
 # %%
 #| exercise: 09.delta_rule_chunk

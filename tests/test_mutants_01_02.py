@@ -13,8 +13,10 @@ import torch.nn.functional as F
 
 from check_support import expect_fails_on_row
 from lrnn_course import mamba, scan
-from lrnn_course.check import check_quietly
-from lrnn_course.scan import combine
+from lrnn_course.check import CUT_GRAPH_HINTS, check_quietly
+from lrnn_course.checks.lesson01 import ORDER_HINTS
+from lrnn_course.mamba import selective_gates
+from lrnn_course.scan import combine, hillis_steele_scan
 
 
 def ignores_h0(a, b, h0=None):
@@ -95,6 +97,30 @@ def closed_form_in_log_space(a, b, h0=None, chunk_size=None):
     return sign * torch.exp(log_magnitude) * (h0[:, None] + torch.cumsum(sign * b * torch.exp(-log_magnitude), dim=1))
 
 
+def loop_in_numpy_float32(a, b, h0=None):
+    # float32 arrays, cast back to the inputs' dtype: the dtype is right, the precision is float32's.
+    gates, inputs = a.detach().float().numpy(), b.detach().float().numpy()
+    h = np.zeros_like(gates[:, 0]) if h0 is None else h0.detach().float().numpy()
+    states = []
+    for t in range(gates.shape[1]):
+        h = gates[:, t] * h + inputs[:, t]
+        states.append(h)
+    return torch.from_numpy(np.stack(states, axis=1)).to(a.dtype)
+
+
+def states_into_default_zeros(a, b, h0=None):
+    out, h = torch.zeros(a.shape), torch.zeros_like(a[:, 0]) if h0 is None else h0
+    for t in range(a.shape[1]):
+        h = a[:, t] * h + b[:, t]
+        out[:, t] = h
+    return out
+
+
+def loop_under_no_grad(a, b, h0=None):
+    with torch.no_grad():
+        return scan.sequential_scan(a, b, h0)
+
+
 def loop_in_numpy(a, b, h0=None):
     gates, inputs = a.detach().numpy(), b.detach().numpy()
     h = np.zeros_like(gates[:, 0]) if h0 is None else h0.detach().numpy()
@@ -129,6 +155,66 @@ def combine_detached(earlier, later):
     return (a1 * a2).detach(), (a2 * b1 + b2).detach()
 
 
+def combine_in_place(earlier, later):
+    (a1, b1), (a2, b2) = earlier, later
+    return a1.mul_(a2), b1.mul_(a2).add_(b2)
+
+
+def combine_reshaped_to_b1(earlier, later):
+    (a1, b1), (a2, b2) = earlier, later
+    return (a1 * a2).reshape(b1.shape), (a2 * b1 + b2).reshape(b1.shape)
+
+
+def combine_by_einsum(earlier, later):
+    (a1, b1), (a2, b2) = earlier, later
+    return torch.einsum("btd,btd->btd", a1, a2), torch.einsum("btd,btd->btd", a2, b1) + b2
+
+
+def combine_in_float64(earlier, later):
+    (a1, b1), (a2, b2) = ((a.double(), b.double()) for a, b in (earlier, later))
+    return a1 * a2, a2 * b1 + b2
+
+
+def doubling(a, b, h0=None, rounds=None, shifted=None, order=lambda shifted, running: (shifted, running)):
+    """Hillis–Steele with h0 folded into the first step: ``rounds(T)`` rounds (⌈log2 T⌉), ``shifted(x, offset, identity)``
+    the pairs ``offset`` steps earlier (padded with the identity), ``order`` the arguments of combine. The wrong versions
+    below differ only there."""
+    h0 = torch.zeros_like(a[:, 0]) if h0 is None else h0
+    b = torch.cat([a[:, :1] * h0[:, None] + b[:, :1], b[:, 1:]], dim=1)
+    steps = a.shape[1]
+    shifted = shifted or (lambda x, offset, identity: torch.cat([torch.full_like(x[:, :offset], identity),
+                                                                 x[:, :max(x.shape[1] - offset, 0)]], dim=1))
+    for k in range(math.ceil(math.log2(steps)) if rounds is None else rounds(steps)):
+        offset = 2**k
+        a, b = combine(*order((shifted(a, offset, 1.0), shifted(b, offset, 0.0)), (a, b)))
+    return b
+
+
+def one_round_too_many(a, b, h0=None):
+    # `while offset <= T`: one round more than ⌈log2 T⌉ when T is a power of two (and one at T = 1).
+    return doubling(a, b, h0, rounds=lambda steps: steps.bit_length())
+
+
+def at_least_one_round(a, b, h0=None):
+    return doubling(a, b, h0, rounds=lambda steps: max(1, math.ceil(math.log2(steps))))
+
+
+def combines_in_the_wrong_order(a, b, h0=None):
+    return doubling(a, b, h0, order=lambda shifted, running: (running, shifted))
+
+
+def floor_log2_rounds(a, b, h0=None):
+    return doubling(a, b, h0, rounds=lambda steps: int(math.log2(steps)))
+
+
+def shifted_by_roll(a, b, h0=None):
+    return doubling(a, b, h0, shifted=lambda x, offset, identity: torch.roll(x, offset, dims=1))
+
+
+def padded_with_ones_for_the_inputs(a, b, h0=None):
+    return doubling(a, b, h0, shifted=lambda x, offset, identity: torch.cat([torch.ones_like(x[:, :offset]), x[:, :-offset]], dim=1))
+
+
 def combine_per_position(a, b, h0=None):
     state = (torch.ones_like(a[:, 0]), torch.zeros_like(b[:, 0]) if h0 is None else h0)
     states = []
@@ -136,29 +222,6 @@ def combine_per_position(a, b, h0=None):
         state = combine(state, (a[:, t], b[:, t]))
         states.append(state[1])
     return torch.stack(states, dim=1)
-
-
-def combines_in_the_wrong_order(a, b, h0=None):
-    h0 = torch.zeros_like(a[:, 0]) if h0 is None else h0
-    b = torch.cat([a[:, :1] * h0[:, None] + b[:, :1], b[:, 1:]], dim=1)
-    offset = 1
-    while offset < a.shape[1]:
-        earlier_a = torch.cat([torch.ones_like(a[:, :offset]), a[:, :-offset]], dim=1)
-        earlier_b = torch.cat([torch.zeros_like(b[:, :offset]), b[:, :-offset]], dim=1)
-        a, b = combine((a, b), (earlier_a, earlier_b))
-        offset *= 2
-    return b
-
-
-def floor_log2_rounds(a, b, h0=None):
-    h0 = torch.zeros_like(a[:, 0]) if h0 is None else h0
-    b = torch.cat([a[:, :1] * h0[:, None] + b[:, :1], b[:, 1:]], dim=1)
-    for k in range(int(math.log2(a.shape[1]))):
-        offset = 2**k
-        earlier_a = torch.cat([torch.ones_like(a[:, :offset]), a[:, :-offset]], dim=1)
-        earlier_b = torch.cat([torch.zeros_like(b[:, :offset]), b[:, :-offset]], dim=1)
-        a, b = combine((earlier_a, earlier_b), (a, b))
-    return b
 
 
 def loop_with_unused_combines(a, b, h0=None):
@@ -198,6 +261,12 @@ def assumes_chunk_divides_t(a, b, h0=None, chunk_size=64):
     return scan.chunked_scan(a, b, h0, chunk_size=chunk_size)
 
 
+def chunks_without_padding(a, b, h0=None, chunk_size=64):
+    # T // chunk_size whole chunks: the last T mod chunk_size steps are dropped.
+    whole = a.shape[1] - a.shape[1] % chunk_size
+    return scan.chunked_scan(a[:, :whole], b[:, :whole], h0, chunk_size=chunk_size)
+
+
 def chunked_by_the_sequential_scan(a, b, h0=None, chunk_size=64):
     return scan.sequential_scan(a, b, h0)
 
@@ -226,7 +295,7 @@ def negative_gates_by_sign_flip(delta, A_log, negative=False):
 
 
 def gates_in_float64(delta, A_log, negative=False):
-    return mamba.selective_gates(delta.double(), A_log.double(), negative)
+    return selective_gates(delta.double(), A_log.double(), negative)
 
 
 def gates_in_numpy(delta, A_log, negative=False):
@@ -236,11 +305,16 @@ def gates_in_numpy(delta, A_log, negative=False):
 
 def gates_under_no_grad(delta, A_log, negative=False):
     with torch.no_grad():
-        return mamba.selective_gates(delta, A_log, negative)
+        return selective_gates(delta, A_log, negative)
 
 
 def gates_with_a_log_exponentiated_in_place(delta, A_log, negative=False):
     gates = torch.exp(-delta.unsqueeze(-1) * A_log.exp_())
+    return 2 * gates - 1 if negative else gates
+
+
+def gates_clamped_inside_the_range(delta, A_log, negative=False):
+    gates = torch.exp(-delta.unsqueeze(-1) * torch.exp(A_log)).clamp(1e-6, 1 - 1e-6)
     return 2 * gates - 1 if negative else gates
 
 
@@ -250,7 +324,33 @@ def gates_without_the_channel_axis(delta, A_log, negative=False):
 
 
 def scan_without_delta_in_the_input(u, delta, A_log, B, C, D=None, negative=False):
-    return mamba.selective_scan(u / delta, delta, A_log, B, C, D, negative)
+    gates = selective_gates(delta, A_log, negative)
+    states = scan.sequential_scan(gates.flatten(2), (u.unsqueeze(-1) * B.unsqueeze(2)).flatten(2)).view(gates.shape)
+    y = (states * C.unsqueeze(2)).sum(-1)
+    return y if D is None else y + D * u
+
+
+def scan_by_the_parallel_library_scan(u, delta, A_log, B, C, D=None, negative=False):
+    return mamba.selective_scan_parallel(u, delta, A_log, B, C, D, negative)
+
+
+def scan_with_its_own_gates(u, delta, A_log, B, C, D=None, negative=False):
+    # Calls selective_gates, then computes the gates again inline and scans those.
+    selective_gates(delta, A_log, negative)
+    gates = torch.exp(-delta.unsqueeze(-1) * torch.exp(A_log))
+    gates = 2 * gates - 1 if negative else gates
+    states = scan.hillis_steele_scan(gates.flatten(2), ((delta * u).unsqueeze(-1) * B.unsqueeze(2)).flatten(2)).view(gates.shape)
+    y = (states * C.unsqueeze(2)).sum(-1)
+    return y if D is None else y + D * u
+
+
+def scan_without_the_skip_term(u, delta, A_log, B, C, D=None, negative=False):
+    return mamba.selective_scan(u, delta, A_log, B, C, None, negative)
+
+
+def scan_adding_D_alone(u, delta, A_log, B, C, D=None, negative=False):
+    y = mamba.selective_scan(u, delta, A_log, B, C, None, negative)
+    return y if D is None else y + D
 
 
 def scan_ignoring_negative(u, delta, A_log, B, C, D=None, negative=False):
@@ -263,7 +363,7 @@ def scan_with_skip_always(u, delta, A_log, B, C, D=None, negative=False):
 
 
 def scan_reading_out_before_the_update(u, delta, A_log, B, C, D=None, negative=False):
-    gates = mamba.selective_gates(delta, A_log, negative)
+    gates = selective_gates(delta, A_log, negative)
     drive = (delta * u).unsqueeze(-1) * B.unsqueeze(2)
     state, outputs = torch.zeros_like(gates[:, 0]), []
     for t in range(u.shape[1]):
@@ -275,7 +375,7 @@ def scan_reading_out_before_the_update(u, delta, A_log, B, C, D=None, negative=F
 
 def selective_scan_with(states_of, u, delta, A_log, B, C, D, negative):
     """y from ``states_of(gates, drive)``, the (batch, T, E, N) states: the wrong versions below differ only there."""
-    gates = mamba.selective_gates(delta, A_log, negative)
+    gates = selective_gates(delta, A_log, negative)
     y = (states_of(gates, (delta * u).unsqueeze(-1) * B.unsqueeze(2)) * C.unsqueeze(2)).sum(-1)
     return y if D is None else y + D * u
 
@@ -327,6 +427,7 @@ def scan_detached(u, delta, A_log, B, C, D=None, negative=False):
 
 NOT_FINITE = "holds a non-finite value"
 NOT_CONNECTED = "not connected to autograd"
+ROUNDS, IDENTITY = "uses ⌈log2 T⌉ rounds of combine", "positions t < 2^k combine with the identity (1, 0)"
 MUTANTS = [
     ("01.sequential_scan", ignores_h0, "uses the initial state h0", "yours 0.000000"),
     ("01.sequential_scan", gate_of_previous_step, "matches the float64 loop", "first mismatch at [b=0, t=1"),
@@ -340,20 +441,35 @@ MUTANTS = [
     ("01.sequential_scan", closed_form, "gates exactly 0", NOT_FINITE),
     ("01.sequential_scan", closed_form_in_log_space, "gates exactly 0", NOT_FINITE),
     ("01.sequential_scan", loop_in_numpy, "connected to autograd", NOT_CONNECTED),
+    ("01.sequential_scan", loop_under_no_grad, "connected to autograd", NOT_CONNECTED),
+    ("01.sequential_scan", loop_in_numpy_float32, "keeps float64 as float64", "only as precise as float32"),
+    ("01.sequential_scan", states_into_default_zeros, "keeps float64 as float64", "h has dtype torch.float32 for float64 inputs"),
     ("01.combine", commutative_combine, "matches (a1·a2, a2·b1 + b2)", "the input part (second element): first mismatch"),
     ("01.combine", input_part_only, "matches (a1·a2, a2·b1 + b2)", "expected a pair (a, b)"),
     ("01.combine", added_gates, "matches (a1·a2, a2·b1 + b2)", "the gate part"),
     ("01.combine", combine_in_numpy, "connected to autograd", NOT_CONNECTED),
     ("01.combine", combine_detached, "connected to autograd", NOT_CONNECTED),
-    ("01.hillis_steele_scan", combine_per_position, "uses ⌈log2 T⌉ rounds of combine", "called 63 times"),
-    ("01.hillis_steele_scan", combines_in_the_wrong_order, "matches the float64 loop", "h: first mismatch"),
-    ("01.hillis_steele_scan", floor_log2_rounds, "uses ⌈log2 T⌉ rounds of combine", "called 5 times for T = 63; the parallel scan needs 6"),
+    ("01.combine", combine_in_place, "does not modify its inputs", "modified its inputs `a1`, `b1`"),
+    ("01.combine", combine_reshaped_to_b1, "broadcasts: a (B, 1, D) pair with a (B, T, D) pair, gates (B, T, 1)", "raised RuntimeError"),
+    ("01.combine", combine_by_einsum, "works on tensors of any shape: (B, D), (D,), 4-D", "raised RuntimeError: einsum()"),
+    ("01.combine", combine_in_float64, "keeps float32 and bfloat16", "dtype torch.float64, expected torch.float32"),
+    ("01.hillis_steele_scan", combine_per_position, ROUNDS, "ran 62 rounds of combine for T = 63 (calls that fold in h0 not counted)"),
+    ("01.hillis_steele_scan", combines_in_the_wrong_order, "matches the float64 loop", "composed in the opposite order"),
+    ("01.hillis_steele_scan", floor_log2_rounds, ROUNDS, "ran 5 rounds of combine for T = 63; the parallel scan needs 6"),
+    ("01.hillis_steele_scan", one_round_too_many, ROUNDS, "ran 7 rounds of combine for T = 64 (calls that fold in h0 not counted); "
+     "the parallel scan needs 6, for offsets 1, 2, 4, 8, 16, 32: one round too many"),
+    ("01.hillis_steele_scan", at_least_one_round, ROUNDS, "ran 1 round of combine for T = 1 (calls that fold in h0 not counted); "
+     "T = 1 needs no round at all"),
+    ("01.hillis_steele_scan", shifted_by_roll, IDENTITY, "first mismatch at [b=0, t=0, d=0]: yours 65535"),
+    ("01.hillis_steele_scan", padded_with_ones_for_the_inputs, IDENTITY, "first mismatch at [b=0, t=0, d=0]"),
     ("01.hillis_steele_scan", loop_with_unused_combines, "computes with the results of combine",
      "does not compute its states from what combine returns"),
     ("01.chunked_scan", chunks_without_carry, "state carried across chunks", "first mismatch at [b=0, t=4, d=0]: yours 1.000000, expected 5.000000"),
     ("01.chunked_scan", chunks_in_parallel_without_carry, "state carried across chunks", "first mismatch at [b=0, t=4, d=0]"),
     ("01.chunked_scan", carry_without_gate_products, "entering state scaled by the gate products", "yours 0.125000, expected 0.062500"),
     ("01.chunked_scan", assumes_chunk_divides_t, "returns h of shape (B, T, D)", "raised RuntimeError"),
+    ("01.chunked_scan", chunks_without_padding, "returns h of shape (B, T, D)",
+     "got (2, 4, 3): T = 5 is not a multiple of chunk_size = 4, and your states stop at the last whole chunk"),
     ("01.chunked_scan", chunked_by_the_sequential_scan, "works chunk by chunk", "it ignores chunk_size"),
     ("01.chunked_scan", chunked_by_one_hillis_steele_scan, "works chunk by chunk", "it ignores chunk_size"),
     ("01.chunked_scan", chunks_scanned_step_by_step, "works chunk by chunk", "it works one time step after another"),
@@ -364,6 +480,7 @@ MUTANTS = [
     ("02.selective_gates", gates_under_no_grad, "connected to autograd", NOT_CONNECTED),
     ("02.selective_gates", gates_with_a_log_exponentiated_in_place, "does not modify its inputs", "modified its input `A_log`"),
     ("02.selective_gates", gates_without_the_channel_axis, "returns gates of shape (batch, T, E, N)", "got (2, 5, 3)"),
+    ("02.selective_gates", gates_clamped_inside_the_range, "matches exp(-Δ·exp(A_log))", "the gates differ only near the ends of [0, 1]"),
     ("02.selective_scan", scan_without_delta_in_the_input, "matches the float64 loop", "first mismatch"),
     ("02.selective_scan", scan_ignoring_negative, "negative=True uses the [-1, 1] gates", "first mismatch"),
     ("02.selective_scan", scan_with_skip_always, "D = None: no skip term", "first mismatch"),
@@ -373,6 +490,10 @@ MUTANTS = [
     ("02.selective_scan", scan_into_a_preallocated_tensor, "connected to autograd", "modified by an inplace operation"),
     ("02.selective_scan", scan_in_numpy, "connected to autograd", "no gradient reaches delta, A_log, B"),
     ("02.selective_scan", scan_detached, "connected to autograd", NOT_CONNECTED),
+    ("02.selective_scan", scan_by_the_parallel_library_scan, "computes with your selective_gates", "never called selective_gates"),
+    ("02.selective_scan", scan_with_its_own_gates, "computes with your selective_gates", "it computes its gates another way"),
+    ("02.selective_scan", scan_without_the_skip_term, "the skip term is D · u", "yours 0.000000"),
+    ("02.selective_scan", scan_adding_D_alone, "the skip term is D · u", "yours 1.000000"),
 ]
 
 
@@ -389,6 +510,14 @@ def test_a_closed_form_is_not_finite_at_a_zero_gate_nor_on_a_long_float32_sequen
     rows = {row.name: row for row in check_quietly(exercise_id, mutant).rows}
     for name in ("gates exactly 0", "long float32 sequence T = 2000"):
         assert not rows[name].passed and NOT_FINITE in rows[name].message, rows[name]
+
+
+@pytest.mark.parametrize("exercise_id,mutant,hints", [
+    ("01.sequential_scan", loop_under_no_grad, CUT_GRAPH_HINTS),
+    ("01.hillis_steele_scan", combines_in_the_wrong_order, ORDER_HINTS),
+])
+def test_the_report_gives_the_hints_of_the_way_the_row_failed(exercise_id, mutant, hints):
+    assert check_quietly(exercise_id, mutant).diagnosis.hints == hints
 
 
 @pytest.mark.parametrize("mutant", [writes_into_b, updates_h0_in_place])
@@ -452,6 +581,16 @@ def scan_over_unbind(a, b, h0=None):
     return torch.stack(states, dim=1)
 
 
+def scan_by_masked_segment_products(a, b, h0=None):
+    # h_t = sum over s <= t of (a_{s+1} ⋯ a_t) b_s + (a_1 ⋯ a_t) h0, the products by a cumprod over a (T, T) mask: no division.
+    h0 = torch.zeros_like(a[:, 0]) if h0 is None else h0
+    steps = a.shape[1]
+    later = torch.ones(steps, steps, dtype=torch.bool).tril(-1)[None, :, :, None]  # [j, s]: j > s
+    products = torch.cumprod(torch.where(later, a[:, :, None], torch.ones_like(a[:, :, None])).expand(-1, -1, steps, -1), dim=1)
+    products = torch.where(torch.ones(steps, steps, dtype=torch.bool).tril()[None, :, :, None], products, torch.zeros_like(products))
+    return (products * b[:, None]).sum(2) + torch.cumprod(a, dim=1) * h0[:, None]
+
+
 def scan_written_into_a_preallocated_tensor(a, b, h0=None):
     # In-place writes of new states only; the next step reads h, never the tensor written into.
     out, h = torch.empty_like(a), torch.zeros_like(a[:, 0]) if h0 is None else h0
@@ -459,6 +598,13 @@ def scan_written_into_a_preallocated_tensor(a, b, h0=None):
         h = a[:, t] * h + b[:, t]
         out[:, t] = h
     return out
+
+
+def doubling_with_h0_folded_by_combine(a, b, h0=None):
+    # h0 folded in by one more combine, ((1, h0), (a_1, b_1)), before the ⌈log2 T⌉ rounds.
+    h0 = torch.zeros_like(a[:, 0]) if h0 is None else h0
+    _, first = combine((torch.ones_like(h0), h0), (a[:, 0], b[:, 0]))
+    return doubling(a, torch.cat([first[:, None], b[:, 1:]], dim=1))
 
 
 def doubling_on_slices(a, b, h0=None):
@@ -502,6 +648,15 @@ def chunks_each_scanned_from_the_carry(a, b, h0=None, chunk_size=64):
     return torch.cat(pieces, dim=1)
 
 
+def chunks_scanned_one_after_another(a, b, h0=None, chunk_size=64):
+    # Sequential over the chunks, parallel inside each: a valid chunked scan.
+    h, pieces = torch.zeros_like(a[:, 0]) if h0 is None else h0, []
+    for start in range(0, a.shape[1], chunk_size):
+        pieces.append(hillis_steele_scan(a[:, start:start + chunk_size], b[:, start:start + chunk_size], h))
+        h = pieces[-1][:, -1]
+    return torch.cat(pieces, dim=1)
+
+
 def chunks_padded_with_a_loop_inside_all_chunks_at_once(a, b, h0=None, chunk_size=64):
     # Steps inside the chunks one at a time, but for all chunks together: chunk_size steps, then one carry per chunk.
     batch, steps, width = a.shape
@@ -538,7 +693,7 @@ def gates_by_einsum(delta, A_log, negative=False):
 
 
 def selective_scan_indexing_each_step(u, delta, A_log, B, C, D=None, negative=False):
-    gates = mamba.selective_gates(delta, A_log, negative)
+    gates = selective_gates(delta, A_log, negative)
     state, outputs = torch.zeros_like(gates[:, 0]), []
     for t in range(u.shape[1]):
         state = gates[:, t] * state + (delta[:, t] * u[:, t])[..., None] * B[:, t, None, :]
@@ -549,26 +704,38 @@ def selective_scan_indexing_each_step(u, delta, A_log, B, C, D=None, negative=Fa
 
 def selective_scan_by_lesson_01s_scan(u, delta, A_log, B, C, D=None, negative=False):
     batch, steps, channels = u.shape
-    gates = mamba.selective_gates(delta, A_log, negative)
+    gates = selective_gates(delta, A_log, negative)
     drive = (delta * u).unsqueeze(-1) * B.unsqueeze(2)
     states = scan.sequential_scan(gates.flatten(2), drive.flatten(2)).view(gates.shape)
     y = (states * C.unsqueeze(2)).sum(-1)
     return y if D is None else y + D * u
 
 
+def selective_scan_by_a_parallel_scan(u, delta, A_log, B, C, D=None, negative=False):
+    gates = selective_gates(delta, A_log, negative)
+    drive = (delta * u).unsqueeze(-1) * B.unsqueeze(2)
+    states = hillis_steele_scan(gates.flatten(2), drive.flatten(2)).view(gates.shape)
+    y = torch.einsum("bten,btn->bte", states, C)
+    return y if D is None else y + D * u
+
+
 ALTERNATIVES = [
     ("01.sequential_scan", scan_over_unbind),
+    ("01.sequential_scan", scan_by_masked_segment_products),
     ("01.sequential_scan", scan_written_into_a_preallocated_tensor),
     ("01.combine", combine_by_addcmul),
     ("01.hillis_steele_scan", doubling_on_slices),
+    ("01.hillis_steele_scan", doubling_with_h0_folded_by_combine),
     ("01.hillis_steele_scan", doubling_with_padded_identities),
     ("01.chunked_scan", chunks_looped_with_cumprod_inside),
     ("01.chunked_scan", chunks_each_scanned_from_the_carry),
+    ("01.chunked_scan", chunks_scanned_one_after_another),
     ("01.chunked_scan", chunks_padded_with_a_loop_inside_all_chunks_at_once),
     ("02.selective_gates", gates_by_exp_of_a_product),
     ("02.selective_gates", gates_by_einsum),
     ("02.selective_scan", selective_scan_indexing_each_step),
     ("02.selective_scan", selective_scan_by_lesson_01s_scan),
+    ("02.selective_scan", selective_scan_by_a_parallel_scan),
 ]
 
 

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from check_support import expect_fails_on_row
 from lrnn_course import automata, deltanet, deltaproduct, groups, householder
 from lrnn_course.check import check_quietly
+from lrnn_course.checks import lesson08
 
 # householder_copying_beta calls torch.tensor on a tensor, as the learner it imitates would; PyTorch warns about it.
 pytestmark = pytest.mark.filterwarnings("ignore:To copy construct from a tensor")
@@ -89,6 +90,30 @@ def step_in_float64(state, k, v, beta, alpha=None):
     return deltanet.delta_rule_step(state.double(), k.double(), v.double(), beta.double(), None if alpha is None else alpha.double())
 
 
+def step_with_the_dense_transition(state, k, v, beta, alpha=None):
+    """Right values, from the D_k × D_k matrix the exercise says never to build."""
+    identity = torch.eye(k.shape[-1], dtype=state.dtype)
+    transition = identity - beta[..., None, None] * k[..., :, None] * k[..., None, :]
+    if alpha is not None:
+        transition = alpha[..., None, None] * transition
+    return transition @ state + beta[..., None, None] * k[..., :, None] * v[..., None, :]
+
+
+def step_normalising_the_key(state, k, v, beta, alpha=None):
+    return deltanet.delta_rule_step(state, k / k.norm(dim=-1, keepdim=True), v, beta, alpha)
+
+
+def step_in_float32_cast_back(state, k, v, beta, alpha=None):
+    as_float32 = [None if x is None else x.float() for x in (state, k, v, beta, alpha)]
+    return deltanet.delta_rule_step(*as_float32).to(state.dtype)
+
+
+def step_reading_s_times_k(state, k, v, beta, alpha=None):
+    """S k instead of Sᵀk: a (D_v, D_k) times (D_k,) product that does not fit."""
+    read = (state @ k[..., None])[..., 0]
+    return state + beta[..., None, None] * k[..., :, None] * (v - read)[..., None, :]
+
+
 # --- 06.generalized_householder ------------------------------------------------------------------------------
 
 
@@ -141,6 +166,24 @@ def householder_detached(key, beta):
     return householder.generalized_householder(key.detach(), beta.detach() if isinstance(beta, torch.Tensor) else beta)
 
 
+def householder_in_float32_for_float64_keys(key, beta):
+    beta = torch.as_tensor(beta, dtype=key.dtype)
+    squared = (key * key).sum(-1)
+    return torch.eye(key.shape[-1]) - (beta / squared).float()[..., None, None] * (key[..., :, None] * key[..., None, :]).float()
+
+
+def householder_with_beta_missing_an_axis(key, beta):
+    beta = torch.as_tensor(beta, dtype=key.dtype)
+    projection = key[..., :, None] * key[..., None, :] / (key * key).sum(-1)[..., None, None]
+    return torch.eye(key.shape[-1], dtype=key.dtype) - beta[..., None] * projection
+
+
+def householder_with_the_mean_norm(key, beta):
+    beta = torch.as_tensor(beta, dtype=key.dtype)
+    projection = key[..., :, None] * key[..., None, :] / (key * key).sum(-1).mean()
+    return torch.eye(key.shape[-1], dtype=key.dtype) - beta[..., None, None] * projection
+
+
 def householder_normalising_in_place(key, beta):
     key /= key.norm(dim=-1, keepdim=True)
     beta = torch.as_tensor(beta, dtype=key.dtype)
@@ -166,6 +209,11 @@ def swaps_of_neighbours(permutation, dtype=torch.float64):
     n = len(permutation)
     return [householder.swap_key(cycle[i], cycle[i + 1], n, dtype) for cycle in householder.cycles(permutation)
             for i in range(len(cycle) - 1)]
+
+
+def swaps_stacked_into_a_tensor(permutation, dtype=torch.float64):
+    keys = householder.permutation_reflections(permutation, dtype)
+    return torch.stack(keys) if keys else torch.zeros(0, len(permutation), dtype=dtype)
 
 
 def swaps_in_the_default_dtype(permutation, dtype=torch.float64):
@@ -304,6 +352,34 @@ def products_in_place(table, words):
     return words
 
 
+def products_by_summing_indices(table, words):
+    """The rule of a cyclic group numbered in order, Z_n: it never looks into the table."""
+    return torch.cumsum(words, dim=1) % table.shape[0]
+
+
+def products_as_floats(table, words):
+    products = words.clone().float()
+    for t in range(1, words.shape[1]):
+        products[:, t] = table[products[:, t - 1].long(), words[:, t]].float()
+    return products
+
+
+def products_without_the_last_position(table, words):
+    return groups.prefix_products(table, words)[:, :-1]
+
+
+def products_of_the_first_steps(steps):
+    """A loop over range(1, min(T, steps)), as a learner who capped it while testing: right wherever T ≤ steps."""
+    def products(table, words):
+        products = words.clone()
+        for t in range(1, min(words.shape[1], steps)):
+            products[:, t] = table[products[:, t - 1], words[:, t]]
+        return products
+
+    products.__name__ = f"products_of_the_first_{steps}_steps"
+    return products
+
+
 # --- 08.transition_matrices ----------------------------------------------------------------------------------
 
 
@@ -339,6 +415,39 @@ def transitions_of_projections(permutations, dtype=torch.float32):
             product = householder.generalized_householder(key, 1.0) @ product
         matrices.append(product)
     return torch.stack(matrices).to(dtype)
+
+
+def transitions_with_the_keys_reversed(permutations, dtype=torch.float32):
+    n = len(permutations[0])
+    return torch.stack([householder.product_of_reflections(householder.permutation_reflections(p)[::-1], n) for p in permutations]).to(dtype)
+
+
+def transitions_of_rows(permutations, dtype=torch.float32):
+    """Row i of the identity for e_σ(i): P[i, σ(i)] = 1, the transpose."""
+    return torch.stack([torch.eye(len(p), dtype=dtype)[list(p)] for p in permutations])
+
+
+def transitions_with_keys_in_the_dtype(permutations, dtype=torch.float32):
+    """Keys made in the dtype asked for and multiplied there, without .to(dtype): the identity comes back in float64."""
+    n = len(permutations[0])
+    return torch.stack([householder.product_of_reflections(householder.permutation_reflections(p, dtype), n) for p in permutations])
+
+
+def transitions_written_out_from_sigma(permutations, dtype=torch.float32):
+    """The right matrices, without a single reflection: columns of the identity picked by σ."""
+    return torch.stack([torch.eye(len(p), dtype=dtype)[:, list(p)] for p in permutations])
+
+
+def transitions_calling_the_reflections_for_show(permutations, dtype=torch.float32):
+    matrices = []
+    for permutation in permutations:
+        householder.permutation_reflections(permutation)
+        matrices.append(householder.permutation_matrix(permutation))
+    return torch.stack(matrices).to(dtype)
+
+
+def transitions_squeezed(permutations, dtype=torch.float32):
+    return automata.transition_matrices(permutations, dtype).squeeze(0)
 
 
 # --- 08.sequence_accuracy ------------------------------------------------------------------------------------
@@ -401,9 +510,54 @@ def accuracy_blanking_the_padding_of_predictions(predictions, targets):
     return (predictions == targets).long().cumprod(dim=1).float().mean(dim=0)
 
 
+def scored_right(predictions, targets):
+    return (predictions == targets) | (targets == -1)
+
+
+def accuracy_by_integer_division(predictions, targets):
+    alive = scored_right(predictions, targets).long().cumprod(dim=1)
+    return (alive.sum(dim=0) // predictions.shape[0]).float()
+
+
+def accuracy_up_to_the_previous_position(predictions, targets):
+    right = scored_right(predictions, targets)
+    return torch.cat([torch.ones_like(right[:, :1]), right[:, :-1]], dim=1).long().cumprod(dim=1).float().mean(dim=0)
+
+
+def accuracy_from_the_end(predictions, targets):
+    return scored_right(predictions, targets).flip(1).long().cumprod(dim=1).flip(1).float().mean(dim=0)
+
+
+def accuracy_of_whole_sequences(predictions, targets):
+    return scored_right(predictions, targets).all(dim=1).float().mean().expand(targets.shape[1]).clone()
+
+
+def accuracy_as_a_running_mean(predictions, targets):
+    per_position = scored_right(predictions, targets).float().mean(dim=0)
+    return per_position.cumsum(dim=0) / torch.arange(1, targets.shape[1] + 1)
+
+
+def accuracy_as_a_running_minimum_of_positions(predictions, targets):
+    return scored_right(predictions, targets).float().mean(dim=0).cummin(dim=0).values
+
+
+def accuracy_keeping_the_row_dimension(predictions, targets):
+    return scored_right(predictions, targets).long().cumprod(dim=1).float().mean(dim=0, keepdim=True)
+
+
+def accuracy_averaged_over_time(predictions, targets):
+    return scored_right(predictions, targets).long().cumprod(dim=1).float().mean(dim=1)
+
+
 IN_PLACE = "does not modify its inputs"
 GRADIENTS = "gradients match autograd through a float64 reference"
 NOT_CONNECTED = "not connected to autograd"
+PRODUCTS_TYPE = "a LongTensor (N, T): one element index per position"
+PRODUCTS_TABLE = "the table decides: S3 renumbered gives renumbered products"
+TRANSPOSES = "yours are the transposes P_σᵀ = P_σ⁻¹"
+REFLECTIONS = "the matrices are products of the reflections permutation_reflections gives"
+ACCURACY_TYPE = "a float32 tensor of shape (T,)"
+NEVER_RECOVERS = "a sequence never recovers from a mistake"
 MUTANTS = [
     ("06.delta_rule_step", step_without_beta_on_the_erase, "β = 0 leaves the state alone", "first mismatch"),
     ("06.delta_rule_step", step_of_linear_attention, "β = 1 overwrites: afterwards Sᵀk = v", "first mismatch"),
@@ -417,6 +571,10 @@ MUTANTS = [
     ("06.delta_rule_step", step_in_numpy, GRADIENTS, NOT_CONNECTED),
     ("06.delta_rule_step", step_with_a_float32_identity, "keeps float16 as float16", "expected scalar type Float but found Half"),
     ("06.delta_rule_step", step_in_float64, "keeps float32 as float32", "dtype torch.float64"),
+    ("06.delta_rule_step", step_with_the_dense_transition, "never builds the D_k × D_k matrix (D_k = 7)", "a tensor of shape (7, 7)"),
+    ("06.delta_rule_step", step_normalising_the_key, "keys of any length: the step uses k as given", "keys of lengths 0.5 to 2"),
+    ("06.delta_rule_step", step_in_float32_cast_back, "float64 stays float64, to float64's precision", "float32's rounding"),
+    ("06.delta_rule_step", step_reading_s_times_k, "matches (I - β k kᵀ) S + β k vᵀ", "raised RuntimeError"),
     ("06.generalized_householder", householder_without_normalising, "normalises the key: k = (3, 4), β = 2", "first mismatch"),
     ("06.generalized_householder", householder_with_half_beta, "eigenvalue 1 - β along k, 1 elsewhere", "expected 1 - β"),
     ("06.generalized_householder", householder_with_beta_clamped_to_one, "eigenvalue 1 - β along k, 1 elsewhere", "β = 1.7"),
@@ -429,11 +587,16 @@ MUTANTS = [
     ("06.generalized_householder", householder_copying_beta, GRADIENTS, "gradient with respect to beta is not connected to autograd"),
     ("06.generalized_householder", householder_detached, GRADIENTS, NOT_CONNECTED),
     ("06.generalized_householder", householder_normalising_in_place, IN_PLACE, "modified its input `key`"),
+    ("06.generalized_householder", householder_in_float32_for_float64_keys, "float64 keys give float64 matrices, to float64's precision",
+     "dtype torch.float32"),
+    ("06.generalized_householder", householder_with_beta_missing_an_axis, "a batch of keys and βs", "raised RuntimeError"),
+    ("06.generalized_householder", householder_with_the_mean_norm, "a batch of keys and βs", "first mismatch"),
     ("07.permutation_reflections", swaps_in_the_wrong_order, "the 3-cycle 0 → 1 → 2 → 0 is two reflections, in order", "first mismatch"),
     ("07.permutation_reflections", one_swap_per_cycle_member, "the identity needs none", "2 reflections, expected n - c(σ) = 0"),
     ("07.permutation_reflections", swaps_of_neighbours, "the 3-cycle 0 → 1 → 2 → 0 is two reflections, in order", "first mismatch"),
     ("07.permutation_reflections", swaps_in_the_default_dtype, "keys in the dtype asked for (float64 by default)",
      "with dtype=torch.float32, your keys are torch.float64"),
+    ("07.permutation_reflections", swaps_stacked_into_a_tensor, "the identity needs none", "expected a list of keys"),
     ("07.delta_product_by_interleaving", interleaving_with_the_query_first, "n_h = 2 equals the native recurrence", "first mismatch"),
     ("07.delta_product_by_interleaving", interleaving_sub_steps_first, "n_h = 2 equals the native recurrence", "first mismatch"),
     ("07.delta_product_by_interleaving", interleaving_with_the_gate_everywhere, "gated, n_h = 4: α at each token's first sub-step", "first mismatch"),
@@ -455,21 +618,43 @@ MUTANTS = [
     ("08.prefix_products", products_starting_from_the_first_letter, "the identity (0) keeps the product: 1, 0, 0, 0 -> 1, 1, 1, 1",
      "position t = 0"),
     ("08.prefix_products", products_in_place, IN_PLACE, "modified its input `words`"),
-    ("08.transition_matrices", transposed_transitions, "the 6 elements of S3", "first mismatch"),
-    ("08.transition_matrices", transitions_multiplied_in_the_wrong_order, "the 6 elements of S3", "first mismatch"),
+    ("08.prefix_products", products_by_summing_indices, PRODUCTS_TABLE, "your function computes with the indices themselves"),
+    ("08.prefix_products", products_as_floats, PRODUCTS_TYPE, "got torch.float32 tensor of shape (2, 4)"),
+    ("08.prefix_products", products_without_the_last_position, PRODUCTS_TYPE, "got torch.int64 tensor of shape (2, 3)"),
+    ("08.prefix_products", products_of_the_first_steps(8), "random words in S4", "all 8 words are right before t = 8"),
+    ("08.prefix_products", products_of_the_first_steps(64), "long words: T = 1000 in S3", "all 4 words are right before t = 64"),
+    ("08.transition_matrices", transposed_transitions, "the 6 elements of S3", TRANSPOSES),
+    ("08.transition_matrices", transitions_multiplied_in_the_wrong_order, "the 6 elements of S3", TRANSPOSES),
+    ("08.transition_matrices", transitions_with_the_keys_reversed, "the 6 elements of S3", TRANSPOSES),
+    ("08.transition_matrices", transitions_of_rows, "the 6 elements of S3", TRANSPOSES),
     ("08.transition_matrices", transitions_of_projections, "the 6 elements of S3", "first mismatch"),
+    ("08.transition_matrices", transitions_squeezed, "a single permutation gives (1, n, n)", "got a torch.float32 tensor of shape (3, 3)"),
     ("08.transition_matrices", transitions_in_float64, "float32 unless a dtype is given", "got torch.float64"),
+    ("08.transition_matrices", transitions_with_keys_in_the_dtype, "float32 unless a dtype is given", "got torch.float64"),
     ("08.transition_matrices", transitions_always_in_float32, "exact in float16 (swap reflections are 0s and ±1s)",
      "expected a torch.float16 tensor"),
-    ("08.sequence_accuracy", accuracy_per_position, "a sequence never recovers from a mistake", "first mismatch"),
-    ("08.sequence_accuracy", accuracy_with_padding_marked_after_the_cumprod, "a sequence never recovers from a mistake", "first mismatch at [t=2]"),
-    ("08.sequence_accuracy", accuracy_cumulated_over_rows, "a sequence never recovers from a mistake", "first mismatch"),
+    ("08.transition_matrices", transitions_written_out_from_sigma, REFLECTIONS, "never called permutation_reflections"),
+    ("08.transition_matrices", transitions_calling_the_reflections_for_show, REFLECTIONS, "your matrices should follow it"),
+    ("08.sequence_accuracy", accuracy_in_float64, ACCURACY_TYPE, "dtype torch.float64, expected torch.float32"),
+    ("08.sequence_accuracy", accuracy_keeping_the_row_dimension, ACCURACY_TYPE, "has shape (1, 7), expected (7,)"),
+    ("08.sequence_accuracy", accuracy_averaged_over_time, ACCURACY_TYPE, "has shape (4,), expected (7,)"),
+    ("08.sequence_accuracy", accuracy_from_the_first_mistake, "all right: 1 at every position", "first mismatch at [t=0]"),
+    ("08.sequence_accuracy", accuracy_up_to_the_previous_position, "a mistake counts at its own position: T = 1, every row wrong -> 0",
+     "yours 1.000000, expected 0.000000"),
+    ("08.sequence_accuracy", accuracy_by_integer_division, "a fraction of all N rows: 1 of 3 right -> 1/3", "yours 0.000000, expected 0.333333"),
+    ("08.sequence_accuracy", accuracy_per_position, NEVER_RECOVERS, "first mismatch at [t=1]"),
+    ("08.sequence_accuracy", accuracy_cumulated_over_rows, NEVER_RECOVERS, "first mismatch at [t=0]"),
+    ("08.sequence_accuracy", accuracy_from_the_end, NEVER_RECOVERS, "first mismatch at [t=1]"),
+    ("08.sequence_accuracy", accuracy_as_a_running_mean, NEVER_RECOVERS, "first mismatch at [t=1]"),
+    ("08.sequence_accuracy", accuracy_of_whole_sequences, "a later mistake does not count earlier", "first mismatch at [t=0]"),
+    ("08.sequence_accuracy", accuracy_as_a_running_minimum_of_positions, "rows go wrong at different positions: count rows, not positions",
+     "first mismatch at [t=2]"),
+    ("08.sequence_accuracy", accuracy_with_padding_marked_after_the_cumprod, "padding after a mistake does not revive the row",
+     "first mismatch at [t=2]"),
     ("08.sequence_accuracy", accuracy_scoring_padding, "positions with target -1 count as right", "first mismatch"),
     ("08.sequence_accuracy", accuracy_with_padding_clamped_to_zero, "positions with target -1 count as right", "first mismatch at [t=1]"),
     ("08.sequence_accuracy", accuracy_over_unpadded_rows, "positions with target -1 count as right", "first mismatch at [t=3]"),
     ("08.sequence_accuracy", accuracy_with_padding_from_the_length, "positions with target -1 count as right", "first mismatch at [t=1]"),
-    ("08.sequence_accuracy", accuracy_from_the_first_mistake, "all right: 1 at every position", "first mismatch at [t=0]"),
-    ("08.sequence_accuracy", accuracy_in_float64, "all right: 1 at every position", "dtype torch.float64, expected torch.float32"),
     ("08.sequence_accuracy", accuracy_filling_the_padding_of_targets, IN_PLACE, "modified its input `targets`"),
     ("08.sequence_accuracy", accuracy_blanking_the_padding_of_predictions, IN_PLACE, "modified its input `predictions`"),
 ]
@@ -492,12 +677,20 @@ def test_in_place_mutants_get_every_value_right(exercise_id, mutant):
 # --- correct solutions in other styles ------------------------------------------------------------------------
 
 
-def step_with_the_dense_transition(state, k, v, beta, alpha=None):
-    identity = torch.eye(k.shape[-1], dtype=state.dtype)
-    transition = identity - beta[..., None, None] * k[..., :, None] * k[..., None, :]
-    if alpha is not None:
-        transition = alpha[..., None, None] * transition
-    return transition @ state + beta[..., None, None] * k[..., :, None] * v[..., None, :]
+def step_by_matmuls(state, k, v, beta, alpha=None):
+    """Sᵀk and the outer product by matmuls of (D_k, 1) and (1, D_v) matrices: no D_k × D_k matrix either."""
+    state = state if alpha is None else state * alpha[..., None, None]
+    column = k[..., None]
+    error = v[..., None] - state.transpose(-1, -2) @ column
+    return state + beta[..., None, None] * (column @ error.transpose(-1, -2))
+
+
+def step_gating_after_the_erase(state, k, v, beta, alpha=None):
+    """α (S - β k (Sᵀk)ᵀ) + β k vᵀ: the gate may come after the erase, which it commutes with."""
+    read = torch.einsum("bhkv,bhk->bhv", state, k)
+    erased = state - beta[..., None, None] * k[..., :, None] * read[..., None, :]
+    erased = erased if alpha is None else alpha[..., None, None] * erased
+    return erased + beta[..., None, None] * k[..., :, None] * v[..., None, :]
 
 
 def step_in_float64_cast_back(state, k, v, beta, alpha=None):
@@ -522,6 +715,13 @@ def householder_with_diag_embed(key, beta):
     return torch.diag_embed(torch.ones_like(key)) - beta[..., None, None] * unit.unsqueeze(-1) * unit.unsqueeze(-2)
 
 
+def householder_split_along_the_key(key, beta):
+    """(I - P) + (1 - β) P with P = k kᵀ / (kᵀk): the identity off the key, 1 - β along it."""
+    beta = torch.as_tensor(beta, dtype=key.dtype)
+    projection = torch.einsum("...i,...j->...ij", key, key) / (key * key).sum(-1)[..., None, None]
+    return (torch.eye(key.shape[-1], dtype=key.dtype) - projection) + (1 - beta)[..., None, None] * projection
+
+
 def reflections_walking_the_cycles(permutation, dtype=torch.float64):
     """Follows σ from each unseen point by hand, with keys e_j - e_i (the same reflections as e_i - e_j)."""
     n, seen, keys = len(permutation), set(), []
@@ -544,6 +744,17 @@ def swaps_of_neighbours_from_the_end(permutation, dtype=torch.float64):
     n = len(permutation)
     return [householder.swap_key(cycle[i], cycle[i + 1], n, dtype) for cycle in householder.cycles(permutation)
             for i in reversed(range(len(cycle) - 1))]
+
+
+def swaps_around_the_last_point(permutation, dtype=torch.float64):
+    """(a_L a₁) first, then (a_L a₂), …, (a_L a_{L-1}): the pivot at the end of each cycle works as well."""
+    n = len(permutation)
+    return [householder.swap_key(cycle[-1], point, n, dtype) for cycle in householder.cycles(permutation) for point in cycle[:-1]]
+
+
+def swaps_of_half_length_keys(permutation, dtype=torch.float64):
+    """Keys (e_j - e_i) / √2: the reflection depends on the direction of a key only."""
+    return [-key / 2**0.5 for key in householder.permutation_reflections(permutation, dtype)]
 
 
 def interleaving_by_stacking(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule):
@@ -595,6 +806,29 @@ def transitions_by_hand(permutations, dtype=torch.float32):
     return torch.stack(matrices)
 
 
+def transitions_by_normalised_keys(permutations, dtype=torch.float32):
+    """I - 2 k̂ k̂ᵀ with k̂ = k / ‖k‖, as the notebook writes it: float64 rounding (2.2e-16) where the helper is exact."""
+    n, matrices = len(permutations[0]), []
+    for permutation in permutations:
+        product = torch.eye(n, dtype=torch.float64)
+        for key in householder.permutation_reflections(permutation):
+            unit = key / key.norm()
+            product = (torch.eye(n, dtype=torch.float64) - 2.0 * torch.outer(unit, unit)) @ product
+        matrices.append(product)
+    return torch.stack(matrices).to(dtype)
+
+
+def transitions_by_rank_one_updates(permutations, dtype=torch.float32):
+    """H P = P - 2 k (kᵀP) / (kᵀk), without forming H."""
+    n, matrices = len(permutations[0]), []
+    for permutation in permutations:
+        product = torch.eye(n, dtype=torch.float64)
+        for key in householder.permutation_reflections(permutation):
+            product = product - 2.0 * torch.outer(key, key @ product) / key.dot(key)
+        matrices.append(product)
+    return torch.stack(matrices).to(dtype)
+
+
 def accuracy_by_cummin(predictions, targets):
     right = predictions.eq(targets).logical_or(targets.eq(-1))
     return right.cummin(dim=1).values.float().mean(dim=0)
@@ -610,24 +844,58 @@ def accuracy_masking_the_predictions(predictions, targets):
 
 
 ALTERNATIVES = [
-    ("06.delta_rule_step", step_with_the_dense_transition),
+    ("06.delta_rule_step", step_by_matmuls),
+    ("06.delta_rule_step", step_gating_after_the_erase),
     ("06.delta_rule_step", step_in_float64_cast_back),
     ("06.generalized_householder", householder_by_f_normalize),
     ("06.generalized_householder", householder_with_diag_embed),
+    ("06.generalized_householder", householder_split_along_the_key),
     ("07.permutation_reflections", reflections_walking_the_cycles),
     ("07.permutation_reflections", swaps_of_neighbours_from_the_end),
+    ("07.permutation_reflections", swaps_around_the_last_point),
+    ("07.permutation_reflections", swaps_of_half_length_keys),
     ("07.delta_product_by_interleaving", interleaving_by_stacking),
     ("07.delta_product_by_interleaving", interleaving_reading_at_every_sub_step),
     ("08.prefix_products", products_by_doubling),
     ("08.prefix_products", products_over_unbind),
     ("08.transition_matrices", transitions_by_hand),
+    ("08.transition_matrices", transitions_by_normalised_keys),
+    ("08.transition_matrices", transitions_by_rank_one_updates),
     ("08.sequence_accuracy", accuracy_by_cummin),
     ("08.sequence_accuracy", accuracy_by_counting_mistakes),
     ("08.sequence_accuracy", accuracy_masking_the_predictions),
 ]
 
 
+HINTED_06_07 = [
+    ("06.delta_rule_step", step_in_float32_cast_back, "Compute in the inputs' dtype"),
+    ("06.delta_rule_step", step_reading_s_times_k, "Read first: r = Sᵀk"),
+    ("06.generalized_householder", householder_in_float32_for_float64_keys, "Compute in the inputs' dtype"),
+    ("06.generalized_householder", householder_with_beta_missing_an_axis, "[..., None, None]"),
+    ("07.permutation_reflections", swaps_stacked_into_a_tensor, "not one stacked tensor"),
+]
+
+
+@pytest.mark.parametrize("exercise_id,mutant,hint", HINTED_06_07, ids=[h[1].__name__ for h in HINTED_06_07])
+def test_the_explained_row_of_lessons_06_07_hints_at_the_mistake_made(exercise_id, mutant, hint):
+    diagnosis = check_quietly(exercise_id, mutant).diagnosis
+    assert any(hint in text for text in diagnosis.hints), diagnosis.hints
+
+
 @pytest.mark.parametrize("exercise_id,alternative", ALTERNATIVES, ids=[a[1].__name__ for a in ALTERNATIVES])
 def test_correct_solutions_in_other_styles_pass(exercise_id, alternative):
     result = check_quietly(exercise_id, alternative)
     assert result.passed, result.report()
+
+
+def test_transposed_transitions_get_hints_about_the_columns_whatever_the_row_says():
+    """Keys reversed, a product transposed or rows for columns all give P_σᵀ: the S3 row's hints are then about that."""
+    for mutant in (transitions_with_the_keys_reversed, transitions_of_rows):
+        diagnosis = check_quietly("08.transition_matrices", mutant).diagnosis
+        assert "column i holds its 1 in row σ(i)" in diagnosis.hints[0], diagnosis.hints
+
+
+def test_the_reflections_row_stands_in_for_the_helper_and_puts_it_back():
+    rows = {row.name: row for row in check_quietly("08.transition_matrices", transitions_by_hand).rows}
+    assert rows[REFLECTIONS].passed
+    assert householder.permutation_reflections is automata.permutation_reflections is lesson08.LIBRARY_REFLECTIONS

@@ -101,6 +101,27 @@ def ut_substituting_in_place(k, beta, decay=None):
     return transform
 
 
+def ut_normalising_the_keys(k, beta, decay=None):
+    """'DeltaNet keys are unit vectors': the same T for unit keys, another one for the rest."""
+    return chunkwise.ut_transform(k / k.norm(dim=-1, keepdim=True).detach(), beta, decay)
+
+
+def ut_by_f_normalize(k, beta, decay=None):
+    return chunkwise.ut_transform(F.normalize(k, dim=-1), beta, decay)
+
+
+def ut_decaying_in_place(k, beta, decay=None):
+    gram = k @ k.transpose(-1, -2)
+    if decay is not None:
+        gram = decay.mul_(gram)  # into the caller's decay
+    return torch.linalg.inv(identity_like(k) + torch.tril(beta[..., :, None] * gram, diagonal=-1))
+
+
+def ut_substituting_the_transposed_system(k, beta, decay=None):
+    """forward_substitution_inverse of Aᵀ, transposed back: Aᵀ is upper triangular, which the helper refuses on every input."""
+    return chunkwise.forward_substitution_inverse(strictly_lower(k, beta, decay).transpose(-1, -2)).transpose(-1, -2)
+
+
 def ut_substituting_into_default_zeros(k, beta, decay=None):
     lower = strictly_lower(k, beta, decay)
     transform = torch.zeros(lower.shape)
@@ -118,13 +139,19 @@ def library_gates(beta, alpha):
     return chunkwise.decay_matrix(gates), torch.cumprod(gates, dim=-1)
 
 
-def chunk_from(q, k, v, beta, state, scale, decay, cumulative, transform, *, diagonal=0, decay_the_writes=True):
-    """The rest of a chunk from Γ, g and T as the library computes it; the keywords make it wrong in one way."""
+def chunk_from(q, k, v, beta, state, scale, decay, cumulative, transform, *, diagonal=0, decay_the_writes=True, rank_one_writes=False):
+    """The rest of a chunk from Γ, g and T as the library computes it; the keywords make it wrong in one way
+    (``rank_one_writes``: right values, but the new state built by one rank-one update per token, not one product)."""
     w = transform @ ((beta * cumulative)[..., None] * k)
     u = transform @ (beta[..., None] * v) - w @ state
     outputs = scale * (cumulative[..., None] * (q @ state) + (torch.tril(q @ k.transpose(-1, -2), diagonal) * decay) @ u)
     writes = decay[..., -1, :, None] * u if decay_the_writes else u
-    return outputs, cumulative[..., -1, None, None] * state + k.transpose(-1, -2) @ writes
+    new_state = cumulative[..., -1, None, None] * state
+    if rank_one_writes:
+        for i in range(k.shape[-2]):
+            new_state = new_state + k[..., i, :, None] * writes[..., i, None, :]
+        return outputs, new_state
+    return outputs, new_state + k.transpose(-1, -2) @ writes
 
 
 def chunk_ignoring_the_state_in_u(q, k, v, beta, state, alpha=None, scale=1.0):
@@ -166,6 +193,24 @@ def chunk_with_a_detached_transform(q, k, v, beta, state, alpha=None, scale=1.0)
     decay, cumulative = library_gates(beta, alpha)
     transform = chunkwise.ut_transform(k, beta, decay).detach()  # "T is a constant of the chunk"
     return chunk_from(q, k, v, beta, state, scale, decay, cumulative, transform)
+
+
+def chunk_by_the_recurrence(q, k, v, beta, state, alpha=None, scale=1.0):
+    """Token by token, as deltanet.delta_rule: every number right, and no WY form."""
+    outputs = []
+    for t in range(q.shape[2]):
+        state = deltanet.delta_rule_step(state, k[:, :, t], v[:, :, t], beta[:, :, t], None if alpha is None else alpha[:, :, t])
+        outputs.append(scale * torch.einsum("bhkv,bhk->bhv", state, q[:, :, t]))
+    return torch.stack(outputs, dim=2), state
+
+
+def chunk_writing_the_state_token_by_token(q, k, v, beta, state, alpha=None, scale=1.0):
+    decay, cumulative = library_gates(beta, alpha)
+    return chunk_from(q, k, v, beta, state, scale, decay, cumulative, chunkwise.ut_transform(k, beta, decay), rank_one_writes=True)
+
+
+def chunk_normalising_the_keys(q, k, v, beta, state, alpha=None, scale=1.0):
+    return chunkwise.delta_rule_chunk(q, F.normalize(k, dim=-1), v, beta, state, alpha, scale)
 
 
 def chunk_updating_state_in_place(q, k, v, beta, state, alpha=None, scale=1.0):
@@ -311,6 +356,48 @@ def driver_preallocating_default_zeros(q, k, v, beta, alpha=None, initial_state=
     return outputs, state
 
 
+def driver_reshaping_instead_of_transposing(q, k, v, beta, alpha=None, initial_state=None, scale=None, chunk_size=64):
+    """x.reshape(B, H, T, D) where x.transpose(1, 2) belongs: the same shape, steps and heads mixed up."""
+    state, scale = stub_prelude(q, k, v, beta, alpha, initial_state, scale, chunk_size)
+    batch, steps, heads = q.shape[:3]
+
+    def heads_first(x):
+        return None if x is None else x.reshape(batch, heads, steps, *x.shape[3:])
+
+    outputs = []
+    for start in range(0, steps, chunk_size):
+        parts = [None if x is None else x[:, :, start:start + chunk_size] for x in map(heads_first, (q, k, v, beta, alpha))]
+        chunk_outputs, state = chunkwise.delta_rule_chunk(*parts[:4], state, parts[4], scale)
+        outputs.append(chunk_outputs)
+    return torch.cat(outputs, dim=2).reshape(batch, steps, heads, -1), state
+
+
+def driver_with_the_heads_first(q, k, v, beta, alpha=None, initial_state=None, scale=None, chunk_size=64):
+    """(B, T, H, D) -> (H, B, T, D) by x.permute(2, 0, 1, 3): delta_rule_chunk refuses it whenever B ≠ H."""
+    state, scale = stub_prelude(q, k, v, beta, alpha, initial_state, scale, chunk_size)
+
+    def heads_first(x):
+        return None if x is None else x.permute(2, 0, 1, *range(3, x.dim()))
+
+    outputs = []
+    for start in range(0, q.shape[1], chunk_size):
+        parts = [None if x is None else x[:, :, start:start + chunk_size] for x in map(heads_first, (q, k, v, beta, alpha))]
+        chunk_outputs, state = chunkwise.delta_rule_chunk(*parts[:4], state, parts[4], scale)
+        outputs.append(chunk_outputs)
+    return torch.cat(outputs, dim=2).permute(1, 2, 0, 3), state
+
+
+def driver_dropping_the_returned_state(q, k, v, beta, alpha=None, initial_state=None, scale=None, chunk_size=64):
+    """outputs, _ = delta_rule_chunk(...): every chunk from S₀, and S₀ returned as the final state."""
+    state, scale = stub_prelude(q, k, v, beta, alpha, initial_state, scale, chunk_size)
+    outputs = []
+    for start in range(0, q.shape[1], chunk_size):
+        parts = [heads_first(x, slice(start, start + chunk_size)) for x in (q, k, v, beta, alpha)]
+        chunk_outputs, _ = chunkwise.delta_rule_chunk(*parts[:4], state, parts[4], scale)
+        outputs.append(chunk_outputs.transpose(1, 2))
+    return torch.cat(outputs, dim=1), state
+
+
 def driver_writing_into_the_initial_state(q, k, v, beta, alpha=None, initial_state=None, scale=None, chunk_size=64):
     outputs, state = sliced_driver(q, k, v, beta, alpha, initial_state, scale, chunk_size)
     if initial_state is not None:
@@ -318,6 +405,11 @@ def driver_writing_into_the_initial_state(q, k, v, beta, alpha=None, initial_sta
     return outputs, state
 
 
+IN_PLACE = "does not modify its inputs"
+UT_LENGTHS = "keys of any length: K as given"
+CHUNK_LENGTHS = "keys of any length: K as given"
+WY_FORM = "the WY form: the state enters a fixed number of times, whatever C"
+ONE_CHUNK = "one chunk: chunk_size ≥ T (T = 10, C = 64)"
 MUTANTS = [
     ("09.ut_transform", ut_including_the_diagonal, "two steps by hand", "first mismatch"),
     ("09.ut_transform", ut_with_beta_on_the_columns, "two steps by hand", "first mismatch"),
@@ -332,6 +424,10 @@ MUTANTS = [
     ("09.ut_transform", ut_through_numpy, "gradient matches autograd", "T is not connected to autograd"),
     ("09.ut_transform", ut_substituting_in_place, "gradient matches autograd", "backpropagating through T raised RuntimeError"),
     ("09.ut_transform", ut_with_bmm, "the same T for any leading dims: (2, 3, C, D_k) and (C, D_k)", "raised RuntimeError"),
+    ("09.ut_transform", ut_normalising_the_keys, UT_LENGTHS, "T: first mismatch"),
+    ("09.ut_transform", ut_by_f_normalize, UT_LENGTHS, "T: first mismatch"),
+    ("09.ut_transform", ut_decaying_in_place, IN_PLACE, "modified its input `decay`"),
+    ("09.ut_transform", ut_substituting_the_transposed_system, "two steps by hand", "raised ValueError: strictly_lower must be zero"),
     ("09.delta_rule_chunk", chunk_reading_out_with_strict_mask, "one token from a zero state: o₁ = β₁(q₁·k₁)v₁", "first mismatch"),
     ("09.delta_rule_chunk", chunk_ignoring_the_state_in_u, "from a given state S₀", "first mismatch"),
     ("09.delta_rule_chunk", chunk_forgetting_scale, "a chunk of 64, scale 1/√D_k", "the chunk's outputs: first mismatch"),
@@ -340,15 +436,21 @@ MUTANTS = [
     ("09.delta_rule_chunk", chunk_dividing_cumulative_gates, "gates at their edges: α = 0 (a reset), α = 1, β = 0, β = 2",
      "non-finite value"),
     ("09.delta_rule_chunk", chunk_with_gates_of_default_dtype, "keeps float64 as float64", "raised TypeError: alpha is torch.float32"),
-    ("09.delta_rule_chunk", chunk_updating_state_in_place, "does not modify its inputs", "modified its input `state`"),
+    ("09.delta_rule_chunk", chunk_updating_state_in_place, IN_PLACE, "modified its input `state`"),
     ("09.delta_rule_chunk", chunk_with_a_detached_transform, "gradient matches autograd", "the gradient with respect to k"),
+    ("09.delta_rule_chunk", chunk_normalising_the_keys, CHUNK_LENGTHS, "the chunk's outputs: first mismatch"),
+    ("09.delta_rule_chunk", chunk_by_the_recurrence, WY_FORM, "for a chunk of 8 steps and"),
+    ("09.delta_rule_chunk", chunk_writing_the_state_token_by_token, WY_FORM, "it updates the state token by token"),
     ("09.chunk_delta_rule", driver_without_carry, "T = 48 in chunks of 16: the state carries across chunks",
      "the first chunk (steps 0 to 15) is right, a later one is not: the outputs: first mismatch at [b=0, t=16"),
-    ("09.chunk_delta_rule", driver_dropping_the_tail, "one chunk: chunk_size ≥ T (T = 10, C = 64)", "expected a non-empty list"),
-    ("09.chunk_delta_rule", driver_with_full_chunks_only, "T = 40 in chunks of 16: the last chunk has 8 steps", "has shape (2, 48, 2, 3)"),
-    ("09.chunk_delta_rule", driver_keeping_the_padded_outputs, "one chunk: chunk_size ≥ T (T = 10, C = 64)", "has shape (2, 64, 2, 3)"),
-    ("09.chunk_delta_rule", driver_padding_with_the_last_step, "one chunk: chunk_size ≥ T (T = 10, C = 64)", "the final state S_T"),
-    ("09.chunk_delta_rule", driver_recomputing_the_scale, "one chunk: chunk_size ≥ T (T = 10, C = 64)",
+    ("09.chunk_delta_rule", driver_dropping_the_tail, ONE_CHUNK, "expected a non-empty list"),
+    ("09.chunk_delta_rule", driver_with_full_chunks_only, "T = 40 in chunks of 16: the last chunk has 8 steps", "has shape (2, 48, 3, 5)"),
+    ("09.chunk_delta_rule", driver_keeping_the_padded_outputs, ONE_CHUNK, "has shape (2, 64, 3, 5)"),
+    ("09.chunk_delta_rule", driver_reshaping_instead_of_transposing, ONE_CHUNK, "the outputs: first mismatch"),
+    ("09.chunk_delta_rule", driver_with_the_heads_first, ONE_CHUNK, "raised ValueError: q must have shape (2, 3, 10, 4)"),
+    ("09.chunk_delta_rule", driver_dropping_the_returned_state, ONE_CHUNK, "the state delta_rule_chunk returns is never kept"),
+    ("09.chunk_delta_rule", driver_padding_with_the_last_step, ONE_CHUNK, "the final state S_T"),
+    ("09.chunk_delta_rule", driver_recomputing_the_scale, ONE_CHUNK,
      "the outputs: first mismatch at [b=0, t=0"),
     ("09.chunk_delta_rule", driver_forgetting_the_initial_state, "from an initial state S₀", "first mismatch"),
     ("09.chunk_delta_rule", driver_forgetting_alpha, "gated, with a reset (α = 0)", "first mismatch"),
@@ -358,7 +460,7 @@ MUTANTS = [
     ("09.chunk_delta_rule", driver_in_one_piece, "works chunk by chunk through delta_rule_chunk", "pieces of 40 steps"),
     ("09.chunk_delta_rule", driver_in_unequal_pieces, "works chunk by chunk through delta_rule_chunk", "your calls had 14, 14, 12 steps"),
     ("09.chunk_delta_rule", driver_preallocating_default_zeros, "keeps float64 as float64", "dtype torch.float32"),
-    ("09.chunk_delta_rule", driver_writing_into_the_initial_state, "does not modify its inputs", "modified its input `initial_state`"),
+    ("09.chunk_delta_rule", driver_writing_into_the_initial_state, IN_PLACE, "modified its input `initial_state`"),
     ("09.chunk_delta_rule", driver_detaching_the_state, "gradient matches autograd", "the final state is not connected"),
 ]
 
@@ -406,6 +508,18 @@ def chunk_by_solving_for_u(q, k, v, beta, state, alpha=None, scale=1.0):
     return outputs, cumulative[..., -1, None, None] * state + torch.einsum("bhck,bhc,bhcv->bhkv", k, last, u)
 
 
+def chunk_from_ut_transform(q, k, v, beta, state, alpha=None, scale=1.0):
+    decay, cumulative = library_gates(beta, alpha)
+    return chunk_from(q, k, v, beta, state, scale, decay, cumulative, chunkwise.ut_transform(k, beta, decay))
+
+
+def chunk_by_forward_substitution(q, k, v, beta, state, alpha=None, scale=1.0):
+    """T by the spelled-out substitution: a Python loop over the C rows of a (C, C) matrix, which never touches the state."""
+    decay, cumulative = library_gates(beta, alpha)
+    transform = chunkwise.forward_substitution_inverse(strictly_lower(k, beta, decay))
+    return chunk_from(q, k, v, beta, state, scale, decay, cumulative, transform)
+
+
 def driver_by_slices(*args, **kwargs):
     return sliced_driver(*args, **kwargs)
 
@@ -442,6 +556,8 @@ ALTERNATIVES = [
     ("09.ut_transform", ut_by_spelled_out_substitution),
     ("09.ut_transform", ut_by_rows_in_a_list),
     ("09.delta_rule_chunk", chunk_by_solving_for_u),
+    ("09.delta_rule_chunk", chunk_from_ut_transform),
+    ("09.delta_rule_chunk", chunk_by_forward_substitution),
     ("09.chunk_delta_rule", driver_by_slices),
     ("09.chunk_delta_rule", driver_by_split),
     ("09.chunk_delta_rule", driver_into_preallocated_outputs),
@@ -479,3 +595,15 @@ def test_the_structure_row_stands_in_for_a_learners_own_chunk_function_and_puts_
     assert "not implemented" in rows["T = 48 in chunks of 16: the state carries across chunks"].message
     assert driver.__globals__["delta_rule_chunk"] is own_chunk
     assert chunkwise.delta_rule_chunk is lesson09.LIBRARY_CHUNK is delta_rule_chunk
+
+
+def test_the_wy_row_counts_a_fixed_number_of_state_operations_for_the_wy_form_and_more_for_the_recurrence():
+    library = [lesson09.operations_on_the_state(chunkwise.delta_rule_chunk, size) for size in (8, 16)]
+    recurrence = [lesson09.operations_on_the_state(chunk_by_the_recurrence, size) for size in (8, 16)]
+    assert library[0] == library[1] > 0
+    assert recurrence[1] - recurrence[0] >= 8, recurrence
+
+
+def test_a_driver_that_drops_the_state_delta_rule_chunk_returns_is_told_to_keep_it():
+    diagnosis = check_quietly("09.chunk_delta_rule", driver_dropping_the_returned_state).diagnosis
+    assert diagnosis.hints == lesson09.STATE_KEPT_HINTS

@@ -13,7 +13,6 @@ graph autograd cannot go back through, a scan that does not work chunk by chunk)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -61,26 +60,54 @@ def random_inputs(
     return a, b, h0
 
 
+def reversed_prefixes(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """The states of the steps composed the other way round, the last one acting first: h_t = sum over s <= t of
+    (a_1 ... a_{s-1}) b_s, with h0 folded into the first step (b_1 -> a_1 h0 + b_1), in float64."""
+    a, b = a.double(), b.double()
+    if h0 is not None:
+        b = torch.cat([a[:, :1] * h0.double()[:, None] + b[:, :1], b[:, 1:]], dim=1)
+    gate, total, states = torch.ones_like(a[:, 0]), torch.zeros_like(b[:, 0]), []
+    for t in range(a.shape[1]):
+        total = total + gate * b[:, t]
+        gate = gate * a[:, t]
+        states.append(total)
+    return torch.stack(states, dim=1)
+
+
+def expect_states(got: Any, a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None, tolerance: tuple[float, float],
+                  order_hints: tuple[str, ...] = ()) -> None:
+    """``got`` against ``loop64`` in the inputs' dtype. With ``order_hints``, a mismatch whose states are those of the
+    steps composed in the opposite order (a scan calling combine(later, earlier)) says so and gets those hints."""
+    try:
+        expect_tensor_close(got, loop64(a, b, h0).to(a.dtype), "h", STATES, *tolerance)
+    except CheckFailed as mismatch:
+        if order_hints and isinstance(got, torch.Tensor) and got.shape == a.shape and bool(
+                torch.allclose(got.detach().double(), reversed_prefixes(a, b, h0), rtol=1e-3, atol=1e-3)):
+            raise CheckFailed(f"{mismatch}; yours are the states of the steps composed in the opposite order, the later "
+                              "step acting first", order_hints) from None
+        raise
+
+
 def matches_loop(
     name: str, call: ScanCall, batch: int, steps: int, width: int, hints: tuple[str, ...] | None = None,
-    dtype: torch.dtype = torch.float64, tolerance: tuple[float, float] = (1e-9, 1e-7), **options: Any,
+    dtype: torch.dtype = torch.float64, tolerance: tuple[float, float] = (1e-9, 1e-7), order_hints: tuple[str, ...] = (),
+    **options: Any,
 ) -> Case:
     """A value row: the learner's scan against ``loop64`` on seeded inputs in ``dtype`` (``options`` go to ``random_inputs``)."""
 
     def run(fn: Callable[..., Any]) -> None:
         a, b, h0 = (None if x is None else x.to(dtype) for x in random_inputs(name, batch, steps, width, **options))
-        atol, rtol = tolerance
-        expect_tensor_close(call_learner(call, fn, a, b, h0), loop64(a, b, h0).to(dtype), "h", STATES, atol, rtol)
+        expect_states(call_learner(call, fn, a, b, h0), a, b, h0, tolerance, order_hints)
 
     return Case(name, run, HINTS.get(name, ()) if hints is None else hints, GENERAL)
 
 
 def exact_case(name: str, call: ScanCall, a: torch.Tensor, b: torch.Tensor, hints: tuple[str, ...],
-               h0: torch.Tensor | None = None, priority: int = GENERAL) -> Case:
+               h0: torch.Tensor | None = None, priority: int = GENERAL, order_hints: tuple[str, ...] = ()) -> Case:
     """A row on hand-made float64 inputs whose states are exact, compared with tolerance 0."""
 
     def run(fn: Callable[..., Any]) -> None:
-        expect_tensor_close(call_learner(call, fn, a, b, h0), loop64(a, b, h0), "h", STATES, atol=0, rtol=0)
+        expect_states(call_learner(call, fn, a, b, h0), a, b, h0, (0, 0), order_hints)
 
     return Case(name, run, hints, priority)
 
@@ -162,22 +189,65 @@ HINTS: dict[str, tuple[str, ...]] = {
         "an underscore (mul_, add_), and h = h0 followed by h.mul_(...) writes into h0.",
     ),
     "connected to autograd": (
-        "Writing states into a preallocated tensor and reading them back breaks autograd.",
-        "Keep the states in a Python list and torch.stack them at the end; use only torch operations on tensors.",
+        "Autograd must be able to go back from h to a, b and h0: compute h with torch operations on the tensors you are given.",
+        "Try it yourself: call your scan on tensors made with requires_grad=True, then .sum().backward() on what it returns.",
+    ),
+    "keeps float64 as float64": (
+        "A tensor made without a dtype (torch.zeros(a.shape), torch.tensor([...])) is float32, and so is a numpy array "
+        "made from .float(): make new tensors with torch.zeros_like(a), a.new_zeros(...) or dtype=a.dtype.",
+        "Compute in torch and in the inputs' dtype from start to end: a float32 step cast back to float64 keeps float32's "
+        "rounding, about 1e-7 of the states.",
     ),
     "long sequence T = 1000": ("A round must combine with the step `offset` positions earlier, for offsets 1, 2, 4, ...",),
 }
 
 
-def scan_cases(call: ScanCall) -> list[Case]:
-    """The properties every diagonal scan must have, whatever its algorithm."""
+def float32_error(got: torch.Tensor, expected: torch.Tensor) -> float | None:
+    """The relative error of float64 ``got`` when it is float32's rounding (between 1e-12 and 1e-5 of the largest
+    state: float64 in any order of operations is a thousand times closer), else None."""
+    error = (got.detach() - expected).abs().max().item() / max(expected.abs().max().item(), 1e-30)
+    return error if 1e-12 < error < 1e-5 else None
+
+
+def keeps_float64_case(call: ScanCall) -> Case:
+    """A scan of float64 inputs returns float64 states, as precise as float64: a float32 tensor on the way (one made
+    without a dtype, numpy's float32) shows in the dtype or in float32's rounding, whatever else the scan does."""
+
+    def run(fn: Callable[..., Any]) -> None:
+        a, b, h0 = random_inputs("keeps float64", 2, 9, 3, with_h0=True)
+        got = call_learner(call, fn, a, b, h0)
+        if not isinstance(got, torch.Tensor):
+            raise CheckFailed(f"expected a tensor h, got {type(got).__name__}")
+        if got.dtype != torch.float64:
+            raise CheckFailed(f"h has dtype {got.dtype} for float64 inputs; keep the inputs' dtype")
+        error = float32_error(got, loop64(a, b, h0)) if got.shape == a.shape else None
+        if error is not None:
+            raise CheckFailed(f"h is float64 but only as precise as float32: it differs from the float64 loop by {error:.1e} "
+                              "of the largest state; part of it is computed in float32")
+
+    return Case("keeps float64 as float64", run, HINTS["keeps float64 as float64"], SPECIFIC)
+
+
+def scan_cases(call: ScanCall, chunk_size: int | None = None, order_hints: tuple[str, ...] = ()) -> list[Case]:
+    """The properties every diagonal scan must have, whatever its algorithm. ``chunk_size``: the one ``call`` passes to a
+    chunked scan, for the shape row to recognise a last chunk dropped or left padded; ``order_hints``: for the value
+    rows of a scan built on combine, when its states are those of the steps composed the other way round."""
 
     def shape(fn: Callable[..., Any]) -> None:
         a, b, _ = random_inputs("shape", 2, 5, 3)
         got = call_learner(call, fn, a, b, None)
         if not isinstance(got, torch.Tensor) or got.shape != a.shape:
             found = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-            raise CheckFailed(f"expected h of shape {tuple(a.shape)} {STATES}, got {found}")
+            message = f"expected h of shape {tuple(a.shape)} {STATES}, got {found}"
+            steps = a.shape[1]
+            if chunk_size and isinstance(got, torch.Tensor) and got.ndim == 3 and got.shape[1] in (steps - steps % chunk_size,
+                                                                                                   -(-steps // chunk_size) * chunk_size):
+                raise CheckFailed(f"{message}: T = {steps} is not a multiple of chunk_size = {chunk_size}, and your states "
+                                  f"{'stop at the last whole chunk' if got.shape[1] < steps else 'still hold the padding'}", (
+                    "There are ceil(T / chunk_size) chunks, the last one shorter: pad it with identity steps (a = 1, b = 0) "
+                    "to chunk_size, scan, and drop the padding at the end with [:, :T].",
+                ))
+            raise CheckFailed(message)
 
     def unchanged(fn: Callable[..., Any]) -> None:
         a, b, h0 = random_inputs("unchanged", 2, 9, 3, with_h0=True)
@@ -195,17 +265,20 @@ def scan_cases(call: ScanCall) -> list[Case]:
     zero_a = torch.tensor([0.5, 0.0, -1.0, 1.0, 0.0, -0.5, 1.0, 1.0, 0.0, -1.0, 0.5, 0.0, 1.0, -1.0, 0.0, 0.5])
     zero_b = torch.tensor([1.0, 2.0, 0.0, -1.0, 0.0, 0.0, -2.0, 1.0, 1.0, 0.0, -1.0, 2.0, 0.0, 1.0, -1.0, 1.0])
     zero_a, zero_b = (torch.stack([x.roll(shift) for shift in (0, 5, 11)], dim=-1)[None].double() for x in (zero_a, zero_b))
+    order = {"order_hints": order_hints}
     return [
         Case("returns h of shape (B, T, D)", shape, HINTS["returns h of shape (B, T, D)"], SPECIFIC),
+        # Before the h0 row: a float32 tensor on the way breaks it too, and this row says why.
+        keeps_float64_case(call),
         exact_case("uses the initial state h0", call, halves, torch.zeros_like(halves), HINTS["uses the initial state h0"],
                    h0=initial, priority=SPECIFIC),
-        matches_loop("matches the float64 loop", call, 2, 17, 4, gates="positive"),
-        matches_loop("negative gates", call, 2, 33, 3),
-        exact_case("gates exactly ±1", call, exact_a.double(), exact_b.double(), HINTS["gates exactly ±1"]),
-        exact_case("gates exactly 0", call, zero_a, zero_b, HINTS["gates exactly 0"]),
-        matches_loop("length 1", call, 2, 1, 3, with_h0=True),
-        matches_loop("odd length 63", call, 1, 63, 3, gates="long_memory"),
-        matches_loop("batch of 3", call, 3, 12, 2, with_h0=True),
+        matches_loop("matches the float64 loop", call, 2, 17, 4, gates="positive", **order),
+        matches_loop("negative gates", call, 2, 33, 3, **order),
+        exact_case("gates exactly ±1", call, exact_a.double(), exact_b.double(), HINTS["gates exactly ±1"], **order),
+        exact_case("gates exactly 0", call, zero_a, zero_b, HINTS["gates exactly 0"], **order),
+        matches_loop("length 1", call, 2, 1, 3, with_h0=True, **order),
+        matches_loop("odd length 63", call, 1, 63, 3, gates="long_memory", **order),
+        matches_loop("batch of 3", call, 3, 12, 2, with_h0=True, **order),
         Case("does not modify its inputs", unchanged, HINTS["does not modify its inputs"], SPECIFIC),
         *gradient_cases("h", {"a": STATES, "b": STATES, "h0": "(B, D)"}, lambda: random_inputs("gradient", 2, 11, 3, with_h0=True),
                         call, loop64, HINTS["connected to autograd"]),
@@ -224,23 +297,50 @@ def combine_cases() -> list[Case]:
             raise CheckFailed(f"expected a pair (a, b), got {type(value).__name__}")
         return value
 
-    def pairs(name: str, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def pairs(name: str, count: int, gate_shape: tuple[int, ...] = (2, 6, 3), input_shape: tuple[int, ...] | None = None,
+              dtype: torch.dtype = torch.float64) -> list[tuple[torch.Tensor, torch.Tensor]]:
         rng = generator_for(name)
-        return [(2 * torch.rand(2, 6, 3, generator=rng, dtype=torch.float64) - 1,
-                 torch.randn(2, 6, 3, generator=rng, dtype=torch.float64)) for _ in range(count)]
+        return [((2 * torch.rand(gate_shape, generator=rng, dtype=torch.float64) - 1).to(dtype),
+                 torch.randn(input_shape or gate_shape, generator=rng, dtype=torch.float64).to(dtype)) for _ in range(count)]
 
-    def expect_pair(got: Any, want: tuple[torch.Tensor, torch.Tensor], dims: str = STATES) -> None:
+    def expect_pair(got: Any, want: tuple[torch.Tensor, torch.Tensor], dims: str = STATES, tolerance: float = 1e-9) -> None:
         got_a, got_b = as_pair(got)
-        expect_tensor_close(got_a, want[0], "the gate part (first element)", dims)
-        expect_tensor_close(got_b, want[1], "the input part (second element)", dims)
+        expect_tensor_close(got_a, want[0], "the gate part (first element)", dims, tolerance, tolerance)
+        expect_tensor_close(got_b, want[1], "the input part (second element)", dims, tolerance, tolerance)
+
+    def expect_composition(fn: Callable[..., Any], earlier: tuple[torch.Tensor, torch.Tensor], later: tuple[torch.Tensor, torch.Tensor],
+                           dims: str = STATES, tolerance: float = 1e-9) -> None:
+        (a1, b1), (a2, b2) = earlier, later
+        expect_pair(call_learner(fn, earlier, later), (a1 * a2, a2 * b1 + b2), dims, tolerance)
 
     def definition(fn: Callable[..., Any]) -> None:
-        (a1, b1), (a2, b2) = pairs("definition", 2)
-        expect_pair(call_learner(fn, (a1, b1), (a2, b2)), (a1 * a2, a2 * b1 + b2))
+        expect_composition(fn, *pairs("definition", 2))
+
+    def unchanged(fn: Callable[..., Any]) -> None:
+        (a1, b1), (a2, b2) = pairs("unchanged", 2)
+        originals = [x.clone() for x in (a1, b1, a2, b2)]
+        call_learner_in_place(fn, (a1, b1), (a2, b2))
+        expect_unchanged(originals, [a1, b1, a2, b2], ["a1", "b1", "a2", "b2"])
+
+    def any_shape(fn: Callable[..., Any]) -> None:
+        # The scans call combine on (B, T, D) tensors, on their slices and on (B, D) states: it works entry by entry.
+        for shape, dims in (((2, 3), "(B, D)"), ((5,), "(D,)"), ((2, 3, 2, 4), "")):
+            expect_composition(fn, *pairs(f"any shape {shape}", 2, shape), dims)
+
+    def broadcasts(fn: Callable[..., Any]) -> None:
+        # A state entering a chunk, (B, 1, D), composed with every step of the chunk; one gate per step for all D channels.
+        expect_composition(fn, *pairs("entering state", 1, (2, 1, 3)), *pairs("chunk", 1, (2, 6, 3)))
+        expect_composition(fn, *pairs("shared gates", 2, (2, 6, 1), (2, 6, 3)))
+
+    def keeps_dtype(fn: Callable[..., Any]) -> None:
+        for dtype, tolerance in ((torch.float32, 1e-6), (HALF, HALF_TOLERANCE)):
+            expect_composition(fn, *pairs(f"dtype {dtype}", 2, dtype=dtype), tolerance=tolerance)
 
     def order(fn: Callable[..., Any]) -> None:
-        earlier, later = (torch.tensor([2.0]), torch.tensor([3.0])), (torch.tensor([5.0]), torch.tensor([7.0]))
-        expect_pair(call_learner(fn, earlier, later), (torch.tensor([10.0]), torch.tensor([22.0])), "")
+        def pair(a: float, b: float) -> tuple[torch.Tensor, torch.Tensor]:
+            return torch.full((1, 1, 1), a, dtype=torch.float64), torch.full((1, 1, 1), b, dtype=torch.float64)
+
+        expect_pair(call_learner(fn, pair(2.0, 3.0), pair(5.0, 7.0)), pair(10.0, 22.0))
 
     def associative(fn: Callable[..., Any]) -> None:
         x, y, z = pairs("associative", 3)
@@ -266,6 +366,22 @@ def combine_cases() -> list[Case]:
         Case("matches (a1·a2, a2·b1 + b2)", definition, (
             "Apply (a1, b1) first: h -> a1 h + b1, then (a2, b2): h -> a2 (a1 h + b1) + b2. Expand.",
         ), SPECIFIC),  # the definition: any wrong combine breaks it first, and the report explains it, not the gradient
+        # Before the broadcasting row, where a1.mul_(a2) raises as it cannot grow a1: the in-place write is the mistake.
+        Case("does not modify its inputs", unchanged, (
+            "Return new tensors, a1 * a2 and a2 * b1 + b2: a1.mul_(a2) or b1 += … write into the caller's pairs, which a "
+            "scan still needs (the same pair is combined again in the next round).",
+        ), SPECIFIC),
+        # Next, before the rows that call combine on (B, D) states: a combine for (B, T, D) alone fails here first.
+        Case("works on tensors of any shape: (B, D), (D,), 4-D", any_shape, (
+            "combine works entry by entry: a1 * a2 and a2 * b1 + b2 need no names for the dimensions.",
+            "An einsum or a matmul with fixed dimensions (btd), or indexing such as a1[:, t], only fits one shape; the scans "
+            "also call combine on (B, D) states.",
+        ), SPECIFIC),
+        Case("broadcasts: a (B, 1, D) pair with a (B, T, D) pair, gates (B, T, 1)", broadcasts, (
+            "Write the formula with * and + and let PyTorch broadcast: the results have the broadcast shape, here (B, T, D), "
+            "and the gate part keeps (B, T, 1) when both gates are (B, T, 1).",
+            "Reshaping or expanding a result to the shape of one input breaks as soon as the inputs differ in shape.",
+        ), SPECIFIC),
         Case("the earlier step acts first", order, (
             "combine is not commutative: the later gate a2 multiplies the earlier input b1.",
             "The answer is (a1 * a2, a2 * b1 + b2), not (a1 * a2, a1 * b2 + b1).",
@@ -279,10 +395,13 @@ def combine_cases() -> list[Case]:
             "the pair", {"a1": STATES, "b1": STATES, "a2": STATES, "b2": STATES},
             lambda: [x for pair in pairs("gradient", 2) for x in pair],
             lambda fn, a1, b1, a2, b2: fn((a1, b1), (a2, b2)), lambda a1, b1, a2, b2: (a1 * a2, a2 * b1 + b2),
-            ("Compute with torch operations on the tensors you are given: .detach(), numpy or torch.no_grad() cut the "
-             "graph, and a scan built on this combine could not be trained.",),
+            ("Compute with torch operations on the tensors you are given: a scan built on this combine is trained "
+             "through it.",),
             parts=as_pair,
         ),
+        Case("keeps float32 and bfloat16", keeps_dtype, (
+            "Do not convert the inputs: a1 * a2 and a2 * b1 + b2 already have their dtype.",
+        ), GENERAL),
     ]
 
 
@@ -314,43 +433,89 @@ def reversed_combine(earlier: Any, later: Any) -> tuple[torch.Tensor, torch.Tens
     return a1 * a2, a1 * b2 + b1
 
 
-def reversed_prefixes(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """The input parts of the prefixes under ``reversed_combine``: h_t = sum over s <= t of (a_1 ... a_{s-1}) b_s, in float64."""
-    gate, total, states = torch.ones_like(a[:, 0]), torch.zeros_like(b[:, 0]), []
-    for t in range(a.shape[1]):
-        total = total + gate * b[:, t]
-        gate = gate * a[:, t]
-        states.append(total)
-    return torch.stack(states, dim=1)
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def ceil_log2(steps: int) -> int:
+    """⌈log2 T⌉, the rounds of a Hillis-Steele scan of T steps: 0 for T = 1."""
+    return (steps - 1).bit_length()
 
 
 def rounds_case(call: ScanCall) -> Case:
-    """Hillis-Steele must be built on the learner's ``combine``, in ceil(log2 T) rounds."""
+    """Hillis-Steele must be built on the learner's ``combine``, in exactly ⌈log2 T⌉ rounds: at T = 63, at a power of two
+    (T = 64, where ``while offset <= T`` runs one round too many) and at T = 1 (no round at all).
 
-    def run(fn: Callable[..., Any]) -> None:
-        a, b, _ = random_inputs("rounds", 1, 63, 2)
-        original, calls = learners_combine(fn, call, a, b), []
+    A round is a call of combine that does not carry h0's values: the spec folds h0 into the first step before the
+    rounds, and a learner may do that with one more combine, ((1, h0), (a_1, b_1)). A scan that puts h0 in front as
+    one more step scans T + 1 steps (its arguments show it) and may take ⌈log2 (T + 1)⌉ rounds."""
+
+    def rounds_of(fn: Callable[..., Any], original: Callable[..., Any], steps: int) -> tuple[int, int]:
+        """The rounds of combine the learner's scan runs for T = ``steps``, and the most steps one of its arguments holds."""
+        a, b, h0 = random_inputs(f"rounds {steps}", 1, steps, 3, with_h0=True)
+        rounds, longest = 0, 0
 
         def counting_combine(earlier: Any, later: Any) -> Any:
-            calls.append(1)
+            nonlocal rounds, longest
+            tensors = [x for pair in (earlier, later) if isinstance(pair, (tuple, list)) for x in pair if isinstance(x, torch.Tensor)]
+            rounds += not any(x.numel() == h0.numel() and torch.equal(x.reshape(h0.shape).to(h0.dtype), h0) for x in tensors)
+            longest = max([longest, *(x.numel() // h0.numel() for x in tensors)])
             return original(earlier, later)
 
         with combine_replaced(fn, counting_combine):
-            call_learner(call, fn, a, b, None)
-        rounds = math.ceil(math.log2(63))
-        if not calls:
-            raise CheckFailed("your scan never called combine; build it from your combine")
-        if len(calls) > rounds + 1:
-            raise CheckFailed(f"combine was called {len(calls)} times for T = 63; the parallel scan needs {rounds} rounds")
-        if len(calls) < rounds:
-            raise CheckFailed(f"combine was called {len(calls)} times for T = 63; the parallel scan needs {rounds} rounds, "
-                              "for offsets 1, 2, 4, 8, 16 and 32")
+            call_learner(call, fn, a, b, h0)
+        return rounds, longest
+
+    def run(fn: Callable[..., Any]) -> None:
+        original = learners_combine(fn, call, *random_inputs("rounds 63", 1, 63, 3)[:2])
+        for steps in (63, 64, 1):
+            rounds, longest = rounds_of(fn, original, steps)
+            needed = ceil_log2(steps)
+            if not rounds and steps > 1:
+                raise CheckFailed("your scan never called combine on the steps; build it from your combine")
+            if rounds == needed or longest > steps and rounds == ceil_log2(longest):
+                continue
+            offsets = ", ".join(str(2**k) for k in range(needed))
+            if rounds > needed:
+                raise CheckFailed(f"your scan ran {plural(rounds, 'round')} of combine for T = {steps} (calls that fold in h0 not counted); "
+                                  + (f"the parallel scan needs {needed}, for offsets {offsets}" if needed else
+                                     "T = 1 needs no round at all: the only state is a_1 h0 + b_1")
+                                  + (": one round too many, stop once offset reaches T" if rounds == needed + 1 else ""))
+            raise CheckFailed(f"your scan ran {plural(rounds, 'round')} of combine for T = {steps}; the parallel scan needs {needed}, "
+                              f"for offsets {offsets}")
 
     return Case("uses ⌈log2 T⌉ rounds of combine", run, (
         "Call combine once per round on whole shifted tensors, not once per position.",
         "Round k pairs position t with position t - 2**k; positions t < 2**k pair with the identity (1, 0).",
-        "Go on while offset < T: that is ⌈log2 T⌉ rounds, one more than int(math.log2(T)) when T is not a power of two.",
+        "Go on while offset < T: that is ⌈log2 T⌉ rounds, one more than int(math.log2(T)) when T is not a power of two, "
+        "and none at T = 1; `while offset <= T` runs one round too many when T is a power of two.",
     ), SPECIFIC)
+
+
+def identity_padding_case(call: ScanCall) -> Case:
+    """In round k, positions t < 2**k have no step 2**k earlier and combine with the identity (1, 0). Gates 1 and inputs
+    2**t make each state the sum of the inputs it composed, in any order: a wrong padding (torch.roll wrapping the last
+    steps around, (1, 1) taken for the identity) adds inputs that do not belong, and nothing else shows."""
+    steps = 16
+    a = torch.ones(1, steps, 1, dtype=torch.float64)
+    b = (2.0 ** torch.arange(steps, dtype=torch.float64)).reshape(1, steps, 1)
+
+    def run(fn: Callable[..., Any]) -> None:
+        got = call_learner(call, fn, a, b, None)
+        expect_tensor_close(got, loop64(a, b), "h for gates 1 and inputs 1, 2, 4, ..., 2**15", STATES, atol=0, rtol=0)
+
+    return Case("positions t < 2^k combine with the identity (1, 0)", run, (
+        "In round k the shifted pair of position t is the pair 2**k steps earlier; positions t < 2**k have none, and "
+        "take the identity (1, 0): pad the shifted gates with ones and the shifted inputs with zeros.",
+        "torch.roll wraps the last steps around to the front; padding the inputs with ones is not the identity either.",
+    ), SPECIFIC)
+
+
+ORDER_HINTS = (
+    "In each round call combine(shifted, running): the shifted pair holds the earlier steps, so it is `earlier`, and the "
+    "running pair is `later`.",
+    "combine is not commutative: combine(running, shifted) applies the later steps first.",
+)
 
 
 def follows_combine_case(call: ScanCall) -> Case:
@@ -369,6 +534,11 @@ def follows_combine_case(call: ScanCall) -> Case:
             expect_tensor_close(got, reversed_prefixes(a, b), "h", STATES)
         except CheckFailed as mismatch:
             if isinstance(got, torch.Tensor) and got.shape == a.shape and bool(torch.allclose(got.double(), loop64(a, b))):
+                # Swapped arguments undo the swap of the operator: the learner's own combine tells them apart.
+                own = call_learner(call, fn, a, b, None)
+                if isinstance(own, torch.Tensor) and own.shape == a.shape and bool(torch.allclose(own.double(), reversed_prefixes(a, b))):
+                    raise CheckFailed("your scan calls combine with its arguments the other way round: with your combine its "
+                                      "states are those of the later steps acting first", ORDER_HINTS) from None
                 raise CheckFailed("with combine swapped for another associative operator, your scan still returned the "
                                   "loop's states: it does not compute its states from what combine returns") from None
             raise CheckFailed("with combine swapped for (a1·a2, a1·b2 + b1), another associative operator with identity "
@@ -474,8 +644,9 @@ EXERCISES = [
     Exercise(
         "01.hillis_steele_scan",
         scan.hillis_steele_scan,
-        (*scan_cases(sequential_call), matches_loop("long sequence T = 1000", sequential_call, 1, 1000, 2, gates="long_memory"),
-         rounds_case(sequential_call), follows_combine_case(sequential_call)),
+        (*scan_cases(sequential_call, order_hints=ORDER_HINTS),
+         matches_loop("long sequence T = 1000", sequential_call, 1, 1000, 2, gates="long_memory", order_hints=ORDER_HINTS),
+         rounds_case(sequential_call), identity_padding_case(sequential_call), follows_combine_case(sequential_call)),
     ),
-    Exercise("01.chunked_scan", scan.chunked_scan, (*scan_cases(chunked_call), *chunk_cases())),
+    Exercise("01.chunked_scan", scan.chunked_scan, (*scan_cases(chunked_call, chunk_size=4), *chunk_cases())),
 ]

@@ -10,7 +10,8 @@ autograd through ``torch_gates64`` and ``scan64``. Value rows are ``GENERAL``, a
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -23,9 +24,10 @@ GATES = "(batch, T, E, N)"
 OUTPUTS = "(batch, T, E)"
 INPUTS = {"u": OUTPUTS, "delta": OUTPUTS, "A_log": "(E, N)", "B": "(batch, T, N)", "C": "(batch, T, N)", "D": "(E,)"}
 CONNECTED_HINTS = (
-    "Compute with torch operations on the tensors you are given: .detach(), .item(), numpy or torch.no_grad() cut the "
-    "graph, and a model built on your function could not learn Δ or A_log.",
+    "Autograd must be able to go back from your result to every input: compute with torch operations on the tensors you "
+    "are given, so that a model built on your function can learn Δ and A_log.",
 )
+LIBRARY_GATES = mamba.selective_gates
 
 
 def gates64(delta: torch.Tensor, A_log: torch.Tensor, negative: bool) -> torch.Tensor:
@@ -48,11 +50,12 @@ def torch_gates64(delta: torch.Tensor, A_log: torch.Tensor, negative: bool) -> t
     return 2 * gates - 1 if negative else gates
 
 
-def scan64(u, delta, A_log, B, C, D=None, negative=False) -> torch.Tensor:
-    """The selective scan as E * N independent Lesson 01 recurrences, in float64 (differentiable)."""
+def scan64(u, delta, A_log, B, C, D=None, negative=False, gate_steps=None) -> torch.Tensor:
+    """The selective scan as E * N independent Lesson 01 recurrences, in float64 (differentiable); ``gate_steps``, when
+    given, is the Δ the gates are computed from (the input term keeps ``delta``)."""
     batch, steps, channels = u.shape
     states = A_log.shape[1]
-    gates = torch_gates64(delta, A_log, negative).reshape(batch, steps, channels * states)
+    gates = torch_gates64(delta if gate_steps is None else gate_steps, A_log, negative).reshape(batch, steps, channels * states)
     drive = (delta.double() * u.double()).unsqueeze(-1) * B.double().unsqueeze(2)
     h = loop64(gates, drive.reshape(batch, steps, channels * states)).reshape(batch, steps, channels, states)
     y = (h * C.double().unsqueeze(2)).sum(-1)
@@ -71,12 +74,33 @@ def selective_inputs(name: str, batch: int = 2, steps: int = 7, channels: int = 
     return u, delta, A_log, B, C, D
 
 
+def expect_gates(got: Any, expected: torch.Tensor, negative: bool, tolerance: tuple[float, float]) -> None:
+    """``got`` close to ``expected``; when only gates within 1e-4 of an end of the range differ (a clamp, or an epsilon
+    added "for stability"), the message says so."""
+    try:
+        expect_tensor_close(got, expected, "the gates", GATES, *tolerance)
+    except CheckFailed:
+        if not (isinstance(got, torch.Tensor) and got.shape == expected.shape and got.dtype == expected.dtype):
+            raise
+        low = -1.0 if negative else 0.0
+        wrong = ~torch.isclose(got.detach(), expected, *tolerance[::-1])
+        at_ends = ((expected - low).abs() < 1e-4) | ((expected - 1).abs() < 1e-4)
+        if not bool(at_ends[wrong].all()):
+            raise
+        index = tuple(int(i) for i in wrong.nonzero()[0])
+        where = ", ".join(f"{name}={i}" for name, i in zip(("batch", "t", "e", "n"), index))
+        raise CheckFailed(f"the gates differ only near the ends of [{low:g}, 1]: at [{where}] yours {got[index].item():.12g}, "
+                          f"expected {expected[index].item():.12g}", (
+            "Return exp(-Δ·exp(A_log)) as it is: a clamp or an epsilon moves the gates at the ends, where Δ = 0 must give "
+            "exactly 1 (the state kept) and a huge Δ exactly 0 (the state forgotten), or -1 with negative=True.",
+        )) from None
+
+
 def gate_cases() -> list[Case]:
     def matches(negative: bool, dtype: torch.dtype = torch.float64, tolerance: tuple[float, float] = (1e-9, 1e-7)):
         def run(fn: Callable[..., Any]) -> None:
             _, delta, A_log = (x.to(dtype) for x in selective_inputs(f"gates {negative} {dtype}")[:3])
-            got = call_learner(fn, delta, A_log, negative=negative)
-            expect_tensor_close(got, gates64(delta, A_log, negative).to(dtype), "the gates", GATES, *tolerance)
+            expect_gates(call_learner(fn, delta, A_log, negative=negative), gates64(delta, A_log, negative).to(dtype), negative, tolerance)
 
         return run
 
@@ -171,6 +195,21 @@ def extreme_inputs() -> tuple[torch.Tensor, ...]:
     return integers(2, 12, 2), delta, A_log, integers(2, 12, 3), integers(2, 12, 3), integers(2)
 
 
+@contextmanager
+def gates_replaced(fn: Callable[..., Any], stand_in: Callable[..., Any]) -> Iterator[None]:
+    """Meanwhile, among the globals of ``fn`` (a notebook's, a learner's module, or ``lrnn_course.mamba`` for the library's
+    solution), ``selective_gates`` and any name bound to the library's mean ``stand_in``. Nothing else changes: a library
+    function that runs the whole scan from its own module (``mamba.selective_scan_parallel``) keeps the library's gates."""
+    namespace = getattr(fn, "__globals__", {})
+    saved = [(name, value) for name, value in list(namespace.items()) if name == "selective_gates" or value is LIBRARY_GATES]
+    for name, _ in saved:
+        namespace[name] = stand_in
+    try:
+        yield
+    finally:
+        namespace.update(saved)
+
+
 def scan_cases() -> list[Case]:
     def matches(name: str, negative: bool = False, hints: tuple[str, ...] = (), dtype: torch.dtype = torch.float64,
                 tolerance: tuple[float, float] = (1e-9, 1e-7), **sizes: Any) -> Case:
@@ -204,6 +243,37 @@ def scan_cases() -> list[Case]:
         call_learner_in_place(fn, *inputs)
         expect_unchanged(originals, inputs, list(INPUTS))
 
+    def skip_term(fn: Callable[..., Any]) -> None:
+        # Whatever the scan part computes, it does not depend on D: y(D + 1) - y(D) is u exactly when the skip term is D * u.
+        u, delta, A_log, B, C, D = selective_inputs("skip term")
+        with_D, with_more_D = (call_learner(fn, u, delta, A_log, B, C, skip) for skip in (D, D + 1))
+        change = with_more_D - with_D if isinstance(with_D, torch.Tensor) and isinstance(with_more_D, torch.Tensor) else with_D
+        expect_tensor_close(change, u, "how much y grows when D grows by 1 (it must grow by u)", OUTPUTS)
+
+    def uses_selective_gates(fn: Callable[..., Any]) -> None:
+        inputs = selective_inputs("uses your selective_gates")
+        calls = []
+
+        def gates_of_twice_the_step(delta: torch.Tensor, A_log: torch.Tensor, negative: bool = False) -> torch.Tensor:
+            """Valid gates, and not the ones of Δ: those of 2Δ."""
+            calls.append(negative)
+            gates = torch.exp(-2 * delta.unsqueeze(-1) * torch.exp(A_log))
+            return 2 * gates - 1 if negative else gates
+
+        with gates_replaced(fn, gates_of_twice_the_step):
+            got = call_learner(fn, *inputs)
+        if not calls:
+            defined = "selective_gates" in getattr(fn, "__globals__", {})
+            raise CheckFailed("your function never called " + ("selective_gates, the one defined beside it (exercise 1)" if defined else
+                              "a function named selective_gates, and there is none where it is defined (exercise 1)")
+                              + ": a library function that runs the whole scan (mamba.selective_scan_parallel) computes the "
+                              "library's gates, not yours")
+        try:
+            expect_tensor_close(got, scan64(*inputs, gate_steps=2 * inputs[1]), "y", OUTPUTS)
+        except CheckFailed as mismatch:
+            raise CheckFailed("with selective_gates swapped for a stand-in returning other valid gates (those of 2Δ), your y "
+                              f"should follow them, and does not: it computes its gates another way. {mismatch}") from None
+
     return [
         Case("returns y of shape (batch, T, E)", shape, (
             "Each channel reads its N states with C_t: y_t[e] = sum over n of H_t[e, n] · C_t[n].",
@@ -224,11 +294,13 @@ def scan_cases() -> list[Case]:
             "gate or a product of gates, or take the log of one.",
         ), GENERAL),
         Case("does not modify its inputs", unchanged, ("Build new tensors; do not write into u, B or C.",), SPECIFIC),
+        # Before the gradient: a y without D * u leaves D without a gradient, and this row names the missing term.
+        Case("the skip term is D · u", skip_term, (
+            "Add the skip term: y_t[e] = <H_t[e], C_t> + D[e] · u_t[e], that is y + D * u (D broadcasts over batch and time).",
+        ), SPECIFIC),
         *gradient_cases(
             "y", INPUTS, lambda: selective_inputs("gradient", 1, 6, 2, 3), lambda fn, *inputs: fn(*inputs, negative=True),
-            lambda *inputs: scan64(*inputs, negative=True), (*CONNECTED_HINTS, (
-                "Keep each step's output in a Python list and torch.stack them: writing into a preallocated tensor and "
-                "reading it back breaks the backward pass.")), tolerance=(1e-8, 1e-6),
+            lambda *inputs: scan64(*inputs, negative=True), CONNECTED_HINTS, tolerance=(1e-8, 1e-6),
         ),
         # After the gradient: numpy has no bfloat16, and a function computing in numpy is told about its graph first.
         matches("keeps bfloat16 as bfloat16", negative=True, dtype=HALF, tolerance=(HALF_TOLERANCE, HALF_TOLERANCE), hints=(
@@ -239,6 +311,12 @@ def scan_cases() -> list[Case]:
             "Products of hundreds of gates underflow to 0 in float32: a form that divides by cumprod of the gates breaks "
             "down long before T = 2000. Carry H forward step by step.",
         ), batch=1, steps=2000, channels=1, states=2),
+        # Last: a scan wrong in other ways misses the stand-in's gates too, and the rows above explain it.
+        Case("computes with your selective_gates", uses_selective_gates, (
+            "Compute the gates with selective_gates(delta, A_log, negative), your function of exercise 1: the check swaps it for "
+            "a stand-in and expects y to follow.",
+            "A loop over time or a scan of Lesson 01 on (batch, T, E·N) both work, as long as the gates come from selective_gates.",
+        ), GENERAL),
     ]
 
 

@@ -8,13 +8,15 @@ solution); expected parities from ``cumsum % 2`` in integers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 
-from .. import precision
+from .. import precision, scan
 from ..check import GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, generator_for
+from .lesson01 import loop64
 
 BITS = "(B, T)"
 
@@ -31,7 +33,16 @@ def freeze64(gate: float, drive: float, dtype: torch.dtype, max_steps: int) -> t
         window *= 8
 
 
-def expect_freeze(got: Any, expected: tuple[int, float] | None, what: str) -> None:
+LATE_HINTS = (
+    "Your value is the frozen state, but your k comes after the first repeat: k is the first step with h_{k+1} = h_k. "
+    "Iterate, compare each new state with the current one, and return the current step and state at the first repeat.",
+    "A formula for k (from the gap to the limit, or from logarithms) can be a step off: only the rounded iteration decides.",
+)
+
+
+def expect_freeze(got: Any, expected: tuple[int, float] | None, what: str, explain_late: bool = False) -> None:
+    """``got`` is ``expected``; with ``explain_late``, the frozen value at a later step gets ``LATE_HINTS`` (on rows whose own
+    hints are about how each step rounds, which such a mistake does not concern)."""
     if expected is None:
         if got is not None:
             raise CheckFailed(f"{what}: expected None (the state never stops moving), got {got!r}")
@@ -42,14 +53,16 @@ def expect_freeze(got: Any, expected: tuple[int, float] | None, what: str) -> No
     if isinstance(step, torch.Tensor) or isinstance(value, torch.Tensor):
         raise CheckFailed(f"{what}: return plain numbers (int(k), float(h)), got tensors {got!r}")
     if step != expected[0] or value != expected[1]:
-        raise CheckFailed(f"{what}: yours (step {step}, value {value}), expected (step {expected[0]}, value {expected[1]!r})")
+        late = explain_late and value == expected[1] and isinstance(step, int) and step > expected[0]
+        raise CheckFailed(f"{what}: yours (step {step}, value {value}), expected (step {expected[0]}, value {expected[1]!r})",
+                          LATE_HINTS if late else ())
 
 
 def freeze_case(name: str, gate: float, drive: float, dtype: torch.dtype, hints: tuple[str, ...], max_steps: int = 100_000,
                 priority: int = SPECIFIC) -> Case:
     def run(fn: Callable[..., Any]) -> None:
         got = call_learner(fn, gate, drive, dtype, max_steps=max_steps)
-        expect_freeze(got, freeze64(gate, drive, dtype, max_steps), f"gate {gate}, drive {drive}, {dtype}")
+        expect_freeze(got, freeze64(gate, drive, dtype, max_steps), f"gate {gate}, drive {drive}, {dtype}", explain_late=priority != EDGE)
 
     return Case(name, run, hints, priority)
 
@@ -64,14 +77,28 @@ def freeze_cases() -> list[Case]:
         # Rounding gate * h + drive once per step (computed in float64 or float32) lands one (float16) or two (bfloat16) steps off here.
         for dtype in (torch.float16, torch.bfloat16):
             got = call_learner(fn, 0.3, 1.0, dtype, max_steps=1_000)
-            expect_freeze(got, freeze64(0.3, 1.0, dtype, 1_000), f"gate 0.3, drive 1.0, {dtype}")
+            expect_freeze(got, freeze64(0.3, 1.0, dtype, 1_000), f"gate 0.3, drive 1.0, {dtype}", explain_late=True)
 
     def grid(fn: Callable[..., Any]) -> None:
         rng = generator_for("freeze grid")
         for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
             for gate, drive in torch.rand(4, 2, generator=rng).tolist():
                 got = call_learner(fn, gate, 4 * drive, dtype, max_steps=600)
-                expect_freeze(got, freeze64(gate, 4 * drive, dtype, 600), f"gate {gate:.4f}, drive {4 * drive:.4f}, {dtype}")
+                expect_freeze(got, freeze64(gate, 4 * drive, dtype, 600), f"gate {gate:.4f}, drive {4 * drive:.4f}, {dtype}",
+                              explain_late=True)
+
+    def last_step_tried(fn: Callable[..., Any]) -> None:
+        # Judged against the learner's own freeze step k (53 for gate 0.9, drive 1 in float16), so that a step computed
+        # wrongly, which the rows above explain, does not break this row: max_steps = k is just enough, k - 1 too few.
+        found = call_learner(fn, 0.9, 1.0, torch.float16, max_steps=100_000)
+        if not (isinstance(found, tuple) and len(found) == 2 and isinstance(found[0], int) and found[0] > 0):
+            return
+        step = found[0]
+        for max_steps, expected in ((step - 1, None), (step, found), (step + 1, found)):
+            got = call_learner(fn, 0.9, 1.0, torch.float16, max_steps=max_steps)
+            if got != expected:
+                raise CheckFailed(f"gate 0.9, drive 1.0, float16: your function finds {found} with max_steps = 100000, but "
+                                  f"with max_steps = {max_steps} it returns {got!r}, expected {expected!r}")
 
     return [
         freeze_case("float16, gate 0.9, drive 1: step 53 at 9.96875", 0.9, 1.0, torch.float16, (
@@ -103,16 +130,77 @@ def freeze_cases() -> list[Case]:
             "Computing the step in float64 or float32 and rounding once (torch.tensor(gate * float(state) + drive, dtype=dtype)) "
             "skips the rounding of the product: in float16 the state then stops at step 7 instead of 6.",
         )),
+        # After the rows about rounding: a step found wrongly is the first thing to fix.
+        Case("max_steps = k finds step k, max_steps = k - 1 does not", last_step_tried, (
+            "k runs from 0 to max_steps, both included: compare h_{k+1} with h_k for k = 0, 1, ..., max_steps, that is "
+            "for k in range(max_steps + 1), and return None only when none of them repeats.",
+        ), SPECIFIC),
         Case("random gates in [0, 1], four dtypes", grid, ("Theorem 1: with a gate in [0, 1] every state freezes.",), GENERAL),
     ]
 
 
+# The scans of Lesson 01, by their names in lrnn_course.scan: whichever the learner runs, the check can swap it.
+LESSON01_SCANS = ("sequential_scan", "hillis_steele_scan", "blelloch_scan", "chunked_scan", "fastest_scan", "log_space_scan",
+                  "signed_log_space_scan")
+MACHINE_HINTS = (
+    "The machine: a(1) = -1, b(1) = 1 (h -> 1 - h) and a(0) = 1, b(0) = 0 (h -> h), so gates = 1 - 2 * bits and inputs = bits.",
+    "Every state is exactly 0 or 1, in any dtype: a running count of the ones (cumsum) is not, past 256 in bfloat16.",
+)
+
+
+@contextmanager
+def scans_replaced(fn: Callable[..., Any], stand_in: Callable[..., Any]) -> Iterator[None]:
+    """Meanwhile, the scans of Lesson 01 that ``fn`` can reach mean ``stand_in``: the attributes of ``lrnn_course.scan``,
+    and, among the globals of ``fn``, those named like them or bound to one of them (``from lrnn_course.scan import ...``)."""
+    library = {id(getattr(scan, name)) for name in LESSON01_SCANS}
+    learner = getattr(fn, "__globals__", {})
+    saved = [(vars(scan), name, getattr(scan, name)) for name in LESSON01_SCANS] + [
+        (learner, name, value) for name, value in list(learner.items()) if name in LESSON01_SCANS or id(value) in library]
+    for namespace, name, _ in saved:
+        namespace[name] = stand_in
+    try:
+        yield
+    finally:
+        for namespace, name, value in saved:
+            namespace[name] = value
+
+
+def runs_a_scan(fn: Callable[..., Any]) -> None:
+    """The states come from a scan of Lesson 01: swapped for one that starts from h_0 = 1 instead of 0, a machine built on
+    it returns 1 - parity (still 0s and 1s, so that rounding or casting them changes nothing), whatever scan it ran."""
+    bits = (torch.rand(3, 40, generator=generator_for("runs a scan")) < 0.5).float()
+    calls = []
+
+    def scan_from_one(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, *args: Any, **kwargs: Any) -> torch.Tensor:
+        calls.append(1)
+        return loop64(a, b, (torch.zeros_like(a[:, 0]) if h0 is None else h0) + 1).to(a.dtype)
+
+    with scans_replaced(fn, scan_from_one):
+        got = call_learner(fn, bits)
+    if not calls:
+        raise CheckFailed("your function never ran a scan of Lesson 01 (sequential_scan, hillis_steele_scan or chunked_scan "
+                          "from lrnn_course.scan): build the gates and inputs from the bits and run one on them")
+    try:
+        expect_tensor_close(got, 1 - (bits.long().cumsum(dim=1) % 2).float(), "h", BITS, atol=0, rtol=0)
+    except CheckFailed as mismatch:
+        raise CheckFailed("with the scan of Lesson 01 swapped for one that starts from h_0 = 1 (the states become 1 - parity), "
+                          f"your states should follow it, and do not: they are not what the scan returns. {mismatch}") from None
+
+
 def parity_cases() -> list[Case]:
-    def matches(name: str, batch: int, steps: int, dtype: torch.dtype, hints: tuple[str, ...], priority: int = SPECIFIC) -> Case:
+    def matches(name: str, batch: int, steps: int, dtype: torch.dtype, hints: tuple[str, ...], priority: int = SPECIFIC,
+                value_hints: tuple[str, ...] = ()) -> Case:
+        """Random bits in ``dtype``; ``value_hints`` replace ``hints`` when the dtype is right and the values are not."""
+
         def run(fn: Callable[..., Any]) -> None:
             bits = (torch.rand(batch, steps, generator=generator_for(name)) < 0.5).to(dtype)
             expected = (bits.long().cumsum(dim=1) % 2).to(dtype)
-            expect_tensor_close(call_learner(fn, bits), expected, "h", BITS, atol=0, rtol=0)
+            got = call_learner(fn, bits)
+            try:
+                expect_tensor_close(got, expected, "h", BITS, atol=0, rtol=0)
+            except CheckFailed as mismatch:
+                values_wrong = isinstance(got, torch.Tensor) and got.shape == expected.shape and got.dtype == dtype
+                raise CheckFailed(str(mismatch), value_hints if values_wrong else ()) from None
 
         return Case(name, run, hints, priority)
 
@@ -123,6 +211,11 @@ def parity_cases() -> list[Case]:
     def all_zeros(fn: Callable[..., Any]) -> None:
         zeros = torch.zeros(2, 5)
         expect_tensor_close(call_learner(fn, zeros), torch.zeros(2, 5), "h on 0 0 0 0 0", BITS, atol=0, rtol=0)
+
+    def zeros_between_ones(fn: Callable[..., Any]) -> None:
+        bits = torch.tensor([[1.0, 0, 0, 1, 0, 1, 1, 0, 0, 0]])
+        expect_tensor_close(call_learner(fn, bits), torch.tensor([[1.0, 1, 1, 0, 0, 1, 0, 0, 0, 0]]), "h on 1 0 0 1 0 1 1 0 0 0",
+                            BITS, atol=0, rtol=0)
 
     def unchanged(fn: Callable[..., Any]) -> None:
         bits = (torch.rand(2, 9, generator=generator_for("unchanged")) < 0.5).float()
@@ -136,10 +229,14 @@ def parity_cases() -> list[Case]:
             "gates = 1 - 2 * bits and inputs = bits give exactly a(1) = -1, b(1) = 1, a(0) = 1, b(0) = 0.",
         )),
         Case("all zeros: the state stays 0", all_zeros, ("The symbol 0 uses a(0) = 1, b(0) = 0: h -> h.",)),
+        Case("a zero bit keeps the state: 1 0 0 1 0 1 1 0 0 0", zeros_between_ones, (
+            "a(0) = 1, b(0) = 0: a zero bit leaves the state alone (h -> h); a gate of 0 would reset it to 0.",
+            "gates = 1 - 2 * bits gives a(1) = -1 and a(0) = 1; -bits gives a(0) = 0.",
+        )),
         matches("matches the running parity", 3, 40, torch.float32, (
             "Run the scan of Lesson 01 on gates (B, T, 1) and inputs (B, T, 1), then drop the last dimension.",
         ), GENERAL),
-        matches("keeps bfloat16", 1, 300, torch.bfloat16, ("Do not convert the bits: compute in their dtype.",)),
+        matches("keeps bfloat16", 1, 300, torch.bfloat16, ("Do not convert the bits: compute in their dtype.",), value_hints=MACHINE_HINTS),
         matches("exact at length 10 000 in float16", 2, 10_000, torch.float16, (
             "Every state is exactly 0 or 1, so no rounding can ever happen — in any dtype.",
             "A Python loop over 10 000 steps works too, but the parallel scan of Lesson 01 is much faster.",
@@ -147,6 +244,13 @@ def parity_cases() -> list[Case]:
             "after that float16 has no odd whole numbers.",
         )),
         Case("does not modify its input", unchanged, ("Compute new tensors from bits instead of writing into it.",)),
+        # Last: a machine wrong in other ways does not follow the swapped scan either, and the rows above explain it.
+        Case("runs a scan of Lesson 01 on the gates and inputs", runs_a_scan, (
+            "The exercise is the LRNN itself: gates = 1 - 2 * bits and inputs = bits, (B, T, 1) each, through a scan of Lesson "
+            "01 (from lrnn_course.scan import hillis_steele_scan); the states are what the scan returns.",
+            "A count of the ones, a product of the gates or a loop of your own computes the parity without the machine: the "
+            "check swaps the scan for one that starts from h_0 = 1 and expects your states to follow it.",
+        ), GENERAL),
     ]
 
 

@@ -3,7 +3,9 @@
 Glossary: S (B, H, D_k, D_v) = the state; k, v = a key and a value per batch row and head;
 β = the step size, α = the gate. Expected values come from dense float64 matrices
 (I - β k kᵀ) S + β k vᵀ built entry by entry here, and from the spectrum 1 - β along k, 1 elsewhere;
-expected gradients from autograd through those dense float64 references.
+expected gradients from autograd through those dense float64 references. The step must never build
+a D_k × D_k matrix: a row watches, under a ``TorchFunctionMode``, the shape of every tensor the
+learner's torch operations return, with D_k = 7 and no other length 7.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from .. import deltanet, householder
 from ..check import (GENERAL, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_gradients, expect_tensor_close,
                      expect_unchanged, generator_for)
+from .lesson04 import expect_float64_precision, precision_case
 
 STATE = "(B, H, D_k, D_v)"
 MATRIX = "(..., n, n)"
@@ -31,17 +35,19 @@ def with_gradients(inputs: Sequence[torch.Tensor | None]) -> list[torch.Tensor |
 
 
 def step_inputs(name: str, beta_value: float | None = None, gated: bool = False, dtype: torch.dtype = torch.float64,
-                alpha_value: float | None = None):
-    """A state (2, 3, 4, 5), unit keys, values, β in [0, 2] (or all ``beta_value``), and if ``gated`` α in [0, 1] (or all ``alpha_value``)."""
+                alpha_value: float | None = None, sizes: tuple[int, int, int, int] = (2, 3, 4, 5)):
+    """A state (B, H, D_k, D_v) = ``sizes``, unit keys, values, β in [0, 2] (or all ``beta_value``), and if ``gated`` α in
+    [0, 1] (or all ``alpha_value``)."""
     generator = generator_for(name)
-    state = torch.randn(2, 3, 4, 5, generator=generator, dtype=torch.float64)
-    k = torch.randn(2, 3, 4, generator=generator, dtype=torch.float64)
+    batch, heads, key_dim, value_dim = sizes
+    state = torch.randn(batch, heads, key_dim, value_dim, generator=generator, dtype=torch.float64)
+    k = torch.randn(batch, heads, key_dim, generator=generator, dtype=torch.float64)
     k = k / k.norm(dim=-1, keepdim=True)
-    v = torch.randn(2, 3, 5, generator=generator, dtype=torch.float64)
-    beta = 2 * torch.rand(2, 3, generator=generator, dtype=torch.float64) if beta_value is None else torch.full((2, 3), beta_value, dtype=torch.float64)
+    v = torch.randn(batch, heads, value_dim, generator=generator, dtype=torch.float64)
+    beta = 2 * torch.rand(batch, heads, generator=generator, dtype=torch.float64) if beta_value is None else torch.full((batch, heads), beta_value, dtype=torch.float64)
     alpha = None
     if gated:
-        alpha = torch.rand(2, 3, generator=generator, dtype=torch.float64)
+        alpha = torch.rand(batch, heads, generator=generator, dtype=torch.float64)
         alpha = alpha if alpha_value is None else torch.full_like(alpha, alpha_value)
     return [x.to(dtype) if x is not None else None for x in (state, k, v, beta, alpha)]
 
@@ -56,13 +62,46 @@ def dense_step(state, k, v, beta, alpha) -> torch.Tensor:
     return transition @ state + beta[..., None, None] * torch.einsum("bhi,bhj->bhij", k, v)
 
 
+class SquareResults(TorchFunctionMode):
+    """Notes each torch operation run inside it (those the Python code calls, not what they run inside) that returns a
+    tensor ending in a ``size`` × ``size`` matrix, with the shape it returned."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size, self.found = size, []
+
+    def __torch_function__(self, func: Callable[..., Any], types: Any, args: Sequence[Any] = (), kwargs: dict | None = None) -> Any:
+        result = func(*args, **(kwargs or {}))
+        for value in result if isinstance(result, (tuple, list)) else (result,):
+            if isinstance(value, torch.Tensor) and value.dim() >= 2 and value.shape[-2:] == (self.size, self.size):
+                self.found.append((getattr(func, "__name__", str(func)), tuple(value.shape)))
+        return result
+
+
+STATE_HINTS = (
+    "The new state has the shape of the old one, (B, H, D_k, D_v): the update is the outer product of k (B, H, D_k) with "
+    "β (v - Sᵀk) (B, H, D_v), k[..., :, None] * (...)[..., None, :], in that order.",
+)
+
+
+def expect_state(got: Any, expected: torch.Tensor, what: str = "the new state", **tolerances: float) -> None:
+    """``expect_tensor_close`` for a new state; one that is no tensor of the state's shape gets hints about that, whatever
+    the row it fails on names."""
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        try:
+            expect_tensor_close(got, expected, what, STATE)
+        except CheckFailed as failure:
+            raise CheckFailed(str(failure), STATE_HINTS) from None
+    expect_tensor_close(got, expected, what, STATE, **tolerances)
+
+
 def step_cases() -> list[Case]:
     def matches(name: str, hints: tuple[str, ...], beta_value: float | None = None, gated: bool = False,
                 alpha_value: float | None = None, priority: int = 0) -> Case:
         def run(fn: Callable[..., Any]) -> None:
             state, k, v, beta, alpha = step_inputs(name, beta_value, gated, alpha_value=alpha_value)
             got = call_learner(fn, state, k, v, beta, alpha)
-            expect_tensor_close(got, dense_step(state, k, v, beta, alpha), "the new state", STATE, atol=1e-12)
+            expect_state(got, dense_step(state, k, v, beta, alpha), atol=1e-12)
 
         return Case(name, run, hints, priority)
 
@@ -70,16 +109,43 @@ def step_cases() -> list[Case]:
         state, k, v, _, _ = step_inputs("overwrite")
         got = call_learner(fn, state, k, v, torch.ones(2, 3, dtype=torch.float64), None)
         if not isinstance(got, torch.Tensor) or got.shape != state.shape:
-            raise CheckFailed(f"expected a state of shape {tuple(state.shape)}, got {got!r}")
+            expect_state(got, state)
         expect_tensor_close(torch.einsum("bhkv,bhk->bhv", got, k), v, "Sᵀk after the write", "(B, H, D_v)", atol=1e-12)
 
     def keeps(dtype: torch.dtype, tolerance: float) -> Callable[[Callable[..., Any]], None]:
         def run(fn: Callable[..., Any]) -> None:
             inputs = step_inputs(f"keeps {dtype}", gated=True, dtype=dtype)
             got = call_learner(fn, *inputs)
-            expect_tensor_close(got, dense_step(*inputs).to(dtype), "the new state", STATE, atol=tolerance, rtol=tolerance)
+            expect_state(got, dense_step(*inputs).to(dtype), atol=tolerance, rtol=tolerance)
 
         return run
+
+    def any_length(fn: Callable[..., Any]) -> None:
+        # (I - β k kᵀ) S + β k vᵀ holds for a key of any length. Only a step right for unit keys is judged here: one that
+        # is wrong for them too makes another mistake, which the rows above name.
+        state, unit, v, beta, alpha = step_inputs("keys of any length", gated=True)
+        base = call_learner(fn, state, unit, v, beta, alpha)
+        expected = dense_step(state, unit, v, beta, alpha)
+        if not (isinstance(base, torch.Tensor) and base.shape == expected.shape and bool(torch.allclose(base.detach().double(), expected, atol=1e-9))):
+            return
+        k = unit * (0.5 + 1.5 * torch.rand(2, 3, 1, generator=generator_for("key lengths"), dtype=torch.float64))
+        got = call_learner(fn, state, k, v, beta, alpha)
+        expect_state(got, dense_step(state, k, v, beta, alpha), "the new state for keys of lengths 0.5 to 2", atol=1e-12)
+
+    def never_dense(fn: Callable[..., Any]) -> None:
+        # D_k = 7 and no other length 7 (B = 2, H = 1, D_v = 3): a result ending in (7, 7) is a D_k × D_k matrix.
+        inputs = step_inputs("never builds the matrix", gated=True, sizes=(2, 1, 7, 3))
+        watch = SquareResults(7)
+        with watch:
+            call_learner(fn, *inputs)
+        if watch.found:
+            operation, shape = watch.found[0]
+            raise CheckFailed(f"with D_k = 7 your {operation} returned a tensor of shape {shape}: a D_k × D_k matrix such as "
+                              "I - β k kᵀ, which the step never needs")
+
+    def precision(fn: Callable[..., Any]) -> None:
+        inputs = step_inputs("precision", gated=True)
+        expect_float64_precision(call_learner(fn, *inputs), dense_step(*inputs), "the new state", STATE)
 
     def gradients(fn: Callable[..., Any]) -> None:
         leaves = with_gradients(step_inputs("gradients", gated=True))
@@ -110,10 +176,20 @@ def step_cases() -> list[Case]:
         matches("α = 0 resets: the new state is β k vᵀ", (
             "α multiplies the old state, and only the old state: at α = 0 it is forgotten and the write β k vᵀ remains.",
         ), gated=True, alpha_value=0.0),
+        Case("keys of any length: the step uses k as given", any_length, (
+            "(I - β k kᵀ) S + β k vᵀ holds for a key of any length: use k as it is given, without normalising it (a layer "
+            "normalises its keys before the recurrence, not inside the step).",
+        )),
         Case("keeps float32 as float32", keeps(torch.float32, 1e-5), ("Do not convert to float64; torch ops keep the inputs' dtype.",)),
         Case("keeps float16 as float16", keeps(torch.float16, 1e-2), (
             "A tensor you create (torch.eye, torch.zeros) is float32 unless you pass dtype=state.dtype; mixing it in promotes float16.",
         )),
+        Case("never builds the D_k × D_k matrix (D_k = 7)", never_dense, (
+            "Expand the product instead of forming I - β k kᵀ: (I - β k kᵀ) S + β k vᵀ = S + k [β (v - Sᵀk)]ᵀ.",
+            "Read r = Sᵀk (torch.einsum('bhkv,bhk->bhv', state, k)), then add the outer product of k with β (v - r): "
+            "k[..., :, None] * (beta[..., None] * (v - r))[..., None, :], a (D_k, D_v) update.",
+        )),
+        precision_case("float64 stays float64, to float64's precision", precision),
         Case("gradients match autograd through a float64 reference", gradients, GRADIENT_HINTS, GENERAL),
         Case("does not modify its inputs", unchanged, ("Build a new state (state + ...) instead of state += ... or state.mul_(...).",)),
     ]
@@ -138,7 +214,8 @@ def householder_cases() -> list[Case]:
                 raise CheckFailed(f"expected a (5, 5) matrix, got {got!r}")
             eigenvalues = torch.linalg.eigvalsh((got.double() + got.double().T) / 2)
             expected = torch.tensor(sorted([1 - beta] + [1.0] * 4), dtype=torch.float64)
-            if (got.double() - got.double().T).abs().max() > 1e-12 or (eigenvalues - expected).abs().max() > 1e-9:
+            # 1e-6: the mistakes this row names are off by a large part of β; a float32 result is the precision row's.
+            if (got.double() - got.double().T).abs().max() > 1e-6 or (eigenvalues - expected).abs().max() > 1e-6:
                 shown = ", ".join(f"{x:.4f}" for x in eigenvalues.tolist())
                 raise CheckFailed(f"β = {beta}: eigenvalues {shown}; expected 1 - β = {1 - beta:.4f} once and 1 four times (and a symmetric matrix)")
 
@@ -183,6 +260,11 @@ def householder_cases() -> list[Case]:
 
         return run
 
+    def precision(fn: Callable[..., Any]) -> None:
+        generator = generator_for("precision")
+        keys, betas = torch.randn(2, 3, 4, generator=generator, dtype=torch.float64), 2 * torch.rand(2, 3, generator=generator, dtype=torch.float64)
+        expect_float64_precision(call_learner(fn, keys, betas), dense_householder(keys, betas), "the (2, 3) batch of matrices", MATRIX)
+
     def gradients(fn: Callable[..., Any]) -> None:
         generator = generator_for("gradients")
         keys, betas = with_gradients([torch.randn(2, 3, 4, generator=generator), 2 * torch.rand(2, 3, generator=generator)])
@@ -210,8 +292,14 @@ def householder_cases() -> list[Case]:
             "Only the direction of k counts: divide by exactly kᵀk (or ‖k‖), with no ε added, which would matter for short keys.",
             "kᵀk of a float32 key of length 1e15 is 1e30, still finite: k kᵀ / (kᵀk) needs no special case.",
         )),
-        Case("a batch of keys and βs", batched, ("Use broadcasting over the leading dimensions, not torch.outer (1-d only).",)),
+        Case("a batch of keys and βs", batched, (
+            "A batch of keys (..., n) gives a batch of matrices (..., n, n): build k kᵀ by broadcasting, key[..., :, None] * "
+            "key[..., None, :] (torch.outer takes 1-d vectors only).",
+            "beta and squared_norms have the leading shape (...): give each two trailing axes, [..., None, None], to scale "
+            "each matrix; and divide each key by its own length, not by one norm or mean over the whole batch.",
+        )),
         Case("β = 2 is a reflection: H H = I", involution, ("β = 2 flips the component along k̂; twice restores it.",)),
+        precision_case("float64 keys give float64 matrices, to float64's precision", precision),
         Case("keeps float32 as float32", keeps(torch.float32, 1e-6), ("Build the identity in key.dtype.",)),
         Case("keeps float16 as float16", keeps(torch.float16, 1e-2), (
             "torch.eye(n) is float32 unless you pass dtype=key.dtype, and float32 - float16 is float32.",

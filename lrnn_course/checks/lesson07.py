@@ -49,7 +49,8 @@ def factored(fn: Callable[..., Any], permutation: list[int], *dtype: torch.dtype
     """The learner's keys for σ, after checking that they are a list of n - c(σ) non-zero keys of shape (n,)."""
     keys = call_learner(fn, permutation, *dtype)
     if not isinstance(keys, list) or not all(isinstance(k, torch.Tensor) and k.shape == (len(permutation),) for k in keys):
-        raise CheckFailed(f"expected a list of keys, each a tensor of shape ({len(permutation)},), got {keys!r}")
+        raise CheckFailed(f"expected a list of keys, each a tensor of shape ({len(permutation)},), got {keys!r}", (
+            "Return a Python list of keys, [swap_key(...), ...], not one stacked tensor: the list of the identity is empty, [].",))
     wanted = len(permutation) - cycle_count(permutation)
     if len(keys) != wanted:
         raise CheckFailed(f"σ = {permutation}: {len(keys)} reflections, expected n - c(σ) = {wanted}")
