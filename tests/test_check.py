@@ -60,8 +60,9 @@ def test_check_prints_a_table_and_hints(capsys):
     printed = capsys.readouterr().out
     assert printed.startswith("Checking 01.combine\n  ✗ matches (a1·a2, a2·b1 + b2)\n")
     assert "  ✗ the earlier step acts first\n" in printed and "  ✓ (1, 0) is the identity\n" in printed
-    assert "Look at matches (a1·a2, a2·b1 + b2): the input part (second element): first mismatch" in printed
-    assert "Hint 1: Apply (a1, b1) first" in printed
+    assert "Look at matches (a1·a2, a2·b1 + b2): the input part is a1·b2 + b1: the later step acted first" in printed
+    assert "Hint 1: combine is not commutative: the later gate a2 multiplies the earlier input b1." in printed
+    assert "Stuck? check(..., hint=2) shows a hint for this row." in printed
     assert not result and "01.combine: " in repr(result)
 
 

@@ -444,7 +444,7 @@ MUTANTS = [
     ("01.sequential_scan", loop_under_no_grad, "connected to autograd", NOT_CONNECTED),
     ("01.sequential_scan", loop_in_numpy_float32, "keeps float64 as float64", "only as precise as float32"),
     ("01.sequential_scan", states_into_default_zeros, "keeps float64 as float64", "h has dtype torch.float32 for float64 inputs"),
-    ("01.combine", commutative_combine, "matches (a1·a2, a2·b1 + b2)", "the input part (second element): first mismatch"),
+    ("01.combine", commutative_combine, "matches (a1·a2, a2·b1 + b2)", "the later step acted first"),
     ("01.combine", input_part_only, "matches (a1·a2, a2·b1 + b2)", "expected a pair (a, b)"),
     ("01.combine", added_gates, "matches (a1·a2, a2·b1 + b2)", "the gate part"),
     ("01.combine", combine_in_numpy, "connected to autograd", NOT_CONNECTED),

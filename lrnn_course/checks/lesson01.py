@@ -289,6 +289,12 @@ def scan_cases(call: ScanCall, chunk_size: int | None = None, order_hints: tuple
     ]
 
 
+COMMUTATIVE_HINTS = (
+    "combine is not commutative: the later gate a2 multiplies the earlier input b1.",
+    "The answer is (a1 * a2, a2 * b1 + b2), not (a1 * a2, a1 * b2 + b1).",
+)
+
+
 def combine_cases() -> list[Case]:
     """Properties of the scan operator (a1, b1) o (a2, b2) = (a1 a2, a2 b1 + b2)."""
 
@@ -314,7 +320,14 @@ def combine_cases() -> list[Case]:
         expect_pair(call_learner(fn, earlier, later), (a1 * a2, a2 * b1 + b2), dims, tolerance)
 
     def definition(fn: Callable[..., Any]) -> None:
-        expect_composition(fn, *pairs("definition", 2))
+        (a1, b1), (a2, b2) = earlier, later = pairs("definition", 2)
+        got = call_learner(fn, earlier, later)
+        got_b = as_pair(got)[1]
+        if isinstance(got_b, torch.Tensor) and got_b.shape == b1.shape and torch.allclose(got_b, a1 * b2 + b1):
+            # The most common mistake gets the hints about order, on the row every wrong combine fails first.
+            raise CheckFailed("the input part is a1·b2 + b1: the later step acted first (h -> a2 h + b2, then a1 h + b1)",
+                              COMMUTATIVE_HINTS)
+        expect_pair(got, (a1 * a2, a2 * b1 + b2))
 
     def unchanged(fn: Callable[..., Any]) -> None:
         (a1, b1), (a2, b2) = pairs("unchanged", 2)
@@ -382,10 +395,7 @@ def combine_cases() -> list[Case]:
             "and the gate part keeps (B, T, 1) when both gates are (B, T, 1).",
             "Reshaping or expanding a result to the shape of one input breaks as soon as the inputs differ in shape.",
         ), SPECIFIC),
-        Case("the earlier step acts first", order, (
-            "combine is not commutative: the later gate a2 multiplies the earlier input b1.",
-            "The answer is (a1 * a2, a2 * b1 + b2), not (a1 * a2, a1 * b2 + b1).",
-        ), GENERAL),
+        Case("the earlier step acts first", order, COMMUTATIVE_HINTS, GENERAL),
         Case("is associative", associative, ("Return exactly the pair of the composed map, no extra terms.",), GENERAL),
         Case("(1, 0) is the identity", identity, ("Composing with h -> 1 h + 0 must change nothing.",), GENERAL),
         Case("folding all steps gives the last state", matches_scan, (
