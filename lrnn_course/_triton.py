@@ -69,8 +69,8 @@ def _decide() -> tuple[str, str]:
     if _interpreter_on() != _standard_library_interpreted():
         first, now = ("compiler", "interpreter") if _interpreter_on() else ("interpreter", "compiler")
         return "unavailable", (
-            f"triton was imported before lrnn_course, with its library built for the {first}, "
-            f"but kernels would now be built for the {now}; import lrnn_course before triton "
+            f"triton was imported before lrnn_course.kernels, with its library built for the {first}, "
+            f"but kernels would now be built for the {now}; import lrnn_course.kernels before triton "
             f"(or set {INTERPRET_VARIABLE} before Python starts). Lessons use the PyTorch reference"
         )
     if _interpreter_on():

@@ -52,14 +52,24 @@
 #   the report explains. The carry not applied to the states at all: “initial state and long memory” explains
 #   it. Ask what state the second block starts from; `hint=1` on the carry row shows how to pick one row
 #   without row indexing. T = 300 spans several blocks compiled too (64 or 128 steps per block on a GPU).
-# - **`K1.diagonal_scan_kernel`**: a mask missing on one axis, a store without the load's mask, or a row
-#   stride of `BLOCK_D` or `steps` instead of `width`: the kernel stores out of bounds. Every tensor it gets
-#   sits between guard bands, so nothing crashes; “no load or store out of bounds” is red and says which
-#   tensor and what to look at, e.g. “wrote 11 elements past the end of h (out of bounds): that is columns
-#   past D in the last row: check the column mask”. A load out of bounds brings the bands' NaN into h:
-#   “read outside a (out of bounds)”. Have them write the offset of element (b, t, d) on paper.
+# - **`K1.diagonal_scan_kernel`**: a mask missing on one axis, a store without the load's mask, `times <= steps`,
+#   or a row stride of `BLOCK_D` or `steps` instead of `width`: the kernel stores out of bounds. Every tensor it
+#   gets sits between guard bands, so nothing crashes; “no load or store out of bounds” is red and says which
+#   tensor and which mistake touches exactly those elements, e.g. “wrote 11 elements past the end of h (out of
+#   bounds): that is columns past D in the last row: check the column mask of the store”, or “that is one step
+#   past T”. Under the interpreter every load is watched by its address, so a load without its mask is red even
+#   when its value is never stored: “read 111 elements past the end of b (out of bounds): that is steps past T
+#   in the last block: check the time mask of the load” (the h0 load too). Compiled on a GPU, only a load whose
+#   NaN reaches h shows: “read outside a (out of bounds)”. Have them write the offset of element (b, t, d) on paper.
 # - **`K1.diagonal_scan_kernel`**: a time mask that stops a step early (`< steps - 1`): “never stored h at
-#   [b=0, t=7, d=0]”. Padding must be the identity step: gates 1, inputs 0.
+#   [b=0, t=7, d=0] … inside a block of 16 steps”. A block loop that stops early (`range(0, steps - 1, BLOCK_T)`):
+#   “a last block of one step: T = 257” is the only red row. A batch offset of one row (`(batch + times) * width`):
+#   “batch rows apart: B = 3, T = 8, D = 3” says batch row 0 is stored whole, the others are not.
+# - **`K1.diagonal_scan_kernel`**: loads without `.to(tl.float32)`: right in float32, red on
+#   “float16 and bfloat16 inputs: the scan runs in float32” (a float16 scan is off by 1e-2 at T = 100).
+# - **`K1.diagonal_scan_kernel`**: every row red with “Triton cannot run in this Python process”: the learner's
+#   file or notebook imported `triton` before `lrnn_course.kernels`, so Triton's library was built for a GPU that
+#   is not there. `import lrnn_course.kernels` first, then restart Python.
 # - **`K1.diagonal_scan_kernel`**: anything that assumes $a_t \ge 0$ (logarithms, square roots) fails
 #   “negative gates”; dividing by the gate products (the closed form) fails “gates of exactly 0, -1 and 1”.
 #   `REVERSE` may be ignored: the check runs the forward direction only.
@@ -183,9 +193,11 @@ assert right[1] == state and wrong[1] != state
 #
 # Complete the loop over time blocks of `diagonal_scan_kernel`. For each block: compute the
 # times it covers and a mask (time inside the sequence and column inside the state); load gates
-# with `other=1.0` and inputs with `other=0.0` (a padded step is the identity step $(1, 0)$);
+# with `other=1.0` and inputs with `other=0.0` (a padded step is the identity step $(1, 0)$), and convert both
+# to float32 with `.to(tl.float32)` (the inputs may be float16 or bfloat16: the scan runs in float32 all the same);
 # combine them with `tl.associative_scan((gates, inputs), axis=0, combine_fn=_compose)`; form the
-# states from the carry; store them; make the block's last row the new carry. `REVERSE` runs time
+# states from the carry; store them; make the block's last row the new carry. Every load and every store
+# takes its mask, the h0 load too: nothing may be read or written outside the tensors. `REVERSE` runs time
 # backwards for the backward pass of K2: you may ignore it here (the check runs `REVERSE=False`).
 
 # %%

@@ -50,6 +50,14 @@
 # - **`K2.scan_backward`**: the adjoints from a forward launch (no `reverse=True`): every row but “length 1”
 #   is red, and “dL/db are the adjoints: T = 9” is the one the report explains. Have them write out the
 #   adjoints of two steps by hand (the loop of the lesson's §1).
+# - **`K2.scan_backward`**: the adjoints launched without `dtype=torch.float32`, so rounded to bfloat16 before the
+#   products, or results left in float32: right in float32, red on “bfloat16 gates, float32 h0: dtypes kept,
+#   adjoints in float32” (dL/dh0 in float32 shows the second rounding at once) or on its float16 twin.
+# - **`K2.scan_backward`**: the adjoints by a Python loop, or autograd through a float64 re-run of the forward
+#   pass: every value row is green, “the adjoints come from launch_scan” is red (“never called launch_scan”). The
+#   check stands in for `launch_scan` with a scan of the gates 0.5·a and sees whether the gradients follow it.
+# - **`K2.scan_backward`**: the previous states built by shifting `h` in place: the values are right, the
+#   automatic row “does not modify its inputs” is red (“modified its input `h`”).
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
 SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sequences

@@ -51,7 +51,13 @@
 #   “two steps by hand: T₂₁ = -β₂ k₂ᵀk₁ = -1.2” is red. Ask for $T_{21}$ of a 2 × 2 block by hand.
 # - **`K3.forward_substitution`**: `range(1, CHUNK - 1)`, the last row skipped. “two steps by hand” and
 #   “one chunk: T = 12, β ∈ [0, 2]” stay green (no full chunk); the report explains
-#   “several chunks with a decay Γ: T = 150”. Ask which rows of a full chunk their loop visits.
+#   “T read whole at chunks of 16 and 32 (a GPU's)”: “only the last row, i = 15, is wrong”. Ask which rows of a
+#   full chunk their loop visits.
+# - **`K3.forward_substitution`**: rows in reverse order, a combination over columns (`axis=1`), `A` itself as
+#   the combination, or a truncated series $I - A + A^2$: the whole-T row explains them all by the first wrong
+#   row, e.g. “rows 0 to 1 are right, row 2 is not”. Ask what row 2 needs that row 1 does not.
+# - **`K3.forward_substitution`**: T cast to float16 on the way: the forward kernel's `tl.dot` refuses to mix
+#   dtypes; “returns a float32 block” is red and explains it.
 # - **`K3.forward_substitution`**: a fixed `range(1, 16)`: right under the interpreter, whose chunks hold
 #   16 steps, wrong on a GPU (32). Only “T read whole at chunks of 16 and 32 (a GPU's)” is red, which runs
 #   the helper on both chunk sizes and compares the whole T. `CHUNK` is the size to loop to.
@@ -197,7 +203,8 @@ assert identity_error < 1e-12
 # ($C \times C$, zeros on and above the diagonal) return $T = (I + A)^{-1}$. Start from the identity;
 # for each row $i$ from 1 to `CHUNK - 1`, select row $i$ of $A$ with a mask and `tl.sum`, form the
 # new row $e_i - \sum_j A_{ij} T_j$, and write it into row $i$ with `tl.where`. Use only `tl.where`,
-# `tl.sum` and arithmetic: a Triton block cannot be indexed by a row.
+# `tl.sum` and arithmetic: a Triton block cannot be indexed by a row. Return $T$ as a float32 block, the
+# dtype of the identity you start from: the kernel multiplies it with float32 blocks.
 
 # %%
 #| exercise: K3.forward_substitution

@@ -50,17 +50,21 @@
 # ## Common mistakes
 #
 # - **`K4.chunk_gates`**: $\Gamma_{ti} = g_t / g_i$, a quotient of cumulative products, or the same in log
-#   space (`exp` of differences of `cumsum(log(alpha))`): “resets (α = 0) across chunks: T = 150” is red with
-#   a non-finite value. Point back to §2's table: what is $g_t$ after a reset?
+#   space (`exp` of differences of `cumsum(log(alpha))`): the rows that read Γ whole outrank the forward rows,
+#   and “Γ read whole: Γ[t, i] = alpha[i+1] ⋯ alpha[t] below the diagonal” is red with a non-finite value.
+#   With the gates clamped before the logarithm (`tl.maximum(alpha, 1e-6)`) every value is within the tolerance,
+#   and “Γ and g exactly 0 after a reset (α = 0)” is red: Γ is tiny there, not 0. Point back to §2's table: what
+#   is $g_t$ after a reset?
 # - **`K4.chunk_gates`**: the own step included, $\Gamma_{ti} = \alpha_i \cdots \alpha_t$ (α on the
-#   diagonal): “gates of exactly 1: Γ is all ones below the diagonal” stays green,
-#   “random gates in one chunk” is red. Ask what $\Gamma_{tt}$ must be.
+#   diagonal), or the product taken along rows (`axis=1`): “gates of exactly 1: Γ is all ones below the
+#   diagonal” may stay green, “Γ read whole: Γ[t, i] = …” is red and names the entry, e.g. Γ[t=0, i=0].
+#   Ask what $\Gamma_{tt}$ must be.
 # - **`K4.chunk_gates`**: Γ not zeroed above the diagonal (the cumulative product without its `tl.where`):
 #   every forward row stays green, since the forward kernel masks Γ, but the backward kernel multiplies by
 #   it unmasked and its gradients come out 40–140 % off. “Γ read whole: zero above the diagonal, chunks of
 #   16 and 32” is red: “Γ above the diagonal is not 0”.
-# - **`K4.chunk_gates`**: a cumulative gate $g$ that skips $\alpha_1$ (shifted like Γ):
-#   “a reset at the first step: S₀ is forgotten at once” is red. $g_t$ multiplies every gate from the first
+# - **`K4.chunk_gates`**: a cumulative gate $g$ that skips the first gate (shifted like Γ):
+#   “g read whole: g[t] = alpha[0] ⋯ alpha[t]” is red at t = 0. $g_t$ multiplies every gate from the first
 #   to the $t$-th.
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
@@ -198,7 +202,9 @@ for name, alpha in (("a reset at step 31", reset), ("α = 0.1 everywhere", stron
 # Complete the Triton helper: from the chunk's gates `alpha` (a block of `CHUNK` numbers) return
 # the pair `(decay, cumulative_gate)`: $\Gamma$ as a `CHUNK × CHUNK` block with
 # $\Gamma_{ti} = \alpha_{i+1} \cdots \alpha_t$ for $t \ge i$ (so 1 on the diagonal) and 0 above it, and
-# $g_t = \alpha_1 \cdots \alpha_t$. Use cumulative products only: the check puts resets in the gates.
+# $g_t = \alpha_1 \cdots \alpha_t$. In the code time counts from 0: `decay[t, i]` = `alpha[i+1] ⋯ alpha[t]` and
+# `cumulative_gate[t]` = `alpha[0] ⋯ alpha[t]`, the first gate included. Use
+# cumulative products only: the check puts resets in the gates, and after one Γ and g must be exactly 0.
 
 # %%
 #| exercise: K4.chunk_gates

@@ -5,18 +5,20 @@ Glossary: q, k (B, T, H, D_k) with unit keys, v (B, T, H, D_v), ``beta`` β ∈ 
 ``chunk_gates``. Both are Triton helpers: the check runs them inside the course's forward kernel
 (``kernels.delta.launch_delta_rule_forward``), where Triton runs, in float32, and compares the
 outputs and the final state with the float64 token-by-token recurrence ``deltanet.delta_rule``.
-A wrong T or Γ changes the pseudo-values U and with them every output of the chunk. Two rows read the
+A wrong T or Γ changes the pseudo-values U and with them every output of the chunk. Other rows read the
 helper's result whole instead, from a probe kernel that stores it, at the interpreter's chunk (16) and a
-GPU's (32): a Γ not zeroed above the diagonal leaves the forward pass right, where ``later`` masks it,
-and the backward kernel's gradients wrong, where nothing does.
+GPU's (32): they name the wrong entry, so they outrank the forward rows (``READ_WHOLE``). A Γ not zeroed
+above the diagonal leaves the forward pass right, where ``later`` masks it, and the backward kernel's
+gradients wrong, where nothing does; a Γ or g from logarithms of clamped gates is within the tolerance
+of the forward rows and never exactly 0 after a reset, where the products of the gates are.
 
 The helpers receive blocks, never pointers: nothing they do can read or write out of bounds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -35,15 +37,22 @@ KEY_DIM, VALUE_DIM, HEADS = 8, 6, 2
 SPREAD = {"batch": 2, "heads": 1, "key_dim": 12, "value_dim": 70}
 # The chunk under the interpreter, and the one compiled for a GPU: a helper must work at both.
 PROBE_CHUNKS = (kernel_delta.INTERPRETER_CHUNK, kernel_delta.COMPILED_CHUNK)
+# Rows that read the helper's result whole name the wrong entry, and outrank the forward rows; the row about the dtype of
+# T, which the forward kernel cannot even run with (tl.dot refuses mixed dtypes), outranks them all.
+READ_WHOLE = SPECIFIC + 1
+BLOCK_DTYPE = SPECIFIC + 2
 
 if triton is not None:
 
     @triton.jit
-    def _substitution_probe(a_ptr, transform_ptr, CHUNK: tl.constexpr, SUBSTITUTE: tl.constexpr):
-        """T of one (CHUNK, CHUNK) block A, by the helper ``SUBSTITUTE``, stored whole."""
+    def _substitution_probe(a_ptr, transform_ptr, bits_ptr, CHUNK: tl.constexpr, SUBSTITUTE: tl.constexpr):
+        """T of one (CHUNK, CHUNK) block A, by the helper ``SUBSTITUTE``, stored whole (in float32), and the bits of
+        the floats the helper returned."""
         rows = tl.arange(0, CHUNK)
         block = rows[:, None] * CHUNK + rows[None, :]
-        tl.store(transform_ptr + block, SUBSTITUTE(tl.load(a_ptr + block), CHUNK))
+        transform = SUBSTITUTE(tl.load(a_ptr + block), CHUNK)
+        tl.store(transform_ptr + block, transform)
+        tl.store(bits_ptr, transform.dtype.primitive_bitwidth)
 
     @triton.jit
     def _gates_probe(alpha_ptr, decay_ptr, gate_ptr, CHUNK: tl.constexpr, GATES: tl.constexpr):
@@ -119,52 +128,144 @@ def run_probe(probe: Any, *args: Any, **blocks: Any) -> None:
         call_learner_in_place(lambda: probe[(1,)](*args, **blocks))
 
 
-def whole_transform_case(substitute: Callable[..., Any]) -> None:
-    """T read whole, upper triangle included, against the float64 inverse of I + A at each of ``PROBE_CHUNKS``;
+def substitution_read_whole(substitute: Callable[..., Any], chunk: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(T as returned, stored in float32; the float64 inverse of I + A; the bits of the floats returned) for a random
     A = strictly-lower(diag(β) K Kᵀ) without a decay, so that the last rows depend on the first ones."""
+    generator = generator_for(f"whole T: {chunk}")
+    k = F.normalize(torch.randn(chunk, KEY_DIM, generator=generator, dtype=torch.float64), dim=-1)
+    beta = 2 * torch.rand(chunk, 1, generator=generator, dtype=torch.float64)
+    strictly_lower = torch.tril(beta * (k @ k.T), diagonal=-1)
+    expected = torch.linalg.inv(torch.eye(chunk, dtype=torch.float64) + strictly_lower)
+    (a,) = on_kernel_device(strictly_lower)
+    transform, bits = torch.empty_like(a), torch.zeros(1, dtype=torch.int32, device=a.device)
+    run_probe(_substitution_probe, a, transform, bits, CHUNK=chunk, SUBSTITUTE=substitute)
+    return transform.cpu(), expected, int(bits.item())
+
+
+def float32_block_case(substitute: Callable[..., Any]) -> None:
+    """The helper returns a float32 block: the kernel multiplies T with float32 blocks in tl.dot, which refuses to mix."""
+    bits = substitution_read_whole(substitute, PROBE_CHUNKS[0])[2]
+    if bits != 32:
+        raise CheckFailed(f"forward_substitution returned a block of {bits}-bit floats: return T as a float32 block, "
+                          "as the identity tl.where(..., 1.0, 0.0) you start from is")
+
+
+def rows_note(transform: torch.Tensor, expected: torch.Tensor) -> str:
+    """Which rows of T are right, and what that says about the loop over rows ("" when T is right)."""
+    chunk = transform.shape[0]
+    wrong = (~torch.isclose(transform, expected.float(), atol=KERNEL_TOLERANCE, rtol=KERNEL_TOLERANCE)).any(dim=1)
+    if not bool(wrong.any()):
+        return ""
+    first = int(wrong.nonzero()[0])
+    if bool(torch.ones(chunk, chunk, dtype=torch.bool).triu(1).logical_and(transform != 0).any()):
+        return "T has entries above the diagonal, where it is 0: write row i with combinations of the rows above it only. "
+    if first == 0:
+        return "row 0 of T is e_0: start from the identity. "
+    if wrong.nonzero().flatten().tolist() == [chunk - 1]:
+        return f"only the last row, i = {chunk - 1}, is wrong: the loop over rows must reach it, range(1, CHUNK). "
+    if first == PROBE_CHUNKS[0] and bool(wrong[first:].all()):
+        return (f"rows 0 to {first - 1} are right, none from {first} on is: the loop must cover the block it is given, "
+                "range(1, CHUNK). ")
+    return (f"rows 0 to {first - 1} are right, row {first} is not: row {first} = e_{first} - Σ_(j<{first}) A[{first}, j] · "
+            "(row j of T), a combination of whole rows of T, each final before it is used. ")
+
+
+def whole_transform_case(substitute: Callable[..., Any]) -> None:
+    """T read whole, upper triangle included, against the float64 inverse of I + A at each of ``PROBE_CHUNKS``."""
     for chunk in PROBE_CHUNKS:
-        generator = generator_for(f"whole T: {chunk}")
-        k = F.normalize(torch.randn(chunk, KEY_DIM, generator=generator, dtype=torch.float64), dim=-1)
-        beta = 2 * torch.rand(chunk, 1, generator=generator, dtype=torch.float64)
-        strictly_lower = torch.tril(beta * (k @ k.T), diagonal=-1)
-        expected = torch.linalg.inv(torch.eye(chunk, dtype=torch.float64) + strictly_lower)
-        (a,) = on_kernel_device(strictly_lower)
-        transform = torch.empty_like(a)
-        run_probe(_substitution_probe, a, transform, CHUNK=chunk, SUBSTITUTE=substitute)
-        expect_tensor_close(transform.cpu(), expected.float(), f"T at a chunk of {chunk}", "(i, j)",
-                            atol=KERNEL_TOLERANCE, rtol=KERNEL_TOLERANCE)
+        transform, expected, _ = substitution_read_whole(substitute, chunk)
+        try:
+            expect_tensor_close(transform, expected.float(), f"T at a chunk of {chunk}", "(i, j)",
+                                atol=KERNEL_TOLERANCE, rtol=KERNEL_TOLERANCE)
+        except CheckFailed as failure:
+            raise CheckFailed(rows_note(transform, expected) + str(failure)) from failure
 
 
-def whole_gates_case(gates: Callable[..., Any]) -> None:
-    """Γ and g read whole at each of ``PROBE_CHUNKS``, against products of the gates taken one by one: Γ must be
-    exactly 0 above the diagonal, which the forward kernel masks and the backward kernel does not."""
+class GatesReadWhole(NamedTuple):
+    chunk: int
+    alpha: torch.Tensor  # (CHUNK,) float64, α = 0 at RESETS["reset"][0]
+    decay: torch.Tensor  # Γ as returned, (CHUNK, CHUNK), float32
+    gate: torch.Tensor  # g as returned, (CHUNK,), float32
+    expected_decay: torch.Tensor  # float64
+    expected_gate: torch.Tensor  # float64
+
+
+def gates_read_whole(gates: Callable[..., Any]) -> Iterator[GatesReadWhole]:
+    """Γ and g of random gates with one reset, read whole at each of ``PROBE_CHUNKS``, and the products of the gates
+    taken one by one in float64."""
     for chunk in PROBE_CHUNKS:
         alpha = torch.rand(chunk, generator=generator_for(f"whole Γ: {chunk}"), dtype=torch.float64)
         alpha[RESETS["reset"][0]] = 0.0
         expected_decay = torch.zeros(chunk, chunk, dtype=torch.float64)
-        for i in range(chunk):  # Γ_ti = α_{i+1} ⋯ α_t for t ≥ i: 1 on the diagonal, then one more gate a row
+        for i in range(chunk):  # Γ[t, i] = alpha[i+1] ⋯ alpha[t] for t ≥ i: 1 on the diagonal, then one more gate a row
             expected_decay[i:, i] = torch.cat((alpha.new_ones(1), alpha[i + 1:])).cumprod(0)
         (alpha32,) = on_kernel_device(alpha)
-        decay, cumulative_gate = torch.empty(chunk, chunk, device=alpha32.device), torch.empty_like(alpha32)
-        run_probe(_gates_probe, alpha32, decay, cumulative_gate, CHUNK=chunk, GATES=gates)
-        decay = decay.cpu()
-        above = torch.ones(chunk, chunk, dtype=torch.bool).triu(1) & (decay != 0)
+        decay, gate = torch.empty(chunk, chunk, device=alpha32.device), torch.empty_like(alpha32)
+        run_probe(_gates_probe, alpha32, decay, gate, CHUNK=chunk, GATES=gates)
+        yield GatesReadWhole(chunk, alpha, decay.cpu(), gate.cpu(), expected_decay, alpha.cumprod(0))
+
+
+def decay_zero_above_case(gates: Callable[..., Any]) -> None:
+    """Γ exactly 0 above the diagonal, which the forward kernel masks and the backward kernel does not."""
+    for read in gates_read_whole(gates):
+        above = torch.ones(read.chunk, read.chunk, dtype=torch.bool).triu(1) & (read.decay != 0)
         if bool(above.any()):
             t, i = (int(x) for x in above.nonzero()[0])
-            raise CheckFailed(f"Γ above the diagonal is not 0: Γ[t={t}, i={i}] = {decay[t, i].item():g} at a chunk of {chunk} "
-                              f"({int(above.sum())} such entries); the backward kernel multiplies by Γ without masking it")
-        expect_tensor_close(decay, expected_decay.float(), f"Γ at a chunk of {chunk}", "(t, i)",
+            transposed = torch.allclose(read.decay, read.expected_decay.T.float(), atol=KERNEL_TOLERANCE, rtol=KERNEL_TOLERANCE)
+            note = (" Your Γ is the transpose of the right one: its row is the later step t, its column the earlier step i."
+                    if transposed else "")
+            raise CheckFailed(f"Γ above the diagonal is not 0: Γ[t={t}, i={i}] = {read.decay[t, i].item():g} at a chunk of "
+                              f"{read.chunk} ({int(above.sum())} such entries); the backward kernel multiplies by Γ without "
+                              f"masking it.{note}")
+
+
+def decay_values_case(gates: Callable[..., Any]) -> None:
+    """Γ entry by entry against the products of the gates taken one by one."""
+    reset = RESETS["reset"][0]
+    for read in gates_read_whole(gates):
+        try:
+            expect_tensor_close(read.decay, read.expected_decay.float(), f"Γ at a chunk of {read.chunk}", "(t, i)",
+                                atol=KERNEL_TOLERANCE, rtol=KERNEL_TOLERANCE)
+        except CheckFailed as failure:
+            t, i = (int(x) for x in (~torch.isclose(read.decay, read.expected_decay.float(), atol=KERNEL_TOLERANCE,
+                                                    rtol=KERNEL_TOLERANCE)).nonzero()[0])
+            note = (f"alpha[{reset}] = 0 lies between steps i and t, so Γ[t={t}, i={i}] is exactly 0. "
+                    if i < reset <= t and bool(read.decay[t, i].isfinite()) else "")
+            raise CheckFailed(note + str(failure)) from failure
+
+
+def gate_values_case(gates: Callable[..., Any]) -> None:
+    """g entry by entry against the cumulative product of the gates."""
+    for read in gates_read_whole(gates):
+        expect_tensor_close(read.gate, read.expected_gate.float(), f"g at a chunk of {read.chunk}", "(t)",
                             atol=KERNEL_TOLERANCE, rtol=KERNEL_TOLERANCE)
-        expect_tensor_close(cumulative_gate.cpu(), alpha.cumprod(0).float(), f"g at a chunk of {chunk}", "(t)",
-                            atol=KERNEL_TOLERANCE, rtol=KERNEL_TOLERANCE)
+
+
+def exact_zeros_case(gates: Callable[..., Any]) -> None:
+    """Γ[t, i] and g[t] exactly 0 wherever the reset lies in i < s ≤ t (for g, s ≤ t): exp of summed logarithms of
+    clamped gates is tiny there, within the tolerance of every other row, but never 0."""
+    reset = RESETS["reset"][0]
+    for read in gates_read_whole(gates):
+        for what, got, expected, dims in (("Γ", read.decay, read.expected_decay, "ti"), ("g", read.gate, read.expected_gate, "t")):
+            should_be_zero = (expected == 0) & (torch.ones_like(expected).tril() != 0 if what == "Γ" else True)
+            nonzero = should_be_zero & (got != 0)
+            if bool(nonzero.any()):
+                index = tuple(int(x) for x in nonzero.nonzero()[0])
+                where = ", ".join(f"{axis}={value}" for axis, value in zip(dims, index))
+                raise CheckFailed(f"{what}[{where}] = {got[index].item():.3g} at a chunk of {read.chunk}, after the reset "
+                                  f"alpha[{reset}] = 0: it must be exactly 0 ({int(nonzero.sum())} such entries)")
 
 
 def substitution_cases() -> list[Case]:
     return [
+        Case("returns a float32 block", float32_block_case, (
+            "Keep T in float32 from start to end: no .to(tl.float16) or .to(tl.bfloat16) on the way; the kernel rounds "
+            "what it needs to, where it needs to.",
+        ), BLOCK_DTYPE),
         Case("two steps by hand: T₂₁ = -β₂ k₂ᵀk₁ = -1.2", two_by_two_case, (
             "Start from the identity: tl.where(rows[:, None] == rows[None, :], 1.0, 0.0).",
             "Row i: pick row i of A with tl.sum(tl.where(rows[:, None] == i, strictly_lower, 0.0), axis=0).",
-        )),
+        ), READ_WHOLE),
         forward_case("one chunk: T = 12, β ∈ [0, 2]", 12, "substitute", (
             "Row i of T is e_i - Σ_{j<i} A_ij T_j: tl.sum(row_of_a[:, None] * transform, axis=0) is the sum.",
             "Write the new row back with tl.where(rows[:, None] == i, new_row[None, :], transform).",
@@ -174,17 +275,19 @@ def substitution_cases() -> list[Case]:
         ), GENERAL, beta=2.0),
         # Chunks hold 16 steps under the interpreter and 32 compiled: T = 150 spans several either way.
         forward_case("several chunks with a decay Γ: T = 150", 150, "substitute", (
-            "Rows run from 1 to CHUNK - 1 with `for i in range(1, CHUNK)`; row 0 of T is e_0.",
+            "The decay is already inside the block A you are given: T = (I + A)⁻¹ for any strictly lower A, "
+            "whatever made it.",
         ), alpha="random"),
         forward_case("several chunks, value blocks and batch rows: B = 2, T = 37, D_v = 70", 37, "substitute", (
             "T depends on the keys and β only, never on the values: every value block computes the same T.",
             "Steps past T are padded with β = 0 and k = 0: their rows of A are 0, and T has e_i there.",
         ), GENERAL, **SPREAD),
         Case("T read whole at chunks of 16 and 32 (a GPU's)", whole_transform_case, (
-            "Loop over the rows of the block you are given: range(1, CHUNK), never a fixed 16.",
-            "T is lower triangular with ones on the diagonal: start from the identity and only ever write row i "
-            "with combinations of the rows above it.",
-        )),
+            "Row i of T is e_i - Σ_{j<i} A[i, j] · (row j of T): the coefficients A[i, j] run along row i of A, and each "
+            "multiplies a whole row of T: tl.sum(row_of_a[:, None] * transform, axis=0).",
+            "Rows must be computed in order, 1, 2, …, CHUNK - 1, each from rows already final, over the whole block you "
+            "are given: range(1, CHUNK), never a fixed 16.",
+        ), READ_WHOLE),
     ]
 
 
@@ -195,11 +298,12 @@ def gate_cases() -> list[Case]:
             "Keep Γ zero above the diagonal: tl.where(rows[:, None] >= rows[None, :], …, 0.0).",
         ), alpha="ones"),
         forward_case("random gates in one chunk", 16, "gates", (
-            "g_t = α_1 ⋯ α_t is tl.cumprod(alpha, axis=0).",
+            "g[t] = alpha[0] ⋯ alpha[t] is tl.cumprod(alpha, axis=0).",
             "Return the pair (decay, cumulative_gate).",
         ), alpha="random"),
         forward_case("resets (α = 0) across chunks: T = 150", 150, "gates", (
-            "Never divide g_t by g_i: after a reset both are 0. Multiply the gates between i and t instead.",
+            "After a reset Γ and g are exactly 0: multiply the gates between i and t; dividing g_t by g_i gives 0 / 0, "
+            "and logarithms give log 0.",
         ), alpha="reset"),
         forward_case("β = 2 and resets over several blocks: B = 2, T = 37, D_v = 70", 37, "gates", (
             "The gates and β are independent: Γ depends on α only.",
@@ -208,11 +312,25 @@ def gate_cases() -> list[Case]:
         forward_case("a reset at the first step: S₀ is forgotten at once", 16, "gates", (
             "With α_1 = 0, g_t = 0 for every t: the cumulative product must not skip the first gate.",
         ), alpha="first step"),
-        Case("Γ read whole: zero above the diagonal, chunks of 16 and 32", whole_gates_case, (
+        Case("Γ read whole: zero above the diagonal, chunks of 16 and 32", decay_zero_above_case, (
             "The forward pass masks Γ, the backward pass multiplies by it as it is (dL/dscores = dL/dattention ⊙ Γ): "
             "every entry with t < i must be 0.",
             "tl.where(rows[:, None] >= rows[None, :], products, 0.0) keeps the lower triangle and zeroes the rest.",
-        )),
+        ), READ_WHOLE),
+        Case("Γ read whole: Γ[t, i] = alpha[i+1] ⋯ alpha[t] below the diagonal", decay_values_case, (
+            "Γ[t, i] multiplies the gates after step i up to step t, so Γ[t, t] = 1 and alpha[i] is not among them: a "
+            "cumulative product down each column (axis=0) of tl.where(later, alpha[:, None], 1.0).",
+            "Products only: g[t] / g[i] and exp(logs[t] - logs[i]) go wrong after a reset (α = 0), where Γ is exactly 0.",
+        ), READ_WHOLE),
+        Case("g read whole: g[t] = alpha[0] ⋯ alpha[t]", gate_values_case, (
+            "Time counts from 0 in the code: g[t] = alpha[0] · alpha[1] ⋯ alpha[t] includes the first gate, "
+            "tl.cumprod(alpha, axis=0).",
+        ), READ_WHOLE),
+        Case("Γ and g exactly 0 after a reset (α = 0)", exact_zeros_case, (
+            "exp of a sum of logarithms is never exactly 0, and clamping α before the logarithm only makes it small: "
+            "build Γ and g from products of the gates (tl.cumprod, or tl.associative_scan with a multiplication), which a "
+            "reset sets to exactly 0.",
+        ), READ_WHOLE),
     ]
 
 

@@ -4,23 +4,35 @@ Glossary: ``a`` = gates a_t, ``b`` = inputs b_t, ``h0`` = H_0, ``h`` = the state
 except h0 (B, D); ``grad_h`` = dL/dh_t. Expected values: ``lesson01.loop64`` (a float64 loop) for
 the states, and PyTorch's autograd through that loop for the gradients. The learner's kernel runs
 where the course's kernels run: compiled on a CUDA GPU, else through Triton's interpreter, in
-float32 on the blocks of ``launch_scan`` (under the interpreter BLOCK_T = 16 and BLOCK_D = 16, narrowed
-to the next power of two ≥ D).
+float32 (or in a half type, into a float32 h) on the blocks of ``launch_scan`` (under the interpreter
+BLOCK_T = 16 and BLOCK_D = 16, narrowed to the next power of two ≥ D).
 
 Every tensor the learner's kernel receives sits inside guard bands (``check.Guarded``): a, b and h0
 between NaN, which a load out of bounds carries into h, and h between ``UNWRITTEN``, a finite value,
 so that a store out of bounds shows even when what it stores is a NaN loaded out of bounds. The
 bands are wider than any offset the kernel can form from its indices with a wrong row stride, so a
 stray store lands in them, never in memory that is not Python's (which can abort the process).
+Under the interpreter the row about bounds also records the address of every lane of every load
+(``loads_recorded``), so a load out of bounds shows even where its NaN never reaches h. Which mistake
+put an access where it is comes from replaying the usual mistakes of masks and offsets on the same
+grid (``candidate_accesses``) and keeping the one that touches exactly the same elements.
+
+K2's row "the adjoints come from launch_scan" stands in for ``launch_scan`` with a scan of the gates
+``STAND_IN_SCALE`` · a, a different but valid linear recurrence: gradients computed by a Python loop or
+by autograd do not follow it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import contextlib
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 
+from .._triton import triton_mode, triton_status
 from ..check import (GENERAL, SPECIFIC, Case, CheckFailed, Exercise, Guarded, call_learner, call_learner_in_place,
                      expect_guards_intact, expect_tensor_close)
 from ..kernels import scan as kernel_scan
@@ -29,6 +41,7 @@ from .lesson01 import STATES, loop64, random_inputs
 
 KERNEL_TOLERANCE = 1e-5
 INPUTS = ("a", "b", "h0")
+HALF_TYPES = (torch.float16, torch.bfloat16)
 # What h holds before the kernel stores: finite (see the module docstring) and far above any state here.
 UNWRITTEN = 3.0e38
 # Out of bounds outranks every other row: a kernel that stores outside h can fail any of them.
@@ -37,14 +50,20 @@ OUT_OF_BOUNDS = 1
 # that a row stride of T instead of D runs past the end. The narrow shape has D = 5 < BLOCK_D = 8, so
 # that a row stride of BLOCK_D instead of D runs past the end too.
 WIDE, NARROW = (2, 45, 37), (2, 19, 5)
+# One more than a multiple of every BLOCK_T (16 under the interpreter, 64 or 128 compiled): the last block holds one step.
+ONE_STEP_LAST_BLOCK = 257
 
 
-def on_kernel_device(*tensors: torch.Tensor | None) -> list[torch.Tensor | None]:
-    """float32 copies where Triton runs; ``CheckFailed`` when it runs nowhere here."""
+def on_kernel_device(*tensors: torch.Tensor | None, dtype: torch.dtype | None = torch.float32) -> list[torch.Tensor | None]:
+    """Copies in ``dtype`` (None: their own) where Triton runs; ``CheckFailed`` when it runs nowhere in this process."""
     device = kernel_device()
     if device is None:
-        raise CheckFailed(f"Triton cannot run on this machine ({kernel_scan.triton_mode()}); run `lrnn-course doctor`")
-    return [None if x is None else x.to(device, torch.float32) for x in tensors]
+        advice = "" if kernel_scan.triton is None else (
+            "; the usual cause is `import triton` (or a @triton.jit definition) before `import lrnn_course.kernels`: put "
+            "`import lrnn_course.kernels` first, restart Python (in a notebook: restart the kernel) and check again")
+        raise CheckFailed(f"Triton cannot run in this Python process{advice} ({triton_status()})", (
+            "`lrnn-course doctor` says how Triton runs on this machine and why.",))
+    return [None if x is None else x.to(device, dtype or x.dtype) for x in tensors]
 
 
 def padded_sizes(a: torch.Tensor) -> tuple[int, int, int, int]:
@@ -61,42 +80,137 @@ def guard_size(a: torch.Tensor) -> int:
     return (a.shape[0] + 1) * padded_t * max(padded_t, padded_d)
 
 
-def store_advice(guarded: Guarded, a: torch.Tensor) -> str:
-    """What to look at, from how far past the end of h the kernel stored: each mistake below reaches a distance of its own."""
-    if guarded.name != "h":
-        return f"your kernel only loads from {guarded.name}_ptr; it stores into h_ptr alone"
-    past_the_end = (guarded.buffer[guarded.guard + guarded.tensor.numel():] != UNWRITTEN).nonzero()
+# The usual mistakes of masks and offsets, as (what it does, what to check); "{access}" is "load" or "store".
+NO_TIME_MASK = ("steps past T in the last block", "check the time mask of the {access}")
+ONE_STEP_PAST_T = ("one step past T", "the time mask of the {access} is `times < steps`, not `times <= steps`")
+NO_COLUMN_MASK = ("columns past D in the last row", "check the column mask of the {access}")
+
+
+def row_stride_mistake(stride: str, per_batch_row: bool) -> tuple[str, str]:
+    where = "inside each batch row puts its last rows" if per_batch_row else "puts the last rows"
+    return f"where a row stride of {stride} {where}", "check the row stride (a row of {tensor} holds D = {width} entries)"
+
+
+def candidate_accesses(tensor: torch.Tensor, a: torch.Tensor) -> Iterator[tuple[tuple[tuple[str, str], ...], torch.Tensor]]:
+    """(mistakes, offsets): for each combination of the usual mistakes, the offsets into ``tensor`` (shaped like a, or
+    (B, D) for h0) that a kernel making them touches, replayed on the blocks of ``launch_scan`` on ``a``."""
     batch, steps, width = a.shape
     block_t, block_d, padded_t, padded_d = padded_sizes(a)
-    row_stride = f"check the row stride (a row of h holds D = {width} entries)"
-    last_row = batch * steps - 1  # with a row stride s, its last entry lies last_row * s + D - B * T * D - 1 past the end
-    reaches = {
-        **{last_row * stride + width - batch * steps * width: f"where a row stride of {name} puts the last rows: {row_stride}"
-           for name, stride in (("BLOCK_T", block_t), ("BLOCK_D", block_d), ("T", steps))},
-        (padded_t - steps - 1) * width + padded_d: "steps past T and columns past D: check the time mask and the column mask",
-        (padded_t - steps) * width: "steps past T in the last block: check the time mask",
-        padded_d - width: "columns past D in the last row: check the column mask",
-    }
-    if not len(past_the_end):
+    if tensor.dim() == 2:  # h0, loaded once by each program
+        rows, columns = torch.meshgrid(torch.arange(batch), torch.arange(padded_d), indexing="ij")
+        offsets = rows * width + columns
+        yield (), offsets[columns < width]
+        yield (NO_COLUMN_MASK,), offsets.flatten()
+        return
+    rows, times, columns = torch.meshgrid(torch.arange(batch), torch.arange(padded_t), torch.arange(padded_d), indexing="ij")
+    time_masks = {(): times < steps, (NO_TIME_MASK,): times >= 0, (ONE_STEP_PAST_T,): times <= steps}
+    column_masks = {(): columns < width, (NO_COLUMN_MASK,): columns >= 0}
+    offsets = {(): (rows * steps + times) * width + columns}
+    for name, stride in (("BLOCK_T", block_t), ("BLOCK_D", block_d), ("T", steps)):
+        offsets[(row_stride_mistake(name, False),)] = (rows * steps + times) * stride + columns
+        offsets[(row_stride_mistake(name, True),)] = rows * steps * width + times * stride + columns
+    for (time_mistake, time_mask), (column_mistake, column_mask), (offset_mistake, offset) in itertools.product(
+            time_masks.items(), column_masks.items(), offsets.items()):
+        yield time_mistake + column_mistake + offset_mistake, offset[time_mask & column_mask]
+
+
+def out_of_bounds_advice(name: str, tensor: torch.Tensor, outside: torch.Tensor, a: torch.Tensor, access: str) -> str:
+    """What to look at, from the elements outside ``tensor`` (offsets from its start) that the kernel touched: the
+    combination of the usual mistakes that touches exactly those, replayed on the same grid."""
+    observed = set(outside.tolist())
+    for mistakes, offsets in candidate_accesses(tensor, a):
+        if mistakes and set(offsets[(offsets < 0) | (offsets >= tensor.numel())].tolist()) == observed:
+            does = " and ".join(what for what, _ in mistakes)
+            checks = "; ".join(check.format(access=access, tensor=name, width=a.shape[-1]) for _, check in mistakes)
+            return f"that is {does}: {checks}"
+    if min(observed) < 0:
         return "an offset came out negative: check how you compute times and offsets"
-    return "that is " + reaches.get(int(past_the_end[-1]) + 1, f"where no single mistake reaches: check both masks, and {row_stride}")
+    return (f"that is where no single mistake reaches: check both masks of the {access}, and check the row stride "
+            f"(a row of {name} holds D = {a.shape[-1]} entries)")
+
+
+def how_far(outside: torch.Tensor, numel: int) -> str:
+    """"3 elements past the end and 1 element before the start" for offsets outside a tensor of ``numel`` elements."""
+    after, before = int((outside >= numel).sum()), int((outside < 0).sum())
+    return " and ".join(f"{count} element{'s' if count > 1 else ''} {where}" for count, where in
+                        ((after, "past the end"), (before, "before the start")) if count)
+
+
+def store_advice(guarded: Guarded, a: torch.Tensor) -> str:
+    """What to look at when the kernel stored into the guard bands of ``guarded``."""
+    if guarded.name != "h":
+        return f"your kernel only loads from {guarded.name}_ptr; it stores into h_ptr alone"
+    changed = guarded.buffer.cpu() != UNWRITTEN  # h's bands hold UNWRITTEN, a finite sentinel
+    changed[guarded.guard: guarded.guard + guarded.tensor.numel()] = False
+    return out_of_bounds_advice("h", guarded.tensor, changed.nonzero().flatten() - guarded.guard, a, "store")
+
+
+@contextlib.contextmanager
+def loads_recorded() -> Iterator[list[np.ndarray] | None]:
+    """Meanwhile, the address of every active lane of every load Triton's interpreter runs (its builder's
+    ``create_masked_load``, which plain loads go through too); None where loads cannot be watched: compiled on a GPU,
+    or a Triton whose interpreter is laid out differently."""
+    builder = None
+    if triton_mode() == "interpreter":
+        try:
+            from triton.runtime.interpreter import interpreter_builder as builder
+        except ImportError:
+            pass
+    load = getattr(builder, "create_masked_load", None)
+    if load is None:
+        yield None
+        return
+    addresses: list[np.ndarray] = []
+
+    def recorded(pointers, mask, *args, **kwargs):
+        lanes = np.broadcast_to(np.asarray(mask.data, dtype=bool), np.shape(pointers.data))
+        addresses.append(np.asarray(pointers.data)[lanes].astype(np.int64))
+        return load(pointers, mask, *args, **kwargs)
+
+    builder.create_masked_load = recorded
+    try:
+        yield addresses
+    finally:
+        del builder.create_masked_load  # the class's method again
+
+
+def loaded_outside(guarded: Guarded, addresses: np.ndarray) -> torch.Tensor:
+    """Offsets, from the start of ``guarded.tensor``, of the loaded ``addresses`` that fall in its guard bands."""
+    size = guarded.buffer.element_size()
+    start, first, last = guarded.tensor.data_ptr(), guarded.buffer.data_ptr(), guarded.buffer.data_ptr() + guarded.buffer.nbytes
+    in_buffer = addresses[(addresses >= first) & (addresses < last)]
+    offsets = np.unique((in_buffer - start) // size)
+    return torch.from_numpy(offsets[(offsets < 0) | (offsets >= guarded.tensor.numel())])
+
+
+class Launch(NamedTuple):
+    h: torch.Tensor
+    block_t: int  # the steps a time block holds on this launch
+    # Per input, the offsets outside it that the kernel loaded; None where loads cannot be watched.
+    loaded_outside: dict[str, torch.Tensor] | None
 
 
 def launch_guarded(kernel: Callable[..., Any], a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor,
-                   nan_bands: tuple[str, ...] = INPUTS) -> torch.Tensor:
-    """The learner's kernel through ``launch_scan`` on float32 copies of a, b, h0 inside guard bands (NaN, or zeros
-    for inputs not in ``nan_bands``), into an h inside bands of ``UNWRITTEN``; it starts as ``UNWRITTEN`` too.
-    ``CheckFailed`` names the first tensor the kernel stored outside of."""
-    a, b, h0 = on_kernel_device(a, b, h0)
+                   nan_bands: tuple[str, ...] = INPUTS, dtype: torch.dtype = torch.float32) -> Launch:
+    """The learner's kernel through ``launch_scan`` on copies of a, b, h0 in ``dtype`` inside guard bands (NaN, or
+    zeros for inputs not in ``nan_bands``), into a float32 h inside bands of ``UNWRITTEN``; it starts as ``UNWRITTEN``
+    too. ``CheckFailed`` names the first tensor the kernel stored outside of."""
+    a, b, h0 = on_kernel_device(a, b, h0, dtype=dtype)
     guard = guard_size(a)
     # Inputs whose out-of-bounds loads should give finite values have bands of 0 (to find which input's band a
     # NaN in h came from); h's bands hold UNWRITTEN, so a NaN loaded and stored out of bounds still shows.
     inputs = [Guarded.around(name, x, guard, sentinel=None if name in nan_bands else 0.0) for name, x in zip(INPUTS, (a, b, h0))]
-    h = Guarded.around("h", torch.full_like(a, UNWRITTEN), guard, sentinel=UNWRITTEN)
-    call_learner_in_place(kernel_scan.launch_scan, *(item.tensor for item in inputs), kernel=kernel, out=h.tensor)
+    h = Guarded.around("h", torch.full_like(a, UNWRITTEN, dtype=torch.float32), guard, sentinel=UNWRITTEN)
+    with loads_recorded() as addresses:
+        call_learner_in_place(kernel_scan.launch_scan, *(item.tensor for item in inputs), kernel=kernel, out=h.tensor)
     for item in (h, *inputs):
-        expect_guards_intact(item, advice=store_advice(item, a))
-    return h.tensor.cpu()
+        if any(item.out_of_bounds_writes()):
+            expect_guards_intact(item, advice=store_advice(item, a))
+    loaded = None
+    if addresses is not None:
+        everything = np.concatenate(addresses) if addresses else np.zeros(0, dtype=np.int64)
+        loaded = {item.name: loaded_outside(item, everything) for item in inputs}
+    return Launch(h.tensor.cpu(), padded_sizes(a)[0], loaded)
 
 
 def first_index(mask: torch.Tensor) -> str:
@@ -104,15 +218,38 @@ def first_index(mask: torch.Tensor) -> str:
     return "[" + ", ".join(f"{axis}={int(i)}" for axis, i in zip("btd", mask.nonzero()[0])) + "]"
 
 
-def expect_loop_states(kernel: Callable[..., Any], a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> None:
-    """The learner's kernel, launched inside guard bands, stores every entry of h, each close to the float64 loop."""
+BATCH_OFFSET = "check the batch offset: batch row b starts b * steps * width entries in"
+
+
+def expect_loop_states(kernel: Callable[..., Any], a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor,
+                       dtype: torch.dtype = torch.float32) -> None:
+    """The learner's kernel, launched inside guard bands on inputs in ``dtype``, stores every entry of a float32 h,
+    each close to the float64 loop of the inputs rounded to ``dtype``."""
+    a, b, h0 = (x.to(dtype) for x in (a, b, h0))
     expected = loop64(a, b, h0).float()
-    h = launch_guarded(kernel, a, b, h0)
+    h, block_t, _ = launch_guarded(kernel, a, b, h0, dtype=dtype)
     unwritten = h == UNWRITTEN
     if bool(unwritten.any()):
-        raise CheckFailed(f"never stored h at {first_index(unwritten)} ({int(unwritten.sum())} of {h.numel()} entries "
-                          "left unwritten): store every real step and column; check the store's mask and the block loop's range")
-    expect_tensor_close(h, expected, "h", STATES, atol=KERNEL_TOLERANCE, rtol=KERNEL_TOLERANCE)
+        never = f"never stored h at {first_index(unwritten)} ({int(unwritten.sum())} of {h.numel()} entries left unwritten)"
+        first_step = int(unwritten.any(dim=2).any(dim=0).nonzero()[0])
+        if h.shape[0] > 1 and not bool(unwritten[0].any()):
+            raise CheckFailed(f"{never}, while batch row 0 is stored whole: {BATCH_OFFSET}")
+        if first_step > 0 and bool(unwritten[:, first_step:].all()):
+            if first_step % block_t == 0:
+                raise CheckFailed(f"{never}: no step from t = {first_step} on is stored, as if the block loop stopped "
+                                  "there; it must visit every block, range(0, steps, BLOCK_T)")
+            raise CheckFailed(f"{never}: no step from t = {first_step} on is stored, inside a block of {block_t} steps: "
+                              "the time mask of the store is times < steps")
+        raise CheckFailed(f"{never}: store every real step and column; check the store's mask and the block loop's range")
+    what = "h" if dtype == torch.float32 else f"h from {str(dtype).removeprefix('torch.')} inputs"
+    close = torch.isclose(h, expected, atol=KERNEL_TOLERANCE, rtol=KERNEL_TOLERANCE).flatten(1).all(dim=1)
+    note = ""
+    if len(close) > 1 and bool(close[0]) and not bool(close.all()):
+        note = f"batch row 0 is right, batch row {int((~close).nonzero()[0])} is not: {BATCH_OFFSET}. "
+    try:
+        expect_tensor_close(h, expected, what, STATES, atol=KERNEL_TOLERANCE, rtol=KERNEL_TOLERANCE)
+    except CheckFailed as failure:
+        raise CheckFailed(note + str(failure)) from failure
 
 
 def kernel_case(name: str, batch: int, steps: int, width: int, hints: tuple[str, ...], priority: int = SPECIFIC,
@@ -133,20 +270,37 @@ def exact_gates_case(kernel: Callable[..., Any]) -> None:
     expect_loop_states(kernel, a, b, h0)
 
 
+def half_precision_case(kernel: Callable[..., Any]) -> None:
+    """float16 and bfloat16 gates, inputs and h0 into a float32 h, against the float64 loop of those rounded inputs:
+    at T = 100 with long memory a float32 scan is off by about 1e-6, a scan in the half type by 1e-3 or more."""
+    a, b, h0 = random_inputs("half-precision inputs", 1, 100, 3, gates="long_memory", with_h0=True)
+    for dtype in HALF_TYPES:
+        expect_loop_states(kernel, a, b, h0, dtype)
+
+
 def stays_in_bounds(kernel: Callable[..., Any]) -> None:
-    """No store outside h (seen in the guard bands) and no load outside a, b or h0 (their NaN reaches h), on a wide
-    shape and a narrow one; the NaN is traced to its band by launching again with one input's bands NaN at a time."""
+    """No store outside h (seen in the guard bands) and no load outside a, b or h0, on a wide shape and a narrow one.
+    Loads are seen by their addresses under the interpreter (``loads_recorded``), elsewhere by the NaN of the bands
+    reaching h, traced to its band by launching again with one input's bands NaN at a time."""
     for batch, steps, width in (WIDE, NARROW):
         a, b, h0 = random_inputs(f"in bounds: {width}", batch, steps, width, with_h0=True)
-        h = launch_guarded(kernel, a, b, h0)
-        leaked = h.isnan()
+        launch = launch_guarded(kernel, a, b, h0)
+        if launch.loaded_outside is not None:
+            for name, tensor in zip(INPUTS, (a, b, h0)):
+                outside = launch.loaded_outside[name]
+                if len(outside):
+                    raise CheckFailed(f"read {how_far(outside, tensor.numel())} of {name} (out of bounds): "
+                                      f"{out_of_bounds_advice(name, tensor, outside, a, 'load')}")
+        leaked = launch.h.isnan()
         if bool(leaked.any()):
             # No band reproduces it: the kernel made the NaN itself, which the value rows report.
-            source = next((name for name in INPUTS if bool(launch_guarded(kernel, a, b, h0, (name,)).isnan().any())), None)
+            source = next((name for name in INPUTS if bool(launch_guarded(kernel, a, b, h0, (name,)).h.isnan().any())), None)
             if source is not None:
+                unwatched = "" if launch.loaded_outside is not None else (
+                    " (loads cannot be watched one by one here, so only those whose NaN reaches h show)")
                 raise CheckFailed(f"read outside {source} (out of bounds): the NaN of its guard band reached h at "
                                   f"{first_index(leaked)} (B = {batch}, T = {steps}, D = {width}); check the masks and offsets "
-                                  "of your loads")
+                                  f"of your loads{unwatched}")
 
 
 def kernel_cases() -> list[Case]:
@@ -156,13 +310,18 @@ def kernel_cases() -> list[Case]:
             "then h = gate_products * carry + local_states.",
             "tl.associative_scan((gates, inputs), axis=0, combine_fn=_compose) returns the pair (A_cum, B_cum).",
         )),
+        # One block in time and columns, h0 = 0: only where each batch row's elements lie can go wrong here.
+        kernel_case("batch rows apart: B = 3, T = 8, D = 3", 3, 8, 3, (
+            "Each program owns batch row tl.program_id(0): element (b, t, d) sits at (b * steps + t) * width + d, so batch "
+            "row b starts b * steps * width entries in, for a, b and h alike.",
+        )),
         kernel_case("several blocks on both axes: B = {}, T = {}, D = {}".format(*WIDE), *WIDE, (
             "Past the end of time or of the columns, load the identity step: other=1.0 for gates, 0.0 for inputs.",
             "Each program owns one column block: its columns are tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D).",
         ), GENERAL),
         Case("no load or store out of bounds", stays_in_bounds, (
             "Every load and every store needs the mask valid = (times < steps) & (columns < width), "
-            "on both axes: the last time block and the last column block stick out of the tensor.",
+            "on both axes: the last time block and the last column block stick out of the tensor; so does the h0 load.",
             "Element (b, t, d) sits at (b * steps + t) * width + d: the row stride is width, not BLOCK_D or steps.",
         ), priority=OUT_OF_BOUNDS),
         # One block under the interpreter and compiled: a kernel that ignores h0 fails here, one that drops the
@@ -176,13 +335,27 @@ def kernel_cases() -> list[Case]:
             "with tl.where and tl.sum over axis 0.",
             "Padding steps are identity steps, so the last row of a partial block is still the last real state.",
         )),
-        kernel_case("negative gates", 1, 33, 2, (
+        kernel_case(f"a last block of one step: T = {ONE_STEP_LAST_BLOCK}", 1, ONE_STEP_LAST_BLOCK, 2, (
+            f"The block loop must visit every block, range(0, steps, BLOCK_T): with T = {ONE_STEP_LAST_BLOCK} the last "
+            f"block holds the single step t = {ONE_STEP_LAST_BLOCK - 1}, which a loop stopping at steps - 1 never reaches.",
+        )),
+        kernel_case("negative gates", 1, 34, 2, (
             "Nothing in the kernel may assume a_t ≥ 0: no logarithms, no square roots.",
         ), gates="signed", with_h0=True),
         Case("gates of exactly 0, -1 and 1", exact_gates_case, (
             "A gate of 0 makes the gate products 0: never divide by them; tl.associative_scan with _compose only multiplies.",
         )),
+        Case("float16 and bfloat16 inputs: the scan runs in float32", half_precision_case, (
+            "Convert what you load to float32 before the scan: tl.load(...).to(tl.float32), for gates and inputs alike; "
+            "h is stored in its own dtype by states.to(h_ptr.dtype.element_ty).",
+            "A scan in float16 loses about 1e-3 of every state per step it carries, and bfloat16 more: over T = 100 "
+            "steps of long memory that is far above float32's 1e-6.",
+        )),
     ]
+
+
+GRADIENTS = ("dL/da", "dL/db", "dL/dh0")
+GRADIENT_DIMS = (STATES, STATES, "(B, D)")
 
 
 def autograd_gradients(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, grad_h: torch.Tensor) -> list[torch.Tensor]:
@@ -192,7 +365,22 @@ def autograd_gradients(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, grad_
     return [x.grad for x in leaves]
 
 
-GRADIENTS = ("dL/da", "dL/db", "dL/dh0")
+def given_gradients(a: torch.Tensor, h0: torch.Tensor, h: torch.Tensor, grad_h: torch.Tensor,
+                    gate_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(dL/da, dL/db, dL/dh0) in float64 from exactly what ``scan_backward`` is given (h as given, rounded or not):
+    adjoints λ_t = gate_scale · a_{t+1} λ_{t+1} + g_t by the float64 loop over reversed time, then λ_t h_{t-1}, λ_t
+    and a_0 λ_0."""
+    a, h0, h, grad_h = (x.double().cpu() for x in (a, h0, h, grad_h))
+    later_gates = torch.cat((gate_scale * a[:, 1:], torch.zeros_like(a[:, :1])), dim=1)  # a_{t+1}; nothing after T
+    adjoints = loop64(later_gates.flip(1), grad_h.flip(1)).flip(1)
+    previous_states = torch.cat((h0[:, None], h[:, :-1]), dim=1)
+    return adjoints * previous_states, adjoints, a[:, 0] * adjoints[:, 0]
+
+
+def as_gradients(result: Any) -> tuple[Any, Any, Any]:
+    if not isinstance(result, tuple) or len(result) != 3:
+        raise CheckFailed(f"return a tuple (grad_a, grad_b, grad_h0), got {type(result).__name__}")
+    return tuple(x.cpu() if isinstance(x, torch.Tensor) else x for x in result)
 
 
 def backward_case(name: str, batch: int, steps: int, width: int, hints: tuple[str, ...], compared: tuple[str, ...] = GRADIENTS,
@@ -204,16 +392,88 @@ def backward_case(name: str, batch: int, steps: int, width: int, hints: tuple[st
         a, b, h0 = random_inputs(name, batch, steps, width, with_h0=True, **options)
         grad_h = torch.randn(a.shape, generator=torch.Generator().manual_seed(steps), dtype=torch.float64)
         expected = autograd_gradients(a, b, h0, grad_h)
-        a32, h032, h32, grad_h32 = on_kernel_device(a, h0, loop64(a, b, h0), grad_h)
-        result = call_learner(scan_backward, a32, h032, h32, grad_h32)
-        if not isinstance(result, tuple) or len(result) != 3:
-            raise CheckFailed(f"return a tuple (grad_a, grad_b, grad_h0), got {type(result).__name__}")
-        for got, wanted, what, dims in zip(result, expected, GRADIENTS, (STATES, STATES, "(B, D)")):
+        result = as_gradients(call_learner(scan_backward, *on_kernel_device(a, h0, loop64(a, b, h0), grad_h)))
+        for got, wanted, what, dims in zip(result, expected, GRADIENTS, GRADIENT_DIMS):
             if what in compared:
-                got = got.cpu() if isinstance(got, torch.Tensor) else got
                 expect_tensor_close(got, wanted.float(), what, dims, atol=KERNEL_TOLERANCE, rtol=KERNEL_TOLERANCE)
 
     return Case(name, run, hints, priority)
+
+
+def half_backward_case(name: str, gate_dtype: torch.dtype, h0_dtype: torch.dtype) -> Case:
+    """Gates, inputs, states and dL/dh in ``gate_dtype``, h0 in ``h0_dtype``: the gradients come back in the dtypes of a
+    and h0, each within half a unit in the last place of its dtype (plus float32's 1e-5) of the float64 value: what
+    float32 adjoints rounded once at the end reach, and adjoints rounded to the gates' dtype do not."""
+
+    def run(scan_backward: Callable[..., Any]) -> None:
+        a, b, h0 = random_inputs(name, 2, 100, 3, gates="long_memory", with_h0=True)
+        a, b, h0 = a.to(gate_dtype), b.to(gate_dtype), h0.to(h0_dtype)
+        h = loop64(a, b, h0).to(gate_dtype)  # the states the forward kernel returns
+        grad_h = torch.randn(a.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64).to(gate_dtype)
+        expected = given_gradients(a, h0, h, grad_h)
+        result = as_gradients(call_learner(scan_backward, *on_kernel_device(a, h0, h, grad_h, dtype=None)))
+        dtypes = (gate_dtype, gate_dtype, h0_dtype)
+        for got, what, dtype in zip(result, GRADIENTS, dtypes):
+            if isinstance(got, torch.Tensor) and got.dtype != dtype:
+                raise CheckFailed(f"{what} has dtype {got.dtype} for {gate_dtype} gates and a {h0_dtype} h0: return grad_a and "
+                                  f"grad_b in the dtype of a, grad_h0 in the dtype of h0")
+        for got, wanted, what, dims, dtype in zip(result, expected, GRADIENTS, GRADIENT_DIMS, dtypes):
+            rtol = KERNEL_TOLERANCE + (torch.finfo(dtype).eps / 2 if dtype in HALF_TYPES else 0.0)
+            got = got.double() if isinstance(got, torch.Tensor) else got
+            expect_tensor_close(got, wanted, f"{what} ({str(dtype).removeprefix('torch.')})", dims, atol=KERNEL_TOLERANCE, rtol=rtol)
+
+    return Case(name, run, (
+        "Compute the adjoints in float32, launch_scan(..., dtype=torch.float32), and round only the three results: "
+        "grad_a and grad_b with .to(a.dtype), grad_h0 with .to(h0.dtype).",
+        "Adjoints rounded to the gates' dtype before the products add a second rounding to every gradient; grad_h0 in "
+        "float32 shows it at once.",
+    ))
+
+
+# The scale of the gates in the stand-in for launch_scan, and the launch_scan it stands in for (captured here,
+# before any row replaces the module's attribute).
+STAND_IN_SCALE = 0.5
+LIBRARY_LAUNCH = kernel_scan.launch_scan if kernel_scan.triton is not None else None
+
+
+@contextlib.contextmanager
+def replaced(fn: Callable[..., Any], original: Any, stand_in: Any, *modules: Any) -> Iterator[None]:
+    """Meanwhile, every name bound to ``original`` in ``fn``'s globals and in ``modules`` is bound to ``stand_in``."""
+    namespaces = {id(space): space for space in (getattr(fn, "__globals__", {}), *map(vars, modules))}
+    saved = [(space, name) for space in namespaces.values() for name, value in list(space.items()) if value is original]
+    for space, name in saved:
+        space[name] = stand_in
+    try:
+        yield
+    finally:
+        for space, name in saved:
+            space[name] = original
+
+
+def follows_launch_scan(scan_backward: Callable[..., Any]) -> None:
+    """With ``launch_scan`` replaced by a scan of the gates STAND_IN_SCALE · a, dL/db must be that scan's adjoints:
+    computed with the kernel, the gradients follow it; computed by a loop or autograd, they do not."""
+    a, b, h0 = random_inputs("the adjoints come from launch_scan", 2, 12, 3, with_h0=True)
+    grad_h = torch.randn(a.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    given = on_kernel_device(a, h0, loop64(a, b, h0), grad_h)
+    launches = []
+
+    def stand_in(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, **options: Any) -> torch.Tensor:
+        launches.append(a.shape)
+        return LIBRARY_LAUNCH(STAND_IN_SCALE * a, b, h0, **options)
+
+    with replaced(scan_backward, LIBRARY_LAUNCH, stand_in, kernel_scan):
+        result = as_gradients(call_learner(scan_backward, *given))
+    if not launches:
+        raise CheckFailed("never called launch_scan: compute the adjoints on the kernel, launch_scan(a, grad_h, zeros, "
+                          "reverse=True, dtype=torch.float32), not with a Python loop or autograd")
+    expected = given_gradients(*given, gate_scale=STAND_IN_SCALE)[1]
+    try:
+        expect_tensor_close(result[1], expected.float(), "dL/db", STATES, atol=KERNEL_TOLERANCE, rtol=KERNEL_TOLERANCE)
+    except CheckFailed as failure:
+        raise CheckFailed(f"with launch_scan replaced by a stand-in that scans the gates {STAND_IN_SCALE}·a, dL/db should be "
+                          f"the stand-in's adjoints, but it did not follow it: compute the adjoints with launch_scan, not a "
+                          f"loop or autograd ({failure})") from failure
 
 
 def backward_cases() -> list[Case]:
@@ -234,6 +494,13 @@ def backward_cases() -> list[Case]:
         ), priority=GENERAL, gates="signed"),
         backward_case("length 1", 3, 1, 2, (
             "With T = 1: λ_0 = g_0, so dL/da_0 = g_0 * h0, dL/db_0 = g_0 and dL/dh0 = a_0 * g_0.",
+        )),
+        half_backward_case("bfloat16 gates, float32 h0: dtypes kept, adjoints in float32", torch.bfloat16, torch.float32),
+        half_backward_case("float16 gates and h0: dtypes kept, adjoints in float32", torch.float16, torch.float16),
+        Case("the adjoints come from launch_scan", follows_launch_scan, (
+            "The adjoints are one reversed scan on the kernel: launch_scan(a, grad_h, zeros, reverse=True, "
+            "dtype=torch.float32). A Python loop over time, or autograd through a re-run of the forward pass, is what the "
+            "kernel is there to replace.",
         )),
     ]
 

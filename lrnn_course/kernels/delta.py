@@ -69,7 +69,7 @@ if triton is not None:
 
     @triton.jit
     def forward_substitution(strictly_lower, CHUNK: tl.constexpr):
-        """T = (I + A)⁻¹ for a strictly lower-triangular (CHUNK, CHUNK) block A, without division.
+        """T = (I + A)⁻¹, a float32 block, for a strictly lower-triangular (CHUNK, CHUNK) block A, without division.
 
         Row i of T is e_i - Σ_{j<i} A_ij T_j and needs only the rows above it. A Triton block has no
         row indexing: row i is selected with a mask and summed out, and written back with tl.where.
@@ -88,6 +88,7 @@ if triton is not None:
     def chunk_gates(alpha, CHUNK: tl.constexpr):
         """(Γ, g) of one chunk's gates α (CHUNK,): Γ_ti = α_{i+1} ⋯ α_t for t ≥ i (else 0), g_t = α_1 ⋯ α_t.
 
+        In code, time counts from 0: decay[t, i] = alpha[i+1] ⋯ alpha[t] and cumulative_gate[t] = alpha[0] ⋯ alpha[t].
         Cumulative products only: dividing g_t by g_i would turn a reset (α = 0) into 0 / 0.
         """
         rows = tl.arange(0, CHUNK)
