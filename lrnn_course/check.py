@@ -115,9 +115,11 @@ class CheckResult:
     def diagnosis(self) -> Row | None:
         """The failing row the report explains: the first one of the highest priority.
 
-        When that row's function raised (or is still a stub), and earlier rows failed with the very
-        same exception (a function that raises on every input), the earliest of them explains it, whatever their
-        priorities: the exception is the mistake, not the property of the row it ranks highest on.
+        When that row's function raised (or is still a stub), the exception is the mistake, not the
+        property the row is about. Then the earliest row that failed on its values explains it (a
+        shape mistake that small square inputs hide shows there as wrong values); without such a
+        row, the earliest row that raised the very same exception does (a function that raises on
+        every input is explained on the first).
         """
         failing = [row for row in self.rows if not row.passed]
         if not failing:
@@ -125,7 +127,8 @@ class CheckResult:
         chosen = max(failing, key=lambda row: row.priority)
         if not chosen.message.startswith(EXCEPTION_MESSAGES):
             return chosen
-        return next(row for row in failing if row.message == chosen.message)
+        on_values = [row for row in failing if not row.message.startswith(EXCEPTION_MESSAGES)]
+        return on_values[0] if on_values else next(row for row in failing if row.message == chosen.message)
 
     def __bool__(self) -> bool:
         return self.passed
@@ -203,14 +206,18 @@ def call_learner(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     through ``call_learner_in_place``, says so).
     """
     given, given_keywords = copy_of(args), copy_of(kwargs)
-    result = call_learner_in_place(fn, *given, **given_keywords)
-    record_input_writes(fn, args, kwargs, given, given_keywords)
+    try:
+        result = call_learner_in_place(fn, *given, **given_keywords)
+    finally:  # a write before an exception is a write too
+        record_input_writes(fn, args, kwargs, given, given_keywords)
+    INPUT_WRITES_JUDGED.append(fn)
     return result
 
 
 # The names of the inputs that learner calls of the running check wrote into: the automatic row
 # "does not modify its inputs" (``INPUTS_ROW``) reads it for exercises without a row of their own.
 INPUT_WRITES: list[str] = []
+INPUT_WRITES_JUDGED: list[Callable[..., Any]] = []  # one entry per learner call that returned
 INPUTS_ROW = "does not modify its inputs"
 
 
@@ -227,7 +234,10 @@ def record_input_writes(fn: Callable[..., Any], args: tuple, kwargs: dict, given
 
 
 def inputs_unchanged(fn: Callable[..., Any]) -> None:
-    """The automatic row: no call of this check (all made before this row) wrote into an input."""
+    """The automatic row: no call of this check (all made before this row) wrote into an input, and one returned at least."""
+    if not INPUT_WRITES_JUDGED and not INPUT_WRITES:
+        raise CheckFailed("not judged: no call of your function returned (not implemented yet, or it raised every time), "
+                          "so what it does to its inputs is not known")
     if INPUT_WRITES:
         raise CheckFailed(f"your function modified its input{'s' if len(INPUT_WRITES) > 1 else ''} "
                           f"{', '.join(f'`{name}`' for name in INPUT_WRITES)} in place; compute new tensors instead")
@@ -480,6 +490,7 @@ def cases_of(exercise: str) -> tuple[Case, ...]:
     from .checks import EXERCISES
 
     INPUT_WRITES.clear()
+    INPUT_WRITES_JUDGED.clear()
     exercise_ = EXERCISES[exercise]
     cases = exercise_.cases
     if not takes_tensors(exercise_.solution) or any(case.name.startswith("does not modify") for case in cases):

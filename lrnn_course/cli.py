@@ -37,7 +37,11 @@ def run_check(args: argparse.Namespace) -> int:
         return 2
     timeout = args.timeout or DEFAULT_TIMEOUT_S
     path = Path(args.file)
-    if path.suffix != ".py" or not path.is_file():
+    if not path.is_file():
+        print(f"{path} not found{' (it is a folder)' if path.is_dir() else ''}: give the .py file that defines your function",
+              file=sys.stderr)
+        return 2
+    if path.suffix != ".py":
         print(f"{path} is not a Python file; save your function in a .py file", file=sys.stderr)
         return 2
     try:

@@ -134,3 +134,12 @@ def test_an_exercise_that_takes_no_tensor_gets_no_automatic_row(monkeypatch):
     monkeypatch.setitem(EXERCISES, "00.doubled", toy_exercise(doubled_floats))
     assert [case.name for case in cases_of("00.doubled")] == ["2 x"]
     assert not any(cases_of(exercise)[-1].run is inputs_unchanged for exercise in ("05.reflection_product", "K1.diagonal_scan_kernel"))
+
+
+def test_the_automatic_row_is_red_while_no_call_returned(monkeypatch):
+    monkeypatch.setitem(EXERCISES, "00.doubled", toy_exercise(doubled))
+
+    def stub(x):
+        raise NotImplementedError()
+
+    assert not any(row.passed for row in check_quietly("00.doubled", stub).rows)

@@ -80,3 +80,8 @@ def test_run_executes_a_lesson_and_writes_a_summary(tmp_path, capsys):
     assert "<tr class=good><td><a href='#01_diagonal_scans.ipynb'>01_diagonal_scans.ipynb</a></td><td>ok</td>" in page
     assert f"01_diagonal_scans.ipynb: {len(figures)} figures</h2>" in page and len(figures) >= 2
     assert all(f"data:image/png;base64,{figure.strip()}'" in page for figure in figures)
+
+
+def test_check_names_a_missing_file_as_missing(tmp_path, capsys):
+    assert main(["check", "01.sequential_scan", str(tmp_path / "missing.py")]) == 2
+    assert "missing.py not found" in capsys.readouterr().err

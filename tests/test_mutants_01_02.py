@@ -428,7 +428,20 @@ def scan_detached(u, delta, A_log, B, C, D=None, negative=False):
 NOT_FINITE = "holds a non-finite value"
 NOT_CONNECTED = "not connected to autograd"
 ROUNDS, IDENTITY = "uses ⌈log2 T⌉ rounds of combine", "positions t < 2^k combine with the identity (1, 0)"
+def gates_rounding_exp_of_delta_first(delta, A_log, negative=False):
+    gates = torch.exp(-delta)[..., None] ** A_log.exp()  # equal on paper; exp(-Δ) is rounded to a half type first
+    return 2 * gates - 1 if negative else gates
+
+
+def gates_through_the_log_of_delta(delta, A_log, negative=False):
+    gates = torch.exp(-torch.exp(torch.log(delta)[..., None] + A_log))  # right at Δ = 0, NaN gradient there
+    return 2 * gates - 1 if negative else gates
+
+
 MUTANTS = [
+    ("02.selective_gates", gates_rounding_exp_of_delta_first,
+     "Mamba's ranges in bfloat16 and float16: Δ ∈ [0.001, 0.1], A_log = log 1 … log 16", "the torch.bfloat16 gates: first mismatch"),
+    ("02.selective_gates", gates_through_the_log_of_delta, "gradient matches autograd", "non-finite"),
     ("01.sequential_scan", ignores_h0, "uses the initial state h0", "yours 0.000000"),
     ("01.sequential_scan", gate_of_previous_step, "matches the float64 loop", "first mismatch at [b=0, t=1"),
     ("01.sequential_scan", last_state_only, "returns h of shape (B, T, D)", "got (2, 3)"),

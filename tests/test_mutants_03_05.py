@@ -514,7 +514,19 @@ GATES_PRECISION = "float64 inputs give float64 gates, to float64's precision"
 GATES_SHAPES = "any leading shape: (N, d_in), (B, T, d_in), (3, 2, 7, d_in)"
 PRODUCT_PRECISION = "the default dtype, float64, to float64's precision"
 ALL_ONES = "all ones, m = 3: 1 2 0 1 2 0 1"
+def freeze_within_half_an_epsilon(gate, drive, dtype, max_steps=100_000):
+    state = torch.zeros((), dtype=dtype)
+    for step in range(max_steps + 1):
+        following = gate * state + drive
+        if abs((following - state).item()) <= torch.finfo(dtype).eps * abs(state.item()) / 2:  # "equal up to rounding"
+            return step, state.item()
+        state = following
+    return None
+
+
 MUTANTS = [
+    ("03.freeze_step", freeze_within_half_an_epsilon, "negative gates and drives: some states hop between two values for ever (None)",
+     "expected None"),
     ("03.freeze_step", freeze_in_python_floats, "float16, gate 0.9, drive 1: step 53 at 9.96875", "yours (step 328"),
     ("03.freeze_step", freeze_with_the_gate_rounded, "float16, gate 0.9, drive 1: step 53 at 9.96875", "yours (step 52, value 9.953125)"),
     ("03.freeze_step", freeze_one_step_late, "drive 0: frozen from the start (step 0)", "yours (step 1, value 0.0)"),

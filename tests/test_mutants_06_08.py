@@ -558,7 +558,13 @@ TRANSPOSES = "yours are the transposes P_σᵀ = P_σ⁻¹"
 REFLECTIONS = "the matrices are products of the reflections permutation_reflections gives"
 ACCURACY_TYPE = "a float32 tensor of shape (T,)"
 NEVER_RECOVERS = "a sequence never recovers from a mistake"
+def step_with_the_gate_in_log_space(state, k, v, beta, alpha=None):
+    # exp(log α) is α forward, also at a reset α = 0, but its gradient there is 0 · ∞ = NaN
+    return deltanet.delta_rule_step(state, k, v, beta, None if alpha is None else torch.exp(torch.log(alpha)))
+
+
 MUTANTS = [
+    ("06.delta_rule_step", step_with_the_gate_in_log_space, "gradients match autograd through a float64 reference", "non-finite"),
     ("06.delta_rule_step", step_without_beta_on_the_erase, "β = 0 leaves the state alone", "first mismatch"),
     ("06.delta_rule_step", step_of_linear_attention, "β = 1 overwrites: afterwards Sᵀk = v", "first mismatch"),
     ("06.delta_rule_step", step_with_beta_clamped_to_one, "β = 2 reflects along k, then writes 2 k vᵀ", "first mismatch"),
@@ -569,7 +575,7 @@ MUTANTS = [
     ("06.delta_rule_step", step_gating_in_place, IN_PLACE, "modified its input `state`"),
     ("06.delta_rule_step", step_without_autograd, GRADIENTS, NOT_CONNECTED),
     ("06.delta_rule_step", step_in_numpy, GRADIENTS, NOT_CONNECTED),
-    ("06.delta_rule_step", step_with_a_float32_identity, "keeps float16 as float16", "expected scalar type Float but found Half"),
+    ("06.delta_rule_step", step_with_a_float32_identity, "never builds the D_k × D_k matrix (D_k = 7)", "your eye returned a tensor of shape (7, 7)"),
     ("06.delta_rule_step", step_in_float64, "keeps float32 as float32", "dtype torch.float64"),
     ("06.delta_rule_step", step_with_the_dense_transition, "never builds the D_k × D_k matrix (D_k = 7)", "a tensor of shape (7, 7)"),
     ("06.delta_rule_step", step_normalising_the_key, "keys of any length: the step uses k as given", "keys of lengths 0.5 to 2"),

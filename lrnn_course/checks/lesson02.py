@@ -168,7 +168,7 @@ def gate_cases() -> list[Case]:
             "Build new tensors: in-place methods (exp_, mul_, unsqueeze_) write into delta or A_log.",
         ), SPECIFIC),
         *gradient_cases(
-            "the gates", {"delta": OUTPUTS, "A_log": "(E, N)"}, lambda: selective_inputs("gradient gates")[1:3],
+            "the gates", {"delta": OUTPUTS, "A_log": "(E, N)"}, gradient_inputs,
             lambda fn, delta, A_log: fn(delta, A_log, negative=True), lambda delta, A_log: torch_gates64(delta, A_log, True), CONNECTED_HINTS,
         ),
         # After the gradient, as in Lesson 01: numpy has no bfloat16.
@@ -179,7 +179,31 @@ def gate_cases() -> list[Case]:
         Case("keeps bfloat16 as bfloat16", matches(True, HALF, (2e-2, 2e-2)), (
             "Do not convert the inputs: compute in delta's dtype (a tensor made without a dtype is float32).",
         ), GENERAL),
+        Case("Mamba's ranges in bfloat16 and float16: Δ ∈ [0.001, 0.1], A_log = log 1 … log 16", mamba_ranges, (
+            "Round once: exp(-Δ · exp(A_log)) in one expression. exp(-Δ) ** exp(A_log) is the same number on paper, but "
+            "exp(-Δ) is rounded to the half type first, which for a small Δ keeps few of its digits, and the power "
+            "magnifies that error up to 16 times.",
+        ), GENERAL),
     ]
+
+
+def gradient_inputs() -> list[torch.Tensor]:
+    """Δ and A_log for the gradient rows, with Δ = 0 at a few steps: a gate through log(Δ) is right there, its gradient NaN."""
+    _, delta, A_log = selective_inputs("gradient gates")[:3]
+    delta[:, 0] = 0.0
+    return [delta, A_log]
+
+
+def mamba_ranges(fn: Callable[..., Any]) -> None:
+    """The gates at the step sizes and decay rates Mamba initialises, in both half types, against float64 on the same
+    rounded inputs: one rounding is 3.4e-3 (bfloat16) and 4.4e-4 (float16) off at most, rounding exp(-Δ) first 9 times more."""
+    rng = generator_for("mamba ranges")
+    delta = 1e-3 + (0.1 - 1e-3) * torch.rand(2, 64, 16, generator=rng, dtype=torch.float64)
+    A_log = torch.log(torch.arange(1, 17, dtype=torch.float64)).expand(16, 16).clone()
+    for dtype, tolerance in ((torch.bfloat16, 1e-2), (torch.float16, 1.5e-3)):
+        rounded = [x.to(dtype) for x in (delta, A_log)]
+        expected = gates64(*(x.double() for x in rounded), False).to(dtype)
+        expect_tensor_close(call_learner(fn, *rounded), expected, f"the {dtype} gates", GATES, atol=tolerance, rtol=0)
 
 
 def extreme_inputs() -> tuple[torch.Tensor, ...]:
@@ -266,8 +290,8 @@ def scan_cases() -> list[Case]:
             defined = "selective_gates" in getattr(fn, "__globals__", {})
             raise CheckFailed("your function never called " + ("selective_gates, the one defined beside it (exercise 1)" if defined else
                               "a function named selective_gates, and there is none where it is defined (exercise 1)")
-                              + ": a library function that runs the whole scan (mamba.selective_scan_parallel) computes the "
-                              "library's gates, not yours")
+                              + ": gates from elsewhere (mamba.selective_gates by its module, a library scan, or your own "
+                              "formula inline) are not the ones this exercise builds on; call selective_gates by that name")
         try:
             expect_tensor_close(got, scan64(*inputs, gate_steps=2 * inputs[1]), "y", OUTPUTS)
         except CheckFailed as mismatch:

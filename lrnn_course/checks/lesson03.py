@@ -100,6 +100,14 @@ def freeze_cases() -> list[Case]:
                 raise CheckFailed(f"gate 0.9, drive 1.0, float16: your function finds {found} with max_steps = 100000, but "
                                   f"with max_steps = {max_steps} it returns {got!r}, expected {expected!r}")
 
+    def negative_gates(fn: Callable[..., Any]) -> None:
+        # With a gate in (-1, 0) the rounded state can hop between two values for ever; a "freeze" judged by a tolerance
+        # (|h_{k+1} - h_k| ≤ eps·|h_k|) stops the first of these at step 7.
+        for gate, drive, dtype in ((-0.46387236489050476, -2.9193853673321595, torch.bfloat16), (-0.7, 1.5, torch.float16),
+                                   (-0.3, -1.0, torch.float16), (-0.5, -3.0, torch.float16)):
+            got = call_learner(fn, gate, drive, dtype, max_steps=1_000)
+            expect_freeze(got, freeze64(gate, drive, dtype, 1_000), f"gate {gate}, drive {drive}, {dtype}")
+
     return [
         freeze_case("float16, gate 0.9, drive 1: step 53 at 9.96875", 0.9, 1.0, torch.float16, (
             "Keep the state as a 0-d tensor of the dtype: state = torch.zeros((), dtype=dtype); then state = gate * state + drive.",
@@ -112,6 +120,9 @@ def freeze_cases() -> list[Case]:
         )),
         freeze_case("float32 freezes at step 138", 0.9, 1.0, torch.float32, (
             "Do not compute in Python floats (float64): every step must round to the dtype.",
+            "Compute with PyTorch exactly as written, state = gate * state + drive with state a 0-d tensor of the dtype: "
+            "PyTorch multiplies by the Python gate in its own way (in float32 for these dtypes), which rounding by hand "
+            "does not reproduce.",
         )),
         freeze_case("drive 0: frozen from the start (step 0)", 0.5, 0.0, torch.float16, (
             "h_0 = 0 and 0.5 · 0 + 0 = 0: the state never moves, so k = 0 and the value is 0.0.",
@@ -134,6 +145,10 @@ def freeze_cases() -> list[Case]:
         Case("max_steps = k finds step k, max_steps = k - 1 does not", last_step_tried, (
             "k runs from 0 to max_steps, both included: compare h_{k+1} with h_k for k = 0, 1, ..., max_steps, that is "
             "for k in range(max_steps + 1), and return None only when none of them repeats.",
+        ), SPECIFIC),
+        Case("negative gates and drives: some states hop between two values for ever (None)", negative_gates, (
+            "The state is frozen only when the next state equals it exactly: compare h_{k+1} == h_k, no tolerance. A rounded "
+            "state that hops between two neighbouring values never freezes.",
         ), SPECIFIC),
         Case("random gates in [0, 1], four dtypes", grid, ("Theorem 1: with a gate in [0, 1] every state freezes.",), GENERAL),
     ]
