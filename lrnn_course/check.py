@@ -26,21 +26,23 @@ The exercises themselves live in :mod:`lrnn_course.checks`, one module per lesso
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import inspect
 import math
 import sys
 import traceback
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TextIO
 
 import torch
 
 PASS_MARK, FAIL_MARK = "✓", "✗"
-EXCEPTION_MESSAGES = ("raised ", "not implemented yet")  # how describe_exception's messages begin
+EXCEPTION_MESSAGES = ("raised ", "not implemented yet", "not judged")  # describe_exception's, and the rows they leave unjudged
 
 
 class CheckFailed(Exception):
@@ -369,6 +371,28 @@ def expect_tensor_close(
         )
 
 
+@contextlib.contextmanager
+def substituted(fn: Callable[..., Any], stand_in: Callable[..., Any], names: Iterable[str] = (), originals: Iterable[Any] = (),
+                modules: Iterable[ModuleType] = ()) -> Iterator[None]:
+    """Meanwhile, the function a learner's ``fn`` builds on means ``stand_in``: in ``fn``'s globals (a notebook's, or a
+    module's) and in each of ``modules``, every name in ``names`` and every name bound to one of ``originals``.
+
+    A structure row runs ``fn`` inside and sees whether its result follows the stand-in (a different operator, other
+    valid gates): that judges what ``fn`` computes with, whatever it calls it.
+    """
+    wanted, bound = set(names), {id(original) for original in originals}
+    spaces = {id(space): space for space in (getattr(fn, "__globals__", {}), *map(vars, modules))}
+    saved = [(space, name, value) for space in spaces.values() for name, value in list(space.items())
+             if name in wanted or id(value) in bound]
+    for space, name, _ in saved:
+        space[name] = stand_in
+    try:
+        yield
+    finally:
+        for space, name, value in saved:
+            space[name] = value
+
+
 DETACHED = "a .detach(), .item(), .tolist(), float(), numpy, torch.tensor(...) of a result or torch.no_grad() on the way?"
 # Hints by the way the gradient failed: each points at its own cause, whatever row it happens on.
 CUT_GRAPH_HINTS = (
@@ -495,9 +519,10 @@ def cases_of(exercise: str) -> tuple[Case, ...]:
     cases = exercise_.cases
     if not takes_tensors(exercise_.solution) or any(case.name.startswith("does not modify") for case in cases):
         return cases
+    # GENERAL, and last: it explains only when every other row passes (or none names a mistake better).
     return (*cases, Case(INPUTS_ROW, inputs_unchanged, (
         "Build new tensors (x = x * y, torch.cat, torch.stack) instead of writing into the ones you were given "
-        "(x.mul_(…), x[...] = …, x += …): the caller still needs them.",)))
+        "(x.mul_(…), x[...] = …, x += …): the caller still needs them.",), GENERAL))
 
 
 def run_case(case: Case, fn: Callable[..., Any]) -> Row:

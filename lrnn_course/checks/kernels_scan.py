@@ -34,7 +34,7 @@ import torch
 
 from .._triton import triton_mode, triton_status
 from ..check import (GENERAL, SPECIFIC, Case, CheckFailed, Exercise, Guarded, call_learner, call_learner_in_place,
-                     expect_guards_intact, expect_tensor_close)
+                     expect_guards_intact, expect_tensor_close, substituted)
 from ..kernels import scan as kernel_scan
 from ..kernels.backend import kernel_device
 from .lesson01 import STATES, loop64, random_inputs
@@ -436,20 +436,6 @@ STAND_IN_SCALE = 0.5
 LIBRARY_LAUNCH = kernel_scan.launch_scan if kernel_scan.triton is not None else None
 
 
-@contextlib.contextmanager
-def replaced(fn: Callable[..., Any], original: Any, stand_in: Any, *modules: Any) -> Iterator[None]:
-    """Meanwhile, every name bound to ``original`` in ``fn``'s globals and in ``modules`` is bound to ``stand_in``."""
-    namespaces = {id(space): space for space in (getattr(fn, "__globals__", {}), *map(vars, modules))}
-    saved = [(space, name) for space in namespaces.values() for name, value in list(space.items()) if value is original]
-    for space, name in saved:
-        space[name] = stand_in
-    try:
-        yield
-    finally:
-        for space, name in saved:
-            space[name] = original
-
-
 def follows_launch_scan(scan_backward: Callable[..., Any]) -> None:
     """With ``launch_scan`` replaced by a scan of the gates STAND_IN_SCALE · a, dL/db must be that scan's adjoints:
     computed with the kernel, the gradients follow it; computed by a loop or autograd, they do not."""
@@ -462,7 +448,7 @@ def follows_launch_scan(scan_backward: Callable[..., Any]) -> None:
         launches.append(a.shape)
         return LIBRARY_LAUNCH(STAND_IN_SCALE * a, b, h0, **options)
 
-    with replaced(scan_backward, LIBRARY_LAUNCH, stand_in, kernel_scan):
+    with substituted(scan_backward, stand_in, originals=[LIBRARY_LAUNCH], modules=[kernel_scan]):
         result = as_gradients(call_learner(scan_backward, *given))
     if not launches:
         raise CheckFailed("never called launch_scan: compute the adjoints on the kernel, launch_scan(a, grad_h, zeros, "

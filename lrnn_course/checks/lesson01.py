@@ -13,8 +13,7 @@ graph autograd cannot go back through, a scan that does not work chunk by chunk)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -22,7 +21,7 @@ from torch.overrides import TorchFunctionMode
 
 from .. import scan
 from ..check import (GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_gradients,
-                     expect_tensor_close, expect_unchanged, generator_for, learner_gradients)
+                     expect_tensor_close, expect_unchanged, generator_for, learner_gradients, substituted)
 
 ScanCall = Callable[[Callable[..., Any], torch.Tensor, torch.Tensor, torch.Tensor | None], Any]
 STATES = "(B, T, D)"
@@ -415,17 +414,6 @@ def combine_cases() -> list[Case]:
     ]
 
 
-@contextmanager
-def combine_replaced(fn: Callable[..., Any], replacement: Callable[..., Any]) -> Iterator[None]:
-    """Inside the block, the name ``combine`` that ``fn`` looks up (in its notebook's or module's globals) means ``replacement``."""
-    namespace = fn.__globals__
-    original, namespace["combine"] = namespace["combine"], replacement
-    try:
-        yield
-    finally:
-        namespace["combine"] = original
-
-
 def learners_combine(fn: Callable[..., Any], call: ScanCall, a: torch.Tensor, b: torch.Tensor) -> Callable[..., Any]:
     """The ``combine`` that ``fn`` calls; ``CheckFailed`` when there is none where ``fn`` is defined (after running
     ``fn``, so that a function that raises, a stub included, is reported for what it raises)."""
@@ -472,7 +460,7 @@ def rounds_case(call: ScanCall) -> Case:
             longest = max([longest, *(x.numel() // h0.numel() for x in tensors)])
             return original(earlier, later)
 
-        with combine_replaced(fn, counting_combine):
+        with substituted(fn, counting_combine, names=["combine"]):
             call_learner(call, fn, a, b, h0)
         return rounds, longest
 
@@ -538,7 +526,7 @@ def follows_combine_case(call: ScanCall) -> Case:
     def run(fn: Callable[..., Any]) -> None:
         a, b, _ = random_inputs("follows combine", 2, 37, 2)
         learners_combine(fn, call, a, b)
-        with combine_replaced(fn, reversed_combine):
+        with substituted(fn, reversed_combine, names=["combine"]):
             got = call_learner(call, fn, a, b, None)
         try:
             expect_tensor_close(got, reversed_prefixes(a, b), "h", STATES)

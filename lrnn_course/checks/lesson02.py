@@ -10,14 +10,14 @@ autograd through ``torch_gates64`` and ``scan64``. Value rows are ``GENERAL``, a
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from .. import mamba
-from ..check import GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, generator_for
+from ..check import (GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close,
+                     expect_unchanged, generator_for, substituted)
 from .lesson01 import HALF, HALF_TOLERANCE, gradient_cases, loop64
 
 GATES = "(batch, T, E, N)"
@@ -219,21 +219,6 @@ def extreme_inputs() -> tuple[torch.Tensor, ...]:
     return integers(2, 12, 2), delta, A_log, integers(2, 12, 3), integers(2, 12, 3), integers(2)
 
 
-@contextmanager
-def gates_replaced(fn: Callable[..., Any], stand_in: Callable[..., Any]) -> Iterator[None]:
-    """Meanwhile, among the globals of ``fn`` (a notebook's, a learner's module, or ``lrnn_course.mamba`` for the library's
-    solution), ``selective_gates`` and any name bound to the library's mean ``stand_in``. Nothing else changes: a library
-    function that runs the whole scan from its own module (``mamba.selective_scan_parallel``) keeps the library's gates."""
-    namespace = getattr(fn, "__globals__", {})
-    saved = [(name, value) for name, value in list(namespace.items()) if name == "selective_gates" or value is LIBRARY_GATES]
-    for name, _ in saved:
-        namespace[name] = stand_in
-    try:
-        yield
-    finally:
-        namespace.update(saved)
-
-
 def scan_cases() -> list[Case]:
     def matches(name: str, negative: bool = False, hints: tuple[str, ...] = (), dtype: torch.dtype = torch.float64,
                 tolerance: tuple[float, float] = (1e-9, 1e-7), **sizes: Any) -> Case:
@@ -284,7 +269,8 @@ def scan_cases() -> list[Case]:
             gates = torch.exp(-2 * delta.unsqueeze(-1) * torch.exp(A_log))
             return 2 * gates - 1 if negative else gates
 
-        with gates_replaced(fn, gates_of_twice_the_step):
+        # Only among fn's globals: a library function that runs the whole scan from its own module keeps the library's gates.
+        with substituted(fn, gates_of_twice_the_step, names=["selective_gates"], originals=[LIBRARY_GATES]):
             got = call_learner(fn, *inputs)
         if not calls:
             defined = "selective_gates" in getattr(fn, "__globals__", {})

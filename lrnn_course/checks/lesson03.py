@@ -8,14 +8,14 @@ solution); expected parities from ``cumsum % 2`` in integers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from .. import precision, scan
-from ..check import GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, generator_for
+from ..check import (GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close,
+                     expect_unchanged, generator_for, substituted)
 from .lesson01 import loop64
 
 BITS = "(B, T)"
@@ -163,23 +163,6 @@ MACHINE_HINTS = (
 )
 
 
-@contextmanager
-def scans_replaced(fn: Callable[..., Any], stand_in: Callable[..., Any]) -> Iterator[None]:
-    """Meanwhile, the scans of Lesson 01 that ``fn`` can reach mean ``stand_in``: the attributes of ``lrnn_course.scan``,
-    and, among the globals of ``fn``, those named like them or bound to one of them (``from lrnn_course.scan import ...``)."""
-    library = {id(getattr(scan, name)) for name in LESSON01_SCANS}
-    learner = getattr(fn, "__globals__", {})
-    saved = [(vars(scan), name, getattr(scan, name)) for name in LESSON01_SCANS] + [
-        (learner, name, value) for name, value in list(learner.items()) if name in LESSON01_SCANS or id(value) in library]
-    for namespace, name, _ in saved:
-        namespace[name] = stand_in
-    try:
-        yield
-    finally:
-        for namespace, name, value in saved:
-            namespace[name] = value
-
-
 def runs_a_scan(fn: Callable[..., Any]) -> None:
     """The states come from a scan of Lesson 01: swapped for one that starts from h_0 = 1 instead of 0, a machine built on
     it returns 1 - parity (still 0s and 1s, so that rounding or casting them changes nothing), whatever scan it ran."""
@@ -190,7 +173,7 @@ def runs_a_scan(fn: Callable[..., Any]) -> None:
         calls.append(1)
         return loop64(a, b, (torch.zeros_like(a[:, 0]) if h0 is None else h0) + 1).to(a.dtype)
 
-    with scans_replaced(fn, scan_from_one):
+    with substituted(fn, scan_from_one, names=LESSON01_SCANS, originals=[getattr(scan, name) for name in LESSON01_SCANS], modules=[scan]):
         got = call_learner(fn, bits)
     if not calls:
         raise CheckFailed("your function never ran a scan of Lesson 01 (sequential_scan, hillis_steele_scan or chunked_scan "

@@ -10,38 +10,19 @@ sees whether the matrices follow it.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
-from types import ModuleType
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from .. import automata, groups, householder
 from ..check import (GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close,
-                     expect_unchanged, generator_for)
+                     expect_unchanged, generator_for, substituted)
 from .lesson07 import expected_matrix
 
 # A row that looks at the result's type and shape only, and must be the one explained when that is wrong: every
 # other row then fails too, each with its own inputs in the message.
 TYPE_ROW = SPECIFIC + 1
-
-
-@contextlib.contextmanager
-def library_function_replaced(fn: Callable[..., Any], module: ModuleType, name: str, library: Callable[..., Any],
-                              stand_in: Callable[..., Any]) -> Iterator[None]:
-    """Meanwhile, the ways ``fn`` reaches ``library`` (``module.name``) lead to ``stand_in``: a global of that name where ``fn``
-    is defined (a learner's own, from an earlier exercise), any global bound to ``library``, and the module's attribute."""
-    namespaces = {id(space): space for space in (getattr(fn, "__globals__", {}), vars(module))}
-    saved = [(space, key, value) for space in namespaces.values() for key, value in list(space.items())
-             if key == name or value is library]
-    for space, key, _ in saved:
-        space[key] = stand_in
-    try:
-        yield
-    finally:
-        for space, key, value in saved:
-            space[key] = value
 
 
 # ---------------------------------------------------------------------------------------------- 08.prefix_products
@@ -228,7 +209,7 @@ def transition_cases() -> list[Case]:
             n = len(permutation)
             return LIBRARY_REFLECTIONS(permutation, dtype) + [householder.swap_key(0, n - 1, n, dtype)]
 
-        with library_function_replaced(fn, householder, "permutation_reflections", LIBRARY_REFLECTIONS, with_a_swap_of_the_ends):
+        with substituted(fn, with_a_swap_of_the_ends, names=["permutation_reflections"], originals=[LIBRARY_REFLECTIONS], modules=[householder]):
             got = transitions_of(fn, elements)
         if not calls:
             raise CheckFailed("never called permutation_reflections: build each matrix from the keys permutation_reflections(σ) "

@@ -23,8 +23,7 @@ from torch.utils._pytree import tree_leaves
 
 from .. import chunkwise, deltanet
 from ..check import (GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_gradients,
-                     expect_tensor_close, expect_unchanged, generator_for)
-from .lesson08 import library_function_replaced
+                     expect_tensor_close, expect_unchanged, generator_for, substituted)
 
 MATRIX = "(..., C, C)"
 CHUNK_OUTPUTS, STATE, OUTPUTS = "(B, H, C, D_v)", "(B, H, D_k, D_v)", "(B, T, H, D_v)"
@@ -442,7 +441,7 @@ def driver_cases() -> list[Case]:
             outputs, new_state = LIBRARY_CHUNK(q, k, v, beta, state, alpha, scale)
             return outputs, 0.5 * new_state
 
-        with library_function_replaced(fn, chunkwise, "delta_rule_chunk", LIBRARY_CHUNK, halving_chunk):
+        with substituted(fn, halving_chunk, names=["delta_rule_chunk"], originals=[LIBRARY_CHUNK], modules=[chunkwise]):
             got = call_learner(fn, q, k, v, beta, alpha=alpha, initial_state=state, scale=1.0, chunk_size=size)
         if not sizes:
             raise CheckFailed("never called delta_rule_chunk: compute each chunk with delta_rule_chunk(q_c, k_c, v_c, beta_c, state, "
