@@ -27,6 +27,7 @@ The exercises themselves live in :mod:`lrnn_course.checks`, one module per lesso
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import inspect
 import math
@@ -40,6 +41,8 @@ from types import ModuleType
 from typing import Any, TextIO
 
 import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_leaves
 
 PASS_MARK, FAIL_MARK = "✓", "✗"
 EXCEPTION_MESSAGES = ("raised ", "not implemented yet", "not judged")  # describe_exception's, and the rows they leave unjudged
@@ -186,7 +189,7 @@ def first_line(error: BaseException) -> str:
 
 
 def copy_of(value: Any) -> Any:
-    """``value`` with every tensor in it cloned (inside tuples, lists and dicts too).
+    """``value`` with every tensor in it cloned (inside tuples, lists, dicts and dataclasses too).
 
     A clone of a tensor that requires grad stays on the autograd graph, so gradients computed
     through the learner's result still reach the original leaves.
@@ -197,6 +200,8 @@ def copy_of(value: Any) -> Any:
         return type(value)(copy_of(item) for item in value)
     if isinstance(value, dict):
         return {key: copy_of(item) for key, item in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # e.g. a task's Batch
+        return dataclasses.replace(value, **{f.name: copy_of(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init})
     return value
 
 
@@ -211,38 +216,58 @@ def call_learner(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         result = call_learner_in_place(fn, *given, **given_keywords)
     finally:  # a write before an exception is a write too
-        record_input_writes(fn, args, kwargs, given, given_keywords)
-    INPUT_WRITES_JUDGED.append(fn)
+        INPUT_WRITES.note(fn, args, kwargs, given, given_keywords)
+    INPUT_WRITES.returned += 1
     return result
 
 
-# The names of the inputs that learner calls of the running check wrote into: the automatic row
-# "does not modify its inputs" (``INPUTS_ROW``) reads it for exercises without a row of their own.
-INPUT_WRITES: list[str] = []
-INPUT_WRITES_JUDGED: list[Callable[..., Any]] = []  # one entry per learner call that returned
+@dataclass
+class InputWrites:
+    """What the learner's calls of the running check did to their inputs: the names of those written into, and how
+    many calls returned. The automatic row "does not modify its inputs" (``INPUTS_ROW``) reads it, for exercises
+    without a row of their own; ``cases_of`` clears it, as a check starts there."""
+
+    names: list[str] = field(default_factory=list)
+    returned: int = 0
+
+    def clear(self) -> None:
+        self.names.clear()
+        self.returned = 0
+
+    def note(self, fn: Callable[..., Any], args: tuple, kwargs: dict, given: tuple, given_keywords: dict) -> None:
+        """Note each argument whose copy the learner's call changed, by its parameter name."""
+        try:
+            names = list(inspect.signature(fn).bind(*args, **kwargs).arguments)
+        except (TypeError, ValueError):  # a builtin, or arguments that do not bind: number them
+            names = [f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
+        values = list(zip(args, given)) + [(kwargs[key], given_keywords[key]) for key in kwargs]
+        for name, (original, copy) in zip(names, values):
+            if not same_values(original, copy) and name not in self.names:
+                self.names.append(name)
+
+
+INPUT_WRITES = InputWrites()
 INPUTS_ROW = "does not modify its inputs"
-
-
-def record_input_writes(fn: Callable[..., Any], args: tuple, kwargs: dict, given: tuple, given_keywords: dict) -> None:
-    """Note, in ``INPUT_WRITES``, each argument whose copy the learner's call changed, by its parameter name."""
-    try:
-        names = list(inspect.signature(fn).bind(*args, **kwargs).arguments)
-    except (TypeError, ValueError):  # a builtin, or arguments that do not bind: number them
-        names = [f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
-    values = list(zip(args, given)) + [(kwargs[key], given_keywords[key]) for key in kwargs]
-    for name, (original, copy) in zip(names, values):
-        if not same_values(original, copy) and name not in INPUT_WRITES:
-            INPUT_WRITES.append(name)
 
 
 def inputs_unchanged(fn: Callable[..., Any]) -> None:
     """The automatic row: no call of this check (all made before this row) wrote into an input, and one returned at least."""
-    if not INPUT_WRITES_JUDGED and not INPUT_WRITES:
+    if not INPUT_WRITES.returned and not INPUT_WRITES.names:
         raise CheckFailed("not judged: no call of your function returned (not implemented yet, or it raised every time), "
                           "so what it does to its inputs is not known")
-    if INPUT_WRITES:
-        raise CheckFailed(f"your function modified its input{'s' if len(INPUT_WRITES) > 1 else ''} "
-                          f"{', '.join(f'`{name}`' for name in INPUT_WRITES)} in place; compute new tensors instead")
+    expect_none_written(INPUT_WRITES.names)
+
+
+def expect_none_written(names: Sequence[str]) -> None:
+    """Raise ``CheckFailed`` naming the inputs the learner's function wrote into, if any."""
+    if names:
+        raise CheckFailed(f"your function modified its input{'s' if len(names) > 1 else ''} "
+                          f"{', '.join(f'`{name}`' for name in names)} in place; compute new tensors instead")
+
+
+def exit_call(error: SystemExit) -> str:
+    """How the learner's code ended the program, as they wrote it: ``sys.exit(0)``, ``sys.exit()``."""
+    return f"sys.exit({'' if error.code is None else error.code})"
 
 
 def call_learner_in_place(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -251,19 +276,22 @@ def call_learner_in_place(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> 
     try:
         return fn(*args, **kwargs)
     except SystemExit as error:  # sys.exit() or exit() in a learner's function ends nothing but this row
-        raise CheckFailed(f"called sys.exit({error.code if error.code is not None else ''}): a function returns its "
-                          "result instead of ending the program") from error
+        raise CheckFailed(f"called {exit_call(error)}: a function returns its result instead of ending the program") from error
     except Exception as error:  # a learner's bug of any kind becomes a red row
         raise CheckFailed(describe_exception(error)) from error
 
 
 def same_values(before: Any, after: Any) -> bool:
-    """True when two values (tensors, or containers of them) hold the same entries; NaN equals NaN."""
+    """True when two values (tensors, or tuples, lists, dicts and dataclasses of them) hold the same entries; NaN equals NaN."""
     if isinstance(before, torch.Tensor):
         return isinstance(after, torch.Tensor) and before.shape == after.shape and bool(
             torch.equal(before, after) or torch.equal(before.isnan(), after.isnan()) and torch.equal(before.nan_to_num(), after.nan_to_num()))
     if isinstance(before, (tuple, list)):
         return len(before) == len(after) and all(same_values(x, y) for x, y in zip(before, after))
+    if isinstance(before, dict):
+        return before.keys() == after.keys() and all(same_values(before[key], after[key]) for key in before)
+    if dataclasses.is_dataclass(before) and not isinstance(before, type):
+        return all(same_values(getattr(before, f.name), getattr(after, f.name)) for f in dataclasses.fields(before))
     return True
 
 
@@ -330,6 +358,12 @@ def _format_index(index: Sequence[int], dims: str) -> str:
     return " at [" + ", ".join(f"{n.lower()}={i}" for n, i in zip(names, index)) + "]"
 
 
+def shown_apart(yours: float, expected: float) -> tuple[str, str]:
+    """Two numbers to six places, or to twelve significant digits where six places show them equal."""
+    shown = f"{yours:.6f}", f"{expected:.6f}"
+    return (f"{yours:.12g}", f"{expected:.12g}") if shown[0] == shown[1] else shown
+
+
 def expect_tensor_close(
     got: Any,
     expected: torch.Tensor,
@@ -358,9 +392,7 @@ def expect_tensor_close(
     if not bool(close.all()):
         index = tuple(int(i) for i in (~close).nonzero()[0])
         worst = (got - expected).abs().max().item()
-        yours, wanted = f"{got[index].item():.6f}", f"{expected[index].item():.6f}"
-        if yours == wanted:  # equal to six places: show where they differ
-            yours, wanted = f"{got[index].item():.12g}", f"{expected[index].item():.12g}"
+        yours, wanted = shown_apart(got[index].item(), expected[index].item())
         # entry by entry: a clamp at 1e-6 is a large error on a small value, not float32's rounding on a large one
         relative = ((got - expected).abs() / expected.abs().clamp_min(1e-30)).max().item()
         rounding = (" — about float32's rounding: is part of it computed in float32?"
@@ -391,6 +423,38 @@ def substituted(fn: Callable[..., Any], stand_in: Callable[..., Any], names: Ite
     finally:
         for space, name, value in saved:
             space[name] = value
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One torch operation a learner's code called: its name and the shapes of the tensors it took and returned."""
+
+    name: str
+    inputs: tuple[tuple[int, ...], ...]
+    outputs: tuple[tuple[int, ...], ...]
+
+
+class OperationLog(TorchFunctionMode):
+    """Inside it, every torch operation the Python code calls (not what they run inside), in order, as an ``Operation``.
+
+    Structure rows judge what a function computes with from this log: how the number of operations grows with T, the
+    shapes it builds (a D_k × D_k matrix), the operations that touch a tensor shaped like the state. Attribute reads
+    such as ``.shape`` are operations too (named ``__get__``).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.operations: list[Operation] = []
+
+    def __torch_function__(self, func: Callable[..., Any], types: Any, args: Sequence[Any] = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        result = func(*args, **kwargs)
+        returned = result if isinstance(result, (tuple, list)) else (result,)
+        self.operations.append(Operation(
+            getattr(func, "__name__", str(func)),
+            tuple(tuple(x.shape) for x in tree_leaves((args, kwargs)) if isinstance(x, torch.Tensor)),
+            tuple(tuple(x.shape) for x in returned if isinstance(x, torch.Tensor))))
+        return result
 
 
 DETACHED = "a .detach(), .item(), .tolist(), float(), numpy, torch.tensor(...) of a result or torch.no_grad() on the way?"
@@ -463,10 +527,7 @@ def expect_gradients(got: Any, reference: Any, leaves: Sequence[torch.Tensor], n
 
 def expect_unchanged(before: Sequence[torch.Tensor], after: Sequence[torch.Tensor], names: Sequence[str]) -> None:
     """Raise ``CheckFailed`` naming the inputs the learner's function wrote into (call it through ``call_learner_in_place``)."""
-    changed = [name for original, now, name in zip(before, after, names) if not same_values(original, now)]
-    if changed:
-        raise CheckFailed(f"your function modified its input{'s' if len(changed) > 1 else ''} "
-                          f"{', '.join(f'`{name}`' for name in changed)} in place; compute new tensors instead")
+    expect_none_written([name for original, now, name in zip(before, after, names) if not same_values(original, now)])
 
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -514,7 +575,6 @@ def cases_of(exercise: str) -> tuple[Case, ...]:
     from .checks import EXERCISES
 
     INPUT_WRITES.clear()
-    INPUT_WRITES_JUDGED.clear()
     exercise_ = EXERCISES[exercise]
     cases = exercise_.cases
     if not takes_tensors(exercise_.solution) or any(case.name.startswith("does not modify") for case in cases):

@@ -26,7 +26,7 @@ def run_doctor(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     from .build import solution_function
-    from .check import DEFAULT_TIMEOUT_S
+    from .check import DEFAULT_TIMEOUT_S, exit_call
     from .isolation import run_isolated
     from .workshop import time_limit
 
@@ -48,7 +48,7 @@ def run_check(args: argparse.Namespace) -> int:
         with time_limit(timeout):
             namespace = runpy.run_path(str(path), run_name="__lrnn_course_check__")
     except SystemExit as error:  # exit() at the top of the file must not pass for a green check
-        print(f"{path} called sys.exit({error.code if error.code is not None else ''}) while loading; "
+        print(f"{path} called {exit_call(error)} while loading; "
               "define your function and leave the rest to the check", file=sys.stderr)
         return 1
     except Exception as error:  # the learner's file itself fails to load (TimeoutError included): report, don't crash

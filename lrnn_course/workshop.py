@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .check import DEFAULT_TIMEOUT_S, FAIL_MARK, PASS_MARK, CheckResult, describe_exception, first_line
+from .check import DEFAULT_TIMEOUT_S, FAIL_MARK, PASS_MARK, CheckResult, describe_exception, exit_call, first_line
 
 # the folders of lrnn_course/notebooks/ that hold each kind (the kernel lessons are lessons too)
 SHIPPED_FOLDERS = {"exercises": ("exercises",), "solutions": ("solutions",), "lessons": ("lessons", "kernels")}
@@ -159,7 +159,7 @@ def notebook_progress(notebook: Path, timeout: float = DEFAULT_TIMEOUT_S,
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), time_limit(timeout):
                 exec(compile(code, filename, "exec"), namespace)
         except SystemExit as error:  # exit() in a cell ends nothing here
-            failures.append(f"code cell {index + 1} called sys.exit({error.code if error.code is not None else ''})")
+            failures.append(f"code cell {index + 1} called {exit_call(error)}")
         except Exception as error:  # a learner's broken cell (TimeoutError included): reported on the exercises after it
             failures.append(f"code cell {index + 1} {describe_exception(error)}")
     progress = []
@@ -219,13 +219,13 @@ def folder_progress(folder: Path, timeout: float = DEFAULT_TIMEOUT_S,
         mine = folder / path.name
         if not mine.exists():
             problem = f"{mine} is missing: `lrnn-course fetch exercises {folder}` copies it back (your other files are kept)"
-            progress += [Progress(path.name, exercise, problem=problem) for exercise, _ in planned[path.name]]
-            continue
-        try:
-            progress += notebook_progress(mine, timeout, announce)
-        except (OSError, ValueError, KeyError, TypeError) as error:  # not JSON, truncated, not a notebook
-            problem = f"{mine} could not be read ({type(error).__name__}: {first_line(error)}); restore it from a backup or fetch it again"
-            progress += [Progress(path.name, exercise, problem=problem) for exercise, _ in planned[path.name]]
+        else:
+            try:
+                progress += notebook_progress(mine, timeout, announce)
+                continue
+            except (OSError, ValueError, KeyError, TypeError) as error:  # not JSON, truncated, not a notebook
+                problem = f"{mine} could not be read ({type(error).__name__}: {first_line(error)}); restore it from a backup or fetch it again"
+        progress += [Progress(path.name, exercise, problem=problem) for exercise, _ in planned[path.name]]
     return progress
 
 

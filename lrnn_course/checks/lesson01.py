@@ -17,11 +17,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from torch.overrides import TorchFunctionMode
 
 from .. import scan
-from ..check import (GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_gradients,
-                     expect_tensor_close, expect_unchanged, generator_for, learner_gradients, substituted)
+from ..check import (GENERAL, SPECIFIC, Case, CheckFailed, Exercise, OperationLog, call_learner, call_learner_in_place,
+                     expect_gradients, expect_tensor_close, expect_unchanged, generator_for, learner_gradients, substituted)
 
 ScanCall = Callable[[Callable[..., Any], torch.Tensor, torch.Tensor, torch.Tensor | None], Any]
 STATES = "(B, T, D)"
@@ -550,23 +549,6 @@ def follows_combine_case(call: ScanCall) -> Case:
     ), GENERAL)
 
 
-class OperationCounter(TorchFunctionMode):
-    """Counts the torch operations run inside it (those the Python code calls, not what they run inside) and
-    collects the lengths of every dimension of the tensors they return."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.operations, self.lengths = 0, set()
-
-    def __torch_function__(self, func: Callable[..., Any], types: Any, args: Sequence[Any] = (), kwargs: dict | None = None) -> Any:
-        self.operations += 1
-        result = func(*args, **(kwargs or {}))
-        for value in result if isinstance(result, (tuple, list)) else (result,):
-            if isinstance(value, torch.Tensor):
-                self.lengths.update(value.shape)
-        return result
-
-
 def chunk_by_chunk_case() -> Case:
     """A chunked scan works on pieces of ``chunk_size`` steps, and its sequential part takes one step per chunk:
     doubling T adds some operations per chunk (up to about 350 for the library's Hillis–Steele scan run on each
@@ -576,16 +558,16 @@ def chunk_by_chunk_case() -> Case:
     short, long, size = 2000, 4000, 1000
 
     def run(fn: Callable[..., Any]) -> None:
-        counters = []
+        logs = []
         for steps in (short, long):
             a, b, _ = random_inputs("works chunk by chunk", 1, steps, 2)
-            counters.append(OperationCounter())
-            with counters[-1]:
+            logs.append(OperationLog())
+            with logs[-1]:
                 call_learner(fn, a, b, None, chunk_size=size)
-        if size not in counters[0].lengths:
+        if not any(size in shape for operation in logs[0].operations for shape in operation.outputs):
             raise CheckFailed(f"none of the tensors your function computed has {size} steps for chunk_size = {size}: "
                               "it ignores chunk_size")
-        extra = counters[1].operations - counters[0].operations
+        extra = len(logs[1].operations) - len(logs[0].operations)
         if extra > 0.75 * (long - short):
             raise CheckFailed(f"from T = {short} to T = {long} with chunk_size = {size}, your function ran {extra} more torch "
                               f"operations, {extra / (long - short):.1f} per extra step: it works one time step after another, "

@@ -25,7 +25,7 @@ import torch
 
 from .. import models, tasks, train
 from ..check import (GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_gradients,
-                     expect_tensor_close, expect_unchanged, generator_for, learner_gradients)
+                     expect_tensor_close, expect_unchanged, generator_for, learner_gradients, shown_apart)
 
 POSITIONS = "(N, L, C)"
 GATES = "(B, T, d_out)"
@@ -91,11 +91,6 @@ def random_logits(batch: tasks.Batch, name: str) -> torch.Tensor:
     return 3 * torch.randn(n, length, batch.n_classes, generator=generator_for(name), dtype=torch.float64)
 
 
-def copy_of_batch(batch: tasks.Batch) -> tasks.Batch:
-    """The batch with fresh copies of its tensors: what a learner writes into them cannot change the expected values."""
-    return dataclasses.replace(batch, tokens=batch.tokens.clone(), targets=batch.targets.clone(), lengths=batch.lengths.clone())
-
-
 TARGET_HINTS = (
     "A class index outside 0 .. n_classes - 1 reached the loss. The class of an answer is its target token minus "
     "batch.answer_offset, taken at the scored positions only (batch.answer_positions): everywhere else the target is -1.",
@@ -107,7 +102,7 @@ TARGET_HINTS = (
 def learner_loss(fn: Callable[..., Any], logits: torch.Tensor, batch: tasks.Batch) -> Any:
     """The learner's loss on copies of ``logits`` and ``batch``; a class index out of range gets hints of its own."""
     try:
-        return call_learner(fn, logits, copy_of_batch(batch))
+        return call_learner(fn, logits, batch)
     except CheckFailed as failure:
         if "out of bounds" in str(failure):
             raise CheckFailed(str(failure), TARGET_HINTS) from None
@@ -130,6 +125,14 @@ def loss_values(*losses: Any) -> list[float] | None:
     return None
 
 
+def differing_losses(fn: Callable[..., Any], first: tuple[torch.Tensor, tasks.Batch],
+                     second: tuple[torch.Tensor, tasks.Batch]) -> tuple[float, float] | None:
+    """The learner's losses on two inputs that must give the same loss, when they differ; None when they agree, or when
+    either is not a single number (the value rows name that mistake)."""
+    values = loss_values(learner_loss(fn, *first), learner_loss(fn, *second))
+    return None if values is None or same_loss(*values) else (values[0], values[1])
+
+
 def same_loss(yours: float, expected: float) -> bool:
     return math.isclose(yours, expected, rel_tol=1e-9, abs_tol=1e-12)
 
@@ -148,9 +151,7 @@ def expect_loss_value(yours: float, expected: float, rows: int, what: str) -> No
     elif yours > 0 and round(expected / yours) >= 2 and math.isclose(round(expected / yours) * yours, expected, rel_tol=1e-9):
         times = round(expected / yours)
         why = f" — {times} times too small: a mean over {times} times as many terms as there are rows (every position?)"
-    shown = [f"{value:.6f}" for value in (yours, expected)]
-    if shown[0] == shown[1]:  # equal to six places: show where they differ
-        shown = [f"{value:.12g}" for value in (yours, expected)]
+    shown = shown_apart(yours, expected)
     raise CheckFailed(f"{what}: yours {shown[0]}, expected {shown[1]}{why}")
 
 
@@ -170,11 +171,9 @@ def loss_cases() -> list[Case]:
         logits = random_logits(batch, "answers from token 4")
         classes = torch.where(batch.targets == tasks.IGNORE, batch.targets, batch.targets - batch.answer_offset)
         rewritten = dataclasses.replace(batch, targets=classes, answer_offset=0)
-        values = loss_values(learner_loss(fn, logits, batch), learner_loss(fn, logits, rewritten))
-        if values is None:
-            return
-        given, other = values
-        if not same_loss(given, other):
+        differing = differing_losses(fn, (logits, batch), (logits, rewritten))
+        if differing:
+            given, other = differing
             raise CheckFailed(f"your loss is {given:.6f} for answers written from token {batch.answer_offset} and {other:.6f} "
                               "for the same answers written from token 0 (targets lowered by 4, answer_offset 0): the class "
                               "of an answer is its token minus batch.answer_offset")
@@ -185,11 +184,9 @@ def loss_cases() -> list[Case]:
         scored = torch.zeros_like(logits, dtype=torch.bool)
         scored[torch.arange(6), batch.answer_positions] = True
         noisy = torch.where(scored, logits, logits + 100 * torch.randn(logits.shape, generator=generator_for("noise"), dtype=torch.float64))
-        values = loss_values(learner_loss(fn, logits, batch), learner_loss(fn, noisy, batch))
-        if values is None:
-            return
-        before, after = values
-        if not same_loss(before, after):
+        differing = differing_losses(fn, (logits, batch), (noisy, batch))
+        if differing:
+            before, after = differing
             raise CheckFailed(f"your loss goes from {before:.6f} to {after:.6f} when only the scores at the positions without "
                               "a target change: it reads other positions than each row's answer position")
 

@@ -4,7 +4,7 @@ Glossary: S (B, H, D_k, D_v) = the state; k, v = a key and a value per batch row
 β = the step size, α = the gate. Expected values come from dense float64 matrices
 (I - β k kᵀ) S + β k vᵀ built entry by entry here, and from the spectrum 1 - β along k, 1 elsewhere;
 expected gradients from autograd through those dense float64 references. The step must never build
-a D_k × D_k matrix: a row watches, under a ``TorchFunctionMode``, the shape of every tensor the
+a D_k × D_k matrix: a row reads, in a ``check.OperationLog``, the shape of every tensor the
 learner's torch operations return, with D_k = 7 and no other length 7.
 """
 
@@ -14,11 +14,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from torch.overrides import TorchFunctionMode
 
 from .. import deltanet, householder
-from ..check import (GENERAL, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_gradients, expect_tensor_close,
-                     expect_unchanged, generator_for)
+from ..check import (GENERAL, Case, CheckFailed, Exercise, OperationLog, call_learner, call_learner_in_place, expect_gradients,
+                     expect_tensor_close, expect_unchanged, generator_for)
 from .lesson04 import expect_float64_precision, precision_case
 
 STATE = "(B, H, D_k, D_v)"
@@ -60,22 +59,6 @@ def dense_step(state, k, v, beta, alpha) -> torch.Tensor:
     if alpha is not None:
         transition = alpha.double()[..., None, None] * transition
     return transition @ state + beta[..., None, None] * torch.einsum("bhi,bhj->bhij", k, v)
-
-
-class SquareResults(TorchFunctionMode):
-    """Notes each torch operation run inside it (those the Python code calls, not what they run inside) that returns a
-    tensor ending in a ``size`` × ``size`` matrix, with the shape it returned."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size, self.found = size, []
-
-    def __torch_function__(self, func: Callable[..., Any], types: Any, args: Sequence[Any] = (), kwargs: dict | None = None) -> Any:
-        result = func(*args, **(kwargs or {}))
-        for value in result if isinstance(result, (tuple, list)) else (result,):
-            if isinstance(value, torch.Tensor) and value.dim() >= 2 and value.shape[-2:] == (self.size, self.size):
-                self.found.append((getattr(func, "__name__", str(func)), tuple(value.shape)))
-        return result
 
 
 STATE_HINTS = (
@@ -135,11 +118,13 @@ def step_cases() -> list[Case]:
     def never_dense(fn: Callable[..., Any]) -> None:
         # D_k = 7 and no other length 7 (B = 2, H = 1, D_v = 3): a result ending in (7, 7) is a D_k × D_k matrix.
         inputs = step_inputs("never builds the matrix", gated=True, sizes=(2, 1, 7, 3))
-        watch = SquareResults(7)
-        with watch:
+        log = OperationLog()
+        with log:
             call_learner(fn, *inputs)
-        if watch.found:
-            operation, shape = watch.found[0]
+        square = [(operation.name, shape) for operation in log.operations for shape in operation.outputs
+                  if len(shape) >= 2 and shape[-2:] == (7, 7)]
+        if square:
+            operation, shape = square[0]
             raise CheckFailed(f"with D_k = 7 your {operation} returned a tensor of shape {shape}: a D_k × D_k matrix such as "
                               "I - β k kᵀ, which the step never needs")
 

@@ -18,12 +18,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode
-from torch.utils._pytree import tree_leaves
 
 from .. import chunkwise, deltanet
-from ..check import (GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_gradients,
-                     expect_tensor_close, expect_unchanged, generator_for, substituted)
+from ..check import (GENERAL, SPECIFIC, Case, CheckFailed, Exercise, OperationLog, call_learner, call_learner_in_place,
+                     expect_gradients, expect_tensor_close, expect_unchanged, generator_for, substituted)
 
 MATRIX = "(..., C, C)"
 CHUNK_OUTPUTS, STATE, OUTPUTS = "(B, H, C, D_v)", "(B, H, D_k, D_v)", "(B, T, H, D_v)"
@@ -231,22 +229,6 @@ def recurrence_of_chunk(q, k, v, beta, state, alpha, scale):
     return torch.stack(outputs, dim=2), state
 
 
-class StateOperations(TorchFunctionMode):
-    """Counts the torch operations run inside it (those the Python code calls, not what they run inside; attribute reads
-    such as .shape left out) that take a tensor whose last two dimensions are ``shape`` or its transpose."""
-
-    def __init__(self, shape: tuple[int, int]) -> None:
-        super().__init__()
-        self.shapes, self.operations = {shape, shape[::-1]}, 0
-
-    def __torch_function__(self, func: Callable[..., Any], types: Any, args: Sequence[Any] = (), kwargs: dict | None = None) -> Any:
-        kwargs = kwargs or {}
-        if getattr(func, "__name__", "") != "__get__" and any(
-                isinstance(x, torch.Tensor) and tuple(x.shape[-2:]) in self.shapes for x in tree_leaves((args, kwargs))):
-            self.operations += 1
-        return func(*args, **kwargs)
-
-
 def operations_on_the_state(fn: Callable[..., Any], size: int) -> int:
     """How many operations ``fn`` runs on tensors shaped like the state for a gated chunk of ``size`` steps from a given S₀.
 
@@ -258,15 +240,17 @@ def operations_on_the_state(fn: Callable[..., Any], size: int) -> int:
     inputs = (torch.randn(2, 3, size, 5, **options), F.normalize(torch.randn(2, 3, size, 5, **options), dim=-1),
               torch.randn(2, 3, size, 7, **options), 2 * torch.rand(2, 3, size, **options), torch.randn(2, 3, 5, 7, **options),
               torch.rand(2, 3, size, **options))
-    counter = StateOperations((5, 7))
+    log = OperationLog()
 
     @functools.wraps(fn)  # the same signature, so that a write into an input is named by its parameter
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        with counter:
+    def logged(*args: Any, **kwargs: Any) -> Any:
+        with log:
             return fn(*args, **kwargs)
 
-    call_learner(counted, *inputs)
-    return counter.operations
+    call_learner(logged, *inputs)
+    # attribute reads such as .shape left out; the state may be held transposed
+    return sum(operation.name != "__get__" and any(shape[-2:] in ((5, 7), (7, 5)) for shape in operation.inputs)
+               for operation in log.operations)
 
 
 def chunk_cases() -> list[Case]:
