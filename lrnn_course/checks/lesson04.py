@@ -24,8 +24,9 @@ from typing import Any
 import torch
 
 from .. import models, tasks, train
-from ..check import (GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_gradients,
-                     expect_tensor_close, expect_unchanged, generator_for, learner_gradients, shown_apart)
+from ..check import (GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place,
+                     expect_float64_precision, expect_gradients, expect_tensor_close, expect_unchanged, generator_for,
+                     learner_gradients, precision_case, shown_apart)
 
 POSITIONS = "(N, L, C)"
 GATES = "(B, T, d_out)"
@@ -34,30 +35,6 @@ CONNECTED_HINTS = (
     "A float, a numpy value or a tensor made with torch.tensor(...) from one has forgotten where it came from: "
     "training would get no gradient.",
 )
-PRECISION_HINTS = (
-    "Compute in the inputs' dtype from start to end: a .float() or .half() on the way, or a tensor created without "
-    "dtype= (torch.tensor([...]), torch.eye(n) and torch.zeros(...) are float32), rounds every value to fewer digits.",
-)
-
-
-def expect_float64_precision(got: Any, expected: torch.Tensor, what: str, dims: str = "", loose: float = 1e-3) -> None:
-    """The test of a row about precision alone: ``got`` has ``expected``'s dtype (float64) and, where it is within
-    ``loose`` of it at all, matches it to float64's precision. A result further off, or not a tensor of the expected
-    shape, is another row's mistake: this row lets it pass."""
-    if not isinstance(got, torch.Tensor) or got.shape != expected.shape or not got.is_floating_point():
-        return
-    if got.dtype != expected.dtype:
-        raise CheckFailed(f"{what}: dtype {got.dtype} for {expected.dtype} inputs; keep the inputs' dtype")
-    if bool(torch.allclose(got.detach(), expected, atol=loose, rtol=loose)):
-        expect_tensor_close(got, expected, what, dims, atol=1e-12, rtol=1e-9)
-
-
-def precision_case(name: str, run: Callable[[Callable[..., Any]], None]) -> Case:
-    """A row whose ``run`` fails only through ``expect_float64_precision``: it names one mistake whatever else is
-    wrong, so it ranks above the rows that name one mistake each."""
-    return Case(name, run, PRECISION_HINTS, SPECIFIC + 1)
-
-
 def expect_follows(got: Any, own: Any, what: str, dims: str = "", tolerance: float = 1e-4) -> None:
     """``got`` equals ``own``, the learner's own result for an input that must give the same answer. Results that are
     not tensors of one shape are the value rows' mistake, not this comparison's. The tolerance allows a float32

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 
 from .. import householder
-from ..check import GENERAL, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close, expect_unchanged, generator_for
-from .lesson04 import expect_float64_precision, precision_case
+from ..check import (GENERAL, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_float64_precision,
+                     expect_tensor_close, expect_unchanged, generator_for, precision_case)
 
 COUNTS = "(B, T)"
 

@@ -16,9 +16,9 @@ from typing import Any
 import torch
 
 from .. import deltanet, householder
-from ..check import (GENERAL, Case, CheckFailed, Exercise, OperationLog, call_learner, call_learner_in_place, expect_gradients,
-                     expect_tensor_close, expect_unchanged, generator_for)
-from .lesson04 import expect_float64_precision, precision_case
+from ..check import (GENERAL, Case, CheckFailed, Exercise, OperationLog, call_learner, call_learner_in_place,
+                     expect_float64_precision, expect_gradients, expect_tensor_close, expect_unchanged, generator_for,
+                     precision_case)
 
 STATE = "(B, H, D_k, D_v)"
 MATRIX = "(..., n, n)"
