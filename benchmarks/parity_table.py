@@ -21,7 +21,7 @@ import sys
 
 import torch
 
-from lrnn_course import experiments, train
+from lrnn_course import evidence, experiments, train
 
 
 RESULTS = experiments.COMMITTED.parent
@@ -48,8 +48,8 @@ def write(name: str, size: str, results: list[train.TrainResult], planned: int, 
     so_far = "" if len(results) == planned else f" {len(results)} of {planned} runs so far."
     header = (f"# Parity, preset {name!r} at size {size!r}\n\n{settings_line(results[0].config, device, gpu)}"
               f"{so_far}\n\n`{command}`\n\n")
-    table = (f"Per model over its seeds:\n\n{train.seeds_table(results, reference=train.PAPER[name])}\n\nEvery run:\n\n"
-             f"{train.results_table(results, reference=train.PAPER[name])}")
+    table = (f"Per model over its seeds:\n\n{evidence.evidence_table(results, reference=train.PAPER[name])}\n\nEvery run:\n\n"
+             f"{train.results_table(results)}")
     (RESULTS / f"parity-{name}-{size}-{device}.md").write_text(header + table + "\n")
     record = {"preset": name, "size": size, **experiments.runs_record(results, planned, command)}
     experiments.preset_record(name, size).write_text(json.dumps(record, indent=1) + "\n")
@@ -73,7 +73,7 @@ def main() -> None:
 
         record = experiments.preset_record(name, args.size) if args.resume else None
         results = experiments.train_or_read_back(configs, record, jobs=args.jobs, after_each=rewrite)
-        print(train.seeds_table(results, reference=train.PAPER[name]))
+        print(evidence.evidence_table(results, reference=train.PAPER[name]))
         trained = sum(result.model is not None for result in results)
         print(f"{trained} run(s) trained, {len(results) - trained} read back from {experiments.preset_record(name, args.size)}")
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from . import train
+from . import evidence, train
 from .train import Evaluation, TrainConfig, TrainResult
 from .validate import require_positive_int
 
@@ -374,8 +374,8 @@ def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult],
         "world_size": train.data_parallel_rank()[1],
         "python": platform.python_version(),
         "paper": dict(chosen.paper),
-        "summary": train.seeds_table(results, reference=chosen.paper),
-        "table": train.results_table(results, reference=chosen.paper),
+        "summary": evidence.evidence_table(results, reference=chosen.paper),
+        "table": train.results_table(results),
         **runs_record(results, planned, command),
     }
     json_path = stem.with_suffix(".json")
@@ -397,8 +397,8 @@ def write_summary_page(out_dir: Path, size: str) -> Path:
         f"# State-tracking experiments at size {size!r}",
         "",
         f"Rewritten by `lrnn-course experiment NAME --size {size}` after every finished run, from the records in this "
-        "folder. Per model: the best and the median over seeds of the mean score on the test lengths (the paper's "
-        f"Table 3 reports the best of its seeds, Table 5 the median); `NAME-{size}.json` holds every run.",
+        "folder. Per model: the median and range over seeds at each test length, beside the majority-class and chance "
+        f"baselines, and what agreeing with the paper's number means; `NAME-{size}.json` holds every run.",
     ]
     for name in EXPERIMENTS:
         path = record_stem(out_dir, name, size).with_suffix(".json")

@@ -14,8 +14,7 @@ Glossary (code name -> paper term, Grazzi et al. 2025, §5.1 and App. E.1):
 ``token_loss``       cross-entropy at every scored position (group word problems)
 ``Evaluation``       the score at every test length (and on training lengths) at one step
 ``TrainResult``      the config, the trained model, its evaluations and its loss at every step
-``seeds_table``      per model, the best and the median over seeds of the mean test score: the
-                     paper's Table 3 reports the best of its seeds, Table 5 the median
+``results_table``    one row per run; ``evidence.evidence_table`` adds baselines and seed spreads
 ===================  =======================================================================
 
 For the formal languages the loss and the accuracy only look at each sequence's answer position
@@ -246,13 +245,22 @@ def predictions_on(model: SequenceModel, batch: tasks.Batch) -> torch.Tensor:
     return predictions
 
 
-def scaled_accuracy_on(model: SequenceModel, batch: tasks.Batch) -> float:
-    """The model's scaled accuracy on one batch of a task with one answer per row."""
-    predictions = predictions_on(model, batch)
+def score_of(predictions: torch.Tensor, batch: tasks.Batch) -> float:
+    """The run's metric for given predictions (LongTensor (N, L), a class per position) on one batch:
+    sequence accuracy at the last position for word problems, scaled accuracy at the answer otherwise."""
+    if batch.every_position:
+        return sequence_accuracy(predictions.cpu(), batch.targets.cpu())[-1].item()
     rows = torch.arange(len(predictions), device=predictions.device)
     positions = batch.answer_positions
     accuracy = (predictions[rows, positions] == batch.targets[rows, positions] - batch.answer_offset).float().mean().item()
     return tasks.scaled_accuracy(accuracy, batch.chance_accuracy)
+
+
+def scaled_accuracy_on(model: SequenceModel, batch: tasks.Batch) -> float:
+    """The model's scaled accuracy on one batch of a task with one answer per row."""
+    if batch.every_position:
+        raise ValueError(f"{batch.task} is scored by sequence accuracy, not scaled accuracy")
+    return score_of(predictions_on(model, batch), batch)
 
 
 def sequence_accuracy_on(model: SequenceModel, batch: tasks.Batch) -> torch.Tensor:
@@ -262,7 +270,7 @@ def sequence_accuracy_on(model: SequenceModel, batch: tasks.Batch) -> torch.Tens
 
 def score_on(model: SequenceModel, batch: tasks.Batch) -> float:
     """The run's metric on one batch: sequence accuracy at the last position, or scaled accuracy."""
-    return sequence_accuracy_on(model, batch)[-1].item() if batch.every_position else scaled_accuracy_on(model, batch)
+    return score_of(predictions_on(model, batch), batch)
 
 
 def evaluation_batches(config: TrainConfig, device: torch.device) -> tuple[tasks.Batch, dict[int, tasks.Batch]]:
@@ -486,41 +494,10 @@ def _tested_lengths(results: Sequence[TrainResult], table: str) -> list[int]:
     return sorted({length for result in results for length in result.final.scores})
 
 
-def _markdown_table(header: list[str], rows: list[list[str]], labels: list[str], reference: Mapping[str, str] | None) -> str:
-    """``header`` and ``rows`` as a Markdown table, with a last column "paper" (``reference[label]`` per row) if given."""
-    if reference is not None:
-        header = [*header, "paper"]
-        rows = [[*row, reference.get(label, "")] for row, label in zip(rows, labels)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
-
-
-def seeds_table(results: Sequence[TrainResult], reference: Mapping[str, str] | None = None) -> str:
-    """A Markdown table, one row per model over its seeds: steps, median seconds, the median score per
-    test length, and the best and the median of the runs' mean scores (the paper's Table 3 and Table 5).
-
-    ``reference`` maps a label to the paper's number for it, printed in a last column.
-    """
-    lengths = _tested_lengths(results, "seeds_table")
-    header = ["model", "seeds", "steps", "median seconds", *(f"L={length} median" for length in lengths), "best mean", "median mean"]
-    models = by_label(results)
-    rows = []
-    for label, runs in models.items():
-        steps = sorted({run.final.step for run in runs})
-        row = [label, str(len(runs)), str(steps[0]) if len(steps) == 1 else f"{steps[0]}–{steps[-1]}",
-               f"{statistics.median(run.final.seconds for run in runs):.1f}"]
-        for length in lengths:
-            scores = [run.final.scores[length] for run in runs if length in run.final.scores]
-            row.append(f"{statistics.median(scores):.3f}" if scores else "–")
-        means = [run.final.mean() for run in runs]
-        rows.append(row + [f"{max(means):.3f}", f"{statistics.median(means):.3f}"])
-    return _markdown_table(header, rows, list(models), reference)
-
-
-def results_table(results: Sequence[TrainResult], reference: Mapping[str, str] | None = None) -> str:
+def results_table(results: Sequence[TrainResult]) -> str:
     """A Markdown table, one row per run: label, seed, steps, seconds, device, the score per test length ("–": not tested).
 
-    ``reference`` maps a run label to the paper's number for it, printed in a last column.
+    The runs one by one; ``evidence.evidence_table`` puts them beside their baselines and a paper's numbers.
     """
     lengths = _tested_lengths(results, "results_table")
     header = ["model", "seed", "steps", "seconds", "device", "score, train lengths", *(f"L={length}" for length in lengths), "mean"]
@@ -529,4 +506,5 @@ def results_table(results: Sequence[TrainResult], reference: Mapping[str, str] |
         final = result.final
         row = [result.config.label, str(result.config.seed), str(final.step), f"{final.seconds:.1f}", result.device, f"{final.train_score:.3f}"]
         rows.append(row + [f"{final.scores[length]:.3f}" if length in final.scores else "–" for length in lengths] + [f"{final.mean():.3f}"])
-    return _markdown_table(header, rows, [result.config.label for result in results], reference)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
