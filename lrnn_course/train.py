@@ -33,7 +33,6 @@ import dataclasses
 import math
 import multiprocessing
 import os
-import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
