@@ -109,9 +109,9 @@ def _agreement(runs: Sequence[TrainResult], constants: Sequence[int | None], len
     worst = min(min(run.final.scores[length] for length in lengths if length in run.final.scores) for run in runs)
     if worst >= SOLVED:
         return (f"all {len(runs)} seeds score >= {SOLVED} at every test length up to {max(lengths)}: the outcome the "
-                "paper reports, under this table's settings (its value depends on the paper's own settings, App. E.1)")
-    return ("the seeds differ or stay below the solved level; the paper's number comes from its own settings "
-            "(App. E.1), so compare this row with the majority row rather than with the paper")
+                "paper reports, measured under this table's settings")
+    return ("the seeds differ or stay below the solved level; the paper's number comes from its own settings, "
+            "so compare this row with the majority row rather than with the paper")
 
 
 def evidence_table(results: Sequence[TrainResult], reference: Mapping[str, str] | None = None) -> str:

@@ -16,15 +16,33 @@ Glossary (code name -> paper symbol or term):
 ``freeze_step``   the k from which the rounded state is constant: h_k = h_{k+1} = ...
 ``period``        the smallest p with h_{t+p} = h_t for every t from some step on
 ``parity_machine``  the one-neuron LRNN of §4.1: a(1) = -1, b(1) = 1, a(0) = 1, b(0) = 0
+``transition``    A(1), a D x D matrix (``iterate_linear``), for a state that is a vector
+``rounding``      where rounding happens: "per_operation", "per_step" or "at_read_out"
 ================  =========================================================================
 
-Rounding model: the state is stored in ``dtype`` and every operation rounds to it, exactly as
-PyTorch computes ``gate * h + drive`` for Python floats ``gate``, ``drive`` and a ``dtype`` tensor
-``h``: the product is formed in float32 (PyTorch's "opmath" type for 16-bit floats) from the
-unrounded gate, the drive is first rounded to ``dtype``, and each result is rounded to ``dtype``.
+Rounding models. A negative result holds in a stated model of rounding; three are offered here.
+
+- ``"per_operation"`` (``iterate``, and ``iterate_linear``'s default): the state is stored in
+  ``dtype`` and every product and every sum is rounded to it, as PyTorch computes in a loop. For
+  ``iterate``: exactly as PyTorch computes ``gate * h + drive`` for Python floats ``gate``,
+  ``drive`` and a ``dtype`` tensor ``h`` (the product formed in float32, PyTorch's "opmath" type for
+  16-bit floats, from the unrounded gate; the drive first rounded to ``dtype``).
+- ``"per_step"``: each step ``A h + b`` is evaluated exactly and the new state is cast to ``dtype``
+  once (float64 evaluates it: a product of two 16-bit numbers is exact in float64, and the sums of a
+  2x2 step lose nothing a 16-bit cast could see, barring a tie).
+- ``"at_read_out"``: the states are those of exact arithmetic (float64 stands in for it) and are
+  cast only where a decoder reads them, never fed back. The paper's proofs (App. B) argue on the
+  exact states - sums of terms binom(k, m) lambda^(k-m) - and their cast: this is that model.
+
+In every model a diagonal or triangular transition on 1^k ends with period 1 or 2 (each coordinate
+is a monotone map of a finite set, or the square of an order-reversing one, driven by coordinates
+that already repeat). Only ``"at_read_out"`` extends that to every real spectrum; with rounding fed
+back, a non-triangular matrix with real eigenvalues can cycle with period 3 (Lesson 05).
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 import torch
 
@@ -144,6 +162,14 @@ def eventual_period(states: torch.Tensor) -> tuple[int, int] | None:
     return None
 
 
+def _periods_at_last_state(earlier_equal: torch.Tensor) -> torch.Tensor:
+    """From (K-1, N) flags "state k equals the last state": per column, how many steps back the
+    nearest equal one lies (the period, for a deterministic map), 0 where none does."""
+    steps_back = torch.arange(earlier_equal.shape[0], 0, -1).unsqueeze(1)
+    nearest = torch.where(earlier_equal, steps_back, earlier_equal.shape[0] + 1).min(dim=0).values
+    return nearest.masked_fill(~earlier_equal.any(dim=0), 0)
+
+
 def coordinate_periods(states: torch.Tensor) -> torch.Tensor:
     """The period each coordinate has reached by the last of K states; 0 where it has not repeated yet.
 
@@ -161,10 +187,147 @@ def coordinate_periods(states: torch.Tensor) -> torch.Tensor:
     states = require_tensor(states, "states", 2, "(K, D)")
     if states.shape[0] == 0:
         raise ValueError("states must hold at least one state (K >= 1), got K = 0")
-    earlier_equal = states[:-1] == states[-1]
-    steps_back = torch.arange(states.shape[0] - 1, 0, -1).unsqueeze(1)
-    nearest = torch.where(earlier_equal, steps_back, states.shape[0]).min(dim=0).values
-    return nearest.masked_fill(~earlier_equal.any(dim=0), 0)
+    return _periods_at_last_state(states[:-1] == states[-1])
+
+
+def orbit_periods(states: torch.Tensor) -> torch.Tensor:
+    """The period each of N orbits of state vectors has reached by the last of K states; 0 where not yet.
+
+    Like ``coordinate_periods``, for recurrences whose coordinates are coupled (a matrix transition):
+    the whole vector must repeat. Args: states (K, N, D), e.g. from ``iterate_linear``. Returns (N,).
+    """
+    states = require_tensor(states, "states", 3, "(K, N, D)")
+    if states.shape[0] == 0:
+        raise ValueError("states must hold at least one state (K >= 1), got K = 0")
+    return _periods_at_last_state((states[:-1] == states[-1]).all(dim=-1))
+
+
+ROUNDINGS = ("per_operation", "per_step", "at_read_out")
+
+
+def _rounded_step(transition: torch.Tensor, drive: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """A h + b for N states at once, every product and every sum rounded to the dtype of the three."""
+    # (N, D, D) * (N, 1, D): the products a_ij h_j, each rounded; then summed left to right, each sum rounded
+    products = transition * h.unsqueeze(1)
+    total = products[..., 0]
+    for j in range(1, products.shape[-1]):
+        total = total + products[..., j]
+    return total + drive
+
+
+def iterate_linear(transition: torch.Tensor, drive: torch.Tensor, steps: int, dtype: str | torch.dtype,
+                   h0: torch.Tensor, rounding: str = "per_operation") -> torch.Tensor:
+    """The states h_1 .. h_steps of h_k = A h_{k-1} + b on the input 1^k, for N systems at once, in a rounding model.
+
+    ``transition``, ``drive`` and ``h0`` are first rounded to ``dtype``: the numbers a model in that
+    dtype holds. Then (see the module docstring) ``"per_operation"`` rounds every product and sum,
+    ``"per_step"`` rounds each new state once, ``"at_read_out"`` keeps exact (float64) states and
+    rounds only the returned copies.
+
+    Args:
+        transition: A(1), (D, D) or (N, D, D).
+        drive: b(1), (D,) or (N, D).
+        steps: k, how many times the symbol 1 is read.
+        dtype: "float16", "bfloat16", "float32" or "float64" (or the torch dtype).
+        h0: the initial state, (D,) or (N, D).
+        rounding: one of ``ROUNDINGS``.
+
+    Returns:
+        Tensor (steps, N, D) in ``dtype`` (N = 1 when nothing has a batch dimension).
+    """
+    dtype = as_dtype(dtype)
+    require_positive_int(steps, "steps")
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"rounding must be one of {', '.join(map(repr, ROUNDINGS))}, got {rounding!r}")
+    transition = require_tensor(transition, "transition")
+    if transition.dim() not in (2, 3) or transition.shape[-1] != transition.shape[-2]:
+        raise ValueError(f"transition must be (D, D) or (N, D, D), got shape {tuple(transition.shape)}")
+    width = transition.shape[-1]
+    vectors = []
+    for value, name in ((drive, "drive"), (h0, "h0")):
+        value = require_tensor(value, name)
+        if value.dim() not in (1, 2) or value.shape[-1] != width:
+            raise ValueError(f"{name} must be (D,) or (N, D) with D = {width}, got shape {tuple(value.shape)}")
+        vectors.append(value)
+    count = max(transition.shape[0] if transition.dim() == 3 else 1, *(v.shape[0] if v.dim() == 2 else 1 for v in vectors))
+    transition = transition.detach().cpu().to(dtype).expand(count, width, width)
+    drive, h = (v.detach().cpu().to(dtype).expand(count, width) for v in vectors)
+    if rounding != "per_operation":  # exact evaluation of the rounded numbers, in float64
+        transition, drive, h = transition.double(), drive.double(), h.double()
+    states = torch.empty(steps, count, width, dtype=dtype)
+    for k in range(steps):
+        if rounding == "per_operation":
+            h = _rounded_step(transition, drive, h)
+        else:
+            h = torch.einsum("nij,nj->ni", transition, h) + drive
+            if rounding == "per_step":
+                h = h.to(dtype).double()
+        states[k] = h
+    return states
+
+
+def residue_conflicts(states: torch.Tensor, modulus: int) -> tuple[int, int]:
+    """Can a lookup decoder read k mod ``modulus`` off these states h_1 .. h_K of one orbit on 1^k?
+
+    Returns ``(distinct, conflicting)``: how many distinct states occur, and how many of them occur
+    at two lengths k with different residues mod ``modulus`` (a decoder must be wrong at one). A
+    counter mod ``modulus`` on 1^k for k <= K exists exactly when ``conflicting`` is 0.
+
+    Args:
+        states: (K, D), one orbit (e.g. ``iterate_linear(...)[:, n]``).
+        modulus: m >= 2.
+    """
+    states = require_tensor(states, "states", 2, "(K, D)")
+    require_positive_int(modulus, "modulus")
+    residues: dict[bytes, set[int]] = {}
+    for k, state in enumerate(states.detach().cpu().to(torch.float64).numpy(), start=1):
+        residues.setdefault(state.tobytes(), set()).add(k % modulus)
+    return len(residues), sum(len(seen) > 1 for seen in residues.values())
+
+
+def period_census(transitions: torch.Tensor, steps: int, dtype: str | torch.dtype, rounding: str,
+                  generator: torch.Generator, window: int = 64) -> dict[int, int]:
+    """How many of N systems h_k = A h_{k-1} + b end in each period on 1^k, in one rounding model.
+
+    Each matrix of ``transitions`` (N, D, D) gets a random drive b ~ N(0, 0.5^2) and start h_0 ~
+    N(0, 1) from ``generator``; after ``steps`` steps, ``orbit_periods`` over the last ``window``
+    states reads each period (0: no repeat within the window, i.e. not settled or a longer cycle).
+
+    Returns:
+        {period: how many systems}, sorted by period.
+    """
+    transitions = require_tensor(transitions, "transitions", 3, "(N, D, D)")
+    require_positive_int(window, "window")
+    count, width = transitions.shape[0], transitions.shape[-1]
+    drives = torch.randn(count, width, generator=generator, dtype=torch.float64) * 0.5
+    starts = torch.randn(count, width, generator=generator, dtype=torch.float64)
+    states = iterate_linear(transitions, drives, steps, dtype, starts, rounding)
+    periods = orbit_periods(states[-min(window, steps):])
+    return dict(sorted(Counter(periods.tolist()).items()))
+
+
+def real_spectrum_matrices(count: int, low: float, high: float, dtype: str | torch.dtype,
+                           generator: torch.Generator, triangular: bool = False) -> torch.Tensor:
+    """Random 2 x 2 matrices in ``dtype`` whose eigenvalues (of the rounded matrix) are real and in [low, high].
+
+    Entries are drawn uniformly from [-1.5, 1.5] and the matrices that qualify are kept, so fewer than
+    ``count`` come back. ``triangular=False`` keeps only non-triangular ones (both off-diagonal entries
+    non-zero); ``triangular=True`` zeroes the lower-left entry of every draw.
+
+    Returns:
+        Tensor (N, 2, 2) in ``dtype``, N <= count.
+    """
+    dtype = as_dtype(dtype)
+    require_positive_int(count, "count")
+    low, high = require_number(low, "low"), require_number(high, "high")
+    matrices = (torch.rand(count, 2, 2, generator=generator, dtype=torch.float64) * 3 - 1.5).to(dtype)
+    if triangular:
+        matrices[:, 1, 0] = 0
+    eigenvalues = torch.linalg.eigvals(matrices.double())
+    real = eigenvalues.imag.abs().amax(dim=1) == 0
+    inside = ((eigenvalues.real >= low) & (eigenvalues.real <= high)).all(dim=1)
+    coupled = (matrices[:, 0, 1] != 0) & (matrices[:, 1, 0] != 0)
+    return matrices[real & inside & (coupled if not triangular else True)]
 
 
 def parity_machine(bits: torch.Tensor) -> torch.Tensor:

@@ -12,8 +12,8 @@
 # This is Theorem 1 of Grazzi et al. (ICLR 2025), which generalises Theorem 2 of Sarrof et al. (2024).
 #
 # **Plan.** 1 · the statement; 2 · the state freezes, measured in three dtypes; 3 · why no decoder
-# can help; 4 · why depth does not help; 5 · a negative eigenvalue and the one-neuron parity machine;
-# 6 · an explorer.
+# can help; 4 · why depth does not help, and where the rounding model matters; 5 · a negative
+# eigenvalue and the one-neuron parity machine; 6 · an explorer.
 
 # %% [markdown] tags=["practice"]
 # # Practice · Lesson 03: the parity barrier
@@ -34,6 +34,9 @@
 # - Section 2: the freeze table: float16 after `53` steps at `9.968750`, bfloat16 `33` at `9.750000`,
 #   float32 `138` at `9.999993`, float64 `328`. Even $a = 1$ freezes: "the latest freezes after 2048
 #   steps", where float16's spacing becomes 2.
+# - Section 4's census: triangular matrices with eigenvalues in $[0, 1]$ always freeze; non-triangular
+#   ones end in period 2 in `38` (per operation) and `51` (per step) of `902` cases, and never with exact
+#   states rounded at read-out. Theorem 1 holds in its rounding model; say which one a claim uses.
 # - Sections 3–4: `53` distinct states, and the best possible decoder scores `0.981 on k <= 53, 0.500
 #   on k > 53`; its one early miss is $k = 53$, whose state is already the frozen one. The second
 #   layer repeats from step 191 with period 1, as the first does from step 53: depth only delays
@@ -118,10 +121,16 @@ GRID_POINTS = {"small": 201, "full": 2001}[SIZE]
 # recognise parity at every length only if, in some layer and for some input $x$, $A(x)$ has an
 # eigenvalue that is not a non-negative real number.*
 #
-# "Finite precision" means the state is rounded to a fixed finite set of numbers after every
-# operation, the numbers a dtype like `float16` holds. Mamba's gates $\exp(-\Delta\,e^{w})$, GLA's
-# sigmoid gates and DeltaNet's $I - \beta k k^\top$ with $\beta \in [0, 1]$ all have eigenvalues in
-# $[0, 1]$: the theorem applies to all three.
+# "Finite precision" means a fixed finite set of numbers, the ones a dtype like `float16` holds, that
+# does not grow with the length. *Where* the rounding happens is part of the statement, so this course
+# names it. The paper's proofs (App. B) argue on the exact states — for $1^k$ the sums of terms
+# $\binom{k}{m}\lambda^{k-m}$ that the Jordan form of $A(1)$ gives — and round them where they are
+# read, a simplification they take from Merrill et al. (2024). The demonstrations below round **every
+# operation** instead, as PyTorch does in a `float16` loop (`precision.iterate`): each product and each
+# sum, fed back into the next step. For a diagonal gate the two models agree, for the reason section 2
+# gives; section 4 shows where they part. Mamba's gates $\exp(-\Delta\,e^{w})$, GLA's sigmoid gates and
+# DeltaNet's $I - \beta k k^\top$ with $\beta \in [0, 1]$ (Lesson 06) all have eigenvalues in $[0, 1]$:
+# the theorem applies to all three.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · The state freezes
@@ -130,7 +139,10 @@ GRID_POINTS = {"small": 201, "full": 2001}[SIZE]
 # steps shrink like $a^k$. In exact arithmetic it never arrives. In a dtype, the step eventually
 # becomes smaller than half the gap between two representable numbers next to the state: the
 # rounded sum $a h + b$ is then $h$ itself, and since each step is the same deterministic map, the
-# state stays there forever. We say it **freezes**.
+# state stays there forever. We say it **freezes**. Rounding to the nearest number is monotone
+# ($x \le y$ gives $\mathrm{round}(x) \le \mathrm{round}(y)$), so the rounded step $h \mapsto
+# \mathrm{round}(\mathrm{round}(a h) + b)$ is a monotone map, as the exact one is: whether the rounding
+# is fed back at every operation or applied once where the state is read, the state freezes.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "-"}
 # The plot iterates $h \leftarrow 0.9\,h + 1$ (limit 10) in three dtypes, exactly as PyTorch rounds
@@ -207,8 +219,10 @@ plt.show()
 # The layer's output is $\hat y_k = \mathrm{dec}(H_k, x_k)$ for an arbitrary function dec — an MLP,
 # a lookup table, anything. Past the freeze step both arguments are constant ($H_k$ is frozen and
 # $x_k = 1$), so $\hat y_k$ is constant too, while the parity keeps alternating. Whatever the
-# decoder, it is wrong on every second length from then on: at most 50 % accuracy, scaled accuracy
-# 0. Below, the *best possible* decoder — a lookup table from each frozen state to the majority
+# decoder, it is wrong on every second length from then on: at most 50 % accuracy. The paper scores
+# tasks by the **scaled accuracy** $(\text{acc} - \text{acc}_{\rm rand}) / (1 - \text{acc}_{\rm rand})$,
+# with $\text{acc}_{\rm rand}$ the accuracy of guessing ($\tfrac12$ for parity): 0 is chance, 1 is
+# perfect, and 50 % accuracy scores 0. Below, the *best possible* decoder — a lookup table from each frozen state to the majority
 # parity seen with it — scored on lengths 1 to 4096 for $a = 0.9$ in float16.
 
 # %% tags=["lesson", "nbval-check-output"]
@@ -256,6 +270,50 @@ print(f"layer 2 repeats from step {layer2[0] + 1} with period {layer2[1]}")
 
 # %% [markdown] tags=["lesson"]
 # Both layers end with period 1: constant. Parity needs period 2.
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# ### Beyond diagonal gates: the rounding model decides
+#
+# A diagonal state is a set of independent scalar recurrences, and each freezes by the monotone
+# argument of section 2. A *triangular* $A(1)$ (zeros below the diagonal) is almost as simple: its
+# last coordinate is a scalar recurrence, and each coordinate above is one more, driven by coordinates
+# that already repeat, so it freezes in turn. A full $2 \times 2$ matrix mixes its coordinates, and then
+# the rounding model matters. In exact arithmetic the states converge whatever the matrix, and their
+# rounded copies freeze: that is the paper's model, in which Theorem 1 covers every matrix with
+# eigenvalues in $[0, 1]$. With rounding fed back at every step the rounded map need not be monotone
+# any more, and its orbit through the finite set of states may end in any cycle.
+#
+# A census in `float16`: random $2 \times 2$ matrices whose eigenvalues are real and in $[0, 1]$, each
+# with a random input term and start, iterated 3 000 times on $1^k$ in the three rounding models of
+# `precision.iterate_linear`: `per_operation` (every product and sum rounded, PyTorch's), `per_step`
+# (each step exact, the new state rounded once) and `at_read_out` (exact states, rounded only where
+# they are read: the paper's). The table counts the period each orbit ends in (0: not settled within
+# the last 64 steps).
+
+# %% tags=["lesson", "nbval-check-output"]
+census_generator = torch.Generator().manual_seed(SEED)
+families = {
+    "non-triangular": precision.real_spectrum_matrices(40_000, 0.0, 1.0, "float16", census_generator),
+    "triangular": precision.real_spectrum_matrices(8_000, 0.0, 1.0, "float16", census_generator, triangular=True),
+}
+print(f"{'matrices':>15} {'count':>6} {'rounding':>14}  periods (period: how many)")
+for family, matrices in families.items():
+    for rounding in precision.ROUNDINGS:
+        periods = precision.period_census(matrices, 3000, "float16", rounding, census_generator)
+        print(f"{family:>15} {len(matrices):>6} {rounding:>14}  " + ", ".join(f"{p}: {n}" for p, n in periods.items()))
+
+# %% [markdown] tags=["lesson"]
+# Triangular matrices freeze in every model, as the argument says (a count under period 0 is an orbit
+# still settling after 3 000 steps). Exact states rounded at read-out freeze too, for every matrix, as
+# Theorem 1 says in its model. But with rounding fed back, about 4 to 6 % of the non-triangular
+# matrices end in a 2-cycle (and a few more in cycles of length 4 or 6): a rounded state that
+# alternates on $1^k$, from which a lookup decoder reads parity, although both eigenvalues lie in
+# $[0, 1]$. The cycle
+# is made by rounding: in exact arithmetic the same orbits converge to a point (the `at_read_out`
+# rows). So Theorem 1, read exactly: in the paper's rounding model it
+# covers every transition with eigenvalues in $[0, 1]$; in PyTorch's, the freeze is guaranteed for
+# diagonal and triangular transitions, and for a full matrix only most of the time. A model that
+# must count robustly cannot rely on such cycles: they depend on the dtype, the matrix and the start.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5 · A negative eigenvalue solves parity
@@ -333,6 +391,10 @@ viz.precision_explorer()
 #   $a = 0.9$ in float16, 33 in bfloat16, 138 in float32), so every decoder's output is eventually
 #   constant while parity alternates.
 # - Depth does not help: a frozen layer feeds a constant word to the next one.
+# - The rounding model is part of the theorem. In the paper's (exact states, rounded where read) every
+#   transition with eigenvalues in $[0, 1]$ freezes; with PyTorch's per-operation rounding, diagonal and
+#   triangular ones always do, while about 4 to 6 % of non-triangular $2 \times 2$ matrices end in a
+#   rounding-made 2-cycle (the census above).
 # - A gate of $-1$ alternates forever; the one-neuron machine $a(1) = -1$, $b(1) = 1$ computes parity
 #   exactly at any length and in any dtype.
 #

@@ -2,18 +2,19 @@
 # # 05 · Counting mod m (Theorem 2)
 #
 # Lessons 03 and 04 showed that one negative eigenvalue is enough for parity — counting modulo 2.
-# What about counting modulo 3? This lesson shows that no real-eigenvalue transition product can do
-# it, and that two reflections can. By the end you will be able to say:
+# What about counting modulo 3? This lesson shows that real diagonal and triangular transitions cannot
+# do it, that a full matrix with real eigenvalues can only by an accident of rounding, and that two
+# reflections can, robustly. By the end you will be able to say:
 #
-# > *On the word $1^k$ a real diagonal state in finite precision ends up with period 1 or 2, so it
-# > cannot count mod 3; a rotation by $2\pi/m$ counts mod $m$, its eigenvalues $e^{\pm 2\pi i/m}$ are
-# > complex, and the product of two reflections — two generalized Householder matrices with
-# > $\beta = 2$ — is such a rotation.*
+# > *On the word $1^k$ a real diagonal or triangular state in finite precision ends up with period 1
+# > or 2, whatever the rounding model, so it cannot count mod 3; a rotation by $2\pi/m$ counts mod $m$,
+# > its eigenvalues $e^{\pm 2\pi i/m}$ are complex, and the product of two reflections is such a
+# > rotation.*
 #
-# **Plan.** 1 · the statement; 2 · real diagonal states end 1- or 2-periodic, measured; 3 · a
-# rotation counts; 4 · two reflections make a rotation; 5 · the counter, and what finite precision
-# does to it; 6 · an exact counter from swaps; 7 · trained models on $\mathbb{Z}_5$: what gradient
-# descent finds, and why it stops working at long lengths; 8 · an explorer.
+# **Plan.** 1 · the statement; 2 · real diagonal states end 1- or 2-periodic, measured; 3 · a full
+# matrix with real eigenvalues, and why the rounding model matters; 4 · a rotation counts; 5 · two
+# reflections make a rotation; 6 · the counter, and what finite precision does to it; 7 · an exact
+# counter from swaps; 8 · an explorer. (Lesson 07 trains models on this task.)
 
 # %% [markdown] tags=["practice"]
 # # Practice · Lesson 05: counting mod m
@@ -27,22 +28,25 @@
 # %% [markdown] tags=["instructor"] minutes={"teach": 45, "practice": 25}
 # ## Talking points
 #
-# - The sentence to leave with: *real eigenvalues leave a state on $1^k$ with period 1 or 2, so it
-#   cannot count mod 3; a rotation by $2\pi/m$ counts mod $m$, and two reflections ($\beta = 2$) make it.*
-# - Sections 1–3: the sweep prints only `period 1: 1514 of 2001 gates` and `period 2: 487 of 2001
-#   gates`; the rotation's orbit `0 120 240 0 120 240 0` has period 3, its eigenvalues are
+# - The sentence to leave with: *real diagonal or triangular transitions leave a state on $1^k$ with
+#   period 1 or 2 in any rounding model, so they cannot count mod 3; a rotation by $2\pi/m$ counts mod
+#   $m$, and two reflections ($\beta = 2$) make it.*
+# - Section 1: Theorem 2 as the final version's abstract words it, "non-triangular matrices are
+#   needed to count modulo 3", and why the earlier "complex eigenvalues" was looser (products over
+#   tokens can rotate). Name the rounding model: the proof's is exact states, rounded where read.
+# - Section 2: the sweep prints only `period 1: 1514 of 2001 gates` and `period 2: 487 of 2001 gates`.
+# - Section 3 is the surprise: a full real-eigenvalue matrix counts $1^k$ mod 3 for 30 000 steps when
+#   rounding is fed back (`per_operation` and `per_step` rows: no state at two residues), not with exact
+#   states (`at_read_out`). The census: triangular matrices never end in a multiple of 3. Ask the room
+#   why a training run would not find or keep such a counter.
+# - Section 4: the rotation's orbit `0 120 240 0 120 240 0` has period 3, its eigenvalues are
 #   `-0.5000+0.8660i` and `-0.5000-0.8660i`.
-# - Section 4: two reflections rotate by twice the angle between their keys; this is the line between
-#   a one-layer DeltaNet (one Householder per token, real eigenvalues) and DeltaProduct. Pause for
-#   questions before the exercises.
-# - Sections 5–6: float16 fails after `885` ones read, against `886` predicted; bfloat16 has the smaller
+# - Section 5: two reflections rotate by twice the angle between their keys; this is the line between
+#   one Householder per token (real eigenvalues) and DeltaProduct (Lesson 07). Pause for questions
+#   before the exercises.
+# - Sections 6–7: float16 fails after `885` ones read, against `886` predicted; bfloat16 has the smaller
 #   step error yet fails first (step `710`, `370` ones) because every product is rounded; float32 would
 #   last `11,740,768` ones. The counter built from swaps stays exact in float16 (`True`).
-# - Section 7 holds the slow cell: two trainings (the table's seconds column gives their times);
-#   start it, then explain the task. Point at DeltaProduct's `1.000` up to L=128 and `0.438` at
-#   L=1024, at $\beta \approx 1.997$ with angles `72.0303` and `72.0028` and modulus `0.997565`
-#   ("halves by T ~ 427"), at the move 0 with no complex pair, and at snapping $\beta$ to 2: `0.438`
-#   to `0.644` at 1024.
 # - Section 8: at $\theta_1 - \theta_2 = 90°$ the product is $-I$: parity again.
 #
 # ## Common mistakes
@@ -99,14 +103,12 @@ torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
 # %% tags=["lesson"] slideshow={"slide_type": "skip"}
-import dataclasses
 import math
 from collections import Counter
 
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
 
-from lrnn_course import deltaproduct, householder, precision, train, viz
+from lrnn_course import householder, precision, viz
 
 COUNTER_STEPS = {"small": 10_000, "full": 100_000}[SIZE]
 
@@ -116,25 +118,35 @@ COUNTER_STEPS = {"small": 10_000, "full": 100_000}[SIZE]
 # Counting the ones of a bit string modulo $m$ is the simplest task beyond parity: the answer after
 # $1^k$ is $k \bmod m$, which cycles with period $m$.
 #
-# **Theorem 2** (Grazzi et al. 2025). *A finite-precision LRNN with $L$ layers cannot count modulo $m$
-# ($m$ not a power of two) at every length unless, in some layer $i$, a product
-# $A(x_1) \cdots A(x_{2^{i-1}})$ of $2^{i-1}$ consecutive transition matrices has a non-real eigenvalue.*
+# **Theorem 2** (Grazzi et al., ICLR 2025). The final version of the paper (arXiv 2411.12537v5)
+# summarises it in its abstract as: *"non-triangular matrices are needed to count modulo 3"*. The
+# theorem itself is stated for an $L$-layer finite-precision LRNN and the word $(1^m)^*$, $m$ not a
+# power of two: it can be recognised only if, in some layer $i$, a product $A(x_1) \cdots A(x_{2^{i-1}})$
+# of $2^{i-1}$ consecutive transition matrices has an eigenvalue that is not real. A real triangular
+# matrix has its diagonal entries as eigenvalues, and products of triangular matrices stay
+# triangular, so real diagonal and triangular transitions never qualify, at any depth — hence the
+# abstract's wording. (An earlier version of the abstract said "complex eigenvalues are needed"; that
+# is looser, since products over tokens of real-eigenvalue matrices can rotate, as Lesson 08's
+# two-layer counter shows.)
 #
-# In layer 1 that product is a single $A(x)$: a one-layer LRNN whose transitions have only real
-# eigenvalues (for instance diagonal ones with gates in $[-1, 1]$) cannot count mod 3. The mechanism
-# is Lesson 03's. On $1^k$ a diagonal layer runs the same map over and over. Each coordinate
-# $h_k = a h_{k-1} + b$ with $a \in [0, 1]$ is monotone and freezes; with $a \in [-1, 0)$ its even and
-# odd steps are monotone separately, so it ends in a 2-cycle or at a fixed point. Layer 1's state
-# ends with period 1 or 2, and so does any decoder's output. Layer 2 reads a 2-periodic input, so
-# over two steps it applies one fixed product $A(x_2) A(x_1)$ (a product of real diagonal matrices, again
-# real diagonal), and its period divides 4; by induction
-# layer $L$'s divides $2^L$. Powers of two never give mod 3.
+# Like Theorem 1 (Lesson 03), the theorem is proved in a rounding model: exact states, rounded where
+# they are read. For diagonal and triangular transitions the mechanism holds in every rounding model,
+# and it is Lesson 03's. On $1^k$ a diagonal layer runs the same map over and over. Each coordinate
+# $h_k = a h_{k-1} + b$ with $a \in [0, 1]$ is monotone and freezes; with $a \in [-1, 0)$ one step
+# reverses the order and two steps restore it, so the even and odd steps are monotone separately and
+# the coordinate ends in a 2-cycle or at a fixed point. (Rounding to the nearest number is monotone,
+# so these orders survive it.) In a triangular matrix each coordinate is such a recurrence driven by
+# coordinates that already repeat. Layer 1's state ends with period 1 or 2, and so does any decoder's
+# output. Layer 2 reads a 2-periodic input, so over two steps it applies one fixed product
+# $A(x_2) A(x_1)$ (again real triangular), and its period divides 4; by induction layer $L$'s divides
+# $2^L$. Powers of two never give mod 3.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 2 · Real diagonal states end 1- or 2-periodic
 #
 # A sweep: 2 001 gates from $-1$ to $1$, each with a random input, iterated together on $1^k$ in
-# float16 — one coordinate per gate, a diagonal layer 2 001 wide — for 5 000 steps.
+# float16 with every operation rounded (PyTorch's per-operation model, `precision.iterate`) — one
+# coordinate per gate, a diagonal layer 2 001 wide — for 5 000 steps.
 # `precision.coordinate_periods` then reads off the period each coordinate has settled into.
 
 # %% tags=["lesson", "nbval-check-output"]
@@ -153,7 +165,72 @@ for period, count in sorted(Counter(periods.tolist()).items()):
 # at least one length in every three.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
-# ## 3 · A rotation counts
+# ## 3 · A full matrix with real eigenvalues: the rounding model decides
+#
+# The monotone argument needs a diagonal or triangular matrix. Take a full $2 \times 2$ one instead,
+# with real eigenvalues, both negative:
+#
+# $$A = \begin{pmatrix} -0.2512 & -0.8628 \\ 0.1926 & -1.1172 \end{pmatrix}, \quad
+# b = \begin{pmatrix} 0.02425 \\ 0.3479 \end{pmatrix}, \quad
+# h_0 = \begin{pmatrix} -1.0713 \\ 0.9365 \end{pmatrix},$$
+#
+# all rounded to `float16`, and read $1^k$ for 30 000 steps ($A(0) = I$, $b(0) = 0$: a 0 leaves the
+# state alone) in the three rounding models of `precision.iterate_linear`: `per_operation` (every
+# product and sum rounded and fed back, as PyTorch computes), `per_step` (each step exact, the new
+# state rounded once and fed back) and `at_read_out` (exact states, rounded only where they are
+# read: the model of the paper's proofs). `precision.residue_conflicts` asks whether a lookup decoder
+# can read $k \bmod 3$ off the states: it counts the distinct states and those seen at two lengths
+# with different residues.
+
+# %% tags=["lesson", "nbval-check-output"]
+A = torch.tensor([[-0.2512, -0.8628], [0.1926, -1.1172]])
+b = torch.tensor([0.02425, 0.3479])
+h0 = torch.tensor([-1.0713, 0.9365])
+eigenvalues = torch.linalg.eigvals(A.to(torch.float16).double())
+print("eigenvalues of A in float16:", ", ".join(f"{z.real:+.4f}{z.imag:+.4f}i" for z in eigenvalues.tolist()))
+print(f"{'rounding':>14} {'distinct states':>16} {'states at two residues':>23} {'ends in period':>15}")
+for rounding in precision.ROUNDINGS:
+    orbit = precision.iterate_linear(A, b, 30_000, "float16", h0, rounding)  # (30 000, 1, 2)
+    distinct, conflicting = precision.residue_conflicts(orbit[:, 0], 3)
+    period = precision.orbit_periods(orbit[-64:]).item()
+    print(f"{rounding:>14} {distinct:>16} {conflicting:>23} {period:>15}")
+
+# %% [markdown] tags=["lesson"]
+# With rounding fed back, the state of this real-eigenvalue matrix falls into a cycle whose length
+# is a multiple of 3, and no state is seen at two residues: a lookup decoder counts $1^k$ mod 3
+# exactly, for every $k$ up to 30 000, and, since the cycle repeats, beyond. With exact states the
+# orbit converges (both eigenvalues have modulus below 1), its rounded copies end constant, and some
+# states must serve two residues: no counter. So the period-3 cycle is made by rounding — by where
+# the map's rounding errors happen to send the state near its fixed point — not by the matrix.
+#
+# How common is it? A census of random non-triangular matrices with real eigenvalues in $[-1, 1]$,
+# against triangular ones, each with a random input term and start, 3 000 steps, the period each
+# orbit ends in (0: not settled within the last 64 steps):
+
+# %% tags=["lesson", "nbval-check-output"]
+census_generator = torch.Generator().manual_seed(SEED)
+families = {
+    "non-triangular": precision.real_spectrum_matrices(8_000, -1.0, 1.0, "float16", census_generator),
+    "triangular": precision.real_spectrum_matrices(3_000, -1.0, 1.0, "float16", census_generator, triangular=True),
+}
+print(f"{'matrices':>15} {'count':>6} {'rounding':>14} {'a multiple of 3':>16}  periods (period: how many)")
+for family, matrices in families.items():
+    for rounding in precision.ROUNDINGS:
+        periods = precision.period_census(matrices, 3000, "float16", rounding, census_generator)
+        threes = sum(count for period, count in periods.items() if period and period % 3 == 0)
+        print(f"{family:>15} {len(matrices):>6} {rounding:>14} {threes:>16}  " + ", ".join(f"{p}: {n}" for p, n in periods.items()))
+
+# %% [markdown] tags=["lesson"]
+# Triangular matrices end with period 1 or 2 in every model, as the argument says; exact states
+# rounded at read-out do so for every matrix, as Theorem 2 says in its model. With rounding fed back,
+# about 1 to 2 % of the non-triangular matrices end in cycles whose length is a multiple of 3. Such a
+# counter is an accident: it depends on the dtype, the matrix and the start, and nothing in training
+# would find or keep it. A **rotation** counts mod $m$ for a reason that does not depend on rounding:
+# its eigenvalues are complex, so even in exact arithmetic its orbit cycles. The rest of the lesson
+# builds one, and measures how long rounding lets it count.
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# ## 4 · A rotation counts
 #
 # Leave the diagonal. In the plane, the rotation by $2\pi/3$
 #
@@ -171,18 +248,18 @@ orbit = [torch.linalg.matrix_power(R, k) @ torch.tensor([1.0, 0.0], dtype=torch.
 print("angle of R^k e1 in degrees, k = 0..6:", " ".join(f"{round(math.degrees(householder.angle_of(v).item())) % 360}" for v in orbit))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 4 · Two reflections make a rotation
+# ## 5 · Two reflections make a rotation
 #
-# DeltaNet's transition $I - \beta\,k k^\top$ (a *generalized Householder* matrix, Lesson 06) has
-# eigenvalue $1 - \beta$ along the unit key $k$ and 1 elsewhere: always real. With $\beta = 2$ it is a
-# **reflection** $H(k) = I - 2kk^\top$, eigenvalue $-1$. One reflection cannot rotate, but two can:
-# in the plane, with keys at angles $\theta_1, \theta_2$,
+# The matrix $I - \beta\,k k^\top$ with a unit vector $k$ (a *generalized Householder* matrix; Lesson 06
+# shows it is DeltaNet's transition) has eigenvalue $1 - \beta$ along $k$ and 1 on the directions
+# orthogonal to $k$: always real. With $\beta = 2$ it is a **reflection** $H(k) = I - 2kk^\top$,
+# eigenvalue $-1$. One reflection cannot rotate, but two can: in the plane, with $k$ at angles
+# $\theta_1, \theta_2$,
 #
 # $$H(\theta_1)\,H(\theta_2) = \text{rotation by } 2(\theta_1 - \theta_2).$$
 #
-# This is why DeltaProduct (several Householder steps per token) reaches complex eigenvalues while
-# DeltaNet's single per-token factor cannot (products over tokens can: two layers of single
-# reflections count mod $m$, Lesson 08).
+# So a layer that multiplies two such matrices per token can count mod 3 (Lesson 07 builds it:
+# DeltaProduct), while one real-eigenvalue matrix per token cannot do it robustly.
 #
 # ### Exercise 1 · Compose two reflections
 #
@@ -204,7 +281,7 @@ viz.plot_reflection_product(math.pi / 3, 0.0)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 5 · The counter
+# ## 6 · The counter
 #
 # A two-dimensional LRNN without input term: $h_t = A(x_t)\,h_{t-1}$, $h_0 = e_1$, with
 # $A(1) = H(\pi/m)\,H(0)$ (the rotation by $2\pi/m$) and $A(0) = I$. After reading $c$ ones the state
@@ -257,12 +334,12 @@ for name in ("float16", "bfloat16", "float32", "float64"):
 # float16 fails where its systematic error predicts (885 ones read, against 886 predicted).
 # bfloat16 has the *smaller* step error here, yet fails first: with 8 significant bits every
 # product is rounded by up to $2^{-9} \approx 2 \cdot 10^{-3}$, and those random errors dominate.
-# float32 would need more than ten million ones. Theorem 2 says a one-layer LRNN with *real*
-# eigenvalues can never count mod 3; this measurement says a rotation can — but in 16 bits only for
+# float32 would need more than ten million ones. Section 3's real-eigenvalue counter came from
+# rounding; this one counts because it rotates, in exact arithmetic forever — and in 16 bits for
 # a while.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
-# ## 6 · An exact counter from swaps
+# ## 7 · An exact counter from swaps
 #
 # Reflections need not be rotations of the plane. In $\mathbb{R}^3$ the swap of coordinates $i$ and
 # $j$ is the reflection $H(k) = I - 2kk^\top$ with $k = (e_i - e_j)/\sqrt2$, and two swaps compose the
@@ -287,140 +364,6 @@ for step, bit in enumerate(bits[0].tolist(), start=1):
 print(f"float16 permutation counter exact for all {COUNTER_STEPS:,} steps: {exact}")
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
-# ## 7 · Trained: does gradient descent find the rotation?
-#
-# Theorem 2 is about what a finite-precision model can *represent*, not about what training finds.
-# So train both kinds on **cycle navigation** on $\mathbb{Z}_5$: start at node 0 of a 5-cycle,
-# read moves $-1$, $0$, $+1$, answer the final node (chance: 1 in 5). The paper did not run this
-# task with these models; the theory predicts that a real diagonal model must fail at long lengths
-# while two reflections per token can succeed.
-#
-# - **diagonal [−1,1]**: the one-layer diagonal LRNN of Lesson 04 (tanh gates), with a residual
-#   path, width 32;
-# - **DeltaProduct [−1,1]**: one layer, width 16, one head, $n_h = 2$ generalized Householder
-#   factors per token with $\beta = 2\,\sigma(\cdot) \in [0, 2]$ (Lesson 07 builds it).
-#
-# Both train on lengths 3–16 with the same data, steps and learning rate, and are tested on
-# lengths up to 64 times longer.
-
-# %% tags=["lesson"]
-cycle_results = train.train_all([train.preset("cycle_diagonal", SIZE, device=DEVICE, seed=SEED),
-                                 train.preset("cycle_deltaproduct", SIZE, device=DEVICE, seed=SEED)])
-display(Markdown(train.results_table(cycle_results)))
-
-# %% tags=["lesson", "nbval-check-output"]
-diagonal_result, product_result = cycle_results
-near, far = (16, 32, 64, 128, 256), (64, 128, 256)
-product_score, diagonal_score = product_result.final.mean(near), diagonal_result.final.mean(far)
-print(f"{'PASS' if product_score >= 0.95 else 'FAIL'}: DeltaProduct [-1,1] reaches scaled accuracy >= 0.95 "
-      f"on lengths 16-256 (measured {product_score:.3f})")
-print(f"{'PASS' if diagonal_score <= 0.5 else 'FAIL'}: diagonal [-1,1] stays <= 0.5 on lengths 64-256 (measured {diagonal_score:.3f})")
-
-# %% tags=["lesson"]
-figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4))
-viz.plot_length_generalisation(cycle_results, ax=left, title="Z5 cycle navigation: scaled accuracy by length", log_lengths=True)
-viz.plot_learning_curves(cycle_results, ax=right, title="Z5 cycle navigation: mean over the test lengths")
-plt.show()
-
-# %% [markdown] tags=["lesson"]
-# The diagonal model does not even fit the training lengths, and what it learns fades with length.
-# DeltaProduct is exact to length 128 or so and then degrades. Why not forever? Look inside: the
-# layer reads a move through the product of its two Householder matrices,
-# $A(x) = (I - \beta_2 k_2 k_2^\top)(I - \beta_1 k_1 k_1^\top)$, which is the identity except in the
-# plane of the two keys. There it has a pair of eigenvalues $r e^{\pm i\varphi}$: a rotation by
-# $\varphi$ that also shrinks by $r$. A perfect counter has $\varphi$ a multiple of $72° = 360°/5$
-# and $r = 1$.
-
-# %% tags=["lesson"]
-layer = product_result.model.layers[0]
-move_tokens = {"-1": 1, "0": 2, "+1": 3}
-print(f"{'move':>4} {'beta_1':>7} {'beta_2':>7} {'angle phi (deg)':>16} {'modulus r':>10}")
-rotation_of = {}
-with torch.no_grad():
-    for move, token in move_tokens.items():
-        x = product_result.model.first_layer_input([token])
-        betas = layer.betas_of(x)[0, :, 0].tolist()
-        eigenvalues = torch.linalg.eigvals(layer.transitions(x)[0, 0].double().cpu())
-        # Off the keys' plane A(x) is the identity, so the plane's two eigenvalues are those farthest from 1.
-        in_plane = eigenvalues[(eigenvalues - 1).abs().argsort(descending=True)[:2]]
-        row = f"{move:>4} {betas[0]:>7.4f} {betas[1]:>7.4f}"
-        if in_plane.imag.abs().max() < 1e-6:
-            real_pair = ", ".join(f"{value:.3f}" for value in sorted(in_plane.real.tolist()))
-            print(f"{row}   no complex pair; in-plane eigenvalues {real_pair}")
-        else:
-            rotation_of[move] = (math.degrees(abs(in_plane[0].angle().item())), abs(in_plane[0]).item())
-            print(f"{row} {rotation_of[move][0]:>16.4f} {rotation_of[move][1]:>10.6f}")
-
-# %% [markdown] tags=["lesson"]
-# Gradient descent found the construction of section 4: for $\pm 1$ both $\beta$ sit just below 2
-# (two near-reflections) and compose a rotation by almost exactly $72°$. The move 0 rotates nothing;
-# it shrinks its own key plane (two real eigenvalues, printed above, well below 1); for the counter to
-# survive, that plane has to lie mostly away from the plane the counter turns in. Two small defects remain, and each predicts a length
-# where counting must fail:
-#
-# - the **angle** misses $72°$ by $\varepsilon$; after $c$ moves the error is about $c\,\varepsilon$, fatal
-#   at half a step, $36°$;
-# - the **modulus** $r$ is below 1, because $\beta = 2\sigma(z)$ reaches 2 only as $z \to \infty$ and the
-#   training lengths never asked for more: $r^{16}$ is already close to 1. The memory of the start
-#   fades as $r^c$ while every token keeps writing new values, so the signal drowns.
-#
-# Each move type is a third of the tokens. A move's angle error adds up over that move only, so
-# $c \approx T/3$ for the angle; the modulus of both $\pm 1$ moves is about the same, so it shrinks
-# the start's signal over $c \approx 2T/3$ moves.
-
-# %% tags=["lesson"]
-for move, (angle, modulus) in rotation_of.items():
-    error = abs(angle - 72 * round(angle / 72))
-    angle_limit = 3 * 36 / error if error else float("inf")
-    half_life = 1.5 * math.log(0.5) / math.log(modulus)
-    print(f"move {move}: angle error {error:.4f} deg -> wrong after T ~ {angle_limit:,.0f}; "
-          f"modulus {modulus:.6f} -> the start's signal halves by T ~ {half_life:,.0f}")
-
-# %% [markdown] tags=["lesson"]
-# The measured accuracy starts to drop at a few hundred tokens — where the modulus, not the angle,
-# runs out. A recipe follows: push $\beta$ to exactly 2 where it is already close, which sets
-# $r = 1$ (a product of two exact reflections is a rotation). Here done after training, on the
-# trained model, with nothing retrained:
-
-# %% tags=["lesson"]
-_, long_batches = train.evaluation_batches(dataclasses.replace(product_result.config, test_lengths=(256, 512, 1024)), device)
-before = {length: train.scaled_accuracy_on(product_result.model, batch) for length, batch in long_batches.items()}
-# every β above 1.99 becomes exactly 2 in the forward pass: an exact reflection, and r = 1
-layer.reflection_threshold = 1.99
-after = {length: train.scaled_accuracy_on(product_result.model, batch) for length, batch in long_batches.items()}
-layer.reflection_threshold = None
-for length in long_batches:
-    print(f"length {length:>5}: scaled accuracy {before[length]:.3f} as trained, {after[length]:.3f} with beta snapped to 2")
-
-# %% [markdown] tags=["lesson"]
-# Snapping $\beta$ helps. The angle error alone would allow thousands of tokens (printed above),
-# so at 1024 what remains is that error together with the values every token writes into the
-# state. Another recipe, tried while writing this lesson and not run here, failed: training on
-# lengths 3–64 from the first step (same 400 steps) learned nothing at all, not even the training
-# lengths (scaled accuracy 0.04).
-# Long sequences make the early gradient useless; a curriculum from short to long lengths, or a
-# penalty pulling $\beta$ toward 0 or 2 during training, are the next things to try.
-#
-# The hand-built counter has neither defect: the same DeltaProduct recurrence with
-# hand-set keys at $0°$ and $36°$ ($\pm 72°$ rotations), $\beta = 2$ for $\pm 1$ and $\beta = 0$ for 0,
-# and no writes, is exact for all the random moves below, in float32.
-
-# %% tags=["lesson", "nbval-check-output"]
-moves = torch.randint(-1, 2, (1, COUNTER_STEPS), generator=torch.Generator().manual_seed(SEED))
-# A move reads keys at angles (θ₁, θ₂), θ₁ acting first: H(θ₂) H(θ₁) turns by 2 (θ₂ - θ₁) = ±72°.
-angles = torch.where(moves[..., None] < 0, torch.tensor([math.pi / 5, 0.0]), torch.tensor([0.0, math.pi / 5]))
-keys = torch.stack([angles.cos(), angles.sin()], dim=-1).unsqueeze(3)  # (1, T, n_h = 2, 1 head, 2)
-betas = 2.0 * (moves != 0).float()[..., None, None].expand(1, COUNTER_STEPS, 2, 1)
-# S_0 = I and the query e₁ read out the first row of the accumulated rotation, (cos θ_t, -sin θ_t).
-read_out, _ = deltaproduct.delta_product(
-    torch.tensor([1.0, 0.0]).expand(1, COUNTER_STEPS, 1, 2), keys, torch.zeros(1, COUNTER_STEPS, 2, 1, 2), betas,
-    initial_state=torch.eye(2).view(1, 1, 2, 2), scale=1.0,
-)
-nodes = torch.round(-householder.angle_of(read_out[:, :, 0].double()) / (2 * math.pi / 5)).long() % 5
-exact = torch.equal(nodes, moves.cumsum(dim=1) % 5)
-print(f"hand-built DeltaProduct counter, float32, {COUNTER_STEPS:,} random moves: every node right = {exact}")
-
-# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 8 · Explore
 #
 # Move the two keys. The product is always a rotation, by twice the angle between the keys; its
@@ -433,20 +376,19 @@ viz.reflection_explorer()
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## Summary
 #
-# - With real eigenvalues, a finite-precision state on $1^k$ ends up with period 1 or 2 (measured on
-#   2 001 gates): no one-layer LRNN of that kind counts mod 3, and $L$ real diagonal layers reach only
-#   periods dividing $2^L$. In general some product of $2^{i-1}$ transitions in a layer $i$ must have a
-#   non-real eigenvalue (Theorem 2).
-# - A rotation by $2\pi/m$ counts mod $m$; its eigenvalues $e^{\pm 2\pi i/m}$ are complex.
-# - Two reflections ($\beta = 2$ Householder matrices) compose any plane rotation: DeltaProduct with
-#   two steps per token can represent the counter, a one-layer DeltaNet cannot.
+# - Theorem 2, in the final version's words: *non-triangular matrices are needed to count modulo 3*.
+#   With real diagonal or triangular transitions a finite-precision state on $1^k$ ends up with
+#   period 1 or 2 in every rounding model (measured on 2 001 gates and 3 000 triangular matrices), and
+#   $L$ such layers reach only periods dividing $2^L$.
+# - The theorem's rounding model (exact states, rounded where read) extends this to every matrix with
+#   real eigenvalues. With rounding fed back, as PyTorch computes, 1 to 2 % of non-triangular
+#   real-eigenvalue matrices end in a cycle of length a multiple of 3 (one counted $1^k$ mod 3 for all
+#   30 000 steps): a rounding accident, not a mechanism.
+# - A rotation by $2\pi/m$ counts mod $m$ for a reason rounding does not give or take: its eigenvalues
+#   $e^{\pm 2\pi i/m}$ are complex. Two reflections ($\beta = 2$ generalized Householder matrices)
+#   compose any plane rotation.
 # - In finite precision a rotation counter drifts: the rounded step's angle error $\varepsilon$ allows
 #   about $\pi/(m|\varepsilon|)$ ones (886 in float16; it failed after 885), and bfloat16's rounding of
 #   every product fails sooner (after 370). Permutations built from swaps are exact in any dtype.
-# - Trained on $\mathbb{Z}_5$ cycle navigation (lengths 3–16), a real diagonal model does not even fit
-#   the training lengths; DeltaProduct with two Householders per token learns two near-reflections
-#   composing a $72°$ rotation and stays exact to length 128 (0.990 at 256). It then fades because
-#   $\beta < 2$ leaves the rotation's modulus $r < 1$; snapping $\beta$ to 2 recovers part of the loss,
-#   and the hand-built counter with exact reflections is right at every one of 10 000 moves.
 #
 # **Next:** Lesson 06 builds DeltaNet, whose transition is one generalized Householder matrix.

@@ -14,7 +14,8 @@
 #
 # **Plan.** 1 · what a product of Householders is; 2 · Proposition 1, sampled; 3 · permutations as
 # swaps (exercise) and what $n_h$ a group needs; 4 · every orthogonal matrix; 5 · DeltaProduct and
-# the interleaving identity (exercise); 6 · an explorer.
+# the interleaving identity (exercise); 6 · trained on $\mathbb{Z}_5$: what gradient descent finds,
+# and why it stops working at long lengths; 7 · an explorer.
 
 # %% [markdown] tags=["practice"]
 # # Practice · Lesson 07: products of Householders
@@ -42,8 +43,12 @@
 #   the sentence to leave with: DeltaProduct with $n_h$ Householders per token is DeltaNet on $n_h T$ steps,
 #   the query at each token's last sub-step, the gate at its first; the identity prints `0.0e+00` through
 #   the recurrence and about `1e-15` through the chunked form, for $n_h$ = 1 to 4.
-# - §6: the explorer needs a live kernel with ipywidgets (the slides show it static). Set both β to 2: the
-#   eigenvalues land on the unit circle at twice the angle between the keys. No cell is slow.
+# - §6 holds the slow cell: two trainings on $\mathbb{Z}_5$ (the table's runs; one seed); start it, then
+#   explain the task. Point at DeltaProduct's `1.000` up to L=128 and `0.438` at L=1024, at
+#   $\beta \approx 1.997$ with angles `72.0303` and `72.0028` and modulus `0.997565` ("halves by T ~ 427"),
+#   at the move 0 with no complex pair, and at snapping $\beta$ to 2: `0.438` to `0.644` at 1024.
+# - §7: the explorer needs a live kernel with ipywidgets (the slides show it static). Set both β to 2: the
+#   eigenvalues land on the unit circle at twice the angle between the keys. 
 #
 # ## Common mistakes
 #
@@ -95,6 +100,7 @@ from lrnn_course.deltaproduct import interleave
 from lrnn_course.householder import cycles, swap_key
 
 # %% tags=["lesson"] slideshow={"slide_type": "skip"}
+import dataclasses
 import itertools
 import math
 from collections import Counter
@@ -102,9 +108,12 @@ from collections import Counter
 import matplotlib.pyplot as plt
 import torch.nn.functional as F
 
-from lrnn_course import chunkwise, deltanet, deltaproduct, householder, viz
+from IPython.display import Markdown, display
+
+from lrnn_course import chunkwise, deltanet, deltaproduct, evidence, householder, train, viz
 
 SAMPLES = {"small": 4000, "full": 40_000}[SIZE]
+COUNTER_STEPS = {"small": 10_000, "full": 100_000}[SIZE]
 generator = torch.Generator().manual_seed(SEED)
 
 
@@ -370,7 +379,143 @@ for n_householder in (1, 2, 3, 4):
     print(f"n_h = {n_householder}: native vs interleaved, largest difference through " + ", through ".join(differences))
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
-# ## 6 · Explore
+# ## 6 · Trained: does gradient descent find the rotation?
+#
+# Lesson 05 showed that two reflections compose a rotation, and that a rotation counts mod $m$, while
+# real diagonal transitions cannot (Theorem 2). That is about what a finite-precision model can
+# *represent*, not about what training finds.
+# So train both kinds on **cycle navigation** on $\mathbb{Z}_5$: start at node 0 of a 5-cycle,
+# read moves $-1$, $0$, $+1$, answer the final node (chance: 1 in 5). The paper did not run this
+# task with these models; the theory predicts that a real diagonal model must fail at long lengths
+# while two reflections per token can succeed.
+#
+# - **diagonal [−1,1]**: the one-layer diagonal LRNN of Lesson 04 (tanh gates), with a residual
+#   path, width 32;
+# - **DeltaProduct [−1,1]**: one layer, width 16, one head, $n_h = 2$ generalized Householder
+#   factors per token with $\beta = 2\,\sigma(\cdot) \in [0, 2]$ (section 5).
+#
+# Both train on lengths 3–16 with the same data, steps and learning rate, and are tested on
+# lengths up to 64 times longer.
+
+# %% tags=["lesson"]
+cycle_results = train.train_all([train.preset("cycle_diagonal", SIZE, device=DEVICE, seed=SEED),
+                                 train.preset("cycle_deltaproduct", SIZE, device=DEVICE, seed=SEED)])
+display(Markdown(evidence.evidence_table(cycle_results)))
+
+# %% tags=["lesson", "nbval-check-output"]
+diagonal_result, product_result = cycle_results
+near, far = (16, 32, 64, 128, 256), (64, 128, 256)
+product_score, diagonal_score = product_result.final.mean(near), diagonal_result.final.mean(far)
+print(evidence.verdict("DeltaProduct [-1,1] reaches mean scaled accuracy >= 0.95 on lengths 16-256", [product_score],
+                       lambda score: score >= 0.95))
+print(evidence.verdict("diagonal [-1,1] stays <= 0.5 on lengths 64-256", [diagonal_score], lambda score: score <= 0.5))
+
+# %% tags=["lesson"]
+figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4))
+viz.plot_length_generalisation(cycle_results, ax=left, title="Z5 cycle navigation: scaled accuracy by length", log_lengths=True)
+viz.plot_learning_curves(cycle_results, ax=right, title="Z5 cycle navigation: mean over the test lengths")
+plt.show()
+
+# %% [markdown] tags=["lesson"]
+# The diagonal model does not even fit the training lengths, and what it learns fades with length.
+# DeltaProduct is exact to length 128 or so and then degrades. Why not forever? Look inside: the
+# layer reads a move through the product of its two Householder matrices,
+# $A(x) = (I - \beta_2 k_2 k_2^\top)(I - \beta_1 k_1 k_1^\top)$, which is the identity except in the
+# plane of the two keys. There it has a pair of eigenvalues $r e^{\pm i\varphi}$: a rotation by
+# $\varphi$ that also shrinks by $r$. A perfect counter has $\varphi$ a multiple of $72° = 360°/5$
+# and $r = 1$.
+
+# %% tags=["lesson"]
+layer = product_result.model.layers[0]
+move_tokens = {"-1": 1, "0": 2, "+1": 3}
+print(f"{'move':>4} {'beta_1':>7} {'beta_2':>7} {'angle phi (deg)':>16} {'modulus r':>10}")
+rotation_of = {}
+with torch.no_grad():
+    for move, token in move_tokens.items():
+        x = product_result.model.first_layer_input([token])
+        betas = layer.betas_of(x)[0, :, 0].tolist()
+        eigenvalues = torch.linalg.eigvals(layer.transitions(x)[0, 0].double().cpu())
+        # Off the keys' plane A(x) is the identity, so the plane's two eigenvalues are those farthest from 1.
+        in_plane = eigenvalues[(eigenvalues - 1).abs().argsort(descending=True)[:2]]
+        row = f"{move:>4} {betas[0]:>7.4f} {betas[1]:>7.4f}"
+        if in_plane.imag.abs().max() < 1e-6:
+            real_pair = ", ".join(f"{value:.3f}" for value in sorted(in_plane.real.tolist()))
+            print(f"{row}   no complex pair; in-plane eigenvalues {real_pair}")
+        else:
+            rotation_of[move] = (math.degrees(abs(in_plane[0].angle().item())), abs(in_plane[0]).item())
+            print(f"{row} {rotation_of[move][0]:>16.4f} {rotation_of[move][1]:>10.6f}")
+
+# %% [markdown] tags=["lesson"]
+# Gradient descent found the construction of Lesson 05's section 5: for $\pm 1$ both $\beta$ sit just below 2
+# (two near-reflections) and compose a rotation by almost exactly $72°$. The move 0 rotates nothing;
+# it shrinks its own key plane (two real eigenvalues, printed above, well below 1); for the counter to
+# survive, that plane has to lie mostly away from the plane the counter turns in. Two small defects remain, and each predicts a length
+# where counting must fail:
+#
+# - the **angle** misses $72°$ by $\varepsilon$; after $c$ moves the error is about $c\,\varepsilon$, fatal
+#   at half a step, $36°$;
+# - the **modulus** $r$ is below 1, because $\beta = 2\sigma(z)$ reaches 2 only as $z \to \infty$ and the
+#   training lengths never asked for more: $r^{16}$ is already close to 1. The memory of the start
+#   fades as $r^c$ while every token keeps writing new values, so the signal drowns.
+#
+# Each move type is a third of the tokens. A move's angle error adds up over that move only, so
+# $c \approx T/3$ for the angle; the modulus of both $\pm 1$ moves is about the same, so it shrinks
+# the start's signal over $c \approx 2T/3$ moves.
+
+# %% tags=["lesson"]
+for move, (angle, modulus) in rotation_of.items():
+    error = abs(angle - 72 * round(angle / 72))
+    angle_limit = 3 * 36 / error if error else float("inf")
+    half_life = 1.5 * math.log(0.5) / math.log(modulus)
+    print(f"move {move}: angle error {error:.4f} deg -> wrong after T ~ {angle_limit:,.0f}; "
+          f"modulus {modulus:.6f} -> the start's signal halves by T ~ {half_life:,.0f}")
+
+# %% [markdown] tags=["lesson"]
+# The measured accuracy starts to drop at a few hundred tokens — where the modulus, not the angle,
+# runs out. A recipe follows: push $\beta$ to exactly 2 where it is already close, which sets
+# $r = 1$ (a product of two exact reflections is a rotation). Here done after training, on the
+# trained model, with nothing retrained:
+
+# %% tags=["lesson"]
+_, long_batches = train.evaluation_batches(dataclasses.replace(product_result.config, test_lengths=(256, 512, 1024)), device)
+before = {length: train.scaled_accuracy_on(product_result.model, batch) for length, batch in long_batches.items()}
+# every β above 1.99 becomes exactly 2 in the forward pass: an exact reflection, and r = 1
+layer.reflection_threshold = 1.99
+after = {length: train.scaled_accuracy_on(product_result.model, batch) for length, batch in long_batches.items()}
+layer.reflection_threshold = None
+for length in long_batches:
+    print(f"length {length:>5}: scaled accuracy {before[length]:.3f} as trained, {after[length]:.3f} with beta snapped to 2")
+
+# %% [markdown] tags=["lesson"]
+# Snapping $\beta$ helps. The angle error alone would allow thousands of tokens (printed above),
+# so at 1024 what remains is that error together with the values every token writes into the
+# state. Another recipe, tried while writing this lesson and not run here, failed: training on
+# lengths 3–64 from the first step (same 400 steps) learned nothing at all, not even the training
+# lengths (scaled accuracy 0.04).
+# Long sequences make the early gradient useless; a curriculum from short to long lengths, or a
+# penalty pulling $\beta$ toward 0 or 2 during training, are the next things to try.
+#
+# The hand-built counter has neither defect: the same DeltaProduct recurrence with
+# hand-set keys at $0°$ and $36°$ ($\pm 72°$ rotations), $\beta = 2$ for $\pm 1$ and $\beta = 0$ for 0,
+# and no writes, is exact for all the random moves below, in float32.
+
+# %% tags=["lesson", "nbval-check-output"]
+moves = torch.randint(-1, 2, (1, COUNTER_STEPS), generator=torch.Generator().manual_seed(SEED))
+# A move reads keys at angles (θ₁, θ₂), θ₁ acting first: H(θ₂) H(θ₁) turns by 2 (θ₂ - θ₁) = ±72°.
+angles = torch.where(moves[..., None] < 0, torch.tensor([math.pi / 5, 0.0]), torch.tensor([0.0, math.pi / 5]))
+keys = torch.stack([angles.cos(), angles.sin()], dim=-1).unsqueeze(3)  # (1, T, n_h = 2, 1 head, 2)
+betas = 2.0 * (moves != 0).float()[..., None, None].expand(1, COUNTER_STEPS, 2, 1)
+# S_0 = I and the query e₁ read out the first row of the accumulated rotation, (cos θ_t, -sin θ_t).
+read_out, _ = deltaproduct.delta_product(
+    torch.tensor([1.0, 0.0]).expand(1, COUNTER_STEPS, 1, 2), keys, torch.zeros(1, COUNTER_STEPS, 2, 1, 2), betas,
+    initial_state=torch.eye(2).view(1, 1, 2, 2), scale=1.0,
+)
+nodes = torch.round(-householder.angle_of(read_out[:, :, 0].double()) / (2 * math.pi / 5)).long() % 5
+exact = torch.equal(nodes, moves.cumsum(dim=1) % 5)
+print(f"hand-built DeltaProduct counter, float32, {COUNTER_STEPS:,} random moves: every node right = {exact}")
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# ## 7 · Explore
 #
 # Two keys in the plane, two step sizes. With both $\beta \le 1$ the eigenvalues stay on the real
 # segment $[0, 1]$ however you turn the keys (Proposition 1). Push both $\beta$ towards 2 and they
@@ -394,6 +539,11 @@ viz.householder_product_explorer()
 #   while $S_5$ needs 4. Every orthogonal matrix is at most $n$ reflections.
 # - DeltaProduct with $n_h$ Householders per token equals DeltaNet on the interleaved sequence of
 #   $n_h T$ steps (zero queries but the last, the gate at the first sub-step).
+# - Trained on $\mathbb{Z}_5$ cycle navigation (lengths 3–16, one seed), a real diagonal model does not
+#   even fit the training lengths; DeltaProduct with two Householders per token learns two
+#   near-reflections composing a $72°$ rotation and stays exact to length 128 (0.990 at 256). It then
+#   fades because $\beta < 2$ leaves the rotation's modulus $r < 1$; snapping $\beta$ to 2 recovers part
+#   of the loss, and the hand-built counter with exact reflections is right at every one of 10 000 moves.
 #
 # **Next:** Lesson 08 puts these constructions to work on group word problems, by hand and by
 # training; Lesson 09 makes DeltaNet — and so DeltaProduct — fast with the chunkwise form.

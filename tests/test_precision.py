@@ -143,3 +143,101 @@ def test_iterate_and_coordinate_periods_reject_wrong_inputs():
         precision.iterate(torch.tensor([]), 1.0, 3, "float16")
     with pytest.raises(ValueError, match=r"at least one state \(K >= 1\)"):
         precision.coordinate_periods(torch.ones(0, 2))
+
+
+# Matrix transitions in the three rounding models (Lessons 03 and 05).
+COUNTER_A = torch.tensor([[-0.2512, -0.8628], [0.1926, -1.1172]])
+COUNTER_B = torch.tensor([0.02425, 0.3479])
+COUNTER_H0 = torch.tensor([-1.0713, 0.9365])
+
+
+def test_per_operation_rounds_each_product_and_each_sum_by_hand():
+    a, b, h = COUNTER_A.half(), COUNTER_B.half(), COUNTER_H0.half()
+    by_hand = []
+    for row in range(2):
+        first, second = a[row, 0] * h[0], a[row, 1] * h[1]  # float16 scalars: each product rounded
+        by_hand.append((first + second) + b[row])  # each sum rounded, left to right
+    step = precision.iterate_linear(COUNTER_A, COUNTER_B, 1, "float16", COUNTER_H0)[0, 0]
+    assert step.dtype == torch.float16 and torch.equal(step, torch.stack(by_hand))
+    exact_then_cast = (a.double() @ h.double() + b.double()).half()
+    assert not torch.equal(exact_then_cast, step), "this step must tell the two models apart, or the test proves less"
+    assert torch.equal(precision.iterate_linear(COUNTER_A, COUNTER_B, 1, "float16", COUNTER_H0, "per_step")[0, 0], exact_then_cast)
+
+
+def test_per_step_and_at_read_out_follow_their_definitions_for_many_steps():
+    a, b, h = COUNTER_A.half().double(), COUNTER_B.half().double(), COUNTER_H0.half().double()
+    fed_back, exact = [], []
+    rounded, unrounded = h, h
+    for _ in range(50):
+        rounded = (a @ rounded + b).half().double()
+        unrounded = a @ unrounded + b
+        fed_back.append(rounded.half())
+        exact.append(unrounded.half())
+    assert torch.equal(precision.iterate_linear(COUNTER_A, COUNTER_B, 50, "float16", COUNTER_H0, "per_step")[:, 0], torch.stack(fed_back))
+    assert torch.equal(precision.iterate_linear(COUNTER_A, COUNTER_B, 50, "float16", COUNTER_H0, "at_read_out")[:, 0], torch.stack(exact))
+
+
+def test_in_float64_the_three_models_are_one_recurrence():
+    generator = torch.Generator().manual_seed(0)
+    a, b, h = (torch.randn(*shape, generator=generator, dtype=torch.float64) * 0.5 for shape in ((3, 3), (3,), (3,)))
+    runs = [precision.iterate_linear(a, b, 20, "float64", h, rounding) for rounding in precision.ROUNDINGS]
+    state, expected = h, []
+    for _ in range(20):
+        state = a @ state + b
+        expected.append(state)
+    for run in runs:
+        torch.testing.assert_close(run[:, 0], torch.stack(expected), rtol=1e-13, atol=1e-13)
+
+
+def test_the_lessons_real_eigenvalue_matrix_counts_mod_3_only_with_rounding_fed_back():
+    eigenvalues = torch.linalg.eigvals(COUNTER_A.half().double())
+    assert bool((eigenvalues.imag == 0).all()) and bool((eigenvalues.real < 0).all())
+    verdicts = {}
+    for rounding in precision.ROUNDINGS:
+        orbit = precision.iterate_linear(COUNTER_A, COUNTER_B, 30_000, "float16", COUNTER_H0, rounding)
+        verdicts[rounding] = (precision.residue_conflicts(orbit[:, 0], 3)[1], precision.orbit_periods(orbit[-64:]).item())
+    assert verdicts["per_operation"] == (0, 3) and verdicts["per_step"] == (0, 9)
+    assert verdicts["at_read_out"][0] > 0 and verdicts["at_read_out"][1] == 1
+
+
+def test_orbit_periods_and_residue_conflicts_by_hand():
+    cycle = torch.tensor([[0.0], [1.0], [2.0]])
+    states = torch.cat([torch.tensor([[7.0], [8.0]]), cycle.repeat(4, 1)])  # a transient, then period 3
+    assert precision.orbit_periods(states[:, None, :]).tolist() == [3]
+    assert precision.residue_conflicts(states, 3) == (5, 0)
+    assert precision.residue_conflicts(torch.tensor([[0.0], [1.0]]).repeat(6, 1), 3) == (2, 2)  # period 2 serves every residue
+    pair = torch.stack([states, torch.full_like(states, 5.0)], dim=1)  # (K, 2, 1): a period-3 orbit and a constant one
+    assert precision.orbit_periods(pair).tolist() == [3, 1]
+    assert precision.orbit_periods(torch.arange(6.0).view(6, 1, 1)).tolist() == [0]
+
+
+def test_random_real_spectrum_matrices_have_what_they_promise():
+    generator = torch.Generator().manual_seed(1)
+    full = precision.real_spectrum_matrices(4000, -1.0, 1.0, "float16", generator)
+    triangular = precision.real_spectrum_matrices(1000, 0.0, 1.0, "float16", generator, triangular=True)
+    assert full.dtype == torch.float16 and len(full) > 100 and len(triangular) > 100
+    for matrices, low in ((full, -1.0), (triangular, 0.0)):
+        eigenvalues = torch.linalg.eigvals(matrices.double())
+        assert bool((eigenvalues.imag == 0).all()) and bool(((eigenvalues.real >= low) & (eigenvalues.real <= 1)).all())
+    assert bool((full[:, 0, 1] != 0).all() and (full[:, 1, 0] != 0).all()) and bool((triangular[:, 1, 0] == 0).all())
+
+
+def test_triangular_transitions_end_with_period_1_or_2_in_every_model_and_full_ones_not_always():
+    generator = torch.Generator().manual_seed(2)
+    triangular = precision.real_spectrum_matrices(1500, -1.0, 1.0, "float16", generator, triangular=True)
+    full = precision.real_spectrum_matrices(4000, -1.0, 1.0, "float16", generator)
+    for rounding in precision.ROUNDINGS:
+        assert set(precision.period_census(triangular, 2000, "float16", rounding, generator)) <= {0, 1, 2}, rounding
+    assert set(precision.period_census(full, 2000, "float16", "at_read_out", generator)) <= {0, 1, 2}
+    assert max(precision.period_census(full, 2000, "float16", "per_operation", generator)) > 2
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda: precision.iterate_linear(COUNTER_A, COUNTER_B, 3, "float16", COUNTER_H0, "rounded"), "rounding must be one of"),
+    (lambda: precision.iterate_linear(torch.ones(2, 3), COUNTER_B, 3, "float16", COUNTER_H0), r"transition must be \(D, D\)"),
+    (lambda: precision.iterate_linear(COUNTER_A, torch.ones(3), 3, "float16", COUNTER_H0), r"drive must be \(D,\) or \(N, D\)"),
+    (lambda: precision.orbit_periods(torch.ones(4, 2)), "states"),
+])
+def test_matrix_iteration_rejects_wrong_inputs(call, error):
+    with pytest.raises((ValueError, TypeError), match=error):
+        call()
