@@ -17,6 +17,8 @@ Glossary (code name -> term):
                        (every prefix right) guessing is 0 up to the printed precision
 ``constant_answer``    the class a run's scores match at every test length, if any: the run
                        behaves like a model that ignores its input
+``zero_as_constant``   a run at 0 on test sets where every constant answer scores 0 too
+                       (sequence accuracy on long words): its scores cannot tell it from one
 ``spread``             "median [min, max]" over seeds (one value for one seed)
 ``verdict``            a PASS/FAIL line that says on how many of how many seeds a claim holds
 =====================  ======================================================================
@@ -66,14 +68,25 @@ def constant_answer(result: TrainResult, baseline: Mapping[int, Baseline]) -> in
 
     Scores alone decide, so this works for runs read back without their model; a run that learned
     something and still matches one constant answer on every test set is not plausible at 256
-    sequences per length.
+    sequences per length. A constant answer that scores 0 at every test length (sequence accuracy on
+    long words) is never named: every run that errs somewhere in each sequence scores 0 too
+    (``zero_as_constant`` tells that case).
     """
     scores = result.final.scores
     n_classes = len(next(iter(baseline.values())).constant)
     for answer in range(n_classes):
+        if all(abs(baseline[length].constant[answer]) < SAME_SCORE for length in scores):
+            continue
         if all(abs(scores[length] - baseline[length].constant[answer]) < SAME_SCORE for length in scores):
             return answer
     return None
+
+
+def zero_as_constant(result: TrainResult, baseline: Mapping[int, Baseline]) -> bool:
+    """Whether ``result`` scores 0 at every test length where every constant answer scores 0 too:
+    its scores cannot tell it from a constant answer, nor say which class it would be."""
+    return all(abs(result.final.scores[length]) < SAME_SCORE and baseline[length].majority < SAME_SCORE
+               for length in result.final.scores)
 
 
 def spread(values: Sequence[float]) -> str:
@@ -101,16 +114,22 @@ def verdict(claim: str, scores: Sequence[float], holds: Callable[[float], bool],
     return f"{'PASS' if held >= needed else 'FAIL'} on {held} of {len(scores)} {seeds}: {claim} (measured {measured})"
 
 
-def _agreement(runs: Sequence[TrainResult], constants: Sequence[int | None], lengths: Sequence[int]) -> str:
-    """What a match between these runs and a paper's number can mean."""
+def _agreement(runs: Sequence[TrainResult], constants: Sequence[int | None], zeros: Sequence[bool], lengths: Sequence[int]) -> str:
+    """What a match between these runs and a paper's number can mean (``zeros``: ``zero_as_constant`` per run)."""
     if all(answer is not None for answer in constants):
         return ("every seed gives one constant answer at every test length, so its scores are the class balance of "
                 "the test sets (the majority row); agreeing with the paper says only that neither learned the task")
+    if all(zeros):
+        who = "the one seed scores" if len(runs) == 1 else "every seed scores"
+        return (f"{who} 0 at every test length, as every constant answer does; agreeing with the paper "
+                "says only that neither learned the task")
     worst = min(min(run.final.scores[length] for length in lengths if length in run.final.scores) for run in runs)
     if worst >= SOLVED:
-        return (f"all {len(runs)} seeds score >= {SOLVED} at every test length up to {max(lengths)}: the outcome the "
+        who = "the one seed scores" if len(runs) == 1 else f"all {len(runs)} seeds score"
+        return (f"{who} >= {SOLVED} at every test length up to {max(lengths)}: the outcome the "
                 "paper reports, measured under this table's settings")
-    return ("the seeds differ or stay below the solved level; the paper's number comes from its own settings, "
+    which = "the one seed stays" if len(runs) == 1 else "the seeds differ or stay"
+    return (f"{which} below the solved level; the paper's number comes from its own settings, "
             "so compare this row with the majority row rather than with the paper")
 
 
@@ -133,16 +152,18 @@ def evidence_table(results: Sequence[TrainResult], reference: Mapping[str, str] 
     rows, notes = [], []
     for label, runs in train.by_label(results).items():
         constants = [constant_answer(run, baseline) for run in runs]
+        zeros = [zero_as_constant(run, baseline) for run in runs]
         per_length = [[run.final.scores[length] for run in runs if length in run.final.scores] for length in lengths]
         cells = [spread(values) if values else "–" for values in per_length]
         solved = sum(min(run.final.scores.values()) >= SOLVED for run in runs)
-        constant = ", ".join(f"seed {run.config.seed}: class {answer}" for run, answer in zip(runs, constants) if answer is not None)
+        constant = ", ".join(f"seed {run.config.seed}: class {answer}" if answer is not None else f"seed {run.config.seed}: 0, as every constant answer"
+                             for run, answer, zero in zip(runs, constants, zeros) if answer is not None or zero)
         paper = reference.get(label) if reference else None
         rows.append([label, str(len(runs)), *cells, spread([run.final.mean() for run in runs]),
                      f"{solved} of {len(runs)}", constant or "none"] + ([paper or ""] if reference is not None else []))
         if paper:
             notes.append(f"- {label}: paper {paper}. Ours over {len(runs)} seed{'s' * (len(runs) > 1)}: "
-                         f"{_agreement(runs, constants, lengths)}.")
+                         f"{_agreement(runs, constants, zeros, lengths)}.")
     extra = [""] if reference is not None else []
     rows.append(["majority class (best constant answer)", "–", *(f"{baseline[length].majority:.3f}" for length in lengths),
                  f"{statistics.mean(baseline[length].majority for length in lengths):.3f}", "–", "–"] + extra)

@@ -398,5 +398,5 @@ viz.precision_explorer()
 # - A gate of $-1$ alternates forever; the one-neuron machine $a(1) = -1$, $b(1) = 1$ computes parity
 #   exactly at any length and in any dtype.
 #
-# **Next:** Lesson 04 changes one line — a sigmoid into a tanh — in a trained model, and watches
-# parity go from chance to perfect beyond the training lengths.
+# **Next:** Lesson 04 changes the range of a trained model's gate — a sigmoid into a tanh — and
+# measures parity beyond the training lengths, against what a model that ignores its input scores.

@@ -7,12 +7,13 @@
 # you will be able to say:
 #
 # > *Changing one activation, sigmoid to tanh, lets a one-layer diagonal LRNN learn parity from
-# > lengths up to 40 and solve it at length 256; the trained model uses a gate near $-1$ for the
-# > bit 1, exactly the hand-built machine.*
+# > lengths up to 40 and solve it at length 256; the trained model uses gates within $10^{-3}$ of
+# > $+1$ and $-1$, Lesson 03's hand-built machine up to that gap, and the gap sets how far its length
+# > generalisation reaches: to length 1 024 in this notebook's run, not to 2 048.*
 #
-# **Plan.** 1 · the model and its one-line change; 2 · the task and where the loss looks; 3 · train
-# both; 4 · accuracy against length and against training step; 5 · what the model learned; 6 · the
-# same change in Mamba (the paper's Table 3).
+# **Plan.** 1 · the model and its one-activation change; 2 · the task and where the loss looks;
+# 3 · train both; 4 · accuracy against length and against training step; 5 · what the model learned;
+# 6 · how far it generalises, to length 4 096; 7 · the same change in Mamba (the paper's Table 3).
 
 # %% [markdown] tags=["practice"]
 # # Practice · Lesson 04: negative eigenvalues, trained
@@ -27,21 +28,38 @@
 # ## Talking points
 #
 # - The sentence to leave with: *changing one activation, sigmoid to tanh, lets a one-layer diagonal
-#   LRNN learn parity on lengths up to 40 and solve it at 256; training finds the gate $-1$ by itself.*
+#   LRNN learn parity on lengths up to 40 and solve it at 256; training finds gates within $10^{-3}$ of
+#   $\pm 1$ by itself, and that gap ends its length generalisation (here after 1 024).*
 # - Sections 1–2: the two models differ in the activation only; the factor 10 lets a gate reach
 #   $\pm 1$ with moderate weights. Show the example rows (`0 1 1 1 1 1 [1]`): one answer per
 #   sequence, and the loss looks only there.
 # - Section 3 holds the slow cell: two trainings of 1000 steps (well under a minute each on a
 #   laptop CPU; the summary lines print the time). Start it, then explain scaled accuracy while it
-#   runs. Point at the PASS lines, tanh `1.000` and sigmoid `-0.033` on lengths 41–256, and at the
-#   committed 20 000-step table: 1.000 for all three tanh seeds, about 0 for the sigmoid ones.
+#   runs. Point at the PASS lines (`on 1 of 1 seed`: tanh lowest `1.000`, sigmoid highest `0.031` on
+#   lengths 41–256) and at the majority-class row of the table: a model that ignores its input scores up
+#   to `0.172` here, so "about 0" means "nowhere above that row". At 1 000 steps not every seed gets there:
+#   with `SEED = 2` the tanh model reaches 0.906 at length 256 (seed 1: 1.000; measured with this
+#   preset while revising the lesson).
+# - Section 4, the committed 20 000-step table: 1.000 for all three tanh seeds; the sigmoid seeds each
+#   answer one class for every input (the "constant answer" column), which is why seeds 1 and 2 print
+#   the same row: the class balance of each test set, not a near-miss of parity.
 # - Section 4: the tanh model goes from chance to perfect at every test length at once; the sigmoid
 #   model fails even on the training lengths (`0.039`), its loss stuck at $\ln 2$ (`0.692` printed,
 #   against `0.693`). Pause here for "why not at least the short lengths?": the theorem forbids
 #   *every* length, and training never finds the finely tuned decays that could fit lengths up to 40.
-# - Section 5: `channel 7: gate +1.0000 for bit 0, -0.9999 for bit 1` is Lesson 03's parity machine,
-#   found by gradient descent. Section 6 (Mamba) needs a GPU; on a laptop it prints that no table is
-#   committed, so quote the paper's 0.000 against 1.000.
+# - Section 5: two channels have gates above 0.95 for bit 0 and below -0.95 for bit 1 (channels 2 and 7,
+#   e.g. `+0.99988` and `-0.99998`): Lesson 03's parity machine, found by gradient descent, up to a gap of
+#   about $10^{-4}$ from $\pm 1$.
+# - Section 6, the point of the revision: tested further (inference only), the tanh model scores 1.000 to
+#   length 1 024, then `0.266` at 2 048 and `-0.016` at 4 096. Channel 2 carries the parity; the gap
+#   between its state on even and on odd rows is a constant times $|a_1 \cdots a_L|$ (the printed ratio
+#   stays at 1.68), so it shrinks to 0.75 of its size by 4 096; the even rows cross the decoder's boundary
+#   first and at 4 096 every row is answered "odd" (the score is then the class balance). Expect "but
+#   Lesson 03 said a gate of $-1$ solves parity at every length": it does, and $-1$ is a float32 number;
+#   gradient descent on lengths up to 40 has no reason to close a gap of $10^{-4}$, which changes the
+#   states there by under 1 %.
+# - Section 7 (Mamba) needs a GPU; on a laptop it prints that no table is committed, so quote the paper's
+#   0.000 against 1.000 (best of 3 seeds; the median is the same, Table 5).
 #
 # ## Common mistakes
 #
@@ -109,19 +127,23 @@ torch.manual_seed(SEED)
 print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
 # %% tags=["lesson"] slideshow={"slide_type": "skip"}
+import dataclasses
 import math
 
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from lrnn_course import experiments, tasks, train, viz
+from lrnn_course import evidence, experiments, tasks, train, viz
 
 SEEDS = {"small": [SEED], "full": [0, 1, 2]}[SIZE]
 RESULTS = experiments.COMMITTED.parent  # the checkout's benchmarks/results/
 
 
 def show_committed_tables(preset: str) -> None:
-    """Display the full-size tables that benchmarks/parity_table.py committed for ``preset``, if any."""
+    """Display the full-size tables that benchmarks/parity_table.py committed for ``preset``, if any.
+
+    Each holds the evidence table (baselines, spread over seeds, runs that answer one class) and every run.
+    """
     paths = sorted(RESULTS.glob(f"parity-{preset}-full-*.md"))
     for path in paths:
         # The file's "# " title would be a top-level heading in the middle of the lesson: show it in bold.
@@ -131,7 +153,7 @@ def show_committed_tables(preset: str) -> None:
         print(f"No full-size table for {preset!r} has been committed yet: run benchmarks/parity_table.py --presets {preset}.")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 1 · The model, and the one-line change
+# ## 1 · The model, and the one-activation change
 #
 # The authors' Figure 1 model is as small as an LRNN gets: a token embedding of width $d = 10$, a
 # LayerNorm, **one** diagonal recurrent layer, a LayerNorm and a linear head. The layer is
@@ -139,8 +161,9 @@ def show_committed_tables(preset: str) -> None:
 # $$a_t = \mathrm{act}\big(10\,(W_a x_t + b_a)\big), \qquad h_t = a_t \odot h_{t-1} + (W_b x_t + c) \odot x_t ,$$
 #
 # with $\mathrm{act} = \sigma$ (the sigmoid: gates in $[0, 1]$, like Mamba's) or $\mathrm{act} = \tanh$
-# (gates in $[-1, 1]$). That is the whole difference. The factor 10 makes the activation steep, so
-# a gate can sit at $\pm 1$ to within float32 without huge weights.
+# (gates in $[-1, 1]$). That is the whole difference: one activation, one line of PyTorch. The
+# factor 10 makes the activation steep, so a gate can sit at $\pm 1$ to within float32 without huge
+# weights.
 #
 # ### Exercise 1 · The gates
 #
@@ -190,14 +213,16 @@ check("04.answer_loss", answer_loss)
 #
 # `train.preset("figure1", SIZE)` holds the authors' settings: AdamW with learning rate $10^{-3}$,
 # batch 256, training lengths 3–40, and the cosine schedule of the training harness. At
-# `SIZE="small"` it runs 1 000 steps instead of the paper's 20 000 — enough, as you will see. Every
+# `SIZE="small"` it runs 1 000 steps instead of the paper's 20 000, for one seed. Every
 # 50 steps the harness measures the **scaled accuracy**
 #
 # $$\frac{\text{acc} - \text{acc}_{\rm rand}}{1 - \text{acc}_{\rm rand}}, \qquad \text{acc}_{\rm rand} = \tfrac12 \text{ for parity},$$
 #
 # on 256 fixed sequences at each test length 41, 64, 128 and 256 — all longer than anything seen in
 # training. 0 is chance, 1 is perfect. The two models share the seed, the data and every setting
-# except the activation.
+# except the activation. Not every seed gets there in 1 000 steps: with `SEED = 2` the tanh model
+# reaches 0.906 at length 256 (seed 1: 1.000 everywhere; measured while revising this lesson), and
+# the committed full-size table in section 4 trains three seeds for 20 000 steps.
 
 # %% tags=["lesson"]
 configs = train.variants(train.preset("figure1", SIZE, device=DEVICE), negative=[False, True], seed=SEEDS)
@@ -206,22 +231,25 @@ for result in results:
     print(result.summary())
 
 # %% [markdown] tags=["lesson"]
-# The result, checked. These two lines are what the paper's Figure 1 shows: the tanh model at
-# (near) 1.0 beyond the training lengths, the sigmoid model near 0.
+# The result, checked: what the paper's Figure 1 shows is the tanh model at 1.0 beyond the training
+# lengths and the sigmoid model near 0. Each line says on how many of the seeds trained here it holds.
 
 # %% tags=["lesson", "nbval-check-output"]
-def mean_score(negative: bool) -> float:
-    scores = [r.final.mean() for r in results if r.config.negative == negative]
-    return sum(scores) / len(scores)
+tanh_runs = [r for r in results if r.config.negative]
+sigmoid_runs = [r for r in results if not r.config.negative]
+print(evidence.verdict("diagonal [-1,1] scores >= 0.95 at every test length 41-256 (its lowest score)",
+                       [min(r.final.scores.values()) for r in tanh_runs], lambda score: score >= 0.95))
+print(evidence.verdict("diagonal [0,1] stays <= 0.2 at every test length 41-256 (its highest score)",
+                       [max(r.final.scores.values()) for r in sigmoid_runs], lambda score: score <= 0.2))
 
-
-tanh_score, sigmoid_score = mean_score(True), mean_score(False)
-print(f"{'PASS' if tanh_score >= 0.95 else 'FAIL'}: diagonal [-1,1] reaches scaled accuracy >= 0.95 "
-      f"on lengths 41-256 (measured {tanh_score:.3f})")
-print(f"{'PASS' if sigmoid_score <= 0.2 else 'FAIL'}: diagonal [0,1] stays <= 0.2 on lengths 41-256 (measured {sigmoid_score:.3f})")
+# %% [markdown] tags=["lesson"]
+# "Near 0" needs a reference: each test set has 256 sequences, not exactly half of them odd, so a
+# model that always gives the same answer scores the class balance, up to the *majority class* row
+# below. The table shows every model beside that row and chance, and what agreeing with the paper's
+# number would mean.
 
 # %% tags=["lesson"]
-display(Markdown(train.results_table(results, reference=train.PAPER["figure1"])))
+display(Markdown(evidence.evidence_table(results, reference=train.PAPER["figure1"])))
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · Accuracy against length and against training step
@@ -238,14 +266,21 @@ plt.show()
 
 # %% [markdown] tags=["lesson"]
 # The tanh model goes from chance to perfect within a few hundred steps, at every test length at
-# once; the sigmoid model never leaves chance. At the paper's full size — 20 000 steps, 3 seeds,
-# measured on a 2-core CPU with `python benchmarks/parity_table.py --presets figure1` — the picture
-# is the same:
+# once; the sigmoid model ends at no length above the majority-class row of the table: nowhere does it
+# beat always giving the more frequent answer. At the paper's full size — 20 000 steps, 3 seeds,
+# measured on a 2-core CPU with `python benchmarks/parity_table.py --presets figure1` — the tanh
+# model scores 1.000 on every seed, and the sigmoid model does something more telling:
 
 # %% tags=["lesson"]
 show_committed_tables("figure1")
 
 # %% [markdown] tags=["lesson"]
+# Look at the sigmoid seeds in the "constant answer" column and in the list of runs: after 20 000
+# steps each of them gives the same answer to every sequence (class 0 is "even", class 1 "odd"). Their
+# scores are therefore exactly the class balance of each test set, plus or minus the majority row,
+# and two seeds that settled on the same class print identical rows. Agreeing with the paper's "≈ 0"
+# says no more than that: none of them learned anything about parity.
+#
 # The sigmoid model is not merely worse: it stays near chance on the training lengths too, and its
 # training loss stays at $\ln 2 \approx 0.693$, the loss of a coin toss:
 
@@ -293,18 +328,23 @@ plt.show()
 
 # %% [markdown] tags=["lesson"]
 # The parity machine of Lesson 03 is a channel with gate $+1$ for the bit 0 (keep the state) and
-# $-1$ for the bit 1 (flip it). Find the channel closest to that pattern — the largest
-# $a(\text{bit } 0) - a(\text{bit } 1)$, at most 2 — and check it against both targets.
+# $-1$ for the bit 1 (flip it). List the channels close to that pattern — gate above 0.95 for the bit 0
+# and below $-0.95$ for the bit 1 — with their gates to five decimals.
 
 # %% tags=["lesson"]
 tanh_model = next(r for r in first_seed if r.config.negative)
 gates = token_gates(tanh_model)
-channel = int((gates["bit 0"] - gates["bit 1"]).argmax())
-print(f"channel {channel}: gate {gates['bit 0'][channel].item():+.4f} for bit 0, {gates['bit 1'][channel].item():+.4f} for bit 1")
+machine_channels = ((gates["bit 0"] > 0.95) & (gates["bit 1"] < -0.95)).nonzero().flatten().tolist()
+for channel in machine_channels:
+    print(f"channel {channel}: gate {gates['bit 0'][channel].item():+.5f} for bit 0, {gates['bit 1'][channel].item():+.5f} for bit 1")
 
 # %% tags=["lesson", "nbval-check-output"]
-is_machine = gates["bit 0"][channel].item() > 0.95 and gates["bit 1"][channel].item() < -0.95
-print(f"the tanh model has a parity-machine channel (gate > 0.95 for bit 0, < -0.95 for bit 1): {is_machine}")
+print(f"the tanh model has a parity-machine channel (gate > 0.95 for bit 0, < -0.95 for bit 1): {bool(machine_channels)}")
+
+# %% [markdown] tags=["lesson"]
+# That is Lesson 03's machine, found by gradient descent — up to the last digits: the gates are
+# within about $10^{-3}$ of $\pm 1$, not at $\pm 1$. On lengths up to 40 the difference is
+# invisible; section 6 shows what it does at lengths in the thousands.
 
 # %% [markdown] tags=["lesson"]
 # The other channels do other jobs. A gate of $-1$ for both bits flips at every step: it tracks the
@@ -314,7 +354,114 @@ print(f"the tanh model has a parity-machine channel (gate > 0.95 for bit 0, < -0
 # accumulate), and by Theorem 1 no such layer gives parity at every length in finite precision.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
-# ## 6 · The same change in Mamba (the paper's Table 3)
+# ## 6 · How far does it generalise?
+#
+# The test lengths so far stop at 256. A trained model is a fixed function, so testing it further
+# costs only inference: below, the tanh model answers 256 fixed sequences at each length 256, 512,
+# 1 024, 2 048 and 4 096, drawn the way the training harness draws its test sets (at 256, the same
+# sequences as in the table above). While it answers, a *forward hook* (a function PyTorch calls with
+# a layer's output) keeps the recurrent layer's states, so that we can look at what the decoder reads.
+
+# %% tags=["lesson"]
+LENGTHS = (256, 512, 1024, 2048, 4096)  # 256: the test set of the table above, scored again
+
+
+def answers_and_states(model: torch.nn.Module, batch: tasks.Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """The class the model predicts at every position, and the recurrent layer's state at each row's answer position."""
+    seen = []
+    hook = model.layers[0].register_forward_hook(lambda layer, inputs, states: seen.append(states))
+    try:
+        predictions = train.predictions_on(model, batch)
+    finally:
+        hook.remove()
+    return predictions, seen[0][torch.arange(len(batch.tokens)), batch.answer_positions].detach()
+
+
+_, long_batches = train.evaluation_batches(dataclasses.replace(tanh_runs[0].config, test_lengths=LENGTHS), device)
+further = {(run.config.seed, length): answers_and_states(run.model, batch) for run in tanh_runs for length, batch in long_batches.items()}
+# Each run with its scores at every length so far, for the plot.
+extended = [
+    dataclasses.replace(run, history=[*run.history[:-1], dataclasses.replace(run.final, scores=run.final.scores | {
+        length: train.score_of(further[run.config.seed, length][0], batch) for length, batch in long_batches.items()})])
+    for run in tanh_runs
+]
+
+# %% tags=["lesson", "nbval-check-output"]
+long_baselines = evidence.baselines(dataclasses.replace(tanh_runs[0].config, test_lengths=LENGTHS))
+majority = {length: found.majority for length, found in long_baselines.items()}
+for run in extended:
+    scores = run.final.scores
+    print(f"{run.config.label}, seed {run.config.seed}: scaled accuracy by length")
+    for length in LENGTHS:
+        print(f"  L = {length:>4}: measured {scores[length]:.3f} (always the majority class: {majority[length]:.3f})")
+    solved = [length for length in LENGTHS if all(scores[shorter] >= evidence.SOLVED for shorter in LENGTHS if shorter <= length)]
+    print(f"  >= {evidence.SOLVED} at every tested length up to {solved[-1] if solved else 'none of them'}")
+
+# %% tags=["lesson"]
+fig, ax = plt.subplots(figsize=(8, 3.8))
+viz.plot_length_generalisation(extended, ax=ax, log_lengths=True, title="Parity: the tanh model tested to length 4 096")
+ax.plot(LENGTHS, [majority[length] for length in LENGTHS], "k:", label="always the majority class")
+ax.legend(fontsize="small", loc="lower left")
+plt.show()
+
+# %% [markdown] tags=["lesson"]
+# The model does not solve parity at every length: in the run committed with this notebook (seed 0,
+# 1 000 steps) it scores 1.000 to length 1 024 and falls between 1 024 and 2 048. Why, when a gate
+# of exactly $-1$ would flip the state forever?
+#
+# Take the channel that carries the parity — the one whose state differs most between even and odd
+# sequences. Its state is $h_L = a_L h_{L-1} + u_L$, and whatever separates an even from an odd
+# sequence is carried forward through the gates, multiplied by $a_t$ at every step. With gates of
+# exactly $\pm 1$ it would keep its size; with $|a_t| = 1 - \epsilon$ it shrinks like the product
+# $|a_1 a_2 \cdots a_L|$. Below, for each length: the mean state of that channel at the answer on even
+# and on odd rows, their gap, the product of the gates' sizes along each sequence (averaged over the
+# rows), and how many rows of each class the model answers right.
+
+# %% tags=["lesson"]
+run = tanh_runs[0]
+gate_sizes = run.model.layers[0].gates(run.model.first_layer_input([0, 1, 2])).detach().abs().double()  # PAD, bit 0, bit 1
+
+
+def classes_and_states(length: int) -> tuple[tasks.Batch, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The test set at ``length``; per row, the class answered, the state it was answered from, the right class."""
+    batch = long_batches[length]
+    predictions, states = further[run.config.seed, length]
+    rows = torch.arange(len(batch.tokens))
+    return batch, predictions[rows, batch.answer_positions], states, batch.targets[rows, batch.answer_positions] - batch.answer_offset
+
+
+_, _, states, truth = classes_and_states(LENGTHS[0])
+channel = int((states[truth == 1].mean(dim=0) - states[truth == 0].mean(dim=0)).abs().argmax())
+print(f"channel {channel}: gate {gate_sizes[1, channel].item():.5f} in size for bit 0, {gate_sizes[2, channel].item():.5f} for bit 1, "
+      f"{gate_sizes[0, channel].item():.5f} at the answer position")
+print("length | mean state: even rows | odd rows |   gap | |a_1 ... a_L| | gap / |a_1 ... a_L| | even rows right | odd rows right")
+for length in LENGTHS:
+    batch, answered, states, truth = classes_and_states(length)
+    even, odd = states[truth == 0, channel].mean().item(), states[truth == 1, channel].mean().item()
+    product = gate_sizes[batch.tokens, channel].prod(dim=1).mean().item()  # every row has length L: no padding
+    print(f"{length:>6} | {even:+21.3f} | {odd:+8.3f} | {abs(odd - even):5.3f} | {product:13.3f} | {abs(odd - even) / product:19.3f} | "
+          f"{(answered[truth == 0] == 0).float().mean().item():15.2f} | {(answered[truth == 1] == 1).float().mean().item():14.2f}")
+
+# %% [markdown] tags=["lesson"]
+# The gap divided by the product is the same at every length, to the printed digits: the separation
+# between the two classes is a fixed amount, worn down by $|a_1 \cdots a_L|$. Over the 40 steps of
+# training the product stays above 0.99; by 4 096 it has taken a quarter of the gap in the committed
+# run.
+#
+# The decoder (a LayerNorm and a linear layer) was fitted on lengths up to 40, where the gap has its
+# full size. It answers from where the state lies, and in the committed run its boundary lies close to
+# the even rows' state: as the two states draw together, the even rows cross it first. The last two
+# columns show it: the odd rows stay right at every length, while the even rows go from all right to
+# about a quarter right at 2 048 and none at 4 096, where the model answers "odd" to every sequence and
+# its score is the class balance of that test set (minus the majority row).
+#
+# A gate of exactly $-1$ is a float32 number (Lesson 03) and would not wear anything down; but on
+# lengths up to 40 a gap of $10^{-4}$ changes the states by under 1 %, so training has no reason to
+# close it. The paper's claim, and this lesson's, is length generalisation from 40 to 256; how far
+# beyond depends on how close training brings the gates to $\pm 1$, and is measured, not guaranteed.
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# ## 7 · The same change in Mamba (the paper's Table 3)
 #
 # The paper makes the same change in Mamba — gates $2\exp(-\Delta e^{w}) - 1$ instead of
 # $\exp(-\Delta e^{w})$ (Lesson 02) — and reports a scaled accuracy on parity of **0.000** for
@@ -332,7 +479,7 @@ print(f"the tanh model has a parity-machine channel (gate > 0.95 for bit 0, < -0
 if SIZE == "full" and device.type == "cuda":
     mamba_configs = train.variants(train.preset("mamba_parity", "full", device=DEVICE), negative=[False, True], seed=SEEDS)
     mamba_results = experiments.train_or_read_back(mamba_configs, experiments.preset_record("mamba_parity", "full"), jobs=JOBS)
-    display(Markdown(train.seeds_table(mamba_results, reference=train.PAPER["mamba_parity"])))
+    display(Markdown(evidence.evidence_table(mamba_results, reference=train.PAPER["mamba_parity"])))
 else:
     show_committed_tables("mamba_parity")
 
@@ -340,10 +487,15 @@ else:
 # ## Summary
 #
 # - One activation decides it: with tanh gates ($[-1, 1]$) a one-layer diagonal LRNN trained on
-#   lengths 3–40 solves parity at length 256; with sigmoid gates ($[0, 1]$) it stays at chance.
-# - The trained model found the parity machine of Lesson 03 by itself: a channel whose gate is
-#   $\approx -1$ for the bit 1.
-# - The same one-line change turns Mamba from 0.000 to 1.000 on parity in the paper's Table 3.
+#   lengths 3–40 solves parity at length 256; with sigmoid gates ($[0, 1]$) it scores no better than
+#   answering one class (at full size it does exactly that, on every seed).
+# - The trained model found the parity machine of Lesson 03 by itself: channels whose gates are within
+#   about $10^{-3}$ of $+1$ for the bit 0 and $-1$ for the bit 1.
+# - That gap bounds its length generalisation: the difference between the states of even and odd
+#   sequences shrinks like $|a_1 \cdots a_L|$, and this notebook's model solves parity to length
+#   1 024, scores 0.266 at 2 048 and answers "odd" to everything at 4 096.
+# - The same change of range, $2a - 1$ in Mamba (one line of maths; Mamba's CUDA kernels needed it
+#   too, Lesson 02), takes Mamba from 0.000 to 1.000 on parity in the paper's Table 3.
 #
-# **Next:** Lesson 05 asks what negative eigenvalues cannot do. Counting modulo 3 needs complex
-# ones — and two reflections make them.
+# **Next:** Lesson 05 asks what negative eigenvalues cannot do: a real diagonal or triangular state
+# cannot count modulo 3 in finite precision, while a rotation — the product of two reflections — can.

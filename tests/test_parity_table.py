@@ -34,7 +34,8 @@ def test_the_record_is_kept_and_resume_reads_it_back(tmp_path, monkeypatch, caps
     table = (tmp_path / "parity-figure1-small-cpu.md").read_text()
     assert "--presets figure1" in table and "runs so far" not in table
     assert "diagonal, d_model 10, 1 layer, residual=False, batch 8," in table, "the settings in words, not a dict"
-    assert "| diagonal [-1,1] | 2 | 2 |" in table, "the per-model table over the two seeds"
+    assert "| diagonal [-1,1] | 2 | " in table and "| majority class (best constant answer) | – |" in table, (
+        "the per-model table over the two seeds, beside its baselines")
     assert "4 run(s) trained, 0 read back" in capsys.readouterr().out
 
     trained.clear()
