@@ -327,7 +327,7 @@ for negative in (False, True):
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · What the remap buys: parity by hand
 #
-# Lesson 03 proves that a gate of $-1$ is what parity needs. With the remap, a single selective
+# Lesson 03 proves that parity needs an eigenvalue outside $[0, \infty)$, and that a gate of $-1$ solves it. With the remap, a single selective
 # channel can produce it. Take `A_log` = 0 (so $e^{w} = 1$) and $B_t = C_t = 1$. On the bit $x_t = 1$
 # choose a large step $\Delta_t = 30$ (gate $2e^{-30} - 1 \approx -1$) and the input $u_t = 1/30$ (so
 # $\Delta_t B_t u_t = 1$); on $x_t = 0$ choose $\Delta_t = 0$ (gate exactly 1, no input). That is the

@@ -2,12 +2,14 @@
 # # 03 · The parity barrier (Theorem 1)
 #
 # Parity asks whether a bit string holds an odd number of ones. A one-line program solves it, yet
-# Mamba, GLA and DeltaNet — as published — cannot learn it beyond the lengths they were trained on.
+# Mamba, GLA and DeltaNet — as published — cannot represent it at every length in finite precision,
+# and in the paper's experiments Mamba and DeltaNet did not learn it beyond the training lengths.
 # This lesson shows why, with numbers rather than words. By the end you will be able to say:
 #
-# > *In finite precision, a recurrence whose eigenvalues lie in $[0, 1]$ freezes on the input
-# > $1^k$, so no decoder can read the alternating parity off it, at any depth; one eigenvalue of
-# > $-1$ is enough to solve parity exactly.*
+# > *In finite precision, a diagonal or triangular recurrence whose eigenvalues lie in $[0, 1]$
+# > freezes on the input $1^k$ in any rounding model, and every such recurrence does in the theorem's;
+# > so no decoder can read the alternating parity off it, at any depth. One eigenvalue of $-1$ is
+# > enough to solve parity exactly (the paper's §4.1 construction).*
 #
 # This is Theorem 1 of Grazzi et al. (ICLR 2025), which generalises Theorem 2 of Sarrof et al. (2024).
 #
@@ -123,9 +125,12 @@ GRID_POINTS = {"small": 201, "full": 2001}[SIZE]
 #
 # "Finite precision" means a fixed finite set of numbers, the ones a dtype like `float16` holds, that
 # does not grow with the length. *Where* the rounding happens is part of the statement, so this course
-# names it. The paper's proofs (App. B) argue on the exact states — for $1^k$ the sums of terms
-# $\binom{k}{m}\lambda^{k-m}$ that the Jordan form of $A(1)$ gives — and round them where they are
-# read, a simplification they take from Merrill et al. (2024). The demonstrations below round **every
+# names it. The paper's proofs (App. B) evaluate products and sums exactly and then cast, a
+# simplification they take from Merrill et al. (2024); their argument reasons on the exact states —
+# for $1^k$ the sums of terms $\binom{k}{m}\lambda^{k-m}$ that the Jordan form of $A(1)$ gives — and
+# rounds those, which is the model this course calls `at_read_out` (exact states, rounded where
+# they are read). Section 4 shows why the distinction matters: with the cast fed back at every step,
+# the argument no longer covers every matrix. The demonstrations below round **every
 # operation** instead, as PyTorch does in a `float16` loop (`precision.iterate`): each product and each
 # sum, fed back into the next step. For a diagonal gate the two models agree, for the reason section 2
 # gives; section 4 shows where they part. Mamba's gates $\exp(-\Delta\,e^{w})$, GLA's sigmoid gates and

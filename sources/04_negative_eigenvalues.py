@@ -3,7 +3,8 @@
 #
 # Lesson 03 proved that gates in $[0, 1]$ cannot represent parity in finite precision, and built a
 # machine with a gate of $-1$ that can. Representing is not learning: does gradient descent find
-# the negative gate by itself? This lesson reproduces Figure 1 of the paper on your CPU. By the end
+# the negative gate by itself? This lesson repeats the comparison of the paper's Figure 1 on your
+# CPU, at course scale (one seed and 1 000 steps at `SIZE="small"`; the figure shows 20 000 steps). By the end
 # you will be able to say:
 #
 # > *Changing one activation, sigmoid to tanh, lets a one-layer diagonal LRNN learn parity from
@@ -155,7 +156,7 @@ def show_committed_tables(preset: str) -> None:
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · The model, and the one-activation change
 #
-# The authors' Figure 1 model is as small as an LRNN gets: a token embedding of width $d = 10$, a
+# The authors' Figure 1 model (as configured in their repository) is as small as an LRNN gets: a token embedding of width $d = 10$, a
 # LayerNorm, **one** diagonal recurrent layer, a LayerNorm and a linear head. The layer is
 #
 # $$a_t = \mathrm{act}\big(10\,(W_a x_t + b_a)\big), \qquad h_t = a_t \odot h_{t-1} + (W_b x_t + c) \odot x_t ,$$
@@ -211,7 +212,9 @@ check("04.answer_loss", answer_loss)
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 3 · Train both models
 #
-# `train.preset("figure1", SIZE)` holds the authors' settings: AdamW with learning rate $10^{-3}$,
+# `train.preset("figure1", SIZE)` holds the settings of the authors' Figure 1 configs (as read from
+# their repository; the sigmoid and tanh files differ in steps and warm-up, and the course uses the
+# tanh file's for both): AdamW with learning rate $10^{-3}$,
 # batch 256, training lengths 3–40, and the cosine schedule of the training harness. At
 # `SIZE="small"` it runs 1 000 steps instead of the paper's 20 000, for one seed. Every
 # 50 steps the harness measures the **scaled accuracy**

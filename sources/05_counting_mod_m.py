@@ -125,9 +125,9 @@ COUNTER_STEPS = {"small": 10_000, "full": 100_000}[SIZE]
 # of $2^{i-1}$ consecutive transition matrices has an eigenvalue that is not real. A real triangular
 # matrix has its diagonal entries as eigenvalues, and products of triangular matrices stay
 # triangular, so real diagonal and triangular transitions never qualify, at any depth — hence the
-# abstract's wording. (An earlier version of the abstract said "complex eigenvalues are needed"; that
-# is looser, since products over tokens of real-eigenvalue matrices can rotate, as Lesson 08's
-# two-layer counter shows.)
+# abstract's wording. (An earlier version of the abstract said "complex eigenvalues are needed". Our
+# reading of the change: the condition is on products of transitions, and a product of matrices with
+# real eigenvalues can have complex ones — section 5 composes two reflections into a rotation.)
 #
 # Like Theorem 1 (Lesson 03), the theorem is proved in a rounding model: exact states, rounded where
 # they are read. For diagonal and triangular transitions the mechanism holds in every rounding model,
@@ -223,7 +223,8 @@ for family, matrices in families.items():
 # %% [markdown] tags=["lesson"]
 # Triangular matrices end with period 1 or 2 in every model, as the argument says; exact states
 # rounded at read-out do so for every matrix, as Theorem 2 says in its model. With rounding fed back,
-# about 1 to 2 % of the non-triangular matrices end in cycles whose length is a multiple of 3. Such a
+# about 1 to 2 % of the non-triangular matrices of this census end in cycles whose length is a
+# multiple of 3. Such a
 # counter is an accident: it depends on the dtype, the matrix and the start, and nothing in training
 # would find or keep it. A **rotation** counts mod $m$ for a reason that does not depend on rounding:
 # its eigenvalues are complex, so even in exact arithmetic its orbit cycles. The rest of the lesson
@@ -259,7 +260,7 @@ print("angle of R^k e1 in degrees, k = 0..6:", " ".join(f"{round(math.degrees(ho
 # $$H(\theta_1)\,H(\theta_2) = \text{rotation by } 2(\theta_1 - \theta_2).$$
 #
 # So a layer that multiplies two such matrices per token can count mod 3 (Lesson 07 builds it:
-# DeltaProduct), while one real-eigenvalue matrix per token cannot do it robustly.
+# DeltaProduct), while one layer with one real-eigenvalue matrix per token cannot do it robustly.
 #
 # ### Exercise 1 · Compose two reflections
 #
@@ -273,7 +274,7 @@ print("angle of R^k e1 in degrees, k = 0..6:", " ".join(f"{round(math.degrees(ho
 check("05.reflection_product", reflection_product)
 
 # %% [markdown] tags=["lesson"]
-# The keys $\theta_1 = 60°$ and $\theta_2 = 0°$ give the rotation by $120°$ of section 3 (the widget
+# The keys $\theta_1 = 60°$ and $\theta_2 = 0°$ give the rotation by $120°$ of section 4 (the widget
 # at the end lets you move both keys):
 
 # %% tags=["lesson"]
@@ -345,7 +346,7 @@ for name in ("float16", "bfloat16", "float32", "float64"):
 # $j$ is the reflection $H(k) = I - 2kk^\top$ with $k = (e_i - e_j)/\sqrt2$, and two swaps compose the
 # cyclic permutation $e_1 \to e_2 \to e_3 \to e_1$: a counter mod 3 whose matrices hold only 0 and 1,
 # so nothing is ever rounded. (`generalized_householder` divides by $\|k\|^2$, so the code passes the
-# unnormalised $e_i - e_j$ and the entries stay exact.) Theorem 3 (Lesson 08) builds any group this
+# unnormalised $e_i - e_j$ and the entries stay exact.) Theorem 3 (Lessons 07 and 08) builds any group this
 # way, with at most one reflection fewer per letter than the number of states that letter moves; a
 # permutation $\sigma$ of $n$ points needs exactly $n - c(\sigma)$, $c$ counting its cycles.
 
@@ -376,12 +377,13 @@ viz.reflection_explorer()
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## Summary
 #
-# - Theorem 2, in the final version's words: *non-triangular matrices are needed to count modulo 3*.
+# - Theorem 2, as the final version's abstract words it: *non-triangular matrices are needed to count
+#   modulo 3*.
 #   With real diagonal or triangular transitions a finite-precision state on $1^k$ ends up with
 #   period 1 or 2 in every rounding model (measured on 2 001 gates and 3 000 triangular matrices), and
 #   $L$ such layers reach only periods dividing $2^L$.
-# - The theorem's rounding model (exact states, rounded where read) extends this to every matrix with
-#   real eigenvalues. With rounding fed back, as PyTorch computes, 1 to 2 % of non-triangular
+# - The theorem's rounding model (exact states, rounded where read) extends this, in one layer, to every
+#   transition with real eigenvalues (deeper, to every product of transitions with real eigenvalues). With rounding fed back, as PyTorch computes, 1 to 2 % of non-triangular
 #   real-eigenvalue matrices end in a cycle of length a multiple of 3 (one counted $1^k$ mod 3 for all
 #   30 000 steps): a rounding accident, not a mechanism.
 # - A rotation by $2\pi/m$ counts mod $m$ for a reason rounding does not give or take: its eigenvalues

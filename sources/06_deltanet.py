@@ -1,7 +1,7 @@
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # # 06 · DeltaNet and generalized Householder matrices
 #
-# Lessons 02–05 kept the transition diagonal. DeltaNet does not: its state is a matrix, and each
+# Lessons 02–04 trained models with diagonal transitions. DeltaNet's is not diagonal: its state is a matrix, and each
 # token multiplies it by $I - \beta_t k_t k_t^\top$, the identity minus a rank-one matrix. This lesson
 # builds the delta rule, reads it as online regression, computes the spectrum of its transition,
 # and trains it on parity with the paper's two ranges of $\beta$. By the end you will be able to say:
@@ -10,7 +10,8 @@
 # > size $\beta_t$ on $\tfrac12\|S^\top k_t - v_t\|^2$. Its transition has eigenvalue $1 - \beta_t$ along
 # > $k_t$ and 1 elsewhere, so $\beta \in [0, 1]$ keeps every eigenvalue in $[0, 1]$ and cannot
 # > represent parity at every length, while $\beta \in [0, 2]$ reaches $-1$ — a reflection — with norm
-# > still at most 1, and can; trained here at course scale, it does on each of three seeds.*
+# > still at most 1, and can; trained here at course scale, it does on each of three seeds, on the
+# > tested lengths 41–256.*
 #
 # **Plan.** 1 · the delta rule as online regression; 2 · a memory that overwrites; 3 · the
 # recurrence (exercise); 4 · the spectrum of $I - \beta kk^\top$ (exercise) and why $\beta \le 2$;
@@ -222,8 +223,8 @@ print(f"T = 50, 3 heads, gated: largest difference {(fast - dense).abs().max().i
 # orthogonal to $k$ to itself: eigenvalue $1 - \beta$ once, 1 for the other $n - 1$ directions.
 # It is symmetric, so its norm is its largest eigenvalue in absolute value, $\max(1, |1 - \beta|)$:
 #
-# - $\beta \in [0, 1]$: eigenvalues in $[0, 1]$ — DeltaNet as first published; by Theorem 1 it
-#   cannot solve parity;
+# - $\beta \in [0, 1]$: eigenvalues in $[0, 1]$ — DeltaNet as first published; by Theorem 1 (in its
+#   rounding model) it cannot solve parity at every length;
 # - $\beta \in [0, 2]$: the eigenvalue $1 - \beta$ reaches $-1$ at $\beta = 2$, the **reflection**
 #   $I - 2kk^\top$, while the norm stays 1, so the state cannot blow up;
 # - $\beta > 2$: the norm exceeds 1, and the state can grow without bound.
@@ -368,8 +369,9 @@ for result in (r for r in results if r.config.seed == SEEDS[0]):
 # decoder can then recover parity at every length.
 #
 # At `SIZE = "small"` (200 steps) the $[0,1]$ model does not even fit lengths 3–40: its score on the
-# training lengths, in the first table of section 5, is at chance too. In the authors' runs (their
-# per-length plots) it fits them and collapses beyond 40, which is consistent with Theorem 1: it rules
+# training lengths, in the first table of section 5, is at chance too. In the authors' selected run
+# (the per-length plot in their repository) it scores 1.00 at length 20 and 0.86 at 40 and collapses
+# beyond, which is consistent with Theorem 1: it rules
 # out parity at every length, not at the bounded lengths of a training set.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
@@ -383,7 +385,8 @@ for result in (r for r in results if r.config.seed == SEEDS[0]):
 #   state, while $\beta > 2$ makes it explode.
 # - Trained on parity, the only change from $\sigma$ to $2\sigma$ for $\beta$ separates models that
 #   solve it at every tested length from models that answer one class (the PASS lines say on how many
-#   of three seeds), the outcome of the paper's Tables 3 and 5; in 200 steps the $[0,1]$ model does
+#   of three seeds); the paper's Tables 3 and 5 report the same split in their scores (1.000 against
+#   0.017 best) without saying what the [0,1] models answer; in 200 steps the $[0,1]$ model does
 #   not fit the training lengths either, where the authors' runs do.
 #
 # **Next:** Lesson 07 multiplies several of these matrices per token — DeltaProduct — and reaches

@@ -42,7 +42,7 @@
 # - §4 can be skimmed (n = 16: `15 reflections` at determinant −1, `16` at +1, errors below `1e-15`). §5,
 #   the sentence to leave with: DeltaProduct with $n_h$ Householders per token is DeltaNet on $n_h T$ steps,
 #   the query at each token's last sub-step, the gate at its first; the identity prints `0.0e+00` through
-#   the recurrence and about `1e-15` through the chunked form, for $n_h$ = 1 to 4.
+#   the recurrence, for $n_h$ = 1 to 4 (Lesson 09 passes its chunked form the same way).
 # - §6 holds the slow cell: two trainings on $\mathbb{Z}_5$ (the table's runs; one seed); start it, then
 #   explain the task. Point at DeltaProduct's `1.000` up to L=128 and `0.438` at L=1024, at
 #   $\beta \approx 1.997$ with angles `72.0303` and `72.0028` and modulus `0.997565` ("halves by T ~ 427"),
@@ -110,7 +110,7 @@ import torch.nn.functional as F
 
 from IPython.display import Markdown, display
 
-from lrnn_course import chunkwise, deltanet, deltaproduct, evidence, householder, train, viz
+from lrnn_course import deltanet, deltaproduct, evidence, householder, train, viz
 
 SAMPLES = {"small": 4000, "full": 40_000}[SIZE]
 COUNTER_STEPS = {"small": 10_000, "full": 100_000}[SIZE]
@@ -150,7 +150,7 @@ for factors in (1, 2, 3, 4):
 #
 # **Proposition 1, item 3** (Grazzi et al. 2025, §4.3). *Products of at most two generalized Householders
 # with $\beta \in [0, 1]$ have only real eigenvalues in $[0, 1]$.* So DeltaNet with $\beta \in [0,1]$,
-# even with two steps per token, can neither flip (parity needs $-1$) nor rotate (counting mod 3
+# even with two steps per token, can neither flip (parity needs an eigenvalue outside $[0, \infty)$) nor rotate (counting mod 3
 # needs $e^{2\pi i/3}$). With $\beta \in [0, 2]$, or with three factors, the spectrum escapes the
 # real line. `householder.spectrum_sample` draws random products in $\mathbb{R}^4$ and returns their
 # eigenvalues:
@@ -276,7 +276,8 @@ print(f"{len(cube_rotations)} rotations of the cube; reflections needed: "
 # appears. As $5 \times 5$ permutation matrices its 5-cycles need 4 reflections; as rotations of
 # $\mathbb{R}^3$, every element needs at most 2. $S_5$ has no faithful 3-dimensional picture; in its
 # smallest one, 4-dimensional, a 5-cycle turns two planes at once and still takes 4 reflections —
-# the $n_h = 4$ that the DeltaProduct authors report for $S_5$ in one layer.
+# consistent with the DeltaProduct authors' figure for $S_5$ in one layer (in their repository),
+# where $n_h = 4$ is the first to track it beyond the training length.
 
 # %% tags=["lesson", "nbval-check-output"]
 def axis_rotation(axis, angle):
@@ -358,13 +359,13 @@ for n in (2, 3, 8, 16):
 check("07.delta_product_by_interleaving", delta_product_by_interleaving)
 
 # %% [markdown] tags=["lesson"]
-# The identity holds to rounding error for any $n_h$, and with any implementation of DeltaNet:
-# below, the interleaved sequence runs through the recurrence `deltanet.delta_rule` and through the
-# chunked form `chunkwise.chunk_delta_rule` of Lesson 09 (the Triton track, K4, passes its kernel
-# the same way). So DeltaProduct inherits every fast implementation of DeltaNet:
+# The identity holds to rounding error for any $n_h$: below, the interleaved sequence runs through
+# the recurrence `deltanet.delta_rule` of Lesson 06. Any other implementation of DeltaNet can be
+# passed as `delta_rule` the same way (Lesson 09's chunked form, the Triton track's kernel in K4),
+# so DeltaProduct inherits every fast implementation of DeltaNet:
 
 # %% tags=["lesson", "nbval-check-output"]
-implementations = {"deltanet.delta_rule": deltanet.delta_rule, "chunkwise.chunk_delta_rule": chunkwise.chunk_delta_rule}
+implementations = {"deltanet.delta_rule": deltanet.delta_rule}
 for n_householder in (1, 2, 3, 4):
     q = torch.randn(2, 40, 2, 8, generator=generator, dtype=torch.float64)
     k = F.normalize(torch.randn(2, 40, n_householder, 2, 8, generator=generator, dtype=torch.float64), dim=-1)

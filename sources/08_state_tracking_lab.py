@@ -12,7 +12,7 @@
 # > (Theorem 3); a reset is a product of generalized Householders with β = 1 (A = 0) plus the input
 # > B = e_q (Theorem 4's building block); two layers of single reflections add modulo any m
 # > (Theorem 6). Trained at course scale, one DeltaNet layer with β ∈ [0, 2] learned parity on each
-# > of its 3 seeds and with β ∈ [0, 1] on none; one DeltaProduct layer learned S₃ with two reflections
+# > of its 3 seeds (tested on lengths 41–256) and with β ∈ [0, 1] on none; one DeltaProduct layer learned S₃ with two reflections
 # > per token and negative eigenvalues, and not with one reflection or with eigenvalues in [0, 1]
 # > (one seed each at `SIZE="small"`).*
 #
@@ -141,7 +141,8 @@ generator = torch.Generator().manual_seed(SEED)
 # as permutations of its states is one (its transition monoid is a group), and $S_5$ is the standard
 # hard case: its word problem is NC¹-complete, so no model whose computation lies in TC⁰ — a
 # log-precision Transformer, or a diagonal SSM such as Mamba — can solve it at every length unless
-# TC⁰ = NC¹ (Merrill et al. 2024). Non-diagonal LRNNs are not bound by this: Theorem 3 below solves
+# TC⁰ = NC¹ (Merrill et al. 2024). LRNNs whose transitions are products of reflections are not bound
+# by this: Theorem 3 below solves
 # $S_5$ with one layer of products of reflections.
 #
 # In `groups`, an element is a permutation $\sigma$ of $n$ points, written as the list
@@ -185,7 +186,7 @@ for t, (letter, product) in enumerate(zip(batch.tokens[0].tolist(), batch.target
 #
 # The Unlocking paper leaves open whether DeltaNet $[-1, 1]$ with several layers solves the word
 # problem of $S_n$ for $n \ge 3$. A later paper answers part of it: the DeltaProduct paper (Siems et
-# al. 2025, arXiv 2502.10297; the abstract of its versions 2 and 4) proves that DeltaNet *"can solve
+# al. 2025, arXiv 2502.10297; the abstract of its versions 2 and 4) states that DeltaNet *"can solve
 # dihedral group word problems in just two layers"*. $S_3$ is the dihedral group $D_3$, the six symmetries of a
 # triangle (three rotations, three reflections), so the two-layer DeltaNet row has a construction for
 # $S_3$. The abstract does not name the range of β, but it must be $[0, 2]$: reading one swap over and
@@ -305,8 +306,8 @@ for name in ("S3", "S5", "A4_x_Z5"):
 # ### 3.2 · Theorem 6: adding mod m with single reflections, in two layers
 #
 # One reflection per token cannot rotate — but two consecutive reflections compose to a rotation
-# (Lesson 05: $H(\alpha) H(\gamma) = R(\alpha - \gamma)$, where $H(\theta)$ reflects across the line
-# at angle $\theta/2$). Theorem 6 lets layer 1 tell odd positions from even ones ($A \equiv -1$, a
+# (Lesson 05 composed two reflections into a rotation; in the paper's App. D notation, used here,
+# $H(\theta)$ reflects across the line at angle $\theta/2$ and $H(\alpha) H(\gamma) = R(\alpha - \gamma)$). Theorem 6 lets layer 1 tell odd positions from even ones ($A \equiv -1$, a
 # counter mod 2) and gives layer 2 the reflection angle
 # $\theta(i, \text{odd}) = (1 - 2i)\pi/m$ or $\theta(i, \text{even}) = (1 + 2i)\pi/m$ for digit $i$. Each
 # pair of steps is then a rotation by $2\pi (x_{t-1} + x_t)/m$: the state sits at angle
@@ -483,10 +484,11 @@ plt.show()
 # seeds and extrapolated from lengths 3–40 to 256, while each DeltaNet $[0, 1]$ seed scored, at every
 # test length, exactly what answering one class scores — the class balance of the test sets, the
 # majority row or its mirror image — so its agreement with the paper's small $[0, 1]$ numbers says
-# only that neither learned the task. The diagonal pair, one seed each, repeats Figure 1. That the $[0, 1]$ runs fail is
+# only that neither learned the task. The diagonal pair, one seed each, is consistent with Figure 1. That the $[0, 1]$ runs fail is
 # what Theorem 1 predicts beyond some length; that they fail already at the training lengths (the
-# last lines above) is a fact about this training, not the theorem: in the authors' runs (their
-# per-length plots, Lesson 06) the $[0, 1]$ DeltaNet fits lengths up to 40 and collapses beyond.
+# last lines above) is a fact about this training, not the theorem: in the authors' selected run (the
+# per-length plot in their repository, Lesson 06) the $[0, 1]$ DeltaNet scores 1.00 at length 20 and
+# 0.86 at 40, and collapses beyond.
 
 # %% [markdown] tags=["lesson"]
 # Modular arithmetic (the other two columns of Table 3) is a GPU job: at course scale on a CPU,
@@ -494,7 +496,7 @@ plt.show()
 # 200 steps: scaled accuracy between −0.050 and 0.053 at every test length 41–255 with either range,
 # 0.038 and 0.126 on the training lengths), which says nothing about the ranges. The paper's
 # Table 3 (best of 3 seeds): without brackets DeltaNet $[-1,1]$ 0.971, DeltaNet $[0,1]$ 0.314, Mamba
-# 0.241 at most, sLSTM 0.787; with brackets every model 0.260 or less.
+# 0.241 at most, sLSTM 0.787; with brackets every model of the paper's own runs 0.260 or less.
 
 # %% tags=["lesson"]
 for name in ("arithmetic", "arithmetic_brackets"):
@@ -574,7 +576,7 @@ plt.show()
 # ### 5.4 · Z₅ cycle navigation: a prediction the paper did not test
 #
 # Theorem 2 says a real diagonal model, even with $[-1, 1]$, cannot count mod 5 at every length, while
-# two reflections per token can (Lesson 05). The paper did not run this task. Lesson 07 trained it
+# two reflections per token can (a rotation, Lesson 05; Theorem 3's construction). The paper did not run this task. Lesson 07 trained it
 # at course scale on lengths 3–16, one seed: the diagonal model scored 0.561 at length 16 and less
 # beyond, and DeltaProduct $n_h = 2$ scored 1.000 to length 128, then 0.990 at 256 and 0.438 at
 # 1 024, because its learned rotation shrinks the state by a factor 0.99756 per $\pm 1$ move (about
