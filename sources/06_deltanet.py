@@ -45,8 +45,8 @@
 #   seed 0 always "odd", seeds 1 and 2 always "even"): its scores, e.g. `-0.047, 0.172, -0.055, -0.117`,
 #   are the class balance of the four test sets, plus or minus the majority row. Its mean, ±0.012, next
 #   to the paper's 0.017 is no agreement: it is what a model that reads nothing scores here. At 200 steps
-#   the [0,1] model does not fit the training lengths either (`0.055`, `-0.039`); the authors' runs fit
-#   them and fail beyond 40.
+#   the [0,1] model does not fit the training lengths either (`0.055`, `-0.039`); the authors' selected
+#   run (their per-length plot) scores 1.00 at length 20 and 0.86 at 40, and fails beyond.
 # - Why three seeds and four heads: with one head of width 16 (400 steps, the earlier version of this
 #   lesson) only seed 0 of seeds 0–2 learned with β ∈ [0, 2]; seeds 1 and 2 answered one class. The
 #   paper's 1.000 is the best of 3 seeds, its median 0.999 (Tables 3, 5), with its own, larger settings.
@@ -387,7 +387,7 @@ for result in (r for r in results if r.config.seed == SEEDS[0]):
 #   solve it at every tested length from models that answer one class (the PASS lines say on how many
 #   of three seeds); the paper's Tables 3 and 5 report the same split in their scores (1.000 against
 #   0.017 best) without saying what the [0,1] models answer; in 200 steps the $[0,1]$ model does
-#   not fit the training lengths either, where the authors' runs do.
+#   not fit the training lengths either, where the authors' selected run scores 1.00 at length 20.
 #
 # **Next:** Lesson 07 multiplies several of these matrices per token — DeltaProduct — and reaches
 # rotations, permutations and the symmetric groups.
