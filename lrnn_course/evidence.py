@@ -141,13 +141,13 @@ def evidence_table(results: Sequence[TrainResult], reference: Mapping[str, str] 
     majority class (the best constant answer) and chance. ``reference`` maps a label to a paper's
     number; each such number gets a note under the table that says what agreeing with it means.
     """
-    if not results:
-        raise ValueError("evidence_table needs at least one TrainResult")
-    lengths = sorted({length for result in results for length in result.final.scores})
+    lengths = train.tested_lengths(results, "evidence_table")
     metric = results[0].config.metric
     baseline: dict[int, Baseline] = {}
     for result in results:
-        baseline |= {length: found for length, found in baselines(result.config).items() if length not in baseline}
+        # The test sets depend on the task and the length, not on the seed: draw them again only for new lengths.
+        if not baseline.keys() >= result.final.scores.keys():
+            baseline |= {length: found for length, found in baselines(result.config).items() if length not in baseline}
     header = ["model", "seeds", *(f"L={length}" for length in lengths), "mean", f"seeds >= {SOLVED} everywhere", "constant answer"]
     rows, notes = [], []
     for label, runs in train.by_label(results).items():
@@ -170,7 +170,5 @@ def evidence_table(results: Sequence[TrainResult], reference: Mapping[str, str] 
     rows.append(["chance", "–", *("0" for _ in lengths), "0", "–", "–"] + extra)
     if reference is not None:
         header.append("paper")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    intro = (f"{metric} per test length, median [min, max] over seeds; the last two rows score without reading the input.")
-    return "\n".join([intro, "", *lines, *([""] + notes if notes else [])])
+    intro = f"{metric} per test length, median [min, max] over seeds; the last two rows score without reading the input."
+    return "\n".join([intro, "", train.markdown_table(header, rows), *([""] + notes if notes else [])])

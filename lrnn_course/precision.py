@@ -326,8 +326,10 @@ def real_spectrum_matrices(count: int, low: float, high: float, dtype: str | tor
     eigenvalues = torch.linalg.eigvals(matrices.double())
     real = eigenvalues.imag.abs().amax(dim=1) == 0
     inside = ((eigenvalues.real >= low) & (eigenvalues.real <= high)).all(dim=1)
-    coupled = (matrices[:, 0, 1] != 0) & (matrices[:, 1, 0] != 0)
-    return matrices[real & inside & (coupled if not triangular else True)]
+    kept = real & inside
+    if not triangular:
+        kept &= (matrices[:, 0, 1] != 0) & (matrices[:, 1, 0] != 0)
+    return matrices[kept]
 
 
 def parity_machine(bits: torch.Tensor) -> torch.Tensor:

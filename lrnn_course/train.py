@@ -490,7 +490,7 @@ def by_label(results: Sequence[TrainResult]) -> dict[str, list[TrainResult]]:
     return grouped
 
 
-def _tested_lengths(results: Sequence[TrainResult], table: str) -> list[int]:
+def tested_lengths(results: Sequence[TrainResult], table: str) -> list[int]:
     """Every test length any of ``results`` was scored at, in order (``table`` names the caller for the error)."""
     if not results:
         raise ValueError(f"{table} needs at least one TrainResult")
@@ -502,12 +502,17 @@ def results_table(results: Sequence[TrainResult]) -> str:
 
     The runs one by one; ``evidence.evidence_table`` puts them beside their baselines and a paper's numbers.
     """
-    lengths = _tested_lengths(results, "results_table")
+    lengths = tested_lengths(results, "results_table")
     header = ["model", "seed", "steps", "seconds", "device", "score, train lengths", *(f"L={length}" for length in lengths), "mean"]
     rows = []
     for result in results:
         final = result.final
         row = [result.config.label, str(result.config.seed), str(final.step), f"{final.seconds:.1f}", result.device, f"{final.train_score:.3f}"]
         rows.append(row + [f"{final.scores[length]:.3f}" if length in final.scores else "–" for length in lengths] + [f"{final.mean():.3f}"])
+    return markdown_table(header, rows)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """``header`` and ``rows`` (cells already formatted) as the lines of a Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
