@@ -31,9 +31,15 @@ $(STAMP): pyproject.toml
 lab: setup
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/lessons
 
+# First the linter and formatter (ruff) and the package's import layers (lint-imports, see
+# [tool.importlinter] in pyproject.toml), then the tests.
+# The lesson rules they enforce: CONTRIBUTING.md#rule-formatting, CONTRIBUTING.md#rule-layers and,
+# with nbval on lessons/ and kernels/, CONTRIBUTING.md#rule-nbval-outputs.
 # pytest-xdist already runs one process per core: one thread each, or PyTorch's thread pools
 # oversubscribe the cores and small-op training loops (Lesson 04) slow down several-fold.
 test: setup
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) --dist loadscope tests lessons kernels $(NBVAL)
 
 COURSE_OUT ?= build/course

@@ -74,16 +74,36 @@ def scan_rows(shape: tuple[int, int, int], device: str, repeats: int) -> list[di
     moved = 3 * a.numel() * a.element_size()  # read a, b; write h
     source = torch.empty(moved // 4 // 2, device=device)
     copy_ms = timed(lambda: source.clone(), repeats)  # reads and writes the same number of bytes
-    rows = [{"kernel": "diagonal scan", "shape": list(shape), "dtype": "float32", "pass": "copy of the same bytes", "ms": copy_ms}]
-    ours = {"forward": timed(lambda: diagonal_scan(a, b, h0, backend="triton"), repeats),
-            "forward+backward": timed(forward_backward(lambda: diagonal_scan(a, b, h0, backend="triton"), [a, b]), repeats)}
+    rows = [
+        {
+            "kernel": "diagonal scan",
+            "shape": list(shape),
+            "dtype": "float32",
+            "pass": "copy of the same bytes",
+            "ms": copy_ms,
+        }
+    ]
+    ours = {
+        "forward": timed(lambda: diagonal_scan(a, b, h0), repeats),
+        "forward+backward": timed(forward_backward(lambda: diagonal_scan(a, b, h0), [a, b]), repeats),
+    }
     hgrn = fla_function("fla.ops.hgrn.chunk_hgrn")
     positive_log_gates = torch.log(a.detach().abs().clamp(min=1e-3)).requires_grad_(True)  # fla's gates are exp(g) > 0
-    theirs = {"forward": hgrn if isinstance(hgrn, str) else timed(lambda: hgrn(b, positive_log_gates), repeats),
-              "forward+backward": hgrn if isinstance(hgrn, str)
-              else timed(forward_backward(lambda: hgrn(b, positive_log_gates), [b, positive_log_gates]), repeats)}
+    theirs = {
+        "forward": hgrn if isinstance(hgrn, str) else timed(lambda: hgrn(b, positive_log_gates), repeats),
+        "forward+backward": hgrn
+        if isinstance(hgrn, str)
+        else timed(forward_backward(lambda: hgrn(b, positive_log_gates), [b, positive_log_gates]), repeats),
+    }
     for name in ours:
-        row = {"kernel": "diagonal scan", "shape": list(shape), "dtype": "float32", "pass": name, "ms": ours[name], "fla_ms": theirs[name]}
+        row = {
+            "kernel": "diagonal scan",
+            "shape": list(shape),
+            "dtype": "float32",
+            "pass": name,
+            "ms": ours[name],
+            "fla_ms": theirs[name],
+        }
         if isinstance(ours[name], float) and isinstance(copy_ms, float):
             # The least traffic each pass needs: forward reads a, b and writes h; backward reads a, h and
             # dL/dh and writes dL/da and dL/db, so forward+backward moves 8 tensors where forward moves 3.
@@ -110,19 +130,33 @@ def delta_rows(shape: tuple[int, int, int, int], device: str, dtype: torch.dtype
     fla_delta = fla_function("fla.ops.delta_rule.chunk_delta_rule")
     fla_gated = fla_function("fla.ops.gated_delta_rule.chunk_gated_delta_rule")
     variants = {
-        "delta rule": (lambda: chunk_delta_rule(q, k, v, beta, backend="triton"), [q, k, v, beta],
-                       fla_delta if isinstance(fla_delta, str) else (lambda: fla_delta(q, k, v, beta)), [q, k, v, beta]),
-        "gated delta rule": (lambda: chunk_delta_rule(q, k, v, beta, alpha, backend="triton"), [q, k, v, beta, alpha],
-                             fla_gated if isinstance(fla_gated, str) else (lambda: fla_gated(q, k, v, torch.log(alpha), beta)),
-                             [q, k, v, beta, alpha]),
+        "delta rule": (
+            lambda: chunk_delta_rule(q, k, v, beta),
+            [q, k, v, beta],
+            fla_delta if isinstance(fla_delta, str) else (lambda: fla_delta(q, k, v, beta)),
+            [q, k, v, beta],
+        ),
+        "gated delta rule": (
+            lambda: chunk_delta_rule(q, k, v, beta, alpha),
+            [q, k, v, beta, alpha],
+            fla_gated if isinstance(fla_gated, str) else (lambda: fla_gated(q, k, v, torch.log(alpha), beta)),
+            [q, k, v, beta, alpha],
+        ),
     }
     pq, pk, pv, pbeta, palpha = delta_inputs(shape, device, dtype, n_householder=2)
     fla_product = fla_function("fla.ops.gated_delta_product.chunk_gated_delta_product")
     variants["DeltaProduct n_h=2"] = (
-        lambda: chunk_delta_product(pq, pk, pv, pbeta, backend="triton"), [pq, pk, pv, pbeta],
-        fla_product if isinstance(fla_product, str) else (lambda: fla_product(
-            pq, pk.flatten(1, 2), pv.flatten(1, 2), torch.zeros_like(palpha), pbeta.flatten(1, 2), num_householder=2)),
-        [pq, pk, pv, pbeta])
+        lambda: chunk_delta_product(pq, pk, pv, pbeta),
+        [pq, pk, pv, pbeta],
+        fla_product
+        if isinstance(fla_product, str)
+        else (
+            lambda: fla_product(
+                pq, pk.flatten(1, 2), pv.flatten(1, 2), torch.zeros_like(palpha), pbeta.flatten(1, 2), num_householder=2
+            )
+        ),
+        [pq, pk, pv, pbeta],
+    )
     for name, (ours, our_leaves, theirs, their_leaves) in variants.items():
         for pass_name in ("forward", "forward+backward"):
             mine = timed(ours if pass_name == "forward" else forward_backward(ours, our_leaves), repeats)
@@ -130,12 +164,22 @@ def delta_rows(shape: tuple[int, int, int, int], device: str, dtype: torch.dtype
                 fla_ms = theirs
             else:
                 fla_ms = timed(theirs if pass_name == "forward" else forward_backward(theirs, their_leaves), repeats)
-            rows.append({"kernel": name, "shape": list(shape), "dtype": str(dtype).removeprefix("torch."),
-                         "pass": pass_name, "ms": mine, "fla_ms": fla_ms})
+            rows.append(
+                {
+                    "kernel": name,
+                    "shape": list(shape),
+                    "dtype": str(dtype).removeprefix("torch."),
+                    "pass": pass_name,
+                    "ms": mine,
+                    "fla_ms": fla_ms,
+                }
+            )
     return rows
 
 
-def launch_sweep_rows(shapes: list[tuple[int, int, int, int]], device: str, dtype: torch.dtype, repeats: int) -> list[dict]:
+def launch_sweep_rows(
+    shapes: list[tuple[int, int, int, int]], device: str, dtype: torch.dtype, repeats: int
+) -> list[dict]:
     """Our delta rule, forward+backward, at each value block and warp count of ``SWEEP``, the default first.
 
     Each row also gives the largest difference of its outputs from the default's, so a launch that
@@ -150,22 +194,37 @@ def launch_sweep_rows(shapes: list[tuple[int, int, int, int]], device: str, dtyp
             delta.MAX_BLOCK_V, delta.NUM_WARPS = block_v, num_warps
             try:
                 with torch.no_grad():
-                    outputs = chunk_delta_rule(q, k, v, beta, backend="triton")[0].float()
+                    outputs = chunk_delta_rule(q, k, v, beta)[0].float()
                 expected = outputs if expected is None else expected
-                ms = timed(forward_backward(lambda: chunk_delta_rule(q, k, v, beta, backend="triton"), [q, k, v, beta]), repeats)
+                ms = timed(
+                    forward_backward(lambda: chunk_delta_rule(q, k, v, beta), [q, k, v, beta]),
+                    repeats,
+                )
                 difference = float((outputs - expected).abs().max())
             except Exception as error:  # noqa: BLE001 - a launch that does not compile is a result to record
                 ms, difference = f"failed ({type(error).__name__}: {str(error).splitlines()[0][:120]})", None
             finally:
                 delta.MAX_BLOCK_V, delta.NUM_WARPS = default
-            rows.append({"kernel": "delta rule", "shape": list(shape), "dtype": str(dtype).removeprefix("torch."),
-                         "pass": "forward+backward", "block_v": block_v, "num_warps": num_warps, "ms": ms,
-                         "max_difference_from_default": difference})
+            rows.append(
+                {
+                    "kernel": "delta rule",
+                    "shape": list(shape),
+                    "dtype": str(dtype).removeprefix("torch."),
+                    "pass": "forward+backward",
+                    "block_v": block_v,
+                    "num_warps": num_warps,
+                    "ms": ms,
+                    "max_difference_from_default": difference,
+                }
+            )
     return rows
 
 
 def sweep_table(rows: list[dict]) -> str:
-    lines = ["| shape | value block | warps | forward+backward (ms) | / default | max difference from default |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| shape | value block | warps | forward+backward (ms) | / default | max difference from default |",
+        "|---|---|---|---|---|---|",
+    ]
     defaults = {}
     for row in rows:
         shape = "×".join(map(str, row["shape"]))
@@ -173,19 +232,32 @@ def sweep_table(rows: list[dict]) -> str:
         mine, default = row["ms"], defaults[shape]
         ratio = f"{mine / default:.2f}" if isinstance(mine, float) and isinstance(default, float) else "–"
         difference = "–" if row["max_difference_from_default"] is None else f"{row['max_difference_from_default']:.1e}"
-        lines.append(f"| {shape} | {row['block_v']} | {row['num_warps']} | {mine if isinstance(mine, str) else f'{mine:.3f}'} | {ratio} | {difference} |")
+        lines.append(
+            f"| {shape} | {row['block_v']} | {row['num_warps']} | {mine if isinstance(mine, str) else f'{mine:.3f}'} | "
+            f"{ratio} | {difference} |"
+        )
     return "\n".join(lines)
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| kernel | shape | dtype | pass | ours (ms) | fla (ms) | ours / fla | of copy bandwidth |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| kernel | shape | dtype | pass | ours (ms) | fla (ms) | ours / fla | of copy bandwidth |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         mine, theirs = row["ms"], row.get("fla_ms", "–")
         ratio = f"{mine / theirs:.2f}" if isinstance(mine, float) and isinstance(theirs, float) else "–"
         bandwidth = f"{row['bandwidth_fraction']:.0%}" if "bandwidth_fraction" in row else "–"
-        cells = [row["kernel"], "×".join(map(str, row["shape"])), row["dtype"], row["pass"],
-                 f"{mine:.3f}" if isinstance(mine, float) else mine, f"{theirs:.3f}" if isinstance(theirs, float) else theirs,
-                 ratio, bandwidth]
+        cells = [
+            row["kernel"],
+            "×".join(map(str, row["shape"])),
+            row["dtype"],
+            row["pass"],
+            f"{mine:.3f}" if isinstance(mine, float) else mine,
+            f"{theirs:.3f}" if isinstance(theirs, float) else theirs,
+            ratio,
+            bandwidth,
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -195,11 +267,17 @@ def main() -> int:
     parser.add_argument("--out", default=str(RESULTS / "h100.json"))
     parser.add_argument("--smoke", action="store_true", help="tiny shapes wherever Triton runs, to test the script")
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--launch-sweep", action="store_true",
-                        help="also time the delta rule at value blocks of 32 and 64 with 4 and 8 warps")
+    parser.add_argument(
+        "--launch-sweep",
+        action="store_true",
+        help="also time the delta rule at value blocks of 32 and 64 with 4 and 8 warps",
+    )
     args = parser.parse_args()
     if triton_mode() != "compiled" and not args.smoke:
-        print(f"bench_kernels needs a CUDA GPU with compiled Triton (here: {triton_mode()}); use --smoke to test the script")
+        print(
+            f"bench_kernels needs a CUDA GPU with compiled Triton (here: {triton_mode()}); use --smoke to test the "
+            "script"
+        )
         return 2
     device = "cuda" if triton_mode() == "compiled" else "cpu"
     shapes, dtype = (SMOKE, torch.float32) if args.smoke else (FULL, torch.bfloat16)
@@ -208,8 +286,13 @@ def main() -> int:
         rows += delta_rows(shape, device, dtype, args.repeats)
     record = {
         "device": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or "cpu",
-        "torch": torch.__version__, "triton": triton.__version__, "fla": fla_function("fla.__version__"),
-        "lrnn_course": lrnn_course.__version__, "mode": triton_mode(), "repeats": args.repeats, "rows": rows,
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+        "fla": fla_function("fla.__version__"),
+        "lrnn_course": lrnn_course.__version__,
+        "mode": triton_mode(),
+        "repeats": args.repeats,
+        "rows": rows,
     }
     if args.launch_sweep:
         record["launch_sweep"] = launch_sweep_rows(shapes["delta"], device, dtype, args.repeats)

@@ -23,7 +23,6 @@ import torch
 
 from lrnn_course import evidence, experiments, train
 
-
 RESULTS = experiments.COMMITTED.parent
 
 
@@ -35,10 +34,13 @@ def plural(count: int, noun: str) -> str:
 def settings_line(config: train.TrainConfig, device: str, gpu: str | None) -> str:
     """The model, training and machine settings of a table, in words (model options as ``key=value``)."""
     options = "".join(f", {key}={value}" for key, value in config.model_options.items())
-    return (f"{config.model}, d_model {config.d_model}, {plural(config.n_layers, 'layer')}{options}, "
-            f"batch {config.batch_size}, lr {config.lr}, warm-up {config.warmup_steps}, {config.steps} steps, "
-            f"train lengths {config.train_lengths[0]}-{config.train_lengths[1]}; device {device}{f' ({gpu})' if gpu else ''}, "
-            f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {plural(torch.get_num_threads(), 'thread')}.")
+    return (
+        f"{config.model}, d_model {config.d_model}, {plural(config.n_layers, 'layer')}{options}, "
+        f"batch {config.batch_size}, lr {config.lr}, warm-up {config.warmup_steps}, {config.steps} steps, "
+        f"train lengths {config.train_lengths[0]}-{config.train_lengths[1]}; "
+        f"device {device}{f' ({gpu})' if gpu else ''}, torch {torch.__version__}, "
+        f"{platform.processor() or platform.machine()}, {plural(torch.get_num_threads(), 'thread')}."
+    )
 
 
 def write(name: str, size: str, results: list[train.TrainResult], planned: int, command: str) -> None:
@@ -46,10 +48,15 @@ def write(name: str, size: str, results: list[train.TrainResult], planned: int, 
     device = results[0].device
     gpu = torch.cuda.get_device_name() if device == "cuda" and torch.cuda.is_available() else None
     so_far = "" if len(results) == planned else f" {len(results)} of {planned} runs so far."
-    header = (f"# Parity, preset {name!r} at size {size!r}\n\n{settings_line(results[0].config, device, gpu)}"
-              f"{so_far}\n\n`{command}`\n\n")
-    table = (f"Per model over its seeds:\n\n{evidence.evidence_table(results, reference=train.PAPER[name])}\n\nEvery run:\n\n"
-             f"{train.results_table(results)}")
+    header = (
+        f"# Parity, preset {name!r} at size {size!r}\n\n{settings_line(results[0].config, device, gpu)}"
+        f"{so_far}\n\n`{command}`\n\n"
+    )
+    table = (
+        "Per model over its seeds:\n\n"
+        f"{evidence.evidence_table(results, reference=train.PAPER[name])}\n\nEvery run:\n\n"
+        f"{train.results_table(results)}"
+    )
     (RESULTS / f"parity-{name}-{size}-{device}.md").write_text(header + table + "\n")
     record = {"preset": name, "size": size, **experiments.runs_record(results, planned, command)}
     experiments.preset_record(name, size).write_text(json.dumps(record, indent=1) + "\n")
@@ -66,7 +73,9 @@ def main() -> None:
     args = parser.parse_args()
     command = "python benchmarks/parity_table.py " + " ".join(sys.argv[1:])
     for name in args.presets:
-        configs = train.variants(train.preset(name, args.size, device=args.device), negative=[False, True], seed=list(range(args.seeds)))
+        configs = train.variants(
+            train.preset(name, args.size, device=args.device), negative=[False, True], seed=list(range(args.seeds))
+        )
 
         def rewrite(done: list[train.TrainResult], name: str = name, planned: int = len(configs)) -> None:
             write(name, args.size, done, planned, command)
@@ -75,7 +84,10 @@ def main() -> None:
         results = experiments.train_or_read_back(configs, record, jobs=args.jobs, after_each=rewrite)
         print(evidence.evidence_table(results, reference=train.PAPER[name]))
         trained = sum(result.model is not None for result in results)
-        print(f"{trained} run(s) trained, {len(results) - trained} read back from {experiments.preset_record(name, args.size)}")
+        print(
+            f"{trained} run(s) trained, {len(results) - trained} read back from "
+            f"{experiments.preset_record(name, args.size)}"
+        )
 
 
 if __name__ == "__main__":

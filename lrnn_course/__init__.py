@@ -2,26 +2,33 @@
 
 The package is the single source of truth of the course: every exercise's solution is a function
 here, the lessons import it, and ``check()`` grades a learner's version of it.
+
+``import lrnn_course`` imports PyTorch, ``device`` and ``doctor`` (whose module imports only the
+standard library until it runs): ``check`` and ``__version__`` load their modules when first used
+(PEP 562), so importing the package brings in neither the checker nor Triton, and sets no
+environment variable.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-from .check import check
+# Imported here, not on first use: ``lrnn_course.device`` and ``lrnn_course.doctor`` are also the
+# names of their modules, and whichever module imports one first would otherwise leave the module,
+# not the function, under that name here.
 from .device import device
-
-try:
-    __version__ = version("lrnn-course")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
-
-
-def doctor() -> int:
-    """Print the environment report and return the exit status (0 when every lesson can run)."""
-    from .doctor import doctor as run_doctor
-
-    return run_doctor()
-
+from .doctor import doctor
 
 __all__ = ["__version__", "check", "device", "doctor"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "check":
+        from .grade import check
+
+        return check
+    if name == "__version__":
+        from .version import __version__
+
+        return __version__
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

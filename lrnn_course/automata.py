@@ -41,7 +41,9 @@ from .householder import generalized_householder, permutation_reflections, produ
 from .validate import require_finite, require_float_dtype, require_positive_int, require_tensor
 
 
-def linear_rnn(transitions: torch.Tensor, inputs: torch.Tensor, initial_state: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+def linear_rnn(
+    transitions: torch.Tensor, inputs: torch.Tensor, initial_state: torch.Tensor, words: torch.Tensor
+) -> torch.Tensor:
     """H_t = A(x_t) H_{t-1} + B(x_t) for every word: the states (N, T, n), in the dtype of ``transitions``.
 
     Args:
@@ -55,17 +57,20 @@ def linear_rnn(transitions: torch.Tensor, inputs: torch.Tensor, initial_state: t
     require_tensor(initial_state, "initial_state", 1, "(n,)")
     letters, n = transitions.shape[0], transitions.shape[1]
     if transitions.shape != (letters, n, n) or inputs.shape != (letters, n) or initial_state.shape != (n,):
-        raise ValueError(f"need transitions (|Σ|, n, n), inputs (|Σ|, n), initial_state (n,); got {tuple(transitions.shape)}, "
-                         f"{tuple(inputs.shape)}, {tuple(initial_state.shape)}")
+        raise ValueError(
+            f"need transitions (|Σ|, n, n), inputs (|Σ|, n), initial_state (n,); got {tuple(transitions.shape)}, "
+            f"{tuple(inputs.shape)}, {tuple(initial_state.shape)}"
+        )
     for x, name in ((transitions, "transitions"), (inputs, "inputs"), (initial_state, "initial_state")):
         require_finite(x, name)
     require_words(words, letters)
     inputs, state = inputs.to(transitions.dtype), initial_state.to(transitions.dtype).expand(words.shape[0], n)
-    states = torch.empty(*words.shape, n, dtype=transitions.dtype)
-    for t in range(words.shape[1]):
-        state = (transitions[words[:, t]] @ state[..., None])[..., 0] + inputs[words[:, t]]
-        states[:, t] = state
-    return states
+    states = []
+    # collected and stacked: writes into states[:, t] would make a backward pass quadratic in T, as reads do
+    for letters in words.unbind(1):
+        state = (transitions[letters] @ state[..., None])[..., 0] + inputs[letters]
+        states.append(state)
+    return torch.stack(states, dim=1) if states else torch.empty(*words.shape, n, dtype=transitions.dtype)
 
 
 def transition_matrices(permutations: Sequence[Sequence[int]], dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -88,7 +93,9 @@ def transition_matrices(permutations: Sequence[Sequence[int]], dtype: torch.dtyp
         raise ValueError("every permutation must act on the same number of points")
     ### BEGIN SOLUTION
     n = len(checked[0])
-    return torch.stack([product_of_reflections(permutation_reflections(permutation), n) for permutation in checked]).to(dtype)
+    return torch.stack([product_of_reflections(permutation_reflections(permutation), n) for permutation in checked]).to(
+        dtype
+    )
     ### END SOLUTION
 
 
@@ -108,7 +115,9 @@ class GroupAutomaton:
             raise TypeError(f"group must be a Group, got {type(self.group).__name__}")
         require_float_dtype(self.dtype)
         if self.group.degree > 15:
-            raise ValueError(f"{self.group.name} acts on {self.group.degree} points; reading states back supports at most 15")
+            raise ValueError(
+                f"{self.group.name} acts on {self.group.degree} points; reading states back supports at most 15"
+            )
 
     @cached_property
     def transitions(self) -> torch.Tensor:
@@ -132,7 +141,9 @@ class GroupAutomaton:
     def states(self, words: torch.Tensor) -> torch.Tensor:
         """H_t for words of element indices (N, T): (N, T, n)."""
         n = self.group.degree
-        return linear_rnn(self.transitions, torch.zeros(self.group.order, n, dtype=self.dtype), self.initial_state, words)
+        return linear_rnn(
+            self.transitions, torch.zeros(self.group.order, n, dtype=self.dtype), self.initial_state, words
+        )
 
     def read(self, states: torch.Tensor) -> torch.Tensor:
         """The element index y_t of each state (..., n); -1 where no element has that state."""
@@ -184,11 +195,19 @@ class ModularAdder:
     def states(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Both layers' states for digits (N, T) in [0, m): (N, T, 1) and (N, T, 2)."""
         require_words(digits, self.modulus)
-        counter = linear_rnn(-torch.ones(1, 1, 1, dtype=self.dtype), torch.zeros(1, 1, dtype=self.dtype),
-                             torch.ones(1, dtype=self.dtype), torch.zeros_like(digits))
+        counter = linear_rnn(
+            -torch.ones(1, 1, 1, dtype=self.dtype),
+            torch.zeros(1, 1, dtype=self.dtype),
+            torch.ones(1, dtype=self.dtype),
+            torch.zeros_like(digits),
+        )
         letters = digits + self.modulus * (counter[..., 0] < 0).long()
-        rotation = linear_rnn(self.layer_transitions(), torch.zeros(2 * self.modulus, 2, dtype=self.dtype),
-                              torch.tensor([1.0, 0.0], dtype=self.dtype), letters)
+        rotation = linear_rnn(
+            self.layer_transitions(),
+            torch.zeros(2 * self.modulus, 2, dtype=self.dtype),
+            torch.tensor([1.0, 0.0], dtype=self.dtype),
+            letters,
+        )
         return counter, rotation
 
     def __call__(self, digits: torch.Tensor) -> torch.Tensor:

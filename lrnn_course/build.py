@@ -16,11 +16,12 @@ solution notebooks), ``instructor`` (in no notebook: the lesson's talking points
 minutes, read by ``lrnn_course.instructor``); untagged cells go everywhere. A source marks its slide
 boundaries with cell metadata ``slideshow={"slide_type": "slide"}`` (``"skip"`` for set-up cells),
 which the notebooks keep and ``lrnn_course.slides`` turns into a deck. Every notebook opens with a
-generated install cell, so that it runs on Colab or Binder where the package is missing. An exercise cell is replaced by the source of
-the library function that solves it (``lrnn_course.checks.EXERCISES[id].solution``), preceded by
-the imports it needs; in the exercise notebook the region between the function's
-``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers becomes nbgrader's stub, so
-``nbgrader generate_assignment`` on a solution notebook gives back the exercise notebook.
+generated install cell, so that it runs on Colab or Binder where the package is missing. An
+exercise cell is replaced by the source of the library function that solves it
+(``lrnn_course.checks.EXERCISES[id].solution``), preceded by the imports it needs; in the exercise
+notebook the region between the function's ``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers
+becomes nbgrader's stub, so ``nbgrader generate_assignment`` on a solution notebook gives back the
+exercise notebook.
 
 In the lesson, the answer stays out of sight until the learner asks for it: the exercise cell is
 tagged ``solution`` and folded (``FOLDED``: JupyterLab shows only its first line, a comment; every
@@ -33,37 +34,27 @@ from __future__ import annotations
 
 import ast
 import builtins
-import contextlib
 import copy
 import inspect
-import os
-import re
 import sys
 import textwrap
 import types
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from . import runner
+from .notebook_files import DIRECTIVE, shipped_notebooks
 
 if TYPE_CHECKING:  # imported where used: `reveal` and `check` need this module, not the notebook packages
     import nbformat
 
 KINDS = ("lesson", "exercise", "solution")
 SOURCE_TAGS = ("lesson", "practice", "instructor")  # the generator's own tags, dropped from the notebooks
-DIRECTIVE = re.compile(r"^#\|\s*exercise:\s*(?P<id>\S+)\s*$", re.MULTILINE)
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 KERNEL_SPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
-LESSON_CELL_TIMEOUT_S = 300
-# Seen in CI twice: Lesson 05's explorer cell waited 600 s, then 300 s (its whole limit) for a reply
-# the kernel sent within 0.2 s. Likely cause: a widget's first drawing goes through an Output widget,
-# which nbclient mirrors by sending on the kernel's shell channel while it waits on that channel for
-# the reply, and under load the reply's wake-up is missed. A cell tagged `widget` builds one and
-# draws one figure, so a minute is its limit, and the most such a stall costs.
-WIDGET_TAG = "widget"
-WIDGET_CELL_TIMEOUT_S = 60
-INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 # cell metadata a notebook keeps; the rest (jupytext's layout hints) stays in the source
 KEPT_CELL_METADATA = ("slideshow", "jupyter", "editable", "deletable")
 SOLUTION_TAG = "solution"  # a lesson's exercise cell, which holds the reference solution
@@ -89,8 +80,10 @@ def repo_root() -> Path:
     """The checkout this module belongs to (the generator only runs from a source tree)."""
     root = checkout_root()
     if root is None:
-        raise NotACheckout(f"this lrnn_course is installed in {Path(__file__).resolve().parent}, without the course's sources/: "
-                           "generating the notebooks needs a clone of the course repository (then `pip install -e .` in it)")
+        raise NotACheckout(
+            f"this lrnn_course is installed in {Path(__file__).resolve().parent}, without the course's sources/: "
+            "generating the notebooks needs a clone of the course repository (then `pip install -e .` in it)"
+        )
     return root
 
 
@@ -103,8 +96,6 @@ def lesson_notebooks(names: Iterable[str] = ()) -> list[Path]:
     root = checkout_root()
     if root is not None:
         return [target.path for target in targets(root, names) if target.kind == "lesson"]
-    from .workshop import shipped_notebooks
-
     wanted = tuple(names)
     chosen = [path for path in shipped_notebooks("lessons") if not wanted or path.stem.startswith(wanted)]
     if wanted and not chosen:
@@ -135,7 +126,13 @@ def targets(root: Path, names: Iterable[str] = ()) -> list[Target]:
         raise FileNotFoundError(f"no source in {root / 'sources'} starts with {', '.join(wanted)}")
     lesson_folder = {True: "kernels", False: "lessons"}
     return [
-        Target(source, kind, root / (lesson_folder[source.stem.startswith("K")] if kind == "lesson" else kind + "s") / f"{source.stem}.ipynb")
+        Target(
+            source,
+            kind,
+            root
+            / (lesson_folder[source.stem.startswith("K")] if kind == "lesson" else kind + "s")
+            / f"{source.stem}.ipynb",
+        )
         for source in chosen
         for kind in KINDS
     ]
@@ -232,17 +229,21 @@ def exercise_cell_source(cell_source: str, kind: str, already_bound: set[str]) -
 
 def try_first_source(exercise_id: str, practice_notebook: str) -> str:
     """The line a lesson shows before the folded solution of ``exercise_id``."""
-    return (f"**Try it yourself first:** exercise `{exercise_id}` waits in the practice notebook `{practice_notebook}` "
-            f"(`lrnn-course fetch exercises` copies it). The next cell holds the reference solution, folded: "
-            f"click it to unfold it, or print it with `lrnn-course reveal {exercise_id}`.")
+    return (
+        f"**Try it yourself first:** exercise `{exercise_id}` waits in the practice notebook `{practice_notebook}` "
+        f"(`lrnn-course fetch exercises` copies it). The next cell holds the reference solution, folded: "
+        f"click it to unfold it, or print it with `lrnn-course reveal {exercise_id}`."
+    )
 
 
 def install_cell_source() -> str:
     """The first cell of every notebook: install this version of the course where it is missing."""
-    from . import __version__
+    from .version import __version__
 
     if "+unknown" in __version__:
-        raise RuntimeError("lrnn_course has no version (install the checkout with `pip install -e .`) to stamp the notebooks")
+        raise RuntimeError(
+            "lrnn_course has no version (install the checkout with `pip install -e .`) to stamp the notebooks"
+        )
     return f'''# Colab or Binder: install the course where this kernel lacks it; elsewhere, say which version runs.
 # LRNN_COURSE_PIP overrides what is installed (e.g. a git URL or a local wheel).
 import importlib.util
@@ -259,32 +260,33 @@ if importlib.util.find_spec("lrnn_course") is None:
 else:
     import lrnn_course
 
-    mismatch = "" if lrnn_course.__version__ == COURSE_VERSION else f", but this notebook is from {{COURSE_VERSION}}: `lrnn-course fetch` gives matching notebooks"
+    mismatch = ""
+    if lrnn_course.__version__ != COURSE_VERSION:
+        mismatch = f", but this notebook is from {{COURSE_VERSION}}: `lrnn-course fetch` gives matching notebooks"
     print(f"lrnn_course {{lrnn_course.__version__}} is installed{{mismatch}}")'''
 
 
-def notebook_title(notebook: nbformat.NotebookNode) -> str:
-    """A lesson's title: the first level-1 markdown heading of its source or notebook."""
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
-                if line.startswith("# "):
-                    return line[2:].strip()
-    raise ValueError("the notebook has no '# ' title heading")
+def source_cells(source: Path) -> list[nbformat.NotebookNode]:
+    """The cells of a source, split at its ``# %%`` markers as jupytext reads ``py:percent``."""
+    import jupytext
+
+    return jupytext.reads(source.read_text(encoding="utf-8"), fmt="py:percent").cells
 
 
 def render(source: Path, kind: str) -> nbformat.NotebookNode:
     """The notebook of ``kind`` generated from ``source``, not executed."""
-    import jupytext
     import nbformat
 
-    text = jupytext.reads(source.read_text(encoding="utf-8"), fmt="py:percent")
     excluded_tags = {"instructor", "practice" if kind == "lesson" else "lesson"}
     notebook = nbformat.v4.new_notebook()
     notebook.metadata = {
         "kernelspec": dict(KERNEL_SPEC),
         "language_info": {"name": "python"},
-        "lrnn_course": {"source": f"sources/{source.name}", "kind": kind, "generated": "edit the source, then run: lrnn-course build"},
+        "lrnn_course": {
+            "source": f"sources/{source.name}",
+            "kind": kind,
+            "generated": "edit the source, then run: lrnn-course build",
+        },
     }
     install = nbformat.v4.new_code_cell(install_cell_source(), metadata={"slideshow": {"slide_type": "skip"}})
     install.id = f"{kind}-install"
@@ -295,7 +297,7 @@ def render(source: Path, kind: str) -> nbformat.NotebookNode:
         new.id = f"{kind}-{len(notebook.cells):03d}"
         notebook.cells.append(new)
 
-    for cell in text.cells:
+    for cell in source_cells(source):
         tags = list(cell.metadata.get("tags", []))
         if excluded_tags & set(tags):
             continue
@@ -309,8 +311,12 @@ def render(source: Path, kind: str) -> nbformat.NotebookNode:
             if directive:
                 code = exercise_cell_source(code, kind, bound)
                 if kind == "lesson":
-                    append(nbformat.v4.new_markdown_cell(try_first_source(directive.group("id"), f"{source.stem}.ipynb"),
-                                                         metadata={"tags": [TRY_FIRST_TAG]}))
+                    append(
+                        nbformat.v4.new_markdown_cell(
+                            try_first_source(directive.group("id"), f"{source.stem}.ipynb"),
+                            metadata={"tags": [TRY_FIRST_TAG]},
+                        )
+                    )
                     metadata = {**metadata, **copy.deepcopy(FOLDED), "tags": metadata.get("tags", []) + [SOLUTION_TAG]}
             bound |= bound_names(code)
             append(nbformat.v4.new_code_cell(code, metadata=metadata))
@@ -320,42 +326,17 @@ def render(source: Path, kind: str) -> nbformat.NotebookNode:
     return notebook
 
 
-@contextlib.contextmanager
-def kernel_environment() -> Iterator[None]:
-    """Kernels started inside draw their figures into the notebook and show no progress bars.
-
-    A kernel inherits the environment. ``MPLBACKEND=Agg`` (set for headless test runs) would make
-    every ``plt.show()`` draw nothing, so the notebooks would keep no figures. A tqdm bar is live
-    feedback for a learner running a cell; a saved notebook would keep only its first frame
-    ("0/1000"), as if nothing had trained, so ``TQDM_DISABLE`` turns the bars off (``progress.progress_bar``).
-    """
-    settings = {"MPLBACKEND": INLINE_BACKEND, "TQDM_DISABLE": "1"}
-    previous = {name: os.environ.get(name) for name in settings}
-    os.environ.update(settings)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                del os.environ[name]
-            else:
-                os.environ[name] = value
+class LessonFailed(RuntimeError):
+    """A cell of a lesson raised, overran or ended its kernel while the lesson was built."""
 
 
-def cell_timeout(limit_s: float) -> Callable[[nbformat.NotebookNode], float]:
-    """nbclient's ``timeout_func``: ``limit_s`` for a cell, ``WIDGET_CELL_TIMEOUT_S`` for one tagged ``widget``."""
-    return lambda cell: WIDGET_CELL_TIMEOUT_S if WIDGET_TAG in cell.metadata.get("tags", []) else limit_s
-
-
-def execute(notebook: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
-    """Run every cell in a fresh kernel, in ``cwd``, and return the executed copy."""
-    from nbclient import NotebookClient
-
-    executed = copy.deepcopy(notebook)
-    with kernel_environment():
-        NotebookClient(executed, timeout_func=cell_timeout(LESSON_CELL_TIMEOUT_S), kernel_name="python3", record_timing=False,
-                       resources={"metadata": {"path": str(cwd)}}).execute()
-    return executed
+def execute(notebook: nbformat.NotebookNode, cwd: Path) -> runner.Execution:
+    """Run every cell in a fresh kernel, in ``cwd`` (``runner.run_notebook``); raise ``LessonFailed`` if one fails."""
+    execution = runner.run_notebook(notebook, cwd)
+    if execution.stopped:
+        failed = execution.notebook.cells[execution.cells[-1].index] if execution.cells else None
+        raise LessonFailed(execution.stopped + ("\n" + runner.traceback_of(failed) if failed else ""))
+    return execution
 
 
 def write(notebook: nbformat.NotebookNode, path: Path) -> None:
@@ -382,7 +363,10 @@ def drift(target: Target) -> str | None:
         if target.path.read_text(encoding="utf-8") != nbformat.writes(expected) + "\n":
             return f"{target.path} differs from what {target.source.name} generates"
         return None
-    if inputs_of(committed) != inputs_of(expected) or committed.metadata.get("lrnn_course") != expected.metadata["lrnn_course"]:
+    if (
+        inputs_of(committed) != inputs_of(expected)
+        or committed.metadata.get("lrnn_course") != expected.metadata["lrnn_course"]
+    ):
         return f"{target.path} differs from what {target.source.name} generates (cells or metadata)"
     counts = [cell.get("execution_count") for cell in committed.cells if cell.cell_type == "code"]
     if counts != list(range(1, len(counts) + 1)):
@@ -391,7 +375,10 @@ def drift(target: Target) -> str | None:
 
 
 def build(names: Iterable[str] = (), check_only: bool = False, execute_lessons: bool = True) -> list[str]:
-    """Generate (or, with ``check_only``, compare) the notebooks and ``instructor/``; return the problems found or the files written."""
+    """Generate (or, with ``check_only``, compare) the notebooks and ``instructor/``.
+
+    Returns the problems found, or the files written (an executed lesson with its slowest cell).
+    """
     root = repo_root()
     report = []
     for target in targets(root, names):
@@ -401,10 +388,14 @@ def build(names: Iterable[str] = (), check_only: bool = False, execute_lessons: 
                 report.append(problem)
             continue
         notebook = render(target.source, target.kind)
+        written = str(target.path.relative_to(root))
         if target.kind == "lesson" and execute_lessons:
-            notebook = execute(notebook, target.path.parent)
+            execution = execute(notebook, target.path.parent)
+            notebook, slowest = execution.notebook, execution.slowest
+            if slowest is not None:  # what to make cheaper when a lesson gets slow
+                written += f" (slowest: cell {slowest.index}, {slowest.seconds:.1f} s)"
         write(notebook, target.path)
-        report.append(str(target.path.relative_to(root)))
+        report.append(written)
     return report + instructor_material(root, check_only)
 
 

@@ -21,6 +21,8 @@ In matrix form (rows are time steps), with A = strictly-lower(diag(β) (K Kᵀ �
 W = T diag(β g) K and U' = T diag(β) V depend only on the chunk's own inputs, so a kernel computes
 them for every chunk in parallel; only U = U' - W S_0 and the state update pass from chunk to chunk.
 This reference keeps one readable function per chunk (``delta_rule_chunk``) and loops over chunks.
+The functions of one chunk check shapes, dtypes and the (B, H, C) gates' ranges; the large tensors' values
+(finite, unit keys) are checked once per sequence, by ``chunk_delta_rule``.
 
 Glossary (code name -> symbol): ``chunk_size`` C; ``decay`` Γ; ``cumulative_gate`` g;
 ``ut_transform`` T = (I + A)⁻¹; ``w`` W; ``u`` U (the pseudo-values); the rest as in ``deltanet``.
@@ -32,7 +34,14 @@ import torch
 import torch.nn.functional as F
 
 from .deltanet import starting_point, validate_delta_inputs
-from .validate import require_finite, require_in_range, require_like, require_positive_int, require_tensor
+from .validate import (
+    require_finite,
+    require_in_range,
+    require_like,
+    require_positive_int,
+    require_shape,
+    require_tensor,
+)
 
 
 def forward_substitution_inverse(strictly_lower: torch.Tensor) -> torch.Tensor:
@@ -63,8 +72,7 @@ def decay_matrix(alpha: torch.Tensor) -> torch.Tensor:
     """Γ with Γ_{ti} = α_{i+1} ⋯ α_t for t ≥ i (1 on the diagonal, 0 above), from gates (..., C).
 
     Built by a cumulative product down each column, never by dividing cumulative products, so a
-    gate of exactly 0 (a reset) stays exact. Shapes and dtypes are checked here; the gates' values by
-    the callers (``delta_rule_chunk`` checks the range of its (B, H, C) gates), not again here.
+    gate of exactly 0 (a reset) stays exact.
     """
     require_tensor(alpha, "alpha")
     if alpha.dim() == 0:
@@ -85,22 +93,20 @@ def ut_transform(k: torch.Tensor, beta: torch.Tensor, decay: torch.Tensor | None
     require_tensor(beta, "beta")
     if k.dim() < 2 or beta.shape != k.shape[:-1]:
         raise ValueError(f"need k (..., C, D_k) and beta (..., C), got {tuple(k.shape)} and {tuple(beta.shape)}")
-    if decay is not None:
-        require_tensor(decay, "decay")
-        if decay.shape != k.shape[:-1] + k.shape[-2:-1]:
-            raise ValueError(f"decay must have shape (..., C, C) = {tuple(k.shape[:-1] + k.shape[-2:-1])}, got {tuple(decay.shape)}")
     for x, name in ((beta, "beta"), (decay, "decay")):
         if x is not None:
-            require_like(x, name, k, "k")
+            require_like(require_tensor(x, name), name, k, "k")
+    if decay is not None:
+        require_shape(decay, "decay", k.shape[:-1] + k.shape[-2:-1], "(..., C, C)")
     require_in_range(beta, "beta", 0.0, 2.0)
     ### BEGIN SOLUTION
     gram = k @ k.transpose(-1, -2)
     if decay is not None:
         gram = gram * decay
-    unit_lower = torch.tril(beta[..., :, None] * gram, diagonal=-1) + torch.eye(k.shape[-2], dtype=k.dtype, device=k.device)
+    identity = torch.eye(k.shape[-2], dtype=k.dtype, device=k.device)
+    unit_lower = torch.tril(beta[..., :, None] * gram, diagonal=-1) + identity
     # The same forward substitution as forward_substitution_inverse, in one library call.
-    identity = torch.eye(k.shape[-2], dtype=k.dtype, device=k.device).expand_as(unit_lower)
-    return torch.linalg.solve_triangular(unit_lower, identity, upper=False, unitriangular=True)
+    return torch.linalg.solve_triangular(unit_lower, identity.expand_as(unit_lower), upper=False, unitriangular=True)
     ### END SOLUTION
 
 
@@ -123,30 +129,36 @@ def delta_rule_chunk(
     Returns:
         ``(outputs, new_state)``: o for the C steps, (B, H, C, D_v), and S_C, (B, H, D_k, D_v).
 
-    Shapes, dtypes and the gates' ranges (β ∈ [0, 2], α ∈ [0, 1], NaN refused) are checked here, on
-    the (B, H, C) gates only; the finiteness of q, k, v and the state once per sequence by
-    ``chunk_delta_rule``, so that each chunk does not reduce over its large tensors.
+    Shapes, dtypes and the gates' ranges (β ∈ [0, 2], α ∈ [0, 1], NaN refused) are checked here; the values of
+    q, k, v and the state once per sequence by ``chunk_delta_rule``, so that a chunk makes no pass over them.
     """
     require_tensor(state, "state", 4, "(B, H, D_k, D_v)")
     require_tensor(q, "q", 4, "(B, H, C, D_k)")
     batch, heads, key_dim, value_dim = state.shape
     size = q.shape[2]
-    shapes = {"q": (batch, heads, size, key_dim), "k": (batch, heads, size, key_dim), "v": (batch, heads, size, value_dim),
-              "beta": (batch, heads, size), "alpha": (batch, heads, size)}
-    for x, name in ((q, "q"), (k, "k"), (v, "v"), (beta, "beta"), (alpha, "alpha")):
-        if x is not None and (not isinstance(x, torch.Tensor) or x.shape != shapes[name]):
-            found = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"{name} must have shape {shapes[name]} to match q and the state, got {found}")
+    shapes = {
+        "q": (batch, heads, size, key_dim),
+        "k": (batch, heads, size, key_dim),
+        "v": (batch, heads, size, value_dim),
+        "beta": (batch, heads, size),
+        "alpha": (batch, heads, size),
+    }
     for x, name in ((q, "q"), (k, "k"), (v, "v"), (beta, "beta"), (alpha, "alpha")):
         if x is not None:
             require_like(require_tensor(x, name), name, state, "the state")
+            require_shape(x, name, shapes[name], why="to match q and the state")
     require_in_range(beta, "beta", 0.0, 2.0)
     if alpha is not None:
         require_in_range(alpha, "alpha", 0.0, 1.0)
     ### BEGIN SOLUTION
-    gates = torch.ones_like(beta) if alpha is None else alpha
-    decay = decay_matrix(gates)
-    cumulative_gate = torch.cumprod(gates, dim=-1)
+    if alpha is None:  # DeltaNet: Γ is the causal mask and g = 1, so the gated formulas below lose their Γ and g
+        transform = ut_transform(k, beta)
+        w = transform @ (beta[..., None] * k)
+        u = transform @ (beta[..., None] * v) - w @ state
+        outputs = scale * (q @ state + torch.tril(q @ k.transpose(-1, -2)) @ u)
+        return outputs, state + k.transpose(-1, -2) @ u
+    decay = decay_matrix(alpha)
+    cumulative_gate = torch.cumprod(alpha, dim=-1)
     transform = ut_transform(k, beta, decay)
     w = transform @ ((beta * cumulative_gate)[..., None] * k)
     u = transform @ (beta[..., None] * v) - w @ state
@@ -158,14 +170,18 @@ def delta_rule_chunk(
 
 
 def _into_chunks(x: torch.Tensor, chunk_size: int, fill: float) -> torch.Tensor:
-    """(B, T, H, ...) -> (B, H, N, C, ...), padding time with ``fill`` up to a multiple of C."""
+    """(B, T, H, ...) -> (N, B, H, C, ...), padding time with ``fill`` up to a multiple of C.
+
+    Chunks first and contiguous: each chunk is then one block of memory, which the matrix products of
+    ``delta_rule_chunk`` read as it is, where a strided view would be copied by every product.
+    """
     steps = x.shape[1]
     padding = -steps % chunk_size
     if padding:
         pad_widths = [0, 0] * (x.dim() - 2) + [0, padding]
         x = F.pad(x, pad_widths, value=fill)
     x = x.unflatten(1, (-1, chunk_size))  # (B, N, C, H, ...)
-    return x.movedim(3, 1)  # (B, H, N, C, ...)
+    return x.movedim(1, 0).movedim(3, 2).contiguous()  # (N, B, H, C, ...)
 
 
 def chunk_delta_rule(
@@ -193,10 +209,13 @@ def chunk_delta_rule(
     betas = _into_chunks(beta, chunk_size, 0.0)
     gates = _into_chunks(alpha, chunk_size, 1.0) if alpha is not None else None
     outputs = []
-    for n in range(queries.shape[2]):
-        gate = gates[:, :, n] if gates is not None else None
-        chunk_outputs, state = delta_rule_chunk(queries[:, :, n], keys[:, :, n], values[:, :, n], betas[:, :, n], state, gate, scale)
+    # unbind, not x[n], which would make the backward pass quadratic in N (see scan.sequential_scan)
+    gate_chunks = gates.unbind() if gates is not None else [None] * len(queries)
+    for q_c, k_c, v_c, beta_c, alpha_c in zip(
+        queries.unbind(), keys.unbind(), values.unbind(), betas.unbind(), gate_chunks
+    ):
+        chunk_outputs, state = delta_rule_chunk(q_c, k_c, v_c, beta_c, state, alpha_c, scale)
         outputs.append(chunk_outputs)
-    chunked = torch.stack(outputs, dim=2)  # (B, H, N, C, D_v)
-    return chunked.flatten(2, 3)[:, :, :steps].transpose(1, 2), state
+    chunked = torch.stack(outputs, dim=1)  # (B, N, H, C, D_v)
+    return chunked.transpose(2, 3).flatten(1, 2)[:, :steps], state
     ### END SOLUTION

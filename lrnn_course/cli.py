@@ -1,4 +1,5 @@
-"""The ``lrnn-course`` command: ``doctor``, ``fetch``, ``check``, ``progress``, ``reveal``, ``build``, ``slides``, ``run``, ``experiment``.
+"""The ``lrnn-course`` command: ``doctor``, ``fetch``, ``check``, ``progress``, ``reveal``, ``build``, ``new-lesson``,
+``slides``, ``run``, ``experiment``.
 
 Glossary: EXERCISE = an exercise id such as ``01.sequential_scan``; FILE = a Python file that
 defines the exercise's function under the same name as the library's solution.
@@ -13,7 +14,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-
 # where `lrnn-course fetch KIND` puts the notebooks by default: solutions replace the exercises (with --force)
 DEFAULT_FETCH_FOLDER = {"exercises": "lrnn-exercises", "solutions": "lrnn-exercises", "lessons": "lrnn-lessons"}
 
@@ -26,7 +26,7 @@ def run_doctor(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     from .build import solution_function
-    from .check import DEFAULT_TIMEOUT_S, exit_call
+    from .checker import DEFAULT_TIMEOUT_S, exit_call
     from .isolation import run_isolated
     from .workshop import time_limit
 
@@ -38,8 +38,11 @@ def run_check(args: argparse.Namespace) -> int:
     timeout = args.timeout or DEFAULT_TIMEOUT_S
     path = Path(args.file)
     if not path.is_file():
-        print(f"{path} not found{' (it is a folder)' if path.is_dir() else ''}: give the .py file that defines your function",
-              file=sys.stderr)
+        print(
+            f"{path} not found{' (it is a folder)' if path.is_dir() else ''}: give the .py file that defines your "
+            "function",
+            file=sys.stderr,
+        )
         return 2
     if path.suffix != ".py":
         print(f"{path} is not a Python file; save your function in a .py file", file=sys.stderr)
@@ -48,8 +51,10 @@ def run_check(args: argparse.Namespace) -> int:
         with time_limit(timeout):
             namespace = runpy.run_path(str(path), run_name="__lrnn_course_check__")
     except SystemExit as error:  # exit() at the top of the file must not pass for a green check
-        print(f"{path} called {exit_call(error)} while loading; "
-              "define your function and leave the rest to the check", file=sys.stderr)
+        print(
+            f"{path} called {exit_call(error)} while loading; define your function and leave the rest to the check",
+            file=sys.stderr,
+        )
         return 1
     except Exception as error:  # the learner's file itself fails to load (TimeoutError included): report, don't crash
         print(f"{path} could not be loaded: {type(error).__name__}: {error}", file=sys.stderr)
@@ -78,17 +83,25 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_progress(args: argparse.Namespace) -> int:
-    from .check import DEFAULT_TIMEOUT_S
+    from .checker import DEFAULT_TIMEOUT_S
     from .workshop import folder_progress, progress_table
 
     def show(notebook: str, exercise: str, index: int, total: int) -> None:
         # a line per exercise on stderr, so a long check is never silent (and stdout keeps only the table)
         end = "\r" if sys.stderr.isatty() else "\n"
-        print(f"\x1b[2K[{index}/{total}] checking {exercise} ({notebook}) …" if end == "\r" else
-              f"[{index}/{total}] checking {exercise} ({notebook})", end=end, file=sys.stderr, flush=True)
+        print(
+            f"\x1b[2K[{index}/{total}] checking {exercise} ({notebook}) …"
+            if end == "\r"
+            else f"[{index}/{total}] checking {exercise} ({notebook})",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
 
     try:
         progress = folder_progress(Path(args.folder), timeout=args.timeout or DEFAULT_TIMEOUT_S, on_start=show)
+    except ModuleNotFoundError as error:  # the notebooks run in a kernel: nbclient and ipykernel
+        return cannot_start("progress", error)
     except FileNotFoundError as error:
         print(error, file=sys.stderr)
         return 2
@@ -122,7 +135,9 @@ def run_build(args: argparse.Namespace) -> int:
         for problem in report:
             print(problem, file=sys.stderr)
         if report:
-            print("The notebooks are out of date: run `make notebooks` (lrnn-course build) and commit.", file=sys.stderr)
+            print(
+                "The notebooks are out of date: run `make notebooks` (lrnn-course build) and commit.", file=sys.stderr
+            )
         else:
             print("All notebooks match their sources.")
         return 1 if report else 0
@@ -131,11 +146,28 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_new_lesson(args: argparse.Namespace) -> int:
+    from .build import NotACheckout, repo_root
+    from .scaffold import ScaffoldRefused, next_steps, write_lesson
+
+    try:
+        lesson, written = write_lesson(repo_root(), args.number, args.slug, args.title)
+    except (NotACheckout, ScaffoldRefused) as error:
+        print(error, file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    print(next_steps(lesson), end="")
+    return 0
+
+
 def cannot_start(command: str, error: Exception) -> int:
     """Say what ``lrnn-course <command>`` needs (a package, a lesson notebook) instead of a traceback; exit code 2."""
     if isinstance(error, ModuleNotFoundError):
-        print(f"`lrnn-course {command}` needs the package {error.name}, which is not installed: pip install {error.name}",
-              file=sys.stderr)
+        print(
+            f"`lrnn-course {command}` needs the package {error.name}, which is not installed: pip install {error.name}",
+            file=sys.stderr,
+        )
     else:
         print(f"`lrnn-course {command}`: {error}", file=sys.stderr)
     return 2
@@ -155,7 +187,7 @@ def run_slides(args: argparse.Namespace) -> int:
 
 def run_lessons(args: argparse.Namespace) -> int:
     try:
-        import papermill  # noqa: F401 (only `run` needs it; it is not among the package's dependencies)
+        import nbclient  # noqa: F401 (only `run` needs it: the `notebooks` extra, not the package's dependencies)
 
         from .build import lesson_notebooks
         from .course import run_course, summary
@@ -183,8 +215,18 @@ def run_experiment(args: argparse.Namespace) -> int:
 
     changes = {"steps": args.steps} if args.steps is not None else {}
     command = "lrnn-course experiment " + " ".join(args.argv)
-    results = run(args.name, args.size, args.seeds, args.device, Path(args.out), progress=not args.quiet, command=command,
-                  jobs=args.jobs, resume=args.resume, **changes)
+    results = run(
+        args.name,
+        args.size,
+        args.seeds,
+        args.device,
+        Path(args.out),
+        progress=not args.quiet,
+        command=command,
+        jobs=args.jobs,
+        resume=args.resume,
+        **changes,
+    )
     if data_parallel_rank()[0] == 0:
         print(results_table(results))
         print(f"wrote {record_stem(args.out, args.name, args.size)}.json and .png")
@@ -196,24 +238,46 @@ def parser() -> argparse.ArgumentParser:
     commands = main_parser.add_subparsers(dest="command", required=True)
 
     doctor = commands.add_parser("doctor", help="report versions, device and Triton mode; run a smoke kernel")
-    doctor.add_argument("--report", action="store_true",
-                        help="also the machine, JupyterLab's widgets, the exercises and a timed check, fenced to paste before a workshop")
+    doctor.add_argument(
+        "--report",
+        action="store_true",
+        help=(
+            "also the machine, JupyterLab's widgets, the exercises and a timed check, fenced to paste before a workshop"
+        ),
+    )
     doctor.set_defaults(run=run_doctor)
 
-    fetch = commands.add_parser("fetch", help="copy this version's exercise (or solution, or lesson) notebooks into a folder")
-    fetch.add_argument("kind", choices=tuple(DEFAULT_FETCH_FOLDER),
-                       help="exercises to complete, the solved notebooks, or the executed lessons (answers folded)")
-    fetch.add_argument("folder", nargs="?", help="where to put them (default ./lrnn-exercises; for lessons ./lrnn-lessons)")
-    fetch.add_argument("--force", action="store_true", help="replace notebooks that differ from the shipped ones (your edits!)")
+    fetch = commands.add_parser(
+        "fetch", help="copy this version's exercise (or solution, or lesson) notebooks into a folder"
+    )
+    fetch.add_argument(
+        "kind",
+        choices=tuple(DEFAULT_FETCH_FOLDER),
+        help="exercises to complete, the solved notebooks, or the executed lessons (answers folded)",
+    )
+    fetch.add_argument(
+        "folder", nargs="?", help="where to put them (default ./lrnn-exercises; for lessons ./lrnn-lessons)"
+    )
+    fetch.add_argument(
+        "--force", action="store_true", help="replace notebooks that differ from the shipped ones (your edits!)"
+    )
     fetch.set_defaults(run=run_fetch)
 
     progress = commands.add_parser("progress", help="check every exercise in a folder of notebooks; a table per lesson")
-    progress.add_argument("folder", nargs="?", default="lrnn-exercises", help="the folder `fetch` wrote (default ./lrnn-exercises)")
-    progress.add_argument("--timeout", type=float, default=None,
-                          help="seconds each exercise's check (and each notebook's cells) may take (default: check()'s, 60)")
+    progress.add_argument(
+        "folder", nargs="?", default="lrnn-exercises", help="the folder `fetch` wrote (default ./lrnn-exercises)"
+    )
+    progress.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds each exercise's check (and each notebook's cells) may take (default: check()'s, 60)",
+    )
     progress.set_defaults(run=run_progress)
 
-    reveal = commands.add_parser("reveal", help="print the reference solution of an exercise (LRNN_COURSE_NO_REVEAL=1 disables it)")
+    reveal = commands.add_parser(
+        "reveal", help="print the reference solution of an exercise (LRNN_COURSE_NO_REVEAL=1 disables it)"
+    )
     reveal.add_argument("exercise", help="exercise id, e.g. 01.sequential_scan")
     reveal.set_defaults(run=run_reveal)
 
@@ -221,8 +285,12 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("exercise", help="exercise id, e.g. 01.sequential_scan")
     check.add_argument("file", help="a .py file defining the function")
     check.add_argument("--hint", type=int, default=0, help="how many hints to show for the row that names the mistake")
-    check.add_argument("--timeout", type=float, default=None,
-                       help="seconds the check may take before it is stopped (default: check()'s, 60)")
+    check.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds the check may take before it is stopped (default: check()'s, 60)",
+    )
     check.set_defaults(run=run_check)
 
     build = commands.add_parser("build", help="generate lessons/, exercises/ and solutions/ from sources/")
@@ -231,25 +299,40 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--no-execute", action="store_true", help="write lessons without running them")
     build.set_defaults(run=run_build)
 
+    new_lesson = commands.add_parser(
+        "new-lesson", help="write a new numbered lesson that passes the tests at once (see CONTRIBUTING.md)"
+    )
+    new_lesson.add_argument("number", help="two digits, e.g. 10")
+    new_lesson.add_argument("slug", help="a lower-case Python name for its files and module, e.g. gated_sums")
+    new_lesson.add_argument("--title", help="the lesson's title (default: the slug in words)")
+    new_lesson.set_defaults(run=run_new_lesson)
+
     slides = commands.add_parser("slides", help="build a reveal.js deck of every lesson into build/slides/")
     slides.add_argument("names", nargs="*", help="only lessons whose name starts with these (e.g. 01 K1)")
     slides.add_argument("--out", help="folder for the decks (default build/slides)")
-    slides.add_argument("--reveal-prefix", help="where the decks load reveal.js from (default: a CDN); a local copy works offline")
+    slides.add_argument(
+        "--reveal-prefix", help="where the decks load reveal.js from (default: a CDN); a local copy works offline"
+    )
     slides.set_defaults(run=run_slides)
 
-    run = commands.add_parser("run", help="execute the lessons headless (papermill) and write a summary")
+    run = commands.add_parser("run", help="execute the lessons headless (one kernel each) and write a summary")
     run.add_argument("names", nargs="*", help="only lessons whose name starts with these (e.g. 01 K1)")
     run.add_argument("--size", choices=("small", "full"), default="small")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    run.add_argument("--jobs", type=int, default=1,
-                     help="training runs at once, one process each, in the lessons that train several (default 1)")
+    run.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="training runs at once, one process each, in the lessons that train several (default 1)",
+    )
     run.add_argument("--out", help="folder for the executed notebooks and summary.md (default build/course)")
     run.set_defaults(run=run_lessons)
 
     from .experiments import EXPERIMENTS
 
     experiment = commands.add_parser(
-        "experiment", help="train every variant of a Lesson 08 experiment; writes JSON and a plot (torchrun: data parallel)"
+        "experiment",
+        help="train every variant of a Lesson 08 experiment; writes JSON and a plot (torchrun: data parallel)",
     )
     experiment.add_argument("name", choices=sorted(EXPERIMENTS), help="which experiment")
     experiment.add_argument("--size", choices=("small", "full"), default="small")
@@ -258,8 +341,11 @@ def parser() -> argparse.ArgumentParser:
     experiment.add_argument("--steps", type=int, help="override the number of training steps (smoke tests)")
     experiment.add_argument("--out", default="build/experiments", help="folder for NAME-SIZE.json and .png")
     experiment.add_argument("--jobs", type=int, default=1, help="runs trained at once, one process each (default 1)")
-    experiment.add_argument("--resume", action="store_true",
-                            help="keep the runs already in --out whose settings (all but the device) are unchanged; train only the others")
+    experiment.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the runs already in --out whose settings (all but the device) are unchanged; train only the others",
+    )
     experiment.add_argument("--quiet", action="store_true", help="no progress bars")
     experiment.set_defaults(run=run_experiment)
     return main_parser

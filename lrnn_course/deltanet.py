@@ -30,7 +30,17 @@ from __future__ import annotations
 
 import torch
 
-from .validate import require_finite, require_in_range, require_like, require_number, require_same, require_tensor
+from .validate import (
+    require_finite,
+    require_in_range,
+    require_like,
+    require_number,
+    require_same,
+    require_shape,
+    require_steps,
+    require_tensor,
+    require_unit_keys,
+)
 
 BETA_RANGE = {False: 1.0, True: 2.0}
 """The largest β for each eigenvalue range: ``negative=False`` -> β ∈ [0, 1], True -> β ∈ [0, 2]."""
@@ -44,65 +54,52 @@ def validate_delta_inputs(
     alpha: torch.Tensor | None,
     initial_state: torch.Tensor | None,
 ) -> None:
-    """Check the shapes, dtypes, ranges and finiteness shared by every delta-rule implementation."""
+    """Check the shapes, dtypes, ranges and finiteness shared by every delta-rule implementation.
+
+    Keys must have unit length (``require_unit_keys``): the theory (eigenvalue 1 - β along k, ‖A‖ ≤ 1 for β ≤ 2)
+    holds for unit keys only, so the recurrences reject others rather than silently leaving [-1, 1].
+    """
     require_tensor(q, "q", 4, "(B, T, H, D_k)")
     require_tensor(k, "k", 4, "(B, T, H, D_k)")
     require_tensor(v, "v", 4, "(B, T, H, D_v)")
     require_tensor(beta, "beta", 3, "(B, T, H)")
     require_same([q, k], ["q", "k"])
     if v.shape[:3] != q.shape[:3] or beta.shape != q.shape[:3]:
-        raise ValueError(f"q, k (B, T, H, D_k), v (B, T, H, D_v) and beta (B, T, H) disagree: "
-                         f"{tuple(q.shape)}, {tuple(v.shape)}, {tuple(beta.shape)}")
-    if q.shape[1] == 0:
-        raise ValueError("q, k, v and beta must hold at least one time step (T >= 1), got T = 0")
-    tensors, names = [q, k, v, beta], ["q", "k", "v", "beta"]
+        raise ValueError(
+            f"q, k (B, T, H, D_k), v (B, T, H, D_v) and beta (B, T, H) disagree: "
+            f"{tuple(q.shape)}, {tuple(v.shape)}, {tuple(beta.shape)}"
+        )
+    require_steps(q, "q, k, v and beta")
     if alpha is not None:
-        require_tensor(alpha, "alpha", 3, "(B, T, H)")
-        require_same([beta, alpha], ["beta", "alpha"])
-        tensors.append(alpha)
-        names.append("alpha")
+        require_same([beta, require_tensor(alpha, "alpha", 3, "(B, T, H)")], ["beta", "alpha"])
     if initial_state is not None:
-        expected = (q.shape[0], q.shape[2], q.shape[3], v.shape[3])
         require_tensor(initial_state, "initial_state", 4, "(B, H, D_k, D_v)")
-        if initial_state.shape != expected:
-            raise ValueError(f"initial_state must have shape (B, H, D_k, D_v) = {expected}, got {tuple(initial_state.shape)}")
-        tensors.append(initial_state)
-        names.append("initial_state")
-    for x, name in zip(tensors, names):
-        require_like(x, name, q, "q")
-        require_finite(x, name)
+        state_shape = (q.shape[0], q.shape[2], q.shape[3], v.shape[3])
+        require_shape(initial_state, "initial_state", state_shape, "(B, H, D_k, D_v)")
+    named = {"q": q, "k": k, "v": v, "beta": beta, "alpha": alpha, "initial_state": initial_state}
+    for name, x in named.items():
+        if x is not None:
+            require_finite(require_like(x, name, q, "q"), name)
     require_in_range(beta, "beta", 0.0, 2.0)
     if alpha is not None:
         require_in_range(alpha, "alpha", 0.0, 1.0)
     require_unit_keys(k)
 
 
-def require_unit_keys(k: torch.Tensor) -> None:
-    """Raise unless every key has length 1 up to the rounding of its dtype.
-
-    The theory (eigenvalue 1 - β along k, ‖A‖ ≤ 1 for β ≤ 2) holds for unit keys only, so the
-    recurrences reject others rather than silently leaving [-1, 1]; the layers L2-normalise.
-    """
-    require_tensor(k, "k")
-    tolerance = {torch.float64: 1e-9, torch.float32: 1e-5}.get(k.dtype, 1e-2)
-    lengths = k.double().norm(dim=-1)
-    off = (lengths - 1).abs() > tolerance
-    if bool(off.any()):
-        raise ValueError(f"keys must be L2-normalised (‖k‖ = 1, e.g. torch.nn.functional.normalize(k, dim=-1)); "
-                         f"found a key of length {lengths[off].flatten()[0].item():.6g} ({int(off.sum())} such keys)")
-
-
-def starting_point(q: torch.Tensor, value_dim: int, initial_state: torch.Tensor | None, scale: float | None) -> tuple[torch.Tensor, float]:
+def starting_point(
+    q: torch.Tensor, value_dim: int, initial_state: torch.Tensor | None, scale: float | None
+) -> tuple[torch.Tensor, float]:
     """S_0 (zeros of shape (B, H, D_k, D_v) when not given) and the read-out factor (1/√D_k when not given)."""
     if scale is not None:
         require_number(scale, "scale")
     batch, _, heads, key_dim = q.shape
     state = q.new_zeros(batch, heads, key_dim, value_dim) if initial_state is None else initial_state
-    return state, key_dim ** -0.5 if scale is None else float(scale)
+    return state, key_dim**-0.5 if scale is None else float(scale)
 
 
-def delta_rule_step(state: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: torch.Tensor,
-                    alpha: torch.Tensor | None = None) -> torch.Tensor:
+def delta_rule_step(
+    state: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: torch.Tensor, alpha: torch.Tensor | None = None
+) -> torch.Tensor:
     """One step S ← α (I - β k kᵀ) S + β k vᵀ for every batch row and head.
 
     Shapes and dtypes are checked here; values (ranges, finiteness) once per sequence by ``validate_delta_inputs``,
@@ -117,14 +114,16 @@ def delta_rule_step(state: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta:
     """
     require_tensor(state, "state", 4, "(B, H, D_k, D_v)")
     batch, heads, key_dim, value_dim = state.shape
-    expected = {"k": (batch, heads, key_dim), "v": (batch, heads, value_dim), "beta": (batch, heads)}
-    for x, name in ((k, "k"), (v, "v"), (beta, "beta"), (alpha, "alpha")):
-        if x is not None and (not isinstance(x, torch.Tensor) or x.shape != expected.get(name, (batch, heads))):
-            found = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"{name} must have shape {expected.get(name, (batch, heads))} to match the state, got {found}")
+    shapes = {
+        "k": (batch, heads, key_dim),
+        "v": (batch, heads, value_dim),
+        "beta": (batch, heads),
+        "alpha": (batch, heads),
+    }
     for x, name in ((k, "k"), (v, "v"), (beta, "beta"), (alpha, "alpha")):
         if x is not None:
             require_like(require_tensor(x, name), name, state, "the state")
+            require_shape(x, name, shapes[name], why="to match the state")
     ### BEGIN SOLUTION
     if alpha is not None:
         state = alpha[..., None, None] * state
@@ -159,9 +158,11 @@ def delta_rule(
     validate_delta_inputs(q, k, v, beta, alpha, initial_state)
     state, scale = starting_point(q, v.shape[-1], initial_state, scale)
     outputs = []
-    for t in range(q.shape[1]):
-        state = delta_rule_step(state, k[:, t], v[:, t], beta[:, t], None if alpha is None else alpha[:, t])
-        outputs.append(scale * torch.einsum("bhkv,bhk->bhv", state, q[:, t]))
+    # unbind, not x[:, t], which would make the backward pass quadratic in T (see scan.sequential_scan)
+    gates = alpha.unbind(1) if alpha is not None else [None] * q.shape[1]
+    for q_t, k_t, v_t, beta_t, alpha_t in zip(q.unbind(1), k.unbind(1), v.unbind(1), beta.unbind(1), gates):
+        state = delta_rule_step(state, k_t, v_t, beta_t, alpha_t)
+        outputs.append(scale * torch.einsum("bhkv,bhk->bhv", state, q_t))
     return torch.stack(outputs, dim=1), state
 
 
@@ -182,11 +183,11 @@ def dense_delta_rule(
     state, scale = starting_point(q, v.shape[-1], initial_state, scale)
     identity = torch.eye(q.shape[-1], dtype=q.dtype, device=q.device)
     outputs = []
-    for t in range(q.shape[1]):
-        key, b = k[:, t], beta[:, t]
+    gates = alpha.unbind(1) if alpha is not None else [None] * q.shape[1]
+    for query, key, value, b, gate in zip(q.unbind(1), k.unbind(1), v.unbind(1), beta.unbind(1), gates):
         transition = identity - b[..., None, None] * key[..., :, None] * key[..., None, :]
-        if alpha is not None:
-            transition = alpha[:, t][..., None, None] * transition
-        state = transition @ state + b[..., None, None] * key[..., :, None] * v[:, t][..., None, :]
-        outputs.append(scale * (state.transpose(-1, -2) @ q[:, t][..., None])[..., 0])
+        if gate is not None:
+            transition = gate[..., None, None] * transition
+        state = transition @ state + b[..., None, None] * key[..., :, None] * value[..., None, :]
+        outputs.append(scale * (state.transpose(-1, -2) @ query[..., None])[..., 0])
     return torch.stack(outputs, dim=1), state

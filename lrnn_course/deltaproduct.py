@@ -31,30 +31,55 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .deltanet import BETA_RANGE, delta_rule, delta_rule_step, require_unit_keys, starting_point, validate_delta_inputs
+from .deltanet import BETA_RANGE, delta_rule, delta_rule_step, starting_point, validate_delta_inputs
 from .householder import generalized_householder
-from .validate import require_finite, require_in_range, require_positive_int, require_tensor
+from .validate import (
+    require_finite,
+    require_in_range,
+    require_like,
+    require_positive_int,
+    require_shape,
+    require_tensor,
+    require_unit_keys,
+)
 
 
-def validate_product_inputs(q, k, v, beta, alpha, initial_state) -> None:
-    """Check DeltaProduct's shapes; the rest is the delta rule's check on one sub-step."""
+def validate_product_layout(q, k, v, beta, alpha) -> None:
+    """Check DeltaProduct's layout, n_h >= 1 sub-steps per token, and one dtype and device (not the values)."""
     require_tensor(k, "k", 5, "(B, T, n_h, H, D_k)")
     require_tensor(v, "v", 5, "(B, T, n_h, H, D_v)")
     require_tensor(beta, "beta", 4, "(B, T, n_h, H)")
     require_tensor(q, "q", 4, "(B, T, H, D_k)")
     if k.shape[:2] != q.shape[:2] or k.shape[3:] != q.shape[2:]:
-        raise ValueError(f"k must have shape (B, T, n_h, H, D_k) matching q (B, T, H, D_k), got {tuple(k.shape)} and {tuple(q.shape)}")
+        raise ValueError(
+            f"k must have shape (B, T, n_h, H, D_k) matching q (B, T, H, D_k), "
+            f"got {tuple(k.shape)} and {tuple(q.shape)}"
+        )
     if v.shape[:4] != k.shape[:4] or beta.shape != k.shape[:4]:
-        raise ValueError(f"k (B, T, n_h, H, D_k), v (B, T, n_h, H, D_v) and beta (B, T, n_h, H) disagree: "
-                         f"{tuple(k.shape)}, {tuple(v.shape)}, {tuple(beta.shape)}")
+        raise ValueError(
+            f"k (B, T, n_h, H, D_k), v (B, T, n_h, H, D_v) and beta (B, T, n_h, H) disagree: "
+            f"{tuple(k.shape)}, {tuple(v.shape)}, {tuple(beta.shape)}"
+        )
     if k.shape[2] == 0:
-        raise ValueError(f"k, v and beta must hold at least one sub-step per token (n_h >= 1), got k of shape {tuple(k.shape)}")
-    # One sub-step settles dtypes, devices, q, α and S_0; the values of every sub-step are checked at once.
+        raise ValueError(
+            f"k, v and beta must hold at least one sub-step per token (n_h >= 1), got k of shape {tuple(k.shape)}"
+        )
+    if alpha is not None:
+        require_shape(require_tensor(alpha, "alpha", 3, "(B, T, H)"), "alpha", q.shape[:3], "(B, T, H)")
+    for x, name in ((k, "k"), (v, "v"), (beta, "beta"), (alpha, "alpha")):
+        if x is not None:
+            require_like(x, name, q, "q")
+
+
+def validate_product_inputs(q, k, v, beta, alpha, initial_state) -> None:
+    """Check DeltaProduct's inputs: its layout, then the delta rule's checks of the first sub-step (which settle
+    dtypes, devices, q, α and S_0) and the values of the other sub-steps, so that every value is checked once."""
+    validate_product_layout(q, k, v, beta, alpha)
     validate_delta_inputs(q, k[:, :, 0], v[:, :, 0], beta[:, :, 0], alpha, initial_state)
     for x, name in ((k, "k"), (v, "v"), (beta, "beta")):
-        require_finite(x, name)
-    require_in_range(beta, "beta", 0.0, 2.0)
-    require_unit_keys(k)
+        require_finite(x[:, :, 1:], name)
+    require_in_range(beta[:, :, 1:], "beta", 0.0, 2.0)
+    require_unit_keys(k[:, :, 1:])
 
 
 def delta_product(
@@ -81,30 +106,13 @@ def delta_product(
     validate_product_inputs(q, k, v, beta, alpha, initial_state)
     state, scale = starting_point(q, v.shape[-1], initial_state, scale)
     outputs = []
-    for t in range(q.shape[1]):
-        for j in range(k.shape[2]):
-            gate = alpha[:, t] if alpha is not None and j == 0 else None
-            state = delta_rule_step(state, k[:, t, j], v[:, t, j], beta[:, t, j], gate)
-        outputs.append(scale * torch.einsum("bhkv,bhk->bhv", state, q[:, t]))
+    # unbind, not x[:, t], which would make the backward pass quadratic in T (see scan.sequential_scan)
+    gates = alpha.unbind(1) if alpha is not None else [None] * q.shape[1]
+    for q_t, keys, values, betas, gate in zip(q.unbind(1), k.unbind(1), v.unbind(1), beta.unbind(1), gates):
+        for j, (k_j, v_j, beta_j) in enumerate(zip(keys.unbind(1), values.unbind(1), betas.unbind(1))):
+            state = delta_rule_step(state, k_j, v_j, beta_j, gate if j == 0 else None)
+        outputs.append(scale * torch.einsum("bhkv,bhk->bhv", state, q_t))
     return torch.stack(outputs, dim=1), state
-
-
-def fastest_delta_product(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: torch.Tensor, alpha: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The quickest exact DeltaProduct for these tensors, for training models; the arguments of ``delta_product``.
-
-    On a GPU, the chunked Triton kernels of ``lrnn_course.kernels``: one launch for all n_h·T
-    sub-steps instead of a few small ones per sub-step, which leave the GPU idle while Python
-    launches them. On the CPU, ``delta_product`` itself: the kernels would run there only through
-    Triton's interpreter, which is for reading kernels, not for training with them.
-    """
-    require_tensor(q, "q")  # the function called below checks the rest
-    if q.is_cuda:
-        from .kernels import chunk_delta_product  # the kernels import this module
-
-        return chunk_delta_product(q, k, v, beta, alpha)
-    return delta_product(q, k, v, beta, alpha)
 
 
 def interleave(x: torch.Tensor) -> torch.Tensor:
@@ -132,11 +140,12 @@ def delta_product_by_interleaving(
     Same arguments and result as ``delta_product``: q (B, T, H, D_k); k (B, T, n_h, H, D_k),
     v (B, T, n_h, H, D_v) and beta (B, T, n_h, H); alpha (B, T, H). Keys, values and β are
     interleaved to n_h·T sub-steps; the query is zero except at each token's last sub-step, the
-    gate is α_t at its first and 1 elsewhere, and every n_h-th output is kept. ``delta_rule`` runs the interleaved sequence:
-    ``deltanet.delta_rule`` by default, or any function with its arguments and result (the chunked
-    form, a Triton kernel).
+    gate is α_t at its first and 1 elsewhere, and every n_h-th output is kept. ``delta_rule`` runs the
+    interleaved sequence: ``deltanet.delta_rule`` by default, or any function with its arguments and
+    result (the chunked form, a Triton kernel). It checks the values of the interleaved sequence, so
+    here only the layout, dtypes and devices are checked.
     """
-    validate_product_inputs(q, k, v, beta, alpha, initial_state)
+    validate_product_layout(q, k, v, beta, alpha)
     ### BEGIN SOLUTION
     n_householder = k.shape[2]
     queries = torch.zeros_like(k)
@@ -146,7 +155,9 @@ def delta_product_by_interleaving(
         gates = torch.ones_like(beta)
         gates[:, :, 0] = alpha
         gates = interleave(gates)
-    outputs, state = delta_rule(interleave(queries), interleave(k), interleave(v), interleave(beta), gates, initial_state, scale)
+    outputs, state = delta_rule(
+        interleave(queries), interleave(k), interleave(v), interleave(beta), gates, initial_state, scale
+    )
     return outputs[:, n_householder - 1 :: n_householder], state
     ### END SOLUTION
 
@@ -158,10 +169,21 @@ class DeltaProductLayer(nn.Module):
     with a unit key); β = sigmoid(W_β x) scaled to [0, 2] when ``negative`` else [0, 1]; with
     ``gated`` a forget gate α = sigmoid(W_α x) per head and token. Setting ``reflection_threshold``
     (e.g. 1.99) makes every β above it exactly 2 — an exact reflection — without retraining.
+    ``recurrence`` runs the sequence, with the arguments and result of ``delta_product`` (the
+    default); ``models.build_model`` passes ``ops.chunk_delta_product``, the fastest form per device.
     """
 
-    def __init__(self, d_model: int, n_heads: int = 1, n_householder: int = 2, negative: bool = True, gated: bool = False) -> None:
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int = 1,
+        n_householder: int = 2,
+        negative: bool = True,
+        gated: bool = False,
+        recurrence: Callable[..., tuple[torch.Tensor, torch.Tensor]] = delta_product,
+    ) -> None:
         super().__init__()
+        self.recurrence = recurrence
         for value, name in ((d_model, "d_model"), (n_heads, "n_heads"), (n_householder, "n_householder")):
             require_positive_int(value, name)
         if d_model % n_heads:
@@ -180,14 +202,18 @@ class DeltaProductLayer(nn.Module):
         """Raise unless ``x`` is a (..., d_model) tensor of the layer's dtype (``ndim`` dimensions if given)."""
         require_tensor(x, "x", ndim, "(batch, T, d_model)" if ndim else None)
         if x.dim() == 0 or x.shape[-1] != self.query.in_features:
-            raise ValueError(f"x must have {self.query.in_features} features (..., d_model), got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"x must have {self.query.in_features} features (..., d_model), got shape {tuple(x.shape)}"
+            )
         if x.dtype != self.query.weight.dtype and not torch.is_autocast_enabled(x.device.type):
             raise TypeError(f"x has dtype {x.dtype} but the layer's weights are {self.query.weight.dtype}")
 
     def betas_of(self, x: torch.Tensor) -> torch.Tensor:
         """β_{t,j} for inputs (batch, T, d_model): (batch, T, n_h, heads), in [0, 2] or [0, 1]."""
         self._check_input(x)
-        betas = BETA_RANGE[self.negative] * torch.sigmoid(self.betas(x)).unflatten(-1, (self.n_householder, self.n_heads))
+        betas = BETA_RANGE[self.negative] * torch.sigmoid(self.betas(x)).unflatten(
+            -1, (self.n_householder, self.n_heads)
+        )
         if self.reflection_threshold is None:
             return betas
         return torch.where(betas > self.reflection_threshold, 2.0, betas)
@@ -214,5 +240,5 @@ class DeltaProductLayer(nn.Module):
         k = F.normalize(self.keys(x).unflatten(-1, (self.n_householder, *heads)), dim=-1)
         v = self.values(x).unflatten(-1, (self.n_householder, *heads))
         alpha = torch.sigmoid(self.gate(x)) if self.gate is not None else None
-        outputs, _ = fastest_delta_product(q, k, v, self.betas_of(x), alpha)
+        outputs, _ = self.recurrence(q, k, v, self.betas_of(x), alpha)
         return self.out(outputs.flatten(2))

@@ -39,13 +39,22 @@ OPTIONAL = {
     "triton": "kernels fall back to the PyTorch reference",
     "jupyterlab": "open the notebooks some other way",
     "nbformat": "the notebooks cannot be rebuilt",
-    "papermill": "the notebooks cannot be run headless",
+    "papermill": "instructors cannot run parametrised notebooks with papermill",
     "nbval": "the notebooks cannot be tested",
 }
 # Nightly PyTorch ships Triton as ``pytorch-triton``, and Windows users install ``triton-windows``.
 DISTRIBUTION_NAMES = {"triton": ("triton", "pytorch-triton", "triton-windows")}
 REPORTED_PACKAGES = (
-    "torch", "triton", "numpy", "matplotlib", "ipywidgets", "tqdm", "jupyterlab", "nbformat", "papermill", "nbval"
+    "torch",
+    "triton",
+    "numpy",
+    "matplotlib",
+    "ipywidgets",
+    "tqdm",
+    "jupyterlab",
+    "nbformat",
+    "papermill",
+    "nbval",
 )
 LABEL_WIDTH = 13
 # What a workshop laptop needs beyond "every lesson can run": the training lessons hold a few
@@ -81,7 +90,7 @@ def _device_line() -> str:
 def _triton_report() -> tuple[str, str, str, bool]:
     """Return the Triton mode, its status line, the smoke test line, and whether the smoke test passed."""
     try:
-        from ._triton import triton_mode, triton_status
+        from .kernels import triton_mode, triton_status
         from .kernels.scan import smoke_test
     except Exception as failure:  # noqa: BLE001 - same reason as above
         return "unavailable", f"could not load the kernels ({type(failure).__name__}: {failure})", "not run", False
@@ -116,13 +125,16 @@ def _workshop_report(line) -> list[str]:
     try:
         from .workshop import shipped_notebooks
 
-        line("exercises", f"{len(shipped_notebooks('exercises'))} notebooks ship with this version (lrnn-course fetch exercises)")
+        line(
+            "exercises",
+            f"{len(shipped_notebooks('exercises'))} notebooks ship with this version (lrnn-course fetch exercises)",
+        )
     except Exception as failure:  # noqa: BLE001 - reported, as every probe here
         line("exercises", f"not found ({type(failure).__name__}: {failure})")
         problems.append("the exercise notebooks (reinstall lrnn-course)")
     try:
         from .build import solution_function
-        from .check import DEFAULT_TIMEOUT_S
+        from .checker import DEFAULT_TIMEOUT_S
         from .isolation import run_isolated
 
         started = time.perf_counter()  # in a child process, as a learner's check() runs
@@ -165,7 +177,7 @@ def doctor(stream: TextIO | None = None, report: bool = False) -> int:
 
 
 def _environment_report(stream: TextIO, line, report: bool) -> int:
-    from . import __version__
+    from .version import __version__
 
     print(f"lrnn-course doctor (lrnn-course {__version__})", file=stream)
     line("Python", platform.python_version())

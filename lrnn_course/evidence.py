@@ -58,7 +58,10 @@ def baselines(config: TrainConfig) -> dict[int, Baseline]:
     """The baseline of every test length of ``config``, computed on the run's own fixed evaluation sets."""
     _, per_length = train.evaluation_batches(config, torch.device("cpu"))
     return {
-        length: Baseline(length, tuple(train.score_of(torch.full_like(batch.tokens, answer), batch) for answer in range(batch.n_classes)))
+        length: Baseline(
+            length,
+            tuple(train.score_of(torch.full_like(batch.tokens, answer), batch) for answer in range(batch.n_classes)),
+        )
         for length, batch in per_length.items()
     }
 
@@ -85,12 +88,14 @@ def constant_answer(result: TrainResult, baseline: Mapping[int, Baseline]) -> in
 def zero_as_constant(result: TrainResult, baseline: Mapping[int, Baseline]) -> bool:
     """Whether ``result`` scores 0 at every test length where every constant answer scores 0 too:
     its scores cannot tell it from a constant answer, nor say which class it would be."""
-    return all(abs(result.final.scores[length]) < SAME_SCORE and baseline[length].majority < SAME_SCORE
-               for length in result.final.scores)
+    return all(
+        abs(result.final.scores[length]) < SAME_SCORE and baseline[length].majority < SAME_SCORE
+        for length in result.final.scores
+    )
 
 
 def spread(values: Sequence[float]) -> str:
-    """``"0.500 [0.250, 1.000]"``: the median and the range over seeds; one value when there is one seed or all agree."""
+    """``"0.500 [0.250, 1.000]"``: the median and the range over seeds; one value for one seed or when all agree."""
     if not values:
         raise ValueError("spread needs at least one value")
     if len(values) == 1:
@@ -114,23 +119,33 @@ def verdict(claim: str, scores: Sequence[float], holds: Callable[[float], bool],
     return f"{'PASS' if held >= needed else 'FAIL'} on {held} of {len(scores)} {seeds}: {claim} (measured {measured})"
 
 
-def _agreement(runs: Sequence[TrainResult], constants: Sequence[int | None], zeros: Sequence[bool], lengths: Sequence[int]) -> str:
+def _agreement(
+    runs: Sequence[TrainResult], constants: Sequence[int | None], zeros: Sequence[bool], lengths: Sequence[int]
+) -> str:
     """What a match between these runs and a paper's number can mean (``zeros``: ``zero_as_constant`` per run)."""
     if all(answer is not None for answer in constants):
-        return ("every seed gives one constant answer at every test length, so its scores are the class balance of "
-                "the test sets (the majority row); agreeing with the paper says only that neither learned the task")
+        return (
+            "every seed gives one constant answer at every test length, so its scores are the class balance of "
+            "the test sets (the majority row); agreeing with the paper says only that neither learned the task"
+        )
     if all(zeros):
         who = "the one seed scores" if len(runs) == 1 else "every seed scores"
-        return (f"{who} 0 at every test length, as every constant answer does; agreeing with the paper "
-                "says only that neither learned the task")
+        return (
+            f"{who} 0 at every test length, as every constant answer does; agreeing with the paper "
+            "says only that neither learned the task"
+        )
     worst = min(min(run.final.scores[length] for length in lengths if length in run.final.scores) for run in runs)
     if worst >= SOLVED:
         who = "the one seed scores" if len(runs) == 1 else f"all {len(runs)} seeds score"
-        return (f"{who} >= {SOLVED} at every test length up to {max(lengths)}: the outcome the "
-                "paper reports, measured under this table's settings")
+        return (
+            f"{who} >= {SOLVED} at every test length up to {max(lengths)}: the outcome the "
+            "paper reports, measured under this table's settings"
+        )
     which = "the one seed stays" if len(runs) == 1 else "the seeds differ or stay"
-    return (f"{which} below the solved level; the paper's number comes from its own settings, "
-            "so compare this row with the majority row rather than with the paper")
+    return (
+        f"{which} below the solved level; the paper's number comes from its own settings, "
+        "so compare this row with the majority row rather than with the paper"
+    )
 
 
 def evidence_table(results: Sequence[TrainResult], reference: Mapping[str, str] | None = None) -> str:
@@ -148,7 +163,14 @@ def evidence_table(results: Sequence[TrainResult], reference: Mapping[str, str] 
         # The test sets depend on the task and the length, not on the seed: draw them again only for new lengths.
         if not baseline.keys() >= result.final.scores.keys():
             baseline |= {length: found for length, found in baselines(result.config).items() if length not in baseline}
-    header = ["model", "seeds", *(f"L={length}" for length in lengths), "mean", f"seeds >= {SOLVED} everywhere", "constant answer"]
+    header = [
+        "model",
+        "seeds",
+        *(f"L={length}" for length in lengths),
+        "mean",
+        f"seeds >= {SOLVED} everywhere",
+        "constant answer",
+    ]
     rows, notes = [], []
     for label, runs in train.by_label(results).items():
         constants = [constant_answer(run, baseline) for run in runs]
@@ -156,19 +178,46 @@ def evidence_table(results: Sequence[TrainResult], reference: Mapping[str, str] 
         per_length = [[run.final.scores[length] for run in runs if length in run.final.scores] for length in lengths]
         cells = [spread(values) if values else "–" for values in per_length]
         solved = sum(min(run.final.scores.values()) >= SOLVED for run in runs)
-        constant = ", ".join(f"seed {run.config.seed}: class {answer}" if answer is not None else f"seed {run.config.seed}: 0, as every constant answer"
-                             for run, answer, zero in zip(runs, constants, zeros) if answer is not None or zero)
+        constant = ", ".join(
+            f"seed {run.config.seed}: class {answer}"
+            if answer is not None
+            else f"seed {run.config.seed}: 0, as every constant answer"
+            for run, answer, zero in zip(runs, constants, zeros)
+            if answer is not None or zero
+        )
         paper = reference.get(label) if reference else None
-        rows.append([label, str(len(runs)), *cells, spread([run.final.mean() for run in runs]),
-                     f"{solved} of {len(runs)}", constant or "none"] + ([paper or ""] if reference is not None else []))
+        rows.append(
+            [
+                label,
+                str(len(runs)),
+                *cells,
+                spread([run.final.mean() for run in runs]),
+                f"{solved} of {len(runs)}",
+                constant or "none",
+            ]
+            + ([paper or ""] if reference is not None else [])
+        )
         if paper:
-            notes.append(f"- {label}: paper {paper}. Ours over {len(runs)} seed{'s' * (len(runs) > 1)}: "
-                         f"{_agreement(runs, constants, zeros, lengths)}.")
+            notes.append(
+                f"- {label}: paper {paper}. Ours over {len(runs)} seed{'s' * (len(runs) > 1)}: "
+                f"{_agreement(runs, constants, zeros, lengths)}."
+            )
     extra = [""] if reference is not None else []
-    rows.append(["majority class (best constant answer)", "–", *(f"{baseline[length].majority:.3f}" for length in lengths),
-                 f"{statistics.mean(baseline[length].majority for length in lengths):.3f}", "–", "–"] + extra)
+    rows.append(
+        [
+            "majority class (best constant answer)",
+            "–",
+            *(f"{baseline[length].majority:.3f}" for length in lengths),
+            f"{statistics.mean(baseline[length].majority for length in lengths):.3f}",
+            "–",
+            "–",
+        ]
+        + extra
+    )
     rows.append(["chance", "–", *("0" for _ in lengths), "0", "–", "–"] + extra)
     if reference is not None:
         header.append("paper")
-    intro = f"{metric} per test length, median [min, max] over seeds; the last two rows score without reading the input."
+    intro = (
+        f"{metric} per test length, median [min, max] over seeds; the last two rows score without reading the input."
+    )
     return "\n".join([intro, "", train.markdown_table(header, rows), *([""] + notes if notes else [])])

@@ -15,7 +15,8 @@ Glossary (code name -> paper term):
                    DeltaNets: 3, since whether one run learns depends on its seed)
 ``run_experiment`` every variant × seed; the JSON file and the length-generalisation plot are
                    rewritten after each finished run, so a stopped experiment keeps its runs
-``resume``         reuse the runs of the JSON file whose settings (all but the device) are unchanged; train only the rest
+``resume``         reuse the runs of the JSON file whose settings (all but the device) are unchanged;
+                   train only the rest
 ``train_or_read_back``  that reuse for any list of configs (``benchmarks/parity_table.py``, Lesson 04)
 ``jobs``           how many runs train side by side, each in its own process
 =================  =======================================================================
@@ -64,13 +65,26 @@ class Experiment:
         """How many seeds ``config`` (a variant at ``size``) runs on when ``seeds`` are asked for."""
         return max(seeds, self.least_seeds.get(size, {}).get(config.label, 1))
 
-    def configs(self, size: str = "small", seeds: int = 1, **changes) -> list[TrainConfig]:
-        """Every variant at ``size`` for seeds 0 … seeds - 1 (or its ``least_seeds``), with ``changes`` applied to each."""
+    def configs(
+        self, size: str = "small", seeds: int = 1, negative: bool | None = None, **changes
+    ) -> list[TrainConfig]:
+        """Every variant at ``size`` for seeds 0 … seeds - 1 (or its ``least_seeds``), with ``changes`` applied to each.
+
+        ``negative``: only the variants with gates in [-1, 1] (True) or in [0, 1] (False); None, all.
+        """
         if size not in self.sizes:
-            raise ValueError(f"experiment {self.name!r} has no size {size!r}; it has {', '.join(map(repr, self.sizes))}")
+            raise ValueError(
+                f"experiment {self.name!r} has no size {size!r}; it has {', '.join(map(repr, self.sizes))}"
+            )
         require_positive_int(seeds, "seeds")
-        return [run for config in self.sizes[size]
-                for run in train.variants(dataclasses.replace(config, **changes), seed=range(self.seeds_of(config, size, seeds)))]
+        return [
+            run
+            for config in self.sizes[size]
+            if negative is None or config.negative == negative
+            for run in train.variants(
+                dataclasses.replace(config, **changes), seed=range(self.seeds_of(config, size, seeds))
+            )
+        ]
 
 
 def _ranges(config: TrainConfig, **options) -> tuple[TrainConfig, TrainConfig]:
@@ -81,24 +95,38 @@ def _ranges(config: TrainConfig, **options) -> tuple[TrainConfig, TrainConfig]:
 
 
 # Table 3's Chomsky-hierarchy tasks: course-scale GPU settings (2 layers, width 128, 4 heads).
-_FORMAL_FULL = TrainConfig(d_model=128, n_layers=2, steps=5000, batch_size=256, lr=1e-3, warmup_steps=500,
-                           weight_decay=0.1, eval_every=500, eval_samples=512, test_lengths=(41, 64, 128, 256))
+_FORMAL_FULL = TrainConfig(
+    d_model=128,
+    n_layers=2,
+    steps=5000,
+    batch_size=256,
+    lr=1e-3,
+    warmup_steps=500,
+    weight_decay=0.1,
+    eval_every=500,
+    eval_samples=512,
+    test_lengths=(41, 64, 128, 256),
+)
 _MAMBA_FULL = {"d_state": 16, "expand": 2, "d_conv": 4}
 _DELTANET_FULL = {"n_heads": 4}
 
 
 # Lengths each task can be drawn at: an arithmetic expression without brackets has odd length
 # (digit, operator, …, digit, '=', answer), and a bracketed one needs 4 tokens ("d = answer PAD").
-_TASK_LENGTHS = {"modular_arithmetic": {"test_lengths": (41, 63, 127, 255)},
-                 "modular_arithmetic_with_brackets": {"train_lengths": (4, 40)}}
+_TASK_LENGTHS = {
+    "modular_arithmetic": {"test_lengths": (41, 63, 127, 255)},
+    "modular_arithmetic_with_brackets": {"train_lengths": (4, 40)},
+}
 
 
 def _formal_full(task: str) -> tuple[TrainConfig, ...]:
     base = dataclasses.replace(_FORMAL_FULL, task=task, **_TASK_LENGTHS.get(task, {}))
-    return (*_ranges(dataclasses.replace(base, model="mamba"), **_MAMBA_FULL),
-            *_ranges(dataclasses.replace(base, model="deltanet"), **_DELTANET_FULL),
-            dataclasses.replace(base, model="lstm", negative=False),
-            dataclasses.replace(base, model="transformer", negative=False, model_options={"n_heads": 4}))
+    return (
+        *_ranges(dataclasses.replace(base, model="mamba"), **_MAMBA_FULL),
+        *_ranges(dataclasses.replace(base, model="deltanet"), **_DELTANET_FULL),
+        dataclasses.replace(base, model="lstm", negative=False),
+        dataclasses.replace(base, model="transformer", negative=False, model_options={"n_heads": 4}),
+    )
 
 
 def _baselines(transformer: str, slstm: str) -> dict[str, str]:
@@ -107,7 +135,11 @@ def _baselines(transformer: str, slstm: str) -> dict[str, str]:
 
 def _formal_small(task: str) -> tuple[TrainConfig, ...]:
     """Lesson 06's DeltaNet parity preset on ``task``, both ranges."""
-    return _ranges(dataclasses.replace(train.preset("deltanet_parity", "small"), task=task, eval_every=100, **_TASK_LENGTHS.get(task, {})))
+    return _ranges(
+        dataclasses.replace(
+            train.preset("deltanet_parity", "small"), task=task, eval_every=100, **_TASK_LENGTHS.get(task, {})
+        )
+    )
 
 
 # Parity at small: Lesson 06's one-layer DeltaNet, 4 heads of width 4 (the paper's head count, App. E.1.1),
@@ -117,18 +149,41 @@ def _formal_small(task: str) -> tuple[TrainConfig, ...]:
 _PARITY_DELTANET_SMALL = _formal_small("parity")
 
 
-def _table3_column(name: str, task: str, question: str, numbers: Mapping[str, tuple[str, str]], baselines: tuple[str, str]) -> Experiment:
-    """A column of Table 3: ``numbers[label]`` = (best, median) of the paper; ``baselines`` = (Transformer, sLSTM) best."""
+def _table3_column(
+    name: str, task: str, question: str, numbers: Mapping[str, tuple[str, str]], baselines: tuple[str, str]
+) -> Experiment:
+    """A column of Table 3: ``numbers[label]`` = the paper's (best, median); ``baselines``: Transformer, sLSTM best."""
     paper = {label: f"{best} best, {median} median (Tables 3, 5)" for label, (best, median) in numbers.items()}
-    return Experiment(name, question, {"small": _formal_small(task), "full": _formal_full(task)}, paper | _baselines(*baselines))
+    return Experiment(
+        name, question, {"small": _formal_small(task), "full": _formal_full(task)}, paper | _baselines(*baselines)
+    )
 
 
 # Group word problems at fixed length, tested at 2x, 4x and 8x: one layer, as in the paper's and the
 # DeltaProduct README's claims about what a single layer can do.
-_WORDS_SMALL = TrainConfig(d_model=32, steps=300, batch_size=128, lr=3e-3, train_lengths=(16, 16),
-                           test_lengths=(16, 32, 64), eval_every=50, eval_samples=256, model_options={"n_heads": 2})
-_WORDS_FULL = TrainConfig(d_model=128, steps=1500, batch_size=512, lr=1e-3, warmup_steps=100, train_lengths=(32, 32),
-                          test_lengths=(32, 64, 128, 256), eval_every=250, eval_samples=512, model_options={"n_heads": 4})
+_WORDS_SMALL = TrainConfig(
+    d_model=32,
+    steps=300,
+    batch_size=128,
+    lr=3e-3,
+    train_lengths=(16, 16),
+    test_lengths=(16, 32, 64),
+    eval_every=50,
+    eval_samples=256,
+    model_options={"n_heads": 2},
+)
+_WORDS_FULL = TrainConfig(
+    d_model=128,
+    steps=1500,
+    batch_size=512,
+    lr=1e-3,
+    warmup_steps=100,
+    train_lengths=(32, 32),
+    test_lengths=(32, 64, 128, 256),
+    eval_every=250,
+    eval_samples=512,
+    model_options={"n_heads": 4},
+)
 
 
 def _householder_variants(base: TrainConfig) -> tuple[TrainConfig, ...]:
@@ -137,7 +192,9 @@ def _householder_variants(base: TrainConfig) -> tuple[TrainConfig, ...]:
     return tuple(
         config
         for n_householder in (2, 1)
-        for config in reversed(_ranges(dataclasses.replace(base, model="deltaproduct"), n_heads=heads, n_householder=n_householder))
+        for config in reversed(
+            _ranges(dataclasses.replace(base, model="deltaproduct"), n_heads=heads, n_householder=n_householder)
+        )
     )
 
 
@@ -154,31 +211,48 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "small": (*_ranges(train.preset("figure1", "small", eval_every=250)), *_PARITY_DELTANET_SMALL),
                 "full": _formal_full("parity"),
             },
-            train.PAPER["figure1"] | train.PAPER["mamba_parity"] | train.PAPER["deltanet_parity"] | _baselines("0.022", "1.000"),
+            train.PAPER["figure1"]
+            | train.PAPER["mamba_parity"]
+            | train.PAPER["deltanet_parity"]
+            | _baselines("0.022", "1.000"),
             least_seeds={"small": {config.label: 3 for config in _PARITY_DELTANET_SMALL}},
         ),
         _table3_column(
-            "arithmetic", "modular_arithmetic",
+            "arithmetic",
+            "modular_arithmetic",
             "Modular arithmetic without brackets (mod 5, '*' binding tighter): which models extrapolate (Table 3)?",
-            {"mamba [0,1]": ("0.095", "0.066"), "mamba [-1,1]": ("0.241", "0.214"),
-             "deltanet [0,1]": ("0.314", "0.214"), "deltanet [-1,1]": ("0.971", "0.826")},
+            {
+                "mamba [0,1]": ("0.095", "0.066"),
+                "mamba [-1,1]": ("0.241", "0.214"),
+                "deltanet [0,1]": ("0.314", "0.214"),
+                "deltanet [-1,1]": ("0.971", "0.826"),
+            },
             ("0.031", "0.787"),
         ),
         _table3_column(
-            "arithmetic_brackets", "modular_arithmetic_with_brackets",
+            "arithmetic_brackets",
+            "modular_arithmetic_with_brackets",
             "Modular arithmetic with brackets: hard for every LRNN (Table 3)?",
-            {"mamba [0,1]": ("0.123", "0.116"), "mamba [-1,1]": ("0.116", "0.098"),
-             "deltanet [0,1]": ("0.194", "0.162"), "deltanet [-1,1]": ("0.260", "0.227")},
+            {
+                "mamba [0,1]": ("0.123", "0.116"),
+                "mamba [-1,1]": ("0.116", "0.098"),
+                "deltanet [0,1]": ("0.194", "0.162"),
+                "deltanet [-1,1]": ("0.260", "0.227"),
+            },
             ("0.067", "0.178"),
         ),
         Experiment(
             "s5_only_swaps",
-            "Swaps only (S4 on a CPU, S5 on a GPU): does one DeltaNet layer learn it with β ∈ [0, 2] and not with [0, 1] (Fig. 4)?",
+            "Swaps only (S4 on a CPU, S5 on a GPU): does one DeltaNet layer learn it with β ∈ [0, 2] "
+            "and not with [0, 1] (Fig. 4)?",
             {
                 "small": _ranges(dataclasses.replace(_WORDS_SMALL, task="S4_only_swaps", model="deltanet")),
                 "full": _ranges(dataclasses.replace(_WORDS_FULL, task="S5_only_swaps", model="deltanet")),
             },
-            {"deltanet [-1,1]": "1 layer learns it fully (Fig. 4)", "deltanet [0,1]": "5 layers barely extrapolate (Fig. 4)"},
+            {
+                "deltanet [-1,1]": "1 layer learns it fully (Fig. 4)",
+                "deltanet [0,1]": "5 layers barely extrapolate (Fig. 4)",
+            },
         ),
         Experiment(
             "s3",
@@ -187,17 +261,22 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "small": _householder_variants(dataclasses.replace(_WORDS_SMALL, task="S3")),
                 "full": _householder_variants(dataclasses.replace(_WORDS_FULL, task="S3")),
             },
-            {"deltaproduct n_h=2 [-1,1]": "expected to train successfully (DeltaProduct README)",
-             "deltaproduct n_h=1 [-1,1]": "not expected to converge (DeltaProduct README)",
-             "deltaproduct n_h=2 [0,1]": "not expected to converge (DeltaProduct README)",
-             "deltaproduct n_h=1 [0,1]": "not expected to converge (DeltaProduct README)"},
+            {
+                "deltaproduct n_h=2 [-1,1]": "expected to train successfully (DeltaProduct README)",
+                "deltaproduct n_h=1 [-1,1]": "not expected to converge (DeltaProduct README)",
+                "deltaproduct n_h=2 [0,1]": "not expected to converge (DeltaProduct README)",
+                "deltaproduct n_h=1 [0,1]": "not expected to converge (DeltaProduct README)",
+            },
         ),
         Experiment(
             "cycle",
             "Z5 cycle navigation: does a diagonal [-1,1] model fail at long lengths where two reflections succeed?",
             {
                 "small": (train.preset("cycle_diagonal", "small"), train.preset("cycle_deltaproduct", "small")),
-                "full": tuple(train.preset(name, "full", train_lengths=(3, 40)) for name in ("cycle_diagonal", "cycle_deltaproduct")),
+                "full": tuple(
+                    train.preset(name, "full", train_lengths=(3, 40))
+                    for name in ("cycle_diagonal", "cycle_deltaproduct")
+                ),
             },
             train.PAPER["cycle_diagonal"] | train.PAPER["cycle_deltaproduct"],
         ),
@@ -212,6 +291,29 @@ def experiment(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
+def evidence_report(name: str, size: str, results: Sequence[TrainResult]) -> str:
+    """Markdown: the experiment, size and tasks of ``results``, then their evidence table beside the paper's numbers."""
+    tasks = ", ".join(f"`{task}`" for task in dict.fromkeys(result.config.task for result in results))
+    table = evidence.evidence_table(results, reference=experiment(name).paper)
+    return f"`{name}` at size `{size}`, task {tasks}:\n\n{table}"
+
+
+def committed_report(name: str) -> str:
+    """Markdown: the full-size evidence table committed for experiment ``name``, or the command that would write it."""
+    record = committed(name, "full")
+    if record is None:
+        return (
+            f"No full-size results for `{name}` are committed yet: "
+            f"`lrnn-course experiment {name} --size full --seeds 3 --out benchmarks/results/experiments`"
+        )
+    runs, planned = len(record["runs"]), record.get("runs_planned", len(record["runs"]))
+    so_far = "" if runs == planned else f"; {runs} of its {planned} runs so far"
+    return (
+        f"Committed full-size results (`{record['command']}`, {record['gpu'] or 'CPU'}{so_far}), "
+        f"per model over its seeds:\n\n{record['summary']}"
+    )
+
+
 def record_stem(out_dir: Path | str, name: str, size: str) -> Path:
     """Where an experiment's record goes: ``out_dir/NAME-SIZE``, with ``.json`` and ``.png`` added."""
     return Path(out_dir) / f"{name}-{size}"
@@ -223,7 +325,7 @@ def preset_record(preset: str, size: str) -> Path:
 
 
 def committed(name: str, size: str = "full") -> dict | None:
-    """The record that ``lrnn-course experiment NAME --size SIZE --out benchmarks/results/experiments`` committed, or None."""
+    """The record of ``lrnn-course experiment NAME --size SIZE --out benchmarks/results/experiments``, or None."""
     experiment(name)
     path = record_stem(COMMITTED, name, size).with_suffix(".json")
     return json.loads(path.read_text()) if path.is_file() else None
@@ -242,7 +344,10 @@ def start_data_parallel() -> int:
 
 def config_record(config: TrainConfig) -> dict:
     """A config as the JSON record stores it (tuples become lists): two configs are equal iff their records are."""
-    fields = {key: value if not isinstance(value, Mapping) else dict(value) for key, value in dataclasses.asdict(config).items()}
+    fields = {
+        key: value if not isinstance(value, Mapping) else dict(value)
+        for key, value in dataclasses.asdict(config).items()
+    }
     return json.loads(json.dumps(fields))
 
 
@@ -262,21 +367,35 @@ def result_record(result: TrainResult) -> dict:
         "scores": {str(length): score for length, score in final.scores.items()},
         "mean": final.mean(),
         "losses": result.losses,
-        "history": [{"step": e.step, "seconds": round(e.seconds, 2), "loss": e.loss, "train_score": e.train_score,
-                     "scores": {str(length): score for length, score in e.scores.items()}} for e in result.history],
+        "history": [
+            {
+                "step": e.step,
+                "seconds": round(e.seconds, 2),
+                "loss": e.loss,
+                "train_score": e.train_score,
+                "scores": {str(length): score for length, score in e.scores.items()},
+            }
+            for e in result.history
+        ],
     }
 
 
 def result_from_record(run: Mapping) -> TrainResult:
     """A run read back from its ``result_record``: everything but the trained model (None)."""
-    config = TrainConfig(**{key: tuple(value) if isinstance(value, list) else value for key, value in run["config"].items()})
-    history = [Evaluation(e["step"], e["seconds"], e["loss"], e["train_score"], {int(n): score for n, score in e["scores"].items()})
-               for e in run["history"]]
+    config = TrainConfig(
+        **{key: tuple(value) if isinstance(value, list) else value for key, value in run["config"].items()}
+    )
+    history = [
+        Evaluation(
+            e["step"], e["seconds"], e["loss"], e["train_score"], {int(n): score for n, score in e["scores"].items()}
+        )
+        for e in run["history"]
+    ]
     return TrainResult(config, None, history, run["device"], list(run["losses"]))
 
 
 def settings_key(fields: Mapping) -> str:
-    """A ``config_record`` as one string, without its device: where a run trained ("auto", "cuda") does not change what it is."""
+    """A ``config_record`` as one string, without its device: where a run trained ("auto", "cuda") changes nothing."""
     return json.dumps({key: value for key, value in fields.items() if key != "device"}, sort_keys=True)
 
 
@@ -331,6 +450,7 @@ def run_experiment(
     command: str | None = None,
     jobs: int = 1,
     resume: bool = False,
+    negative: bool | None = None,
     **changes,
 ) -> list[TrainResult]:
     """Train every variant of an experiment for each seed; the first process writes ``NAME-SIZE.json`` and ``.png``.
@@ -342,14 +462,18 @@ def run_experiment(
         progress: tqdm bars.
         command: how the run was started, for the JSON record (the CLI passes its command line).
         jobs: runs trained at once, each in its own process (``train.train_each``).
-        resume: keep the runs already in ``out_dir``'s record whose settings (all but the device) are unchanged, train the rest.
+        resume: keep the runs already in ``out_dir``'s record whose settings (all but the device) are
+            unchanged, train the rest.
+        negative: only the variants of one gate range (``Experiment.configs``), so that a lesson can
+            train an experiment in parts; the record keeps the other variants' runs it already holds.
         changes: config fields to override in every run (e.g. ``steps=5`` for a smoke test).
 
     Returns:
         One ``TrainResult`` per variant and seed, in the experiment's order.
     """
     chosen = experiment(name)
-    configs = chosen.configs(size, seeds, device=device, **changes)
+    every = chosen.configs(size, seeds, device=device, **changes)
+    configs = [config for config in every if negative is None or config.negative == negative]
     if resume and out_dir is None:
         raise ValueError("resume=True reads the runs of an earlier record: give out_dir")
     rank = start_data_parallel()
@@ -359,8 +483,18 @@ def run_experiment(
     record = record_stem(out_dir, chosen.name, size).with_suffix(".json") if resume else None
     rewrite = None
     if rank == 0 and out_dir is not None:
+        # a part of the experiment: the runs of the other variants that the record holds stay in it
+        others = {
+            index: run
+            for index, run in finished_runs(record_stem(out_dir, chosen.name, size).with_suffix(".json"), every).items()
+            if every[index] not in configs
+        }
+        position = [every.index(config) for config in configs]
+
         def rewrite(done: list[TrainResult]) -> None:
-            write_results(chosen, size, done, Path(out_dir), command, planned=len(configs))
+            runs = others | {position[index]: result for index, result in enumerate(done)}
+            write_results(chosen, size, [runs[index] for index in sorted(runs)], Path(out_dir), command, len(every))
+
     return train_or_read_back(configs, record, progress, jobs, after_each=rewrite)
 
 
@@ -377,8 +511,9 @@ def runs_record(results: Sequence[TrainResult], planned: int, command: str) -> d
     }
 
 
-def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult], out_dir: Path, command: str,
-                  planned: int) -> tuple[Path, Path]:
+def write_results(
+    chosen: Experiment, size: str, results: Sequence[TrainResult], out_dir: Path, command: str, planned: int
+) -> tuple[Path, Path]:
     """Write the JSON record and the length-generalisation plot of finished runs; return both paths.
 
     ``planned`` is how many runs the experiment has in all; the record keeps both counts.
@@ -404,8 +539,9 @@ def write_results(chosen: Experiment, size: str, results: Sequence[TrainResult],
     json_path.write_text(json.dumps(record, indent=1) + "\n")
     figure = Figure(figsize=(8, 4))
     axis = figure.subplots()
-    viz.plot_length_generalisation(results, ax=axis, title=f"{chosen.name} ({size}): {results[0].config.metric} by length",
-                                   log_lengths=True)
+    viz.plot_length_generalisation(
+        results, ax=axis, title=f"{chosen.name} ({size}): {results[0].config.metric} by length", log_lengths=True
+    )
     figure.tight_layout()
     png_path = stem.with_suffix(".png")
     figure.savefig(png_path, dpi=100, bbox_inches="tight")  # the legend of many models sits right of the axes
@@ -427,10 +563,17 @@ def write_summary_page(out_dir: Path, size: str) -> Path:
         if not path.is_file():
             continue
         record = json.loads(path.read_text())
-        sections += ["", f"## {name}", "", record["question"], "",
-                     f"`{record['command']}` on {record['gpu'] or 'a CPU'}, torch {record['torch']}: "
-                     f"{len(record['runs'])} of {record['runs_planned']} runs, the last finished {record['finished']}.",
-                     "", record["summary"]]
+        sections += [
+            "",
+            f"## {name}",
+            "",
+            record["question"],
+            "",
+            f"`{record['command']}` on {record['gpu'] or 'a CPU'}, torch {record['torch']}: "
+            f"{len(record['runs'])} of {record['runs_planned']} runs, the last finished {record['finished']}.",
+            "",
+            record["summary"],
+        ]
     page = record_stem(out_dir, "summary", size).with_suffix(".md")
     page.write_text("\n".join(sections) + "\n")
     return page

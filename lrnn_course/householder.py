@@ -33,12 +33,24 @@ from collections.abc import Sequence
 
 import torch
 
-from .validate import (require_finite, require_float_dtype, require_generator, require_in_range, require_number,
-                       require_positive_int, require_tensor)
+from .validate import (
+    require_bits,
+    require_finite,
+    require_float_dtype,
+    require_generator,
+    require_in_range,
+    require_number,
+    require_positive_int,
+    require_tensor,
+)
 
 
 def generalized_householder(key: torch.Tensor, beta: float | torch.Tensor) -> torch.Tensor:
     """I - β k̂ k̂ᵀ for keys (..., n) and β in [0, 2] (a float, or a tensor of the keys' leading shape).
+
+    Keys of any finite, non-zero length, in any dtype: each is first scaled by a power of two (exactly)
+    to entries of at most 2, so that kᵀk neither overflows nor underflows (in float32 it would from
+    ‖k‖ ≈ 2e19 up, and from ‖k‖ ≈ 1e-19 down); k̂ k̂ᵀ = k kᵀ / (kᵀk) does not change with the scale.
 
     Returns:
         Tensor (..., n, n) in the keys' dtype.
@@ -47,14 +59,20 @@ def generalized_householder(key: torch.Tensor, beta: float | torch.Tensor) -> to
     if key.dim() == 0:
         raise ValueError("key must have at least one dimension (..., n)")
     require_finite(key, "key")
-    squared_norms = (key * key).sum(dim=-1)
-    if bool((squared_norms == 0).any()):
+    largest = key.detach().abs().amax(dim=-1, keepdim=True)
+    if bool((largest == 0).any()):
         raise ValueError("every key must be non-zero (it is normalised to unit length)")
     beta = torch.as_tensor(beta, dtype=key.dtype, device=key.device)
     if beta.dim() and beta.shape != key.shape[:-1]:
-        raise ValueError(f"beta must be a number or have the keys' leading shape (...,) = {tuple(key.shape[:-1])}, "
-                         f"got {tuple(beta.shape)}")
+        raise ValueError(
+            f"beta must be a number or have the keys' leading shape (...,) = {tuple(key.shape[:-1])}, "
+            f"got {tuple(beta.shape)}"
+        )
     require_in_range(beta, "beta", 0.0, 2.0)
+    # divided by the power of two at or below its largest entry: exact, and the entries are then at most 2 (see
+    # above); torch.ldexp(key, ...) would do the same, but its backward pass returns zeros (PyTorch 2.13)
+    key = key / torch.ldexp(torch.ones_like(largest), torch.frexp(largest).exponent - 1)
+    squared_norms = (key * key).sum(dim=-1)
     ### BEGIN SOLUTION
     # β k kᵀ / (kᵀk) equals β k̂ k̂ᵀ and, unlike dividing by the rounded √(kᵀk), is exact for integer
     # keys: the swap key e_i - e_j gives exactly the permutation matrix.
@@ -128,27 +146,25 @@ def mod_counter(bits: torch.Tensor, modulus: int, transition: torch.Tensor | Non
     Returns:
         LongTensor (B, T): the readings of h_1 .. h_T; with the default transition, c_1 mod m, ..., c_T mod m.
     """
-    require_tensor(bits, "bits", 2, "(B, T)")
+    require_bits(bits)
     if bits.shape[1] == 0:
         raise ValueError("bits must hold at least one time step (B, T) with T >= 1, got T = 0")
-    if not bool(((bits == 0) | (bits == 1)).all()):
-        raise ValueError("bits must hold only zeros and ones")
-    require_positive_int(modulus, "modulus")
-    if modulus < 2:
-        raise ValueError(f"modulus must be at least 2, got {modulus}")
+    require_positive_int(modulus, "modulus", minimum=2)
     if transition is not None:
         require_tensor(transition, "transition", 2, "(2, 2)")
         if transition.shape != (2, 2) or transition.dtype != bits.dtype:
-            raise ValueError(f"transition must be a (2, 2) tensor in the dtype of bits ({bits.dtype}), "
-                             f"got shape {tuple(transition.shape)} and {transition.dtype}")
+            raise ValueError(
+                f"transition must be a (2, 2) tensor in the dtype of bits ({bits.dtype}), "
+                f"got shape {tuple(transition.shape)} and {transition.dtype}"
+            )
     ### BEGIN SOLUTION
     step = reflection_product(math.pi / modulus, 0.0, bits.dtype) if transition is None else transition
     identity = torch.eye(2, dtype=bits.dtype)
     transitions = bits[..., None, None] * step + (1 - bits)[..., None, None] * identity
     state = torch.tensor([1.0, 0.0], dtype=bits.dtype).expand(bits.shape[0], 2)
     states = []
-    for t in range(bits.shape[1]):
-        state = (transitions[:, t] @ state[..., None])[..., 0]
+    for transition_t in transitions.unbind(1):  # unbind, not transitions[:, t]: see scan.sequential_scan
+        state = (transition_t @ state[..., None])[..., 0]
         states.append(state)
     angles = angle_of(torch.stack(states, dim=1).double())
     return torch.round(angles / (2 * math.pi / modulus)).long() % modulus
@@ -158,7 +174,11 @@ def mod_counter(bits: torch.Tensor, modulus: int, transition: torch.Tensor | Non
 def require_permutation(permutation: Sequence[int]) -> list[int]:
     """``permutation`` as a list if it holds 0 .. n-1 each exactly once, else raise."""
     values = list(permutation)
-    if not values or any(isinstance(i, bool) or not isinstance(i, int) for i in values) or sorted(values) != list(range(len(values))):
+    if (
+        not values
+        or any(isinstance(i, bool) or not isinstance(i, int) for i in values)
+        or sorted(values) != list(range(len(values)))
+    ):
         raise ValueError(f"permutation must list 0 .. n-1 once each (σ(i) at position i), got {permutation!r}")
     return values
 
@@ -197,7 +217,9 @@ def swap_key(i: int, j: int, n: int, dtype: torch.dtype = torch.float64) -> torc
         if not 0 <= value < n:
             raise ValueError(f"{name} must be a coordinate in [0, {n - 1}], got {value}")
     if i == j:
-        raise ValueError(f"i and j must differ (e_i - e_i is the zero vector, which has no reflection), got i = j = {i}")
+        raise ValueError(
+            f"i and j must differ (e_i - e_i is the zero vector, which has no reflection), got i = j = {i}"
+        )
     require_float_dtype(dtype)
     key = torch.zeros(n, dtype=dtype)
     key[i], key[j] = 1.0, -1.0
@@ -215,7 +237,9 @@ def product_of_reflections(keys: Sequence[torch.Tensor], n: int | None = None) -
         require_tensor(key, f"keys[{index}]")
         if key.dim() == 0 or key.shape[-1] != keys[0].shape[-1] or (n is not None and key.shape[-1] != n):
             width = n if n is not None else keys[0].shape[-1]
-            raise ValueError(f"every key must have {width} entries (..., n), got keys[{index}] of shape {tuple(key.shape)}")
+            raise ValueError(
+                f"every key must have {width} entries (..., n), got keys[{index}] of shape {tuple(key.shape)}"
+            )
     product = generalized_householder(keys[0], 2.0)
     for key in keys[1:]:
         product = generalized_householder(key, 2.0) @ product
@@ -247,7 +271,7 @@ def orthogonal_reflections(matrix: torch.Tensor, tolerance: float = 1e-9) -> lis
         raise ValueError(f"tolerance must be positive, got {tolerance}")
     n = matrix.shape[0]
     identity = torch.eye(n, dtype=matrix.dtype)
-    if matrix.shape != (n, n) or not torch.allclose(matrix.T @ matrix, identity, atol=tolerance ** 0.5):
+    if matrix.shape != (n, n) or not torch.allclose(matrix.T @ matrix, identity, atol=tolerance**0.5):
         raise ValueError(f"matrix must be square and orthogonal (QᵀQ = I), got shape {tuple(matrix.shape)}")
     remaining, undo = matrix.clone(), []
     for i in range(n):
@@ -269,8 +293,7 @@ def spectrum_sample(n: int, factors: int, beta_max: float, samples: int, generat
     """
     for value, name in ((n, "n"), (factors, "factors"), (samples, "samples")):
         require_positive_int(value, name)
-    if not 0.0 <= require_number(beta_max, "beta_max") <= 2.0:
-        raise ValueError(f"beta_max must lie in [0, 2], got {beta_max}")
+    require_number(beta_max, "beta_max", 0.0, 2.0)
     require_generator(generator)
     keys = torch.randn(samples, factors, n, generator=generator, dtype=torch.float64)
     betas = beta_max * torch.rand(samples, factors, generator=generator, dtype=torch.float64)

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .build import DIRECTIVE, notebook_title
+from .notebook_files import DIRECTIVE, notebook_title
 
 DAY_START, DAY_END = 9 * 60, 17 * 60
 LUNCH_AFTER, LUNCH_MINUTES = 12 * 60, 60
@@ -97,11 +97,24 @@ def lesson_plan(source: Path) -> LessonPlan:
         raise ValueError(f"{source.name} needs exactly one markdown cell tagged 'instructor' (found {len(instructor)})")
     minutes = instructor[0].metadata.get("minutes", {})
     if set(minutes) != {"teach", "practice"} or not all(isinstance(m, int) and m > 0 for m in minutes.values()):
-        raise ValueError(f"{source.name}: the instructor cell must declare minutes={{\"teach\": N, \"practice\": M}} "
-                         f"with positive whole numbers, not {minutes}")
-    exercises = tuple(match.group("id") for cell in notebook.cells if cell.cell_type == "code"
-                      for match in DIRECTIVE.finditer(cell.source))
-    return LessonPlan(source.stem, notebook_title(notebook), minutes["teach"], minutes["practice"], instructor[0].source.strip(), exercises)
+        raise ValueError(
+            f'{source.name}: the instructor cell must declare minutes={{"teach": N, "practice": M}} '
+            f"with positive whole numbers, not {minutes}"
+        )
+    exercises = tuple(
+        match.group("id")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for match in DIRECTIVE.finditer(cell.source)
+    )
+    return LessonPlan(
+        source.stem,
+        notebook_title(notebook),
+        minutes["teach"],
+        minutes["practice"],
+        instructor[0].source.strip(),
+        exercises,
+    )
 
 
 def lesson_plans(root: Path) -> list[LessonPlan]:
@@ -169,11 +182,19 @@ def clock(minutes: int) -> str:
 
 
 def timing_markdown(plans: Sequence[LessonPlan]) -> str:
-    lines = ["# Workshop timing plans", "", GENERATED_NOTE, "",
-             "| lesson | teach (min) | exercises (min) | total (min) |", "|---|---|---|---|"]
+    lines = [
+        "# Workshop timing plans",
+        "",
+        GENERATED_NOTE,
+        "",
+        "| lesson | teach (min) | exercises (min) | total (min) |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {plan.title} | {plan.teach} | {plan.practice} | {plan.minutes} |" for plan in plans]
-    lines.append(f"| **all lessons** | {sum(p.teach for p in plans)} | {sum(p.practice for p in plans)} | "
-                 f"{sum(p.minutes for p in plans)} |")
+    lines.append(
+        f"| **all lessons** | {sum(p.teach for p in plans)} | {sum(p.practice for p in plans)} | "
+        f"{sum(p.minutes for p in plans)} |"
+    )
     for workshop in WORKSHOPS:
         slots = schedule(plans, workshop)
         taught = sum(plan.minutes for plan in chosen(plans, workshop))
@@ -188,9 +209,17 @@ def timing_markdown(plans: Sequence[LessonPlan]) -> str:
 def lesson_markdown(plan: LessonPlan) -> str:
     from .checks import EXERCISES
 
-    lines = [f"# {plan.title}: instructor notes", "", GENERATED_NOTE, "",
-             f"Teach {plan.teach} min, exercises {plan.practice} min. Notebook `{plan.notebook}`; slides "
-             f"`build/slides/{plan.stem}.slides.html` (`lrnn-course slides {plan.stem[:2]}`).", "", plan.notes, ""]
+    lines = [
+        f"# {plan.title}: instructor notes",
+        "",
+        GENERATED_NOTE,
+        "",
+        f"Teach {plan.teach} min, exercises {plan.practice} min. Notebook `{plan.notebook}`; slides "
+        f"`build/slides/{plan.stem}.slides.html` (`lrnn-course slides {plan.stem[:2]}`).",
+        "",
+        plan.notes,
+        "",
+    ]
     if plan.exercises:
         lines += ["## What `check` tests in each exercise", ""]
         for exercise in plan.exercises:

@@ -37,7 +37,8 @@ from typing import Any
 
 import torch
 
-from .check import CheckResult, Row, cases_of, check_quietly, run_case, unknown_exercise
+from .checker import CheckResult, Row, run_case
+from .checks import cases_of, check_quietly, unknown_exercise
 
 HEADER = struct.Struct("!I")  # the length of the pickled frame that follows
 SIGNAL_CAUSES = {
@@ -90,7 +91,10 @@ def rows_from_child(exercise: str, fn: Callable[..., Any], timeout: float) -> li
                 sys.stdout.write(payload)
     except TimeoutError:
         os.kill(pid, signal.SIGKILL)
-        stopped = f"did not finish within {timeout:g} s (an endless loop? a very slow step?); check(..., timeout=…) sets the limit"
+        stopped = (
+            f"did not finish within {timeout:g} s (an endless loop? a very slow step?); "
+            "check(..., timeout=…) sets the limit"
+        )
     except BaseException:  # KeyboardInterrupt (the notebook's stop button) stops the child too
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
@@ -102,8 +106,10 @@ def rows_from_child(exercise: str, fn: Callable[..., Any], timeout: float) -> li
         stopped = stopped or ending(status)
         running = cases[len(rows)]
         rows.append(Row(running.name, False, stopped, running.hints, priority=max(case.priority for case in cases) + 1))
-        rows += [Row(case.name, False, "not run: an earlier row stopped the check", case.hints, case.priority)
-                 for case in cases[len(rows):]]
+        rows += [
+            Row(case.name, False, "not run: an earlier row stopped the check", case.hints, case.priority)
+            for case in cases[len(rows) :]
+        ]
     return rows
 
 
@@ -113,7 +119,10 @@ def ending(status: int) -> str:
         number = os.WTERMSIG(status)
         cause = SIGNAL_CAUSES.get(number, "a signal ended it")
         return f"the check's process crashed ({signal.Signals(number).name}: {cause}); your notebook is fine"
-    return f"your code ended the check's process (exit code {os.WEXITSTATUS(status)}, e.g. os._exit); return a result instead"
+    return (
+        f"your code ended the check's process (exit code {os.WEXITSTATUS(status)}, e.g. os._exit); "
+        "return a result instead"
+    )
 
 
 def frames(read_end: int, deadline: float) -> Iterator[tuple[str, Any]]:

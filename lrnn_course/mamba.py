@@ -23,45 +23,43 @@ a parallel scan; ``MambaBlock`` wraps it with Mamba's projections, causal convol
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .scan import fastest_scan
-from .validate import require_finite, require_number, require_positive_int, require_tensor
+from .scan import blelloch_scan, sequential_scan
+from .validate import require_finite, require_number, require_positive_int, require_shape, require_steps, require_tensor
 
 
 def validate_selective_inputs(
     u: torch.Tensor, delta: torch.Tensor, A_log: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor | None
 ) -> None:
-    """Raise a clear error unless the selective scan's inputs have matching shapes and finite values."""
+    """Raise a clear error unless the selective scan's inputs have matching shapes, one dtype and device, and
+    finite values; the values of delta and A_log are checked by ``selective_gates``, which every scan calls."""
     require_tensor(u, "u", 3, "(batch, T, E)")
     require_tensor(delta, "delta", 3, "(batch, T, E)")
     require_tensor(A_log, "A_log", 2, "(E, N)")
     require_tensor(B, "B", 3, "(batch, T, N)")
     require_tensor(C, "C", 3, "(batch, T, N)")
-    batch, steps, channels = u.shape
-    if steps == 0:
-        raise ValueError("u must hold at least one time step (T >= 1), got T = 0")
-    if delta.shape != u.shape:
-        raise ValueError(f"delta must have the shape of u {tuple(u.shape)}, got {tuple(delta.shape)}")
-    if A_log.shape[0] != channels:
-        raise ValueError(f"A_log must have shape (E, N) with E = {channels} channels of u, got {tuple(A_log.shape)}")
+    require_steps(u, "u")
+    require_shape(delta, "delta", u.shape, "(batch, T, E)")
+    if A_log.shape[0] != u.shape[2]:
+        raise ValueError(f"A_log must have shape (E, N) with E = {u.shape[2]} channels of u, got {tuple(A_log.shape)}")
     for name, x in (("B", B), ("C", C)):
-        if x.shape != (batch, steps, A_log.shape[1]):
-            raise ValueError(f"{name} must have shape (batch, T, N) = {(batch, steps, A_log.shape[1])}, got {tuple(x.shape)}")
+        require_shape(x, name, (*u.shape[:2], A_log.shape[1]), "(batch, T, N)")
     if D is not None:
-        require_tensor(D, "D", 1, "(E,)")
-        if D.shape[0] != channels:
-            raise ValueError(f"D must have shape ({channels},), got {tuple(D.shape)}")
-    named = [("u", u), ("delta", delta), ("A_log", A_log), ("B", B), ("C", C)] + ([("D", D)] if D is not None else [])
-    for name, x in named:
-        if x.dtype != u.dtype or x.device != u.device:
-            raise TypeError(f"{name} has dtype {x.dtype} on {x.device}, but u has dtype {u.dtype} on {u.device}; use one dtype and device")
-        require_finite(x, name)
-    if bool((delta < 0).any()):
-        raise ValueError("delta must be non-negative (it is a softplus output); found a negative step size")
+        require_shape(require_tensor(D, "D", 1, "(E,)"), "D", u.shape[2:], "(E,)")
+    for name, x in (("u", u), ("delta", delta), ("A_log", A_log), ("B", B), ("C", C), ("D", D)):
+        if x is not None and (x.dtype != u.dtype or x.device != u.device):
+            raise TypeError(
+                f"{name} has dtype {x.dtype} on {x.device}, but u has dtype {u.dtype} on {u.device}; "
+                "use one dtype and device"
+            )
+    for name, x in (("u", u), ("B", B), ("C", C), ("D", D)):
+        if x is not None:
+            require_finite(x, name)
 
 
 def selective_gates(delta: torch.Tensor, A_log: torch.Tensor, negative: bool = False) -> torch.Tensor:
@@ -80,8 +78,10 @@ def selective_gates(delta: torch.Tensor, A_log: torch.Tensor, negative: bool = F
     if A_log.shape[0] != delta.shape[-1]:
         raise ValueError(f"A_log must have shape (E, N) with E = {delta.shape[-1]}, got {tuple(A_log.shape)}")
     if A_log.dtype != delta.dtype or A_log.device != delta.device:
-        raise TypeError(f"A_log has dtype {A_log.dtype} on {A_log.device}, but delta has dtype {delta.dtype} on {delta.device}; "
-                        "use one dtype and device")
+        raise TypeError(
+            f"A_log has dtype {A_log.dtype} on {A_log.device}, but delta has dtype {delta.dtype} on {delta.device}; "
+            "use one dtype and device"
+        )
     require_finite(delta, "delta")
     require_finite(A_log, "A_log")
     if bool((delta < 0).any()):
@@ -137,13 +137,18 @@ def selective_scan_parallel(
     C: torch.Tensor,
     D: torch.Tensor | None = None,
     negative: bool = False,
+    scan: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = blelloch_scan,
 ) -> torch.Tensor:
-    """``selective_scan`` through a parallel diagonal scan over the E * N recurrences at once."""
+    """``selective_scan`` through one diagonal scan over the E * N recurrences at once.
+
+    ``scan(a, b)`` runs them on (batch, T, E * N) gates and inputs: Blelloch's parallel scan by default,
+    whose work grows like T (Hillis-Steele's like T log T); ``MambaBlock`` passes the scan it was built with.
+    """
     validate_selective_inputs(u, delta, A_log, B, C, D)
     batch, steps, channels = u.shape
     gates = selective_gates(delta, A_log, negative)
     drive = (delta * u).unsqueeze(-1) * B.unsqueeze(2)
-    states = fastest_scan(gates.reshape(batch, steps, -1), drive.reshape(batch, steps, -1))
+    states = scan(gates.reshape(batch, steps, -1), drive.reshape(batch, steps, -1))
     y = torch.einsum("btdn,btn->btd", states.reshape(gates.shape), C)
     return y if D is None else y + D * u
 
@@ -166,6 +171,9 @@ class MambaBlock(nn.Module):
         d_conv: kernel size of the causal convolution; 0 leaves it out.
         negative: the paper's [-1, 1] gates (2 exp(-Δ exp(A_log)) - 1) instead of [0, 1].
         dt_min, dt_max: Mamba's initial Δ range, log-uniform; decisive for learning, see Lesson 02.
+        scan: the diagonal scan ``scan(a, b)`` over the E * N recurrences: ``sequential_scan`` (the
+            fastest on a CPU) unless given; ``models.build_model`` passes ``ops.diagonal_scan``,
+            which also takes the Triton kernel on a GPU.
     """
 
     def __init__(
@@ -177,8 +185,10 @@ class MambaBlock(nn.Module):
         negative: bool = False,
         dt_min: float = 1e-3,
         dt_max: float = 1e-1,
+        scan: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = sequential_scan,
     ) -> None:
         super().__init__()
+        self.scan = scan
         for value, name in ((d_model, "d_model"), (d_state, "d_state"), (expand, "expand")):
             require_positive_int(value, name)
         if isinstance(d_conv, bool) or not isinstance(d_conv, int) or d_conv < 0:
@@ -197,7 +207,7 @@ class MambaBlock(nn.Module):
         self.D = nn.Parameter(torch.ones(channels))
         self.out_proj = nn.Linear(channels, d_model, bias=False)
         with torch.no_grad():
-            nn.init.uniform_(self.dt_proj.weight, -self.dt_rank**-0.5, self.dt_rank**-0.5)
+            nn.init.uniform_(self.dt_proj.weight, -(self.dt_rank**-0.5), self.dt_rank**-0.5)
             log_dt = torch.empty(channels).uniform_(math.log(dt_min), math.log(dt_max))
             self.dt_proj.bias.copy_(inverse_softplus(log_dt.exp()))
 
@@ -206,8 +216,7 @@ class MambaBlock(nn.Module):
         require_tensor(x, "x", 3, "(batch, T, d_model)")
         if x.shape[-1] != self.in_proj.in_features:
             raise ValueError(f"x must have {self.in_proj.in_features} features, got shape {tuple(x.shape)}")
-        if x.shape[1] == 0:
-            raise ValueError("x must hold at least one time step (T >= 1), got T = 0")
+        require_steps(x, "x")
         if x.dtype != self.in_proj.weight.dtype and not torch.is_autocast_enabled(x.device.type):
             raise TypeError(f"x has dtype {x.dtype} but the block's weights are {self.in_proj.weight.dtype}")
         u, z = self.in_proj(x).chunk(2, dim=-1)
@@ -230,5 +239,5 @@ class MambaBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, T, d_model) -> (batch, T, d_model)."""
         u, z, delta, B, C = self._scan_inputs(x)
-        y = selective_scan_parallel(u, delta, self.A_log, B, C, self.D, self.negative)
+        y = selective_scan_parallel(u, delta, self.A_log, B, C, self.D, self.negative, self.scan)
         return self.out_proj(y * F.silu(z))

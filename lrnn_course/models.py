@@ -18,6 +18,9 @@ Glossary (code name -> paper symbol, Grazzi et al. 2025):
 ``CausalTransformerLayer``  the Transformer baseline: causal self-attention and an MLP, no position
                         encoding (causal attention can still tell positions apart)
 =====================  =====================================================================
+
+Every recurrence of these models runs through ``lrnn_course.ops``, which takes the Triton kernel on
+a GPU and the fastest PyTorch form on a CPU.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import ops
 from .deltaproduct import DeltaProductLayer
 from .mamba import MambaBlock
-from .scan import fastest_scan
 from .validate import require_finite, require_number, require_positive_int, require_tensor
 
 
@@ -40,7 +43,9 @@ def gate_range(negative: bool) -> str:
     return "[-1,1]" if negative else "[0,1]"
 
 
-def figure1_gates(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, negative: bool, sharpness: float = 10.0) -> torch.Tensor:
+def figure1_gates(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, negative: bool, sharpness: float = 10.0
+) -> torch.Tensor:
     """The gates of the Figure 1 layer: act(sharpness · (x Wᵀ + b)), act = tanh if ``negative`` else sigmoid.
 
     Args:
@@ -57,11 +62,15 @@ def figure1_gates(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, neg
     require_tensor(weight, "weight", 2, "(d_out, d_in)")
     require_tensor(bias, "bias", 1, "(d_out,)")
     if x.dim() == 0 or x.shape[-1] != weight.shape[1] or bias.shape[0] != weight.shape[0]:
-        raise ValueError(f"need x (..., d_in), weight (d_out, d_in), bias (d_out,); got {tuple(x.shape)}, "
-                         f"{tuple(weight.shape)}, {tuple(bias.shape)}")
+        raise ValueError(
+            f"need x (..., d_in), weight (d_out, d_in), bias (d_out,); got {tuple(x.shape)}, "
+            f"{tuple(weight.shape)}, {tuple(bias.shape)}"
+        )
     for param, name in ((weight, "weight"), (bias, "bias")):
         if (param.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type)) or param.device != x.device:
-            raise TypeError(f"{name} has dtype {param.dtype} on {param.device}, but x has dtype {x.dtype} on {x.device}")
+            raise TypeError(
+                f"{name} has dtype {param.dtype} on {param.device}, but x has dtype {x.dtype} on {x.device}"
+            )
     require_finite(x, "x")
     require_finite(weight, "weight")
     require_finite(bias, "bias")
@@ -96,7 +105,7 @@ class DiagonalRecurrence(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, T, d_model) -> the states h_1..h_T, (batch, T, d_model)."""
-        return fastest_scan(self.gates(x), self.input_proj(x) * x)
+        return ops.diagonal_scan(self.gates(x), self.input_proj(x) * x)
 
 
 class SequenceModel(nn.Module):
@@ -121,7 +130,12 @@ class SequenceModel(nn.Module):
         residual: bool = True,
     ) -> None:
         super().__init__()
-        for value, name in ((vocab_size, "vocab_size"), (n_classes, "n_classes"), (d_model, "d_model"), (n_layers, "n_layers")):
+        for value, name in (
+            (vocab_size, "vocab_size"),
+            (n_classes, "n_classes"),
+            (d_model, "d_model"),
+            (n_layers, "n_layers"),
+        ):
             require_positive_int(value, name)
         self.vocab_size, self.residual = vocab_size, bool(residual)
         self.embedding = nn.Embedding(vocab_size, d_model)
@@ -131,7 +145,8 @@ class SequenceModel(nn.Module):
         self.head = nn.Linear(d_model, n_classes)
 
     def first_layer_input(self, tokens: Sequence[int]) -> torch.Tensor:
-        """What the first layer reads for each token id, norm(embedding(token)): (len(tokens), d_model), on the model's device."""
+        """What the first layer reads for each token id, norm(embedding(token)): (len(tokens), d_model), on the
+        model's device."""
         if isinstance(tokens, torch.Tensor):
             if tokens.dtype.is_floating_point or tokens.dtype.is_complex:
                 raise TypeError(f"tokens must be integer ids, got a {tokens.dtype} tensor")
@@ -144,10 +159,17 @@ class SequenceModel(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.long or tokens.dim() != 2:
-            found = f"{tokens.dtype} tensor of shape {tuple(tokens.shape)}" if isinstance(tokens, torch.Tensor) else type(tokens).__name__
+            found = (
+                f"{tokens.dtype} tensor of shape {tuple(tokens.shape)}"
+                if isinstance(tokens, torch.Tensor)
+                else type(tokens).__name__
+            )
             raise ValueError(f"tokens must be a LongTensor of shape (batch, T), got {found}")
         if bool(((tokens < 0) | (tokens >= self.vocab_size)).any()):
-            raise ValueError(f"tokens must lie in [0, {self.vocab_size - 1}] (the vocabulary), got {int(tokens.min())}..{int(tokens.max())}")
+            raise ValueError(
+                f"tokens must lie in [0, {self.vocab_size - 1}] (the vocabulary), got "
+                f"{int(tokens.min())}..{int(tokens.max())}"
+            )
         x = self.embedding(tokens)
         for norm, layer in zip(self.norms, self.layers):
             x = x + layer(norm(x)) if self.residual else layer(norm(x))
@@ -193,15 +215,17 @@ def _diagonal(d_model: int, negative: bool, **options: Any) -> Callable[[], nn.M
 
 
 def _mamba(d_model: int, negative: bool, **options: Any) -> Callable[[], nn.Module]:
-    return lambda: MambaBlock(d_model, negative=negative, **options)
+    return lambda: MambaBlock(d_model, negative=negative, scan=ops.diagonal_scan, **options)
 
 
 def _deltanet(d_model: int, negative: bool, **options: Any) -> Callable[[], nn.Module]:
-    return lambda: DeltaProductLayer(d_model, negative=negative, n_householder=1, **options)
+    return lambda: DeltaProductLayer(
+        d_model, negative=negative, n_householder=1, recurrence=ops.chunk_delta_product, **options
+    )
 
 
 def _deltaproduct(d_model: int, negative: bool, **options: Any) -> Callable[[], nn.Module]:
-    return lambda: DeltaProductLayer(d_model, negative=negative, **options)
+    return lambda: DeltaProductLayer(d_model, negative=negative, recurrence=ops.chunk_delta_product, **options)
 
 
 # The baselines have no eigenvalue range: ``negative`` does not apply to them and is ignored.
@@ -214,8 +238,12 @@ def _transformer(d_model: int, negative: bool, **options: Any) -> Callable[[], n
 
 
 MODELS: dict[str, Callable[..., Callable[[], nn.Module]]] = {
-    "diagonal": _diagonal, "mamba": _mamba, "deltanet": _deltanet, "deltaproduct": _deltaproduct,
-    "lstm": _lstm, "transformer": _transformer,
+    "diagonal": _diagonal,
+    "mamba": _mamba,
+    "deltanet": _deltanet,
+    "deltaproduct": _deltaproduct,
+    "lstm": _lstm,
+    "transformer": _transformer,
 }
 BASELINES = ("lstm", "transformer")
 

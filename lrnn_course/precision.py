@@ -47,7 +47,7 @@ from collections import Counter
 import torch
 
 from . import scan
-from .validate import require_number, require_positive_int, require_tensor
+from .validate import require_bits, require_number, require_positive_int, require_tensor
 
 DTYPES = {
     "float16": torch.float16,
@@ -62,7 +62,7 @@ def _opmath(dtype: torch.dtype) -> torch.dtype:
 
 
 def as_dtype(dtype: object) -> torch.dtype:
-    """The torch dtype named by ``dtype`` (a name such as "float16", or the dtype itself), if it is one of ``DTYPES``."""
+    """The torch dtype named by ``dtype`` (a name such as "float16", or the dtype itself), if one of ``DTYPES``."""
     if isinstance(dtype, str) and dtype in DTYPES:
         return DTYPES[dtype]
     if isinstance(dtype, torch.dtype) and dtype in DTYPES.values():
@@ -75,7 +75,9 @@ def _as_vector(value: object, name: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         require_tensor(value, name)
         if value.dim() > 1:
-            raise ValueError(f"{name} must be a float or a 1-d tensor (one value per coordinate), got shape {tuple(value.shape)}")
+            raise ValueError(
+                f"{name} must be a float or a 1-d tensor (one value per coordinate), got shape {tuple(value.shape)}"
+            )
         vector = value.detach().to(torch.float64).reshape(-1).cpu()
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         vector = torch.tensor([float(value)], dtype=torch.float64)
@@ -88,7 +90,9 @@ def _as_vector(value: object, name: str) -> torch.Tensor:
     return vector
 
 
-def iterate(gate: float | torch.Tensor, drive: float | torch.Tensor, steps: int, dtype: str | torch.dtype, h0: float = 0.0) -> torch.Tensor:
+def iterate(
+    gate: float | torch.Tensor, drive: float | torch.Tensor, steps: int, dtype: str | torch.dtype, h0: float = 0.0
+) -> torch.Tensor:
     """The states h_1 .. h_steps of h_k = gate * h_{k-1} + drive, rounded to ``dtype`` after each operation.
 
     Args:
@@ -215,8 +219,14 @@ def _rounded_step(transition: torch.Tensor, drive: torch.Tensor, h: torch.Tensor
     return total + drive
 
 
-def iterate_linear(transition: torch.Tensor, drive: torch.Tensor, steps: int, dtype: str | torch.dtype,
-                   h0: torch.Tensor, rounding: str = "per_operation") -> torch.Tensor:
+def iterate_linear(
+    transition: torch.Tensor,
+    drive: torch.Tensor,
+    steps: int,
+    dtype: str | torch.dtype,
+    h0: torch.Tensor,
+    rounding: str = "per_operation",
+) -> torch.Tensor:
     """The states h_1 .. h_steps of h_k = A h_{k-1} + b on the input 1^k, for N systems at once, in a rounding model.
 
     ``transition``, ``drive`` and ``h0`` are first rounded to ``dtype``: the numbers a model in that
@@ -249,7 +259,9 @@ def iterate_linear(transition: torch.Tensor, drive: torch.Tensor, steps: int, dt
         if value.dim() not in (1, 2) or value.shape[-1] != width:
             raise ValueError(f"{name} must be (D,) or (N, D) with D = {width}, got shape {tuple(value.shape)}")
         vectors.append(value)
-    count = max(transition.shape[0] if transition.dim() == 3 else 1, *(v.shape[0] if v.dim() == 2 else 1 for v in vectors))
+    count = max(
+        transition.shape[0] if transition.dim() == 3 else 1, *(v.shape[0] if v.dim() == 2 else 1 for v in vectors)
+    )
     transition = transition.detach().cpu().to(dtype).expand(count, width, width)
     drive, h = (v.detach().cpu().to(dtype).expand(count, width) for v in vectors)
     if rounding != "per_operation":  # exact evaluation of the rounded numbers, in float64
@@ -285,8 +297,14 @@ def residue_conflicts(states: torch.Tensor, modulus: int) -> tuple[int, int]:
     return len(residues), sum(len(seen) > 1 for seen in residues.values())
 
 
-def period_census(transitions: torch.Tensor, steps: int, dtype: str | torch.dtype, rounding: str,
-                  generator: torch.Generator, window: int = 64) -> dict[int, int]:
+def period_census(
+    transitions: torch.Tensor,
+    steps: int,
+    dtype: str | torch.dtype,
+    rounding: str,
+    generator: torch.Generator,
+    window: int = 64,
+) -> dict[int, int]:
     """How many of N systems h_k = A h_{k-1} + b end in each period on 1^k, in one rounding model.
 
     Each matrix of ``transitions`` (N, D, D) gets a random drive b ~ N(0, 0.5^2) and start h_0 ~
@@ -302,12 +320,13 @@ def period_census(transitions: torch.Tensor, steps: int, dtype: str | torch.dtyp
     drives = torch.randn(count, width, generator=generator, dtype=torch.float64) * 0.5
     starts = torch.randn(count, width, generator=generator, dtype=torch.float64)
     states = iterate_linear(transitions, drives, steps, dtype, starts, rounding)
-    periods = orbit_periods(states[-min(window, steps):])
+    periods = orbit_periods(states[-min(window, steps) :])
     return dict(sorted(Counter(periods.tolist()).items()))
 
 
-def real_spectrum_matrices(count: int, low: float, high: float, dtype: str | torch.dtype,
-                           generator: torch.Generator, triangular: bool = False) -> torch.Tensor:
+def real_spectrum_matrices(
+    count: int, low: float, high: float, dtype: str | torch.dtype, generator: torch.Generator, triangular: bool = False
+) -> torch.Tensor:
     """Random 2 x 2 matrices in ``dtype`` whose eigenvalues (of the rounded matrix) are real and in [low, high].
 
     Entries are drawn uniformly from [-1.5, 1.5] and the matrices that qualify are kept, so fewer than
@@ -344,9 +363,7 @@ def parity_machine(bits: torch.Tensor) -> torch.Tensor:
     Returns:
         Tensor (B, T), the same dtype: h_1 .. h_T, each exactly 0 or 1.
     """
-    bits = require_tensor(bits, "bits", 2, "(B, T)")
-    if not bool(((bits == 0) | (bits == 1)).all()):
-        raise ValueError("bits must hold only zeros and ones")
+    require_bits(bits)
     ### BEGIN SOLUTION
     gates = 1 - 2 * bits
     states = scan.hillis_steele_scan(gates.unsqueeze(-1), bits.unsqueeze(-1))

@@ -27,7 +27,17 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .validate import require_finite, require_like, require_positive_int, require_same, require_tensor
+from .validate import (
+    require_broadcastable,
+    require_finite,
+    require_like,
+    require_positive_int,
+    require_same,
+    require_shape,
+    require_steps,
+    require_tensor,
+)
+
 
 def validate_scan_inputs(
     a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None
@@ -39,20 +49,16 @@ def validate_scan_inputs(
     """
     require_tensor(a, "a (the gates)", ndim=3, dims="(B, T, D)")
     require_tensor(b, "b (the inputs)", ndim=3, dims="(B, T, D)")
-    require_same([a, b], ["b (the inputs)", "a (the gates)"][::-1])
-    if a.shape[1] == 0:
-        raise ValueError("a and b must hold at least one time step (T >= 1), got T = 0")
+    require_same([a, b], ["a (the gates)", "b (the inputs)"])
+    require_steps(a, "a and b")
     require_finite(a, "a (the gates)")
     require_finite(b, "b (the inputs)")
-    batch, _, width = a.shape
     if h0 is None:
-        h0 = a.new_zeros(batch, width)
-    else:
-        require_tensor(h0, "h0 (the initial state)", ndim=2, dims="(B, D)")
-        if h0.shape != (batch, width):
-            raise ValueError(f"h0 must have shape (B, D) = {(batch, width)}, got {tuple(h0.shape)}")
-        require_same([a[:, 0], h0], ["a (the gates)", "h0 (the initial state)"])
-        require_finite(h0, "h0 (the initial state)")
+        return a, b, a.new_zeros(a.shape[0], a.shape[2])
+    require_tensor(h0, "h0 (the initial state)", ndim=2, dims="(B, D)")
+    require_shape(h0, "h0", (a.shape[0], a.shape[2]), "(B, D)")
+    require_like(h0, "h0 (the initial state)", a, "a (the gates)")
+    require_finite(h0, "h0 (the initial state)")
     return a, b, h0
 
 
@@ -70,8 +76,10 @@ def sequential_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = 
     a, b, h = validate_scan_inputs(a, b, h0)
     ### BEGIN SOLUTION
     states = []
-    for t in range(a.shape[1]):
-        h = a[:, t] * h + b[:, t]
+    # unbind, not a[:, t]: the backward pass of each index op writes a gradient as large as the whole
+    # tensor, so the backward pass of a T-step loop over a[:, t] would cost T^2 instead of T
+    for a_t, b_t in zip(a.unbind(1), b.unbind(1)):
+        h = a_t * h + b_t
         states.append(h)
     return torch.stack(states, dim=1)
     ### END SOLUTION
@@ -94,17 +102,13 @@ def combine(
     """
     for pair, name in ((earlier, "earlier"), (later, "later")):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise TypeError(f"{name} must be a pair (a, b) of tensors, got {type(pair).__name__}"
-                            + (f" of length {len(pair)}" if isinstance(pair, (tuple, list)) else ""))
-        require_tensor(pair[0], f"{name}[0] (its gate a)")
-        require_tensor(pair[1], f"{name}[1] (its input b)")
-    for x, name in ((earlier[1], "earlier[1] (its input b)"), (later[0], "later[0] (its gate a)"), (later[1], "later[1] (its input b)")):
-        require_like(x, name, earlier[0], "earlier[0] (its gate a)")
-    try:
-        torch.broadcast_shapes(earlier[0].shape, earlier[1].shape, later[0].shape, later[1].shape)
-    except RuntimeError:
-        raise ValueError(f"the shapes of earlier (a1, b1) and later (a2, b2) must broadcast together, e.g. all (B, T, D); got "
-                         f"{tuple(earlier[0].shape)}, {tuple(earlier[1].shape)}, {tuple(later[0].shape)}, {tuple(later[1].shape)}") from None
+            raise TypeError(
+                f"{name} must be a pair (a, b) of tensors, got {type(pair).__name__}"
+                + (f" of length {len(pair)}" if isinstance(pair, (tuple, list)) else "")
+            )
+        for x, role in zip(pair, (f"{name}[0] (its gate a)", f"{name}[1] (its input b)")):
+            require_like(require_tensor(x, role), role, earlier[0], "earlier[0] (its gate a)")
+    require_broadcastable([*earlier, *later], "earlier (a1, b1) and later (a2, b2)", "all (B, T, D)")
     ### BEGIN SOLUTION
     a1, b1 = earlier
     a2, b2 = later
@@ -143,11 +147,12 @@ def hillis_steele_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None
 def blelloch_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
     """The work-efficient scan of Blelloch (1990): an up-sweep and a down-sweep over a tree.
 
-    The up-sweep stores in every right child the composition of its subtree; the down-sweep
-    turns those partial results into exclusive prefixes (the composition of everything earlier),
-    and a last ``combine`` with each step gives the inclusive states. About 3T combines (2T in
-    the sweeps, T in the last step) in 2 * ceil(log2 T) + 1 rounds, against T * ceil(log2 T)
-    combines for Hillis-Steele.
+    The up-sweep builds the tree level by level: each node is the composition of its two children,
+    left first. The down-sweep hands every node the composition of everything earlier (its exclusive
+    prefix): a left child gets its parent's, a right child its parent's followed by its left sibling.
+    A last ``combine`` with each step gives the inclusive states. About 3T combines (2T in the
+    sweeps, T in the last step) in 2 * ceil(log2 T) + 1 rounds, against T * ceil(log2 T) combines for
+    Hillis-Steele; each level is half the size of the one below, so the memory traffic is O(T) too.
     The sequence is padded with identity steps (1, 0) to a power of two.
 
     Args:
@@ -164,26 +169,16 @@ def blelloch_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = No
     b = torch.cat([a[:, :1] * h0[:, None] + b[:, :1], b[:, 1:]], dim=1)
     step_a = F.pad(a, (0, 0, 0, size - steps), value=1.0)
     step_b = F.pad(b, (0, 0, 0, size - steps), value=0.0)
-    tree_a, tree_b = step_a, step_b
-    half = 1
-    while half < size:  # up-sweep: right child <- left subtree then right subtree
-        right = torch.arange(2 * half - 1, size, 2 * half, device=a.device)
-        new_a, new_b = combine((tree_a[:, right - half], tree_b[:, right - half]), (tree_a[:, right], tree_b[:, right]))
-        tree_a, tree_b = tree_a.index_copy(1, right, new_a), tree_b.index_copy(1, right, new_b)
-        half *= 2
-    root = torch.tensor([size - 1], device=a.device)
-    tree_a = tree_a.index_copy(1, root, torch.ones_like(tree_a[:, root]))
-    tree_b = tree_b.index_copy(1, root, torch.zeros_like(tree_b[:, root]))
-    while half > 1:  # down-sweep: left child <- prefix, right child <- prefix then left subtree
-        half //= 2
-        right = torch.arange(2 * half - 1, size, 2 * half, device=a.device)
-        left = right - half
-        prefix = (tree_a[:, right], tree_b[:, right])
-        left_subtree = (tree_a[:, left], tree_b[:, left])
-        new_a, new_b = combine(prefix, left_subtree)
-        tree_a = tree_a.index_copy(1, left, prefix[0]).index_copy(1, right, new_a)
-        tree_b = tree_b.index_copy(1, left, prefix[1]).index_copy(1, right, new_b)
-    _, states = combine((tree_a, tree_b), (step_a, step_b))
+    levels = [(step_a, step_b)]
+    while levels[-1][0].shape[1] > 1:  # up-sweep: a parent is its left child, then its right child
+        level_a, level_b = levels[-1]
+        levels.append(combine((level_a[:, 0::2], level_b[:, 0::2]), (level_a[:, 1::2], level_b[:, 1::2])))
+    prefix_a, prefix_b = torch.ones_like(levels[-1][0]), torch.zeros_like(levels[-1][1])  # nothing precedes the root
+    for level_a, level_b in reversed(levels[:-1]):  # down-sweep: the prefixes of the level below
+        right_a, right_b = combine((prefix_a, prefix_b), (level_a[:, 0::2], level_b[:, 0::2]))
+        prefix_a = torch.stack([prefix_a, right_a], dim=2).flatten(1, 2)
+        prefix_b = torch.stack([prefix_b, right_b], dim=2).flatten(1, 2)
+    _, states = combine((prefix_a, prefix_b), (step_a, step_b))
     return states[:, :steps]
 
 
@@ -218,9 +213,9 @@ def chunked_scan(
     local = hillis_steele_scan(a_chunks, b_chunks).reshape(batch, n_chunks, chunk_size, width)
     gate_products = torch.cumprod(a_chunks, dim=1).reshape(batch, n_chunks, chunk_size, width)
     entering, h = [], h0
-    for chunk in range(n_chunks):
+    for gate_product, last in zip(gate_products[:, :, -1].unbind(1), local[:, :, -1].unbind(1)):
         entering.append(h)
-        h = gate_products[:, chunk, -1] * h + local[:, chunk, -1]
+        h = gate_product * h + last
     states = local + gate_products * torch.stack(entering, dim=1)[:, :, None]
     return states.reshape(batch, n_chunks * chunk_size, width)[:, :steps]
     ### END SOLUTION
@@ -232,13 +227,42 @@ def segment_sums(x: torch.Tensor) -> torch.Tensor:
     ``x`` has shape (B, T, D); the result has shape (B, T, T, D). Summing each segment directly,
     instead of subtracting two cumulative sums, keeps -inf entries (log 0) from turning into NaN.
     """
-    require_tensor(x, "x", ndim=3, dims="(B, T, D)")
+    return _segment_sums(require_tensor(x, "x", ndim=3, dims="(B, T, D)"))
+
+
+def _segment_sums(x: torch.Tensor) -> torch.Tensor:
+    """``segment_sums`` of a checked ``x``."""
     steps = x.shape[1]
     repeated = x[:, :, None, :].expand(-1, -1, steps, -1)  # [b, j, s] = x[b, j]
     later = torch.ones(steps, steps, dtype=torch.bool, device=x.device).tril(-1)  # j > s
     sums = torch.cumsum(repeated.masked_fill(~later[None, :, :, None], 0.0), dim=1)  # [b, t, s]
     lower = torch.ones(steps, steps, dtype=torch.bool, device=x.device).tril()
     return sums.masked_fill(~lower[None, :, :, None], -math.inf)
+
+
+def with_start_step(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The steps 0, 1, ..., T of a scan from zero whose states from step 1 on are those from ``h0``.
+
+    h0 becomes the input of a step 0 (its gate, 1, is in no product a_{s+1} ... a_t), so that
+    h_t = sum_{s=0}^{t} a_{s+1} ... a_t b_s covers the initial state too: (B, T + 1, D) each.
+    """
+    return torch.cat([torch.ones_like(a[:, :1]), a], dim=1), torch.cat([h0[:, None], b], dim=1)
+
+
+def products_through_logs(a: torch.Tensor, magnitude: torch.Tensor) -> torch.Tensor:
+    """exp(log m_{s+1} + ... + log m_t) for s <= t (0 for s > t), m the ``magnitude`` of the gates ``a``: (B, T, T, D).
+
+    A gate of exactly 0 stays out of the logarithm: log 0 = -inf gives the right product, exp(-inf) = 0,
+    but the derivative 1/0 meets it as inf * 0 = NaN. Instead the zeros of each segment are counted: with
+    none it is the exp of the sum; with one it is 0, and its derivative along that gate is the product of
+    the others; with two or more it is 0 and so are its derivatives: the true values and derivatives.
+    """
+    zero = a == 0
+    logs = torch.log(torch.where(zero, 1.0, magnitude))
+    zeros = _segment_sums(zero.to(a.dtype))  # how many zero gates each segment holds
+    lone_zero = _segment_sums(torch.where(zero, a, 0.0))  # 0, with derivative 1 along each zero gate
+    zero_factor = torch.where(zeros == 0, 1.0, torch.where(zeros == 1, lone_zero, 0.0))
+    return torch.exp(_segment_sums(logs)) * zero_factor
 
 
 def log_space_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
@@ -254,13 +278,12 @@ def log_space_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = N
         h0: initial state, shape (B, D); zeros when None.
 
     Returns:
-        h: shape (B, T, D); NaN wherever a negative gate was involved.
+        h: shape (B, T, D); NaN wherever a negative gate was involved. A gate of exactly 0 gives the right
+        states and gradients (see ``products_through_logs``).
     """
-    a, b, h0 = validate_scan_inputs(a, b, h0)
-    log_a = torch.log(a)
-    decay = torch.exp(segment_sums(log_a))  # [b, t, s, d] = a_{s+1} ... a_t
-    from_h0 = torch.exp(torch.cumsum(log_a, dim=1)) * h0[:, None]
-    return torch.einsum("btsd,bsd->btd", decay, b) + from_h0
+    a, b = with_start_step(*validate_scan_inputs(a, b, h0))
+    decay = products_through_logs(a, a)  # [b, t, s, d] = a_{s+1} ... a_t
+    return torch.einsum("btsd,bsd->btd", decay, b)[:, 1:]
 
 
 def signed_log_space_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
@@ -278,27 +301,11 @@ def signed_log_space_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | N
     Returns:
         h: shape (B, T, D).
     """
-    a, b, h0 = validate_scan_inputs(a, b, h0)
-    log_magnitude = torch.log(a.abs())
+    a, b = with_start_step(*validate_scan_inputs(a, b, h0))
     negatives = (a < 0).to(a.dtype)
-    sign = 1.0 - 2.0 * torch.remainder(segment_sums(negatives).nan_to_num(neginf=0.0), 2.0)
-    decay = sign * torch.exp(segment_sums(log_magnitude))
-    sign_from_h0 = 1.0 - 2.0 * torch.remainder(torch.cumsum(negatives, dim=1), 2.0)
-    from_h0 = sign_from_h0 * torch.exp(torch.cumsum(log_magnitude, dim=1)) * h0[:, None]
-    return torch.einsum("btsd,bsd->btd", decay, b) + from_h0
-
-
-def fastest_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-    """The quickest exact scan for these tensors, for training models: the Triton kernel of
-    ``lrnn_course.kernels`` on a GPU, ``hillis_steele_scan`` on the CPU (where the kernel would only
-    run through Triton's interpreter, which is for reading kernels, not for training with them).
-    """
-    require_tensor(a, "a (the gates)")  # the scan called below checks the rest
-    if a.is_cuda:
-        from .kernels import diagonal_scan
-
-        return diagonal_scan(a, b, h0)
-    return hillis_steele_scan(a, b, h0)
+    sign = 1.0 - 2.0 * torch.remainder(_segment_sums(negatives).nan_to_num(neginf=0.0), 2.0)
+    decay = sign * products_through_logs(a, a.abs())
+    return torch.einsum("btsd,bsd->btd", decay, b)[:, 1:]
 
 
 def scan_cost(steps: int, algorithm: str, chunk_size: int = 64) -> tuple[int, int]:

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import nbformat
 
-from .build import SOLUTION_TAG, TRY_FIRST_TAG, lesson_notebooks, notebook_title, output_folder
+from .build import SOLUTION_TAG, TRY_FIRST_TAG, lesson_notebooks, output_folder
+from .notebook_files import notebook_title
 
 SLIDE, SUBSLIDE, CONTINUE, SKIP = "slide", "subslide", "-", "skip"
 LEFT_OUT_TAGS = {SOLUTION_TAG, TRY_FIRST_TAG}
@@ -38,14 +39,22 @@ def slide_type(cell: nbformat.NotebookNode) -> str | None:
 
 
 def with_slide_types(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``notebook`` without its set-up and solution cells, every other cell with a slide type (declared, or by the rule above)."""
+    """A copy of ``notebook`` without its set-up and solution cells, every other cell with a slide type.
+
+    The type is the one the cell declares, or the one the rule above gives.
+    """
     deck = copy.deepcopy(notebook)
     # reveal.js would hide skipped cells but still carry them in the page: set-up code is of no use in
     # a deck, and an answer must not be one view-source away
-    deck.cells = [cell for cell in deck.cells
-                  if slide_type(cell) != SKIP and not LEFT_OUT_TAGS & set(cell.metadata.get("tags", []))]
+    deck.cells = [
+        cell
+        for cell in deck.cells
+        if slide_type(cell) != SKIP and not LEFT_OUT_TAGS & set(cell.metadata.get("tags", []))
+    ]
     if not deck.cells or slide_type(deck.cells[0]) != SLIDE:
-        raise ValueError("the first cell shown must open a slide (mark the title cell slide_type 'slide' in the source)")
+        raise ValueError(
+            "the first cell shown must open a slide (mark the title cell slide_type 'slide' in the source)"
+        )
     for cell in deck.cells:
         if slide_type(cell) is None:
             cell.metadata["slideshow"] = {"slide_type": SUBSLIDE if cell.cell_type == "markdown" else CONTINUE}
@@ -72,7 +81,12 @@ def write_deck(lesson: Path, out_dir: Path, reveal_prefix: str | None = None) ->
     return deck
 
 
-def build_slides(names: Iterable[str] = (), out_dir: Path | None = None, reveal_prefix: str | None = None) -> list[Path]:
-    """Decks for every lesson and kernel notebook (or those whose name starts with one of ``names``), in ``build/slides`` by default."""
+def build_slides(
+    names: Iterable[str] = (), out_dir: Path | None = None, reveal_prefix: str | None = None
+) -> list[Path]:
+    """Decks for every lesson and kernel notebook (or those whose name starts with one of ``names``).
+
+    They go to ``build/slides`` unless ``out_dir`` says otherwise.
+    """
     out_dir = out_dir or output_folder("slides")
     return [write_deck(lesson, out_dir, reveal_prefix) for lesson in lesson_notebooks(names)]

@@ -12,6 +12,13 @@ Glossary (code name -> paper symbol or term):
 ``MODULUS``           m = 5, the modulus of both arithmetic tasks and the size of the cycle
 ``n_classes``         the number of possible answers (2 for parity, 5 for the others)
 ``answer_offset``     the token of answer 0; answer k is the token answer_offset + k
+``WordProblem``       a group word problem (Lesson 08, ``groups``) as a task: a group, the input
+                      alphabet (all of G or a subset, e.g. the swaps) and the tokens that spell
+                      one element (1, or 4 in the paper's "4 tokens per transition" S₅ variant)
+``WORD_PROBLEMS``     the named word problems: ``"S3"``, ``"S5_only_swaps"``, ``"A4_x_Z5"`` …
+``sequence_accuracy`` cumulative sequence accuracy at t, the metric of the word problems: the
+                      fraction of sequences whose predictions are all right up to position t
+                      (the DeltaProduct code's ``cumulative_sequence_accuracies``)
 ====================  =====================================================================
 
 Layout shared by every task (the authors' data pipeline, reference notes §3.1): the row of a
@@ -46,6 +53,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .groups import Group, group, moved_points, prefix_products
 from .validate import require_generator, require_positive_int
 
 MODULUS = 5
@@ -64,7 +72,13 @@ SYMBOLS = {
 
 ARITHMETIC_PLUS, ARITHMETIC_MINUS, ARITHMETIC_TIMES, ARITHMETIC_EQUALS, ARITHMETIC_DIGIT_0 = 1, 2, 3, 4, 5
 BRACKETS_PLUS, BRACKETS_MINUS, BRACKETS_TIMES, BRACKETS_OPEN, BRACKETS_CLOSE, BRACKETS_EQUALS, BRACKETS_PAD = (
-    5, 6, 7, 8, 9, 10, 11,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
 )
 CYCLE_STEP_MINUS_ONE, CYCLE_NODE_0 = 1, 4
 
@@ -377,3 +391,134 @@ def decode(batch: Batch, index: int) -> str:
     answer_position = int(batch.answer_positions[index])
     words[answer_position] = f"[{symbols[int(batch.targets[index, answer_position])]}]"
     return " ".join(words)
+
+
+def sequence_accuracy(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cumulative sequence accuracy: entry t is the fraction of rows right at every position ≤ t.
+
+    Args:
+        predictions: LongTensor (N, T), the predicted class at every position.
+        targets: LongTensor (N, T), the right class, or -1 where nothing is scored (padding);
+            unscored positions count as right.
+
+    Returns:
+        float32 tensor (T,), non-increasing in t.
+    """
+    for x, name in ((predictions, "predictions"), (targets, "targets")):
+        if not isinstance(x, torch.Tensor) or x.dtype != torch.long or x.dim() != 2:
+            raise TypeError(f"{name} must be a LongTensor (N, T)")
+    if predictions.shape != targets.shape:
+        raise ValueError(
+            f"predictions {tuple(predictions.shape)} and targets {tuple(targets.shape)} must have the same shape"
+        )
+    if predictions.shape[0] == 0:
+        raise ValueError("need at least one sequence")
+    ### BEGIN SOLUTION
+    right = (predictions == targets) | (targets == IGNORE)
+    return right.long().cumprod(dim=1).float().mean(dim=0)
+    ### END SOLUTION
+
+
+@dataclass(frozen=True)
+class WordProblem:
+    """A word-problem task: a group, the elements that may appear as inputs, tokens per element.
+
+    With ``tokens_per_element`` = k > 1 each input element is followed by k - 1 copies of a blank
+    token (index |G|) and the target at position t is the product of the elements read up to
+    position t - (k - 1) (the identity before): the model gets k steps to apply each element.
+    """
+
+    name: str
+    group: Group
+    alphabet: tuple[int, ...]
+    tokens_per_element: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.group, Group):
+            raise TypeError(f"group must be a Group, got {type(self.group).__name__}")
+        require_positive_int(self.tokens_per_element, "tokens_per_element")
+        if not self.alphabet or any(
+            isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.group.order for i in self.alphabet
+        ):
+            raise ValueError(
+                f"alphabet must be a non-empty tuple of element indices in [0, {self.group.order - 1}], "
+                f"got {self.alphabet!r}"
+            )
+
+    @property
+    def blank_token(self) -> int:
+        return self.group.order
+
+    @property
+    def pad_token(self) -> int:
+        return self.group.order + 1
+
+    @property
+    def vocab_size(self) -> int:
+        return self.group.order + 2
+
+    def __call__(self, n: int, min_len: int, max_len: int, generator: torch.Generator) -> Batch:
+        """N sequences of lengths U[min_len, max_len], PAD (target -1) after each length.
+
+        Worked example, S3 (elements in lexicographic order, 1 = (0 2 1), 2 = (1 0 2)), words 1 2 2:
+        tokens = [1, 2, 2], targets = [1, 3, 1] (1 then 2 is element 3 = (1 2 0)).
+        """
+        validate_task_inputs(n, min_len, max_len, generator, shortest=1)
+        lengths = uniform_lengths(n, min_len, max_len, generator)
+        alphabet = torch.tensor(self.alphabet)
+        k = self.tokens_per_element
+        elements = alphabet[torch.randint(len(alphabet), (n, -(-max_len // k)), generator=generator)]
+        products = prefix_products(self.group.table, elements)
+        tokens = torch.full((n, elements.shape[1] * k), self.blank_token, dtype=torch.long)
+        tokens[:, ::k] = elements
+        # Position t is scored on the elements read by t - (k - 1), the identity (index 0) before.
+        elements_read = (torch.arange(tokens.shape[1]) - (k - 1)) // k
+        targets = torch.where(elements_read >= 0, products[:, elements_read.clamp(min=0)], 0)
+        tokens, targets = tokens[:, :max_len], targets[:, :max_len]
+        beyond = torch.arange(max_len) >= lengths[:, None]
+        tokens[beyond], targets[beyond] = self.pad_token, IGNORE
+        width = int(lengths.max())
+        return Batch(
+            self.name,
+            tokens[:, :width],
+            targets[:, :width],
+            lengths,
+            self.vocab_size,
+            self.pad_token,
+            0,
+            self.group.order,
+            1.0 / self.group.order,
+            every_position=True,
+        )
+
+
+def word_problem(
+    group_name: str, max_moved: int | None = None, tokens_per_element: int = 1, name: str | None = None
+) -> WordProblem:
+    """The word problem of ``group_name``; inputs only the elements moving ≤ ``max_moved`` points if given."""
+    if max_moved is not None and (isinstance(max_moved, bool) or not isinstance(max_moved, int) or max_moved < 0):
+        raise ValueError(f"max_moved must be a non-negative int or None, got {max_moved!r}")
+    chosen = group(group_name)
+    alphabet = tuple(
+        i for i, element in enumerate(chosen.elements) if max_moved is None or moved_points(element) <= max_moved
+    )
+    return WordProblem(name or group_name, chosen, alphabet, tokens_per_element)
+
+
+WORD_PROBLEMS: dict[str, WordProblem] = {
+    problem.name: problem
+    for problem in (
+        word_problem("S3"),
+        word_problem("S4"),
+        word_problem("S5"),
+        word_problem("A4"),
+        word_problem("A5"),
+        word_problem("Z5"),
+        word_problem("Z60"),
+        word_problem("A4_x_Z5"),
+        word_problem("S4", max_moved=2, name="S4_only_swaps"),
+        word_problem("S5", max_moved=2, name="S5_only_swaps"),
+        word_problem("S5", max_moved=3, name="S5_swaps_and_3_cycles"),
+        word_problem("S5", tokens_per_element=4, name="S5_4_tokens"),
+    )
+}

@@ -44,9 +44,9 @@ import torch.nn.functional as F
 from . import tasks
 from .device import PREFERENCES
 from .device import device as choose_device
-from .groups import WORD_PROBLEMS, sequence_accuracy
 from .models import BASELINES, MODELS, SequenceModel, build_model, gate_range
 from .progress import progress_bar
+from .tasks import WORD_PROBLEMS, sequence_accuracy
 from .validate import require_number, require_positive_int, require_tensor
 
 TASKS: dict[str, Callable[..., tasks.Batch]] = {
@@ -97,8 +97,11 @@ class TrainConfig:
                 require_number(getattr(self, name), name)
         for name in ("train_lengths", "test_lengths"):
             lengths = getattr(self, name)
-            if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence) or any(
-                    isinstance(length, bool) or not isinstance(length, int) for length in lengths):
+            if (
+                isinstance(lengths, (str, bytes))
+                or not isinstance(lengths, Sequence)
+                or any(isinstance(length, bool) or not isinstance(length, int) for length in lengths)
+            ):
                 raise TypeError(f"{name} must be a tuple of ints, got {lengths!r}")
         if len(self.train_lengths) != 2:
             raise ValueError(f"train_lengths must be (low, high), got {self.train_lengths}")
@@ -106,7 +109,11 @@ class TrainConfig:
             raise TypeError(f"seed must be an int, got {self.seed!r}")
         if self.device not in PREFERENCES:
             raise ValueError(f"device must be one of {', '.join(map(repr, PREFERENCES))}, got {self.device!r}")
-        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or not 0 <= self.warmup_steps < self.steps:
+        if (
+            isinstance(self.warmup_steps, bool)
+            or not isinstance(self.warmup_steps, int)
+            or not 0 <= self.warmup_steps < self.steps
+        ):
             raise ValueError(f"warmup_steps must be an int in [0, steps), got {self.warmup_steps!r}")
         if not 0 < self.min_lr <= self.lr:
             raise ValueError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
@@ -180,8 +187,9 @@ class TrainResult:
         """One line: label, steps, seconds, and the final mean score."""
         final = self.final
         return (
-            f"{self.config.label:<16} seed {self.config.seed}: {final.step} steps in {final.seconds:.1f} s on {self.device}, "
-            f"{self.config.metric} {final.train_score:.3f} on lengths {self.config.train_lengths[0]}-{self.config.train_lengths[1]}, "
+            f"{self.config.label:<16} seed {self.config.seed}: {final.step} steps in {final.seconds:.1f} s "
+            f"on {self.device}, {self.config.metric} {final.train_score:.3f} "
+            f"on lengths {self.config.train_lengths[0]}-{self.config.train_lengths[1]}, "
             f"{final.mean():.3f} on {min(final.scores)}-{max(final.scores)}"
         )
 
@@ -208,8 +216,10 @@ def answer_loss(logits: torch.Tensor, batch: tasks.Batch) -> torch.Tensor:
     require_batch(batch)
     require_tensor(logits, "logits", 3, "(N, L, n_classes)")
     if logits.shape != (*batch.tokens.shape, batch.n_classes):
-        raise ValueError(f"logits must have shape (N, L, n_classes) = {(*batch.tokens.shape, batch.n_classes)}, "
-                         f"got {tuple(logits.shape)}")
+        raise ValueError(
+            f"logits must have shape (N, L, n_classes) = {(*batch.tokens.shape, batch.n_classes)}, "
+            f"got {tuple(logits.shape)}"
+        )
     ### BEGIN SOLUTION
     rows = torch.arange(logits.shape[0], device=logits.device)
     positions = batch.answer_positions
@@ -223,8 +233,10 @@ def token_loss(logits: torch.Tensor, batch: tasks.Batch) -> torch.Tensor:
     require_batch(batch)
     require_tensor(logits, "logits", 3, "(N, L, n_classes)")
     if logits.shape != (*batch.tokens.shape, batch.n_classes):
-        raise ValueError(f"logits must have shape (N, L, n_classes) = {(*batch.tokens.shape, batch.n_classes)}, "
-                         f"got {tuple(logits.shape)}")
+        raise ValueError(
+            f"logits must have shape (N, L, n_classes) = {(*batch.tokens.shape, batch.n_classes)}, "
+            f"got {tuple(logits.shape)}"
+        )
     return F.cross_entropy(logits.flatten(0, 1), batch.targets.flatten(), ignore_index=tasks.IGNORE)
 
 
@@ -251,7 +263,9 @@ def score_of(predictions: torch.Tensor, batch: tasks.Batch) -> float:
         return sequence_accuracy(predictions.cpu(), batch.targets.cpu())[-1].item()
     rows = torch.arange(len(predictions), device=predictions.device)
     positions = batch.answer_positions
-    accuracy = (predictions[rows, positions] == batch.targets[rows, positions] - batch.answer_offset).float().mean().item()
+    accuracy = (
+        (predictions[rows, positions] == batch.targets[rows, positions] - batch.answer_offset).float().mean().item()
+    )
     return tasks.scaled_accuracy(accuracy, batch.chance_accuracy)
 
 
@@ -276,9 +290,13 @@ def evaluation_batches(config: TrainConfig, device: torch.device) -> tuple[tasks
     """The fixed evaluation sets: one on training lengths, one per test length."""
     generate = TASKS[config.task]
     low, high = config.train_lengths
-    in_distribution = generate(config.eval_samples, low, high, torch.Generator().manual_seed(EVALUATION_SEED)).to(device)
+    in_distribution = generate(config.eval_samples, low, high, torch.Generator().manual_seed(EVALUATION_SEED)).to(
+        device
+    )
     per_length = {
-        length: generate(config.eval_samples, length, length, torch.Generator().manual_seed(EVALUATION_SEED + length)).to(device)
+        length: generate(
+            config.eval_samples, length, length, torch.Generator().manual_seed(EVALUATION_SEED + length)
+        ).to(device)
         for length in config.test_lengths
     }
     return in_distribution, per_length
@@ -325,7 +343,13 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     generate = TASKS[config.task]
     probe = generate(1, *config.train_lengths, torch.Generator().manual_seed(0))
     model = build_model(
-        config.model, probe.vocab_size, probe.n_classes, config.d_model, config.n_layers, config.negative, **config.model_options
+        config.model,
+        probe.vocab_size,
+        probe.n_classes,
+        config.d_model,
+        config.n_layers,
+        config.negative,
+        **config.model_options,
     ).to(device)
     trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -339,7 +363,11 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     def evaluate(step: int) -> None:
         recent = losses[history[-1].step if history else 0 :]
         scores = {length: score_on(model, batch) for length, batch in per_length.items()}
-        history.append(Evaluation(step, time.perf_counter() - start, sum(recent) / len(recent), score_on(model, in_distribution), scores))
+        history.append(
+            Evaluation(
+                step, time.perf_counter() - start, sum(recent) / len(recent), score_on(model, in_distribution), scores
+            )
+        )
 
     def agreed(flag: bool) -> bool:
         """Every process stops at the same step: the flag of any one of them counts."""
@@ -380,21 +408,36 @@ def _small_and_full(small: TrainConfig, **full: Any) -> dict[str, TrainConfig]:
 
 
 # Lesson 07: Z_5 cycle navigation (not run in the paper), trained on lengths 3-16 and tested far beyond.
-_CYCLE = TrainConfig(task="cycle_navigation", steps=400, batch_size=128, lr=1e-2, train_lengths=(3, 16),
-                     test_lengths=(16, 32, 64, 128, 256, 512, 1024), eval_every=50)
+_CYCLE = TrainConfig(
+    task="cycle_navigation",
+    steps=400,
+    batch_size=128,
+    lr=1e-2,
+    train_lengths=(3, 16),
+    test_lengths=(16, 32, 64, 128, 256, 512, 1024),
+    eval_every=50,
+)
 _CYCLE_FULL = {"steps": 3000, "test_lengths": (16, 32, 64, 128, 256, 512, 1024, 2048, 4096), "eval_every": 250}
 
 PRESETS: dict[str, dict[str, TrainConfig]] = {
     # The authors' Figure 1 model: 1 layer, d = 10, no residual path, batch 256, lr 1e-3 (20k steps in the paper).
     "figure1": _small_and_full(
         TrainConfig(model="diagonal", d_model=10, steps=1000, eval_every=50, model_options={"residual": False}),
-        steps=20_000, eval_every=1000,
+        steps=20_000,
+        eval_every=1000,
     ),
     # Table 3's Mamba parity row at the paper's width: 2 layers, d = 128, Mamba's Δ initialisation,
     # short convolution, warm-up. Too slow for a CPU; measured on an H100 at about 1 500 steps to loss 0.
     "mamba_parity": {
-        "full": TrainConfig(model="mamba", d_model=128, n_layers=2, steps=3000, warmup_steps=500, eval_every=500,
-                            model_options={"d_state": 16, "expand": 2, "d_conv": 4}),
+        "full": TrainConfig(
+            model="mamba",
+            d_model=128,
+            n_layers=2,
+            steps=3000,
+            warmup_steps=500,
+            eval_every=500,
+            model_options={"d_state": 16, "expand": 2, "d_conv": 4},
+        ),
     },
     # Lesson 07: a real diagonal model against two reflections per token.
     "cycle_diagonal": _small_and_full(dataclasses.replace(_CYCLE, model="diagonal", d_model=32), **_CYCLE_FULL),
@@ -409,14 +452,29 @@ PRESETS: dict[str, dict[str, TrainConfig]] = {
     # seeds 0-2, at about 6 s a run on one CPU thread against 18 s (evaluated every 50 steps: at every 25
     # the evaluations took a quarter of a run).
     "deltanet_parity": _small_and_full(
-        TrainConfig(model="deltanet", d_model=16, steps=200, batch_size=128, lr=1e-2, eval_every=50, model_options={"n_heads": 4}),
-        steps=3000, eval_every=250,
+        TrainConfig(
+            model="deltanet",
+            d_model=16,
+            steps=200,
+            batch_size=128,
+            lr=1e-2,
+            eval_every=50,
+            model_options={"n_heads": 4},
+        ),
+        steps=3000,
+        eval_every=250,
     ),
 }
 PAPER = {
     "figure1": {"diagonal [-1,1]": "1.0 (Fig. 1)", "diagonal [0,1]": "≈ 0 (Fig. 1)"},
-    "mamba_parity": {"mamba [-1,1]": "1.000 best, 1.000 median (Tables 3, 5)", "mamba [0,1]": "0.000 best, 0.000 median (Tables 3, 5)"},
-    "deltanet_parity": {"deltanet [-1,1]": "1.000 best, 0.999 median (Tables 3, 5)", "deltanet [0,1]": "0.017 best, 0.010 median (Tables 3, 5)"},
+    "mamba_parity": {
+        "mamba [-1,1]": "1.000 best, 1.000 median (Tables 3, 5)",
+        "mamba [0,1]": "0.000 best, 0.000 median (Tables 3, 5)",
+    },
+    "deltanet_parity": {
+        "deltanet [-1,1]": "1.000 best, 0.999 median (Tables 3, 5)",
+        "deltanet [0,1]": "0.017 best, 0.010 median (Tables 3, 5)",
+    },
     "cycle_diagonal": {"diagonal [-1,1]": "not run in the paper; Theorem 2 predicts failure"},
     "cycle_deltaproduct": {"deltaproduct n_h=2 [-1,1]": "not run in the paper"},
 }
@@ -439,7 +497,9 @@ def _train_indexed(indexed: tuple[int, TrainConfig]) -> tuple[int, TrainResult]:
     return index, result
 
 
-def train_each(configs: Sequence[TrainConfig], progress: bool = True, jobs: int = 1) -> Iterator[tuple[int, TrainResult]]:
+def train_each(
+    configs: Sequence[TrainConfig], progress: bool = True, jobs: int = 1
+) -> Iterator[tuple[int, TrainResult]]:
     """Train each config; yield (its index in ``configs``, its result) as each run finishes.
 
     ``jobs`` > 1 trains that many runs at once, each in a spawned process (a forked one cannot use
@@ -460,7 +520,9 @@ def _train_side_by_side(configs: Sequence[TrainConfig], progress: bool, jobs: in
     pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=torch.set_num_threads, initargs=(threads,))
     try:
         finished = pool.imap_unordered(_train_indexed, enumerate(configs))
-        for index, result in progress_bar(finished, enabled=progress, total=len(configs), desc=f"runs, {jobs} at a time"):
+        for index, result in progress_bar(
+            finished, enabled=progress, total=len(configs), desc=f"runs, {jobs} at a time"
+        ):
             result.model.to(result.device)
             yield index, result
     finally:
@@ -475,7 +537,7 @@ def train_all(configs: Sequence[TrainConfig], progress: bool = True, jobs: int =
 
 
 def variants(base: TrainConfig, **choices: Sequence[Any]) -> list[TrainConfig]:
-    """Every combination of ``choices`` applied to ``base``, e.g. ``variants(c, negative=[False, True], seed=[0, 1])``."""
+    """Every combination of ``choices`` applied to ``base``: ``variants(c, negative=[False, True], seed=[0, 1])``."""
     configs = [base]
     for name, values in choices.items():
         configs = [dataclasses.replace(config, **{name: value}) for config in configs for value in values]
@@ -498,17 +560,39 @@ def tested_lengths(results: Sequence[TrainResult], table: str) -> list[int]:
 
 
 def results_table(results: Sequence[TrainResult]) -> str:
-    """A Markdown table, one row per run: label, seed, steps, seconds, device, the score per test length ("–": not tested).
+    """A Markdown table, one row per run: label, seed, steps, seconds, device, the score per test length.
+
+    "–" marks a length a run was not tested at.
 
     The runs one by one; ``evidence.evidence_table`` puts them beside their baselines and a paper's numbers.
     """
     lengths = tested_lengths(results, "results_table")
-    header = ["model", "seed", "steps", "seconds", "device", "score, train lengths", *(f"L={length}" for length in lengths), "mean"]
+    header = [
+        "model",
+        "seed",
+        "steps",
+        "seconds",
+        "device",
+        "score, train lengths",
+        *(f"L={length}" for length in lengths),
+        "mean",
+    ]
     rows = []
     for result in results:
         final = result.final
-        row = [result.config.label, str(result.config.seed), str(final.step), f"{final.seconds:.1f}", result.device, f"{final.train_score:.3f}"]
-        rows.append(row + [f"{final.scores[length]:.3f}" if length in final.scores else "–" for length in lengths] + [f"{final.mean():.3f}"])
+        row = [
+            result.config.label,
+            str(result.config.seed),
+            str(final.step),
+            f"{final.seconds:.1f}",
+            result.device,
+            f"{final.train_score:.3f}",
+        ]
+        rows.append(
+            row
+            + [f"{final.scores[length]:.3f}" if length in final.scores else "–" for length in lengths]
+            + [f"{final.mean():.3f}"]
+        )
     return markdown_table(header, rows)
 
 

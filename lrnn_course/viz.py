@@ -39,7 +39,7 @@ def plot_trajectories(gates: Sequence[float], steps: int = 40, drive: float = 1.
         _, ax = plt.subplots(figsize=(7, 3.5))
     time = range(1, steps + 1)
     for gate in gates:
-        line, = ax.plot(time, gate_trajectory(gate, steps, drive).numpy(), marker=".", label=f"a = {gate:+.2f}")
+        (line,) = ax.plot(time, gate_trajectory(gate, steps, drive).numpy(), marker=".", label=f"a = {gate:+.2f}")
         if abs(gate) < 1:
             ax.axhline(drive / (1 - gate), color=line.get_color(), linestyle=":", linewidth=1)
     ax.set_title(f"$h_t = a\\,h_{{t-1}} + {drive:g}$ for several gates $a$ (dotted: fixed point $b/(1-a)$)")
@@ -69,23 +69,78 @@ def scan_explorer(steps: int = 40):
     return widgets.interactive(show, gate=gate_slider, drive=drive_slider)
 
 
-def plot_timings(lengths: Sequence[int], seconds: Mapping[str, Sequence[float]], title: str, ax=None):
-    """Log-log plot of run time against sequence length, one line per method."""
+def plot_timings(
+    lengths: Sequence[int],
+    seconds: Mapping[str, Sequence[float]],
+    title: str,
+    ax=None,
+    elements: Sequence[int] | None = None,
+):
+    """Log-log plot of run time against sequence length, one line per method.
+
+    With ``elements`` (the elements processed at each length), the throughput in elements per second
+    instead. The legend sits outside the axes: where the lines fall depends on the machine.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4))
+        _, ax = plt.subplots(figsize=(9, 4))
     for name, values in seconds.items():
-        ax.loglog(lengths, [1e3 * s for s in values], marker="o", label=name)
+        shown = [1e3 * s for s in values] if elements is None else [n / s for n, s in zip(elements, values)]
+        ax.loglog(lengths, shown, marker="o", label=name)
     ax.set_title(title)
     ax.set_xlabel("sequence length $T$")
-    ax.set_ylabel("time per call (ms)")
-    ax.legend()
+    ax.set_ylabel("time per call (ms)" if elements is None else "elements per second")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(True, which="both", alpha=0.3)
+    ax.figure.tight_layout()
     return ax
 
 
-def plot_precision_trajectories(gate: float, drive: float = 1.0, steps: int = 80, dtypes: Sequence[str] = ("float16", "bfloat16", "float32"), ax=None):
+def plot_forward_backward(times: Mapping[str, tuple[float, float]], title: str, ax=None):
+    """Bars of forward and backward milliseconds per model, from ``{model: (forward s, forward+backward s)}``."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    positions = range(len(times))
+    ax.bar([p - 0.2 for p in positions], [f * 1e3 for f, _ in times.values()], width=0.4, label="forward")
+    ax.bar([p + 0.2 for p in positions], [(fb - f) * 1e3 for f, fb in times.values()], width=0.4, label="backward")
+    ax.set_xticks(list(positions), list(times), fontsize=8)
+    ax.set_ylabel("time (ms)")
+    ax.set_xlabel("model")
+    ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+def plot_token_gates(gates: Mapping[str, torch.Tensor], title: str, ax=None):
+    """Bars of each token's gate per state channel, from ``{token name: gate vector}``."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    width = 0.8 / len(gates)
+    for offset, (token, gate) in enumerate(gates.items()):
+        channels = torch.arange(len(gate))
+        ax.bar(channels + (offset - (len(gates) - 1) / 2) * width, gate, width=width, label=f"gate for {token}")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_title(title)
+    ax.set_xlabel("state channel")
+    ax.set_ylabel("gate $a(x)$")
+    ax.set_xticks(range(len(next(iter(gates.values())))))
+    # below the axes: inside, it would hide the bars near -1
+    ax.legend(loc="upper center", ncol=len(gates), bbox_to_anchor=(0.5, -0.25))
+    return ax
+
+
+def plot_precision_trajectories(
+    gate: float,
+    drive: float = 1.0,
+    steps: int = 80,
+    dtypes: Sequence[str] = ("float16", "bfloat16", "float32"),
+    ax=None,
+):
     """The state of h_k = gate * h_{k-1} + drive on 1^k in several dtypes, each with its freeze step marked."""
     import matplotlib.pyplot as plt
 
@@ -95,13 +150,23 @@ def plot_precision_trajectories(gate: float, drive: float = 1.0, steps: int = 80
         _, ax = plt.subplots(figsize=(7, 3.5))
     time = range(1, steps + 1)
     for name in dtypes:
-        line, = ax.plot(time, iterate(gate, drive, steps, name).flatten().float().numpy(), marker=".", markersize=3, label=name)
+        (line,) = ax.plot(
+            time, iterate(gate, drive, steps, name).flatten().float().numpy(), marker=".", markersize=3, label=name
+        )
         frozen = freeze_step(gate, drive, DTYPES[name], max_steps=steps)
         if frozen is not None and frozen[0] > 0:
             ax.axvline(frozen[0], color=line.get_color(), linestyle=":", linewidth=1)
     if abs(gate) < 1:
-        ax.axhline(drive / (1 - gate), color="black", linestyle="--", linewidth=0.8, label=f"limit b/(1-a) = {drive / (1 - gate):g}")
-    ax.set_title(f"$h_k = {gate:g}\\,h_{{k-1}} + {drive:g}$ on $1^k$, rounded to each dtype (dotted: the state freezes)")
+        ax.axhline(
+            drive / (1 - gate),
+            color="black",
+            linestyle="--",
+            linewidth=0.8,
+            label=f"limit b/(1-a) = {drive / (1 - gate):g}",
+        )
+    ax.set_title(
+        f"$h_k = {gate:g}\\,h_{{k-1}} + {drive:g}$ on $1^k$, rounded to each dtype (dotted: the state freezes)"
+    )
     ax.set_xlabel("steps $k$ (number of 1s read)")
     ax.set_ylabel("state $h_k$")
     ax.legend(loc="lower right", fontsize="small")
@@ -160,12 +225,26 @@ def plot_length_generalisation(results: Sequence, ax=None, title: str | None = N
         lengths = sorted(runs[0].final.scores)
         per_length = [[run.final.scores[length] for run in runs] for length in lengths]
         if len(runs) == 1:
-            ax.plot(lengths, [scores[0] for scores in per_length], **_line_style(index), label=f"{label}, seed {runs[0].config.seed}")
+            ax.plot(
+                lengths,
+                [scores[0] for scores in per_length],
+                **_line_style(index),
+                label=f"{label}, seed {runs[0].config.seed}",
+            )
             continue
-        (line,) = ax.plot(lengths, [statistics.median(scores) for scores in per_length], **_line_style(index),
-                          label=f"{label}: median of {len(runs)} seeds, band min to max")
-        ax.fill_between(lengths, [min(scores) for scores in per_length], [max(scores) for scores in per_length],
-                        color=line.get_color(), alpha=0.2)
+        (line,) = ax.plot(
+            lengths,
+            [statistics.median(scores) for scores in per_length],
+            **_line_style(index),
+            label=f"{label}: median of {len(runs)} seeds, band min to max",
+        )
+        ax.fill_between(
+            lengths,
+            [min(scores) for scores in per_length],
+            [max(scores) for scores in per_length],
+            color=line.get_color(),
+            alpha=0.2,
+        )
     low, high = results[0].config.train_lengths
     ax.axvspan(low, high, color="grey", alpha=0.15, label=f"training lengths {low}-{high}")
     ax.axhline(0, color="black", linewidth=0.8)
@@ -191,7 +270,12 @@ def plot_learning_curves(results: Sequence, ax=None, title: str | None = None):
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
     for result in results:
-        ax.plot([e.step for e in result.history], [e.mean() for e in result.history], marker=".", label=f"{result.config.label}, seed {result.config.seed}")
+        ax.plot(
+            [e.step for e in result.history],
+            [e.mean() for e in result.history],
+            marker=".",
+            label=f"{result.config.label}, seed {result.config.seed}",
+        )
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_ylim(-0.3, 1.1)
     metric = results[0].config.metric
@@ -229,20 +313,29 @@ def plot_reflection_product(first_angle: float, second_angle: float, axes=None):
         _unit_circle(ax)
     for angle, name, colour in ((first_angle, "k₁", "tab:blue"), (second_angle, "k₂", "tab:orange")):
         key = unit_vector(angle)
-        plane.annotate("", xy=(key[0].item(), key[1].item()), xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": colour})
+        plane.annotate(
+            "", xy=(key[0].item(), key[1].item()), xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": colour}
+        )
         plane.plot([], [], color=colour, label=f"key {name} at {math.degrees(angle):.0f}°")
     start = torch.tensor([1.0, 0.0], dtype=torch.float64)
     image = product @ start
     plane.plot([start[0].item()], [start[1].item()], "ko", label="e₁")
     turned = math.degrees(angle_of(image).item())
-    plane.plot([image[0].item()], [image[1].item()], "r*", markersize=12, label=f"H(k₁) H(k₂) e₁: turned by {turned:.0f}°")
+    plane.plot(
+        [image[0].item()], [image[1].item()], "r*", markersize=12, label=f"H(k₁) H(k₂) e₁: turned by {turned:.0f}°"
+    )
     plane.set_title("Two reflections compose a rotation")
     plane.set_xlabel("first coordinate")
     plane.set_ylabel("second coordinate")
     plane.legend(loc="lower left", fontsize="small")
     eigenvalues = torch.linalg.eigvals(product)
-    disc.plot(eigenvalues.real.numpy(), eigenvalues.imag.numpy(), "r*", markersize=12,
-              label="eigenvalues " + ", ".join(f"{z.real:+.2f}{z.imag:+.2f}i" for z in eigenvalues.tolist()))
+    disc.plot(
+        eigenvalues.real.numpy(),
+        eigenvalues.imag.numpy(),
+        "r*",
+        markersize=12,
+        label="eigenvalues " + ", ".join(f"{z.real:+.2f}{z.imag:+.2f}i" for z in eigenvalues.tolist()),
+    )
     disc.axhline(0, color="black", linewidth=0.5)
     disc.axvline(0, color="black", linewidth=0.5)
     disc.set_title("Eigenvalues of the product $e^{\\pm 2i(\\theta_1 - \\theta_2)}$")
@@ -274,15 +367,54 @@ def reflection_explorer():
     return widgets.interactive(show, first_degrees=first, second_degrees=second)
 
 
-def householder_product_eigenvalues(first_angle: float, second_angle: float, first_beta: float, second_beta: float) -> torch.Tensor:
+def plot_householder_sweep(beta: torch.Tensor, along_key: torch.Tensor, norms: torch.Tensor, ax=None):
+    """The spectrum of I - β k kᵀ as β sweeps: the eigenvalue along k (1 - β), the others (1), and the norm."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    ax.plot(beta, along_key, label="eigenvalue along k: 1 - β")
+    ax.plot(beta, torch.ones_like(beta), label="the other eigenvalues: 1")
+    ax.plot(beta, norms, linestyle="--", label="norm ‖I - βkkᵀ‖")
+    ax.axvspan(0, 1, color="tab:blue", alpha=0.08, label="β ∈ [0, 1]")
+    ax.axvspan(1, 2, color="tab:green", alpha=0.08, label="β ∈ (1, 2]: negative eigenvalue")
+    ax.set_title("Spectrum of a generalized Householder matrix")
+    ax.set_xlabel("β")
+    ax.set_ylabel("eigenvalue / norm")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_state_norms(norms: Mapping[float, Sequence[float]], ax=None):
+    """‖A_t ⋯ A_1 h‖ against t on a log scale, one line per β, from ``{β: [norm after each step]}``."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    for beta, values in norms.items():
+        ax.semilogy(range(1, len(values) + 1), values, label=f"β = {beta}")
+    ax.set_title("‖A_t ⋯ A_1 h‖ for random unit keys, no writes")
+    ax.set_xlabel("step t")
+    ax.set_ylabel("state norm (log scale)")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def householder_product_eigenvalues(
+    first_angle: float, second_angle: float, first_beta: float, second_beta: float
+) -> torch.Tensor:
     """Eigenvalues (complex, 2) of (I - β₁ k₁k₁ᵀ)(I - β₂ k₂k₂ᵀ) for plane keys at the given angles (radians)."""
     from .householder import generalized_householder, unit_vector
 
-    product = generalized_householder(unit_vector(first_angle), first_beta) @ generalized_householder(unit_vector(second_angle), second_beta)
+    product = generalized_householder(unit_vector(first_angle), first_beta) @ generalized_householder(
+        unit_vector(second_angle), second_beta
+    )
     return torch.linalg.eigvals(product)
 
 
-def plot_householder_product_spectrum(first_angle: float, second_angle: float, first_beta: float, second_beta: float, ax=None):
+def plot_householder_product_spectrum(
+    first_angle: float, second_angle: float, first_beta: float, second_beta: float, ax=None
+):
     """The two eigenvalues of a product of two generalized Householders in the plane, on the unit disc."""
     import math
 
@@ -293,12 +425,20 @@ def plot_householder_product_spectrum(first_angle: float, second_angle: float, f
     _unit_circle(ax)
     eigenvalues = householder_product_eigenvalues(first_angle, second_angle, first_beta, second_beta)
     kind = "complex" if eigenvalues.imag.abs().max() > 1e-12 else "real"
-    ax.plot(eigenvalues.real.numpy(), eigenvalues.imag.numpy(), "r*", markersize=12,
-            label=f"{kind}: " + ", ".join(f"{z.real:+.2f}{z.imag:+.2f}i" for z in eigenvalues.tolist()))
+    ax.plot(
+        eigenvalues.real.numpy(),
+        eigenvalues.imag.numpy(),
+        "r*",
+        markersize=12,
+        label=f"{kind}: " + ", ".join(f"{z.real:+.2f}{z.imag:+.2f}i" for z in eigenvalues.tolist()),
+    )
     ax.axhline(0, color="black", linewidth=0.5)
     ax.axvline(0, color="black", linewidth=0.5)
-    ax.set_title(f"(I - {first_beta:.2f} k₁k₁ᵀ)(I - {second_beta:.2f} k₂k₂ᵀ), keys {math.degrees(first_angle):.0f}° and {math.degrees(second_angle):.0f}°",
-                 fontsize="medium")
+    ax.set_title(
+        f"(I - {first_beta:.2f} k₁k₁ᵀ)(I - {second_beta:.2f} k₂k₂ᵀ), "
+        f"keys {math.degrees(first_angle):.0f}° and {math.degrees(second_angle):.0f}°",
+        fontsize="medium",
+    )
     ax.set_xlabel("real part")
     ax.set_ylabel("imaginary part")
     ax.legend(loc="lower left", fontsize="small")
@@ -333,9 +473,14 @@ def householder_product_explorer():
 CAPABILITY_COLOURS = {"yes": "#7fc97f", "no": "#f0027f", "open": "#d9d9d9"}
 
 
-def plot_capability_map(rows: Sequence[str], columns: Sequence[str], verdicts: Sequence[Sequence[tuple[str, str]]], ax=None,
-                        title: str = "What finite-precision LRNNs can track, by theorem"):
-    """A grid of verdicts: ``verdicts[i][j] = (kind, note)`` with kind "yes", "no" or "open" and a short note (e.g. "Thm 3")."""
+def plot_capability_map(
+    rows: Sequence[str],
+    columns: Sequence[str],
+    verdicts: Sequence[Sequence[tuple[str, str]]],
+    ax=None,
+    title: str = "What finite-precision LRNNs can track, by theorem",
+):
+    """A grid of verdicts: ``verdicts[i][j] = (kind, note)``, kind "yes", "no" or "open", a short note ("Thm 3")."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import to_rgb
     from matplotlib.patches import Patch
@@ -357,15 +502,24 @@ def plot_capability_map(rows: Sequence[str], columns: Sequence[str], verdicts: S
     ax.xaxis.set_label_position("top")
     ax.set_ylabel("model")
     ax.set_title(title, pad=30)
-    legend = [Patch(color=CAPABILITY_COLOURS[kind], label=label) for kind, label in
-              (("yes", "can: a construction exists"), ("no", "cannot: a theorem forbids it"),
-               ("open", "open, or needs more layers or reflections than the row allows"))]
+    legend = [
+        Patch(color=CAPABILITY_COLOURS[kind], label=label)
+        for kind, label in (
+            ("yes", "can: a construction exists"),
+            ("no", "cannot: a theorem forbids it"),
+            ("open", "open, or needs more layers or reflections than the row allows"),
+        )
+    ]
     ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=3, fontsize="small")
     return ax
 
 
-def plot_sequence_accuracy(curves: Mapping[str, torch.Tensor], train_length: int, ax=None,
-                           title: str = "Cumulative sequence accuracy along the sequence"):
+def plot_sequence_accuracy(
+    curves: Mapping[str, torch.Tensor],
+    train_length: int,
+    ax=None,
+    title: str = "Cumulative sequence accuracy along the sequence",
+):
     """Cumulative sequence accuracy against position, one line per ``curves[label]`` (a (T,) tensor)."""
     import matplotlib.pyplot as plt
 

@@ -12,30 +12,29 @@ shipped notebook   one packaged with this version of lrnn_course, in ``lrnn_cour
 ``Progress``       one exercise of one notebook: the rows of its check, or why it could not run
 =================  ========================================================================
 
-``progress`` runs a learner's notebook the way a reader would, cell by cell in order, but in this
-process and without the ``check(...)`` cells; then it checks every exercise function the notebook
-defines. A cell that raises is reported on the exercises defined after it, never crashes the table.
+``progress`` runs a learner's notebook as Jupyter would, cell by cell in order in a fresh kernel
+(``runner.run_notebook``, the runner of ``build`` and ``run`` too), with each ``check(...)`` call
+replaced by a quiet check whose result comes back as a cell output. A cell that raises is reported
+on the exercises checked after it, never crashes the table.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
-import io
 import json
-import linecache
 import os
+import pickle
 import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
-from .check import DEFAULT_TIMEOUT_S, FAIL_MARK, PASS_MARK, CheckResult, describe_exception, exit_call, first_line
+from .checker import DEFAULT_TIMEOUT_S, FAIL_MARK, PASS_MARK, CheckResult, first_line
+from .notebook_files import SHIPPED_FOLDERS, shipped_notebooks
 
-# the folders of lrnn_course/notebooks/ that hold each kind (the kernel lessons are lessons too)
-SHIPPED_FOLDERS = {"exercises": ("exercises",), "solutions": ("solutions",), "lessons": ("lessons", "kernels")}
 KINDS = tuple(SHIPPED_FOLDERS)
 NO_REVEAL_ENV = "LRNN_COURSE_NO_REVEAL"
 CHECK_CALL = re.compile(r"""^check\(\s*["']([\w.]+)["']\s*,\s*(\w+)""", re.MULTILINE)
@@ -49,18 +48,6 @@ class RevealDisabled(RuntimeError):
 def require_reveal_allowed() -> None:
     if os.environ.get(NO_REVEAL_ENV, "") not in ("", "0"):
         raise RevealDisabled(f"solutions are disabled in this workshop ({NO_REVEAL_ENV} is set); ask your instructor")
-
-
-def shipped_notebooks(kind: str) -> list[Path]:
-    """The notebooks of ``kind`` that this version of lrnn_course ships, sorted by lesson."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    shipped = Path(str(resources.files("lrnn_course") / "notebooks"))
-    notebooks = sorted((path for folder in SHIPPED_FOLDERS[kind] for path in (shipped / folder).glob("*.ipynb")),
-                       key=lambda path: path.name)
-    if not notebooks:
-        raise FileNotFoundError(f"no {kind} notebooks in {shipped}: in a checkout, run `lrnn-course build` first")
-    return notebooks
 
 
 def fetch(kind: str, target: Path, force: bool = False) -> list[tuple[str, str]]:
@@ -86,7 +73,9 @@ def fetch(kind: str, target: Path, force: bool = False) -> list[tuple[str, str]]
         elif force:
             action = "overwritten (--force)"
         else:
-            report.append((source.name, "kept: it differs from the shipped notebook (your edits?); --force replaces it"))
+            report.append(
+                (source.name, "kept: it differs from the shipped notebook (your edits?); --force replaces it")
+            )
             continue
         destination.write_bytes(shipped)
         report.append((source.name, action))
@@ -120,64 +109,108 @@ def _code_cells(notebook: Path) -> list[str]:
     return ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
 
 
-def _without_shell_lines(source: str) -> str:
-    """Drop IPython's ``%magic`` and ``!shell`` lines, which plain Python cannot run."""
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-
-
 def exercises_of(cells: list[str]) -> list[tuple[str, str]]:
     """(exercise id, function name) of every ``check(...)`` call in a notebook's code cells, in order."""
     return [call for source in cells for call in CHECK_CALL.findall(source)]
 
 
-def notebook_progress(notebook: Path, timeout: float = DEFAULT_TIMEOUT_S,
-                      on_start: Callable[[str, str], None] | None = None) -> list[Progress]:
-    """Run the notebook's cells except its ``check(...)`` calls, then check each exercise it names.
+def notebook_progress(
+    notebook: Path, timeout: float = DEFAULT_TIMEOUT_S, on_start: Callable[[str, str], None] | None = None
+) -> list[Progress]:
+    """Run the notebook's code cells in a fresh kernel (``runner.run_notebook``), a quiet check for each ``check(...)``.
 
-    Each check runs in a child process stopped after ``timeout`` seconds (``isolation.run_isolated``);
-    the cells run here, each stopped after ``timeout`` seconds where a timer can interrupt them (the main thread).
+    A cell may run ``timeout`` seconds; each check runs in a child process of the kernel stopped
+    after ``timeout`` seconds (``isolation.run_isolated``) and hands its result back as an output
+    (``report_check``). A cell that raises is reported on the exercises checked after it.
     ``on_start(notebook name, exercise)`` is called before each check.
     """
-    import matplotlib
+    import nbformat
+
+    from . import runner
+
+    cells, checked = [], {}  # checked: index of a generated check cell -> (exercise, function name)
+    learner_cell = {}  # index of a learner's cell -> its number among the notebook's code cells
+    for number, source in enumerate(_code_cells(notebook), start=1):
+        calls = CHECK_CALL.findall(source)
+        for exercise, name in calls:
+            checked[len(cells)] = (exercise, name)
+            cells.append(nbformat.v4.new_code_cell(check_cell_source(exercise, name, timeout)))
+        if not calls:
+            learner_cell[len(cells)] = number
+            cells.append(nbformat.v4.new_code_cell(source))
+
+    def before(index: int, cell) -> None:
+        if index in checked and on_start is not None:
+            on_start(notebook.name, checked[index][0])
+
+    execution = runner.run_notebook(
+        nbformat.v4.new_notebook(cells=cells),
+        notebook.parent,
+        limit_s=lambda cell: timeout + CHECK_GRACE_S if cell.source.startswith(CHECK_CELL_START) else timeout,
+        keep_going=True,
+        before_cell=before,
+    )
+    failures, progress = [], []
+    ran = {cell.index: cell for cell in execution.cells}
+    for index in range(len(cells)):
+        if index in learner_cell and index in ran and ran[index].error:
+            failures.append(f"code cell {learner_cell[index]} {said(ran[index].error)}")
+        if index not in checked:
+            continue
+        exercise, name = checked[index]
+        result = reported_check(execution.notebook.cells[index])
+        if result is not None:
+            progress.append(Progress(notebook.name, exercise, result=result))
+            continue
+        if index not in ran:
+            problem = f"not checked: {execution.stopped}"
+        elif ran[index].error:
+            problem = f"the check {said(ran[index].error)}"
+        else:
+            problem = failures[-1] if failures else f"the notebook defines no function {name}"
+        progress.append(Progress(notebook.name, exercise, problem=problem))
+    return progress
+
+
+CHECK_CELL_START = "from lrnn_course.workshop import report_check"
+CHECK_GRACE_S = 30  # a check cell's limit beyond the check's own: forking the kernel, reporting red rows
+RESULT_MIME = "application/x.lrnn-course.check-result"  # a check's CheckResult, pickled, in base64
+
+
+def check_cell_source(exercise: str, name: str, timeout: float) -> str:
+    """The cell that ``notebook_progress`` runs in place of ``check(exercise, name)``."""
+    return f"{CHECK_CELL_START}\n\nreport_check({exercise!r}, globals().get({name!r}), {timeout!r})"
+
+
+def report_check(exercise: str, fn: Callable | None, timeout: float) -> None:
+    """In a kernel that ``notebook_progress`` runs: check ``fn`` in a child process, display the result for it."""
+    from IPython.display import display
 
     from .isolation import run_isolated
 
-    matplotlib.use("Agg")  # the cells' figures are not shown
-    namespace: dict = {"__name__": "__lrnn_course_progress__"}
-    failures: list[str] = []
-    exercises: list[tuple[str, str, int]] = []  # (exercise id, function name, failed cells before it)
-    for index, source in enumerate(_code_cells(notebook)):
-        calls = CHECK_CALL.findall(source)
-        if calls:
-            exercises += [(exercise, name, len(failures)) for exercise, name in calls]
-            continue
-        # A file name per cell, in linecache: @triton.jit reads a kernel's source back from there.
-        filename = f"<{notebook.name}, code cell {index + 1}>"
-        code = _without_shell_lines(source) + "\n"
-        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-        try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), time_limit(timeout):
-                exec(compile(code, filename, "exec"), namespace)
-        except SystemExit as error:  # exit() in a cell ends nothing here
-            failures.append(f"code cell {index + 1} called {exit_call(error)}")
-        except Exception as error:  # a learner's broken cell (TimeoutError included): reported on the exercises after it
-            failures.append(f"code cell {index + 1} {describe_exception(error)}")
-    progress = []
-    for exercise, name, failed_before in exercises:
-        fn = namespace.get(name)
-        if fn is None:
-            problem = failures[failed_before - 1] if failed_before else f"the notebook defines no function {name}"
-            progress.append(Progress(notebook.name, exercise, problem=problem))
-        else:
-            if on_start is not None:
-                on_start(notebook.name, exercise)
-            progress.append(Progress(notebook.name, exercise, result=run_isolated(exercise, fn, timeout)))
-    return progress
+    if fn is not None:
+        result = run_isolated(exercise, fn, timeout)
+        display({RESULT_MIME: base64.b64encode(pickle.dumps(result)).decode("ascii")}, raw=True)
+
+
+def reported_check(cell) -> CheckResult | None:
+    """The ``CheckResult`` a ``report_check`` cell displayed, or None when it displayed none."""
+    for output in cell.get("outputs", []):
+        if RESULT_MIME in output.get("data", {}):
+            return pickle.loads(base64.b64decode(output["data"][RESULT_MIME]))
+    return None
+
+
+def said(error: str) -> str:
+    """What a cell did, from ``runner.CellRun.error``: "raised NameError: …", or "called sys.exit(0)"."""
+    name, _, value = error.partition(": ")
+    return f"called sys.exit({value})" if name == "SystemExit" else f"raised {error}"
 
 
 @contextlib.contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
-    """Raise ``TimeoutError`` in the block after ``seconds``; no limit outside the main thread, where SIGALRM cannot reach."""
+    """Raise ``TimeoutError`` in the block after ``seconds``; no limit outside the main thread, where SIGALRM cannot
+    reach."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -194,8 +227,9 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def folder_progress(folder: Path, timeout: float = DEFAULT_TIMEOUT_S,
-                    on_start: Callable[[str, str, int, int], None] | None = None) -> list[Progress]:
+def folder_progress(
+    folder: Path, timeout: float = DEFAULT_TIMEOUT_S, on_start: Callable[[str, str, int, int], None] | None = None
+) -> list[Progress]:
     """``notebook_progress`` of every exercise notebook ``fetch`` puts in ``folder``.
 
     A notebook that is missing or cannot be read (not JSON, truncated) gives a row per exercise of
@@ -218,13 +252,18 @@ def folder_progress(folder: Path, timeout: float = DEFAULT_TIMEOUT_S,
     for path in shipped:
         mine = folder / path.name
         if not mine.exists():
-            problem = f"{mine} is missing: `lrnn-course fetch exercises {folder}` copies it back (your other files are kept)"
+            problem = (
+                f"{mine} is missing: `lrnn-course fetch exercises {folder}` copies it back (your other files are kept)"
+            )
         else:
             try:
                 progress += notebook_progress(mine, timeout, announce)
                 continue
             except (OSError, ValueError, KeyError, TypeError) as error:  # not JSON, truncated, not a notebook
-                problem = f"{mine} could not be read ({type(error).__name__}: {first_line(error)}); restore it from a backup or fetch it again"
+                problem = (
+                    f"{mine} could not be read ({type(error).__name__}: {first_line(error)}); "
+                    "restore it from a backup or fetch it again"
+                )
         progress += [Progress(path.name, exercise, problem=problem) for exercise, _ in planned[path.name]]
     return progress
 

@@ -157,11 +157,14 @@ gates = 2 * torch.rand(2, 12, 3, dtype=torch.float64) - 1
 inputs = torch.randn(2, 12, 3, dtype=torch.float64)
 initial = torch.randn(2, 3, dtype=torch.float64)
 
-closed_form = torch.stack([
-    sum(torch.prod(gates[:, s + 1 : t + 1], dim=1) * inputs[:, s] for s in range(t + 1))
-    + torch.prod(gates[:, : t + 1], dim=1) * initial
-    for t in range(gates.shape[1])
-], dim=1)
+closed_form = torch.stack(
+    [
+        sum(torch.prod(gates[:, s + 1 : t + 1], dim=1) * inputs[:, s] for s in range(t + 1))
+        + torch.prod(gates[:, : t + 1], dim=1) * initial
+        for t in range(gates.shape[1])
+    ],
+    dim=1,
+)
 loop = sequential_scan(gates, inputs, initial)
 print(f"largest |closed form - loop| over {loop.numel()} states: {(closed_form - loop).abs().max().item():.1e}")
 
@@ -206,6 +209,7 @@ check("01.combine", combine)
 
 # %% [markdown] tags=["lesson"]
 # Associative, not commutative — numerically, on random pairs with shape `(2, 6, 3)`:
+
 
 # %% tags=["lesson", "nbval-check-output"]
 def random_step():
@@ -339,8 +343,10 @@ print(f"positive gates: max |log-space - loop| = {error:.1e}")
 one_negative = positive.clone()
 one_negative[0, 4, 0] = -0.5
 states = scan.log_space_scan(one_negative, inputs)
-print(f"one negative gate at t = 4: {int(states.isnan().sum())} of {states.numel()} states are NaN, "
-      f"first at t = {int(states[0, :, 0].isnan().nonzero()[0])}")
+print(
+    f"one negative gate at t = 4: {int(states.isnan().sum())} of {states.numel()} states are NaN, "
+    f"first at t = {int(states[0, :, 0].isnan().nonzero()[0])}"
+)
 
 # %% [markdown] tags=["lesson"]
 # A repair is to split each gate into a **sign** and a **magnitude**. The magnitudes go through log space
@@ -368,11 +374,11 @@ print(f"{int((signed < 0).sum())} negative gates: max |sign/magnitude log-space 
 # shows the Triton kernel of lesson K1, which keeps each chunk in fast on-chip memory.
 
 # %% tags=["lesson"]
-from lrnn_course.kernels import diagonal_scan, triton_mode
+from lrnn_course import ops
 
 timings = {}
 for steps in progress_bar(TIMING_LENGTHS, desc="timing scans"):
-    gates = (2 * torch.rand(4, steps, TIMING_WIDTH, device=device) - 1)
+    gates = 2 * torch.rand(4, steps, TIMING_WIDTH, device=device) - 1
     inputs = torch.randn(4, steps, TIMING_WIDTH, device=device)
     calls = {
         "loop": lambda: sequential_scan(gates, inputs),
@@ -380,8 +386,8 @@ for steps in progress_bar(TIMING_LENGTHS, desc="timing scans"):
         "Blelloch": lambda: scan.blelloch_scan(gates, inputs),
         "chunked (C = 64)": lambda: chunked_scan(gates, inputs, chunk_size=64),
     }
-    if device.type == "cuda" and triton_mode() == "compiled":
-        calls["Triton kernel"] = lambda: diagonal_scan(gates, inputs, backend="triton")
+    if ops.resolve_backend("auto", gates) == "triton":  # a CUDA GPU, with Triton compiling for it
+        calls["Triton kernel"] = lambda: ops.diagonal_scan(gates, inputs, backend="triton")
     for name, call in calls.items():
         timings.setdefault(name, []).append(best_seconds(call, repeats=5))
 
@@ -393,7 +399,8 @@ plt.show()
 #
 # A single channel with a constant input, $h_t = a h_{t-1} + b$, already shows the four regimes:
 # $0 < a < 1$ climbs monotonically to the fixed point $b/(1-a)$; $-1 < a < 0$ zig-zags towards it;
-# $a = 1$ counts (the `1 2 3 4 ...` printed in section 1); $a = -1$ alternates forever. Monotone convergence is the reason positive gates cannot
+# $a = 1$ counts (the `1 2 3 4 ...` printed in section 1); $a = -1$ alternates forever. Monotone convergence is the
+# reason positive gates cannot
 # compute parity in finite precision (Lesson 03); the alternation is the fix (Lesson 04).
 
 # %% tags=["lesson"]

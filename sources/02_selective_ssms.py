@@ -115,7 +115,8 @@ TIMING_SHAPE = {"small": (4, 512, 64, 16), "full": (8, 4096, 256, 16)}[SIZE]  # 
 # with a step $\Delta > 0$ and holding the input constant over the step (*zero-order hold*) gives the
 # exact discrete recurrence
 #
-# $$h_t = e^{\Delta A} h_{t-1} + (\Delta A)^{-1}(e^{\Delta A} - I)\,\Delta B\,u_t \;\approx\; e^{\Delta A} h_{t-1} + \Delta B\,u_t .$$
+# $$h_t = e^{\Delta A} h_{t-1} + (\Delta A)^{-1}(e^{\Delta A} - I)\,\Delta B\,u_t \;\approx\; e^{\Delta A} h_{t-1} +
+# \Delta B\,u_t .$$
 #
 # Mamba keeps the exact gate $e^{\Delta A}$ and the simpler input term $\Delta B u_t$ (the paper's
 # Table 1). Since $A$ is diagonal, so is $e^{\Delta A}$: its entries
@@ -136,8 +137,10 @@ for step in (0.01, 0.1, 1.0, 10.0):
     transition = torch.linalg.matrix_exp(step * A)
     eigenvalues = torch.linalg.eigvals(transition).real
     same = torch.allclose(transition, torch.diag(torch.exp(-step * w.exp())), atol=1e-9, rtol=0)
-    print(f"Δ = {step:>5}: eigenvalues of exp(ΔA) in [{eigenvalues.min().item():.4g}, {eigenvalues.max().item():.4g}], "
-          f"equal to Diag(exp(-Δ e^w)) to 1e-9: {same}")
+    print(
+        f"Δ = {step:>5}: eigenvalues of exp(ΔA) in [{eigenvalues.min().item():.4g}, {eigenvalues.max().item():.4g}], "
+        f"equal to Diag(exp(-Δ e^w)) to 1e-9: {same}"
+    )
 
 # %% [markdown] tags=["lesson"]
 # However large or small the step, the eigenvalues stay in $(0, 1]$: the exponential of a real number
@@ -164,7 +167,12 @@ pre_activation = torch.linspace(-8, 8, 400, dtype=torch.float64)
 fig, ax = plt.subplots(figsize=(7, 3.5))
 for rate in (1, 4, 16):
     ax.plot(pre_activation, torch.exp(-F.softplus(pre_activation) * rate), label=f"$e^{{w}}$ = {rate} (Mamba)")
-ax.plot(pre_activation, 2 * torch.exp(-F.softplus(pre_activation) * 4) - 1, linestyle="--", label="$e^{w}$ = 4, remapped $2a - 1$")
+ax.plot(
+    pre_activation,
+    2 * torch.exp(-F.softplus(pre_activation) * 4) - 1,
+    linestyle="--",
+    label="$e^{w}$ = 4, remapped $2a - 1$",
+)
 ax.axhline(0, color="black", linewidth=0.8)
 ax.set_title("Mamba's gate $a = \\exp(-\\mathrm{softplus}(z)\\,e^{w})$ against the pre-activation $z$")
 ax.set_xlabel("pre-activation $z$ of the step size $\\Delta$")
@@ -215,8 +223,14 @@ for negative, colour in ((False, "tab:blue"), (True, "tab:red")):
     block = mamba.MambaBlock(16, d_state=8, negative=negative)
     with torch.no_grad():
         gates = block.gates(x).flatten()
-    ax.hist(gates.numpy(), bins=80, range=(-1, 1), color=colour, alpha=0.6,
-            label=f"negative={negative}: range [{gates.min().item():.3f}, {gates.max().item():.3f}]")
+    ax.hist(
+        gates.numpy(),
+        bins=80,
+        range=(-1, 1),
+        color=colour,
+        alpha=0.6,
+        label=f"negative={negative}: range [{gates.min().item():.3f}, {gates.max().item():.3f}]",
+    )
 ax.set_title("Gates of a freshly initialised Mamba block (8 x 64 tokens, 32 channels, 8 states)")
 ax.set_xlabel("gate value (an eigenvalue of $A(x_t)$)")
 ax.set_ylabel("count")
@@ -263,12 +277,22 @@ check("02.selective_scan", selective_scan)
 # %% tags=["lesson", "nbval-check-output"]
 batch, steps, channels, states = TIMING_SHAPE
 g = torch.Generator().manual_seed(SEED)
-inputs = (torch.randn(batch, steps, channels, generator=g), F.softplus(torch.randn(batch, steps, channels, generator=g)),
-          torch.randn(channels, states, generator=g).clamp(-2, 2), torch.randn(batch, steps, states, generator=g),
-          torch.randn(batch, steps, states, generator=g), torch.randn(channels, generator=g))
+inputs = (
+    torch.randn(batch, steps, channels, generator=g),
+    F.softplus(torch.randn(batch, steps, channels, generator=g)),
+    torch.randn(channels, states, generator=g).clamp(-2, 2),
+    torch.randn(batch, steps, states, generator=g),
+    torch.randn(batch, steps, states, generator=g),
+    torch.randn(channels, generator=g),
+)
 as_float64 = [x.double() for x in inputs]
 for negative in (False, True):
-    error = (mamba.selective_scan_parallel(*as_float64, negative=negative) - selective_scan(*as_float64, negative=negative)).abs().max().item()
+    error = (
+        (mamba.selective_scan_parallel(*as_float64, negative=negative) - selective_scan(*as_float64, negative=negative))
+        .abs()
+        .max()
+        .item()
+    )
     print(f"negative={negative}: largest difference, parallel vs loop, float64: {error:.1e}")
 
 # %% tags=["lesson"]
@@ -280,18 +304,24 @@ def forward_and_backward(fn, negative):
 
 
 REPEATS = 5
-print(f"forward + backward, shape (batch, T, E, N) = {TIMING_SHAPE} on {device.type}, {REPEATS} repeats: "
-      "median [min, max]")
+print(
+    f"forward + backward, shape (batch, T, E, N) = {TIMING_SHAPE} on {device.type}, {REPEATS} repeats: "
+    "median [min, max]"
+)
 for name, fn in (("loop", selective_scan), ("parallel", mamba.selective_scan_parallel)):
     seconds = {False: [], True: []}
     for repeat in range(REPEATS):
         # The two ranges back to back, in alternating order: a busy moment of a shared machine then
         # slows both calls of a repeat rather than always the same range.
-        for negative in ((False, True) if repeat % 2 == 0 else (True, False)):
-            seconds[negative].append(best_seconds(lambda: forward_and_backward(fn, negative), repeats=1, warmup=int(repeat == 0)))
+        for negative in (False, True) if repeat % 2 == 0 else (True, False):
+            seconds[negative].append(
+                best_seconds(lambda: forward_and_backward(fn, negative), repeats=1, warmup=int(repeat == 0))
+            )
     ratios = [with_remap / without for with_remap, without in zip(seconds[True], seconds[False])]
-    print(f"{name:>8}: {1e3 * statistics.median(seconds[False]):7.1f} ms with [0, 1] gates, "
-          f"{1e3 * statistics.median(seconds[True]):7.1f} ms with [-1, 1]; ratio {evidence.spread(ratios)}")
+    print(
+        f"{name:>8}: {1e3 * statistics.median(seconds[False]):7.1f} ms with [0, 1] gates, "
+        f"{1e3 * statistics.median(seconds[True]):7.1f} ms with [-1, 1]; ratio {evidence.spread(ratios)}"
+    )
 
 # %% [markdown] tags=["lesson"]
 # Read the ratios with their range: where the range printed above contains 1, this measurement cannot
@@ -321,13 +351,16 @@ for negative in (False, True):
     changed = x.clone()
     changed[:, 30:] = torch.randn(2, 20, 32)
     causal = torch.equal(block(changed)[:, :30], block(x)[:, :30])
-    print(f"negative={negative}: {sum(p.numel() for p in block.parameters())} parameters, "
-          f"output shape {tuple(block(x).shape)}, outputs before step 30 unaffected by later input: {causal}")
+    print(
+        f"negative={negative}: {sum(p.numel() for p in block.parameters())} parameters, "
+        f"output shape {tuple(block(x).shape)}, outputs before step 30 unaffected by later input: {causal}"
+    )
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · What the remap buys: parity by hand
 #
-# Lesson 03 proves that parity needs an eigenvalue outside $[0, \infty)$, and that a gate of $-1$ solves it. With the remap, a single selective
+# Lesson 03 proves that parity needs an eigenvalue outside $[0, \infty)$, and that a gate of $-1$ solves it. With the
+# remap, a single selective
 # channel can produce it. Take `A_log` = 0 (so $e^{w} = 1$) and $B_t = C_t = 1$. On the bit $x_t = 1$
 # choose a large step $\Delta_t = 30$ (gate $2e^{-30} - 1 \approx -1$) and the input $u_t = 1/30$ (so
 # $\Delta_t B_t u_t = 1$); on $x_t = 0$ choose $\Delta_t = 0$ (gate exactly 1, no input). That is the
@@ -343,10 +376,14 @@ ones = torch.ones(1, bits.shape[1], 1, dtype=torch.float64)
 parity = bits.cumsum(dim=1) % 2
 for negative in (False, True):
     # A_log = 0: the decay rate e^w is 1, so the gate is exp(-Δ) (2 exp(-Δ) - 1 with the remap)
-    y = selective_scan(drive_input, step_size, torch.zeros(1, 1, dtype=torch.float64), ones, ones, negative=negative)[..., 0]
+    y = selective_scan(drive_input, step_size, torch.zeros(1, 1, dtype=torch.float64), ones, ones, negative=negative)[
+        ..., 0
+    ]
     accuracy = ((y > 0.5).double() == parity).double().mean().item()
-    print(f"negative={negative}: thresholded output matches the running parity at {accuracy:.1%} of 2000 steps, "
-          f"largest deviation from it {(y - parity).abs().max().item():.1e}")
+    print(
+        f"negative={negative}: thresholded output matches the running parity at {accuracy:.1%} of 2000 steps, "
+        f"largest deviation from it {(y - parity).abs().max().item():.1e}"
+    )
 
 # %% [markdown] tags=["lesson"]
 # With $[0, 1]$ gates the first 1 sets the state to 1 and nothing ever lowers it again, so the output

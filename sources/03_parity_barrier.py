@@ -152,7 +152,8 @@ GRID_POINTS = {"small": 201, "full": 2001}[SIZE]
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "-"}
 # The plot iterates $h \leftarrow 0.9\,h + 1$ (limit 10) in three dtypes, exactly as PyTorch rounds
 # `0.9 * h + 1.0` for a tensor `h` of that dtype. On the left the curves look alike until bfloat16
-# stops at 9.75; the right panel shows the distance to the limit on a log scale, where each dtype stops at its own plateau.
+# stops at 9.75; the right panel shows the distance to the limit on a log scale, where each dtype stops at its own
+# plateau.
 
 # %% tags=["lesson"]
 FREEZE_STEPS = 160
@@ -227,7 +228,8 @@ plt.show()
 # decoder, it is wrong on every second length from then on: at most 50 % accuracy. The paper scores
 # tasks by the **scaled accuracy** $(\text{acc} - \text{acc}_{\rm rand}) / (1 - \text{acc}_{\rm rand})$,
 # with $\text{acc}_{\rm rand}$ the accuracy of guessing ($\tfrac12$ for parity): 0 is chance, 1 is
-# perfect, and 50 % accuracy scores 0. Below, the *best possible* decoder — a lookup table from each frozen state to the majority
+# perfect, and 50 % accuracy scores 0. Below, the *best possible* decoder — a lookup table from each frozen state to the
+# majority
 # parity seen with it — scored on lengths 1 to 4096 for $a = 0.9$ in float16.
 
 # %% tags=["lesson", "nbval-check-output"]
@@ -240,11 +242,15 @@ for state, parity in zip(states.tolist(), parities.tolist()):
 best_guess = {state: round(sum(seen) / len(seen)) for state, seen in table.items()}
 correct = torch.tensor([best_guess[s] == p for s, p in zip(states.tolist(), parities.tolist())])
 print(f"distinct states on 1^k, k = 1..4096: {len(table)}")
-print(f"best decoder: accuracy {correct[:53].float().mean().item():.3f} on k <= 53, "
-      f"{correct[53:].float().mean().item():.3f} on k > 53")
+print(
+    f"best decoder: accuracy {correct[:53].float().mean().item():.3f} on k <= 53, "
+    f"{correct[53:].float().mean().item():.3f} on k > 53"
+)
 frozen = table[states[52].item()]
-print(f"the state at k = 53, {states[52].item():.5f}, is the frozen one: seen at {len(frozen)} lengths, "
-      f"{sum(frozen)} of them odd; the table guesses {best_guess[states[52].item()]}")
+print(
+    f"the state at k = 53, {states[52].item():.5f}, is the frozen one: seen at {len(frozen)} lengths, "
+    f"{sum(frozen)} of them odd; the table guesses {best_guess[states[52].item()]}"
+)
 
 # %% [markdown] tags=["lesson"]
 # The one miss at $k \le 53$ is $k = 53$ itself: its state is already the frozen state, which every
@@ -339,6 +345,7 @@ for family, matrices in families.items():
 # hundredths apart — and the gap shrinks as the precision grows. Only $a = -1$
 # keeps a full-size swing between $b$ and 0.
 
+
 # %% tags=["lesson", "nbval-check-output"]
 def final_cycle(gate, dtype):
     """Where the rounded states on 1^k start repeating, and the values they then cycle through."""
@@ -350,9 +357,11 @@ def final_cycle(gate, dtype):
 for gate in (-0.5, -0.9, -0.99, -1.0):
     start, cycle = final_cycle(gate, "float16")
     _, cycle32 = final_cycle(gate, "float32")
-    print(f"gate {gate:+.2f}, float16: repeats from step {start + 1} with period {len(cycle)}, "
-          f"values {' / '.join(f'{value:.5f}' for value in cycle)}; gap {max(cycle) - min(cycle):.1e} "
-          f"(float32: {max(cycle32) - min(cycle32):.1e})")
+    print(
+        f"gate {gate:+.2f}, float16: repeats from step {start + 1} with period {len(cycle)}, "
+        f"values {' / '.join(f'{value:.5f}' for value in cycle)}; gap {max(cycle) - min(cycle):.1e} "
+        f"(float32: {max(cycle32) - min(cycle32):.1e})"
+    )
 
 # %% [markdown]
 # ### Exercise 2 · The parity machine
@@ -377,8 +386,10 @@ generator = torch.Generator().manual_seed(SEED)
 bits = torch.randint(2, (4, 10_000), generator=generator).to(torch.float16)
 states = parity_machine(bits)
 truth = bits.long().cumsum(dim=1) % 2
-print(f"{int((states.long() == truth).sum())} of {truth.numel()} states equal the running parity "
-      f"(distinct values: {sorted(set(states.flatten().tolist()))})")
+print(
+    f"{int((states.long() == truth).sum())} of {truth.numel()} states equal the running parity "
+    f"(distinct values: {sorted(set(states.flatten().tolist()))})"
+)
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · Explore

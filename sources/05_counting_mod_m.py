@@ -218,7 +218,10 @@ for family, matrices in families.items():
     for rounding in precision.ROUNDINGS:
         periods = precision.period_census(matrices, 3000, "float16", rounding, census_generator)
         threes = sum(count for period, count in periods.items() if period and period % 3 == 0)
-        print(f"{family:>15} {len(matrices):>6} {rounding:>14} {threes:>16}  " + ", ".join(f"{p}: {n}" for p, n in periods.items()))
+        print(
+            f"{family:>15} {len(matrices):>6} {rounding:>14} {threes:>16}  "
+            + ", ".join(f"{p}: {n}" for p, n in periods.items())
+        )
 
 # %% [markdown] tags=["lesson"]
 # Triangular matrices end with period 1 or 2 in every model, as the argument says; exact states
@@ -235,7 +238,8 @@ for family, matrices in families.items():
 #
 # Leave the diagonal. In the plane, the rotation by $2\pi/3$
 #
-# $$R = \begin{pmatrix} \cos\frac{2\pi}{3} & -\sin\frac{2\pi}{3} \\ \sin\frac{2\pi}{3} & \cos\frac{2\pi}{3} \end{pmatrix}$$
+# $$R = \begin{pmatrix} \cos\frac{2\pi}{3} & -\sin\frac{2\pi}{3} \\ \sin\frac{2\pi}{3} & \cos\frac{2\pi}{3}
+# \end{pmatrix}$$
 #
 # sends $e_1$ around three points of the unit circle: $R^3 = I$, period 3. Its eigenvalues are the
 # complex numbers $e^{\pm 2\pi i/3}$ — no real matrix with real eigenvalues has this orbit.
@@ -246,7 +250,10 @@ eigenvalues = torch.linalg.eigvals(R)
 print("eigenvalues of R:", ", ".join(f"{z.real:+.4f}{z.imag:+.4f}i" for z in eigenvalues.tolist()))
 orbit = [torch.linalg.matrix_power(R, k) @ torch.tensor([1.0, 0.0], dtype=torch.float64) for k in range(7)]
 # modulo 360: R^3 e1 lands a rounding error below 2π, which would print as 360
-print("angle of R^k e1 in degrees, k = 0..6:", " ".join(f"{round(math.degrees(householder.angle_of(v).item())) % 360}" for v in orbit))
+print(
+    "angle of R^k e1 in degrees, k = 0..6:",
+    " ".join(f"{round(math.degrees(householder.angle_of(v).item())) % 360}" for v in orbit),
+)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5 · Two reflections make a rotation
@@ -326,7 +333,7 @@ for name in ("float16", "bfloat16", "float32", "float64"):
     wrong = (mod_counter(bits.to(dtype), 3) != truth).nonzero()
     if len(wrong):
         first = wrong[0, 1].item()
-        measured = f"{first + 1:>17} {bits[0, :first + 1].sum().item():>10}"
+        measured = f"{first + 1:>17} {bits[0, : first + 1].sum().item():>10}"
     else:
         measured = f"{f'none in {COUNTER_STEPS:,}':>17} {'':>10}"
     print(f"{name:>9} {angle_error:>+17.2e} {allowed:>16} {measured}")
@@ -383,7 +390,8 @@ viz.reflection_explorer()
 #   period 1 or 2 in every rounding model (measured on 2 001 gates and 3 000 triangular matrices), and
 #   $L$ such layers reach only periods dividing $2^L$.
 # - The theorem's rounding model (exact states, rounded where read) extends this, in one layer, to every
-#   transition with real eigenvalues (deeper, to every product of transitions with real eigenvalues). With rounding fed back, as PyTorch computes, 1 to 2 % of non-triangular
+#   transition with real eigenvalues (deeper, to every product of transitions with real eigenvalues). With rounding fed
+#   back, as PyTorch computes, 1 to 2 % of non-triangular
 #   real-eigenvalue matrices end in a cycle of length a multiple of 3 (one counted $1^k$ mod 3 for all
 #   30 000 steps): a rounding accident, not a mechanism.
 # - A rotation by $2\pi/m$ counts mod $m$ for a reason rounding does not give or take: its eigenvalues

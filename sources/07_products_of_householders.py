@@ -48,7 +48,7 @@
 #   $\beta \approx 1.997$ with angles `72.0303` and `72.0028` and modulus `0.997565` ("halves by T ~ 427"),
 #   at the move 0 with no complex pair, and at snapping $\beta$ to 2: `0.438` to `0.644` at 1024.
 # - §7: the explorer needs a live kernel with ipywidgets (the slides show it static). Set both β to 2: the
-#   eigenvalues land on the unit circle at twice the angle between the keys. 
+#   eigenvalues land on the unit circle at twice the angle between the keys.
 #
 # ## Common mistakes
 #
@@ -96,8 +96,6 @@ print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
 # %% tags=["practice"]
 # The exercises build on these helpers of the course library (`help(cycles)` says what one does).
-from lrnn_course.deltaproduct import interleave
-from lrnn_course.householder import cycles, swap_key
 
 # %% tags=["lesson"] slideshow={"slide_type": "skip"}
 import dataclasses
@@ -107,7 +105,6 @@ from collections import Counter
 
 import matplotlib.pyplot as plt
 import torch.nn.functional as F
-
 from IPython.display import Markdown, display
 
 from lrnn_course import deltanet, deltaproduct, evidence, householder, train, viz
@@ -119,6 +116,7 @@ generator = torch.Generator().manual_seed(SEED)
 
 def elements(count: int) -> str:
     return f"{count} element{'s' if count != 1 else ''}"
+
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · A product of Householders
@@ -141,7 +139,9 @@ for factors in (1, 2, 3, 4):
     product = matrices[:, 0]
     for index in range(1, factors):
         product = matrices[:, index] @ product
-    ranks = torch.linalg.matrix_rank(product - torch.eye(8, dtype=torch.float64), atol=1e-10)  # absolute: small β, small entries
+    ranks = torch.linalg.matrix_rank(
+        product - torch.eye(8, dtype=torch.float64), atol=1e-10
+    )  # absolute: small β, small entries
     largest_norm = torch.linalg.matrix_norm(product, ord=2).max().item()
     print(f"{factors} factor(s): rank of (product - I) at most {ranks.max().item()}, largest norm {largest_norm:.6f}")
 
@@ -150,7 +150,8 @@ for factors in (1, 2, 3, 4):
 #
 # **Proposition 1, item 3** (Grazzi et al. 2025, §4.3). *Products of at most two generalized Householders
 # with $\beta \in [0, 1]$ have only real eigenvalues in $[0, 1]$.* So DeltaNet with $\beta \in [0,1]$,
-# even with two steps per token, can neither flip (parity needs an eigenvalue outside $[0, \infty)$) nor rotate (counting mod 3
+# even with two steps per token, can neither flip (parity needs an eigenvalue outside $[0, \infty)$) nor rotate
+# (counting mod 3
 # needs $e^{2\pi i/3}$). With $\beta \in [0, 2]$, or with three factors, the spectrum escapes the
 # real line. `householder.spectrum_sample` draws random products in $\mathbb{R}^4$ and returns their
 # eigenvalues:
@@ -163,7 +164,10 @@ for factors, beta_max in itertools.product((1, 2, 3), (1.0, 2.0)):
     spectra[factors, beta_max] = eigenvalues
     complex_share = (eigenvalues.imag.abs() > 1e-10).any(dim=1).double().mean().item()
     negative_share = (eigenvalues.real < -1e-10).any(dim=1).double().mean().item()
-    print(f"{factors:>7} {f'[0, {beta_max:g}]':>10} {complex_share:>8.1%} {negative_share:>20.1%} {eigenvalues.abs().max().item():>21.6f}")
+    print(
+        f"{factors:>7} {f'[0, {beta_max:g}]':>10} {complex_share:>8.1%} {negative_share:>20.1%} "
+        f"{eigenvalues.abs().max().item():>21.6f}"
+    )
 
 # %% [markdown] tags=["lesson"]
 # Read the table row by row: one or two factors with $\beta \in [0, 1]$ never leave $[0, 1]$; three
@@ -231,7 +235,10 @@ three_cycle = householder.product_of_reflections([v2, v1])  # v2 acts first
 print("H(v1) H(v2) =")
 print("\n".join("  " + " ".join(f"{x:+.0f}" for x in row) for row in three_cycle.tolist()))
 print("eigenvalues:", ", ".join(f"{z.real:+.3f}{z.imag:+.3f}i" for z in torch.linalg.eigvals(three_cycle).tolist()))
-print(f"(H(v1) H(v2))³ = I: {torch.allclose(torch.linalg.matrix_power(three_cycle, 3), torch.eye(3, dtype=torch.float64), atol=1e-12)}")
+print(
+    "(H(v1) H(v2))³ = I: "
+    f"{torch.allclose(torch.linalg.matrix_power(three_cycle, 3), torch.eye(3, dtype=torch.float64), atol=1e-12)}"
+)
 
 # %% [markdown] tags=["lesson"]
 # How many reflections does a group need per token? The most over its elements. In $S_n$ an
@@ -265,9 +272,11 @@ for rotation_matrix in cube_rotations:
     keys = householder.orthogonal_reflections(rotation_matrix)
     needed[len(keys)] += 1
     worst_error = max(worst_error, (householder.product_of_reflections(keys, n=3) - rotation_matrix).abs().max().item())
-print(f"{len(cube_rotations)} rotations of the cube; reflections needed: "
-      + ", ".join(f"{elements(count)} with {k}" for k, count in sorted(needed.items()))
-      + f"; largest error of the product {worst_error:.1e}")
+print(
+    f"{len(cube_rotations)} rotations of the cube; reflections needed: "
+    + ", ".join(f"{elements(count)} with {k}" for k, count in sorted(needed.items()))
+    + f"; largest error of the product {worst_error:.1e}"
+)
 
 # %% [markdown] tags=["lesson"]
 # The same holds for $A_5$, the 60 even permutations of 5 points: it is the rotation group of the
@@ -279,11 +288,14 @@ print(f"{len(cube_rotations)} rotations of the cube; reflections needed: "
 # consistent with the DeltaProduct authors' figure for $S_5$ in one layer (in their repository),
 # where $n_h = 4$ is the first to track it beyond the training length.
 
+
 # %% tags=["lesson", "nbval-check-output"]
 def axis_rotation(axis, angle):
     """The rotation of R³ by ``angle`` about ``axis`` (Rodrigues' formula)."""
     unit = F.normalize(torch.tensor(axis, dtype=torch.float64), dim=0)
-    cross = torch.tensor([[0.0, -unit[2], unit[1]], [unit[2], 0.0, -unit[0]], [-unit[1], unit[0], 0.0]], dtype=torch.float64)
+    cross = torch.tensor(
+        [[0.0, -unit[2], unit[1]], [unit[2], 0.0, -unit[0]], [-unit[1], unit[0], 0.0]], dtype=torch.float64
+    )
     return torch.eye(3, dtype=torch.float64) + math.sin(angle) * cross + (1 - math.cos(angle)) * cross @ cross
 
 
@@ -297,13 +309,19 @@ while frontier:
         if all((candidate - known).abs().max() > 1e-9 for known in icosahedral):
             icosahedral.append(candidate)
             frontier.append(candidate)
+
+# %% tags=["lesson", "nbval-check-output"]
 needed = Counter(len(householder.orthogonal_reflections(rotation_matrix)) for rotation_matrix in icosahedral)
 even_permutations = [p for p in itertools.permutations(range(5)) if (5 - len(householder.cycles(p))) % 2 == 0]
 as_permutations = Counter(len(permutation_reflections(list(p))) for p in even_permutations)
-print(f"the icosahedron's rotations: {len(icosahedral)}; reflections needed: "
-      + ", ".join(f"{elements(count)} with {k}" for k, count in sorted(needed.items())))
-print(f"A5 as 5x5 permutation matrices: {len(even_permutations)}; reflections needed: "
-      + ", ".join(f"{elements(count)} with {k}" for k, count in sorted(as_permutations.items())))
+print(
+    f"the icosahedron's rotations: {len(icosahedral)}; reflections needed: "
+    + ", ".join(f"{elements(count)} with {k}" for k, count in sorted(needed.items()))
+)
+print(
+    f"A5 as 5x5 permutation matrices: {len(even_permutations)}; reflections needed: "
+    + ", ".join(f"{elements(count)} with {k}" for k, count in sorted(as_permutations.items()))
+)
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · Every orthogonal matrix
@@ -332,7 +350,8 @@ for n in (2, 3, 8, 16):
 # DeltaProduct (Siems et al. 2025) gives each token $n_h$ keys, values and step sizes and runs $n_h$
 # delta-rule steps before reading out:
 #
-# $$S_{t,j} = (I - \beta_{t,j} k_{t,j} k_{t,j}^\top)\, S_{t,j-1} + \beta_{t,j} k_{t,j} v_{t,j}^\top, \qquad S_{t,0} = S_{t-1},\ S_t = S_{t,n_h},$$
+# $$S_{t,j} = (I - \beta_{t,j} k_{t,j} k_{t,j}^\top)\, S_{t,j-1} + \beta_{t,j} k_{t,j} v_{t,j}^\top, \qquad S_{t,0} =
+# S_{t-1},\ S_t = S_{t,n_h},$$
 #
 # so $A(x_t) = \prod_j (I - \beta_{t,j} k_{t,j} k_{t,j}^\top)$, a member of $\mathcal{M}^n_{n_h}([-1, 1])$. The gated
 # variant multiplies by $\alpha_t$ once per token. `deltaproduct.delta_product` is this recurrence.
@@ -344,7 +363,8 @@ for n in (2, 3, 8, 16):
 #
 # ### Exercise 2 · DeltaProduct by interleaving
 #
-# Write `delta_product_by_interleaving(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule)`
+# Write `delta_product_by_interleaving(q, k, v, beta, alpha=None, initial_state=None, scale=None, *,
+# delta_rule=deltanet.delta_rule)`
 # with `interleave` (which turns `(B, T, n_h, ...)` into `(B, T·n_h, ...)`) and the function
 # `delta_rule` it receives: `deltanet.delta_rule` unless the caller passes another implementation,
 # as the Triton track does with its kernel. Any of them is called as
@@ -399,21 +419,30 @@ for n_householder in (1, 2, 3, 4):
 # lengths up to 64 times longer.
 
 # %% tags=["lesson"]
-cycle_results = train.train_all([train.preset("cycle_diagonal", SIZE, device=DEVICE, seed=SEED),
-                                 train.preset("cycle_deltaproduct", SIZE, device=DEVICE, seed=SEED)])
+diagonal_result = train.train(train.preset("cycle_diagonal", SIZE, device=DEVICE, seed=SEED))
+
+# %% tags=["lesson"]
+product_result = train.train(train.preset("cycle_deltaproduct", SIZE, device=DEVICE, seed=SEED))
+cycle_results = [diagonal_result, product_result]
 display(Markdown(evidence.evidence_table(cycle_results)))
 
 # %% tags=["lesson", "nbval-check-output"]
-diagonal_result, product_result = cycle_results
 near, far = (16, 32, 64, 128, 256), (64, 128, 256)
 product_score, diagonal_score = product_result.final.mean(near), diagonal_result.final.mean(far)
-print(evidence.verdict("DeltaProduct [-1,1] reaches mean scaled accuracy >= 0.95 on lengths 16-256", [product_score],
-                       lambda score: score >= 0.95))
+print(
+    evidence.verdict(
+        "DeltaProduct [-1,1] reaches mean scaled accuracy >= 0.95 on lengths 16-256",
+        [product_score],
+        lambda score: score >= 0.95,
+    )
+)
 print(evidence.verdict("diagonal [-1,1] stays <= 0.5 on lengths 64-256", [diagonal_score], lambda score: score <= 0.5))
 
 # %% tags=["lesson"]
 figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4))
-viz.plot_length_generalisation(cycle_results, ax=left, title="Z5 cycle navigation: scaled accuracy by length", log_lengths=True)
+viz.plot_length_generalisation(
+    cycle_results, ax=left, title="Z5 cycle navigation: scaled accuracy by length", log_lengths=True
+)
 viz.plot_learning_curves(cycle_results, ax=right, title="Z5 cycle navigation: mean over the test lengths")
 plt.show()
 
@@ -429,28 +458,33 @@ plt.show()
 # %% tags=["lesson"]
 layer = product_result.model.layers[0]
 move_tokens = {"-1": 1, "0": 2, "+1": 3}
-print(f"{'move':>4} {'beta_1':>7} {'beta_2':>7} {'angle phi (deg)':>16} {'modulus r':>10}")
-rotation_of = {}
+measured = {}  # per move: its two β, and the two eigenvalues of A(x) in the plane of its keys
 with torch.no_grad():
     for move, token in move_tokens.items():
         x = product_result.model.first_layer_input([token])
-        betas = layer.betas_of(x)[0, :, 0].tolist()
         eigenvalues = torch.linalg.eigvals(layer.transitions(x)[0, 0].double().cpu())
         # Off the keys' plane A(x) is the identity, so the plane's two eigenvalues are those farthest from 1.
         in_plane = eigenvalues[(eigenvalues - 1).abs().argsort(descending=True)[:2]]
-        row = f"{move:>4} {betas[0]:>7.4f} {betas[1]:>7.4f}"
-        if in_plane.imag.abs().max() < 1e-6:
-            real_pair = ", ".join(f"{value:.3f}" for value in sorted(in_plane.real.tolist()))
-            print(f"{row}   no complex pair; in-plane eigenvalues {real_pair}")
-        else:
-            rotation_of[move] = (math.degrees(abs(in_plane[0].angle().item())), abs(in_plane[0]).item())
-            print(f"{row} {rotation_of[move][0]:>16.4f} {rotation_of[move][1]:>10.6f}")
+        measured[move] = (layer.betas_of(x)[0, :, 0].tolist(), in_plane)
+
+# %% tags=["lesson"]
+print(f"{'move':>4} {'beta_1':>7} {'beta_2':>7} {'angle phi (deg)':>16} {'modulus r':>10}")
+rotation_of = {}
+for move, (betas, in_plane) in measured.items():
+    row = f"{move:>4} {betas[0]:>7.4f} {betas[1]:>7.4f}"
+    if in_plane.imag.abs().max() < 1e-6:
+        real_pair = ", ".join(f"{value:.3f}" for value in sorted(in_plane.real.tolist()))
+        print(f"{row}   no complex pair; in-plane eigenvalues {real_pair}")
+    else:
+        rotation_of[move] = (math.degrees(abs(in_plane[0].angle().item())), abs(in_plane[0]).item())
+        print(f"{row} {rotation_of[move][0]:>16.4f} {rotation_of[move][1]:>10.6f}")
 
 # %% [markdown] tags=["lesson"]
 # Gradient descent found the construction of Lesson 05's section 5: for $\pm 1$ both $\beta$ sit just below 2
 # (two near-reflections) and compose a rotation by almost exactly $72°$. The move 0 rotates nothing;
 # it shrinks its own key plane (two real eigenvalues, printed above, well below 1); for the counter to
-# survive, that plane has to lie mostly away from the plane the counter turns in. Two small defects remain, and each predicts a length
+# survive, that plane has to lie mostly away from the plane the counter turns in. Two small defects remain, and each
+# predicts a length
 # where counting must fail:
 #
 # - the **angle** misses $72°$ by $\varepsilon$; after $c$ moves the error is about $c\,\varepsilon$, fatal
@@ -468,8 +502,10 @@ for move, (angle, modulus) in rotation_of.items():
     error = abs(angle - 72 * round(angle / 72))
     angle_limit = 3 * 36 / error if error else float("inf")
     half_life = 1.5 * math.log(0.5) / math.log(modulus)
-    print(f"move {move}: angle error {error:.4f} deg -> wrong after T ~ {angle_limit:,.0f}; "
-          f"modulus {modulus:.6f} -> the start's signal halves by T ~ {half_life:,.0f}")
+    print(
+        f"move {move}: angle error {error:.4f} deg -> wrong after T ~ {angle_limit:,.0f}; "
+        f"modulus {modulus:.6f} -> the start's signal halves by T ~ {half_life:,.0f}"
+    )
 
 # %% [markdown] tags=["lesson"]
 # The measured accuracy starts to drop at a few hundred tokens — where the modulus, not the angle,
@@ -478,14 +514,19 @@ for move, (angle, modulus) in rotation_of.items():
 # trained model, with nothing retrained:
 
 # %% tags=["lesson"]
-_, long_batches = train.evaluation_batches(dataclasses.replace(product_result.config, test_lengths=(256, 512, 1024)), device)
+_, long_batches = train.evaluation_batches(
+    dataclasses.replace(product_result.config, test_lengths=(256, 512, 1024)), device
+)
 before = {length: train.scaled_accuracy_on(product_result.model, batch) for length, batch in long_batches.items()}
 # every β above 1.99 becomes exactly 2 in the forward pass: an exact reflection, and r = 1
 layer.reflection_threshold = 1.99
 after = {length: train.scaled_accuracy_on(product_result.model, batch) for length, batch in long_batches.items()}
 layer.reflection_threshold = None
 for length in long_batches:
-    print(f"length {length:>5}: scaled accuracy {before[length]:.3f} as trained, {after[length]:.3f} with beta snapped to 2")
+    print(
+        f"length {length:>5}: scaled accuracy {before[length]:.3f} as trained, {after[length]:.3f} with beta snapped "
+        "to 2"
+    )
 
 # %% [markdown] tags=["lesson"]
 # Snapping $\beta$ helps. The angle error alone would allow thousands of tokens (printed above),
@@ -508,8 +549,12 @@ keys = torch.stack([angles.cos(), angles.sin()], dim=-1).unsqueeze(3)  # (1, T, 
 betas = 2.0 * (moves != 0).float()[..., None, None].expand(1, COUNTER_STEPS, 2, 1)
 # S_0 = I and the query e₁ read out the first row of the accumulated rotation, (cos θ_t, -sin θ_t).
 read_out, _ = deltaproduct.delta_product(
-    torch.tensor([1.0, 0.0]).expand(1, COUNTER_STEPS, 1, 2), keys, torch.zeros(1, COUNTER_STEPS, 2, 1, 2), betas,
-    initial_state=torch.eye(2).view(1, 1, 2, 2), scale=1.0,
+    torch.tensor([1.0, 0.0]).expand(1, COUNTER_STEPS, 1, 2),
+    keys,
+    torch.zeros(1, COUNTER_STEPS, 2, 1, 2),
+    betas,
+    initial_state=torch.eye(2).view(1, 1, 2, 2),
+    scale=1.0,
 )
 nodes = torch.round(-householder.angle_of(read_out[:, :, 0].double()) / (2 * math.pi / 5)).long() % 5
 exact = torch.equal(nodes, moves.cumsum(dim=1) % 5)

@@ -12,7 +12,8 @@
 # > (Theorem 3); a reset is a product of generalized Householders with β = 1 (A = 0) plus the input
 # > B = e_q (Theorem 4's building block); two layers of single reflections add modulo any m
 # > (Theorem 6). Trained at course scale, one DeltaNet layer with β ∈ [0, 2] learned parity on each
-# > of its 3 seeds (tested on lengths 41–256) and with β ∈ [0, 1] on none; one DeltaProduct layer learned S₃ with two reflections
+# > of its 3 seeds (tested on lengths 41–256) and with β ∈ [0, 1] on none; one DeltaProduct layer learned S₃ with two
+# reflections
 # > per token and negative eigenvalues, and not with one reflection or with eigenvalues in [0, 1]
 # > (one seed each at `SIZE="small"`).*
 #
@@ -100,7 +101,7 @@
 #   filled into `targets` or `predictions` in place: “does not modify its inputs”.
 
 # %% tags=["lesson", "parameters"] slideshow={"slide_type": "skip"}
-SIZE = "small"  # "small": a minute or two on a laptop CPU; "full": the GPU experiments, 3 seeds (committed runs are reused)
+SIZE = "small"  # "small": a minute or two on a laptop CPU; "full": the GPU experiments, 3 seeds (committed runs reused)
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 JOBS = 1  # training runs at once, one process each: on a GPU, several runs share it
@@ -126,9 +127,11 @@ import math
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from lrnn_course import automata, evidence, experiments, groups, householder, train, viz
+from lrnn_course import automata, evidence, experiments, groups, householder, tasks, train, viz
 
-SEEDS = {"small": 1, "full": 3}[SIZE]  # per model; an experiment may run some models on more (parity at small: DeltaNet on 3)
+SEEDS = {"small": 1, "full": 3}[
+    SIZE
+]  # per model; an experiment may run some models on more (parity at small: DeltaNet on 3)
 WORDS = {"small": 100, "full": 1000}[SIZE]  # random words per hand-built automaton, each 10 000 letters long
 generator = torch.Generator().manual_seed(SEED)
 
@@ -150,6 +153,7 @@ generator = torch.Generator().manual_seed(SEED)
 # with 0 the identity. A word of $S_3$ with its labels, each element also in cycle notation (fixed
 # points left out):
 
+
 # %% tags=["lesson", "nbval-check-output"]
 def cycle_notation(permutation: tuple[int, ...]) -> str:
     """σ as its cycles of length 2 or more, e.g. "(0 1 2)"; "identity" when there is none."""
@@ -158,11 +162,13 @@ def cycle_notation(permutation: tuple[int, ...]) -> str:
 
 
 s3 = groups.group("S3")
-batch = groups.WORD_PROBLEMS["S3"](1, 6, 6, generator)
+batch = tasks.WORD_PROBLEMS["S3"](1, 6, 6, generator)
 for t, (letter, product) in enumerate(zip(batch.tokens[0].tolist(), batch.targets[0].tolist()), start=1):
     read, so_far = s3.elements[letter], s3.elements[product]
-    print(f"t = {t}: read {letter} = {list(read)} = {cycle_notation(read)}; "
-          f"product so far y_t = {product} = {list(so_far)} = {cycle_notation(so_far)}")
+    print(
+        f"t = {t}: read {letter} = {list(read)} = {cycle_notation(read)}; "
+        f"product so far y_t = {product} = {list(so_far)} = {cycle_notation(so_far)}"
+    )
 
 # %% [markdown] tags=["lesson"]
 # The theorems of the previous lessons, read for these tasks (finite precision, any length). The
@@ -200,8 +206,14 @@ for t, (letter, product) in enumerate(zip(batch.tokens[0].tolist(), batch.target
 # %% tags=["lesson"]
 yes, no, unknown = "yes", "no", "open"
 # "DeltaProduct paper": Siems et al. 2025 (arXiv 2502.10297), dihedral word problems with two DeltaNet layers; S3 = D3
-rows = ["diagonal, [0, 1] (Mamba)", "diagonal, [-1, 1]", "DeltaNet [-1, 1], 1 layer", "DeltaNet [-1, 1], 2 layers",
-        "DeltaProduct n_h = 2, 1 layer", "DeltaProduct n_h = 4, 1 layer"]
+rows = [
+    "diagonal, [0, 1] (Mamba)",
+    "diagonal, [-1, 1]",
+    "DeltaNet [-1, 1], 1 layer",
+    "DeltaNet [-1, 1], 2 layers",
+    "DeltaProduct n_h = 2, 1 layer",
+    "DeltaProduct n_h = 4, 1 layer",
+]
 columns = ["parity", "count mod 3", "S3", "S5", "any regular language"]
 verdicts = [
     [(no, "Thm 1"), (no, "Thm 2"), (no, "Thm 2"), (no, "Thm 2"), (no, "Thm 2")],
@@ -289,8 +301,10 @@ check("08.transition_matrices", transition_matrices)
 
 # %% tags=["lesson", "nbval-check-output"]
 for index, element in enumerate(s3.elements):
-    print(f"element {index} = {list(element)} = {cycle_notation(element)}: "
-          f"{len(householder.permutation_reflections(element))} reflection(s)")
+    print(
+        f"element {index} = {list(element)} = {cycle_notation(element)}: "
+        f"{len(householder.permutation_reflections(element))} reflection(s)"
+    )
 for name in ("S3", "S5", "A4_x_Z5"):
     group = groups.group(name)
     words = torch.randint(group.order, (WORDS, 10_000), generator=generator)
@@ -299,15 +313,18 @@ for name in ("S3", "S5", "A4_x_Z5"):
     errors = (automaton.read(states) != groups.prefix_products(group.table, words)).sum().item()
     drift = (states - states.round()).abs().max().item()
     reflections = max(len(householder.permutation_reflections(element)) for element in group.elements)
-    print(f"{name:>8}: n = {group.degree}, up to {reflections} reflections per token; {errors} wrong of "
-          f"{words.numel():,} outputs, largest distance from an integer state {drift:.1f}")
+    print(
+        f"{name:>8}: n = {group.degree}, up to {reflections} reflections per token; {errors} wrong of "
+        f"{words.numel():,} outputs, largest distance from an integer state {drift:.1f}"
+    )
 
 # %% [markdown] tags=["lesson"]
 # ### 3.2 · Theorem 6: adding mod m with single reflections, in two layers
 #
 # One reflection per token cannot rotate — but two consecutive reflections compose to a rotation
 # (Lesson 05 composed two reflections into a rotation; in the paper's App. D notation, used here,
-# $H(\theta)$ reflects across the line at angle $\theta/2$ and $H(\alpha) H(\gamma) = R(\alpha - \gamma)$). Theorem 6 lets layer 1 tell odd positions from even ones ($A \equiv -1$, a
+# $H(\theta)$ reflects across the line at angle $\theta/2$ and $H(\alpha) H(\gamma) = R(\alpha - \gamma)$). Theorem 6
+# lets layer 1 tell odd positions from even ones ($A \equiv -1$, a
 # counter mod 2) and gives layer 2 the reflection angle
 # $\theta(i, \text{odd}) = (1 - 2i)\pi/m$ or $\theta(i, \text{even}) = (1 + 2i)\pi/m$ for digit $i$. Each
 # pair of steps is then a rotation by $2\pi (x_{t-1} + x_t)/m$: the state sits at angle
@@ -319,8 +336,11 @@ adder = automata.ModularAdder(5)
 digits = torch.randint(5, (WORDS, 10_000), generator=generator)
 errors = (adder(digits) != digits.cumsum(dim=1) % 5).sum().item()
 counter, rotation = adder.states(digits)
-print(f"mod-5 adder, float32: {errors} wrong of {digits.numel():,} running sums; "
-      f"largest |norm - 1| of layer 2's state after 10 000 reflections: {(rotation.norm(dim=-1) - 1).abs().max().item():.0e}")
+print(
+    f"mod-5 adder, float32: {errors} wrong of {digits.numel():,} running sums; "
+    "largest |norm - 1| of layer 2's state after 10 000 reflections: "
+    f"{(rotation.norm(dim=-1) - 1).abs().max().item():.0e}"
+)
 # the angles Theorem 6 predicts, from the parity of t and the sum s_t: independent of the adder
 sums, odd = digits.cumsum(dim=1) % 5, torch.arange(1, digits.shape[1] + 1) % 2 == 1
 exact = torch.where(odd, math.pi / 5 - 2 * math.pi * sums / 5, 2 * math.pi * sums / 5)
@@ -405,40 +425,32 @@ check("08.sequence_accuracy", sequence_accuracy)
 # and chance. A paper's number comes with a sentence under the table on what agreeing with it means.
 # Every PASS or FAIL line below says on how many seeds its claim holds.
 
+
 # %% tags=["lesson"]
-def show_committed(name: str) -> None:
-    """The full-size results table committed for an experiment, or a note that there is none yet."""
-    record = experiments.committed(name, "full")
-    if record is None:
-        print(f"No full-size results for {name!r} are committed yet: "
-              f"lrnn-course experiment {name} --size full --seeds 3 --out benchmarks/results/experiments")
-    else:
-        runs, planned = len(record["runs"]), record.get("runs_planned", len(record["runs"]))
-        so_far = "" if runs == planned else f"; {runs} of its {planned} runs so far"
-        display(Markdown(f"Committed full-size results (`{record['command']}`, {record['gpu'] or 'CPU'}{so_far}), "
-                         f"per model over its seeds:\n\n{record['summary']}"))
-
-
-def run(name: str) -> list:
-    """Run an experiment at this notebook's size and show its evidence table, with the paper's numbers.
+def run(name: str, negative: bool | None = None) -> list:
+    """Train an experiment at this notebook's size; ``negative``: only its [-1,1] (True) or its [0,1] variants.
 
     At `full`, runs read back from the committed record come without their trained model (None).
     """
-    chosen = experiments.experiment(name)
     reuse = SIZE == "full" and experiments.COMMITTED.parent.is_dir()  # a checkout, not an installed package
-    results = experiments.run_experiment(name, SIZE, SEEDS, DEVICE, out_dir=experiments.COMMITTED if reuse else None,
-                                         jobs=JOBS, resume=reuse)
-    tasks = ", ".join(f"`{task}`" for task in dict.fromkeys(result.config.task for result in results))
-    display(Markdown(f"`{name}` at size `{SIZE}`, task {tasks}:\n\n{evidence.evidence_table(results, reference=chosen.paper)}"))
+    out_dir = experiments.COMMITTED if reuse else None
+    return experiments.run_experiment(
+        name, SIZE, SEEDS, DEVICE, out_dir=out_dir, jobs=JOBS, resume=reuse, negative=negative
+    )
+
+
+def show(name: str, results: list) -> None:
+    """The evidence table of ``results`` beside the paper's numbers, then the committed full-size table."""
+    display(Markdown(experiments.evidence_report(name, SIZE, results)))
     if SIZE != "full":
-        show_committed(name)
-    return results
+        display(Markdown(experiments.committed_report(name)))
 
 
 def claim(results: list, label: str, statement: str, score, holds) -> None:
-    """Print the verdict on ``statement`` over the seeds of model ``label``: ``score(run)`` per seed, ``holds(score)``."""
+    """Print the verdict on ``statement`` over the seeds of model ``label``: ``score(run)`` per seed, ``holds``."""
     runs = train.by_label(results)[label]
     print(evidence.verdict(f"{label} {statement}", [score(run) for run in runs], holds))
+
 
 # %% [markdown] tags=["lesson"]
 # ### 5.1 · Parity (Table 3): [0, 1] against [−1, 1]
@@ -452,9 +464,18 @@ def claim(results: list, label: str, statement: str, score, holds) -> None:
 # whether a run learned depended on its seed (of seeds 0–2, seeds 1 and 2 gave a constant answer
 # after 400 steps), so one seed would say little. At `full`: two layers of width 128 of Mamba
 # and of DeltaNet with both ranges, and an LSTM and a causal Transformer as baselines, 3 seeds each.
+#
+# Two cells train them: first the models whose gates reach into $[-1, 1]$, then the same models
+# with $[0, 1]$ (about 20 s each at `small` on one core); the table of all of them follows.
 
 # %% tags=["lesson"]
-parity_results = run("parity")
+parity_results = run("parity", negative=True)
+
+# %% tags=["lesson"]
+parity_results += run("parity", negative=False)  # at `full`, the LSTM and the Transformer too
+
+# %% tags=["lesson"]
+show("parity", parity_results)
 
 # %% [markdown] tags=["lesson"]
 # The claims, per seed: a $[-1, 1]$ model should score at least 0.95 at *every* test length (its
@@ -464,16 +485,28 @@ parity_results = run("parity")
 # %% tags=["lesson", "nbval-check-output"]
 for label in train.by_label(parity_results):
     if "[-1,1]" in label:
-        claim(parity_results, label, "reaches scaled accuracy >= 0.95 at every test length (lowest per seed)",
-              lambda run: min(run.final.scores.values()), lambda score: score >= 0.95)
+        claim(
+            parity_results,
+            label,
+            "reaches scaled accuracy >= 0.95 at every test length (lowest per seed)",
+            lambda run: min(run.final.scores.values()),
+            lambda score: score >= 0.95,
+        )
     elif "[0,1]" in label:
-        claim(parity_results, label, "stays <= 0.2 at every test length (highest per seed)",
-              lambda run: max(run.final.scores.values()), lambda score: score <= 0.2)
+        claim(
+            parity_results,
+            label,
+            "stays <= 0.2 at every test length (highest per seed)",
+            lambda run: max(run.final.scores.values()),
+            lambda score: score <= 0.2,
+        )
     # no claim for the LSTM and the Transformer (at full size): Theorem 1 is about linear RNNs only
 for label, runs in train.by_label(parity_results).items():
     low, high = runs[0].config.train_lengths
-    print(f"{label}: scaled accuracy on the training lengths {low}-{high}, "
-          f"{evidence.spread([run.final.train_score for run in runs])} over {len(runs)} seed(s)")
+    print(
+        f"{label}: scaled accuracy on the training lengths {low}-{high}, "
+        f"{evidence.spread([run.final.train_score for run in runs])} over {len(runs)} seed(s)"
+    )
 
 # %% tags=["lesson"]
 viz.plot_length_generalisation(parity_results, title="Parity: scaled accuracy by length")
@@ -484,7 +517,8 @@ plt.show()
 # seeds and extrapolated from lengths 3–40 to 256, while each DeltaNet $[0, 1]$ seed scored, at every
 # test length, exactly what answering one class scores — the class balance of the test sets, the
 # majority row or its mirror image — so its agreement with the paper's small $[0, 1]$ numbers says
-# only that neither learned the task. The diagonal pair, one seed each, is consistent with Figure 1. That the $[0, 1]$ runs fail is
+# only that neither learned the task. The diagonal pair, one seed each, is consistent with Figure 1. That the $[0, 1]$
+# runs fail is
 # what Theorem 1 predicts beyond some length; that they fail already at the training lengths (the
 # last lines above) is a fact about this training, not the theorem: in the authors' selected run (the
 # per-length plot in their repository, Lesson 06) the $[0, 1]$ DeltaNet scores 1.00 at length 20 and
@@ -501,10 +535,12 @@ plt.show()
 # %% tags=["lesson"]
 for name in ("arithmetic", "arithmetic_brackets"):
     if SIZE == "full":
-        viz.plot_length_generalisation(run(name), title=f"{name}: scaled accuracy by length")
+        results = run(name)
+        show(name, results)
+        viz.plot_length_generalisation(results, title=f"{name}: scaled accuracy by length")
         plt.show()
     else:
-        show_committed(name)
+        display(Markdown(experiments.committed_report(name)))
 
 # %% [markdown] tags=["lesson"]
 # ### 5.2 · Swaps only: one DeltaNet layer with β ∈ [0, 2]
@@ -516,6 +552,8 @@ for name in ("arithmetic", "arithmetic_brackets"):
 
 # %% tags=["lesson"]
 swap_results = run("s5_only_swaps")
+show("s5_only_swaps", swap_results)
+
 
 # %% tags=["lesson", "nbval-check-output"]
 def at_twice_training_length(run) -> float:
@@ -523,8 +561,13 @@ def at_twice_training_length(run) -> float:
     return run.final.scores[2 * run.config.train_lengths[0]]
 
 
-claim(swap_results, "deltanet [-1,1]", "sequence accuracy at twice the training length >= 0.9", at_twice_training_length,
-      lambda score: score >= 0.9)
+claim(
+    swap_results,
+    "deltanet [-1,1]",
+    "sequence accuracy at twice the training length >= 0.9",
+    at_twice_training_length,
+    lambda score: score >= 0.9,
+)
 claim(swap_results, "deltanet [0,1]", "stays <= 0.5 there", at_twice_training_length, lambda score: score <= 0.5)
 
 # %% [markdown] tags=["lesson"]
@@ -545,10 +588,16 @@ claim(swap_results, "deltanet [0,1]", "stays <= 0.5 there", at_twice_training_le
 
 # %% tags=["lesson"]
 s3_results = run("s3")
+show("s3", s3_results)
 
 # %% tags=["lesson", "nbval-check-output"]
-claim(s3_results, "deltaproduct n_h=2 [-1,1]", "sequence accuracy at twice the training length >= 0.9", at_twice_training_length,
-      lambda score: score >= 0.9)
+claim(
+    s3_results,
+    "deltaproduct n_h=2 [-1,1]",
+    "sequence accuracy at twice the training length >= 0.9",
+    at_twice_training_length,
+    lambda score: score >= 0.9,
+)
 for label in ("deltaproduct n_h=1 [-1,1]", "deltaproduct n_h=2 [0,1]", "deltaproduct n_h=1 [0,1]"):
     claim(s3_results, label, "stays <= 0.5 there", at_twice_training_length, lambda score: score <= 0.5)
 
@@ -556,9 +605,11 @@ for label in ("deltaproduct n_h=1 [-1,1]", "deltaproduct n_h=2 [0,1]", "deltapro
 longest = max(s3_results[0].config.test_lengths)
 trained_here = [result for result in s3_results if result.config.seed == 0 and result.model is not None]
 if trained_here:
-    test_batch = groups.WORD_PROBLEMS["S3"](512, longest, longest, torch.Generator().manual_seed(SEED + 1)).to(device)
+    test_batch = tasks.WORD_PROBLEMS["S3"](512, longest, longest, torch.Generator().manual_seed(SEED + 1)).to(device)
     curves = {result.config.label: train.sequence_accuracy_on(result.model, test_batch) for result in trained_here}
-    viz.plot_sequence_accuracy(curves, s3_results[0].config.train_lengths[0], title=f"S3, one layer: sequence accuracy up to length {longest}")
+    viz.plot_sequence_accuracy(
+        curves, s3_results[0].config.train_lengths[0], title=f"S3, one layer: sequence accuracy up to length {longest}"
+    )
 else:  # every run was read back from the committed record, which keeps the scores by length but not the models
     viz.plot_length_generalisation(s3_results, title="S3, one layer: sequence accuracy by length", log_lengths=True)
 plt.show()
@@ -576,7 +627,8 @@ plt.show()
 # ### 5.4 · Z₅ cycle navigation: a prediction the paper did not test
 #
 # Theorem 2 says a real diagonal model, even with $[-1, 1]$, cannot count mod 5 at every length, while
-# two reflections per token can (a rotation, Lesson 05; Theorem 3's construction). The paper did not run this task. Lesson 07 trained it
+# two reflections per token can (a rotation, Lesson 05; Theorem 3's construction). The paper did not run this task.
+# Lesson 07 trained it
 # at course scale on lengths 3–16, one seed: the diagonal model scored 0.561 at length 16 and less
 # beyond, and DeltaProduct $n_h = 2$ scored 1.000 to length 128, then 0.990 at 256 and 0.438 at
 # 1 024, because its learned rotation shrinks the state by a factor 0.99756 per $\pm 1$ move (about
@@ -586,10 +638,13 @@ plt.show()
 # %% tags=["lesson"]
 if SIZE == "full":
     cycle_results = run("cycle")
-    viz.plot_length_generalisation(cycle_results, title="Z5 cycle navigation: scaled accuracy by length", log_lengths=True)
+    show("cycle", cycle_results)
+    viz.plot_length_generalisation(
+        cycle_results, title="Z5 cycle navigation: scaled accuracy by length", log_lengths=True
+    )
     plt.show()
 else:
-    show_committed("cycle")
+    display(Markdown(experiments.committed_report("cycle")))
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## Summary

@@ -22,7 +22,8 @@
 # # Practice · Lesson 09: chunkwise parallel training
 #
 # Three exercises: the UT transform of a chunk, one chunk of the (gated) delta rule in the WY/UT
-# form, and the driver that carries the state from chunk to chunk. Replace `raise NotImplementedError()` with your code and run the `check(...)` cell below
+# form, and the driver that carries the state from chunk to chunk. Replace `raise NotImplementedError()` with your code
+# and run the `check(...)` cell below
 # it; call `check(..., hint=1)` for a hint.
 # The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
 # adds the experiments and figures around it.
@@ -36,7 +37,8 @@
 #   step an addition, and substituting gives the unit lower-triangular system $(I + A)U = \ldots$. Work the
 #   2 × 2 case on the board: $k_1 = (1, 0)$, $k_2 = (0.6, 0.8)$, $\beta_2 = 2$ give $\mathcal T_{21} = -1.2$, the
 #   first check row. Pause for questions here, before the exercises.
-# - §3: no off-diagonal $|\mathcal T_{ij}|$ exceeds β, by a theorem: $\mathcal T_{ij} = -\beta_i k_i^\top G_{i-1} \cdots G_{j+1} k_j$,
+# - §3: no off-diagonal $|\mathcal T_{ij}|$ exceeds β, by a theorem: $\mathcal T_{ij} = -\beta_i k_i^\top G_{i-1} \cdots
+#   G_{j+1} k_j$,
 #   and a product of generalized Householders has norm at most 1. So no pivoting, whatever the keys. The
 #   condition number is not small (thousands at β = 2 with nearly parallel keys), only bounded.
 # - §4, "WY": the chunk's update with $V = 0$ is $(I - K^\top W) S_0$, the recurrence's $G_C \cdots G_1 S_0$; so a
@@ -127,15 +129,13 @@ print(f"lrnn_course {lrnn_course.__version__} on {device.type}")
 
 # %% tags=["practice"]
 # The exercises build on these helpers of the course library (`help(decay_matrix)` says what one does).
-from lrnn_course.chunkwise import decay_matrix, forward_substitution_inverse
 
 # %% tags=["lesson"] slideshow={"slide_type": "skip"}
-import time
-
 import matplotlib.pyplot as plt
 import torch.nn.functional as F
 
 from lrnn_course import chunkwise, deltanet
+from lrnn_course.bench import best_seconds, delta_inputs
 
 LENGTHS = {"small": (256, 512, 1024), "full": (1024, 4096, 16384)}[SIZE]
 ERROR_LENGTHS = {"small": (256, 1024, 4096), "full": (1024, 4096, 16384)}[SIZE]
@@ -144,26 +144,8 @@ generator = torch.Generator().manual_seed(SEED)
 
 def random_inputs(batch, steps, heads, key_dim, value_dim, beta_max=2.0, dtype=torch.float64):
     """Queries, unit keys, values and β ∈ [0, beta_max] in the (B, T, H, D) layout, on the lesson's device."""
-    options = {"generator": generator, "dtype": dtype}
-    q = torch.randn(batch, steps, heads, key_dim, **options)
-    k = F.normalize(torch.randn(batch, steps, heads, key_dim, **options), dim=-1)
-    v = torch.randn(batch, steps, heads, value_dim, **options)
-    beta = beta_max * torch.rand(batch, steps, heads, **options)
-    return [x.to(device) for x in (q, k, v, beta)]
-
-
-def seconds(fn, repeats=3):
-    """The best of ``repeats`` wall-clock times of fn() (synchronising the GPU when there is one)."""
-    best = float("inf")
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
-    return best
+    inputs = delta_inputs(batch, steps, heads, key_dim, value_dim, generator, beta_max=beta_max, dtype=dtype)
+    return [x.to(device) for x in inputs[:4]]
 
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
@@ -178,10 +160,12 @@ def seconds(fn, repeats=3):
 # %% tags=["lesson"]
 for steps in LENGTHS:
     q, k, v, beta = random_inputs(4, steps, 4, 32, 32, dtype=torch.float32)
-    recurrent = seconds(lambda: deltanet.delta_rule(q, k, v, beta))
-    chunked = seconds(lambda: chunkwise.chunk_delta_rule(q, k, v, beta, chunk_size=64))
-    print(f"T = {steps:>5}: recurrence {recurrent * 1e3:8.1f} ms, chunked {chunked * 1e3:7.1f} ms, "
-          f"{recurrent / chunked:.1f}x faster")
+    recurrent = best_seconds(lambda: deltanet.delta_rule(q, k, v, beta))
+    chunked = best_seconds(lambda: chunkwise.chunk_delta_rule(q, k, v, beta, chunk_size=64))
+    print(
+        f"T = {steps:>5}: recurrence {recurrent * 1e3:8.1f} ms, chunked {chunked * 1e3:7.1f} ms, "
+        f"{recurrent / chunked:.1f}x faster"
+    )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · Pseudo-values: every step is a rank-one addition
@@ -209,7 +193,9 @@ for t in range(6):
 u = torch.stack(pseudo_values, dim=1)  # (B, T, H, D_v)
 _, recurrent_state = deltanet.delta_rule(q, k, v, beta, initial_state=state)
 as_sum = state + torch.einsum("bthk,bthv->bhkv", k, u)
-print(f"S_6 as S_0 + Σ k_i u_iᵀ vs the recurrence: largest difference {(as_sum - recurrent_state).abs().max().item():.1e}")
+print(
+    f"S_6 as S_0 + Σ k_i u_iᵀ vs the recurrence: largest difference {(as_sum - recurrent_state).abs().max().item():.1e}"
+)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3 · A triangular system, and the UT transform
@@ -224,13 +210,15 @@ print(f"S_6 as S_0 + Σ k_i u_iᵀ vs the recurrence: largest difference {(as_su
 # $$(I + A)\, U = \mathrm{diag}(\beta)\, V - \mathrm{diag}(\beta)\, K S_0 .$$
 #
 # $I + A$ is unit lower triangular, so it is inverted by **forward substitution**, row by row: row
-# $i$ of $\mathcal T = (I + A)^{-1}$ is $e_i - \sum_{j < i} A_{ij} \mathcal T_j$. This $\mathcal T$ is the *UT transform*. With a
+# $i$ of $\mathcal T = (I + A)^{-1}$ is $e_i - \sum_{j < i} A_{ij} \mathcal T_j$. This $\mathcal T$ is the *UT
+# transform*. With a
 # gate, $k_t^\top k_i$ is multiplied by the decay $\Gamma_{ti} = \alpha_{i+1} \cdots \alpha_t$ between the
 # two steps, and $S_0$ by $g_t = \alpha_1 \cdots \alpha_t$.
 #
 # ### Exercise 1 · The UT transform
 #
-# Write `ut_transform(k, beta, decay=None)`: $\mathcal T = (I + \mathrm{tril}(\mathrm{diag}(\beta)(K K^\top \odot \Gamma), -1))^{-1}$
+# Write `ut_transform(k, beta, decay=None)`: $\mathcal T = (I + \mathrm{tril}(\mathrm{diag}(\beta)(K K^\top \odot
+# \Gamma), -1))^{-1}$
 # for keys `(..., C, D_k)` (as given, of any length: the layers normalise them, not this function), $\beta$ `(..., C)`
 # and the decay `(..., C, C)` (or None for no gate).
 # `chunkwise.forward_substitution_inverse` spells the substitution out;
@@ -288,7 +276,10 @@ for name, raw_keys in key_sets.items():
         transform = ut_transform(keys, torch.full((200, 64), beta_value, dtype=torch.float64))
         off_diagonal = torch.tril(transform, diagonal=-1).abs().max().item()
         condition = torch.linalg.cond(transform).max().item()
-        print(f"  β = {beta_value}: largest off-diagonal |𝒯_ij| {off_diagonal:.3f}, largest condition number {condition:7.1f}")
+        print(
+            f"  β = {beta_value}: largest off-diagonal |𝒯_ij| {off_diagonal:.3f}, largest condition number "
+            f"{condition:7.1f}"
+        )
 
 # %% [markdown] tags=["lesson"]
 # The bound holds in every row; in $\mathbb{R}^4$ and for nearly parallel keys the largest entry comes
@@ -301,7 +292,8 @@ for name, raw_keys in key_sets.items():
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4 · One chunk, then all of them
 #
-# With $\mathcal T$: $W = \mathcal T\,\mathrm{diag}(\beta g) K$ and $U' = \mathcal T\,\mathrm{diag}(\beta) V$ depend on the chunk alone
+# With $\mathcal T$: $W = \mathcal T\,\mathrm{diag}(\beta g) K$ and $U' = \mathcal T\,\mathrm{diag}(\beta) V$ depend on
+# the chunk alone
 # (a kernel computes them for all chunks in parallel); the state enters once, $U = U' - W S_0$. Then
 #
 # $$O = \text{scale}\cdot\big(\mathrm{diag}(g)\, Q S_0 + (\mathrm{tril}(Q K^\top) \odot \Gamma)\, U\big), \qquad
@@ -342,7 +334,8 @@ check("09.delta_rule_chunk", delta_rule_chunk)
 # $I + Y S Y^\top$ with a small triangular $S$, and Joffrain, Low, Quintana-Ortí, van de Geijn and Van Zee
 # (2006) read that triangular factor straight off the Gram matrix $Y^\top Y$ — a diagonal plus its
 # strictly triangular part, inverted — and called it the **UT transform**. Here $K^\top$ plays $Y$, and for
-# $\beta_t \ne 0$ the factor $\mathcal T\,\mathrm{diag}(\beta) = (\mathrm{diag}(\beta)^{-1} + \mathrm{tril}(K K^\top, -1))^{-1}$
+# $\beta_t \ne 0$ the factor $\mathcal T\,\mathrm{diag}(\beta) = (\mathrm{diag}(\beta)^{-1} + \mathrm{tril}(K K^\top,
+# -1))^{-1}$
 # is built exactly so, lower instead of upper triangular because the first key acts first. The
 # generalized Householders of DeltaNet ($\beta \in [0, 2]$, not only reflections at $\beta = 2$) keep the form.
 # Checked on a chunk of 8 keys in $\mathbb{R}^5$, with the product built one factor at a time:
@@ -360,7 +353,10 @@ for key, b in zip(wy_keys, wy_betas):
     other_order = other_order @ householder
 wy_form = identity - wy_keys.T @ w
 print(f"G_8 ⋯ G_1 against I - Kᵀ W: largest difference {(in_order - wy_form).abs().max().item():.1e}")
-print(f"G_1 ⋯ G_8 against I - Kᵀ W: largest difference {(other_order - wy_form).abs().max().item():.1e} (the order matters)")
+print(
+    f"G_1 ⋯ G_8 against I - Kᵀ W: largest difference {(other_order - wy_form).abs().max().item():.1e} (the order "
+    "matters)"
+)
 
 # %% [markdown]
 # ### Exercise 3 · All the chunks: the state passes from chunk to chunk
@@ -412,11 +408,13 @@ for chunk_size in (16, 32, 64, 100):
 # %% tags=["lesson"]
 chunk_sizes = (8, 16, 32, 64, 128, 256)
 q, k, v, beta = random_inputs(4, LENGTHS[-1], 4, 32, 32, dtype=torch.float32)
-timings = [seconds(lambda: chunkwise.chunk_delta_rule(q, k, v, beta, chunk_size=size)) for size in chunk_sizes]
+timings = [best_seconds(lambda: chunkwise.chunk_delta_rule(q, k, v, beta, chunk_size=size)) for size in chunk_sizes]
 for size, timing in zip(chunk_sizes, timings):
     print(f"chunk {size:>3}: {timing * 1e3:7.1f} ms")
 figure, ax = plt.subplots(figsize=(7, 3.5))
-ax.plot(chunk_sizes, [t * 1e3 for t in timings], marker="o", label=f"chunk_delta_rule, T = {LENGTHS[-1]}, {device.type}")
+ax.plot(
+    chunk_sizes, [t * 1e3 for t in timings], marker="o", label=f"chunk_delta_rule, T = {LENGTHS[-1]}, {device.type}"
+)
 ax.set_xscale("log", base=2)
 ax.set_xticks(chunk_sizes, [str(size) for size in chunk_sizes])
 ax.set_title("Chunked delta rule: time against chunk size")
@@ -449,19 +447,36 @@ for steps in ERROR_LENGTHS:
         beta = torch.full((1, steps, 2), beta_value, dtype=torch.float64, device=device)
         exact, _ = deltanet.delta_rule(q, k, v, beta)
         single = [x.float() for x in (q, k, v, beta)]
-        for name, output in (("chunked", chunkwise.chunk_delta_rule(*single)[0]), ("recurrence", deltanet.delta_rule(*single)[0])):
-            errors[name][steps, beta_value] = ((output.double() - exact).square().mean().sqrt() / exact.square().mean().sqrt()).item()
-        print(f"T = {steps:>5}, β = {beta_value:<4}: output RMS {exact.square().mean().sqrt().item():7.3f}; relative error "
-              f"chunked {errors['chunked'][steps, beta_value]:.1e}, recurrence {errors['recurrence'][steps, beta_value]:.1e}")
+        for name, output in (
+            ("chunked", chunkwise.chunk_delta_rule(*single)[0]),
+            ("recurrence", deltanet.delta_rule(*single)[0]),
+        ):
+            errors[name][steps, beta_value] = (
+                (output.double() - exact).square().mean().sqrt() / exact.square().mean().sqrt()
+            ).item()
+        print(
+            f"T = {steps:>5}, β = {beta_value:<4}: output RMS {exact.square().mean().sqrt().item():7.3f}; relative "
+            "error "
+            f"chunked {errors['chunked'][steps, beta_value]:.1e}, recurrence "
+            f"{errors['recurrence'][steps, beta_value]:.1e}"
+        )
 
 # %% tags=["lesson"]
 # Evenly spaced categories, not a β axis: 1.9, 1.99 and 2.0 would overlap on a linear one.
 positions = range(len(betas))
 figure, ax = plt.subplots(figsize=(7, 4))
 for steps, colour in zip(ERROR_LENGTHS, ("tab:blue", "tab:orange", "tab:green")):
-    ax.semilogy(positions, [errors["chunked"][steps, b] for b in betas], marker="o", color=colour, label=f"chunked, T = {steps}")
-    ax.semilogy(positions, [errors["recurrence"][steps, b] for b in betas], marker="s", linestyle=":", color=colour,
-                label=f"recurrence, T = {steps}")
+    ax.semilogy(
+        positions, [errors["chunked"][steps, b] for b in betas], marker="o", color=colour, label=f"chunked, T = {steps}"
+    )
+    ax.semilogy(
+        positions,
+        [errors["recurrence"][steps, b] for b in betas],
+        marker="s",
+        linestyle=":",
+        color=colour,
+        label=f"recurrence, T = {steps}",
+    )
 ax.set_xticks(positions, [f"{b:g}" for b in betas])
 ax.set_title("float32 error against the float64 recurrence")
 ax.set_xlabel("β (every step; evenly spaced, not to scale)")

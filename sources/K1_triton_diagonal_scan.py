@@ -114,8 +114,8 @@ import triton
 import triton.language as tl
 
 from lrnn_course import scan
-from lrnn_course.kernels import diagonal_scan
 from lrnn_course.kernels.scan import launch_scan
+from lrnn_course.ops import diagonal_scan
 
 
 @triton.jit
@@ -132,8 +132,10 @@ block = 4
 scale_kernel[(triton.cdiv(len(x), block),)](x, out, len(x), 3.0, BLOCK=block)
 print("x      :", " ".join(f"{value:4.0f}" for value in x.tolist()))
 print("3 · x  :", " ".join(f"{value:4.0f}" for value in out.tolist()))
-print(f"{triton.cdiv(len(x), block)} programs of {block} lanes; the last has {len(x) % block} real lanes and "
-      f"{block - len(x) % block} masked ones")
+print(
+    f"{triton.cdiv(len(x), block)} programs of {block} lanes; the last has {len(x) % block} real lanes and "
+    f"{block - len(x) % block} masked ones"
+)
 
 # %% [markdown] tags=["lesson"]
 # `BLOCK` is a `tl.constexpr`: a compile-time constant, a power of two, fixed for each compiled
@@ -155,6 +157,7 @@ print(f"{triton.cdiv(len(x), block)} programs of {block} lanes; the last has {le
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "-"}
 # Both orders, on two steps:
+
 
 # %% tags=["lesson"]
 def compose(earlier, later):
@@ -202,7 +205,6 @@ assert right[1] == state and wrong[1] != state
 
 # %%
 # The combine function of lesson K1, section 3, as a Triton function, for the kernel's tl.associative_scan.
-from lrnn_course.kernels.scan import _compose
 
 # %%
 #| exercise: K1.diagonal_scan_kernel
@@ -212,7 +214,8 @@ check("K1.diagonal_scan_kernel", diagonal_scan_kernel)
 
 # %% [markdown] tags=["lesson"]
 # `launch_scan` runs a kernel with this signature on the course's blocks (`BLOCK_T = 16` and
-# `BLOCK_D` up to 16 under the interpreter, narrowed to the next power of two ≥ $D$; larger on a GPU: `BLOCK_T` 64 or 128, `BLOCK_D` 32 or 16,
+# `BLOCK_D` up to 16 under the interpreter, narrowed to the next power of two ≥ $D$; larger on a GPU: `BLOCK_T` 64 or
+# 128, `BLOCK_D` 32 or 16,
 # narrowed the same way)
 # and grid `(B, ⌈D / BLOCK_D⌉)`. On an awkward shape — $T = 37$ is no multiple of 16, $D = 5$ fills
 # five of its column block's eight lanes — with gates of exactly $-1$, $0$ and $1$ mixed in, the
@@ -229,13 +232,17 @@ expected = scan.sequential_scan(gates, inputs, initial)
 a, b, h0 = (x.to(kernel_device, torch.float32) for x in (gates, inputs, initial))
 states = launch_scan(a, b, h0, kernel=diagonal_scan_kernel).double().cpu()
 error = (states - expected).abs().max().item()
-print(f"largest error against the float64 loop: {error:.1e} (float32 rounding is about {torch.finfo(torch.float32).eps:.0e})")
+print(
+    f"largest error against the float64 loop: {error:.1e} (float32 rounding is about "
+    f"{torch.finfo(torch.float32).eps:.0e})"
+)
 assert error < 1e-5
 
 # %% [markdown] tags=["lesson"]
-# The library's `kernels.diagonal_scan(a, b, h0)` wraps the same kernel with input checks, a
-# backward pass (K2) and the choice of backend: Triton where it runs natively, the PyTorch loop
-# elsewhere (float64 inputs, or tensors on a device Triton does not drive here).
+# The library's `kernels.diagonal_scan(a, b, h0)` wraps the same kernel with input checks and a
+# backward pass (K2), and raises where Triton cannot run. `ops.diagonal_scan(a, b, h0, backend=...)`,
+# which the models call, chooses: `"auto"` takes the kernel on a CUDA GPU and the PyTorch loop
+# elsewhere (the interpreter is for learning, not for speed); `"triton"`, as below, asks for the kernel.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 5 · How fast, and what limits it
@@ -249,37 +256,36 @@ assert error < 1e-5
 # tool for correctness, not speed. The plot measures whichever of the two this machine runs.
 
 # %% tags=["lesson"]
-from lrnn_course.bench import best_seconds
+from lrnn_course import bench, viz
 
 LENGTHS = {"small": (16, 64, 256), "full": (1024, 4096, 16384)}[SIZE]
 WIDTH = {"small": 16, "full": 2048}[SIZE]
 BATCH = {"small": 1, "full": 8}[SIZE]
-timings = {"Triton kernel": [], "PyTorch loop (Lesson 01)": [], "a + b (same bytes, no recurrence)": []}
-for steps in LENGTHS:
+
+
+def scan_inputs(steps):
+    """Gates in [-1, 1], inputs and a zero state, (B, T, D) on the kernel's device."""
     a = torch.rand(BATCH, steps, WIDTH, device=kernel_device) * 2 - 1
     b = torch.randn(BATCH, steps, WIDTH, device=kernel_device)
-    h0 = torch.zeros(BATCH, WIDTH, device=kernel_device)
-    elements = BATCH * steps * WIDTH
-    timings["Triton kernel"].append(elements / best_seconds(lambda: diagonal_scan(a, b, h0, backend="triton")))
-    timings["PyTorch loop (Lesson 01)"].append(elements / best_seconds(lambda: scan.sequential_scan(a, b, h0)))
-    # Reads a and b and writes one tensor, as the scan does: the memory-bound ceiling, meaningful on a GPU.
-    out = torch.empty_like(a)
-    timings["a + b (same bytes, no recurrence)"].append(elements / best_seconds(lambda: torch.add(a, b, out=out)))
+    return a, b, torch.zeros(BATCH, WIDTH, device=kernel_device)
 
-figure, axes = plt.subplots(figsize=(9, 4))
-for label, rates in timings.items():
-    axes.plot(LENGTHS, rates, marker="o", label=label)
-axes.set_xscale("log", base=2)
-axes.set_yscale("log")
-axes.set_xlabel("sequence length T")
-axes.set_ylabel("elements (b, t, d) per second")
-axes.set_title(f"Diagonal scan throughput, B = {BATCH}, D = {WIDTH} ({triton_mode()} Triton)")
-# Outside the axes: the three lines sit far apart, and where depends on the machine.
-axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-figure.tight_layout()
+
+timings = bench.seconds_by_length(
+    LENGTHS,
+    scan_inputs,
+    {
+        "Triton kernel": lambda a, b, h0: diagonal_scan(a, b, h0, backend="triton"),
+        "PyTorch loop (Lesson 01)": scan.sequential_scan,
+        # Reads a and b and writes one tensor, as the scan does: the memory-bound ceiling, meaningful on a GPU.
+        "a + b (same bytes, no recurrence)": lambda a, b, h0: torch.add(a, b),
+    },
+)
+elements = [BATCH * steps * WIDTH for steps in LENGTHS]
+title = f"Diagonal scan throughput, B = {BATCH}, D = {WIDTH} ({triton_mode()} Triton)"
+viz.plot_timings(LENGTHS, timings, title, elements=elements)
 plt.show()
-for label, rates in timings.items():
-    print(f"{label:34s}: {rates[-1]:.3g} elements/s at T = {LENGTHS[-1]}")
+for label, seconds in timings.items():
+    print(f"{label:34s}: {elements[-1] / seconds[-1]:.3g} elements/s at T = {LENGTHS[-1]}")
 
 # %% [markdown] tags=["lesson"]
 # Under the interpreter the kernel is the slowest line by far: it is there to be read, stepped

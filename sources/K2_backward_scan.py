@@ -98,7 +98,7 @@ print(f"lrnn_course {lrnn_course.__version__}; Triton {triton_status()}")
 import matplotlib.pyplot as plt
 
 from lrnn_course import scan
-from lrnn_course.kernels import diagonal_scan
+from lrnn_course.ops import diagonal_scan
 
 
 def adjoints_by_loop(a, grad_h):
@@ -112,6 +112,7 @@ def adjoints_by_loop(a, grad_h):
     return adjoints
 
 
+# %% tags=["lesson"]
 generator = torch.Generator().manual_seed(SEED)
 a = 2 * torch.rand(2, 30, 4, generator=generator, dtype=torch.float64) - 1
 b = torch.randn(2, 30, 4, generator=generator, dtype=torch.float64)
@@ -203,13 +204,18 @@ STEPS = {"small": 64, "full": 1024}[SIZE]
 last_only = torch.zeros(1, STEPS, 1, device=kernel_device)
 last_only[:, -1] = 1.0
 SIZES = (0.9, 0.99, 1.0)
-reach = {}
+reach = {}  # per gate: |dL/db_t| for every step t
+for gate in (sign * size for size in SIZES for sign in (1, -1)):
+    constant = torch.full((1, STEPS, 1), gate, device=kernel_device)
+    adjoints = launch_scan(
+        constant, last_only, torch.zeros(1, 1, device=kernel_device), reverse=True, dtype=torch.float32
+    )
+    reach[gate] = adjoints[0, :, 0].abs().cpu()
+
+# %% tags=["lesson"]
 figure, axes = plt.subplots(figsize=(7, 4))
 for colour, size in enumerate(SIZES):
     for gate in (size, -size):
-        constant = torch.full((1, STEPS, 1), gate, device=kernel_device)
-        adjoints = launch_scan(constant, last_only, torch.zeros(1, 1, device=kernel_device), reverse=True, dtype=torch.float32)
-        reach[gate] = adjoints[0, :, 0].abs().cpu()
         # Wide, pale solid lines, so that the dashed ones drawn on top of them stay visible.
         style = {"linestyle": "--"} if gate < 0 else {"linewidth": 5, "alpha": 0.4}
         axes.plot(range(STEPS), reach[gate], color=f"C{colour}", label=f"a = {gate:+.2f}", **style)
@@ -220,8 +226,10 @@ axes.set_title("Gradients fade as |a|^(T - 1 - t); a = -1 keeps them whole")
 axes.legend()
 plt.show()
 for size in SIZES:
-    print(f"|a| = {size:.2f}: |dL/db_0| = {reach[-size][0].item():.3g} after {STEPS - 1} steps back; "
-          f"a = ±{size:.2f} differ by at most {(reach[size] - reach[-size]).abs().max().item():.1e}")
+    print(
+        f"|a| = {size:.2f}: |dL/db_0| = {reach[-size][0].item():.3g} after {STEPS - 1} steps back; "
+        f"a = ±{size:.2f} differ by at most {(reach[size] - reach[-size]).abs().max().item():.1e}"
+    )
 
 # %% [markdown] tags=["lesson"]
 # **What to remember.** The backward pass of a linear recurrence is the same recurrence, transposed

@@ -71,7 +71,6 @@ SEED = 0
 
 # %% slideshow={"slide_type": "skip"}
 import torch
-import torch.nn.functional as F
 
 import lrnn_course
 from lrnn_course import check
@@ -91,7 +90,8 @@ print(f"lrnn_course {lrnn_course.__version__}; Triton {triton_status()}")
 #
 # $$A = \mathrm{tril}\big(\mathrm{diag}(\beta)\,(K K^\top \odot \Gamma),\,-1\big), \qquad T = (I + A)^{-1},$$
 # $$W = T\,\mathrm{diag}(\beta g)\,K, \qquad U = T\,\mathrm{diag}(\beta)\,V - W S_0,$$
-# $$O = \text{scale}\cdot\big(\mathrm{diag}(g)\,Q S_0 + (\mathrm{tril}(Q K^\top) \odot \Gamma)\,U\big), \qquad S_C = g_C S_0 + K^\top \mathrm{diag}(\Gamma_{C\cdot})\,U .$$
+# $$O = \text{scale}\cdot\big(\mathrm{diag}(g)\,Q S_0 + (\mathrm{tril}(Q K^\top) \odot \Gamma)\,U\big), \qquad S_C = g_C
+# S_0 + K^\top \mathrm{diag}(\Gamma_{C\cdot})\,U .$$
 #
 # Every line is a product of blocks of at most $64 \times 128$ numbers: what `tl.dot` computes on a
 # GPU's tensor cores. The kernel's names follow the glossary of `lrnn_course/kernels/delta.py`:
@@ -101,24 +101,21 @@ print(f"lrnn_course {lrnn_course.__version__}; Triton {triton_status()}")
 # %% tags=["lesson"]
 import matplotlib.pyplot as plt
 
-from lrnn_course import chunkwise, deltanet
-from lrnn_course.kernels import chunk_delta_rule
-from lrnn_course.kernels.delta import launch_delta_rule_forward
+from lrnn_course import bench, chunkwise, deltanet, viz
+from lrnn_course.ops import chunk_delta_rule
 
 generator = torch.Generator().manual_seed(SEED)
 
 
 def random_inputs(batch, steps, heads, key_dim, value_dim, dtype=torch.float64):
     """Queries, unit keys, values, β ∈ [0, 2] and a state S_0, in fla's (B, T, H, D) layout."""
-    options = {"generator": generator, "dtype": dtype}
-    q = torch.randn(batch, steps, heads, key_dim, **options)
-    k = F.normalize(torch.randn(batch, steps, heads, key_dim, **options), dim=-1)
-    v = torch.randn(batch, steps, heads, value_dim, **options)
-    beta = 2 * torch.rand(batch, steps, heads, **options)
-    state = torch.randn(batch, heads, key_dim, value_dim, **options)
+    q, k, v, beta, _, state = bench.delta_inputs(
+        batch, steps, heads, key_dim, value_dim, generator, with_state=True, dtype=dtype
+    )
     return q, k, v, beta, state
 
 
+# %% tags=["lesson"]
 q, k, v, beta, state = random_inputs(1, 8, 1, 4, 3)
 rows = [x[0, :, 0] for x in (q, k, v)]  # one (batch, head) pair: rows are tokens
 Q, K, V, betas = rows[0], rows[1], rows[2], beta[0, :, 0]
@@ -127,7 +124,7 @@ A = torch.tril(betas[:, None] * (K @ K.T), diagonal=-1)
 transform = torch.linalg.inv(torch.eye(8, dtype=torch.float64) + A)  # T of the equations
 W = transform @ (betas[:, None] * K)
 U = transform @ (betas[:, None] * V) - W @ S0
-O = Q @ S0 + torch.tril(Q @ K.T) @ U
+O = Q @ S0 + torch.tril(Q @ K.T) @ U  # noqa: E741 (the equations' O, the chunk's outputs)
 S8 = S0 + K.T @ U
 expected_outputs, expected_state = deltanet.delta_rule(q, k, v, beta, initial_state=state, scale=1.0)
 print(f"outputs O: largest difference from the recurrence {(O - expected_outputs[0, :, 0]).abs().max().item():.1e}")
@@ -148,8 +145,10 @@ assert torch.allclose(O, expected_outputs[0, :, 0]) and torch.allclose(S8, expec
 # %% tags=["lesson"]
 q, k, v, beta, state = random_inputs(2, 50, 3, 8, 10)
 whole_outputs, whole_state = deltanet.delta_rule(q, k, v, beta, initial_state=state)
-halves = [deltanet.delta_rule(q, k, v[..., part], beta, initial_state=state[..., part])
-          for part in (slice(0, 5), slice(5, 10))]
+halves = [
+    deltanet.delta_rule(q, k, v[..., part], beta, initial_state=state[..., part])
+    for part in (slice(0, 5), slice(5, 10))
+]
 joined_outputs = torch.cat([outputs for outputs, _ in halves], dim=-1)
 joined_state = torch.cat([final for _, final in halves], dim=-1)
 difference = max((joined_outputs - whole_outputs).abs().max().item(), (joined_state - whole_state).abs().max().item())
@@ -186,7 +185,9 @@ for i in range(1, size):
     row_of_a = torch.where(positions[:, None] == i, strictly_lower, 0.0).sum(dim=0)  # A[i], by a mask
     new_row = torch.where(positions == i, 1.0, 0.0) - (row_of_a[:, None] * transform).sum(dim=0)
     transform = torch.where(positions[:, None] == i, new_row[None, :], transform)  # T[i] = new_row
-identity_error = (transform @ (torch.eye(size, dtype=torch.float64) + strictly_lower) - torch.eye(size)).abs().max().item()
+identity_error = (
+    (transform @ (torch.eye(size, dtype=torch.float64) + strictly_lower) - torch.eye(size)).abs().max().item()
+)
 print(f"T (I + A) - I, largest entry: {identity_error:.1e}")
 assert identity_error < 1e-12
 
@@ -242,13 +243,8 @@ beta[:, :3] = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)[None, :, None]
 expected_outputs, expected_state = deltanet.delta_rule(q, k, v, beta, initial_state=state)
 on_device = [x.to(kernel_device, torch.float32) for x in (q, k, v, beta, state)]
 outputs, final_state = chunk_delta_rule(*on_device[:4], initial_state=on_device[4], backend="triton")
-
-
-def relative_error(got, expected):
-    """Largest |difference| over the largest |expected|: the scale-free error of a float32 kernel."""
-    return ((got.double().cpu() - expected).abs().max() / expected.abs().max()).item()
-
-
+# the largest |difference| over the largest |expected|: the scale-free error of a float32 kernel
+relative_error = bench.relative_error
 print(f"outputs    : relative error {relative_error(outputs, expected_outputs):.1e}")
 print(f"final state: relative error {relative_error(final_state, expected_state):.1e}")
 assert relative_error(outputs, expected_outputs) < 1e-5 and relative_error(final_state, expected_state) < 1e-5
@@ -270,12 +266,9 @@ weights = torch.randn(1, 40, 2, 12, generator=generator, dtype=torch.float64)
 names = ("q", "k", "v", "beta", "S_0")
 
 
-def gradients(run, inputs):
-    """dL/d(input) for L = Σ weights ⊙ outputs + Σ final state, through ``run``."""
-    leaves = [x.detach().clone().requires_grad_(True) for x in inputs]
-    outputs, final = run(*leaves)
-    ((outputs * weights.to(outputs)).sum() + final.sum()).backward()
-    return [leaf.grad for leaf in leaves]
+def loss(outputs, final):
+    """L = Σ weights ⊙ outputs + Σ final state: every output and the final state reach the gradients."""
+    return (outputs * weights.to(outputs)).sum() + final.sum()
 
 
 def by_recurrence(q, k, v, beta, state):
@@ -286,8 +279,8 @@ def by_kernel(q, k, v, beta, state):
     return chunk_delta_rule(q, k, v, beta, initial_state=state, backend="triton")
 
 
-expected = gradients(by_recurrence, (q, k, v, beta, state))
-got = gradients(by_kernel, [x.to(kernel_device, torch.float32) for x in (q, k, v, beta, state)])
+expected = bench.input_gradients(by_recurrence, (q, k, v, beta, state), loss)
+got = bench.input_gradients(by_kernel, [x.to(kernel_device, torch.float32) for x in (q, k, v, beta, state)], loss)
 for name, mine, reference in zip(names, got, expected):
     print(f"dL/d{name:4s}: relative error {relative_error(mine, reference):.1e}")
     assert relative_error(mine, reference) < 1e-5
@@ -302,9 +295,18 @@ from lrnn_course.kernels.delta import COMPILED_CHUNK
 
 batch, steps, heads, key_dim, value_dim, chunk = 8, 2048, 16, 128, 128, COMPILED_CHUNK
 state_bytes = batch * heads * key_dim * value_dim * 4
-print(f"B = {batch}, T = {steps}, H = {heads}, D_k = D_v = {key_dim}: one state for every head is {state_bytes / 2**20:.0f} MiB")
-print(f"states kept by autograd through the recurrence: {steps} × {state_bytes / 2**20:.0f} MiB = {steps * state_bytes / 2**30:.0f} GiB")
-print(f"states kept by the chunked kernel (C = {chunk}): {steps // chunk} × {state_bytes / 2**20:.0f} MiB = {steps // chunk * state_bytes / 2**20:.0f} MiB")
+print(
+    f"B = {batch}, T = {steps}, H = {heads}, D_k = D_v = {key_dim}: one state for every head is "
+    f"{state_bytes / 2**20:.0f} MiB"
+)
+print(
+    f"states kept by autograd through the recurrence: {steps} × {state_bytes / 2**20:.0f} MiB = "
+    f"{steps * state_bytes / 2**30:.0f} GiB"
+)
+print(
+    f"states kept by the chunked kernel (C = {chunk}): {steps // chunk} × {state_bytes / 2**20:.0f} MiB = "
+    f"{steps // chunk * state_bytes / 2**20:.0f} MiB"
+)
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 6 · What the chunks buy
@@ -317,29 +319,26 @@ print(f"states kept by the chunked kernel (C = {chunk}): {steps // chunk} × {st
 # the forward pass alone, on this machine:
 
 # %% tags=["lesson"]
-from lrnn_course.bench import best_seconds
-
 LENGTHS = {"small": (16, 32, 64, 128), "full": (512, 1024, 2048, 4096)}[SIZE]
 BATCH, HEADS, DIM = {"small": (1, 1, 16), "full": (8, 16, 128)}[SIZE]
-timings = {"Triton kernel": [], "PyTorch chunk form (Lesson 09)": [], "PyTorch recurrence (Lesson 06)": []}
-with torch.no_grad():
-    for steps in LENGTHS:
-        q, k, v, beta, state = (x.to(kernel_device, torch.float32) for x in random_inputs(BATCH, steps, HEADS, DIM, DIM))
-        timings["Triton kernel"].append(best_seconds(lambda: chunk_delta_rule(q, k, v, beta, backend="triton")))
-        timings["PyTorch chunk form (Lesson 09)"].append(best_seconds(lambda: chunkwise.chunk_delta_rule(q, k, v, beta)))
-        timings["PyTorch recurrence (Lesson 06)"].append(best_seconds(lambda: deltanet.delta_rule(q, k, v, beta)))
 
-figure, axes = plt.subplots(figsize=(9, 4))
-for label, seconds in timings.items():
-    axes.plot(LENGTHS, [s * 1e3 for s in seconds], marker="o", label=label)
-axes.set_xscale("log", base=2)
-axes.set_yscale("log")
-axes.set_xlabel("sequence length T")
-axes.set_ylabel("forward time (ms)")
-axes.set_title(f"Delta rule forward, B = {BATCH}, H = {HEADS}, D = {DIM} ({triton_mode()} Triton)")
-# Outside the axes: where the three lines sit depends on the machine.
-axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-figure.tight_layout()
+
+def forward_inputs(steps):
+    """q, k, v, β in float32 on the kernel's device, with no gradient: the forward pass alone is timed."""
+    return [x.to(kernel_device, torch.float32) for x in random_inputs(BATCH, steps, HEADS, DIM, DIM)[:4]]
+
+
+with torch.no_grad():
+    timings = bench.seconds_by_length(
+        LENGTHS,
+        forward_inputs,
+        {
+            "Triton kernel": lambda q, k, v, beta: chunk_delta_rule(q, k, v, beta, backend="triton"),
+            "PyTorch chunk form (Lesson 09)": chunkwise.chunk_delta_rule,
+            "PyTorch recurrence (Lesson 06)": deltanet.delta_rule,
+        },
+    )
+viz.plot_timings(LENGTHS, timings, f"Delta rule forward, B = {BATCH}, H = {HEADS}, D = {DIM} ({triton_mode()} Triton)")
 plt.show()
 for label, seconds in timings.items():
     print(f"{label:32s}: {seconds[-1] * 1e3:8.2f} ms at T = {LENGTHS[-1]}")
@@ -347,7 +346,8 @@ for label, seconds in timings.items():
 # %% [markdown] tags=["lesson"]
 # The kernel and the recurrence grow linearly in $T$; at these sizes the chunk form's time is mostly
 # fixed overhead, so its line stays nearly flat. The chunk form does $O(T(C^2 + CD + D^2))$ work
-# (the $C^2$ from building each chunk's UT transform $\mathcal T$): $1 + C/D + C^2/D^2$ times the recurrence's $O(T D^2)$.
+# (the $C^2$ from building each chunk's UT transform $\mathcal T$): $1 + C/D + C^2/D^2$ times the recurrence's $O(T
+# D^2)$.
 # Even so, on this CPU the chunk form's matrix products beat the token loop; a GPU rewards them far
 # more.
 #

@@ -74,7 +74,6 @@ SEED = 0
 
 # %% slideshow={"slide_type": "skip"}
 import torch
-import torch.nn.functional as F
 
 import lrnn_course
 from lrnn_course import check
@@ -100,40 +99,37 @@ print(f"lrnn_course {lrnn_course.__version__}; Triton {triton_status()}")
 # %% tags=["lesson"]
 import matplotlib.pyplot as plt
 
-from lrnn_course import deltanet, deltaproduct
-from lrnn_course.kernels import chunk_delta_product, chunk_delta_rule
+from lrnn_course import bench, deltanet, deltaproduct, viz
+from lrnn_course.ops import chunk_delta_product, chunk_delta_rule
 
 generator = torch.Generator().manual_seed(SEED)
+# the largest |difference| over the largest |expected|: the scale-free error of a float32 kernel
+relative_error = bench.relative_error
 
 
 def product_inputs(batch, steps, householders, heads, key_dim, value_dim, gated):
     """Float64 DeltaProduct inputs: n_h unit keys, values and β ∈ [0, 2] per token, gates α ∈ [0, 1] or None."""
-    options = {"generator": generator, "dtype": torch.float64}
-    q = torch.randn(batch, steps, heads, key_dim, **options)
-    k = F.normalize(torch.randn(batch, steps, householders, heads, key_dim, **options), dim=-1)
-    v = torch.randn(batch, steps, householders, heads, value_dim, **options)
-    beta = 2 * torch.rand(batch, steps, householders, heads, **options)
-    alpha = torch.rand(batch, steps, heads, **options) if gated else None
-    return q, k, v, beta, alpha
-
-
-def relative_error(got, expected):
-    """Largest |difference| over the largest |expected|: the scale-free error of a float32 kernel."""
-    return ((got.double().cpu() - expected).abs().max() / expected.abs().max()).item()
+    inputs = bench.delta_inputs(
+        batch, steps, heads, key_dim, value_dim, generator, householders=householders, gated=gated
+    )
+    return inputs[:5]  # q, k, v, β, α: no initial state
 
 
 def on_kernel_device(*tensors):
     return [None if x is None else x.to(kernel_device, torch.float32) for x in tensors]
 
 
+# %% tags=["lesson"]
 for householders in (2, 3):
     for gated in (False, True):
         inputs = product_inputs(2, 21, householders, 2, 8, 6, gated)
         expected_outputs, expected_state = deltaproduct.delta_product(*inputs)
         outputs, final_state = chunk_delta_product(*on_kernel_device(*inputs), backend="triton")
         error = max(relative_error(outputs, expected_outputs), relative_error(final_state, expected_state))
-        print(f"n_h = {householders}, {'gated    ' if gated else 'not gated'}: relative error {error:.1e} "
-              f"({householders * 21} delta-rule steps for 21 tokens)")
+        print(
+            f"n_h = {householders}, {'gated    ' if gated else 'not gated'}: relative error {error:.1e} "
+            f"({householders * 21} delta-rule steps for 21 tokens)"
+        )
         assert error < 1e-5
 
 # %% [markdown] tags=["lesson"]
@@ -178,6 +174,7 @@ def by_column_products(alpha):
     return torch.tril(torch.cumprod(torch.where(later, alpha[:, None], 1.0), dim=0))
 
 
+# %% tags=["nbval-check-output"]
 reset = 0.5 + 0.5 * torch.rand(size, generator=torch.Generator().manual_seed(SEED))
 reset[30] = 0.0  # a reset at step 31
 strong = torch.full((size,), 0.1)  # g_64 = 1e-64: far below float32's smallest number
@@ -187,7 +184,10 @@ for name, alpha in (("a reset at step 31", reset), ("α = 0.1 everywhere", stron
     for method in (by_division, in_log_space, by_column_products):
         decay = method(alpha)
         wrong = ~torch.isclose(decay.double(), exact, rtol=1e-4, atol=1e-30)
-        print(f"  {method.__name__:18s}: {decay[63, 59].item():.3g}; entries wrong or NaN: {int(wrong.sum())} of {size * size}")
+        print(
+            f"  {method.__name__:18s}: {decay[63, 59].item():.3g}; "
+            f"entries wrong or NaN: {int(wrong.sum())} of {size * size}"
+        )
 
 # %% [markdown] tags=["lesson"]
 # Inside the kernel $\alpha$ is a block of `CHUNK` gates, and the same construction takes three
@@ -221,7 +221,8 @@ check("K4.chunk_gates", chunk_gates)
 # The backward kernel builds the gates' derivative from cumulative products too
 # ($\partial L/\partial \alpha_s$ sums $\Gamma_{ts}\,\Gamma_{s-1,i}$ terms, never $\Gamma_{ti}/\alpha_s$). Below,
 # $\alpha_{20} = 0$ and the loss is the sum of the final state: the gradients of the first 19 steps'
-# keys, values, $\beta$ and $\alpha$, and of $S_0$, are counted, and the gated kernel's gradients of all inputs are compared
+# keys, values, $\beta$ and $\alpha$, and of $S_0$, are counted, and the gated kernel's gradients of all inputs are
+# compared
 # with float64 autograd through the recurrence.
 
 # %% tags=["lesson"]
@@ -233,12 +234,6 @@ state = torch.randn(1, 2, 8, 6, generator=generator, dtype=torch.float64)
 names = ("q", "k", "v", "beta", "alpha", "S_0")
 
 
-def gradients(run, inputs, loss):
-    leaves = [x.detach().clone().requires_grad_(True) for x in inputs]
-    loss(*run(*leaves)).backward()
-    return [leaf.grad for leaf in leaves]
-
-
 def by_recurrence(q, k, v, beta, alpha, state):
     return deltanet.delta_rule(q, k, v, beta, alpha, state)
 
@@ -247,18 +242,23 @@ def by_kernel(q, k, v, beta, alpha, state):
     return chunk_delta_rule(q, k, v, beta, alpha, state, backend="triton")
 
 
+# %% tags=["lesson"]
 def final_state_only(outputs, final):
     return final.sum()
 
 
-grad_q, grad_k, grad_v, grad_beta, grad_alpha, grad_state = gradients(
-    by_kernel, on_kernel_device(q, k, v, beta, alpha, state), final_state_only)
+grad_q, grad_k, grad_v, grad_beta, grad_alpha, grad_state = bench.input_gradients(
+    by_kernel, on_kernel_device(q, k, v, beta, alpha, state), final_state_only
+)
 before = slice(0, reset_step - 1)
-nonzero = sum(int(g[:, before].count_nonzero()) for g in (grad_k, grad_v, grad_beta, grad_alpha)) + int(grad_state.count_nonzero())
+nonzero = sum(int(g[:, before].count_nonzero()) for g in (grad_k, grad_v, grad_beta, grad_alpha)) + int(
+    grad_state.count_nonzero()
+)
 total = sum(g[:, before].numel() for g in (grad_k, grad_v, grad_beta, grad_alpha)) + grad_state.numel()
 print(f"loss on the final state, reset at step {reset_step}: {nonzero} of {total} gradients before it are nonzero")
 assert nonzero == 0
 
+# %% tags=["lesson"]
 weights = torch.randn(1, steps, 2, 6, generator=generator, dtype=torch.float64)
 
 
@@ -266,8 +266,8 @@ def weighted_outputs(outputs, final):
     return (outputs * weights.to(outputs)).sum() + final.sum()
 
 
-expected = gradients(by_recurrence, (q, k, v, beta, alpha, state), weighted_outputs)
-got = gradients(by_kernel, on_kernel_device(q, k, v, beta, alpha, state), weighted_outputs)
+expected = bench.input_gradients(by_recurrence, (q, k, v, beta, alpha, state), weighted_outputs)
+got = bench.input_gradients(by_kernel, on_kernel_device(q, k, v, beta, alpha, state), weighted_outputs)
 for name, mine, reference in zip(names, got, expected):
     print(f"dL/d{name:5s}: relative error {relative_error(mine, reference):.1e}")
     assert relative_error(mine, reference) < 1e-5
@@ -296,8 +296,11 @@ stages = {
 }
 total = sum(stages.values())
 figure, axes = plt.subplots(figsize=(7, 3.5))
-axes.barh(list(stages), [100 * work / total for work in stages.values()],
-          label=f"C = {CHUNK}, D_k = {KEY_DIM}, value block of {VALUE_BLOCK}")
+axes.barh(
+    list(stages),
+    [100 * work / total for work in stages.values()],
+    label=f"C = {CHUNK}, D_k = {KEY_DIM}, value block of {VALUE_BLOCK}",
+)
 axes.invert_yaxis()
 axes.set_xlabel("share of the chunk's multiply-adds in one program (%)")
 axes.set_ylabel("stage")
@@ -325,18 +328,22 @@ for stage, work in stages.items():
 # of them alike instead of one.
 
 # %% tags=["lesson"]
-from lrnn_course.bench import best_seconds
-
 BATCH, STEPS, HEADS, WIDTH = {"small": (1, 32, 1, 16), "full": (8, 2048, 16, 128)}[SIZE]
 KERNEL_DTYPE = torch.float32 if triton_mode() == "interpreter" else torch.bfloat16
-variants = {"DeltaNet": (1, False), "Gated DeltaNet": (1, True), "DeltaProduct n_h = 2": (2, False),
-            "DeltaProduct n_h = 3": (3, False)}
+variants = {
+    "DeltaNet": (1, False),
+    "Gated DeltaNet": (1, True),
+    "DeltaProduct n_h = 2": (2, False),
+    "DeltaProduct n_h = 3": (3, False),
+}
 
 
-def make_run(householders, gated):
-    """A forward(+backward) closure for one variant, on fixed random inputs in the kernel's dtype."""
-    q, k, v, beta, alpha = (None if x is None else x.to(kernel_device, KERNEL_DTYPE).requires_grad_(True)
-                            for x in product_inputs(BATCH, STEPS, householders, HEADS, WIDTH, WIDTH, gated))
+def passes(householders, gated):
+    """The forward pass (no graph) and forward+backward of one variant, on fixed random inputs in the kernel's dtype."""
+    q, k, v, beta, alpha = (
+        None if x is None else x.to(kernel_device, KERNEL_DTYPE).requires_grad_(True)
+        for x in product_inputs(BATCH, STEPS, householders, HEADS, WIDTH, WIDTH, gated)
+    )
 
     def forward():
         if householders == 1:
@@ -347,35 +354,27 @@ def make_run(householders, gated):
         outputs, final = forward()
         (outputs.float().sum() + final.float().sum()).backward()
 
-    return forward, forward_backward
+    return bench.without_grad(forward), forward_backward
 
 
-ROUNDS = 7
-runs = {name: make_run(householders, gated) for name, (householders, gated) in variants.items()}
-samples = {name: [] for name in runs}
-for round_index in range(ROUNDS):
-    for name, (forward, forward_backward) in runs.items():
-        warmup = 1 if round_index == 0 else 0  # a variant's first call pays for setting it up
-        with torch.no_grad():
-            forward_seconds = best_seconds(forward, repeats=1, warmup=warmup)
-        samples[name].append((forward_seconds, best_seconds(forward_backward, repeats=1, warmup=warmup)))
-times = {name: (min(f for f, _ in pairs), min(fb for _, fb in pairs)) for name, pairs in samples.items()}
-
-figure, axes = plt.subplots(figsize=(7, 3.5))
-positions = torch.arange(len(times)).tolist()
-axes.bar([p - 0.2 for p in positions], [f * 1e3 for f, _ in times.values()], width=0.4, label="forward")
-axes.bar([p + 0.2 for p in positions], [(fb - f) * 1e3 for f, fb in times.values()], width=0.4, label="backward")
-axes.set_xticks(positions, list(times), fontsize=8)
-axes.set_ylabel("time (ms)")
-axes.set_xlabel("model")
-axes.set_title(f"Kernel time, B = {BATCH}, T = {STEPS}, H = {HEADS}, D = {WIDTH} ({triton_mode()} Triton)")
-axes.legend()
+# %% tags=["lesson"]
+timed = {}
+for name, (householders, gated) in variants.items():
+    timed[name, "forward"], timed[name, "forward+backward"] = passes(householders, gated)
+# 7 rounds, each timing every pass once: a load that comes and goes slows every variant alike
+seconds = bench.interleaved_best_seconds(timed, rounds=7)
+times = {name: (seconds[name, "forward"], seconds[name, "forward+backward"]) for name in variants}
+viz.plot_forward_backward(
+    times, f"Kernel time, B = {BATCH}, T = {STEPS}, H = {HEADS}, D = {WIDTH} ({triton_mode()} Triton)"
+)
 plt.show()
 base_forward, base_total = times["DeltaNet"]
 for name, (forward_seconds, total_seconds) in times.items():
-    print(f"{name:22s}: forward {forward_seconds * 1e3:8.2f} ms ({forward_seconds / base_forward:.2f}× DeltaNet), "
-          f"backward {(total_seconds - forward_seconds) * 1e3:8.2f} ms, "
-          f"forward+backward {total_seconds / base_total:.2f}× DeltaNet")
+    print(
+        f"{name:22s}: forward {forward_seconds * 1e3:8.2f} ms ({forward_seconds / base_forward:.2f}× DeltaNet), "
+        f"backward {(total_seconds - forward_seconds) * 1e3:8.2f} ms, "
+        f"forward+backward {total_seconds / base_total:.2f}× DeltaNet"
+    )
 
 # %% [markdown] tags=["lesson"]
 # DeltaProduct's cost grows with $n_h$ about linearly, as interleaving predicts: $n_h T$ steps. The

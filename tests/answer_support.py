@@ -19,8 +19,10 @@ def answer_lines(exercise_id: str, practice: nbformat.NotebookNode) -> list[str]
     """
     shown = "\n".join(cell.source for cell in practice.cells)
     solution = build.function_source(build.solution_function(exercise_id), "lesson")
-    return sorted({line.strip() for line in solution.splitlines() if len(line.strip()) > 12}
-                  - {line.strip() for line in shown.splitlines()})
+    return sorted(
+        {line.strip() for line in solution.splitlines() if len(line.strip()) > 12}
+        - {line.strip() for line in shown.splitlines()}
+    )
 
 
 def visible_text(page: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import linecache
 
 from lrnn_course import build
-from lrnn_course.check import check_quietly
+from lrnn_course.checks import check_quietly
 
 
 def executed(exercise_id: str, code: str, name: str):

@@ -119,13 +119,17 @@ def pretend_to_be_an_h100() -> None:
     driver.set_active(HopperWithoutDevice())
     course_triton._mode = "compiled"
     torch.cuda.get_device_properties = lambda device=None: types.SimpleNamespace(
-        multi_processor_count=H100_MULTIPROCESSORS, name="H100 (compiling only)")
+        multi_processor_count=H100_MULTIPROCESSORS, name="H100 (compiling only)"
+    )
 
 
 def report(name: str, compiled, options: dict, seconds: float) -> dict:
     """What one compiled kernel needs, with the ``tl.constexpr`` values and dtypes it was built for."""
-    constants = {key: value if isinstance(value, (bool, int, str)) else getattr(value, "__name__", str(value))
-                 for key, value in options.items() if key.isupper()}
+    constants = {
+        key: value if isinstance(value, (bool, int, str)) else getattr(value, "__name__", str(value))
+        for key, value in options.items()
+        if key.isupper()
+    }
     return {
         "kernel": name,
         "signature": {key: value for key, value in compiled.src.signature.items() if value.startswith("*")},
@@ -159,10 +163,15 @@ def describe(report: dict) -> str:
     dtypes = "/".join(sorted({value.lstrip("*") for value in report["signature"].values()}))
     constants = ", ".join(f"{key}={value}" for key, value in report["constants"].items())
     verdict = "fits" if report["shared"] <= report["shared_limit"] else "TOO MUCH"
-    registers = (f", {report['registers']} registers, {report['spilled']} bytes spilled a thread"
-                 if "registers" in report else "")
-    return (f"{report['kernel']} [{dtypes}; {constants}]: {report['seconds']:.1f} s, "
-            f"{report['shared'] / 1024:.0f} KiB shared ({verdict}){registers}")
+    registers = (
+        f", {report['registers']} registers, {report['spilled']} bytes spilled a thread"
+        if "registers" in report
+        else ""
+    )
+    return (
+        f"{report['kernel']} [{dtypes}; {constants}]: {report['seconds']:.1f} s, "
+        f"{report['shared'] / 1024:.0f} KiB shared ({verdict}){registers}"
+    )
 
 
 if __name__ == "__main__":

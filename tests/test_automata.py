@@ -72,7 +72,9 @@ def test_wrong_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="at most 15"):
         automata.GroupAutomaton(groups.group("Z60"))
     with pytest.raises(ValueError, match="non-finite"):
-        automata.linear_rnn(torch.full((1, 2, 2), float("nan")), torch.zeros(1, 2), torch.zeros(2), torch.zeros(1, 3, dtype=torch.long))
+        automata.linear_rnn(
+            torch.full((1, 2, 2), float("nan")), torch.zeros(1, 2), torch.zeros(2), torch.zeros(1, 3, dtype=torch.long)
+        )
     with pytest.raises(ValueError, match="reset must name a state"):
         automata.ResetAutomaton((5,), 3)
 

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from kernel_support import needs_kernel
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_kernels.py"
@@ -23,7 +22,9 @@ def test_smoke_run_writes_a_row_per_kernel_and_pass(tmp_path, monkeypatch, capsy
     assert stop.value.code == 0
     record = json.loads(out.read_text())
     assert {"device", "torch", "triton", "fla", "rows"} <= set(record)
-    measured = {(row["kernel"], row["pass"]) for row in record["rows"] if isinstance(row["ms"], float) and row["ms"] > 0}
+    measured = {
+        (row["kernel"], row["pass"]) for row in record["rows"] if isinstance(row["ms"], float) and row["ms"] > 0
+    }
     for kernel in ("delta rule", "gated delta rule", "DeltaProduct n_h=2", "diagonal scan"):
         assert {(kernel, "forward"), (kernel, "forward+backward")} <= measured
     printed = capsys.readouterr().out

@@ -80,8 +80,10 @@ GATE_START, GATE_STEPS, GATE_EXPECTED = "0.90", 8, "0.50"
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs `pip install playwright`")
 if not CHROMIUM.exists():
-    pytest.skip(f"the browser test needs Debian's Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)",
-                allow_module_level=True)
+    pytest.skip(
+        f"the browser test needs Debian's Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)",
+        allow_module_level=True,
+    )
 
 # Reads, in the page, the state of the lesson's notebook panel (window.jupyterapp exists because the
 # server runs with --LabApp.expose_app_in_browser).
@@ -166,18 +168,37 @@ def jupyterlab(tmp_path):
     (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     # No "get notified about Jupyter news?" toast over the screenshot, and no request to the web.
     (settings / "apputils-extension").mkdir(parents=True)
-    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}'
+    )
     port, token = free_port(), secrets.token_hex(16)
     log = tmp_path / "jupyterlab.log"
     with log.open("w") as log_file:  # the server (and its kernel) write here, never into a pipe nobody reads
         server = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.port_retries=0",
-             "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
-             "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-             "--LabApp.expose_app_in_browser=True", "--ServerApp.allow_root=True"],
-            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-            env={**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
-                 "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
+            [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--no-browser",
+                f"--port={port}",
+                "--ServerApp.port_retries=0",
+                "--ip=127.0.0.1",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={tmp_path}",
+                "--LabApp.news_url=None",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                "--LabApp.expose_app_in_browser=True",
+                "--ServerApp.allow_root=True",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={
+                **os.environ,
+                "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+                "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            },
+        )
     lab = JupyterLab(f"http://127.0.0.1:{port}", token, log)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
@@ -209,9 +230,11 @@ def evidence_on_failure(page, console: list[str], lab: JupyterLab):
         with contextlib.suppress(Exception):
             page.screenshot(path=str(FAILURE_SCREENSHOT), full_page=True)
         console_tail = "\n".join(console[-20:]) or "(none)"
-        pytest.fail(f"{failure}\n\nscreenshot: {FAILURE_SCREENSHOT}\n"
-                    f"browser console (errors and warnings, last 20):\n{console_tail}\n\n"
-                    f"JupyterLab log (last 40 lines):\n{lab.log_tail()}")
+        pytest.fail(
+            f"{failure}\n\nscreenshot: {FAILURE_SCREENSHOT}\n"
+            f"browser console (errors and warnings, last 20):\n{console_tail}\n\n"
+            f"JupyterLab log (last 40 lines):\n{lab.log_tail()}"
+        )
 
 
 def wait_until_kernel_ready(page, lab: JupyterLab, cells: int) -> None:
@@ -226,14 +249,25 @@ def wait_until_kernel_ready(page, lab: JupyterLab, cells: int) -> None:
         state = page.evaluate(NOTEBOOK_STATE_JS, LESSON)
         sessions = lab.sessions()
         state["server_sessions"] = [session["kernel"]["execution_state"] for session in sessions]
-        return (state.get("model_ready") and state["rendered_cells"] == cells and state["session_ready"]
-                and state["connection"] == "connected" and state["kernel_status"] == "idle"
-                and state["run_all_enabled"] and len(sessions) == 1
-                and sessions[0]["kernel"]["id"] == state["kernel_id"]
-                and sessions[0]["kernel"]["execution_state"] == "idle")
+        return (
+            state.get("model_ready")
+            and state["rendered_cells"] == cells
+            and state["session_ready"]
+            and state["connection"] == "connected"
+            and state["kernel_status"] == "idle"
+            and state["run_all_enabled"]
+            and len(sessions) == 1
+            and sessions[0]["kernel"]["id"] == state["kernel_id"]
+            and sessions[0]["kernel"]["execution_state"] == "idle"
+        )
 
-    poll(ready, KERNEL_READY_TIMEOUT_S, lambda: f"the notebook's kernel was not ready after {KERNEL_READY_TIMEOUT_S} s: {state}",
-         interval_s=0.25, hold_s=READY_STABLE_S)
+    poll(
+        ready,
+        KERNEL_READY_TIMEOUT_S,
+        lambda: f"the notebook's kernel was not ready after {KERNEL_READY_TIMEOUT_S} s: {state}",
+        interval_s=0.25,
+        hold_s=READY_STABLE_S,
+    )
 
 
 def prompts(page) -> list[str]:
@@ -263,7 +297,9 @@ def wait_until_all_cells_ran(page, folded: list[bool]) -> None:
             pytest.fail(f"a cell failed; prompts {shown}:\n{errors.first.inner_text()[-3000:]}")
         stopped_since = stopped_since or time.monotonic()
         if time.monotonic() - stopped_since > STOPPED_STABLE_S:
-            pytest.fail(f"Run All stopped without an error: nothing queued for {STOPPED_STABLE_S:.0f} s, prompts {shown}")
+            pytest.fail(
+                f"Run All stopped without an error: nothing queued for {STOPPED_STABLE_S:.0f} s, prompts {shown}"
+            )
         return False
 
     poll(all_ran, RUN_ALL_TIMEOUT_S, lambda: f"cells still running after {RUN_ALL_TIMEOUT_S} s: prompts {shown}")
@@ -272,16 +308,28 @@ def wait_until_all_cells_ran(page, folded: list[bool]) -> None:
 def test_lesson01_runs_in_jupyterlab_with_figures_and_a_live_widget(jupyterlab, tmp_path):
     lab = jupyterlab
     notebook = json.loads((tmp_path / LESSON).read_text())
-    folded = [bool(cell["metadata"].get("jupyter", {}).get("source_hidden")) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    folded = [
+        bool(cell["metadata"].get("jupyter", {}).get("source_hidden"))
+        for cell in notebook["cells"]
+        if cell["cell_type"] == "code"
+    ]
     assert any(folded), "Lesson 01's exercise cells should be folded"
     console: list[str] = []
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(RENDER_TIMEOUT_S * 1000)  # every auto-wait of Playwright (30 s by default) gets the loaded-CI deadline
-            page.on("console", lambda message: console.append(f"{message.type}: {message.text[:500]}")
-                    if message.type in ("error", "warning") else None)
+            page.set_default_timeout(
+                RENDER_TIMEOUT_S * 1000
+            )  # every auto-wait of Playwright (30 s by default) gets the loaded-CI deadline
+            page.on(
+                "console",
+                lambda message: (
+                    console.append(f"{message.type}: {message.text[:500]}")
+                    if message.type in ("error", "warning")
+                    else None
+                ),
+            )
             page.on("pageerror", lambda error: console.append(f"page error: {error}"))
             with evidence_on_failure(page, console, lab):
                 page.goto(f"{lab.base}/lab/tree/{LESSON}?token={lab.token}")
@@ -289,7 +337,9 @@ def test_lesson01_runs_in_jupyterlab_with_figures_and_a_live_widget(jupyterlab, 
                 # The answers stay folded: each shows only its first line, which says how to unfold it.
                 placeholders = page.locator(".jp-InputPlaceholder").all_inner_texts()
                 assert len(placeholders) == sum(folded), placeholders
-                assert all(text.strip().startswith("# The reference solution of") for text in placeholders), placeholders
+                assert all(text.strip().startswith("# The reference solution of") for text in placeholders), (
+                    placeholders
+                )
 
                 page.get_by_role("menuitem", name="Run", exact=True).click()
                 page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
@@ -299,8 +349,14 @@ def test_lesson01_runs_in_jupyterlab_with_figures_and_a_live_widget(jupyterlab, 
                 assert errors.count() == 0, errors.first.inner_text()[:2000]
                 # The widget's plot comes through widget messages after its cell has finished.
                 figures = page.locator(".jp-OutputArea-output img")
-                poll(lambda: figures.count() >= MIN_FIGURES, RENDER_TIMEOUT_S,
-                     lambda: f"{figures.count()} figures rendered after {RENDER_TIMEOUT_S} s, expected at least {MIN_FIGURES}")
+                poll(
+                    lambda: figures.count() >= MIN_FIGURES,
+                    RENDER_TIMEOUT_S,
+                    lambda: (
+                        f"{figures.count()} figures rendered after {RENDER_TIMEOUT_S} s, "
+                        f"expected at least {MIN_FIGURES}"
+                    ),
+                )
 
                 widget = page.locator(".widget-interact").last
                 widget.scroll_into_view_if_needed()
@@ -308,18 +364,33 @@ def test_lesson01_runs_in_jupyterlab_with_figures_and_a_live_widget(jupyterlab, 
                 plot.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
                 before = plot.get_attribute("src")
                 gate_readout = widget.locator(".widget-readout").first
-                assert gate_readout.inner_text().strip() == GATE_START, f"the gate slider starts at {gate_readout.inner_text()!r}"
+                assert gate_readout.inner_text().strip() == GATE_START, (
+                    f"the gate slider starts at {gate_readout.inner_text()!r}"
+                )
                 gate_handle = widget.locator(".noUi-handle").first
                 for _ in range(GATE_STEPS):
                     gate_handle.press("ArrowLeft")  # focuses the handle before each key
-                poll(lambda: gate_readout.inner_text().strip() == GATE_EXPECTED, RENDER_TIMEOUT_S,
-                     lambda: f"the gate slider reads {gate_readout.inner_text()!r} after {GATE_STEPS} steps of -0.05 from {GATE_START}")
-                poll(lambda: plot.get_attribute("src") != before, RENDER_TIMEOUT_S,
-                     lambda: "moving the gate slider did not redraw the widget's plot")
+                poll(
+                    lambda: gate_readout.inner_text().strip() == GATE_EXPECTED,
+                    RENDER_TIMEOUT_S,
+                    lambda: (
+                        f"the gate slider reads {gate_readout.inner_text()!r} after {GATE_STEPS} steps of -0.05 "
+                        f"from {GATE_START}"
+                    ),
+                )
+                poll(
+                    lambda: plot.get_attribute("src") != before,
+                    RENDER_TIMEOUT_S,
+                    lambda: "moving the gate slider did not redraw the widget's plot",
+                )
 
                 # Let the kernel finish the redraws the key presses queued, so the screenshot shows the last one.
-                poll(lambda: page.evaluate(NOTEBOOK_STATE_JS, LESSON)["kernel_status"] == "idle", RENDER_TIMEOUT_S,
-                     lambda: "the kernel stayed busy after the slider moved", hold_s=READY_STABLE_S)
+                poll(
+                    lambda: page.evaluate(NOTEBOOK_STATE_JS, LESSON)["kernel_status"] == "idle",
+                    RENDER_TIMEOUT_S,
+                    lambda: "the kernel stayed busy after the slider moved",
+                    hold_s=READY_STABLE_S,
+                )
                 SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
                 widget.scroll_into_view_if_needed()
                 page.screenshot(path=str(SCREENSHOT), full_page=False)

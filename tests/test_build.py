@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import functools
 import inspect
 import os
@@ -9,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 
 import nbformat
 import pytest
@@ -16,11 +18,12 @@ import torch
 from answer_support import answer_lines, visible_text
 
 import lrnn_course
-from lrnn_course import build, groups, scan
+from lrnn_course import build, runner, scan, tasks
 from lrnn_course.checks import EXERCISES
 
 ROOT = build.repo_root()
 TARGETS = build.targets(ROOT)
+SOURCES = sorted({target.source for target in TARGETS})
 
 
 def notebook(kind: str, stem: str = "01_diagonal_scans") -> nbformat.NotebookNode:
@@ -33,6 +36,7 @@ def code_cells(nb: nbformat.NotebookNode) -> list[str]:
 
 
 def test_committed_notebooks_match_their_sources():
+    # Enforces CONTRIBUTING.md#rule-generated-notebooks
     assert build.build(check_only=True) == []
 
 
@@ -64,12 +68,72 @@ def exercises_of(stem: str) -> list:
     return [exercise for exercise in EXERCISES.values() if exercise.id.split(".")[0] == stem.split("_")[0]]
 
 
+# A lesson cell calls and explains; logic longer than this lives in the package, with tests.
+LOGIC_LIMIT = 15
+
+
+def logic_lines(code: str) -> int:
+    """The statements of a cell: each simple statement and each compound statement's header counts one.
+
+    Not counted: imports, docstrings, comments, blank lines and IPython ``%``/``!`` lines; a call the
+    formatter wraps over several lines is one statement, so the count does not depend on line length.
+    """
+    python = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in code.splitlines())
+    return sum(
+        isinstance(node, ast.stmt)
+        and not isinstance(node, (ast.Import, ast.ImportFrom))
+        and not (
+            isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        )
+        for node in ast.walk(ast.parse(python))
+    )
+
+
+def test_logic_lines_count_statements_not_wrapped_lines():
+    code = textwrap.dedent(
+        """\
+        import torch
+
+
+        def f(x):
+            \"\"\"Doc.\"\"\"
+            # why
+            return g(
+                x,
+                1,
+            )
+
+
+        %timeit f(1)
+        for i in range(3):
+            f(i)
+        """
+    )
+    assert logic_lines(code) == 4  # def, return, for, the call in the loop
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[source.stem for source in SOURCES])
+def test_no_lesson_cell_holds_more_than_fifteen_lines_of_logic(source):
+    # Enforces CONTRIBUTING.md#rule-cell-logic
+    """Exercise cells (``#| exercise:``, the learner's function pasted in) are the exception."""
+    too_long = [
+        f"{source.name}, cell {index} ({cell.source.splitlines()[0][:60]!r}…): {count} lines of logic"
+        for index, cell in enumerate(build.source_cells(source))
+        if cell.cell_type == "code"
+        and not build.DIRECTIVE.search(cell.source)
+        and (count := logic_lines(cell.source)) > LOGIC_LIMIT
+    ]
+    assert not too_long, f"more than {LOGIC_LIMIT} lines of logic; move it into lrnn_course: " + "; ".join(too_long)
+
+
 def test_every_exercise_belongs_to_a_lesson():
+    # Enforces CONTRIBUTING.md#rule-exercise-count
     assert sum(len(exercises_of(stem)) for stem in STEMS) == len(EXERCISES)
 
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_exercise_notebooks_have_stubs_and_no_outputs(stem):
+    # Enforces CONTRIBUTING.md#rule-exercise-count
     nb = notebook("exercise", stem)
     assert all(not cell.outputs and cell.execution_count is None for cell in nb.cells if cell.cell_type == "code")
     sources = "\n".join(code_cells(nb))
@@ -80,18 +144,25 @@ def test_exercise_notebooks_have_stubs_and_no_outputs(stem):
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_solution_notebook_becomes_the_exercise_notebook_under_nbgrader_rules(stem):
+    # Enforces CONTRIBUTING.md#rule-exercise-cells
     """nbgrader's ClearSolutions: the region between the markers becomes the stub, indentation kept."""
     region = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION$", re.MULTILINE | re.DOTALL)
-    cleared = [region.sub(r"\g<indent># YOUR CODE HERE\n\g<indent>raise NotImplementedError()", source)
-               for source in code_cells(notebook("solution", stem))]
+    cleared = [
+        region.sub(r"\g<indent># YOUR CODE HERE\n\g<indent>raise NotImplementedError()", source)
+        for source in code_cells(notebook("solution", stem))
+    ]
     exercise_sources = code_cells(notebook("exercise", stem))
+
     # imports differ where the solution uses helpers the stub does not; compare the function bodies
-    strip_imports = lambda s: "\n".join(l for l in s.splitlines() if not l.startswith(("import ", "from "))).strip()
+    def strip_imports(source: str) -> str:
+        return "\n".join(line for line in source.splitlines() if not line.startswith(("import ", "from "))).strip()
+
     assert [strip_imports(s) for s in cleared] == [strip_imports(s) for s in exercise_sources]
 
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_lesson_shows_the_solutions_without_markers(stem):
+    # Enforces CONTRIBUTING.md#rule-exercise-cells and CONTRIBUTING.md#rule-check-cell
     sources = "\n".join(code_cells(notebook("lesson", stem)))
     assert "### BEGIN SOLUTION" not in sources and "NotImplementedError" not in sources
     for exercise in exercises_of(stem):
@@ -115,6 +186,7 @@ def folded_cells(lesson: nbformat.NotebookNode) -> list[int]:
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_a_lesson_folds_every_answer_and_says_where_to_try_it_first(stem):
+    # Enforces CONTRIBUTING.md#rule-answers-folded
     lesson, practice = rendered(stem, "lesson"), rendered(stem, "exercise")
     ids, folded = exercise_ids(stem), folded_cells(lesson)
     assert len(folded) == len(ids) >= 1
@@ -122,11 +194,21 @@ def test_a_lesson_folds_every_answer_and_says_where_to_try_it_first(stem):
         cell, note = lesson.cells[index], lesson.cells[index - 1]
         assert f"def {build.solution_function(exercise_id).__name__}(" in cell.source
         # JupyterLab folds the cell and shows its first line instead; nbconvert's exports leave its source out
-        assert cell.metadata["jupyter"] == {"source_hidden": True} and cell.metadata["transient"] == {"remove_source": True}
+        assert cell.metadata["jupyter"] == {"source_hidden": True} and cell.metadata["transient"] == {
+            "remove_source": True
+        }
         assert cell.source.startswith(f"# The reference solution of {exercise_id}, folded")
         assert note.cell_type == "markdown" and note.metadata["tags"] == [build.TRY_FIRST_TAG]
-        assert all(where in note.source for where in (f"`{stem}.ipynb`", "`lrnn-course fetch exercises`", f"`lrnn-course reveal {exercise_id}`"))
-    shown = {line.strip() for index, cell in enumerate(lesson.cells) if index not in folded for line in cell.source.splitlines()}
+        assert all(
+            where in note.source
+            for where in (f"`{stem}.ipynb`", "`lrnn-course fetch exercises`", f"`lrnn-course reveal {exercise_id}`")
+        )
+    shown = {
+        line.strip()
+        for index, cell in enumerate(lesson.cells)
+        if index not in folded
+        for line in cell.source.splitlines()
+    }
     for exercise_id in ids:
         answer = answer_lines(exercise_id, practice)
         assert answer, f"{exercise_id}: its solution has no line that the stub lacks"
@@ -142,6 +224,7 @@ def html_exporter():
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_the_html_export_of_a_lesson_shows_no_answer(html_exporter, stem):
+    # Enforces CONTRIBUTING.md#rule-answers-folded
     """What `jupyter nbconvert --to html` makes of a lesson, with no option: the notes, no answer line."""
     page = visible_text(html_exporter.from_notebook_node(rendered(stem, "lesson"))[0])
     solved = visible_text(html_exporter.from_notebook_node(rendered(stem, "solution"))[0])
@@ -154,15 +237,24 @@ def test_the_html_export_of_a_lesson_shows_no_answer(html_exporter, stem):
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_a_practice_notebook_carries_the_statement_maths_and_spec_of_each_exercise(stem):
-    """A learner with only the wheel has the practice notebook: what the lesson says to set an exercise must be there."""
+    # Enforces CONTRIBUTING.md#rule-practice-notebook
+    """A learner with only the wheel has the practice notebook: what the lesson says to set an exercise is there."""
     lesson, practice = rendered(stem, "lesson"), rendered(stem, "exercise")
     prose = [cell.source for cell in practice.cells if cell.cell_type == "markdown"]
-    assert not [text for text in prose if re.search(r"\b(lessons|kernels)/", text)], "it sends the learner to a lesson file"
+    assert not [text for text in prose if re.search(r"\b(lessons|kernels)/", text)], (
+        "it sends the learner to a lesson file"
+    )
     code = "\n".join(cell.source for cell in practice.cells if cell.cell_type == "code")
     for exercise_id, index in zip(exercise_ids(stem), folded_cells(lesson)):
-        before = [cell for cell in lesson.cells[:index] if cell.cell_type == "markdown" and build.TRY_FIRST_TAG not in cell.metadata.get("tags", [])]
+        before = [
+            cell
+            for cell in lesson.cells[:index]
+            if cell.cell_type == "markdown" and build.TRY_FIRST_TAG not in cell.metadata.get("tags", [])
+        ]
         statement = before[-1]
-        section = next(cell for cell in reversed(before) if cell.metadata.get("slideshow", {}).get("slide_type") == "slide")
+        section = next(
+            cell for cell in reversed(before) if cell.metadata.get("slideshow", {}).get("slide_type") == "slide"
+        )
         assert "Exercise" in statement.source and statement.source in prose, f"{exercise_id}: its statement"
         assert section.source in prose, f"{exercise_id}: the section that sets it, {section.source.splitlines()[0]!r}"
         docstring = inspect.getdoc(build.solution_function(exercise_id)) or ""
@@ -172,16 +264,27 @@ def test_a_practice_notebook_carries_the_statement_maths_and_spec_of_each_exerci
 @pytest.mark.parametrize("stem", STEMS)
 @pytest.mark.parametrize("kind", build.KINDS)
 def test_the_install_cell_then_the_parameters_open_every_notebook(kind, stem):
+    # Enforces CONTRIBUTING.md#rule-parameters-cell
     install, parameters = [cell for cell in notebook(kind, stem).cells if cell.cell_type == "code"][:2]
     assert install.source == build.install_cell_source() and install.metadata["slideshow"] == {"slide_type": "skip"}
     assert parameters.metadata.get("tags") == ["parameters"]
-    assert 'SIZE = "small"' in parameters.source and 'DEVICE = "auto"' in parameters.source and "SEED = 0" in parameters.source
+    assert (
+        'SIZE = "small"' in parameters.source
+        and 'DEVICE = "auto"' in parameters.source
+        and "SEED = 0" in parameters.source
+    )
 
 
 def run_install_cell(*python_flags: str, source: str | None = None, **env: str) -> subprocess.CompletedProcess:
     """Run the cell in a new interpreter, outside the checkout (whose lrnn_course would be importable from there)."""
-    return subprocess.run([sys.executable, *python_flags, "-c", source or build.install_cell_source()], cwd=ROOT.parent,
-                          capture_output=True, text=True, timeout=300, env={**os.environ, **env})
+    return subprocess.run(
+        [sys.executable, *python_flags, "-c", source or build.install_cell_source()],
+        cwd=ROOT.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env},
+    )
 
 
 def test_the_install_cell_reports_the_installed_version():
@@ -191,7 +294,9 @@ def test_the_install_cell_reports_the_installed_version():
 
 
 def test_the_install_cell_says_when_the_notebook_is_from_another_version():
-    older = build.install_cell_source().replace(f'COURSE_VERSION = "{lrnn_course.__version__}"', 'COURSE_VERSION = "0.0.1"')
+    older = build.install_cell_source().replace(
+        f'COURSE_VERSION = "{lrnn_course.__version__}"', 'COURSE_VERSION = "0.0.1"'
+    )
     done = run_install_cell(source=older)
     assert "but this notebook is from 0.0.1: `lrnn-course fetch` gives matching notebooks" in done.stdout
 
@@ -200,9 +305,16 @@ def test_the_install_cell_runs_pip_where_the_course_is_missing():
     # -S hides site-packages (where lrnn_course is installed) from this interpreter only, and an
     # empty PYTHONPATH a checkout put there: the cell's pip, a new process, sees site-packages. An
     # unknown requirement, offline, makes pip fail fast and visibly.
-    done = run_install_cell("-S", PYTHONPATH="", LRNN_COURSE_PIP="lrnn-course-probe-that-does-not-exist==0.0.0",
-                            PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
-    assert "lrnn_course is not installed; running: pip install lrnn-course-probe-that-does-not-exist==0.0.0" in done.stdout
+    done = run_install_cell(
+        "-S",
+        PYTHONPATH="",
+        LRNN_COURSE_PIP="lrnn-course-probe-that-does-not-exist==0.0.0",
+        PIP_NO_INDEX="1",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+    )
+    assert (
+        "lrnn_course is not installed; running: pip install lrnn-course-probe-that-does-not-exist==0.0.0" in done.stdout
+    )
     assert done.returncode != 0 and "CalledProcessError" in done.stderr
 
 
@@ -212,6 +324,7 @@ def test_the_install_cell_installs_this_version_with_triton_by_default():
 
 
 def test_instructor_cells_reach_no_notebook():
+    # Enforces CONTRIBUTING.md#rule-instructor-minutes
     for target in TARGETS:
         text = target.path.read_text(encoding="utf-8")
         assert "## Talking points" not in text and "## Common mistakes" not in text, target.path
@@ -220,18 +333,21 @@ def test_instructor_cells_reach_no_notebook():
 def test_imports_are_generated_for_what_a_solution_uses():
     code = build.function_source(scan.chunked_scan, "solution")
     assert build.import_lines(scan.chunked_scan, code, {"torch"}) == [
-        "import math", "import torch.nn.functional as F",
-        "from lrnn_course.scan import hillis_steele_scan", "from lrnn_course.scan import validate_scan_inputs",
+        "import math",
+        "import torch.nn.functional as F",
+        "from lrnn_course.scan import hillis_steele_scan",
+        "from lrnn_course.scan import validate_scan_inputs",
         "from lrnn_course.validate import require_positive_int",
     ]
     stub = build.function_source(scan.chunked_scan, "exercise")
     assert build.import_lines(scan.chunked_scan, stub, {"torch", "validate_scan_inputs"}) == [
-        "from lrnn_course.validate import require_positive_int"]
+        "from lrnn_course.validate import require_positive_int"
+    ]
 
 
 def test_constants_are_imported_from_the_module_of_the_solution():
-    code = build.function_source(groups.sequence_accuracy, "solution")
-    assert build.import_lines(groups.sequence_accuracy, code, {"torch"}) == ["from lrnn_course.groups import IGNORE"]
+    code = build.function_source(tasks.sequence_accuracy, "solution")
+    assert build.import_lines(tasks.sequence_accuracy, code, {"torch"}) == ["from lrnn_course.tasks import IGNORE"]
 
 
 def test_a_solution_without_markers_is_refused():
@@ -260,27 +376,32 @@ def test_stubbed_function_keeps_signature_and_docstring():
 
 
 def test_exactly_the_cells_that_show_a_widget_are_tagged_widget_and_get_a_minute():
+    # Enforces CONTRIBUTING.md#rule-widgets
     tagged, showing = set(), set()
     for target in TARGETS:
         if target.kind != "lesson":
             continue
         for index, cell in enumerate(nbformat.read(target.path, as_version=4).cells):
-            if build.WIDGET_TAG in cell.metadata.get("tags", []):
+            if runner.WIDGET_TAG in cell.metadata.get("tags", []):
                 tagged.add((target.path.name, index))
             # an interactive explorer, not a tqdm bar (also a widget, but drawn with no Output widget)
-            if any("application/vnd.jupyter.widget-view+json" in output.get("data", {})
-                   and output["data"].get("text/plain", "").startswith("interactive(") for output in cell.get("outputs", [])):
+            if any(
+                "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+                and output["data"].get("text/plain", "").startswith("interactive(")
+                for output in cell.get("outputs", [])
+            ):
                 showing.add((target.path.name, index))
     assert len(showing) == 4 and tagged == showing
-    limit = build.cell_timeout(300)
-    widget_cell = nbformat.v4.new_code_cell("viz.scan_explorer()", metadata={"tags": [build.WIDGET_TAG]})
-    assert (limit(widget_cell), limit(nbformat.v4.new_code_cell("train()"))) == (build.WIDGET_CELL_TIMEOUT_S, 300)
+    limit = runner.cell_timeout(300)
+    widget_cell = nbformat.v4.new_code_cell("viz.scan_explorer()", metadata={"tags": [runner.WIDGET_TAG]})
+    assert (limit(widget_cell), limit(nbformat.v4.new_code_cell("train()"))) == (runner.WIDGET_CELL_TIMEOUT_S, 300)
 
 
 PROGRESS_FRAME = re.compile(r"\d+%\|")  # a tqdm bar as text: "  0%|          | 0/1000 [00:00<?, ?it/s]"
 
 
 def test_executed_notebooks_keep_no_frozen_progress_bar():
+    # Enforces CONTRIBUTING.md#rule-progress-bars
     """A saved bar keeps its first frame ("0/1000"), as if nothing had trained; builds turn tqdm off."""
     frozen = []
     for target in TARGETS:
@@ -299,13 +420,15 @@ def test_kernels_started_by_the_builder_draw_inline_and_show_no_bars(monkeypatch
     monkeypatch.delenv("TQDM_DISABLE", raising=False)
     # the notebook bar, as a kernel draws it (tqdm.notebook always passes ``disable`` on, so tqdm's own
     # reading of TQDM_DISABLE would not turn it off)
-    draw = ("from unittest import mock\nimport tqdm.auto, tqdm.notebook\n"
-            "with mock.patch.object(tqdm.auto, 'tqdm', tqdm.notebook.tqdm):\n"
-            "    from lrnn_course.progress import progress_bar\n"
-            "    bar = progress_bar(range(3))\n"
-            "    print(bar.disable)")
-    with build.kernel_environment():
-        assert (os.environ["MPLBACKEND"], os.environ["TQDM_DISABLE"]) == (build.INLINE_BACKEND, "1")
+    draw = (
+        "from unittest import mock\nimport tqdm.auto, tqdm.notebook\n"
+        "with mock.patch.object(tqdm.auto, 'tqdm', tqdm.notebook.tqdm):\n"
+        "    from lrnn_course.progress import progress_bar\n"
+        "    bar = progress_bar(range(3))\n"
+        "    print(bar.disable)"
+    )
+    with runner.kernel_environment():
+        assert (os.environ["MPLBACKEND"], os.environ["TQDM_DISABLE"]) == (runner.INLINE_BACKEND, "1")
         drawn = subprocess.run([sys.executable, "-c", draw], capture_output=True, text=True, timeout=120)
         assert drawn.returncode == 0 and drawn.stdout == "True\n", drawn.stderr
     assert os.environ["MPLBACKEND"] == "Agg" and "TQDM_DISABLE" not in os.environ

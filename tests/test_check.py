@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-import pytest
-import torch
+import importlib
+from pathlib import Path
 
+import pytest
 import test_mutants_01_02
-import test_mutants_03_05
-import test_mutants_06_08
-import test_mutants_09
-import test_mutants_kernels
+import torch
 from check_support import stub_of
+
 from lrnn_course import scan
-from lrnn_course.check import (CUT_GRAPH_HINTS, GENERAL, INPUTS_ROW, Case, Exercise, call_learner, cases_of, check, check_quietly,
-                               expect_tensor_close, inputs_unchanged)
-from lrnn_course.checks import EXERCISES
+from lrnn_course.checker import (
+    CUT_GRAPH_HINTS,
+    GENERAL,
+    INPUTS_ROW,
+    Case,
+    Exercise,
+    call_learner,
+    expect_tensor_close,
+    inputs_unchanged,
+)
+from lrnn_course.checks import EXERCISES, cases_of, check_quietly
+from lrnn_course.grade import check
 
 
 @pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
 def test_every_solution_passes(exercise_id):
+    # Enforces CONTRIBUTING.md#rule-check-rows
     result = check_quietly(exercise_id, EXERCISES[exercise_id].solution)
     assert result.passed, result.report()
     assert len(result.rows) >= 5
@@ -26,6 +35,7 @@ def test_every_solution_passes(exercise_id):
 
 @pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
 def test_every_stub_fails_every_row_with_a_clear_message(exercise_id):
+    # Enforces CONTRIBUTING.md#rule-check-rows
     result = check_quietly(exercise_id, stub_of(exercise_id))
     assert not result.passed
     failed = [row for row in result.rows if not row.passed]
@@ -33,9 +43,10 @@ def test_every_stub_fails_every_row_with_a_clear_message(exercise_id):
     assert all("NotImplementedError" in row.message or "not implemented" in row.message for row in failed)
 
 
-
 def test_every_exercise_has_mutants():
-    areas = (test_mutants_01_02, test_mutants_03_05, test_mutants_06_08, test_mutants_09, test_mutants_kernels)
+    # Enforces CONTRIBUTING.md#rule-mutants
+    # every tests/test_mutants_*.py, so that a new lesson's mutants module counts without an edit here
+    areas = [importlib.import_module(path.stem) for path in sorted(Path(__file__).parent.glob("test_mutants_*.py"))]
     assert {m[0] for area in areas for m in area.MUTANTS} == set(EXERCISES)
 
 
@@ -133,7 +144,10 @@ def test_writing_into_an_input_is_its_own_row_where_the_exercise_has_none(monkey
 def test_an_exercise_that_takes_no_tensor_gets_no_automatic_row(monkeypatch):
     monkeypatch.setitem(EXERCISES, "00.doubled", toy_exercise(doubled_floats))
     assert [case.name for case in cases_of("00.doubled")] == ["2 x"]
-    assert not any(cases_of(exercise)[-1].run is inputs_unchanged for exercise in ("05.reflection_product", "K1.diagonal_scan_kernel"))
+    assert not any(
+        cases_of(exercise)[-1].run is inputs_unchanged
+        for exercise in ("05.reflection_product", "K1.diagonal_scan_kernel")
+    )
 
 
 def test_the_automatic_row_is_red_while_no_call_returned(monkeypatch):

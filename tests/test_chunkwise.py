@@ -26,8 +26,10 @@ def inputs(steps, gated, with_state, dtype=torch.float64, seed=0, key_dim=8, val
     return q, k, v, beta, alpha, state
 
 
-@pytest.mark.parametrize("steps,chunk_size,gated,with_state",
-                         list(itertools.product([1, 63, 64, 65, 1000], [16, 32, 64], [False, True], [False, True])))
+@pytest.mark.parametrize(
+    "steps,chunk_size,gated,with_state",
+    list(itertools.product([1, 63, 64, 65, 1000], [16, 32, 64], [False, True], [False, True])),
+)
 def test_chunked_equals_the_recurrence_in_float64(steps, chunk_size, gated, with_state):
     args = inputs(steps, gated, with_state, seed=steps + chunk_size)
     expected_out, expected_state = deltanet.delta_rule(*args)
@@ -49,7 +51,11 @@ def test_gradients_equal_autograd_of_the_recurrence(gated):
 
     expected = torch.autograd.grad(loss(deltanet.delta_rule(*args)), leaves)
     found = torch.autograd.grad(loss(chunkwise.chunk_delta_rule(*args, chunk_size=16)), leaves)
-    for name, e, f in zip(["q", "k", "v", "beta", "alpha", "initial_state"] if gated else ["q", "k", "v", "beta", "initial_state"], expected, found):
+    for name, e, f in zip(
+        ["q", "k", "v", "beta", "alpha", "initial_state"] if gated else ["q", "k", "v", "beta", "initial_state"],
+        expected,
+        found,
+    ):
         torch.testing.assert_close(f, e, rtol=0, atol=1e-8, msg=lambda m, name=name: f"gradient of {name}: {m}")
 
 
@@ -71,7 +77,9 @@ def test_forward_substitution_inverts_unit_lower_triangular_matrices():
     generator = torch.Generator().manual_seed(1)
     lower = torch.tril(torch.randn(3, 10, 10, generator=generator, dtype=torch.float64), diagonal=-1)
     inverse = chunkwise.forward_substitution_inverse(lower)
-    torch.testing.assert_close(inverse, torch.linalg.inv(torch.eye(10, dtype=torch.float64) + lower), rtol=0, atol=1e-10)
+    torch.testing.assert_close(
+        inverse, torch.linalg.inv(torch.eye(10, dtype=torch.float64) + lower), rtol=0, atol=1e-10
+    )
     assert torch.equal(torch.triu(inverse, diagonal=1), torch.zeros_like(inverse))
 
 
@@ -91,15 +99,34 @@ def test_ut_transform_of_one_step_pair_by_hand():
     assert torch.equal(transform, torch.tensor([[1.0, 0.0], [-2.0, 1.0]], dtype=torch.float64))
 
 
-@pytest.mark.parametrize("call,error,match", [
-    (lambda q, k, v, b: chunkwise.chunk_delta_rule(q, k, v, b, chunk_size=0), ValueError, "chunk_size must be at least 1"),
-    (lambda q, k, v, b: chunkwise.chunk_delta_rule(q, k, v, b, chunk_size=16.0), TypeError, "chunk_size must be an int"),
-    (lambda q, k, v, b: chunkwise.chunk_delta_rule(q, k, v, b + 2.5), ValueError, r"beta must lie in \[0, 2\]"),
-    (lambda q, k, v, b: chunkwise.chunk_delta_rule(q, k[:, :3], v, b), ValueError, "k has shape .* but q has"),
-    (lambda q, k, v, b: chunkwise.forward_substitution_inverse(torch.ones(3, 3)), ValueError, "strictly_lower must be zero on and above the diagonal"),
-    (lambda q, k, v, b: chunkwise.forward_substitution_inverse(torch.zeros(3, 4)), ValueError, "strictly_lower must be square"),
-    (lambda q, k, v, b: chunkwise.ut_transform(k, b[..., :1]), ValueError, r"need k \(\.\.\., C, D_k\) and beta"),
-])
+@pytest.mark.parametrize(
+    "call,error,match",
+    [
+        (
+            lambda q, k, v, b: chunkwise.chunk_delta_rule(q, k, v, b, chunk_size=0),
+            ValueError,
+            "chunk_size must be at least 1",
+        ),
+        (
+            lambda q, k, v, b: chunkwise.chunk_delta_rule(q, k, v, b, chunk_size=16.0),
+            TypeError,
+            "chunk_size must be an int",
+        ),
+        (lambda q, k, v, b: chunkwise.chunk_delta_rule(q, k, v, b + 2.5), ValueError, r"beta must lie in \[0, 2\]"),
+        (lambda q, k, v, b: chunkwise.chunk_delta_rule(q, k[:, :3], v, b), ValueError, "k has shape .* but q has"),
+        (
+            lambda q, k, v, b: chunkwise.forward_substitution_inverse(torch.ones(3, 3)),
+            ValueError,
+            "strictly_lower must be zero on and above the diagonal",
+        ),
+        (
+            lambda q, k, v, b: chunkwise.forward_substitution_inverse(torch.zeros(3, 4)),
+            ValueError,
+            "strictly_lower must be square",
+        ),
+        (lambda q, k, v, b: chunkwise.ut_transform(k, b[..., :1]), ValueError, r"need k \(\.\.\., C, D_k\) and beta"),
+    ],
+)
 def test_bad_input_is_refused(call, error, match):
     q, k, v, beta, _, _ = inputs(5, gated=False, with_state=False)
     with pytest.raises(error, match=match):
@@ -113,8 +140,11 @@ def test_one_chunk_by_hand():
     """
     ones = torch.ones(1, 1, 2, 1, dtype=torch.float64)
     outputs, state = chunkwise.delta_rule_chunk(
-        ones, ones, torch.tensor([2.0, 6.0], dtype=torch.float64).view(1, 1, 2, 1),
-        torch.tensor([1.0, 0.5], dtype=torch.float64).view(1, 1, 2), torch.zeros(1, 1, 1, 1, dtype=torch.float64),
+        ones,
+        ones,
+        torch.tensor([2.0, 6.0], dtype=torch.float64).view(1, 1, 2, 1),
+        torch.tensor([1.0, 0.5], dtype=torch.float64).view(1, 1, 2),
+        torch.zeros(1, 1, 1, 1, dtype=torch.float64),
         torch.tensor([1.0, 0.5], dtype=torch.float64).view(1, 1, 2),
     )
     assert torch.equal(outputs.flatten(), torch.tensor([2.0, 3.5], dtype=torch.float64))

@@ -58,8 +58,12 @@ def make_dry_run(*arguments: str) -> str:
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_the_gpu_steps_are_the_gpu_suite_and_every_notebook_at_full_size_on_cuda():
-    assert "LRNN_COURSE_DEVICE=cuda MPLBACKEND=Agg python3 -m pytest -n 2 tests -v -rs" in make_dry_run("gpu-test", "PY=python3")
-    course = make_dry_run("course", "PY=python3", "SIZE=full", "DEVICE=cuda", "TRAIN_JOBS=4", "COURSE_OUT=build/gpu-ci/course")
+    assert "LRNN_COURSE_DEVICE=cuda MPLBACKEND=Agg python3 -m pytest -n 2 tests -v -rs" in make_dry_run(
+        "gpu-test", "PY=python3"
+    )
+    course = make_dry_run(
+        "course", "PY=python3", "SIZE=full", "DEVICE=cuda", "TRAIN_JOBS=4", "COURSE_OUT=build/gpu-ci/course"
+    )
     assert "python3 -m lrnn_course run --size full --device cuda --jobs 4 --out build/gpu-ci/course" in course
     assert "pip install" not in course, "with PY=python3 nothing is installed"
     gpu = (ROOT / ".ci/gpu").read_text(encoding="utf-8")
@@ -68,8 +72,9 @@ def test_the_gpu_steps_are_the_gpu_suite_and_every_notebook_at_full_size_on_cuda
 
 @pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="describes a machine without a GPU")
 def test_the_gpu_script_refuses_a_machine_without_a_gpu(tmp_path):
-    done = subprocess.run(["bash", str(ROOT / ".ci/gpu")], capture_output=True, text=True,
-                          env={**os.environ, "LOG_DIR": str(tmp_path)})
+    done = subprocess.run(
+        ["bash", str(ROOT / ".ci/gpu")], capture_output=True, text=True, env={**os.environ, "LOG_DIR": str(tmp_path)}
+    )
     assert done.returncode == 2 and "needs a CUDA machine" in done.stderr
 
 

@@ -11,7 +11,7 @@ import pytest
 from lrnn_course.checks import EXERCISES
 from lrnn_course.cli import main
 
-CORRECT = '''
+CORRECT = """
 import torch
 
 def sequential_scan(a, b, h0=None):
@@ -21,7 +21,7 @@ def sequential_scan(a, b, h0=None):
         h = a[:, t] * h + b[:, t]
         states.append(h)
     return torch.stack(states, dim=1)
-'''
+"""
 
 
 def test_check_a_correct_file_exits_zero(tmp_path, capsys):
@@ -40,10 +40,13 @@ def test_check_a_wrong_file_exits_one_with_a_hint(tmp_path, capsys):
     assert "✗ matches the float64 loop" in out and "Hint 1:" in out
 
 
-@pytest.mark.parametrize("content,code,message", [
-    ("def other(): pass\n", 1, "defines no function named sequential_scan"),
-    ("import nonexistent_module\n", 1, "could not be loaded"),
-])
+@pytest.mark.parametrize(
+    "content,code,message",
+    [
+        ("def other(): pass\n", 1, "defines no function named sequential_scan"),
+        ("import nonexistent_module\n", 1, "could not be loaded"),
+    ],
+)
 def test_check_reports_a_broken_file(tmp_path, capsys, content, code, message):
     path = tmp_path / "mine.py"
     path.write_text(content)
@@ -59,6 +62,7 @@ def test_check_an_unknown_exercise_exits_two(tmp_path, capsys):
 
 
 def test_build_check_passes_on_the_committed_notebooks(capsys):
+    # Enforces CONTRIBUTING.md#rule-generated-notebooks
     assert main(["build", "--check"]) == 0
     assert "All notebooks match their sources." in capsys.readouterr().out
 
@@ -74,8 +78,13 @@ def test_run_executes_a_lesson_and_writes_a_summary(tmp_path, capsys):
     summary = (tmp_path / "summary.md").read_text()
     assert "| 01_diagonal_scans.ipynb | ok |" in summary and "| 4/4 |" in summary
     executed = nbformat.read(tmp_path / "01_diagonal_scans.ipynb", as_version=4)
-    figures = [output.data["image/png"] for cell in executed.cells if cell.cell_type == "code"
-               for output in cell.outputs if "image/png" in output.get("data", {})]
+    figures = [
+        output.data["image/png"]
+        for cell in executed.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if "image/png" in output.get("data", {})
+    ]
     page = (tmp_path / "summary.html").read_text()
     assert "<tr class=good><td><a href='#01_diagonal_scans.ipynb'>01_diagonal_scans.ipynb</a></td><td>ok</td>" in page
     assert f"01_diagonal_scans.ipynb: {len(figures)} figures</h2>" in page and len(figures) >= 2

@@ -91,10 +91,20 @@ def test_two_reflections_per_token_rotate_the_state():
     k = keys.flip(0).view(1, 1, 2, 1, 2).expand(1, 3, 2, 1, 2)  # H(0) acts first, then H(60°)
     state = torch.tensor([[1.0], [0.0]], dtype=torch.float64).view(1, 1, 2, 1)
     q = torch.zeros(1, 3, 1, 2, dtype=torch.float64)
-    _, after_one = deltaproduct.delta_product(q[:, :1], k[:, :1], torch.zeros(1, 1, 2, 1, 1, dtype=torch.float64),
-                                               torch.full((1, 1, 2, 1), 2.0, dtype=torch.float64), initial_state=state)
-    _, after_three = deltaproduct.delta_product(q, k, torch.zeros(1, 3, 2, 1, 1, dtype=torch.float64),
-                                                 torch.full((1, 3, 2, 1), 2.0, dtype=torch.float64), initial_state=state)
+    _, after_one = deltaproduct.delta_product(
+        q[:, :1],
+        k[:, :1],
+        torch.zeros(1, 1, 2, 1, 1, dtype=torch.float64),
+        torch.full((1, 1, 2, 1), 2.0, dtype=torch.float64),
+        initial_state=state,
+    )
+    _, after_three = deltaproduct.delta_product(
+        q,
+        k,
+        torch.zeros(1, 3, 2, 1, 1, dtype=torch.float64),
+        torch.full((1, 3, 2, 1), 2.0, dtype=torch.float64),
+        initial_state=state,
+    )
     turned = torch.tensor([-0.5, 3**0.5 / 2], dtype=torch.float64)
     torch.testing.assert_close(after_one[0, 0, :, 0], turned, rtol=0, atol=1e-15)
     torch.testing.assert_close(after_three, state, rtol=0, atol=1e-14)
@@ -131,8 +141,9 @@ def test_layer_forward_is_the_dense_recurrence_built_from_its_weights(n_househol
     torch.manual_seed(3)
     d_model, n_heads, steps = 8, 2, 5
     head_dim = d_model // n_heads
-    layer = deltaproduct.DeltaProductLayer(d_model, n_heads=n_heads, n_householder=n_householder, negative=negative,
-                                           gated=gated).double()
+    layer = deltaproduct.DeltaProductLayer(
+        d_model, n_heads=n_heads, n_householder=n_householder, negative=negative, gated=gated
+    ).double()
     x = torch.randn(2, steps, d_model, dtype=torch.float64)
     top = 2.0 if negative else 1.0
     expected = torch.zeros(2, steps, d_model, dtype=torch.float64)
@@ -153,7 +164,9 @@ def test_layer_forward_is_the_dense_recurrence_built_from_its_weights(n_househol
                         block = slice(j * d_model + h * head_dim, j * d_model + (h + 1) * head_dim)
                         key = keys[block] / keys[block].norm()
                         beta = top * torch.sigmoid(betas[j * n_heads + h])
-                        states[h] = (identity - beta * torch.outer(key, key)) @ states[h] + beta * torch.outer(key, values[block])
+                        states[h] = (identity - beta * torch.outer(key, key)) @ states[h] + beta * torch.outer(
+                            key, values[block]
+                        )
                     query = queries[heads] / queries[heads].norm()
                     read.append(states[h].T @ query / head_dim**0.5)
                 expected[b, t] = layer.out.weight @ torch.cat(read)
@@ -169,19 +182,44 @@ def test_layer_is_causal():
     torch.testing.assert_close(layer(x)[:, :4], layer(changed)[:, :4])
 
 
-@pytest.mark.parametrize("call,error,match", [
-    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b * 1.5 + 0.6), ValueError, r"beta must lie in \[0, 2\]; found 2\.1"),
-    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, -b), ValueError, r"beta must lie in \[0, 2\]"),
-    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b, alpha=b + 1.5), ValueError, r"alpha must lie in \[0, 1\]"),
-    (lambda q, k, v, b: deltanet.delta_rule(q, k[..., :3], v, b), ValueError, "k has shape"),
-    (lambda q, k, v, b: deltanet.delta_rule(q, k, v[:, :2], b), ValueError, r"v \(B, T, H, D_v\).*disagree"),
-    (lambda q, k, v, b: deltanet.delta_rule(q, k, v.float(), b), TypeError, "v is torch.float32 on cpu but q is torch.float64"),
-    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b, initial_state=torch.zeros(2, 3, 4, 4, dtype=torch.float64)), ValueError, r"initial_state must have shape \(B, H, D_k, D_v\)"),
-    (lambda q, k, v, b: deltanet.delta_rule(q, k * float("nan"), v, b), ValueError, "k has .* non-finite"),
-    (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b.long()), TypeError, "beta must have a floating-point dtype"),
-    (lambda q, k, v, b: deltaproduct.delta_product(q, k, v, b), ValueError, r"k must have 5 dimensions \(B, T, n_h, H, D_k\)"),
-    (lambda q, k, v, b: deltaproduct.delta_product(q, k[:, :, None], v[:, :, None], b[:, :, None, :1]), ValueError, r"beta \(B, T, n_h, H\) disagree"),
-])
+@pytest.mark.parametrize(
+    "call,error,match",
+    [
+        (
+            lambda q, k, v, b: deltanet.delta_rule(q, k, v, b * 1.5 + 0.6),
+            ValueError,
+            r"beta must lie in \[0, 2\]; found 2\.1",
+        ),
+        (lambda q, k, v, b: deltanet.delta_rule(q, k, v, -b), ValueError, r"beta must lie in \[0, 2\]"),
+        (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b, alpha=b + 1.5), ValueError, r"alpha must lie in \[0, 1\]"),
+        (lambda q, k, v, b: deltanet.delta_rule(q, k[..., :3], v, b), ValueError, "k has shape"),
+        (lambda q, k, v, b: deltanet.delta_rule(q, k, v[:, :2], b), ValueError, r"v \(B, T, H, D_v\).*disagree"),
+        (
+            lambda q, k, v, b: deltanet.delta_rule(q, k, v.float(), b),
+            TypeError,
+            "v is torch.float32 on cpu but q is torch.float64",
+        ),
+        (
+            lambda q, k, v, b: deltanet.delta_rule(
+                q, k, v, b, initial_state=torch.zeros(2, 3, 4, 4, dtype=torch.float64)
+            ),
+            ValueError,
+            r"initial_state must have shape \(B, H, D_k, D_v\)",
+        ),
+        (lambda q, k, v, b: deltanet.delta_rule(q, k * float("nan"), v, b), ValueError, "k has .* non-finite"),
+        (lambda q, k, v, b: deltanet.delta_rule(q, k, v, b.long()), TypeError, "beta must have a floating-point dtype"),
+        (
+            lambda q, k, v, b: deltaproduct.delta_product(q, k, v, b),
+            ValueError,
+            r"k must have 5 dimensions \(B, T, n_h, H, D_k\)",
+        ),
+        (
+            lambda q, k, v, b: deltaproduct.delta_product(q, k[:, :, None], v[:, :, None], b[:, :, None, :1]),
+            ValueError,
+            r"beta \(B, T, n_h, H\) disagree",
+        ),
+    ],
+)
 def test_bad_input_is_refused(call, error, match):
     q, k, v, beta, _, _ = random_inputs(gated=False)
     with pytest.raises(error, match=match):
@@ -202,7 +240,9 @@ def test_layer_transitions_are_what_the_recurrence_applies():
     keys = F.normalize(layer.keys(x).unflatten(-1, heads), dim=-1)
     state = torch.eye(4, dtype=torch.float64).expand(5, 2, 4, 4)
     for j in range(3):
-        state = deltanet.delta_rule_step(state, keys[:, j], torch.zeros(5, 2, 4, dtype=torch.float64), layer.betas_of(x)[:, j])
+        state = deltanet.delta_rule_step(
+            state, keys[:, j], torch.zeros(5, 2, 4, dtype=torch.float64), layer.betas_of(x)[:, j]
+        )
     torch.testing.assert_close(layer.transitions(x), state, rtol=0, atol=1e-13)
 
 
@@ -229,11 +269,14 @@ def test_keys_must_have_unit_length(dtype):
         deltaproduct.delta_product(q, (k * 0.5)[:, :, None], v[:, :, None], beta[:, :, None] / 2)
 
 
-@pytest.mark.parametrize("spoil,message", [
-    (lambda k, v, beta: beta[:, :, 1].fill_(2.5), "beta must lie in"),
-    (lambda k, v, beta: v[:, 3, 1].fill_(float("nan")), "v has"),
-    (lambda k, v, beta: k[:, 2, 1].mul_(3.0), "L2-normalised"),
-])
+@pytest.mark.parametrize(
+    "spoil,message",
+    [
+        (lambda k, v, beta: beta[:, :, 1].fill_(2.5), "beta must lie in"),
+        (lambda k, v, beta: v[:, 3, 1].fill_(float("nan")), "v has"),
+        (lambda k, v, beta: k[:, 2, 1].mul_(3.0), "L2-normalised"),
+    ],
+)
 def test_every_sub_step_of_delta_product_is_checked(spoil, message):
     q, k, v, beta, alpha, state = random_inputs(n_householder=2)
     spoil(k, v, beta)
@@ -258,8 +301,6 @@ def test_delta_rules_reject_empty_sequences_bad_scales_and_no_sub_steps():
         deltaproduct.delta_product(q, k[:, :, :0], torch.randn(1, 3, 0, 2, 5), torch.rand(1, 3, 0, 2))
     with pytest.raises(ValueError, match=r"x must have at least 3 dimensions"):
         deltaproduct.interleave(torch.randn(3))
-    with pytest.raises(TypeError, match="q must be a torch.Tensor"):
-        deltaproduct.fastest_delta_product([1.0], k, torch.randn(1, 3, 2, 2, 5), torch.rand(1, 3, 2, 2))
 
 
 def test_deltaproduct_layer_names_a_wrong_input():
@@ -290,3 +331,16 @@ def test_delta_rule_step_refuses_mismatched_or_integer_dtypes() -> None:
         deltanet.delta_rule_step(state, k, v, beta, beta.double())
     with pytest.raises(ValueError, match=r"beta must lie in \[0, 2\]; found 3"):  # values: once per sequence
         deltanet.delta_rule(k[:, None], k[:, None], v[:, None], torch.full((1, 1, 2), 3.0))
+
+
+def test_delta_product_by_interleaving_checks_its_layout_and_leaves_the_values_to_the_delta_rule():
+    """Its own door checks what interleaving would hide (a gate of another dtype or shape would be cast or
+    broadcast into the interleaved gates); the delta rule it runs checks the values, once."""
+    q, k, v, beta, alpha, state = random_inputs(n_householder=2)
+    with pytest.raises(TypeError, match="alpha is torch.float32 on cpu but q is torch.float64"):
+        deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha.float(), state)
+    with pytest.raises(ValueError, match=r"alpha must have shape \(B, T, H\) = \(2, 7, 3\), got \(2, 7, 1\)"):
+        deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha[..., :1], state)
+    beta[:, 2, 1] = 2.5
+    with pytest.raises(ValueError, match=r"beta must lie in \[0, 2\]; found 2\.5"):
+        deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, state)

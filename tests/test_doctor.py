@@ -7,12 +7,13 @@ once per process, when ``lrnn_course._triton`` is first imported.
 
 from __future__ import annotations
 
+import importlib
 import io
-from importlib import metadata
 import os
 import re
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ def test_doctor_writes_to_the_current_standard_output(capsys):
 
 
 def test_doctor_fails_when_a_required_package_is_missing(monkeypatch):
-    from lrnn_course import doctor as doctor_module
+    doctor_module = importlib.import_module("lrnn_course.doctor")  # lrnn_course.doctor is the function
 
     real_version = doctor_module._installed_version
 
@@ -162,19 +163,26 @@ def test_the_workshop_report_is_fenced_for_pasting_and_ready_here():
     assert labels == ["Python", *REPORTED_PACKAGES, "device", "triton mode", "smoke test", *WORKSHOP_LABELS]
     text = report.getvalue()
     assert f"{os.cpu_count()} cores" in text
-    assert re.search(r"check        01\.sequential_scan with the reference solution: (\d+)/\1 rows passed in \d+\.\d s", text)
+    assert re.search(
+        r"check        01\.sequential_scan with the reference solution: (\d+)/\1 rows passed in \d+\.\d s", text
+    )
     assert re.search(r"exercises    13 notebooks ship with this version", text)
 
 
 def test_the_workshop_report_names_what_a_laptop_lacks(monkeypatch):
-    from lrnn_course import doctor as doctor_module
+    doctor_module = importlib.import_module("lrnn_course.doctor")  # lrnn_course.doctor is the function
 
     real_version = doctor_module._installed_version
-    monkeypatch.setattr(doctor_module, "_installed_version", lambda name: None if name == "jupyterlab_widgets" else real_version(name))
+    monkeypatch.setattr(
+        doctor_module, "_installed_version", lambda name: None if name == "jupyterlab_widgets" else real_version(name)
+    )
     monkeypatch.setattr(doctor_module, "_memory_gib", lambda: 1.5)
     report = io.StringIO()
     assert doctor(report, report=True) == 1
     text = report.getvalue()
     assert "lab widgets  missing: the sliders will not draw in JupyterLab" in text
-    assert "NOT READY for the workshop: 1.5 GiB of memory (the training lessons want 4); JupyterLab with its widgets" in text
+    assert (
+        "NOT READY for the workshop: 1.5 GiB of memory (the training lessons want 4); JupyterLab with its widgets"
+        in text
+    )
     assert doctor(io.StringIO()) == 0, "without --report, what a workshop needs does not matter"

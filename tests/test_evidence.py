@@ -10,7 +10,9 @@ from lrnn_course import evidence, train
 
 def run(config: train.TrainConfig, scores: dict[int, float], seed: int = 0) -> train.TrainResult:
     """A finished run with these final scores (no model), as ``experiments`` reads one back."""
-    return train.TrainResult(dataclasses.replace(config, seed=seed), None, [train.Evaluation(100, 1.0, 0.1, 1.0, scores)], "cpu", [0.1])
+    return train.TrainResult(
+        dataclasses.replace(config, seed=seed), None, [train.Evaluation(100, 1.0, 0.1, 1.0, scores)], "cpu", [0.1]
+    )
 
 
 CONFIG = train.TrainConfig(test_lengths=(41, 64), eval_samples=256)
@@ -47,22 +49,38 @@ def test_spread_is_the_median_and_range_over_seeds():
 
 def test_a_verdict_counts_the_seeds_it_holds_on():
     assert evidence.verdict("reaches >= 0.95", [1.0, 0.2, 0.99], lambda score: score >= 0.95) == (
-        "FAIL on 2 of 3 seeds: reaches >= 0.95 (measured 1.000, 0.200, 0.990)")
-    assert evidence.verdict("reaches >= 0.95", [1.0, 0.2, 0.99], lambda score: score >= 0.95, needed=2).startswith("PASS on 2 of 3 seeds")
-    assert evidence.verdict("stays <= 0.2", [0.1], lambda score: score <= 0.2) == "PASS on 1 of 1 seed: stays <= 0.2 (measured 0.100)"
+        "FAIL on 2 of 3 seeds: reaches >= 0.95 (measured 1.000, 0.200, 0.990)"
+    )
+    assert evidence.verdict("reaches >= 0.95", [1.0, 0.2, 0.99], lambda score: score >= 0.95, needed=2).startswith(
+        "PASS on 2 of 3 seeds"
+    )
+    assert (
+        evidence.verdict("stays <= 0.2", [0.1], lambda score: score <= 0.2)
+        == "PASS on 1 of 1 seed: stays <= 0.2 (measured 0.100)"
+    )
 
 
 def test_the_table_puts_each_model_beside_its_baselines_and_explains_a_paper_number():
     found = evidence.baselines(CONFIG)
     constant = {length: baseline.constant[0] for length, baseline in found.items()}
     negative, positive = dataclasses.replace(CONFIG, negative=True), dataclasses.replace(CONFIG, negative=False)
-    results = [run(negative, {41: 1.0, 64: 1.0}, seed=0), run(negative, {41: 1.0, 64: 0.5}, seed=1),
-               run(positive, constant, seed=0), run(positive, constant, seed=1)]
+    results = [
+        run(negative, {41: 1.0, 64: 1.0}, seed=0),
+        run(negative, {41: 1.0, 64: 0.5}, seed=1),
+        run(positive, constant, seed=0),
+        run(positive, constant, seed=1),
+    ]
     table = evidence.evidence_table(results, reference={"diagonal [0,1]": "0.017 (Table 3)"})
     rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines() if line.startswith("| ")}
-    assert rows["diagonal [-1,1]"].startswith("| diagonal [-1,1] | 2 | 1.000 (all 2) | 0.750 [0.500, 1.000] | 0.875 [0.750, 1.000] | 1 of 2 | none |")
-    assert "seed 0: class 0, seed 1: class 0" in rows["diagonal [0,1]"] and rows["diagonal [0,1]"].endswith("| 0.017 (Table 3) |")
-    assert rows["majority class (best constant answer)"].startswith(f"| majority class (best constant answer) | – | {found[41].majority:.3f} |")
+    assert rows["diagonal [-1,1]"].startswith(
+        "| diagonal [-1,1] | 2 | 1.000 (all 2) | 0.750 [0.500, 1.000] | 0.875 [0.750, 1.000] | 1 of 2 | none |"
+    )
+    assert "seed 0: class 0, seed 1: class 0" in rows["diagonal [0,1]"] and rows["diagonal [0,1]"].endswith(
+        "| 0.017 (Table 3) |"
+    )
+    assert rows["majority class (best constant answer)"].startswith(
+        f"| majority class (best constant answer) | – | {found[41].majority:.3f} |"
+    )
     assert "chance" in rows
     note = table.splitlines()[-1]
     assert note.startswith("- diagonal [0,1]: paper 0.017 (Table 3).") and "neither learned the task" in note
@@ -71,8 +89,12 @@ def test_the_table_puts_each_model_beside_its_baselines_and_explains_a_paper_num
 
 
 def test_a_word_problem_baseline_is_sequence_accuracy_of_a_constant_answer():
-    config = train.TrainConfig(task="S3", model="deltaproduct", train_lengths=(8, 8), test_lengths=(1, 8), eval_samples=600)
+    config = train.TrainConfig(
+        task="S3", model="deltaproduct", train_lengths=(8, 8), test_lengths=(1, 8), eval_samples=600
+    )
     found = evidence.baselines(config)
     # at length 1 a constant answer is right where the one element is that answer: about 1 in 6 of the rows
-    assert all(abs(score - 1 / 6) < 0.05 for score in found[1].constant) and sum(found[1].constant) == pytest.approx(1.0)
+    assert all(abs(score - 1 / 6) < 0.05 for score in found[1].constant) and sum(found[1].constant) == pytest.approx(
+        1.0
+    )
     assert max(found[8].constant) < 0.01  # one answer right at all 8 prefixes: (1/6)^8 of the rows

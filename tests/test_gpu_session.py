@@ -17,8 +17,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LOG = "benchmarks/results/gpu-test-h100.log"
 
-pytestmark = pytest.mark.skipif(any(shutil.which(tool) is None for tool in ("bash", "timeout", "sha256sum", "tar", "gzip")),
-                                reason="needs bash, timeout, sha256sum, tar and gzip")
+pytestmark = pytest.mark.skipif(
+    any(shutil.which(tool) is None for tool in ("bash", "timeout", "sha256sum", "tar", "gzip")),
+    reason="needs bash, timeout, sha256sum, tar and gzip",
+)
 
 
 @pytest.fixture
@@ -32,7 +34,9 @@ def checkout(tmp_path: Path) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake_make = bin_dir / "make"
-    fake_make.write_text('#!/bin/sh\necho "make called with: $*" >> "$MAKE_CALLS"\necho "1 passed"\nexit "${MAKE_STATUS:-0}"\n')
+    fake_make.write_text(
+        '#!/bin/sh\necho "make called with: $*" >> "$MAKE_CALLS"\necho "1 passed"\nexit "${MAKE_STATUS:-0}"\n'
+    )
     fake_make.chmod(0o755)
     fake_smi = bin_dir / "nvidia-smi"
     fake_smi.write_text("#!/bin/sh\necho 'a stand-in GPU'\n")
@@ -45,11 +49,24 @@ def session(checkout: Path, *steps: str, budget_s: int = 400, make_status: int =
     """Run the script in ``checkout``; return what it printed."""
     calls = checkout.parent / "make-calls.txt"
     env = os.environ | {
-        "PATH": f"{checkout.parent / 'bin'}:{os.environ['PATH']}", "MAKE_CALLS": str(calls), "MAKE_STATUS": str(make_status),
-        "OUT": str(checkout.parent / "out"), "BUDGET_S": str(budget_s), "RESERVE_S": "5",
-        "PY": "python3", "JOBS": "8", "FORCE": "0",  # as if no session were running this test
+        "PATH": f"{checkout.parent / 'bin'}:{os.environ['PATH']}",
+        "MAKE_CALLS": str(calls),
+        "MAKE_STATUS": str(make_status),
+        "OUT": str(checkout.parent / "out"),
+        "BUDGET_S": str(budget_s),
+        "RESERVE_S": "5",
+        "PY": "python3",
+        "JOBS": "8",
+        "FORCE": "0",  # as if no session were running this test
     }
-    done = subprocess.run(["bash", "benchmarks/gpu_session.sh", *steps], cwd=checkout, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["bash", "benchmarks/gpu_session.sh", *steps],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -81,7 +98,10 @@ def test_a_failed_step_is_run_again_and_a_budget_too_small_skips_it(checkout):
     session(checkout, "gpu-test", make_status=1)
     assert (checkout / LOG).read_text().splitlines()[-1] == "# exit status 1"
     printed = session(checkout, "gpu-test", budget_s=100)
-    assert "skipped the command that writes benchmarks/results/gpu-test-h100.log" in printed and "it needs 180 s" in printed
+    assert (
+        "skipped the command that writes benchmarks/results/gpu-test-h100.log" in printed
+        and "it needs 180 s" in printed
+    )
     assert len(make_calls(checkout)) == 1
     session(checkout, "gpu-test")
     assert len(make_calls(checkout)) == 2
@@ -96,10 +116,17 @@ def test_the_results_are_packed_into_out_however_the_session_ends(checkout):
     no_gpu.mkdir()
     for tool in ("dirname", "date", "tar", "gzip"):
         (no_gpu / tool).symlink_to(shutil.which(tool))
-    for path, complaint in ((f"{checkout.parent / 'bin'}:{os.environ['PATH']}", "the steps are: bench gpu-test mamba experiments course"),
-                            (str(no_gpu), "no nvidia-smi: a GPU session needs a CUDA machine")):
-        done = subprocess.run([shutil.which("bash"), "benchmarks/gpu_session.sh", "no-such-step"], cwd=checkout, capture_output=True, text=True,
-                              env=os.environ | {"OUT": str(checkout.parent / "out"), "PATH": path})
+    for path, complaint in (
+        (f"{checkout.parent / 'bin'}:{os.environ['PATH']}", "the steps are: bench gpu-test mamba experiments course"),
+        (str(no_gpu), "no nvidia-smi: a GPU session needs a CUDA machine"),
+    ):
+        done = subprocess.run(
+            [shutil.which("bash"), "benchmarks/gpu_session.sh", "no-such-step"],
+            cwd=checkout,
+            capture_output=True,
+            text=True,
+            env=os.environ | {"OUT": str(checkout.parent / "out"), "PATH": path},
+        )
         assert done.returncode == 2 and complaint in done.stderr
         assert (checkout.parent / "out" / "results.tgz").exists()
         (checkout.parent / "out" / "results.tgz").unlink()

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from lrnn_course import groups
+from lrnn_course import groups, tasks
 
 
 def follow(elements, word):
@@ -21,9 +21,19 @@ def follow(elements, word):
     return products
 
 
-@pytest.mark.parametrize(("name", "order", "degree"), [
-    ("S3", 6, 3), ("S4", 24, 4), ("S5", 120, 5), ("A4", 12, 4), ("A5", 60, 5), ("Z5", 5, 5), ("Z60", 60, 60), ("A4_x_Z5", 60, 9),
-])
+@pytest.mark.parametrize(
+    ("name", "order", "degree"),
+    [
+        ("S3", 6, 3),
+        ("S4", 24, 4),
+        ("S5", 120, 5),
+        ("A4", 12, 4),
+        ("A5", 60, 5),
+        ("Z5", 5, 5),
+        ("Z60", 60, 60),
+        ("A4_x_Z5", 60, 9),
+    ],
+)
 def test_groups_have_their_order_and_the_identity_first(name, order, degree):
     group = groups.group(name)
     assert (group.order, group.degree) == (order, degree)
@@ -55,12 +65,14 @@ def test_prefix_products_match_following_the_points(name):
         assert [group.elements[index] for index in row] == follow(group.elements, word)
 
 
-@pytest.mark.parametrize("name", sorted(groups.WORD_PROBLEMS))
+@pytest.mark.parametrize("name", sorted(tasks.WORD_PROBLEMS))
 def test_every_word_problem_labels_match_the_independent_evaluator(name):
-    problem = groups.WORD_PROBLEMS[name]
+    problem = tasks.WORD_PROBLEMS[name]
     batch = problem(16, 5, 24, torch.Generator().manual_seed(2))
     k = problem.tokens_per_element
-    assert batch.every_position and batch.n_classes == problem.group.order and batch.vocab_size == problem.group.order + 2
+    assert (
+        batch.every_position and batch.n_classes == problem.group.order and batch.vocab_size == problem.group.order + 2
+    )
     for tokens, targets, length in zip(batch.tokens.tolist(), batch.targets.tolist(), batch.lengths.tolist()):
         assert all(token == problem.pad_token for token in tokens[length:]) and all(t == -1 for t in targets[length:])
         letters = tokens[:length]
@@ -75,8 +87,8 @@ def test_every_word_problem_labels_match_the_independent_evaluator(name):
 
 
 def test_restricted_alphabets_hold_the_swaps_and_three_cycles():
-    swaps = groups.WORD_PROBLEMS["S5_only_swaps"].alphabet
-    with_cycles = groups.WORD_PROBLEMS["S5_swaps_and_3_cycles"].alphabet
+    swaps = tasks.WORD_PROBLEMS["S5_only_swaps"].alphabet
+    with_cycles = tasks.WORD_PROBLEMS["S5_swaps_and_3_cycles"].alphabet
     assert len(swaps) == 1 + math.comb(5, 2) and len(with_cycles) == 1 + math.comb(5, 2) + 2 * math.comb(5, 3)
     assert {groups.moved_points(groups.group("S5").elements[i]) for i in swaps} == {0, 2}
 
@@ -90,7 +102,7 @@ def test_sequence_accuracy_by_hand():
     targets = torch.tensor([[1, 2, 3, -1], [1, 2, 3, 4], [1, 2, 3, 4]])
     predictions = torch.tensor([[1, 2, 3, 0], [1, 0, 3, 4], [0, 2, 3, 4]])
     # Row 0 is right everywhere it is scored, row 1 fails at t = 1, row 2 at t = 0.
-    assert groups.sequence_accuracy(predictions, targets).tolist() == pytest.approx([2 / 3, 1 / 3, 1 / 3, 1 / 3])
+    assert tasks.sequence_accuracy(predictions, targets).tolist() == pytest.approx([2 / 3, 1 / 3, 1 / 3, 1 / 3])
 
 
 def test_wrong_inputs_raise_clear_errors():
@@ -101,11 +113,11 @@ def test_wrong_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="element indices"):
         groups.prefix_products(groups.group("S3").table, torch.tensor([[6]]))
     with pytest.raises(ValueError, match="same shape"):
-        groups.sequence_accuracy(torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 4, dtype=torch.long))
+        tasks.sequence_accuracy(torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 4, dtype=torch.long))
     with pytest.raises(ValueError, match="not closed"):
         _ = groups.Group("broken", ((0, 1, 2), (1, 2, 0))).table
     with pytest.raises(ValueError, match="single answer position"):
-        _ = groups.WORD_PROBLEMS["S3"](2, 4, 4, torch.Generator()).answer_positions
+        _ = tasks.WORD_PROBLEMS["S3"](2, 4, 4, torch.Generator()).answer_positions
 
 
 def test_wrong_arguments_raise_clear_errors():
@@ -116,18 +128,20 @@ def test_wrong_arguments_raise_clear_errors():
     with pytest.raises(TypeError, match="first must be a Group"):
         groups.direct_product(1, groups.group("Z2"))
     with pytest.raises(ValueError, match="tokens_per_element must be at least 1"):
-        groups.word_problem("S3", tokens_per_element=0)
+        tasks.word_problem("S3", tokens_per_element=0)
     with pytest.raises(ValueError, match="max_moved must be a non-negative int"):
-        groups.word_problem("S3", max_moved=-1)
+        tasks.word_problem("S3", max_moved=-1)
     with pytest.raises(ValueError, match=r"alphabet must be a non-empty tuple of element indices in \[0, 5\]"):
-        groups.WordProblem("bad", groups.group("S3"), (9,))
+        tasks.WordProblem("bad", groups.group("S3"), (9,))
     with pytest.raises(ValueError, match="alphabet must be a non-empty tuple"):
-        groups.WordProblem("empty", groups.group("S3"), ())
+        tasks.WordProblem("empty", groups.group("S3"), ())
 
 
 @pytest.mark.parametrize("entry", [99, -1])
 def test_prefix_products_refuses_table_entries_outside_the_group(entry: int) -> None:
     table = groups.group("S3").table.clone()
     table[0, 0] = entry
-    with pytest.raises(ValueError, match=rf"table must hold element indices in \[0, 5\].*got {entry} \(1 entries outside\)"):
+    with pytest.raises(
+        ValueError, match=rf"table must hold element indices in \[0, 5\].*got {entry} \(1 entries outside\)"
+    ):
         groups.prefix_products(table, torch.zeros(2, 3, dtype=torch.long))

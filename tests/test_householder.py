@@ -44,10 +44,14 @@ def test_two_reflections_make_the_rotation_by_twice_their_angle(first, second):
     product = householder.reflection_product(first, second)
     assert torch.allclose(product, householder.rotation(2 * (first - second)), atol=1e-14)
     assert torch.linalg.det(product).item() == pytest.approx(1.0)
+
     # H(θ) = I - 2 u uᵀ, u = (cos θ, sin θ), written out: [[-cos 2θ, -sin 2θ], [-sin 2θ, cos 2θ]]; H(θ₂) acts first.
     def reflection(angle):
-        return torch.tensor([[-math.cos(2 * angle), -math.sin(2 * angle)], [-math.sin(2 * angle), math.cos(2 * angle)]],
-                            dtype=torch.float64)
+        return torch.tensor(
+            [[-math.cos(2 * angle), -math.sin(2 * angle)], [-math.sin(2 * angle), math.cos(2 * angle)]],
+            dtype=torch.float64,
+        )
+
     torch.testing.assert_close(product, reflection(first) @ reflection(second), rtol=0, atol=1e-14)
 
 
@@ -59,8 +63,12 @@ def test_rotation_and_reflection_product_by_hand():
     # Not commutative: the other order turns the other way.
     torch.testing.assert_close(householder.reflection_product(0.0, math.pi / 4), quarter.T, rtol=0, atol=1e-15)
     angles = torch.tensor([0.0, math.pi / 3], dtype=torch.float64)
-    torch.testing.assert_close(householder.rotation(angles)[1], torch.tensor([[0.5, -(3**0.5) / 2], [3**0.5 / 2, 0.5]],
-                                                                              dtype=torch.float64), rtol=0, atol=1e-15)
+    torch.testing.assert_close(
+        householder.rotation(angles)[1],
+        torch.tensor([[0.5, -(3**0.5) / 2], [3**0.5 / 2, 0.5]], dtype=torch.float64),
+        rtol=0,
+        atol=1e-15,
+    )
 
 
 def test_rotation_by_2pi_over_3_has_the_cube_roots_of_unity_and_period_3():
@@ -85,22 +93,31 @@ def test_rotation_counter_for_other_moduli(modulus):
 def test_real_diagonal_states_cannot_count_mod_3_but_the_rotation_can():
     """On 1^k every real diagonal state ends 1- or 2-periodic; counting mod 3 needs period 3."""
     gates = torch.linspace(-1, 1, 41, dtype=torch.float64)
-    _, period = precision.eventual_period(precision.iterate(gates, torch.ones(41, dtype=torch.float64), 4000, "float16"))
+    _, period = precision.eventual_period(
+        precision.iterate(gates, torch.ones(41, dtype=torch.float64), 4000, "float16")
+    )
     assert 3 % period != 0
     counts = householder.mod_counter(torch.ones(1, 30, dtype=torch.float16), 3)
     assert counts[0, :6].tolist() == [1, 2, 0, 1, 2, 0]
 
 
-@pytest.mark.parametrize("call,error,match", [
-    (lambda: householder.mod_counter(torch.ones(1, 4), 1), ValueError, "modulus must be at least 2"),
-    (lambda: householder.mod_counter(torch.full((1, 4), 0.5), 3), ValueError, "bits must hold only zeros and ones"),
-    (lambda: householder.mod_counter(torch.ones(4), 3), ValueError, r"bits must have 2 dimensions \(B, T\)"),
-    (lambda: householder.generalized_householder(torch.ones(3), 2.5), ValueError, r"beta must lie in \[0, 2\]"),
-    (lambda: householder.generalized_householder(torch.zeros(3), 1.0), ValueError, "every key must be non-zero"),
-    (lambda: householder.generalized_householder(torch.tensor([1.0, float("nan")]), 1.0), ValueError, "key has 1 non-finite"),
-    (lambda: householder.reflection_product(float("inf"), 0.0), ValueError, "first_angle must be a finite float"),
-    (lambda: householder.rotation(float("nan")), ValueError, "angle has 1 non-finite"),
-])
+@pytest.mark.parametrize(
+    "call,error,match",
+    [
+        (lambda: householder.mod_counter(torch.ones(1, 4), 1), ValueError, "modulus must be at least 2"),
+        (lambda: householder.mod_counter(torch.full((1, 4), 0.5), 3), ValueError, "bits must hold only zeros and ones"),
+        (lambda: householder.mod_counter(torch.ones(4), 3), ValueError, r"bits must have 2 dimensions \(B, T\)"),
+        (lambda: householder.generalized_householder(torch.ones(3), 2.5), ValueError, r"beta must lie in \[0, 2\]"),
+        (lambda: householder.generalized_householder(torch.zeros(3), 1.0), ValueError, "every key must be non-zero"),
+        (
+            lambda: householder.generalized_householder(torch.tensor([1.0, float("nan")]), 1.0),
+            ValueError,
+            "key has 1 non-finite",
+        ),
+        (lambda: householder.reflection_product(float("inf"), 0.0), ValueError, "first_angle must be a finite float"),
+        (lambda: householder.rotation(float("nan")), ValueError, "angle has 1 non-finite"),
+    ],
+)
 def test_bad_input_is_refused(call, error, match):
     with pytest.raises(error, match=match):
         call()
@@ -162,15 +179,18 @@ def test_proposition_1_spectra_by_sampling():
     assert wide.abs().max() < 1 + 1e-10  # every product is a contraction: ‖A‖ ≤ 1
 
 
-@pytest.mark.parametrize("call", [
-    lambda: householder.permutation_matrix([0, 0, 1]),
-    lambda: householder.cycles([]),
-    lambda: householder.permutation_reflections([1, 2]),
-    lambda: householder.orthogonal_reflections(torch.ones(3, 3, dtype=torch.float64)),
-    lambda: householder.product_of_reflections([]),
-    lambda: householder.spectrum_sample(4, 2, 2.5, 10, torch.Generator()),
-    lambda: householder.spectrum_sample(0, 2, 1.0, 10, torch.Generator()),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: householder.permutation_matrix([0, 0, 1]),
+        lambda: householder.cycles([]),
+        lambda: householder.permutation_reflections([1, 2]),
+        lambda: householder.orthogonal_reflections(torch.ones(3, 3, dtype=torch.float64)),
+        lambda: householder.product_of_reflections([]),
+        lambda: householder.spectrum_sample(4, 2, 2.5, 10, torch.Generator()),
+        lambda: householder.spectrum_sample(0, 2, 1.0, 10, torch.Generator()),
+    ],
+)
 def test_factorisation_inputs_are_checked(call):
     with pytest.raises(ValueError):
         call()
@@ -211,9 +231,33 @@ def test_constructions_reject_wrong_arguments_with_clear_errors():
         householder.spectrum_sample(2, 2, "1", 3, torch.Generator())
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_generalized_householder_takes_keys_of_any_length(dtype):
+    """kᵀk overflows float32 from ‖k‖ ≈ 2e19 (the identity came out) and underflows below 1e-19 (-inf came out):
+    every finite non-zero length must give I - β k̂ k̂ᵀ of the direction, as float64 computes it."""
+    direction = torch.nn.functional.normalize(torch.randn(5, 4, generator=torch.Generator().manual_seed(3)), dim=-1)
+    betas = torch.tensor([0.0, 0.5, 1.0, 1.5, 2.0])
+    largest = torch.finfo(dtype).max
+    for length in (1e-30, 3e-22, 1e-3, 1.0, 7.0, 3e19, 1e30, largest / 4):
+        keys = (direction.double() * length).to(dtype)
+        if not bool(torch.isfinite(keys).all() and (keys.abs().amax(-1) > 0).all()):
+            continue  # a length the dtype cannot hold at all
+        scaled = keys.double() / keys.double().abs().amax(dim=-1, keepdim=True)  # no overflow in the reference
+        exact_direction = scaled / scaled.norm(dim=-1, keepdim=True)
+        expected = torch.eye(4, dtype=torch.float64) - betas.double()[:, None, None] * (
+            exact_direction[:, :, None] * exact_direction[:, None, :]
+        )
+        got = householder.generalized_householder(keys, betas.to(dtype))
+        assert got.dtype == dtype
+        tolerance = 4 * torch.finfo(dtype).eps
+        torch.testing.assert_close(got.double(), expected, rtol=0, atol=tolerance, msg=f"‖k‖ = {length:g}")
+
+
 def test_generalized_householder_refuses_a_beta_of_another_shape() -> None:
     keys = torch.randn(4, 3, dtype=torch.float64)
-    with pytest.raises(ValueError, match=r"beta must be a number or have the keys' leading shape \(\.\.\.,\) = \(4,\), got \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"beta must be a number or have the keys' leading shape \(\.\.\.,\) = \(4,\), got \(3,\)"
+    ):
         householder.generalized_householder(keys, torch.ones(3))
     with pytest.raises(ValueError, match=r"leading shape \(\.\.\.,\) = \(4,\), got \(4, 1\)"):
         householder.generalized_householder(keys, torch.ones(4, 1))

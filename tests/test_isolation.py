@@ -13,8 +13,8 @@ import nbformat
 import pytest
 
 from lrnn_course import build, isolation, scan
-from lrnn_course.check import check
 from lrnn_course.checks import EXERCISES
+from lrnn_course.grade import check
 from lrnn_course.kernels import scan as kernel_scan
 
 CLI = [sys.executable, "-m", "lrnn_course"]
@@ -58,10 +58,13 @@ def test_an_endless_loop_is_a_red_row_within_the_limit_plus_five_seconds():
     assert all("not run" in row.message for row in result.rows[1:])
 
 
-@pytest.mark.parametrize("learner,message", [
-    (exits_quietly, "called sys.exit(0)"),
-    (ends_the_process, "ended the check's process (exit code 0"),
-])
+@pytest.mark.parametrize(
+    "learner,message",
+    [
+        (exits_quietly, "called sys.exit(0)"),
+        (ends_the_process, "ended the check's process (exit code 0"),
+    ],
+)
 def test_exiting_is_a_red_row_not_a_green_check(learner, message):
     result = check("01.sequential_scan", learner, timeout=20)
     assert not result
@@ -94,12 +97,18 @@ def run_cli(*args, cwd=None, timeout=120):
     return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
 
-@pytest.mark.parametrize("body,message", [
-    ("import sys\nsys.exit(0)\n", "called sys.exit(0) while loading"),
-    ("while True:\n    pass\n", "TimeoutError"),
-    ("import sys\n\ndef sequential_scan(a, b, h0=None):\n    sys.exit(0)\n", "called sys.exit(0): a function returns"),
-    ("def sequential_scan(a, b, h0=None):\n    while True:\n        pass\n", "did not finish within 3 s"),
-])
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ("import sys\nsys.exit(0)\n", "called sys.exit(0) while loading"),
+        ("while True:\n    pass\n", "TimeoutError"),
+        (
+            "import sys\n\ndef sequential_scan(a, b, h0=None):\n    sys.exit(0)\n",
+            "called sys.exit(0): a function returns",
+        ),
+        ("def sequential_scan(a, b, h0=None):\n    while True:\n        pass\n", "did not finish within 3 s"),
+    ],
+)
 def test_the_command_line_never_passes_code_that_exits_or_hangs(tmp_path, body, message):
     learner = tmp_path / "mine.py"
     learner.write_text(body)
@@ -112,7 +121,9 @@ def test_the_command_line_never_passes_code_that_exits_or_hangs(tmp_path, body, 
 
 def test_the_command_line_asks_for_hints_in_its_own_spelling(tmp_path):
     learner = tmp_path / "mine.py"
-    learner.write_text("def combine(earlier, later):\n    (a1, b1), (a2, b2) = earlier, later\n    return a1 * a2, a1 * b2 + b1\n")
+    learner.write_text(
+        "def combine(earlier, later):\n    (a1, b1), (a2, b2) = earlier, later\n    return a1 * a2, a1 * b2 + b1\n"
+    )
     done = run_cli("check", "01.combine", str(learner))
     assert "--hint 1" in done.stdout and "check(..., hint" not in done.stdout
 
@@ -127,7 +138,11 @@ def test_progress_names_unreadable_and_missing_notebooks_and_checks_the_rest(tmp
     notebook = nbformat.read(solved, as_version=4)
     for cell in notebook.cells:
         if "def combine(" in cell.source:
-            cell.source = "def combine(earlier, later):\n    (a1, b1), (a2, b2) = earlier, later\n    return a1 * a2, a2 * b1 + b2\n"
+            cell.source = (
+                "def combine(earlier, later):\n"
+                "    (a1, b1), (a2, b2) = earlier, later\n"
+                "    return a1 * a2, a2 * b1 + b2\n"
+            )
     nbformat.write(notebook, solved)
     done = run_cli("progress", str(folder), "--timeout", "20", timeout=600)
     table = done.stdout
@@ -152,7 +167,9 @@ def test_a_notebook_kernel_survives_learner_code_that_hangs_crashes_or_exits(tmp
         'print("the kernel is alive")',
     ]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(textwrap.dedent(c)) for c in cells])
-    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     text = [json.dumps(cell.get("outputs", [])) for cell in notebook.cells]
     assert "did not finish within 2 s" in text[2]
     assert "crashed (SIGABRT" in text[4]
@@ -201,7 +218,9 @@ def test_out_of_bounds_kernels_leave_the_notebook_kernel_alive(tmp_path):
         cells += [kernel_cell(old, new), 'check("K1.diagonal_scan_kernel", diagonal_scan_kernel)']
     cells.append('print("the kernel is alive")')
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     reports = [json.dumps(cell.outputs) for cell in notebook.cells[2:-1:2]]
     assert all("out of bounds" in report and " of h " in report for report in reports), reports
     assert "the kernel is alive" in json.dumps(notebook.cells[-1].outputs)

@@ -24,8 +24,10 @@ from lrnn_course.kernels.delta import MAX_KEY_DIM
 SCRIPT = Path(__file__).with_name("compile_for_hopper.py")
 
 pytestmark = [
-    pytest.mark.skipif(triton is None or importlib.util.find_spec("triton.backends.nvidia") is None,
-                       reason="needs Triton with its NVIDIA back end"),
+    pytest.mark.skipif(
+        triton is None or importlib.util.find_spec("triton.backends.nvidia") is None,
+        reason="needs Triton with its NVIDIA back end",
+    ),
     pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the kernel tests compile and launch the kernels"),
 ]
 
@@ -43,12 +45,21 @@ def element_type(report: dict) -> str:
 
 
 def test_every_kernel_compiles_in_every_variant(compiled):
-    built = {(r["kernel"], element_type(r), r["constants"].get("REVERSE", r["constants"].get("GATED"))) for r in compiled}
-    expected = {(kernel, dtype, flag)
-                for kernel in ("diagonal_scan_kernel", "_delta_rule_forward_kernel", "_delta_rule_backward_kernel")
-                for dtype in ("fp32", "bf16") for flag in (False, True)}
+    built = {
+        (r["kernel"], element_type(r), r["constants"].get("REVERSE", r["constants"].get("GATED"))) for r in compiled
+    }
+    expected = {
+        (kernel, dtype, flag)
+        for kernel in ("diagonal_scan_kernel", "_delta_rule_forward_kernel", "_delta_rule_backward_kernel")
+        for dtype in ("fp32", "bf16")
+        for flag in (False, True)
+    }
     assert built == expected
-    scan_blocks = {(r["constants"]["BLOCK_T"], r["constants"]["BLOCK_D"]) for r in compiled if r["kernel"] == "diagonal_scan_kernel"}
+    scan_blocks = {
+        (r["constants"]["BLOCK_T"], r["constants"]["BLOCK_D"])
+        for r in compiled
+        if r["kernel"] == "diagonal_scan_kernel"
+    }
     assert len(scan_blocks) == 2, "the wide and the narrow blocks of the scan"
 
 
@@ -57,6 +68,9 @@ def test_the_delta_rule_is_compiled_at_its_largest_head(compiled):
 
 
 def test_each_kernel_fits_the_shared_memory_of_an_h100(compiled):
-    too_large = [f"{r['kernel']} {element_type(r)} {r['constants']}: {r['shared']} bytes"
-                 for r in compiled if r["shared"] > r["shared_limit"]]
+    too_large = [
+        f"{r['kernel']} {element_type(r)} {r['constants']}: {r['shared']} bytes"
+        for r in compiled
+        if r["shared"] > r["shared_limit"]
+    ]
     assert not too_large, "\n".join(too_large)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-
-from lrnn_course import chunkwise, deltanet, deltaproduct
-from lrnn_course.kernels.delta import MAX_KEY_DIM, chunk_delta_product, chunk_delta_rule
-
 from kernel_support import KERNEL_DEVICE, needs_kernel, on_gpu, relative_max_error, rms_relative_error
+
+from lrnn_course import chunkwise, deltanet, deltaproduct, ops
+from lrnn_course.kernels.delta import MAX_KEY_DIM
+from lrnn_course.ops import chunk_delta_product, chunk_delta_rule
 
 FLOAT32_TOLERANCE = 1e-5
 BFLOAT16_RMS_TOLERANCE = 2e-2
@@ -49,13 +49,24 @@ def outputs_and_gradients(function, inputs, dtype, device):
     leaves = [None if x is None else x.detach().to(device, dtype).requires_grad_(True) for x in inputs]
     outputs, state = function(*leaves)
     generator = torch.Generator().manual_seed(1)
-    weights = [torch.randn(x.shape, generator=generator, dtype=torch.float64).to(device, dtype) for x in (outputs, state)]
+    weights = [
+        torch.randn(x.shape, generator=generator, dtype=torch.float64).to(device, dtype) for x in (outputs, state)
+    ]
     ((outputs * weights[0]).sum() + (state * weights[1]).sum()).backward()
     return outputs, state, [None if x is None else x.grad for x in leaves]
 
 
-def compare_with_reference(kernel, reference, inputs, *, kernel_inputs=None, dtype=torch.float32, device=KERNEL_DEVICE,
-                           error=relative_max_error, tolerance=FLOAT32_TOLERANCE):
+def compare_with_reference(
+    kernel,
+    reference,
+    inputs,
+    *,
+    kernel_inputs=None,
+    dtype=torch.float32,
+    device=KERNEL_DEVICE,
+    error=relative_max_error,
+    tolerance=FLOAT32_TOLERANCE,
+):
     """The kernel in ``dtype`` against the reference in float64: outputs, final state and every gradient.
 
     ``kernel_inputs`` (default ``inputs``) are what the kernel gets, e.g. keys normalised again after rounding.
@@ -158,17 +169,27 @@ def test_compiled_bfloat16_on_a_realistic_shape(gated):
     inputs = delta_inputs(2, 1000, 4, 128, 128, gated=gated, seed=7)
     # Keys normalised again after rounding: the kernel's inputs must pass the unit-key check.
     kernel_inputs = (inputs[0], F.normalize(inputs[1].to(torch.bfloat16).double(), dim=-1), *inputs[2:])
-    compare_with_reference(triton_delta_rule, deltanet.delta_rule, inputs, kernel_inputs=kernel_inputs,
-                           dtype=torch.bfloat16, device="cuda", error=rms_relative_error, tolerance=BFLOAT16_RMS_TOLERANCE)
+    compare_with_reference(
+        triton_delta_rule,
+        deltanet.delta_rule,
+        inputs,
+        kernel_inputs=kernel_inputs,
+        dtype=torch.bfloat16,
+        device="cuda",
+        error=rms_relative_error,
+        tolerance=BFLOAT16_RMS_TOLERANCE,
+    )
 
 
 @on_gpu
 @pytest.mark.parametrize("n_householder, gated", [(1, False), (2, True)], ids=["deltanet", "gated-deltaproduct"])
 def test_a_layer_on_the_gpu_runs_the_kernels_and_matches_float64_on_the_cpu(n_householder, gated, monkeypatch):
-    """DeltaProductLayer on CUDA takes the Triton kernels (the recurrence is made to raise) and agrees with
-    the same weights in float64 on the CPU: outputs and every parameter's gradient."""
+    """DeltaProductLayer on ``ops`` takes the Triton kernels on CUDA (the PyTorch forms are made to raise) and
+    agrees with the same weights in float64 on the CPU: outputs and every parameter's gradient."""
     torch.manual_seed(0)
-    layer = deltaproduct.DeltaProductLayer(64, n_heads=2, n_householder=n_householder, gated=gated).double()
+    layer = deltaproduct.DeltaProductLayer(
+        64, n_heads=2, n_householder=n_householder, gated=gated, recurrence=ops.chunk_delta_product
+    ).double()
     x = torch.randn(3, 100, 64, dtype=torch.float64)
     weights = torch.randn(3, 100, 64, dtype=torch.float64)
 
@@ -179,7 +200,7 @@ def test_a_layer_on_the_gpu_runs_the_kernels_and_matches_float64_on_the_cpu(n_ho
         return outputs.detach().double().cpu(), [p.grad.double().cpu() for p in module.parameters()]
 
     expected = outputs_and_parameter_gradients(layer, x)
-    monkeypatch.setattr(deltaproduct, "delta_product", lambda *args: pytest.fail("the GPU layer ran the recurrence"))
+    monkeypatch.setattr(ops, "_pytorch_delta_rule", lambda key_dim: pytest.fail("the GPU layer ran PyTorch"))
     outputs, gradients = outputs_and_parameter_gradients(layer.float().cuda(), x.float().cuda())
     assert relative_max_error(outputs, expected[0]) < FLOAT32_TOLERANCE
     for (name, _), gradient, wanted in zip(layer.named_parameters(), gradients, expected[1]):
@@ -187,9 +208,7 @@ def test_a_layer_on_the_gpu_runs_the_kernels_and_matches_float64_on_the_cpu(n_ho
 
 
 def test_chunk_delta_rule_rejects_an_empty_sequence_on_every_backend():
-    from lrnn_course import kernels
-
     q = F.normalize(torch.randn(1, 0, 2, 4), dim=-1)
-    for backend in ("reference", "auto"):
+    for backend in ("reference", "auto", "triton"):
         with pytest.raises(ValueError, match=r"at least one time step \(T >= 1\), got T = 0"):
-            kernels.chunk_delta_rule(q, q, torch.randn(1, 0, 2, 4), torch.rand(1, 0, 2), backend=backend)
+            chunk_delta_rule(q, q, torch.randn(1, 0, 2, 4), torch.rand(1, 0, 2), backend=backend)

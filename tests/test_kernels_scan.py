@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import pytest
 import torch
+from kernel_support import KERNEL_DEVICE, needs_kernel, on_gpu, relative_max_error, rms_relative_error
 
 from lrnn_course._triton import triton_mode, triton_status
 from lrnn_course.kernels import backend as kernel_backend
 from lrnn_course.kernels import scan as kernel_scan
-from lrnn_course.kernels.backend import resolve_backend
-from lrnn_course.kernels.scan import diagonal_scan, launch_scan, smoke_test
+from lrnn_course.kernels.scan import launch_scan, smoke_test
+from lrnn_course.ops import diagonal_scan, resolve_backend
 from lrnn_course.scan import sequential_scan
 
-from kernel_support import KERNEL_DEVICE, needs_kernel, on_gpu, relative_max_error, rms_relative_error
 
 def scan_inputs(batch, steps, width, *, seed=0, with_h0=True, dtype=torch.float32, device="cpu"):
     """Gates uniform in [-1, 1] with about a quarter replaced by exactly -1, 0 or 1; Gaussian inputs."""
@@ -46,12 +46,8 @@ def gradients(scan, a, b, h0, grad_h):
 
 def triton_and_float64_gradients(a, b, h0, seed=0):
     grad_h = torch.randn(a.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    mine = gradients(
-        lambda *inputs: diagonal_scan(*inputs, backend="triton"), a, b, h0, grad_h.to(a.device, a.dtype)
-    )
-    expected = gradients(
-        sequential_scan, *(None if x is None else x.double() for x in (a, b, h0)), grad_h.to(a.device)
-    )
+    mine = gradients(lambda *inputs: diagonal_scan(*inputs, backend="triton"), a, b, h0, grad_h.to(a.device, a.dtype))
+    expected = gradients(sequential_scan, *(None if x is None else x.double() for x in (a, b, h0)), grad_h.to(a.device))
     return mine, expected
 
 
@@ -176,9 +172,9 @@ def test_reference_backend_is_sequential_scan():
     assert torch.equal(diagonal_scan(a, b, h0, backend="reference"), sequential_scan(a, b, h0))
 
 
-@needs_kernel
-def test_auto_uses_triton_on_the_kernel_device_with_or_without_gradients():
-    a, b, h0 = scan_inputs(2, 9, 3, device=KERNEL_DEVICE)
+@on_gpu
+def test_auto_uses_triton_on_the_gpu_with_or_without_gradients():
+    a, b, h0 = scan_inputs(2, 9, 3, device="cuda")
     assert resolve_backend("auto", a) == "triton"
     a.requires_grad_(True)
     assert resolve_backend("auto", a) == "triton"
@@ -189,6 +185,13 @@ def test_auto_uses_triton_on_the_kernel_device_with_or_without_gradients():
 def test_auto_keeps_float64_on_the_reference():
     a, _, _ = scan_inputs(1, 5, 2, dtype=torch.float64, device=KERNEL_DEVICE or "cpu")
     assert resolve_backend("auto", a) == "reference"
+
+
+@needs_kernel
+def test_auto_keeps_cpu_tensors_on_the_reference_even_where_the_interpreter_runs():
+    a, b, h0 = scan_inputs(2, 9, 3)
+    assert resolve_backend("auto", a) == "reference"
+    assert torch.equal(diagonal_scan(a, b, h0), sequential_scan(a, b, h0))
 
 
 @needs_kernel

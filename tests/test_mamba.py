@@ -12,9 +12,18 @@ from lrnn_course import mamba
 
 def inputs(batch=2, steps=9, channels=3, states=4, seed=0, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
-    make = lambda *shape: torch.randn(*shape, generator=g, dtype=dtype)
-    return (make(batch, steps, channels), torch.nn.functional.softplus(make(batch, steps, channels)), make(channels, states),
-            make(batch, steps, states), make(batch, steps, states), make(channels))
+
+    def make(*shape):
+        return torch.randn(*shape, generator=g, dtype=dtype)
+
+    return (
+        make(batch, steps, channels),
+        torch.nn.functional.softplus(make(batch, steps, channels)),
+        make(channels, states),
+        make(batch, steps, states),
+        make(batch, steps, states),
+        make(channels),
+    )
 
 
 def dense_reference(u, delta, A_log, B, C, D, negative):
@@ -92,12 +101,15 @@ def test_mamba_initial_step_sizes_lie_in_dt_range():
     assert torch.allclose(torch.nn.functional.softplus(mamba.inverse_softplus(dt)), dt, rtol=1e-5)
 
 
-@pytest.mark.parametrize("change,message", [
-    (lambda a: (a[0][..., :2],) + a[1:], "shape"),
-    (lambda a: (a[0], -a[1]) + a[2:], "non-negative"),
-    (lambda a: (a[0].float(),) + a[1:], "dtype"),
-    (lambda a: (a[0].clone().fill_(float("nan")),) + a[1:], "finite"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda a: (a[0][..., :2],) + a[1:], "shape"),
+        (lambda a: (a[0], -a[1]) + a[2:], "non-negative"),
+        (lambda a: (a[0].float(),) + a[1:], "dtype"),
+        (lambda a: (a[0].clone().fill_(float("nan")),) + a[1:], "finite"),
+    ],
+)
 def test_selective_scan_refuses_bad_input(change, message):
     with pytest.raises((ValueError, TypeError), match=message):
         mamba.selective_scan(*change(inputs()))
@@ -134,8 +146,13 @@ def test_wrong_inputs_raise_clear_errors():
 
 def block_reference(block, x):
     """MambaBlock's output rebuilt in float64 from its parameters, one step and one kernel tap at a time."""
-    silu = lambda v: v * torch.sigmoid(v)
-    softplus = lambda v: torch.log1p(torch.exp(v))
+
+    def silu(v):
+        return v * torch.sigmoid(v)
+
+    def softplus(v):
+        return torch.log1p(torch.exp(v))
+
     W_in, W_x, W_dt, b_dt = block.in_proj.weight, block.x_proj.weight, block.dt_proj.weight, block.dt_proj.bias
     channels, rank, states = W_in.shape[0] // 2, block.dt_rank, block.d_state
     batch, steps, _ = x.shape
@@ -152,7 +169,7 @@ def block_reference(block, x):
                 conv[:, t] += kernel[:, k] * u[:, source]
     u = silu(conv)
     xp = u @ W_x.T
-    dt, B, C = xp[..., :rank], xp[..., rank:rank + states], xp[..., rank + states:]
+    dt, B, C = xp[..., :rank], xp[..., rank : rank + states], xp[..., rank + states :]
     delta = softplus(dt @ W_dt.T + b_dt)  # (batch, T, E)
     A = torch.exp(block.A_log)  # (E, N)
     y = torch.zeros(batch, steps, channels, dtype=x.dtype)

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from check_support import expect_fails_on_row
+
 from lrnn_course import mamba, scan
-from lrnn_course.check import CUT_GRAPH_HINTS, check_quietly
+from lrnn_course.checker import CUT_GRAPH_HINTS
+from lrnn_course.checks import check_quietly
 from lrnn_course.checks.lesson01 import ORDER_HINTS
 from lrnn_course.mamba import selective_gates
 from lrnn_course.scan import combine, hillis_steele_scan
@@ -176,14 +177,17 @@ def combine_in_float64(earlier, later):
 
 
 def doubling(a, b, h0=None, rounds=None, shifted=None, order=lambda shifted, running: (shifted, running)):
-    """Hillis–Steele with h0 folded into the first step: ``rounds(T)`` rounds (⌈log2 T⌉), ``shifted(x, offset, identity)``
-    the pairs ``offset`` steps earlier (padded with the identity), ``order`` the arguments of combine. The wrong versions
-    below differ only there."""
+    """Hillis–Steele with h0 folded into the first step: ``rounds(T)`` rounds (⌈log2 T⌉),
+    ``shifted(x, offset, identity)`` the pairs ``offset`` steps earlier (padded with the identity), ``order`` the
+    arguments of combine. The wrong versions below differ only there."""
     h0 = torch.zeros_like(a[:, 0]) if h0 is None else h0
     b = torch.cat([a[:, :1] * h0[:, None] + b[:, :1], b[:, 1:]], dim=1)
     steps = a.shape[1]
-    shifted = shifted or (lambda x, offset, identity: torch.cat([torch.full_like(x[:, :offset], identity),
-                                                                 x[:, :max(x.shape[1] - offset, 0)]], dim=1))
+    shifted = shifted or (
+        lambda x, offset, identity: torch.cat(
+            [torch.full_like(x[:, :offset], identity), x[:, : max(x.shape[1] - offset, 0)]], dim=1
+        )
+    )
     for k in range(math.ceil(math.log2(steps)) if rounds is None else rounds(steps)):
         offset = 2**k
         a, b = combine(*order((shifted(a, offset, 1.0), shifted(b, offset, 0.0)), (a, b)))
@@ -212,7 +216,9 @@ def shifted_by_roll(a, b, h0=None):
 
 
 def padded_with_ones_for_the_inputs(a, b, h0=None):
-    return doubling(a, b, h0, shifted=lambda x, offset, identity: torch.cat([torch.ones_like(x[:, :offset]), x[:, :-offset]], dim=1))
+    return doubling(
+        a, b, h0, shifted=lambda x, offset, identity: torch.cat([torch.ones_like(x[:, :offset]), x[:, :-offset]], dim=1)
+    )
 
 
 def combine_per_position(a, b, h0=None):
@@ -232,7 +238,10 @@ def loop_with_unused_combines(a, b, h0=None):
 
 
 def chunks_without_carry(a, b, h0=None, chunk_size=64):
-    pieces = [scan.sequential_scan(a[:, i:i + chunk_size], b[:, i:i + chunk_size]) for i in range(0, a.shape[1], chunk_size)]
+    pieces = [
+        scan.sequential_scan(a[:, i : i + chunk_size], b[:, i : i + chunk_size])
+        for i in range(0, a.shape[1], chunk_size)
+    ]
     return torch.cat(pieces, dim=1)
 
 
@@ -249,7 +258,7 @@ def carry_without_gate_products(a, b, h0=None, chunk_size=64):
     h = torch.zeros_like(a[:, 0]) if h0 is None else h0
     pieces = []
     for i in range(0, a.shape[1], chunk_size):
-        local = scan.sequential_scan(a[:, i:i + chunk_size], b[:, i:i + chunk_size]) + h[:, None]
+        local = scan.sequential_scan(a[:, i : i + chunk_size], b[:, i : i + chunk_size]) + h[:, None]
         pieces.append(local)
         h = local[:, -1]
     return torch.cat(pieces, dim=1)
@@ -279,7 +288,7 @@ def chunks_scanned_step_by_step(a, b, h0=None, chunk_size=64):
     # Carries the state across chunks, but each chunk is a loop over its steps: the sequential scan again.
     h, pieces = torch.zeros_like(a[:, 0]) if h0 is None else h0, []
     for i in range(0, a.shape[1], chunk_size):
-        pieces.append(scan.sequential_scan(a[:, i:i + chunk_size], b[:, i:i + chunk_size], h))
+        pieces.append(scan.sequential_scan(a[:, i : i + chunk_size], b[:, i : i + chunk_size], h))
         h = pieces[-1][:, -1]
     return torch.cat(pieces, dim=1)
 
@@ -339,7 +348,9 @@ def scan_with_its_own_gates(u, delta, A_log, B, C, D=None, negative=False):
     selective_gates(delta, A_log, negative)
     gates = torch.exp(-delta.unsqueeze(-1) * torch.exp(A_log))
     gates = 2 * gates - 1 if negative else gates
-    states = scan.hillis_steele_scan(gates.flatten(2), ((delta * u).unsqueeze(-1) * B.unsqueeze(2)).flatten(2)).view(gates.shape)
+    states = scan.hillis_steele_scan(gates.flatten(2), ((delta * u).unsqueeze(-1) * B.unsqueeze(2)).flatten(2)).view(
+        gates.shape
+    )
     y = (states * C.unsqueeze(2)).sum(-1)
     return y if D is None else y + D * u
 
@@ -428,6 +439,8 @@ def scan_detached(u, delta, A_log, B, C, D=None, negative=False):
 NOT_FINITE = "holds a non-finite value"
 NOT_CONNECTED = "not connected to autograd"
 ROUNDS, IDENTITY = "uses ⌈log2 T⌉ rounds of combine", "positions t < 2^k combine with the identity (1, 0)"
+
+
 def gates_rounding_exp_of_delta_first(delta, A_log, negative=False):
     gates = torch.exp(-delta)[..., None] ** A_log.exp()  # equal on paper; exp(-Δ) is rounded to a half type first
     return 2 * gates - 1 if negative else gates
@@ -439,8 +452,12 @@ def gates_through_the_log_of_delta(delta, A_log, negative=False):
 
 
 MUTANTS = [
-    ("02.selective_gates", gates_rounding_exp_of_delta_first,
-     "Mamba's ranges in bfloat16 and float16: Δ ∈ [0.001, 0.1], A_log = log 1 … log 16", "the torch.bfloat16 gates: first mismatch"),
+    (
+        "02.selective_gates",
+        gates_rounding_exp_of_delta_first,
+        "Mamba's ranges in bfloat16 and float16: Δ ∈ [0.001, 0.1], A_log = log 1 … log 16",
+        "the torch.bfloat16 gates: first mismatch",
+    ),
     ("02.selective_gates", gates_through_the_log_of_delta, "gradient matches autograd", "non-finite"),
     ("01.sequential_scan", ignores_h0, "uses the initial state h0", "yours 0.000000"),
     ("01.sequential_scan", gate_of_previous_step, "matches the float64 loop", "first mismatch at [b=0, t=1"),
@@ -456,65 +473,161 @@ MUTANTS = [
     ("01.sequential_scan", loop_in_numpy, "connected to autograd", NOT_CONNECTED),
     ("01.sequential_scan", loop_under_no_grad, "connected to autograd", NOT_CONNECTED),
     ("01.sequential_scan", loop_in_numpy_float32, "keeps float64 as float64", "only as precise as float32"),
-    ("01.sequential_scan", states_into_default_zeros, "keeps float64 as float64", "h has dtype torch.float32 for float64 inputs"),
+    (
+        "01.sequential_scan",
+        states_into_default_zeros,
+        "keeps float64 as float64",
+        "h has dtype torch.float32 for float64 inputs",
+    ),
     ("01.combine", commutative_combine, "matches (a1·a2, a2·b1 + b2)", "the later step acted first"),
     ("01.combine", input_part_only, "matches (a1·a2, a2·b1 + b2)", "expected a pair (a, b)"),
     ("01.combine", added_gates, "matches (a1·a2, a2·b1 + b2)", "the gate part"),
     ("01.combine", combine_in_numpy, "connected to autograd", NOT_CONNECTED),
     ("01.combine", combine_detached, "connected to autograd", NOT_CONNECTED),
     ("01.combine", combine_in_place, "does not modify its inputs", "modified its inputs `a1`, `b1`"),
-    ("01.combine", combine_reshaped_to_b1, "broadcasts: a (B, 1, D) pair with a (B, T, D) pair, gates (B, T, 1)", "raised RuntimeError"),
-    ("01.combine", combine_by_einsum, "works on tensors of any shape: (B, D), (D,), 4-D", "raised RuntimeError: einsum()"),
+    (
+        "01.combine",
+        combine_reshaped_to_b1,
+        "broadcasts: a (B, 1, D) pair with a (B, T, D) pair, gates (B, T, 1)",
+        "raised RuntimeError",
+    ),
+    (
+        "01.combine",
+        combine_by_einsum,
+        "works on tensors of any shape: (B, D), (D,), 4-D",
+        "raised RuntimeError: einsum()",
+    ),
     ("01.combine", combine_in_float64, "keeps float32 and bfloat16", "dtype torch.float64, expected torch.float32"),
-    ("01.hillis_steele_scan", combine_per_position, ROUNDS, "ran 62 rounds of combine for T = 63 (calls that fold in h0 not counted)"),
-    ("01.hillis_steele_scan", combines_in_the_wrong_order, "matches the float64 loop", "composed in the opposite order"),
-    ("01.hillis_steele_scan", floor_log2_rounds, ROUNDS, "ran 5 rounds of combine for T = 63; the parallel scan needs 6"),
-    ("01.hillis_steele_scan", one_round_too_many, ROUNDS, "ran 7 rounds of combine for T = 64 (calls that fold in h0 not counted); "
-     "the parallel scan needs 6, for offsets 1, 2, 4, 8, 16, 32: one round too many"),
-    ("01.hillis_steele_scan", at_least_one_round, ROUNDS, "ran 1 round of combine for T = 1 (calls that fold in h0 not counted); "
-     "T = 1 needs no round at all"),
+    (
+        "01.hillis_steele_scan",
+        combine_per_position,
+        ROUNDS,
+        "ran 62 rounds of combine for T = 63 (calls that fold in h0 not counted)",
+    ),
+    (
+        "01.hillis_steele_scan",
+        combines_in_the_wrong_order,
+        "matches the float64 loop",
+        "composed in the opposite order",
+    ),
+    (
+        "01.hillis_steele_scan",
+        floor_log2_rounds,
+        ROUNDS,
+        "ran 5 rounds of combine for T = 63; the parallel scan needs 6",
+    ),
+    (
+        "01.hillis_steele_scan",
+        one_round_too_many,
+        ROUNDS,
+        "ran 7 rounds of combine for T = 64 (calls that fold in h0 not counted); "
+        "the parallel scan needs 6, for offsets 1, 2, 4, 8, 16, 32: one round too many",
+    ),
+    (
+        "01.hillis_steele_scan",
+        at_least_one_round,
+        ROUNDS,
+        "ran 1 round of combine for T = 1 (calls that fold in h0 not counted); T = 1 needs no round at all",
+    ),
     ("01.hillis_steele_scan", shifted_by_roll, IDENTITY, "first mismatch at [b=0, t=0, d=0]: yours 65535"),
     ("01.hillis_steele_scan", padded_with_ones_for_the_inputs, IDENTITY, "first mismatch at [b=0, t=0, d=0]"),
-    ("01.hillis_steele_scan", loop_with_unused_combines, "computes with the results of combine",
-     "does not compute its states from what combine returns"),
-    ("01.chunked_scan", chunks_without_carry, "state carried across chunks", "first mismatch at [b=0, t=4, d=0]: yours 1.000000, expected 5.000000"),
-    ("01.chunked_scan", chunks_in_parallel_without_carry, "state carried across chunks", "first mismatch at [b=0, t=4, d=0]"),
-    ("01.chunked_scan", carry_without_gate_products, "entering state scaled by the gate products", "yours 0.125000, expected 0.062500"),
+    (
+        "01.hillis_steele_scan",
+        loop_with_unused_combines,
+        "computes with the results of combine",
+        "does not compute its states from what combine returns",
+    ),
+    (
+        "01.chunked_scan",
+        chunks_without_carry,
+        "state carried across chunks",
+        "first mismatch at [b=0, t=4, d=0]: yours 1.000000, expected 5.000000",
+    ),
+    (
+        "01.chunked_scan",
+        chunks_in_parallel_without_carry,
+        "state carried across chunks",
+        "first mismatch at [b=0, t=4, d=0]",
+    ),
+    (
+        "01.chunked_scan",
+        carry_without_gate_products,
+        "entering state scaled by the gate products",
+        "yours 0.125000, expected 0.062500",
+    ),
     ("01.chunked_scan", assumes_chunk_divides_t, "returns h of shape (B, T, D)", "raised RuntimeError"),
-    ("01.chunked_scan", chunks_without_padding, "returns h of shape (B, T, D)",
-     "got (2, 4, 3): T = 5 is not a multiple of chunk_size = 4, and your states stop at the last whole chunk"),
+    (
+        "01.chunked_scan",
+        chunks_without_padding,
+        "returns h of shape (B, T, D)",
+        "got (2, 4, 3): T = 5 is not a multiple of chunk_size = 4, and your states stop at the last whole chunk",
+    ),
     ("01.chunked_scan", chunked_by_the_sequential_scan, "works chunk by chunk", "it ignores chunk_size"),
     ("01.chunked_scan", chunked_by_one_hillis_steele_scan, "works chunk by chunk", "it ignores chunk_size"),
     ("01.chunked_scan", chunks_scanned_step_by_step, "works chunk by chunk", "it works one time step after another"),
     ("02.selective_gates", gates_without_exp_of_a_log, "matches exp(-Δ·exp(A_log))", "first mismatch"),
-    ("02.selective_gates", negative_gates_by_sign_flip, "negative=True gives 2·exp(-Δ·exp(A_log)) - 1", "first mismatch"),
+    (
+        "02.selective_gates",
+        negative_gates_by_sign_flip,
+        "negative=True gives 2·exp(-Δ·exp(A_log)) - 1",
+        "first mismatch",
+    ),
     ("02.selective_gates", gates_in_float64, "keeps float32 as float32", "dtype torch.float64"),
     ("02.selective_gates", gates_in_numpy, "connected to autograd", NOT_CONNECTED),
     ("02.selective_gates", gates_under_no_grad, "connected to autograd", NOT_CONNECTED),
-    ("02.selective_gates", gates_with_a_log_exponentiated_in_place, "does not modify its inputs", "modified its input `A_log`"),
+    (
+        "02.selective_gates",
+        gates_with_a_log_exponentiated_in_place,
+        "does not modify its inputs",
+        "modified its input `A_log`",
+    ),
     ("02.selective_gates", gates_without_the_channel_axis, "returns gates of shape (batch, T, E, N)", "got (2, 5, 3)"),
-    ("02.selective_gates", gates_clamped_inside_the_range, "matches exp(-Δ·exp(A_log))", "the gates differ only near the ends of [0, 1]"),
+    (
+        "02.selective_gates",
+        gates_clamped_inside_the_range,
+        "matches exp(-Δ·exp(A_log))",
+        "the gates differ only near the ends of [0, 1]",
+    ),
     ("02.selective_scan", scan_without_delta_in_the_input, "matches the float64 loop", "first mismatch"),
     ("02.selective_scan", scan_ignoring_negative, "negative=True uses the [-1, 1] gates", "first mismatch"),
     ("02.selective_scan", scan_with_skip_always, "D = None: no skip term", "first mismatch"),
-    ("02.selective_scan", scan_reading_out_before_the_update, "matches the float64 loop", "first mismatch at [batch=0, t=0"),
+    (
+        "02.selective_scan",
+        scan_reading_out_before_the_update,
+        "matches the float64 loop",
+        "first mismatch at [batch=0, t=0",
+    ),
     ("02.selective_scan", scan_from_float32_zeros, "keeps bfloat16 as bfloat16", "dtype torch.float32"),
     ("02.selective_scan", scan_by_the_closed_form, "gates exactly 0, 1 and -1 (Δ = 0 or huge)", NOT_FINITE),
     ("02.selective_scan", scan_into_a_preallocated_tensor, "connected to autograd", "modified by an inplace operation"),
     ("02.selective_scan", scan_in_numpy, "connected to autograd", "no gradient reaches delta, A_log, B"),
     ("02.selective_scan", scan_detached, "connected to autograd", NOT_CONNECTED),
-    ("02.selective_scan", scan_by_the_parallel_library_scan, "computes with your selective_gates", "never called selective_gates"),
-    ("02.selective_scan", scan_with_its_own_gates, "computes with your selective_gates", "it computes its gates another way"),
+    (
+        "02.selective_scan",
+        scan_by_the_parallel_library_scan,
+        "computes with your selective_gates",
+        "never called selective_gates",
+    ),
+    (
+        "02.selective_scan",
+        scan_with_its_own_gates,
+        "computes with your selective_gates",
+        "it computes its gates another way",
+    ),
     ("02.selective_scan", scan_without_the_skip_term, "the skip term is D · u", "yours 0.000000"),
     ("02.selective_scan", scan_adding_D_alone, "the skip term is D · u", "yours 1.000000"),
 ]
 
 
-@pytest.mark.parametrize("exercise_id,mutant,row_name,message", MUTANTS, ids=[f"{m[0]}-{m[1].__name__}" for m in MUTANTS])
+@pytest.mark.parametrize(
+    "exercise_id,mutant,row_name,message", MUTANTS, ids=[f"{m[0]}-{m[1].__name__}" for m in MUTANTS]
+)
 def test_plausible_wrong_solutions_fail_on_the_row_that_names_the_mistake(exercise_id, mutant, row_name, message):
     expect_fails_on_row(exercise_id, mutant, row_name, message)
     diagnosis = check_quietly(exercise_id, mutant).diagnosis
-    assert diagnosis is not None and diagnosis.name == row_name, f"the report explains {diagnosis.name!r}, not {row_name!r}"
+    assert diagnosis is not None and diagnosis.name == row_name, (
+        f"the report explains {diagnosis.name!r}, not {row_name!r}"
+    )
 
 
 @pytest.mark.parametrize("exercise_id", ["01.sequential_scan", "01.hillis_steele_scan", "01.chunked_scan"])
@@ -525,10 +638,13 @@ def test_a_closed_form_is_not_finite_at_a_zero_gate_nor_on_a_long_float32_sequen
         assert not rows[name].passed and NOT_FINITE in rows[name].message, rows[name]
 
 
-@pytest.mark.parametrize("exercise_id,mutant,hints", [
-    ("01.sequential_scan", loop_under_no_grad, CUT_GRAPH_HINTS),
-    ("01.hillis_steele_scan", combines_in_the_wrong_order, ORDER_HINTS),
-])
+@pytest.mark.parametrize(
+    "exercise_id,mutant,hints",
+    [
+        ("01.sequential_scan", loop_under_no_grad, CUT_GRAPH_HINTS),
+        ("01.hillis_steele_scan", combines_in_the_wrong_order, ORDER_HINTS),
+    ],
+)
 def test_the_report_gives_the_hints_of_the_way_the_row_failed(exercise_id, mutant, hints):
     assert check_quietly(exercise_id, mutant).diagnosis.hints == hints
 
@@ -571,19 +687,36 @@ def test_a_scan_whose_combine_raises_or_is_missing_is_told_which():
     right = "def combine(earlier, later):\n    return earlier[0] * later[0], later[0] * earlier[1] + later[1]\n"
     assert check_quietly("01.hillis_steele_scan", defined_in_a_cell(right + SCAN_BY_ROUNDS, "scan_by_rounds"))
     broken = "def combine(earlier, later):\n    return earlier[0] * later[0], earlier[1] @ later[0]\n"
-    rows = {row.name: row for row in check_quietly("01.hillis_steele_scan", defined_in_a_cell(broken + SCAN_BY_ROUNDS, "scan_by_rounds")).rows}
+    rows = {
+        row.name: row
+        for row in check_quietly(
+            "01.hillis_steele_scan", defined_in_a_cell(broken + SCAN_BY_ROUNDS, "scan_by_rounds")
+        ).rows
+    }
     assert "raised RuntimeError" in rows["uses ⌈log2 T⌉ rounds of combine"].message
-    assert "of combine: return earlier[0] * later[0], earlier[1] @ later[0]" in rows["uses ⌈log2 T⌉ rounds of combine"].message
-    rows = {row.name: row for row in check_quietly("01.hillis_steele_scan", defined_in_a_cell(SCAN_BY_ROUNDS, "scan_by_rounds")).rows}
+    assert (
+        "of combine: return earlier[0] * later[0], earlier[1] @ later[0]"
+        in rows["uses ⌈log2 T⌉ rounds of combine"].message
+    )
+    rows = {
+        row.name: row
+        for row in check_quietly("01.hillis_steele_scan", defined_in_a_cell(SCAN_BY_ROUNDS, "scan_by_rounds")).rows
+    }
     for name in ("uses ⌈log2 T⌉ rounds of combine", "computes with the results of combine"):
         assert "name 'combine' is not defined" in rows[name].message, rows[name].message
 
 
 def test_a_scan_that_never_looks_combine_up_is_told_to_build_on_it():
-    library = defined_in_a_cell("def scan_by_the_library(a, b, h0=None):\n    return scan.hillis_steele_scan(a, b, h0)\n",
-                                "scan_by_the_library", scan=scan)
+    library = defined_in_a_cell(
+        "def scan_by_the_library(a, b, h0=None):\n    return scan.hillis_steele_scan(a, b, h0)\n",
+        "scan_by_the_library",
+        scan=scan,
+    )
     rows = {row.name: row for row in check_quietly("01.hillis_steele_scan", library).rows}
-    assert "there is no function named combine where your scan is defined" in rows["computes with the results of combine"].message
+    assert (
+        "there is no function named combine where your scan is defined"
+        in rows["computes with the results of combine"].message
+    )
 
 
 def scan_over_unbind(a, b, h0=None):
@@ -595,12 +728,17 @@ def scan_over_unbind(a, b, h0=None):
 
 
 def scan_by_masked_segment_products(a, b, h0=None):
-    # h_t = sum over s <= t of (a_{s+1} ⋯ a_t) b_s + (a_1 ⋯ a_t) h0, the products by a cumprod over a (T, T) mask: no division.
+    # h_t = sum over s <= t of (a_{s+1} ⋯ a_t) b_s + (a_1 ⋯ a_t) h0, the products by a cumprod over a (T, T) mask: no
+    # division.
     h0 = torch.zeros_like(a[:, 0]) if h0 is None else h0
     steps = a.shape[1]
     later = torch.ones(steps, steps, dtype=torch.bool).tril(-1)[None, :, :, None]  # [j, s]: j > s
-    products = torch.cumprod(torch.where(later, a[:, :, None], torch.ones_like(a[:, :, None])).expand(-1, -1, steps, -1), dim=1)
-    products = torch.where(torch.ones(steps, steps, dtype=torch.bool).tril()[None, :, :, None], products, torch.zeros_like(products))
+    products = torch.cumprod(
+        torch.where(later, a[:, :, None], torch.ones_like(a[:, :, None])).expand(-1, -1, steps, -1), dim=1
+    )
+    products = torch.where(
+        torch.ones(steps, steps, dtype=torch.bool).tril()[None, :, :, None], products, torch.zeros_like(products)
+    )
     return (products * b[:, None]).sum(2) + torch.cumprod(a, dim=1) * h0[:, None]
 
 
@@ -639,7 +777,7 @@ def doubling_with_padded_identities(a, b, h0=None):
     b = torch.cat([h0[:, None], b], dim=1)
     for k in range(math.ceil(math.log2(a.shape[1]))):
         shift = 2**k
-        earlier = (F.pad(a, (0, 0, shift, 0), value=1.0)[:, :a.shape[1]], F.pad(b, (0, 0, shift, 0))[:, :b.shape[1]])
+        earlier = (F.pad(a, (0, 0, shift, 0), value=1.0)[:, : a.shape[1]], F.pad(b, (0, 0, shift, 0))[:, : b.shape[1]])
         a, b = combine(earlier, (a, b))
     return b[:, 1:]
 
@@ -647,7 +785,7 @@ def doubling_with_padded_identities(a, b, h0=None):
 def chunks_looped_with_cumprod_inside(a, b, h0=None, chunk_size=64):
     h, pieces = torch.zeros_like(a[:, 0]) if h0 is None else h0, []
     for start in range(0, a.shape[1], chunk_size):
-        gates, inputs = a[:, start:start + chunk_size], b[:, start:start + chunk_size]
+        gates, inputs = a[:, start : start + chunk_size], b[:, start : start + chunk_size]
         states = scan.hillis_steele_scan(gates, inputs) + torch.cumprod(gates, dim=1) * h[:, None]
         pieces.append(states)
         h = states[:, -1]
@@ -665,7 +803,7 @@ def chunks_scanned_one_after_another(a, b, h0=None, chunk_size=64):
     # Sequential over the chunks, parallel inside each: a valid chunked scan.
     h, pieces = torch.zeros_like(a[:, 0]) if h0 is None else h0, []
     for start in range(0, a.shape[1], chunk_size):
-        pieces.append(hillis_steele_scan(a[:, start:start + chunk_size], b[:, start:start + chunk_size], h))
+        pieces.append(hillis_steele_scan(a[:, start : start + chunk_size], b[:, start : start + chunk_size], h))
         h = pieces[-1][:, -1]
     return torch.cat(pieces, dim=1)
 

@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from check_support import expect_fails_on_row
+
 from lrnn_course import householder, models, precision, scan, train
-from lrnn_course.check import check_quietly
-from lrnn_course.checks import lesson05
+from lrnn_course.checks import check_quietly, lesson05
 from lrnn_course.checks.lesson03 import LATE_HINTS
 from lrnn_course.scan import hillis_steele_scan
 
 
 def freeze_loop(step, gate, drive, dtype, max_steps):
-    """The freeze-step loop of the exercise, with the step h -> next h given: the wrong and right versions differ only there."""
+    """The freeze-step loop of the exercise, with the step h -> next h given: the wrong and right versions differ only
+    there."""
     state = torch.zeros((), dtype=dtype)
     for k in range(max_steps + 1):
         following = step(gate, state, drive, dtype)
@@ -373,7 +373,10 @@ def product_built_in_float32(first_angle, second_angle, dtype=torch.float64):
 
 
 def product_of_float32_keys(first_angle, second_angle, dtype=torch.float64):
-    first, second = torch.tensor([math.cos(first_angle), math.sin(first_angle)]), torch.tensor([math.cos(second_angle), math.sin(second_angle)])
+    first, second = (
+        torch.tensor([math.cos(first_angle), math.sin(first_angle)]),
+        torch.tensor([math.cos(second_angle), math.sin(second_angle)]),
+    )
     eye = torch.eye(2, dtype=dtype)
     return (eye - 2 * torch.outer(first, first)) @ (eye - 2 * torch.outer(second, second))
 
@@ -435,7 +438,9 @@ def counter_without_the_transition_argument(bits, modulus):
 
 
 def counter_rotating_by_pi_over_m(bits, modulus, transition=None):
-    step = householder.reflection_product(math.pi / (2 * modulus), 0.0, bits.dtype) if transition is None else transition
+    step = (
+        householder.reflection_product(math.pi / (2 * modulus), 0.0, bits.dtype) if transition is None else transition
+    )
     return householder.mod_counter(bits, modulus, step)
 
 
@@ -443,10 +448,20 @@ def counter_with_modulus_3_always(bits, modulus, transition=None):
     return householder.mod_counter(bits, 3, transition)
 
 
-def rotation_counter(bits, modulus, transition=None, *, turn=lambda h, a: h @ a.T, reading=None, before=False, always=False,
-                     angle=math.pi):
-    """The counter of the exercise on row vectors h, with one part swapped for a mutant's: ``turn(h, A)``, ``reading(h, m)``,
-    the reading taken ``before`` the step, the state turned ``always`` (at a 0 too), A(1) = reflection_product(angle / m, 0)."""
+def rotation_counter(
+    bits,
+    modulus,
+    transition=None,
+    *,
+    turn=lambda h, a: h @ a.T,
+    reading=None,
+    before=False,
+    always=False,
+    angle=math.pi,
+):
+    """The counter of the exercise on row vectors h, with one part swapped for a mutant's: ``turn(h, A)``,
+    ``reading(h, m)``, the reading taken ``before`` the step, the state turned ``always`` (at a 0 too),
+    A(1) = reflection_product(angle / m, 0)."""
     step = householder.reflection_product(angle / modulus, 0.0, bits.dtype) if transition is None else transition
     reading = reading or (lambda h, m: torch.round(torch.atan2(h[:, 1], h[:, 0]) / (2 * math.pi / m)).long() % m)
     state = torch.zeros(bits.shape[0], 2, dtype=bits.dtype)
@@ -476,7 +491,9 @@ def counter_with_the_rotation_doubled(bits, modulus, transition=None):
 
 
 def counter_rounding_down(bits, modulus, transition=None):
-    return rotation_counter(bits, modulus, transition, reading=lambda h, m: torch.floor(angle_in_steps(h, m)).long() % m)
+    return rotation_counter(
+        bits, modulus, transition, reading=lambda h, m: torch.floor(angle_in_steps(h, m)).long() % m
+    )
 
 
 def counter_by_acos(bits, modulus, transition=None):
@@ -514,6 +531,8 @@ GATES_PRECISION = "float64 inputs give float64 gates, to float64's precision"
 GATES_SHAPES = "any leading shape: (N, d_in), (B, T, d_in), (3, 2, 7, d_in)"
 PRODUCT_PRECISION = "the default dtype, float64, to float64's precision"
 ALL_ONES = "all ones, m = 3: 1 2 0 1 2 0 1"
+
+
 def freeze_within_half_an_epsilon(gate, drive, dtype, max_steps=100_000):
     state = torch.zeros((), dtype=dtype)
     for step in range(max_steps + 1):
@@ -524,98 +543,295 @@ def freeze_within_half_an_epsilon(gate, drive, dtype, max_steps=100_000):
     return None
 
 
-MUTANTS = [
-    ("03.freeze_step", freeze_within_half_an_epsilon, "negative gates and drives: some states hop between two values for ever (None)",
-     "expected None"),
-    ("03.freeze_step", freeze_in_python_floats, "float16, gate 0.9, drive 1: step 53 at 9.96875", "yours (step 328"),
-    ("03.freeze_step", freeze_with_the_gate_rounded, "float16, gate 0.9, drive 1: step 53 at 9.96875", "yours (step 52, value 9.953125)"),
-    ("03.freeze_step", freeze_one_step_late, "drive 0: frozen from the start (step 0)", "yours (step 1, value 0.0)"),
-    ("03.freeze_step", freeze_returning_tensors, "drive 0: frozen from the start (step 0)", "got tensors"),
-    ("03.freeze_step", freeze_rounding_once_from_float64, "float32 freezes at step 138", "yours (step 138, value 9.999996185302734)"),
-    ("03.freeze_step", freeze_rounding_once_from_float32, "each operation rounds: gate 0.3, drive 1 (float16 step 6, bfloat16 step 4)",
-     "yours (step 7, value 1.4287109375), expected (step 6, value 1.427734375)"),
-    ("03.freeze_step", freeze_within_a_tolerance, "float32 freezes at step 138", "yours (step 128"),
-    ("03.freeze_step", freeze_by_a_closed_form, "float32 freezes at step 138", "yours (step 139, value 9.999993324279785)"),
-] + [
-    ("03.freeze_step", freeze, "max_steps = k finds step k, max_steps = k - 1 does not", message) for freeze, message in (
-        (freeze_trying_k_below_max_steps, "with max_steps = 53 it returns None, expected (53, 9.96875)"),
-        (freeze_trying_k_below_max_steps_minus_one, "with max_steps = 53 it returns None, expected (53, 9.96875)"),
-        (freeze_trying_k_up_to_max_steps_plus_one, "with max_steps = 52 it returns (53, 9.96875), expected None"))
-] + [
-    ("03.parity_machine", parity_with_positive_gate, "all ones: 1 0 1 0 ...", "first mismatch"),
-    ("03.parity_machine", parity_swapping_the_symbols, "all ones: 1 0 1 0 ...", "yours 0.000000, expected 1.000000"),
-    ("03.parity_machine", parity_in_float32, "keeps bfloat16", "dtype torch.float32"),
-    ("03.parity_machine", parity_overwriting_bits, "does not modify its input", "modified its input `bits`"),
-    ("03.parity_machine", parity_by_a_running_count, "exact at length 10 000 in float16", "first mismatch at [b=0, t=4091]"),
-    ("03.parity_machine", parity_resetting_instead_of_flipping, "all ones: 1 0 1 0 ...", "yours 1.000000, expected 0.000000"),
-    ("03.parity_machine", parity_resetting_on_a_zero_bit, "a zero bit keeps the state: 1 0 0 1 0 1 1 0 0 0", "[b=0, t=1]: yours 0.000000"),
-    ("03.parity_machine", parity_running_the_scan_for_show, "runs a scan of Lesson 01 on the gates and inputs", "not what the scan returns"),
-] + [
-    ("03.parity_machine", parity, "runs a scan of Lesson 01 on the gates and inputs", "never ran a scan of Lesson 01")
-    for parity in (parity_by_an_integer_count, parity_by_a_loop_over_unbind, parity_by_cumprod_of_the_gates, parity_by_an_xor_fold)
-] + [
-    ("04.answer_loss", loss_at_the_last_column, "ignores every other position", "when only the scores at the positions without a target"),
-    ("04.answer_loss", loss_with_parity_offset, "cycle navigation: 5 answers from token 4", "raised IndexError"),
-    ("04.answer_loss", loss_at_lengths_minus_one, "brackets task: answers from token 0", "Target -1 is out of bounds"),
-    ("04.answer_loss", loss_summed_over_rows, "parity: cross-entropy at the answer position", "8 times too large"),
-    ("04.answer_loss", loss_as_a_float, "connected to logits by autograd", "got a float, not a tensor"),
-    ("04.answer_loss", loss_of_detached_logits, "connected to logits by autograd", "not connected to autograd"),
-    ("04.answer_loss", loss_in_numpy, "connected to logits by autograd", "not connected to autograd"),
-    ("04.answer_loss", loss_under_no_grad, "connected to logits by autograd", "not connected to autograd"),
-    ("04.answer_loss", loss_as_log_of_softmax, "confidently wrong answers (score -1000) give a large, finite loss", "yours inf"),
-    ("04.answer_loss", loss_shifting_the_targets_in_place, "does not modify logits or batch", "modified its input `batch.targets`"),
-    ("04.answer_loss", loss_in_float32, LOSS_PRECISION, "dtype torch.float32"),
-    ("04.answer_loss", loss_in_float32_cast_back, LOSS_PRECISION, "float32's rounding"),
-    ("04.answer_loss", loss_with_the_offset_subtracted_everywhere, "parity: cross-entropy at the answer position", "Target -2 is out of bounds"),
-    ("04.answer_loss", loss_without_the_offset, "cycle navigation: 5 answers from token 4", "the same answers written from token 0"),
-    ("04.answer_loss", loss_averaged_over_every_position, "parity: cross-entropy at the answer position", "15 times too small"),
-    ("04.answer_loss", loss_with_log_softmax_over_positions, "ignores every other position", "positions without a target change"),
-    ("04.answer_loss", loss_one_position_early, "ignores every other position", "positions without a target change"),
-    ("04.answer_loss", loss_of_probabilities, "parity: cross-entropy at the answer position", "expected 0.920111"),
-    ("04.figure1_gates", gates_without_sharpness, "sharpness 2.5 scales the pre-activation", "first mismatch"),
-    ("04.figure1_gates", gates_with_swapped_activations, "tanh gates reach both -1 and 1", "should reach both ends of [-1, 1]"),
-    ("04.figure1_gates", gates_with_sharpness_10_always, "sharpness 2.5 scales the pre-activation", "first mismatch"),
-    ("04.figure1_gates", gates_in_float64_always, "keeps float32 as float32", "dtype torch.float64"),
-    ("04.figure1_gates", gates_with_exp_sigmoid, "saturated gates (pre-activations in the thousands) have finite gradients", "non-finite value"),
-    ("04.figure1_gates", gates_with_exp_tanh, "tanh gates reach both -1 and 1", "the gates hold nan"),
-    ("04.figure1_gates", gates_of_a_detached_weight, "connected to x, weight and bias by autograd", "no gradient reaches weight"),
-    ("04.figure1_gates", gates_in_numpy, "connected to x, weight and bias by autograd", "not connected to autograd"),
-    ("04.figure1_gates", gates_scaling_x_in_place, "does not modify its inputs", "modified its input `x`"),
-    ("04.figure1_gates", gates_with_two_sigmoids_minus_one, "negative=True: tanh(10 (W x + b))", "first mismatch"),
-    ("04.figure1_gates", gates_with_a_hard_sigmoid, "negative=False: sigmoid(10 (W x + b))", "first mismatch"),
-    ("04.figure1_gates", gates_with_sharpness_in_the_tanh_only, "sharpness 2.5 scales the pre-activation", "negative=False"),
-    ("04.figure1_gates", gates_with_an_int_sharpness, "sharpness 2.5 scales the pre-activation", "first mismatch"),
-    ("04.figure1_gates", gates_with_sharpness_before_the_bias, "sharpness 2.5 scales the pre-activation", "first mismatch"),
-    ("04.figure1_gates", gates_in_float32, GATES_PRECISION, "dtype torch.float32"),
-    ("04.figure1_gates", gates_through_half, GATES_PRECISION, "first mismatch"),
-    ("04.figure1_gates", gates_of_a_matrix_of_vectors_only, GATES_SHAPES, "for x of shape (2, 5, 4) your function raised RuntimeError"),
-    ("04.figure1_gates", gates_by_an_einsum_over_batch_and_time, GATES_SHAPES, "for x of shape (10, 4) your function raised RuntimeError"),
-    ("05.reflection_product", product_in_the_wrong_order, "matches H(θ₁) H(θ₂), entry by entry", "first mismatch"),
-    ("05.reflection_product", product_of_projections, "matches H(θ₁) H(θ₂), entry by entry", "first mismatch"),
-    ("05.reflection_product", product_in_float64_always, "dtype=torch.float32 gives float32", "dtype torch.float64"),
-    ("05.reflection_product", product_with_an_identity_in_float32, "dtype=torch.float16 gives float16", "dtype torch.float32"),
-    ("05.reflection_product", product_of_float32_keys, PRODUCT_PRECISION, "float32's rounding"),
-    ("05.reflection_product", product_built_in_float32, PRODUCT_PRECISION, "float32's rounding"),
-    ("05.mod_counter", counter_rotating_by_pi_over_m, "all ones, m = 3: 1 2 0 1 2 0 1", "first mismatch"),
-    ("05.mod_counter", counter_with_modulus_3_always, "m = 5", "first mismatch"),
-    ("05.mod_counter", counter_overwriting_bits, "does not modify its input", "modified its input `bits`"),
-    ("05.mod_counter", counter_without_the_transition_argument, "counts by rotating the state: transition = the rotation by 4π/3 reads 2c mod 3",
-     "unexpected keyword argument 'transition'"),
-    ("05.mod_counter", counter_adding_up_the_angle_of_the_transition, "counts by rotating the state: a transition that is not a rotation",
-     "first mismatch"),
-    ("05.mod_counter", counter_multiplying_a_row_vector, ALL_ONES, "yours are (-c) mod 3"),
-    ("05.mod_counter", counter_with_the_rotation_doubled, ALL_ONES, "yours are (-c) mod 3"),
-    ("05.mod_counter", counter_rounding_down, ALL_ONES, "one below the count"),
-    ("05.mod_counter", counter_by_acos, ALL_ONES, "read a state at angle -θ as the one at θ"),
-    ("05.mod_counter", counter_without_mod, ALL_ONES, "yours hold -1, outside 0 .. 2"),
-    ("05.mod_counter", counter_reading_before_the_step, ALL_ONES, "the readings before each step"),
-    ("05.mod_counter", counter_turning_at_every_bit, "random bits, m = 3", "yours advance at every step"),
-    ("05.mod_counter", counter_in_int32, "returns whole numbers as torch.long", "dtype torch.int32"),
-] + [
-    ("05.mod_counter", counter, "counts by rotating the state: transition = the rotation by 4π/3 reads 2c mod 3", "yours are the counts c mod 3")
-    for counter in (counter_by_cumsum_of_floats, counter_by_cumsum_of_integers, counter_in_python_integers, counter_by_numpy_cumsum,
-                    counter_by_a_triangular_matmul, counter_adding_up_angles, counter_ignoring_the_transition)
-]
+MUTANTS = (
+    [
+        (
+            "03.freeze_step",
+            freeze_within_half_an_epsilon,
+            "negative gates and drives: some states hop between two values for ever (None)",
+            "expected None",
+        ),
+        (
+            "03.freeze_step",
+            freeze_in_python_floats,
+            "float16, gate 0.9, drive 1: step 53 at 9.96875",
+            "yours (step 328",
+        ),
+        (
+            "03.freeze_step",
+            freeze_with_the_gate_rounded,
+            "float16, gate 0.9, drive 1: step 53 at 9.96875",
+            "yours (step 52, value 9.953125)",
+        ),
+        (
+            "03.freeze_step",
+            freeze_one_step_late,
+            "drive 0: frozen from the start (step 0)",
+            "yours (step 1, value 0.0)",
+        ),
+        ("03.freeze_step", freeze_returning_tensors, "drive 0: frozen from the start (step 0)", "got tensors"),
+        (
+            "03.freeze_step",
+            freeze_rounding_once_from_float64,
+            "float32 freezes at step 138",
+            "yours (step 138, value 9.999996185302734)",
+        ),
+        (
+            "03.freeze_step",
+            freeze_rounding_once_from_float32,
+            "each operation rounds: gate 0.3, drive 1 (float16 step 6, bfloat16 step 4)",
+            "yours (step 7, value 1.4287109375), expected (step 6, value 1.427734375)",
+        ),
+        ("03.freeze_step", freeze_within_a_tolerance, "float32 freezes at step 138", "yours (step 128"),
+        (
+            "03.freeze_step",
+            freeze_by_a_closed_form,
+            "float32 freezes at step 138",
+            "yours (step 139, value 9.999993324279785)",
+        ),
+    ]
+    + [
+        ("03.freeze_step", freeze, "max_steps = k finds step k, max_steps = k - 1 does not", message)
+        for freeze, message in (
+            (freeze_trying_k_below_max_steps, "with max_steps = 53 it returns None, expected (53, 9.96875)"),
+            (freeze_trying_k_below_max_steps_minus_one, "with max_steps = 53 it returns None, expected (53, 9.96875)"),
+            (freeze_trying_k_up_to_max_steps_plus_one, "with max_steps = 52 it returns (53, 9.96875), expected None"),
+        )
+    ]
+    + [
+        ("03.parity_machine", parity_with_positive_gate, "all ones: 1 0 1 0 ...", "first mismatch"),
+        (
+            "03.parity_machine",
+            parity_swapping_the_symbols,
+            "all ones: 1 0 1 0 ...",
+            "yours 0.000000, expected 1.000000",
+        ),
+        ("03.parity_machine", parity_in_float32, "keeps bfloat16", "dtype torch.float32"),
+        ("03.parity_machine", parity_overwriting_bits, "does not modify its input", "modified its input `bits`"),
+        (
+            "03.parity_machine",
+            parity_by_a_running_count,
+            "exact at length 10 000 in float16",
+            "first mismatch at [b=0, t=4091]",
+        ),
+        (
+            "03.parity_machine",
+            parity_resetting_instead_of_flipping,
+            "all ones: 1 0 1 0 ...",
+            "yours 1.000000, expected 0.000000",
+        ),
+        (
+            "03.parity_machine",
+            parity_resetting_on_a_zero_bit,
+            "a zero bit keeps the state: 1 0 0 1 0 1 1 0 0 0",
+            "[b=0, t=1]: yours 0.000000",
+        ),
+        (
+            "03.parity_machine",
+            parity_running_the_scan_for_show,
+            "runs a scan of Lesson 01 on the gates and inputs",
+            "not what the scan returns",
+        ),
+    ]
+    + [
+        (
+            "03.parity_machine",
+            parity,
+            "runs a scan of Lesson 01 on the gates and inputs",
+            "never ran a scan of Lesson 01",
+        )
+        for parity in (
+            parity_by_an_integer_count,
+            parity_by_a_loop_over_unbind,
+            parity_by_cumprod_of_the_gates,
+            parity_by_an_xor_fold,
+        )
+    ]
+    + [
+        (
+            "04.answer_loss",
+            loss_at_the_last_column,
+            "ignores every other position",
+            "when only the scores at the positions without a target",
+        ),
+        ("04.answer_loss", loss_with_parity_offset, "cycle navigation: 5 answers from token 4", "raised IndexError"),
+        (
+            "04.answer_loss",
+            loss_at_lengths_minus_one,
+            "brackets task: answers from token 0",
+            "Target -1 is out of bounds",
+        ),
+        ("04.answer_loss", loss_summed_over_rows, "parity: cross-entropy at the answer position", "8 times too large"),
+        ("04.answer_loss", loss_as_a_float, "connected to logits by autograd", "got a float, not a tensor"),
+        ("04.answer_loss", loss_of_detached_logits, "connected to logits by autograd", "not connected to autograd"),
+        ("04.answer_loss", loss_in_numpy, "connected to logits by autograd", "not connected to autograd"),
+        ("04.answer_loss", loss_under_no_grad, "connected to logits by autograd", "not connected to autograd"),
+        (
+            "04.answer_loss",
+            loss_as_log_of_softmax,
+            "confidently wrong answers (score -1000) give a large, finite loss",
+            "yours inf",
+        ),
+        (
+            "04.answer_loss",
+            loss_shifting_the_targets_in_place,
+            "does not modify logits or batch",
+            "modified its input `batch.targets`",
+        ),
+        ("04.answer_loss", loss_in_float32, LOSS_PRECISION, "dtype torch.float32"),
+        ("04.answer_loss", loss_in_float32_cast_back, LOSS_PRECISION, "float32's rounding"),
+        (
+            "04.answer_loss",
+            loss_with_the_offset_subtracted_everywhere,
+            "parity: cross-entropy at the answer position",
+            "Target -2 is out of bounds",
+        ),
+        (
+            "04.answer_loss",
+            loss_without_the_offset,
+            "cycle navigation: 5 answers from token 4",
+            "the same answers written from token 0",
+        ),
+        (
+            "04.answer_loss",
+            loss_averaged_over_every_position,
+            "parity: cross-entropy at the answer position",
+            "15 times too small",
+        ),
+        (
+            "04.answer_loss",
+            loss_with_log_softmax_over_positions,
+            "ignores every other position",
+            "positions without a target change",
+        ),
+        (
+            "04.answer_loss",
+            loss_one_position_early,
+            "ignores every other position",
+            "positions without a target change",
+        ),
+        ("04.answer_loss", loss_of_probabilities, "parity: cross-entropy at the answer position", "expected 0.920111"),
+        ("04.figure1_gates", gates_without_sharpness, "sharpness 2.5 scales the pre-activation", "first mismatch"),
+        (
+            "04.figure1_gates",
+            gates_with_swapped_activations,
+            "tanh gates reach both -1 and 1",
+            "should reach both ends of [-1, 1]",
+        ),
+        (
+            "04.figure1_gates",
+            gates_with_sharpness_10_always,
+            "sharpness 2.5 scales the pre-activation",
+            "first mismatch",
+        ),
+        ("04.figure1_gates", gates_in_float64_always, "keeps float32 as float32", "dtype torch.float64"),
+        (
+            "04.figure1_gates",
+            gates_with_exp_sigmoid,
+            "saturated gates (pre-activations in the thousands) have finite gradients",
+            "non-finite value",
+        ),
+        ("04.figure1_gates", gates_with_exp_tanh, "tanh gates reach both -1 and 1", "the gates hold nan"),
+        (
+            "04.figure1_gates",
+            gates_of_a_detached_weight,
+            "connected to x, weight and bias by autograd",
+            "no gradient reaches weight",
+        ),
+        (
+            "04.figure1_gates",
+            gates_in_numpy,
+            "connected to x, weight and bias by autograd",
+            "not connected to autograd",
+        ),
+        ("04.figure1_gates", gates_scaling_x_in_place, "does not modify its inputs", "modified its input `x`"),
+        ("04.figure1_gates", gates_with_two_sigmoids_minus_one, "negative=True: tanh(10 (W x + b))", "first mismatch"),
+        ("04.figure1_gates", gates_with_a_hard_sigmoid, "negative=False: sigmoid(10 (W x + b))", "first mismatch"),
+        (
+            "04.figure1_gates",
+            gates_with_sharpness_in_the_tanh_only,
+            "sharpness 2.5 scales the pre-activation",
+            "negative=False",
+        ),
+        ("04.figure1_gates", gates_with_an_int_sharpness, "sharpness 2.5 scales the pre-activation", "first mismatch"),
+        (
+            "04.figure1_gates",
+            gates_with_sharpness_before_the_bias,
+            "sharpness 2.5 scales the pre-activation",
+            "first mismatch",
+        ),
+        ("04.figure1_gates", gates_in_float32, GATES_PRECISION, "dtype torch.float32"),
+        ("04.figure1_gates", gates_through_half, GATES_PRECISION, "first mismatch"),
+        (
+            "04.figure1_gates",
+            gates_of_a_matrix_of_vectors_only,
+            GATES_SHAPES,
+            "for x of shape (2, 5, 4) your function raised RuntimeError",
+        ),
+        (
+            "04.figure1_gates",
+            gates_by_an_einsum_over_batch_and_time,
+            GATES_SHAPES,
+            "for x of shape (10, 4) your function raised RuntimeError",
+        ),
+        ("05.reflection_product", product_in_the_wrong_order, "matches H(θ₁) H(θ₂), entry by entry", "first mismatch"),
+        ("05.reflection_product", product_of_projections, "matches H(θ₁) H(θ₂), entry by entry", "first mismatch"),
+        (
+            "05.reflection_product",
+            product_in_float64_always,
+            "dtype=torch.float32 gives float32",
+            "dtype torch.float64",
+        ),
+        (
+            "05.reflection_product",
+            product_with_an_identity_in_float32,
+            "dtype=torch.float16 gives float16",
+            "dtype torch.float32",
+        ),
+        ("05.reflection_product", product_of_float32_keys, PRODUCT_PRECISION, "float32's rounding"),
+        ("05.reflection_product", product_built_in_float32, PRODUCT_PRECISION, "float32's rounding"),
+        ("05.mod_counter", counter_rotating_by_pi_over_m, "all ones, m = 3: 1 2 0 1 2 0 1", "first mismatch"),
+        ("05.mod_counter", counter_with_modulus_3_always, "m = 5", "first mismatch"),
+        ("05.mod_counter", counter_overwriting_bits, "does not modify its input", "modified its input `bits`"),
+        (
+            "05.mod_counter",
+            counter_without_the_transition_argument,
+            "counts by rotating the state: transition = the rotation by 4π/3 reads 2c mod 3",
+            "unexpected keyword argument 'transition'",
+        ),
+        (
+            "05.mod_counter",
+            counter_adding_up_the_angle_of_the_transition,
+            "counts by rotating the state: a transition that is not a rotation",
+            "first mismatch",
+        ),
+        ("05.mod_counter", counter_multiplying_a_row_vector, ALL_ONES, "yours are (-c) mod 3"),
+        ("05.mod_counter", counter_with_the_rotation_doubled, ALL_ONES, "yours are (-c) mod 3"),
+        ("05.mod_counter", counter_rounding_down, ALL_ONES, "one below the count"),
+        ("05.mod_counter", counter_by_acos, ALL_ONES, "read a state at angle -θ as the one at θ"),
+        ("05.mod_counter", counter_without_mod, ALL_ONES, "yours hold -1, outside 0 .. 2"),
+        ("05.mod_counter", counter_reading_before_the_step, ALL_ONES, "the readings before each step"),
+        ("05.mod_counter", counter_turning_at_every_bit, "random bits, m = 3", "yours advance at every step"),
+        ("05.mod_counter", counter_in_int32, "returns whole numbers as torch.long", "dtype torch.int32"),
+    ]
+    + [
+        (
+            "05.mod_counter",
+            counter,
+            "counts by rotating the state: transition = the rotation by 4π/3 reads 2c mod 3",
+            "yours are the counts c mod 3",
+        )
+        for counter in (
+            counter_by_cumsum_of_floats,
+            counter_by_cumsum_of_integers,
+            counter_in_python_integers,
+            counter_by_numpy_cumsum,
+            counter_by_a_triangular_matmul,
+            counter_adding_up_angles,
+            counter_ignoring_the_transition,
+        )
+    ]
+)
 
 
 @pytest.mark.parametrize("exercise_id,mutant,row_name,message", MUTANTS, ids=[m[1].__name__ for m in MUTANTS])
@@ -787,7 +1003,8 @@ def test_the_explained_row_hints_at_the_mistake_made(exercise_id, mutant, hint):
 
 
 def test_the_transition_that_is_not_a_rotation_reads_robustly_and_unlike_any_count():
-    """The check's S R(2π/3) S⁻¹ keeps every state far from a reading boundary, and its readings are no multiple of the count."""
+    """The check's S R(2π/3) S⁻¹ keeps every state far from a reading boundary, and its readings are no multiple of the
+    count."""
     state, angles = torch.tensor([1.0, 0.0], dtype=torch.float64), []
     for _ in range(3):
         state = lesson05.NOT_A_ROTATION @ state

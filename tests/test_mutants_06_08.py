@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from check_support import expect_fails_on_row
-from lrnn_course import automata, deltanet, deltaproduct, groups, householder
-from lrnn_course.check import check_quietly
-from lrnn_course.checks import lesson08
+
+from lrnn_course import automata, deltanet, deltaproduct, groups, householder, tasks
+from lrnn_course.checks import check_quietly, lesson08
 
 # householder_copying_beta calls torch.tensor on a tensor, as the learner it imitates would; PyTorch warns about it.
 pytestmark = pytest.mark.filterwarnings("ignore:To copy construct from a tensor")
@@ -87,7 +86,9 @@ def step_with_a_float32_identity(state, k, v, beta, alpha=None):
 
 
 def step_in_float64(state, k, v, beta, alpha=None):
-    return deltanet.delta_rule_step(state.double(), k.double(), v.double(), beta.double(), None if alpha is None else alpha.double())
+    return deltanet.delta_rule_step(
+        state.double(), k.double(), v.double(), beta.double(), None if alpha is None else alpha.double()
+    )
 
 
 def step_with_the_dense_transition(state, k, v, beta, alpha=None):
@@ -153,7 +154,9 @@ def householder_in_float64(key, beta):
 
 def householder_with_a_float32_identity(key, beta):
     beta = torch.as_tensor(beta, dtype=key.dtype)
-    return torch.eye(key.shape[-1]) - (beta / (key * key).sum(-1))[..., None, None] * key[..., :, None] * key[..., None, :]
+    return (
+        torch.eye(key.shape[-1]) - (beta / (key * key).sum(-1))[..., None, None] * key[..., :, None] * key[..., None, :]
+    )
 
 
 def householder_copying_beta(key, beta):
@@ -169,7 +172,10 @@ def householder_detached(key, beta):
 def householder_in_float32_for_float64_keys(key, beta):
     beta = torch.as_tensor(beta, dtype=key.dtype)
     squared = (key * key).sum(-1)
-    return torch.eye(key.shape[-1]) - (beta / squared).float()[..., None, None] * (key[..., :, None] * key[..., None, :]).float()
+    return (
+        torch.eye(key.shape[-1])
+        - (beta / squared).float()[..., None, None] * (key[..., :, None] * key[..., None, :]).float()
+    )
 
 
 def householder_with_beta_missing_an_axis(key, beta):
@@ -200,15 +206,21 @@ def swaps_in_the_wrong_order(permutation, dtype=torch.float64):
 def one_swap_per_cycle_member(permutation, dtype=torch.float64):
     """Also 'swaps' each cycle's first element with itself: a zero key, or one too many per cycle."""
     n = len(permutation)
-    return [householder.swap_key(cycle[0], point, n, dtype) for cycle in householder.cycles(permutation)
-            for point in cycle[1:]] + [householder.swap_key(0, 1, n, dtype)] * 2
+    return [
+        householder.swap_key(cycle[0], point, n, dtype)
+        for cycle in householder.cycles(permutation)
+        for point in cycle[1:]
+    ] + [householder.swap_key(0, 1, n, dtype)] * 2
 
 
 def swaps_of_neighbours(permutation, dtype=torch.float64):
     """Swaps each point with the next one in its cycle, in the wrong order for cycles longer than 2."""
     n = len(permutation)
-    return [householder.swap_key(cycle[i], cycle[i + 1], n, dtype) for cycle in householder.cycles(permutation)
-            for i in range(len(cycle) - 1)]
+    return [
+        householder.swap_key(cycle[i], cycle[i + 1], n, dtype)
+        for cycle in householder.cycles(permutation)
+        for i in range(len(cycle) - 1)
+    ]
 
 
 def swaps_stacked_into_a_tensor(permutation, dtype=torch.float64):
@@ -218,20 +230,37 @@ def swaps_stacked_into_a_tensor(permutation, dtype=torch.float64):
 
 def swaps_in_the_default_dtype(permutation, dtype=torch.float64):
     n = len(permutation)
-    return [householder.swap_key(cycle[0], point, n) for cycle in householder.cycles(permutation) for point in cycle[1:]]
+    return [
+        householder.swap_key(cycle[0], point, n) for cycle in householder.cycles(permutation) for point in cycle[1:]
+    ]
 
 
 # --- 07.delta_product_by_interleaving ------------------------------------------------------------------------
 
 
-def interleaved(q, k, v, beta, gates, initial_state, scale, delta_rule=deltanet.delta_rule, query_at=-1,
-                interleave=deltaproduct.interleave):
-    """Shared body of the interleaving mutants: the query at sub-step ``query_at``, the given ``gates`` (B, T, n_h, H) or None."""
+def interleaved(
+    q,
+    k,
+    v,
+    beta,
+    gates,
+    initial_state,
+    scale,
+    delta_rule=deltanet.delta_rule,
+    query_at=-1,
+    interleave=deltaproduct.interleave,
+):
+    """Shared body of the interleaving mutants: the query at sub-step ``query_at``, the given ``gates`` (B, T, n_h, H)
+    or None."""
     n_householder = k.shape[2]
     queries = torch.zeros_like(k)
     queries[:, :, query_at] = q
-    outputs, state = delta_rule(*(interleave(x) for x in (queries, k, v, beta)), None if gates is None else interleave(gates),
-                                initial_state, scale)
+    outputs, state = delta_rule(
+        *(interleave(x) for x in (queries, k, v, beta)),
+        None if gates is None else interleave(gates),
+        initial_state,
+        scale,
+    )
     return outputs[:, n_householder - 1 :: n_householder], state
 
 
@@ -259,21 +288,35 @@ def interleaving_with_the_gate_last(q, k, v, beta, alpha=None, initial_state=Non
 
 def interleaving_sub_steps_first(q, k, v, beta, alpha=None, initial_state=None, scale=None):
     """(B, T, n_h, ...) -> (B, n_h·T, ...) with n_h moved in front of T: a token's sub-steps are T steps apart."""
-    return interleaved(q, k, v, beta, gates_at(alpha, beta, 0), initial_state, scale, interleave=lambda x: x.transpose(1, 2).flatten(1, 2))
+    return interleaved(
+        q,
+        k,
+        v,
+        beta,
+        gates_at(alpha, beta, 0),
+        initial_state,
+        scale,
+        interleave=lambda x: x.transpose(1, 2).flatten(1, 2),
+    )
 
 
 def interleaving_without_initial_state(q, k, v, beta, alpha=None, initial_state=None, scale=None):
     return deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, None, scale)
 
 
-def interleaving_into_the_query(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule):
-    result = deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, scale, delta_rule=delta_rule)
+def interleaving_into_the_query(
+    q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule
+):
+    result = deltaproduct.delta_product_by_interleaving(
+        q, k, v, beta, alpha, initial_state, scale, delta_rule=delta_rule
+    )
     q.zero_()
     return result
 
 
-def interleaving_with_alpha_unsqueezed_in_place(q, k, v, beta, alpha=None, initial_state=None, scale=None, *,
-                                                delta_rule=deltanet.delta_rule):
+def interleaving_with_alpha_unsqueezed_in_place(
+    q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule
+):
     gates = None
     if alpha is not None:
         gates = torch.ones_like(beta)
@@ -281,37 +324,56 @@ def interleaving_with_alpha_unsqueezed_in_place(q, k, v, beta, alpha=None, initi
     return interleaved(q, k, v, beta, gates, initial_state, scale, delta_rule)
 
 
-def interleaving_without_scale(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule):
+def interleaving_without_scale(
+    q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule
+):
     return deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, None, delta_rule=delta_rule)
 
 
-def interleaving_with_the_library_delta_rule(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=None):
+def interleaving_with_the_library_delta_rule(
+    q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=None
+):
     """Right numbers, but always deltanet.delta_rule: the kernel a caller passes never runs."""
     return deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, scale)
 
 
-def interleaving_that_calls_the_given_delta_rule_for_show(q, k, v, beta, alpha=None, initial_state=None, scale=None, *,
-                                                          delta_rule=deltanet.delta_rule):
+def interleaving_that_calls_the_given_delta_rule_for_show(
+    q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule
+):
     """Calls the argument once on the right sequence, then returns the library's recurrence."""
     deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, scale, delta_rule=delta_rule)
     return deltaproduct.delta_product(q, k, v, beta, alpha, initial_state, scale)
 
 
-def interleaving_token_by_token(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule):
+def interleaving_token_by_token(
+    q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule
+):
     """Calls the given delta_rule once per token, on its n_h sub-steps, carrying the state: right numbers, T calls."""
     gates = gates_at(alpha, beta, 0)
     state, outputs = initial_state, []
     for t in range(q.shape[1]):
         token = slice(t, t + 1)
-        output, state = interleaved(q[:, token], k[:, token], v[:, token], beta[:, token], None if gates is None else gates[:, token],
-                                    state, scale, delta_rule)
+        output, state = interleaved(
+            q[:, token],
+            k[:, token],
+            v[:, token],
+            beta[:, token],
+            None if gates is None else gates[:, token],
+            state,
+            scale,
+            delta_rule,
+        )
         outputs.append(output)
     return torch.cat(outputs, dim=1), state
 
 
-def interleaving_without_autograd(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule):
+def interleaving_without_autograd(
+    q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule
+):
     with torch.no_grad():
-        return deltaproduct.delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, scale, delta_rule=delta_rule)
+        return deltaproduct.delta_product_by_interleaving(
+            q, k, v, beta, alpha, initial_state, scale, delta_rule=delta_rule
+        )
 
 
 # --- 08.prefix_products --------------------------------------------------------------------------------------
@@ -370,6 +432,7 @@ def products_without_the_last_position(table, words):
 
 def products_of_the_first_steps(steps):
     """A loop over range(1, min(T, steps)), as a learner who capped it while testing: right wherever T ≤ steps."""
+
     def products(table, words):
         products = words.clone()
         for t in range(1, min(words.shape[1], steps)):
@@ -419,7 +482,9 @@ def transitions_of_projections(permutations, dtype=torch.float32):
 
 def transitions_with_the_keys_reversed(permutations, dtype=torch.float32):
     n = len(permutations[0])
-    return torch.stack([householder.product_of_reflections(householder.permutation_reflections(p)[::-1], n) for p in permutations]).to(dtype)
+    return torch.stack(
+        [householder.product_of_reflections(householder.permutation_reflections(p)[::-1], n) for p in permutations]
+    ).to(dtype)
 
 
 def transitions_of_rows(permutations, dtype=torch.float32):
@@ -430,7 +495,9 @@ def transitions_of_rows(permutations, dtype=torch.float32):
 def transitions_with_keys_in_the_dtype(permutations, dtype=torch.float32):
     """Keys made in the dtype asked for and multiplied there, without .to(dtype): the identity comes back in float64."""
     n = len(permutations[0])
-    return torch.stack([householder.product_of_reflections(householder.permutation_reflections(p, dtype), n) for p in permutations])
+    return torch.stack(
+        [householder.product_of_reflections(householder.permutation_reflections(p, dtype), n) for p in permutations]
+    )
 
 
 def transitions_written_out_from_sigma(permutations, dtype=torch.float32):
@@ -497,7 +564,7 @@ def accuracy_cumulated_over_rows(predictions, targets):
 
 
 def accuracy_in_float64(predictions, targets):
-    return groups.sequence_accuracy(predictions, targets).double()
+    return tasks.sequence_accuracy(predictions, targets).double()
 
 
 def accuracy_filling_the_padding_of_targets(predictions, targets):
@@ -558,111 +625,347 @@ TRANSPOSES = "yours are the transposes P_σᵀ = P_σ⁻¹"
 REFLECTIONS = "the matrices are products of the reflections permutation_reflections gives"
 ACCURACY_TYPE = "a float32 tensor of shape (T,)"
 NEVER_RECOVERS = "a sequence never recovers from a mistake"
+
+
 def step_with_the_gate_in_log_space(state, k, v, beta, alpha=None):
     # exp(log α) is α forward, also at a reset α = 0, but its gradient there is 0 · ∞ = NaN
     return deltanet.delta_rule_step(state, k, v, beta, None if alpha is None else torch.exp(torch.log(alpha)))
 
 
 MUTANTS = [
-    ("06.delta_rule_step", step_with_the_gate_in_log_space, "gradients match autograd through a float64 reference", "non-finite"),
+    (
+        "06.delta_rule_step",
+        step_with_the_gate_in_log_space,
+        "gradients match autograd through a float64 reference",
+        "non-finite",
+    ),
     ("06.delta_rule_step", step_without_beta_on_the_erase, "β = 0 leaves the state alone", "first mismatch"),
     ("06.delta_rule_step", step_of_linear_attention, "β = 1 overwrites: afterwards Sᵀk = v", "first mismatch"),
-    ("06.delta_rule_step", step_with_beta_clamped_to_one, "β = 2 reflects along k, then writes 2 k vᵀ", "first mismatch"),
+    (
+        "06.delta_rule_step",
+        step_with_beta_clamped_to_one,
+        "β = 2 reflects along k, then writes 2 k vᵀ",
+        "first mismatch",
+    ),
     ("06.delta_rule_step", step_gating_after_the_write, "the gate α scales the old state first", "first mismatch"),
-    ("06.delta_rule_step", step_gating_the_old_state_but_reading_it_ungated, "the gate α scales the old state first", "first mismatch"),
+    (
+        "06.delta_rule_step",
+        step_gating_the_old_state_but_reading_it_ungated,
+        "the gate α scales the old state first",
+        "first mismatch",
+    ),
     ("06.delta_rule_step", step_ignoring_the_gate, "the gate α scales the old state first", "first mismatch"),
     ("06.delta_rule_step", step_in_place, IN_PLACE, "modified its input `state`"),
     ("06.delta_rule_step", step_gating_in_place, IN_PLACE, "modified its input `state`"),
     ("06.delta_rule_step", step_without_autograd, GRADIENTS, NOT_CONNECTED),
     ("06.delta_rule_step", step_in_numpy, GRADIENTS, NOT_CONNECTED),
-    ("06.delta_rule_step", step_with_a_float32_identity, "never builds the D_k × D_k matrix (D_k = 7)", "your eye returned a tensor of shape (7, 7)"),
+    (
+        "06.delta_rule_step",
+        step_with_a_float32_identity,
+        "never builds the D_k × D_k matrix (D_k = 7)",
+        "your eye returned a tensor of shape (7, 7)",
+    ),
     ("06.delta_rule_step", step_in_float64, "keeps float32 as float32", "dtype torch.float64"),
-    ("06.delta_rule_step", step_with_the_dense_transition, "never builds the D_k × D_k matrix (D_k = 7)", "a tensor of shape (7, 7)"),
-    ("06.delta_rule_step", step_normalising_the_key, "keys of any length: the step uses k as given", "keys of lengths 0.5 to 2"),
-    ("06.delta_rule_step", step_in_float32_cast_back, "float64 stays float64, to float64's precision", "float32's rounding"),
+    (
+        "06.delta_rule_step",
+        step_with_the_dense_transition,
+        "never builds the D_k × D_k matrix (D_k = 7)",
+        "a tensor of shape (7, 7)",
+    ),
+    (
+        "06.delta_rule_step",
+        step_normalising_the_key,
+        "keys of any length: the step uses k as given",
+        "keys of lengths 0.5 to 2",
+    ),
+    (
+        "06.delta_rule_step",
+        step_in_float32_cast_back,
+        "float64 stays float64, to float64's precision",
+        "float32's rounding",
+    ),
     ("06.delta_rule_step", step_reading_s_times_k, "matches (I - β k kᵀ) S + β k vᵀ", "raised RuntimeError"),
-    ("06.generalized_householder", householder_without_normalising, "normalises the key: k = (3, 4), β = 2", "first mismatch"),
-    ("06.generalized_householder", householder_with_half_beta, "eigenvalue 1 - β along k, 1 elsewhere", "expected 1 - β"),
-    ("06.generalized_householder", householder_with_beta_clamped_to_one, "eigenvalue 1 - β along k, 1 elsewhere", "β = 1.7"),
+    (
+        "06.generalized_householder",
+        householder_without_normalising,
+        "normalises the key: k = (3, 4), β = 2",
+        "first mismatch",
+    ),
+    (
+        "06.generalized_householder",
+        householder_with_half_beta,
+        "eigenvalue 1 - β along k, 1 elsewhere",
+        "expected 1 - β",
+    ),
+    (
+        "06.generalized_householder",
+        householder_with_beta_clamped_to_one,
+        "eigenvalue 1 - β along k, 1 elsewhere",
+        "β = 1.7",
+    ),
     ("06.generalized_householder", householder_with_outer, "a batch of keys and βs", "raised RuntimeError"),
     ("06.generalized_householder", householder_with_one_norm_for_the_batch, "a batch of keys and βs", "first mismatch"),
-    ("06.generalized_householder", householder_with_an_epsilon, "float32 keys of length 1e15 and 1e-10, β = 0, 1, 2",
-     "float32 keys of length 1e-10, β = 1: first mismatch"),
+    (
+        "06.generalized_householder",
+        householder_with_an_epsilon,
+        "float32 keys of length 1e15 and 1e-10, β = 0, 1, 2",
+        "float32 keys of length 1e-10, β = 1: first mismatch",
+    ),
     ("06.generalized_householder", householder_in_float64, "keeps float32 as float32", "dtype torch.float64"),
-    ("06.generalized_householder", householder_with_a_float32_identity, "keeps float16 as float16", "dtype torch.float32"),
-    ("06.generalized_householder", householder_copying_beta, GRADIENTS, "gradient with respect to beta is not connected to autograd"),
+    (
+        "06.generalized_householder",
+        householder_with_a_float32_identity,
+        "keeps float16 as float16",
+        "dtype torch.float32",
+    ),
+    (
+        "06.generalized_householder",
+        householder_copying_beta,
+        GRADIENTS,
+        "gradient with respect to beta is not connected to autograd",
+    ),
     ("06.generalized_householder", householder_detached, GRADIENTS, NOT_CONNECTED),
     ("06.generalized_householder", householder_normalising_in_place, IN_PLACE, "modified its input `key`"),
-    ("06.generalized_householder", householder_in_float32_for_float64_keys, "float64 keys give float64 matrices, to float64's precision",
-     "dtype torch.float32"),
-    ("06.generalized_householder", householder_with_beta_missing_an_axis, "a batch of keys and βs", "raised RuntimeError"),
+    (
+        "06.generalized_householder",
+        householder_in_float32_for_float64_keys,
+        "float64 keys give float64 matrices, to float64's precision",
+        "dtype torch.float32",
+    ),
+    (
+        "06.generalized_householder",
+        householder_with_beta_missing_an_axis,
+        "a batch of keys and βs",
+        "raised RuntimeError",
+    ),
     ("06.generalized_householder", householder_with_the_mean_norm, "a batch of keys and βs", "first mismatch"),
-    ("07.permutation_reflections", swaps_in_the_wrong_order, "the 3-cycle 0 → 1 → 2 → 0 is two reflections, in order", "first mismatch"),
-    ("07.permutation_reflections", one_swap_per_cycle_member, "the identity needs none", "2 reflections, expected n - c(σ) = 0"),
-    ("07.permutation_reflections", swaps_of_neighbours, "the 3-cycle 0 → 1 → 2 → 0 is two reflections, in order", "first mismatch"),
-    ("07.permutation_reflections", swaps_in_the_default_dtype, "keys in the dtype asked for (float64 by default)",
-     "with dtype=torch.float32, your keys are torch.float64"),
+    (
+        "07.permutation_reflections",
+        swaps_in_the_wrong_order,
+        "the 3-cycle 0 → 1 → 2 → 0 is two reflections, in order",
+        "first mismatch",
+    ),
+    (
+        "07.permutation_reflections",
+        one_swap_per_cycle_member,
+        "the identity needs none",
+        "2 reflections, expected n - c(σ) = 0",
+    ),
+    (
+        "07.permutation_reflections",
+        swaps_of_neighbours,
+        "the 3-cycle 0 → 1 → 2 → 0 is two reflections, in order",
+        "first mismatch",
+    ),
+    (
+        "07.permutation_reflections",
+        swaps_in_the_default_dtype,
+        "keys in the dtype asked for (float64 by default)",
+        "with dtype=torch.float32, your keys are torch.float64",
+    ),
     ("07.permutation_reflections", swaps_stacked_into_a_tensor, "the identity needs none", "expected a list of keys"),
-    ("07.delta_product_by_interleaving", interleaving_with_the_query_first, "n_h = 2 equals the native recurrence", "first mismatch"),
-    ("07.delta_product_by_interleaving", interleaving_sub_steps_first, "n_h = 2 equals the native recurrence", "first mismatch"),
-    ("07.delta_product_by_interleaving", interleaving_with_the_gate_everywhere, "gated, n_h = 4: α at each token's first sub-step", "first mismatch"),
-    ("07.delta_product_by_interleaving", interleaving_with_the_gate_last, "gated, n_h = 4: α at each token's first sub-step", "first mismatch"),
-    ("07.delta_product_by_interleaving", interleaving_without_initial_state, "n_h = 3 with an initial state", "first mismatch"),
+    (
+        "07.delta_product_by_interleaving",
+        interleaving_with_the_query_first,
+        "n_h = 2 equals the native recurrence",
+        "first mismatch",
+    ),
+    (
+        "07.delta_product_by_interleaving",
+        interleaving_sub_steps_first,
+        "n_h = 2 equals the native recurrence",
+        "first mismatch",
+    ),
+    (
+        "07.delta_product_by_interleaving",
+        interleaving_with_the_gate_everywhere,
+        "gated, n_h = 4: α at each token's first sub-step",
+        "first mismatch",
+    ),
+    (
+        "07.delta_product_by_interleaving",
+        interleaving_with_the_gate_last,
+        "gated, n_h = 4: α at each token's first sub-step",
+        "first mismatch",
+    ),
+    (
+        "07.delta_product_by_interleaving",
+        interleaving_without_initial_state,
+        "n_h = 3 with an initial state",
+        "first mismatch",
+    ),
     ("07.delta_product_by_interleaving", interleaving_into_the_query, IN_PLACE, "modified its input `q`"),
-    ("07.delta_product_by_interleaving", interleaving_with_alpha_unsqueezed_in_place, IN_PLACE, "modified its input `alpha`"),
-    ("07.delta_product_by_interleaving", interleaving_without_scale, "scale 0.3 reaches the read-out", "first mismatch"),
-    ("07.delta_product_by_interleaving", interleaving_with_the_library_delta_rule, "runs the delta_rule it is given",
-     "never called the delta_rule it was given"),
-    ("07.delta_product_by_interleaving", interleaving_that_calls_the_given_delta_rule_for_show, "runs the delta_rule it is given",
-     "your result does not follow it"),
-    ("07.delta_product_by_interleaving", interleaving_token_by_token, "runs the delta_rule it is given", "lengths [2, 2, 2, 2, 2, 2]"),
+    (
+        "07.delta_product_by_interleaving",
+        interleaving_with_alpha_unsqueezed_in_place,
+        IN_PLACE,
+        "modified its input `alpha`",
+    ),
+    (
+        "07.delta_product_by_interleaving",
+        interleaving_without_scale,
+        "scale 0.3 reaches the read-out",
+        "first mismatch",
+    ),
+    (
+        "07.delta_product_by_interleaving",
+        interleaving_with_the_library_delta_rule,
+        "runs the delta_rule it is given",
+        "never called the delta_rule it was given",
+    ),
+    (
+        "07.delta_product_by_interleaving",
+        interleaving_that_calls_the_given_delta_rule_for_show,
+        "runs the delta_rule it is given",
+        "your result does not follow it",
+    ),
+    (
+        "07.delta_product_by_interleaving",
+        interleaving_token_by_token,
+        "runs the delta_rule it is given",
+        "lengths [2, 2, 2, 2, 2, 2]",
+    ),
     ("07.delta_product_by_interleaving", interleaving_without_autograd, GRADIENTS, NOT_CONNECTED),
-    ("08.prefix_products", products_in_the_wrong_order, "the order matters: (1 then 2) is not (2 then 1)", "position t = 1"),
-    ("08.prefix_products", products_of_single_letters, "the identity (0) keeps the product: 1, 0, 0, 0 -> 1, 1, 1, 1", "position t = 1"),
-    ("08.prefix_products", products_stored_before_the_letter, "the identity (0) keeps the product: 1, 0, 0, 0 -> 1, 1, 1, 1",
-     "position t = 0"),
-    ("08.prefix_products", products_starting_from_the_first_letter, "the identity (0) keeps the product: 1, 0, 0, 0 -> 1, 1, 1, 1",
-     "position t = 0"),
+    (
+        "08.prefix_products",
+        products_in_the_wrong_order,
+        "the order matters: (1 then 2) is not (2 then 1)",
+        "position t = 1",
+    ),
+    (
+        "08.prefix_products",
+        products_of_single_letters,
+        "the identity (0) keeps the product: 1, 0, 0, 0 -> 1, 1, 1, 1",
+        "position t = 1",
+    ),
+    (
+        "08.prefix_products",
+        products_stored_before_the_letter,
+        "the identity (0) keeps the product: 1, 0, 0, 0 -> 1, 1, 1, 1",
+        "position t = 0",
+    ),
+    (
+        "08.prefix_products",
+        products_starting_from_the_first_letter,
+        "the identity (0) keeps the product: 1, 0, 0, 0 -> 1, 1, 1, 1",
+        "position t = 0",
+    ),
     ("08.prefix_products", products_in_place, IN_PLACE, "modified its input `words`"),
-    ("08.prefix_products", products_by_summing_indices, PRODUCTS_TABLE, "your function computes with the indices themselves"),
+    (
+        "08.prefix_products",
+        products_by_summing_indices,
+        PRODUCTS_TABLE,
+        "your function computes with the indices themselves",
+    ),
     ("08.prefix_products", products_as_floats, PRODUCTS_TYPE, "got torch.float32 tensor of shape (2, 4)"),
     ("08.prefix_products", products_without_the_last_position, PRODUCTS_TYPE, "got torch.int64 tensor of shape (2, 3)"),
     ("08.prefix_products", products_of_the_first_steps(8), "random words in S4", "all 8 words are right before t = 8"),
-    ("08.prefix_products", products_of_the_first_steps(64), "long words: T = 1000 in S3", "all 4 words are right before t = 64"),
+    (
+        "08.prefix_products",
+        products_of_the_first_steps(64),
+        "long words: T = 1000 in S3",
+        "all 4 words are right before t = 64",
+    ),
     ("08.transition_matrices", transposed_transitions, "the 6 elements of S3", TRANSPOSES),
     ("08.transition_matrices", transitions_multiplied_in_the_wrong_order, "the 6 elements of S3", TRANSPOSES),
     ("08.transition_matrices", transitions_with_the_keys_reversed, "the 6 elements of S3", TRANSPOSES),
     ("08.transition_matrices", transitions_of_rows, "the 6 elements of S3", TRANSPOSES),
     ("08.transition_matrices", transitions_of_projections, "the 6 elements of S3", "first mismatch"),
-    ("08.transition_matrices", transitions_squeezed, "a single permutation gives (1, n, n)", "got a torch.float32 tensor of shape (3, 3)"),
+    (
+        "08.transition_matrices",
+        transitions_squeezed,
+        "a single permutation gives (1, n, n)",
+        "got a torch.float32 tensor of shape (3, 3)",
+    ),
     ("08.transition_matrices", transitions_in_float64, "float32 unless a dtype is given", "got torch.float64"),
-    ("08.transition_matrices", transitions_with_keys_in_the_dtype, "float32 unless a dtype is given", "got torch.float64"),
-    ("08.transition_matrices", transitions_always_in_float32, "exact in float16 (swap reflections are 0s and ±1s)",
-     "expected a torch.float16 tensor"),
+    (
+        "08.transition_matrices",
+        transitions_with_keys_in_the_dtype,
+        "float32 unless a dtype is given",
+        "got torch.float64",
+    ),
+    (
+        "08.transition_matrices",
+        transitions_always_in_float32,
+        "exact in float16 (swap reflections are 0s and ±1s)",
+        "expected a torch.float16 tensor",
+    ),
     ("08.transition_matrices", transitions_written_out_from_sigma, REFLECTIONS, "never called permutation_reflections"),
-    ("08.transition_matrices", transitions_calling_the_reflections_for_show, REFLECTIONS, "your matrices should follow it"),
+    (
+        "08.transition_matrices",
+        transitions_calling_the_reflections_for_show,
+        REFLECTIONS,
+        "your matrices should follow it",
+    ),
     ("08.sequence_accuracy", accuracy_in_float64, ACCURACY_TYPE, "dtype torch.float64, expected torch.float32"),
     ("08.sequence_accuracy", accuracy_keeping_the_row_dimension, ACCURACY_TYPE, "has shape (1, 7), expected (7,)"),
     ("08.sequence_accuracy", accuracy_averaged_over_time, ACCURACY_TYPE, "has shape (4,), expected (7,)"),
-    ("08.sequence_accuracy", accuracy_from_the_first_mistake, "all right: 1 at every position", "first mismatch at [t=0]"),
-    ("08.sequence_accuracy", accuracy_up_to_the_previous_position, "a mistake counts at its own position: T = 1, every row wrong -> 0",
-     "yours 1.000000, expected 0.000000"),
-    ("08.sequence_accuracy", accuracy_by_integer_division, "a fraction of all N rows: 1 of 3 right -> 1/3", "yours 0.000000, expected 0.333333"),
+    (
+        "08.sequence_accuracy",
+        accuracy_from_the_first_mistake,
+        "all right: 1 at every position",
+        "first mismatch at [t=0]",
+    ),
+    (
+        "08.sequence_accuracy",
+        accuracy_up_to_the_previous_position,
+        "a mistake counts at its own position: T = 1, every row wrong -> 0",
+        "yours 1.000000, expected 0.000000",
+    ),
+    (
+        "08.sequence_accuracy",
+        accuracy_by_integer_division,
+        "a fraction of all N rows: 1 of 3 right -> 1/3",
+        "yours 0.000000, expected 0.333333",
+    ),
     ("08.sequence_accuracy", accuracy_per_position, NEVER_RECOVERS, "first mismatch at [t=1]"),
     ("08.sequence_accuracy", accuracy_cumulated_over_rows, NEVER_RECOVERS, "first mismatch at [t=0]"),
     ("08.sequence_accuracy", accuracy_from_the_end, NEVER_RECOVERS, "first mismatch at [t=1]"),
     ("08.sequence_accuracy", accuracy_as_a_running_mean, NEVER_RECOVERS, "first mismatch at [t=1]"),
-    ("08.sequence_accuracy", accuracy_of_whole_sequences, "a later mistake does not count earlier", "first mismatch at [t=0]"),
-    ("08.sequence_accuracy", accuracy_as_a_running_minimum_of_positions, "rows go wrong at different positions: count rows, not positions",
-     "first mismatch at [t=2]"),
-    ("08.sequence_accuracy", accuracy_with_padding_marked_after_the_cumprod, "padding after a mistake does not revive the row",
-     "first mismatch at [t=2]"),
+    (
+        "08.sequence_accuracy",
+        accuracy_of_whole_sequences,
+        "a later mistake does not count earlier",
+        "first mismatch at [t=0]",
+    ),
+    (
+        "08.sequence_accuracy",
+        accuracy_as_a_running_minimum_of_positions,
+        "rows go wrong at different positions: count rows, not positions",
+        "first mismatch at [t=2]",
+    ),
+    (
+        "08.sequence_accuracy",
+        accuracy_with_padding_marked_after_the_cumprod,
+        "padding after a mistake does not revive the row",
+        "first mismatch at [t=2]",
+    ),
     ("08.sequence_accuracy", accuracy_scoring_padding, "positions with target -1 count as right", "first mismatch"),
-    ("08.sequence_accuracy", accuracy_with_padding_clamped_to_zero, "positions with target -1 count as right", "first mismatch at [t=1]"),
-    ("08.sequence_accuracy", accuracy_over_unpadded_rows, "positions with target -1 count as right", "first mismatch at [t=3]"),
-    ("08.sequence_accuracy", accuracy_with_padding_from_the_length, "positions with target -1 count as right", "first mismatch at [t=1]"),
+    (
+        "08.sequence_accuracy",
+        accuracy_with_padding_clamped_to_zero,
+        "positions with target -1 count as right",
+        "first mismatch at [t=1]",
+    ),
+    (
+        "08.sequence_accuracy",
+        accuracy_over_unpadded_rows,
+        "positions with target -1 count as right",
+        "first mismatch at [t=3]",
+    ),
+    (
+        "08.sequence_accuracy",
+        accuracy_with_padding_from_the_length,
+        "positions with target -1 count as right",
+        "first mismatch at [t=1]",
+    ),
     ("08.sequence_accuracy", accuracy_filling_the_padding_of_targets, IN_PLACE, "modified its input `targets`"),
-    ("08.sequence_accuracy", accuracy_blanking_the_padding_of_predictions, IN_PLACE, "modified its input `predictions`"),
+    (
+        "08.sequence_accuracy",
+        accuracy_blanking_the_padding_of_predictions,
+        IN_PLACE,
+        "modified its input `predictions`",
+    ),
 ]
 
 
@@ -670,10 +973,14 @@ MUTANTS = [
 def test_plausible_wrong_solutions_fail_on_the_row_that_names_the_mistake(exercise_id, mutant, row_name, message):
     expect_fails_on_row(exercise_id, mutant, row_name, message)
     diagnosis = check_quietly(exercise_id, mutant).diagnosis
-    assert diagnosis is not None and diagnosis.name == row_name, f"the report explains {diagnosis.name!r}, not {row_name!r}"
+    assert diagnosis is not None and diagnosis.name == row_name, (
+        f"the report explains {diagnosis.name!r}, not {row_name!r}"
+    )
 
 
-@pytest.mark.parametrize("exercise_id,mutant", [(m[0], m[1]) for m in MUTANTS if m[2] == IN_PLACE], ids=lambda x: getattr(x, "__name__", x))
+@pytest.mark.parametrize(
+    "exercise_id,mutant", [(m[0], m[1]) for m in MUTANTS if m[2] == IN_PLACE], ids=lambda x: getattr(x, "__name__", x)
+)
 def test_in_place_mutants_get_every_value_right(exercise_id, mutant):
     """Their values are right: only the in-place row (and the gradient through overwritten tensors) may be red."""
     failed = {row.name for row in check_quietly(exercise_id, mutant).rows if not row.passed}
@@ -711,7 +1018,9 @@ def step_in_float64_cast_back(state, k, v, beta, alpha=None):
 def householder_by_f_normalize(key, beta):
     unit = F.normalize(key, dim=-1)
     beta = torch.as_tensor(beta, dtype=key.dtype)
-    return torch.eye(key.shape[-1], dtype=key.dtype) - beta[..., None, None] * torch.einsum("...i,...j->...ij", unit, unit)
+    return torch.eye(key.shape[-1], dtype=key.dtype) - beta[..., None, None] * torch.einsum(
+        "...i,...j->...ij", unit, unit
+    )
 
 
 def householder_with_diag_embed(key, beta):
@@ -748,14 +1057,21 @@ def reflections_walking_the_cycles(permutation, dtype=torch.float64):
 def swaps_of_neighbours_from_the_end(permutation, dtype=torch.float64):
     """(a_{L-1} a_L) first, then (a_{L-2} a_{L-1}), …, (a₁ a₂): another factorisation into L - 1 swaps per cycle."""
     n = len(permutation)
-    return [householder.swap_key(cycle[i], cycle[i + 1], n, dtype) for cycle in householder.cycles(permutation)
-            for i in reversed(range(len(cycle) - 1))]
+    return [
+        householder.swap_key(cycle[i], cycle[i + 1], n, dtype)
+        for cycle in householder.cycles(permutation)
+        for i in reversed(range(len(cycle) - 1))
+    ]
 
 
 def swaps_around_the_last_point(permutation, dtype=torch.float64):
     """(a_L a₁) first, then (a_L a₂), …, (a_L a_{L-1}): the pivot at the end of each cycle works as well."""
     n = len(permutation)
-    return [householder.swap_key(cycle[-1], point, n, dtype) for cycle in householder.cycles(permutation) for point in cycle[:-1]]
+    return [
+        householder.swap_key(cycle[-1], point, n, dtype)
+        for cycle in householder.cycles(permutation)
+        for point in cycle[:-1]
+    ]
 
 
 def swaps_of_half_length_keys(permutation, dtype=torch.float64):
@@ -763,7 +1079,9 @@ def swaps_of_half_length_keys(permutation, dtype=torch.float64):
     return [-key / 2**0.5 for key in householder.permutation_reflections(permutation, dtype)]
 
 
-def interleaving_by_stacking(q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule):
+def interleaving_by_stacking(
+    q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule
+):
     batch, steps, n_householder = k.shape[:3]
 
     def merged(x):
@@ -771,17 +1089,31 @@ def interleaving_by_stacking(q, k, v, beta, alpha=None, initial_state=None, scal
 
     queries = torch.stack([torch.zeros_like(q)] * (n_householder - 1) + [q], dim=2)
     gates = None if alpha is None else merged(torch.cat([alpha[:, :, None], torch.ones_like(beta[:, :, 1:])], dim=2))
-    outputs, state = delta_rule(merged(queries), merged(k), merged(v), merged(beta), alpha=gates, initial_state=initial_state, scale=scale)
+    outputs, state = delta_rule(
+        merged(queries), merged(k), merged(v), merged(beta), alpha=gates, initial_state=initial_state, scale=scale
+    )
     return outputs.unflatten(1, (steps, n_householder))[:, :, -1], state
 
 
-def interleaving_reading_at_every_sub_step(q, k, v, beta, alpha=None, initial_state=None, scale=None, *,
-                                            delta_rule=deltanet.delta_rule):
+def interleaving_reading_at_every_sub_step(
+    q, k, v, beta, alpha=None, initial_state=None, scale=None, *, delta_rule=deltanet.delta_rule
+):
     """The query at every sub-step: the outputs kept, each token's last, are the same."""
-    gates = None if alpha is None else deltaproduct.interleave(torch.cat([alpha[:, :, None], torch.ones_like(beta[:, :, 1:])], dim=2))
+    gates = (
+        None
+        if alpha is None
+        else deltaproduct.interleave(torch.cat([alpha[:, :, None], torch.ones_like(beta[:, :, 1:])], dim=2))
+    )
     n_householder = k.shape[2]
-    outputs, state = delta_rule(deltaproduct.interleave(q[:, :, None].expand_as(k)), deltaproduct.interleave(k), deltaproduct.interleave(v),
-                                deltaproduct.interleave(beta), gates, initial_state, scale)
+    outputs, state = delta_rule(
+        deltaproduct.interleave(q[:, :, None].expand_as(k)),
+        deltaproduct.interleave(k),
+        deltaproduct.interleave(v),
+        deltaproduct.interleave(beta),
+        gates,
+        initial_state,
+        scale,
+    )
     return outputs[:, n_householder - 1 :: n_householder], state
 
 

@@ -10,11 +10,14 @@ import torch
 from lrnn_course import precision, scan
 
 
-@pytest.mark.parametrize("dtype,expected", [
-    (torch.float16, (53, 9.96875)),
-    (torch.bfloat16, (33, 9.75)),
-    (torch.float32, (138, 9.999993)),
-])
+@pytest.mark.parametrize(
+    "dtype,expected",
+    [
+        (torch.float16, (53, 9.96875)),
+        (torch.bfloat16, (33, 9.75)),
+        (torch.float32, (138, 9.999993)),
+    ],
+)
 def test_gate_0_9_freezes_before_its_limit_at_the_steps_the_issue_states(dtype, expected):
     step, value = precision.freeze_step(0.9, 1.0, dtype)
     assert step == expected[0] and value == pytest.approx(expected[1], abs=5e-7)
@@ -36,13 +39,19 @@ def test_every_gate_in_0_1_freezes_in_float16():
     frozen = [precision.freeze_step(gate, 1.0, torch.float16) for gate in grid]
     assert all(result is not None for result in frozen)
     longest = max(step for step, _ in frozen)
-    trajectories = torch.cat([torch.zeros(1, 101, dtype=torch.float16),  # h_0 = 0, then h_1 .. h_{longest + 1}
-                              precision.iterate(torch.tensor(grid, dtype=torch.float64), 1.0, longest + 1, "float16")])
+    trajectories = torch.cat(
+        [
+            torch.zeros(1, 101, dtype=torch.float16),  # h_0 = 0, then h_1 .. h_{longest + 1}
+            precision.iterate(torch.tensor(grid, dtype=torch.float64), 1.0, longest + 1, "float16"),
+        ]
+    )
     for column, (gate, (step, value)) in enumerate(zip(grid, frozen)):
         h = trajectories[:, column].tolist()
         assert h[step] == value and h[step + 1] == value, (gate, step, value)
         assert step == 0 or h[step - 1] != value, (gate, step, value)
-        if gate < 1:  # a fixed point of the rounded step: |(1 - a)(h - 1/(1 - a))| is at most one unit in the last place
+        if (
+            gate < 1
+        ):  # a fixed point of the rounded step: |(1 - a)(h - 1/(1 - a))| is at most one unit in the last place
             unit = 2.0 ** (math.floor(math.log2(value)) - 10)
             assert abs(value - 1 / (1 - gate)) * (1 - gate) <= unit, (gate, value)  # measured at most 0.74 units
     assert frozen[0] == (1, 1.0)  # gate 0: h_1 = 1 = h_2
@@ -68,8 +77,13 @@ def test_real_diagonal_recurrences_are_eventually_2_periodic_in_float16():
 def test_a_rotation_is_not_eventually_2_periodic():
     """The contrast: a 2x2 rotation by 2π/3 cycles with period 3, which no real diagonal map can."""
     angle = 2 * torch.pi / 3
-    rotation = torch.tensor([[torch.cos(torch.tensor(angle)), -torch.sin(torch.tensor(angle))],
-                             [torch.sin(torch.tensor(angle)), torch.cos(torch.tensor(angle))]], dtype=torch.float64)
+    rotation = torch.tensor(
+        [
+            [torch.cos(torch.tensor(angle)), -torch.sin(torch.tensor(angle))],
+            [torch.sin(torch.tensor(angle)), torch.cos(torch.tensor(angle))],
+        ],
+        dtype=torch.float64,
+    )
     h, states = torch.tensor([1.0, 0.0], dtype=torch.float64), []
     for _ in range(30):
         h = rotation @ h
@@ -92,18 +106,21 @@ def test_parity_machine_is_exact_at_length_10000_in_float16():
     assert torch.equal(states.long(), bits.long().cumsum(dim=1) % 2)
 
 
-@pytest.mark.parametrize("call,error", [
-    (lambda: precision.iterate(0.5, 1.0, 0, "float16"), ValueError),
-    (lambda: precision.iterate(0.5, 1.0, 5, "int8"), TypeError),
-    (lambda: precision.iterate(float("nan"), 1.0, 5, "float16"), ValueError),
-    (lambda: precision.iterate(torch.ones(3), torch.ones(2), 5, "float16"), ValueError),
-    (lambda: precision.freeze_step(0.5, float("inf"), torch.float16), ValueError),
-    (lambda: precision.freeze_step(torch.tensor(0.5), 1.0, torch.float16), TypeError),
-    (lambda: precision.freeze_step(0.5, 1.0, "int8"), TypeError),
-    (lambda: precision.parity_machine(torch.tensor([[0.0, 2.0]])), ValueError),
-    (lambda: precision.parity_machine(torch.zeros(4)), ValueError),
-    (lambda: precision.eventual_period(torch.zeros(4)), ValueError),
-])
+@pytest.mark.parametrize(
+    "call,error",
+    [
+        (lambda: precision.iterate(0.5, 1.0, 0, "float16"), ValueError),
+        (lambda: precision.iterate(0.5, 1.0, 5, "int8"), TypeError),
+        (lambda: precision.iterate(float("nan"), 1.0, 5, "float16"), ValueError),
+        (lambda: precision.iterate(torch.ones(3), torch.ones(2), 5, "float16"), ValueError),
+        (lambda: precision.freeze_step(0.5, float("inf"), torch.float16), ValueError),
+        (lambda: precision.freeze_step(torch.tensor(0.5), 1.0, torch.float16), TypeError),
+        (lambda: precision.freeze_step(0.5, 1.0, "int8"), TypeError),
+        (lambda: precision.parity_machine(torch.tensor([[0.0, 2.0]])), ValueError),
+        (lambda: precision.parity_machine(torch.zeros(4)), ValueError),
+        (lambda: precision.eventual_period(torch.zeros(4)), ValueError),
+    ],
+)
 def test_bad_input_is_refused(call, error):
     with pytest.raises(error):
         call()
@@ -123,7 +140,7 @@ def test_coordinate_periods_match_eventual_period_column_by_column():
     gates[:3] = torch.tensor([-1.0, 1.0, 0.0], dtype=torch.float64)
     drives = torch.randn(40, generator=generator, dtype=torch.float64)
     states = precision.iterate(gates, drives, 3000, "float16")
-    expected = [(precision.eventual_period(states[:, j:j + 1]) or (None, 0))[1] for j in range(40)]
+    expected = [(precision.eventual_period(states[:, j : j + 1]) or (None, 0))[1] for j in range(40)]
     assert precision.coordinate_periods(states).tolist() == expected
 
 
@@ -161,7 +178,9 @@ def test_per_operation_rounds_each_product_and_each_sum_by_hand():
     assert step.dtype == torch.float16 and torch.equal(step, torch.stack(by_hand))
     exact_then_cast = (a.double() @ h.double() + b.double()).half()
     assert not torch.equal(exact_then_cast, step), "this step must tell the two models apart, or the test proves less"
-    assert torch.equal(precision.iterate_linear(COUNTER_A, COUNTER_B, 1, "float16", COUNTER_H0, "per_step")[0, 0], exact_then_cast)
+    assert torch.equal(
+        precision.iterate_linear(COUNTER_A, COUNTER_B, 1, "float16", COUNTER_H0, "per_step")[0, 0], exact_then_cast
+    )
 
 
 def test_per_step_and_at_read_out_follow_their_definitions_for_many_steps():
@@ -173,8 +192,14 @@ def test_per_step_and_at_read_out_follow_their_definitions_for_many_steps():
         unrounded = a @ unrounded + b
         fed_back.append(rounded.half())
         exact.append(unrounded.half())
-    assert torch.equal(precision.iterate_linear(COUNTER_A, COUNTER_B, 50, "float16", COUNTER_H0, "per_step")[:, 0], torch.stack(fed_back))
-    assert torch.equal(precision.iterate_linear(COUNTER_A, COUNTER_B, 50, "float16", COUNTER_H0, "at_read_out")[:, 0], torch.stack(exact))
+    assert torch.equal(
+        precision.iterate_linear(COUNTER_A, COUNTER_B, 50, "float16", COUNTER_H0, "per_step")[:, 0],
+        torch.stack(fed_back),
+    )
+    assert torch.equal(
+        precision.iterate_linear(COUNTER_A, COUNTER_B, 50, "float16", COUNTER_H0, "at_read_out")[:, 0],
+        torch.stack(exact),
+    )
 
 
 def test_in_float64_the_three_models_are_one_recurrence():
@@ -195,7 +220,10 @@ def test_the_lessons_real_eigenvalue_matrix_counts_mod_3_only_with_rounding_fed_
     verdicts = {}
     for rounding in precision.ROUNDINGS:
         orbit = precision.iterate_linear(COUNTER_A, COUNTER_B, 30_000, "float16", COUNTER_H0, rounding)
-        verdicts[rounding] = (precision.residue_conflicts(orbit[:, 0], 3)[1], precision.orbit_periods(orbit[-64:]).item())
+        verdicts[rounding] = (
+            precision.residue_conflicts(orbit[:, 0], 3)[1],
+            precision.orbit_periods(orbit[-64:]).item(),
+        )
     assert verdicts["per_operation"] == (0, 3) and verdicts["per_step"] == (0, 9)
     assert verdicts["at_read_out"][0] > 0 and verdicts["at_read_out"][1] == 1
 
@@ -205,7 +233,10 @@ def test_orbit_periods_and_residue_conflicts_by_hand():
     states = torch.cat([torch.tensor([[7.0], [8.0]]), cycle.repeat(4, 1)])  # a transient, then period 3
     assert precision.orbit_periods(states[:, None, :]).tolist() == [3]
     assert precision.residue_conflicts(states, 3) == (5, 0)
-    assert precision.residue_conflicts(torch.tensor([[0.0], [1.0]]).repeat(6, 1), 3) == (2, 2)  # period 2 serves every residue
+    assert precision.residue_conflicts(torch.tensor([[0.0], [1.0]]).repeat(6, 1), 3) == (
+        2,
+        2,
+    )  # period 2 serves every residue
     pair = torch.stack([states, torch.full_like(states, 5.0)], dim=1)  # (K, 2, 1): a period-3 orbit and a constant one
     assert precision.orbit_periods(pair).tolist() == [3, 1]
     assert precision.orbit_periods(torch.arange(6.0).view(6, 1, 1)).tolist() == [0]
@@ -232,12 +263,24 @@ def test_triangular_transitions_end_with_period_1_or_2_in_every_model_and_full_o
     assert max(precision.period_census(full, 2000, "float16", "per_operation", generator)) > 2
 
 
-@pytest.mark.parametrize("call, error", [
-    (lambda: precision.iterate_linear(COUNTER_A, COUNTER_B, 3, "float16", COUNTER_H0, "rounded"), "rounding must be one of"),
-    (lambda: precision.iterate_linear(torch.ones(2, 3), COUNTER_B, 3, "float16", COUNTER_H0), r"transition must be \(D, D\)"),
-    (lambda: precision.iterate_linear(COUNTER_A, torch.ones(3), 3, "float16", COUNTER_H0), r"drive must be \(D,\) or \(N, D\)"),
-    (lambda: precision.orbit_periods(torch.ones(4, 2)), "states"),
-])
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (
+            lambda: precision.iterate_linear(COUNTER_A, COUNTER_B, 3, "float16", COUNTER_H0, "rounded"),
+            "rounding must be one of",
+        ),
+        (
+            lambda: precision.iterate_linear(torch.ones(2, 3), COUNTER_B, 3, "float16", COUNTER_H0),
+            r"transition must be \(D, D\)",
+        ),
+        (
+            lambda: precision.iterate_linear(COUNTER_A, torch.ones(3), 3, "float16", COUNTER_H0),
+            r"drive must be \(D,\) or \(N, D\)",
+        ),
+        (lambda: precision.orbit_periods(torch.ones(4, 2)), "states"),
+    ],
+)
 def test_matrix_iteration_rejects_wrong_inputs(call, error):
     with pytest.raises((ValueError, TypeError), match=error):
         call()

@@ -7,8 +7,19 @@ import pytest
 from lrnn_course.progress import bars_disabled, progress_bar
 
 
-@pytest.mark.parametrize(("value", "disabled"), [(None, False), ("", False), ("0", False), ("False", False), ("no", False),
-                                                  ("1", True), ("true", True), ("yes", True)])
+@pytest.mark.parametrize(
+    ("value", "disabled"),
+    [
+        (None, False),
+        ("", False),
+        ("0", False),
+        ("False", False),
+        ("no", False),
+        ("1", True),
+        ("true", True),
+        ("yes", True),
+    ],
+)
 def test_tqdm_disable_is_read_like_a_switch(monkeypatch, value, disabled):
     if value is None:
         monkeypatch.delenv("TQDM_DISABLE", raising=False)

@@ -123,14 +123,20 @@ def test_documented_examples_decode() -> None:
         "parity": ([2, 1, 2, 2, 0], [-1, -1, -1, -1, 2], "1 0 1 1 [1]"),
         "modular_arithmetic": ([7, 2, 8, 2, 8, 3, 7, 4, 0], [-1] * 8 + [8], "2 - 3 - 3 * 2 = [3]"),
         "modular_arithmetic_with_brackets": (
-            [8, 1, 5, 8, 2, 9, 9, 10, 11, 11], [-1] * 8 + [3, -1], "( 1 + ( 2 ) ) = [3] _"
+            [8, 1, 5, 8, 2, 9, 9, 10, 11, 11],
+            [-1] * 8 + [3, -1],
+            "( 1 + ( 2 ) ) = [3] _",
         ),
         "cycle_navigation": ([1, 1, 2, 0], [-1, -1, -1, 7], "-1 -1 0 [3]"),
     }
     for task, (tokens, targets, text) in examples.items():
         assert expected_answer(task, tokens) == (max(targets), targets.index(max(targets)))
         template = GENERATORS[task](1, 5, 5, seeded(0))
-        rows = {"tokens": torch.tensor([tokens]), "targets": torch.tensor([targets]), "lengths": torch.tensor([len(tokens)])}
+        rows = {
+            "tokens": torch.tensor([tokens]),
+            "targets": torch.tensor([targets]),
+            "lengths": torch.tensor([len(tokens)]),
+        }
         batch = dataclasses.replace(template, **rows)
         assert tasks.decode(batch, 0) == text
 
@@ -313,8 +319,6 @@ def test_helpers_reject_wrong_arguments():
 
 
 def test_decode_refuses_a_word_problem_batch():
-    from lrnn_course import groups
-
-    batch = groups.WORD_PROBLEMS["S3"](2, 1, 3, torch.Generator().manual_seed(0))
+    batch = tasks.WORD_PROBLEMS["S3"](2, 1, 3, torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match="decode reads batches of parity"):
         tasks.decode(batch, 0)

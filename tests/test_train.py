@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from lrnn_course import groups, models, scan, tasks, train
+from lrnn_course import models, scan, tasks, train
 
 
 def test_diagonal_layer_is_the_figure_1_recurrence():
@@ -69,7 +69,9 @@ def test_schedule_warms_up_linearly_then_decays_to_min_lr():
 
 
 def test_a_short_run_records_evaluations_and_a_table():
-    config = train.TrainConfig(steps=6, eval_every=3, batch_size=8, eval_samples=16, test_lengths=(41, 64), device="cpu")
+    config = train.TrainConfig(
+        steps=6, eval_every=3, batch_size=8, eval_samples=16, test_lengths=(41, 64), device="cpu"
+    )
     result = train.train(config, progress=False)
     assert [e.step for e in result.history] == [3, 6]
     assert set(result.final.scores) == {41, 64}
@@ -96,7 +98,9 @@ def test_runs_side_by_side_come_back_in_order_with_the_same_trained_models():
 
 
 def test_max_seconds_stops_a_run_early():
-    config = train.TrainConfig(steps=10_000, batch_size=4, eval_samples=4, test_lengths=(41,), max_seconds=0.05, device="cpu")
+    config = train.TrainConfig(
+        steps=10_000, batch_size=4, eval_samples=4, test_lengths=(41,), max_seconds=0.05, device="cpu"
+    )
     result = train.train(config, progress=False)
     assert result.steps_done < 10_000
 
@@ -119,7 +123,13 @@ def test_variants_cover_every_combination():
 
 def test_presets_hold_the_papers_settings_and_refuse_unknown_names():
     figure1 = train.preset("figure1", "full")
-    assert (figure1.d_model, figure1.n_layers, figure1.batch_size, figure1.lr, figure1.steps) == (10, 1, 256, 1e-3, 20_000)
+    assert (figure1.d_model, figure1.n_layers, figure1.batch_size, figure1.lr, figure1.steps) == (
+        10,
+        1,
+        256,
+        1e-3,
+        20_000,
+    )
     assert figure1.train_lengths == (3, 40) and dict(figure1.model_options) == {"residual": False}
     assert train.preset("figure1", "small", seed=2).seed == 2
     with pytest.raises(ValueError, match="unknown preset"):
@@ -141,15 +151,19 @@ def test_baselines_are_causal(name):
 
 
 def test_token_loss_is_the_mean_cross_entropy_over_scored_positions():
-    batch = groups.WORD_PROBLEMS["S3"](4, 3, 6, torch.Generator().manual_seed(0))
+    batch = tasks.WORD_PROBLEMS["S3"](4, 3, 6, torch.Generator().manual_seed(0))
     logits = torch.randn(*batch.tokens.shape, 6, generator=torch.Generator().manual_seed(1))
-    terms = [torch.nn.functional.cross_entropy(logits[i, t], batch.targets[i, t]) for i in range(4) for t in range(batch.tokens.shape[1])
-             if batch.targets[i, t] >= 0]
+    terms = [
+        torch.nn.functional.cross_entropy(logits[i, t], batch.targets[i, t])
+        for i in range(4)
+        for t in range(batch.tokens.shape[1])
+        if batch.targets[i, t] >= 0
+    ]
     assert train.token_loss(logits, batch).item() == pytest.approx(torch.stack(terms).mean().item(), rel=1e-6)
 
 
 def test_a_perfect_model_of_a_word_problem_scores_one_and_a_wrong_one_zero():
-    batch = groups.WORD_PROBLEMS["S3"](16, 8, 8, torch.Generator().manual_seed(0))
+    batch = tasks.WORD_PROBLEMS["S3"](16, 8, 8, torch.Generator().manual_seed(0))
 
     class Oracle(torch.nn.Module):
         def __init__(self, shift):
@@ -163,8 +177,19 @@ def test_a_perfect_model_of_a_word_problem_scores_one_and_a_wrong_one_zero():
 
 
 def test_a_word_problem_trains_with_the_sequence_accuracy_metric():
-    config = train.TrainConfig(task="S3", model="deltaproduct", d_model=8, model_options={"n_householder": 2}, steps=4, eval_every=2,
-                               batch_size=8, eval_samples=8, train_lengths=(6, 6), test_lengths=(6, 12), device="cpu")
+    config = train.TrainConfig(
+        task="S3",
+        model="deltaproduct",
+        d_model=8,
+        model_options={"n_householder": 2},
+        steps=4,
+        eval_every=2,
+        batch_size=8,
+        eval_samples=8,
+        train_lengths=(6, 6),
+        test_lengths=(6, 12),
+        device="cpu",
+    )
     result = train.train(config, progress=False)
     assert config.metric == "sequence accuracy" and config.label == "deltaproduct n_h=2 [-1,1]"
     assert len(result.losses) == 4 and [e.step for e in result.history] == [2, 4]
@@ -187,18 +212,21 @@ def test_layers_and_models_reject_wrong_inputs():
         model.first_layer_input([0.5])
 
 
-@pytest.mark.parametrize("changes, error, message", [
-    ({"lr": float("inf")}, ValueError, "lr must be finite"),
-    ({"weight_decay": float("nan")}, ValueError, "weight_decay must be finite"),
-    ({"clip_norm": float("nan")}, ValueError, "clip_norm must be finite"),
-    ({"max_seconds": float("nan")}, ValueError, "max_seconds must be finite"),
-    ({"lr": "0.001"}, TypeError, "lr must be a Python int or float"),
-    ({"train_lengths": (2.5, 4)}, TypeError, "train_lengths must be a tuple of ints"),
-    ({"train_lengths": (2, 4, 5)}, ValueError, r"train_lengths must be \(low, high\)"),
-    ({"test_lengths": (41.5,)}, TypeError, "test_lengths must be a tuple of ints"),
-    ({"seed": "a"}, TypeError, "seed must be an int"),
-    ({"device": "gpu"}, ValueError, "device must be one of 'auto', 'cpu', 'cuda'"),
-])
+@pytest.mark.parametrize(
+    "changes, error, message",
+    [
+        ({"lr": float("inf")}, ValueError, "lr must be finite"),
+        ({"weight_decay": float("nan")}, ValueError, "weight_decay must be finite"),
+        ({"clip_norm": float("nan")}, ValueError, "clip_norm must be finite"),
+        ({"max_seconds": float("nan")}, ValueError, "max_seconds must be finite"),
+        ({"lr": "0.001"}, TypeError, "lr must be a Python int or float"),
+        ({"train_lengths": (2.5, 4)}, TypeError, "train_lengths must be a tuple of ints"),
+        ({"train_lengths": (2, 4, 5)}, ValueError, r"train_lengths must be \(low, high\)"),
+        ({"test_lengths": (41.5,)}, TypeError, "test_lengths must be a tuple of ints"),
+        ({"seed": "a"}, TypeError, "seed must be an int"),
+        ({"device": "gpu"}, ValueError, "device must be one of 'auto', 'cpu', 'cuda'"),
+    ],
+)
 def test_train_config_rejects_non_finite_and_mistyped_settings(changes, error, message):
     with pytest.raises(error, match=message):
         train.TrainConfig(**changes)

@@ -47,6 +47,34 @@ def test_plots_have_titles_labels_and_legends():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a = +0.50", "a = -1.00"]
     ax = viz.plot_timings([8, 16], {"loop": [1e-3, 2e-3]}, "timings")
     assert ax.get_title() == "timings" and ax.get_legend() is not None and ax.get_xlabel()
+    assert ax.get_lines()[0].get_ydata().tolist() == [1.0, 2.0] and ax.get_ylabel() == "time per call (ms)"
+
+
+def test_timings_as_throughput_divide_the_elements_by_the_seconds():
+    ax = viz.plot_timings([8, 16], {"loop": [1e-3, 2e-3]}, "rates", elements=[8, 32])
+    assert ax.get_lines()[0].get_ydata().tolist() == [8000.0, 16000.0] and ax.get_ylabel() == "elements per second"
+
+
+def test_forward_backward_bars_stack_no_time_twice():
+    ax = viz.plot_forward_backward({"DeltaNet": (0.002, 0.005), "DeltaProduct": (0.004, 0.010)}, "kernels")
+    heights = [patch.get_height() for patch in ax.patches]
+    assert heights == pytest.approx([2.0, 4.0, 3.0, 6.0])  # forward bars, then backward = total - forward
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["DeltaNet", "DeltaProduct"]
+
+
+def test_token_gates_are_one_bar_per_token_and_channel():
+    ax = viz.plot_token_gates({"bit 0": torch.tensor([1.0, 0.5]), "bit 1": torch.tensor([-1.0, 0.2])}, "gates")
+    assert [patch.get_height() for patch in ax.patches] == pytest.approx([1.0, 0.5, -1.0, 0.2])
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["gate for bit 0", "gate for bit 1"]
+
+
+def test_householder_sweep_and_state_norms_plot_what_they_are_given():
+    beta = torch.linspace(0, 2, 3)
+    ax = viz.plot_householder_sweep(beta, 1 - beta, (1 - beta).abs().clamp(min=1))
+    assert ax.get_lines()[0].get_ydata().tolist() == [1.0, 0.0, -1.0] and ax.get_xlabel() == "β"
+    ax = viz.plot_state_norms({2.0: [1.0, 1.0], 2.2: [1.2, 1.44]})
+    assert [line.get_xdata().tolist() for line in ax.get_lines()] == [[1, 2], [1, 2]]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["β = 2.0", "β = 2.2"]
 
 
 def test_precision_explorer_recomputes_for_gate_and_dtype():
@@ -86,11 +114,15 @@ def test_training_plots_draw_one_line_per_run():
     assert viz.plot_length_generalisation(results, log_lengths=True).get_xscale() == "log"
     seeds = train.train_all(train.variants(config, negative=[True], seed=[0, 1, 2]), progress=False)
     ax = viz.plot_length_generalisation(seeds)
-    assert [t.get_text() for t in ax.get_legend().get_texts()][0] == "diagonal [-1,1]: median of 3 seeds, band min to max"
+    assert [t.get_text() for t in ax.get_legend().get_texts()][
+        0
+    ] == "diagonal [-1,1]: median of 3 seeds, band min to max"
     per_length = [sorted(result.final.scores[length] for result in seeds) for length in (41, 64)]
     assert list(ax.get_lines()[0].get_ydata()) == [scores[1] for scores in per_length]
     band = ax.collections[0].get_paths()[0].vertices[:, 1]
-    assert min(band) == min(min(scores) for scores in per_length) and max(band) == max(max(scores) for scores in per_length)
+    assert min(band) == min(min(scores) for scores in per_length) and max(band) == max(
+        max(scores) for scores in per_length
+    )
     ax = viz.plot_learning_curves(results)
     assert list(ax.get_lines()[0].get_xdata()) == [1, 2] and ax.get_xlabel() == "training step"
 

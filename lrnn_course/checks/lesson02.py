@@ -16,16 +16,27 @@ from typing import Any
 import torch
 
 from .. import mamba
-from ..check import (GENERAL, SPECIFIC, Case, CheckFailed, Exercise, call_learner, call_learner_in_place, expect_tensor_close,
-                     expect_unchanged, generator_for, substituted)
+from ..checker import (
+    GENERAL,
+    SPECIFIC,
+    Case,
+    CheckFailed,
+    Exercise,
+    call_learner,
+    call_learner_in_place,
+    expect_tensor_close,
+    expect_unchanged,
+    generator_for,
+    substituted,
+)
 from .lesson01 import HALF, HALF_TOLERANCE, gradient_cases, loop64
 
 GATES = "(batch, T, E, N)"
 OUTPUTS = "(batch, T, E)"
 INPUTS = {"u": OUTPUTS, "delta": OUTPUTS, "A_log": "(E, N)", "B": "(batch, T, N)", "C": "(batch, T, N)", "D": "(E,)"}
 CONNECTED_HINTS = (
-    "Autograd must be able to go back from your result to every input: compute with torch operations on the tensors you "
-    "are given, so that a model built on your function can learn Δ and A_log.",
+    "Autograd must be able to go back from your result to every input: compute with torch operations on the tensors "
+    "you are given, so that a model built on your function can learn Δ and A_log.",
 )
 LIBRARY_GATES = mamba.selective_gates
 
@@ -55,14 +66,18 @@ def scan64(u, delta, A_log, B, C, D=None, negative=False, gate_steps=None) -> to
     given, is the Δ the gates are computed from (the input term keeps ``delta``)."""
     batch, steps, channels = u.shape
     states = A_log.shape[1]
-    gates = torch_gates64(delta if gate_steps is None else gate_steps, A_log, negative).reshape(batch, steps, channels * states)
+    gates = torch_gates64(delta if gate_steps is None else gate_steps, A_log, negative).reshape(
+        batch, steps, channels * states
+    )
     drive = (delta.double() * u.double()).unsqueeze(-1) * B.double().unsqueeze(2)
     h = loop64(gates, drive.reshape(batch, steps, channels * states)).reshape(batch, steps, channels, states)
     y = (h * C.double().unsqueeze(2)).sum(-1)
     return y if D is None else y + D.double() * u.double()
 
 
-def selective_inputs(name: str, batch: int = 2, steps: int = 7, channels: int = 3, states: int = 4, with_D: bool = True):
+def selective_inputs(
+    name: str, batch: int = 2, steps: int = 7, channels: int = 3, states: int = 4, with_D: bool = True
+):
     """Seeded float64 inputs (u, delta, A_log, B, C, D) of the selective scan; Δ in (0, 2)."""
     rng = generator_for(name)
     u = torch.randn(batch, steps, channels, generator=rng, dtype=torch.float64)
@@ -89,18 +104,27 @@ def expect_gates(got: Any, expected: torch.Tensor, negative: bool, tolerance: tu
             raise
         index = tuple(int(i) for i in wrong.nonzero()[0])
         where = ", ".join(f"{name}={i}" for name, i in zip(("batch", "t", "e", "n"), index))
-        raise CheckFailed(f"the gates differ only near the ends of [{low:g}, 1]: at [{where}] yours {got[index].item():.12g}, "
-                          f"expected {expected[index].item():.12g}", (
-            "Return exp(-Δ·exp(A_log)) as it is: a clamp or an epsilon moves the gates at the ends, where Δ = 0 must give "
-            "exactly 1 (the state kept) and a huge Δ exactly 0 (the state forgotten), or -1 with negative=True.",
-        )) from None
+        raise CheckFailed(
+            f"the gates differ only near the ends of [{low:g}, 1]: at [{where}] yours {got[index].item():.12g}, "
+            f"expected {expected[index].item():.12g}",
+            (
+                "Return exp(-Δ·exp(A_log)) as it is: a clamp or an epsilon moves the gates at the ends, where Δ = 0 "
+                "must give exactly 1 (the state kept) and a huge Δ exactly 0 (the state forgotten), or -1 with "
+                "negative=True.",
+            ),
+        ) from None
 
 
 def gate_cases() -> list[Case]:
     def matches(negative: bool, dtype: torch.dtype = torch.float64, tolerance: tuple[float, float] = (1e-9, 1e-7)):
         def run(fn: Callable[..., Any]) -> None:
             _, delta, A_log = (x.to(dtype) for x in selective_inputs(f"gates {negative} {dtype}")[:3])
-            expect_gates(call_learner(fn, delta, A_log, negative=negative), gates64(delta, A_log, negative).to(dtype), negative, tolerance)
+            expect_gates(
+                call_learner(fn, delta, A_log, negative=negative),
+                gates64(delta, A_log, negative).to(dtype),
+                negative,
+                tolerance,
+            )
 
         return run
 
@@ -129,15 +153,26 @@ def gate_cases() -> list[Case]:
         delta = torch.zeros(1, 3, 2, dtype=torch.float64)
         A_log = torch.randn(2, 5, generator=generator_for("zero step"), dtype=torch.float64)
         for negative in (False, True):
-            expect_tensor_close(call_learner(fn, delta, A_log, negative=negative), torch.ones(1, 3, 2, 5, dtype=torch.float64),
-                                f"the gates for Δ = 0 (negative={negative})", GATES, atol=0, rtol=0)
+            expect_tensor_close(
+                call_learner(fn, delta, A_log, negative=negative),
+                torch.ones(1, 3, 2, 5, dtype=torch.float64),
+                f"the gates for Δ = 0 (negative={negative})",
+                GATES,
+                atol=0,
+                rtol=0,
+            )
 
     def long_step(fn: Callable[..., Any]) -> None:
         delta = torch.full((1, 2, 1), 60.0, dtype=torch.float64)
         A_log = torch.zeros(1, 2, dtype=torch.float64)
         for negative, gate in ((False, 0.0), (True, -1.0)):
-            expect_tensor_close(call_learner(fn, delta, A_log, negative=negative), torch.full((1, 2, 1, 2), gate, dtype=torch.float64),
-                                f"the gates for a huge Δ (negative={negative})", GATES, atol=1e-12)
+            expect_tensor_close(
+                call_learner(fn, delta, A_log, negative=negative),
+                torch.full((1, 2, 1, 2), gate, dtype=torch.float64),
+                f"the gates for a huge Δ (negative={negative})",
+                GATES,
+                atol=1e-12,
+            )
 
     def unchanged(fn: Callable[..., Any]) -> None:
         _, delta, A_log, *_ = selective_inputs("unchanged gates")
@@ -146,49 +181,89 @@ def gate_cases() -> list[Case]:
         expect_unchanged(originals, [delta, A_log], ["delta", "A_log"])
 
     return [
-        Case("returns gates of shape (batch, T, E, N)", shape, (
-            "One gate per (step, channel, state): delta.unsqueeze(-1) is (batch, T, E, 1), and it broadcasts with (E, N).",
-        ), SPECIFIC),
-        Case("matches exp(-Δ·exp(A_log))", matches(False), (
-            "A = -exp(A_log), and the discretised gate is exp(Δ · A): one value per (step, channel, state).",
-            "Broadcast: delta.unsqueeze(-1) is (batch, T, E, 1) and torch.exp(A_log) is (E, N).",
-        ), GENERAL),
+        Case(
+            "returns gates of shape (batch, T, E, N)",
+            shape,
+            (
+                "One gate per (step, channel, state): delta.unsqueeze(-1) is (batch, T, E, 1), and it broadcasts with "
+                "(E, N).",
+            ),
+            SPECIFIC,
+        ),
+        Case(
+            "matches exp(-Δ·exp(A_log))",
+            matches(False),
+            (
+                "A = -exp(A_log), and the discretised gate is exp(Δ · A): one value per (step, channel, state).",
+                "Broadcast: delta.unsqueeze(-1) is (batch, T, E, 1) and torch.exp(A_log) is (E, N).",
+            ),
+            GENERAL,
+        ),
         Case("gates lie in [0, 1]", in_range(False), ("exp of a non-positive number lies in (0, 1].",), GENERAL),
-        Case("negative=True gives 2·exp(-Δ·exp(A_log)) - 1", matches(True), (
-            "The paper's change (eq. 2) maps a gate g in [0, 1] to 2 g - 1 in [-1, 1]; nothing else changes.",
-        ), GENERAL),
+        Case(
+            "negative=True gives 2·exp(-Δ·exp(A_log)) - 1",
+            matches(True),
+            ("The paper's change (eq. 2) maps a gate g in [0, 1] to 2 g - 1 in [-1, 1]; nothing else changes.",),
+            GENERAL,
+        ),
         Case("negative gates lie in [-1, 1]", in_range(True), ("2 g - 1 for g in [0, 1] lies in [-1, 1].",), GENERAL),
-        Case("Δ = 0 keeps the state (gate 1)", zero_step, (
-            "With Δ = 0 no time passes: exp(0) = 1, and 2 · 1 - 1 = 1 too.",
-        ), GENERAL),
-        Case("a huge Δ gives 0, or -1 with negative=True", long_step, (
-            "exp(-60) is 0 in float64 up to 1e-26: the gate forgets everything, and the remapped gate is 2 · 0 - 1.",
-        ), GENERAL),
-        Case("does not modify its inputs", unchanged, (
-            "Build new tensors: in-place methods (exp_, mul_, unsqueeze_) write into delta or A_log.",
-        ), SPECIFIC),
+        Case(
+            "Δ = 0 keeps the state (gate 1)",
+            zero_step,
+            ("With Δ = 0 no time passes: exp(0) = 1, and 2 · 1 - 1 = 1 too.",),
+            GENERAL,
+        ),
+        Case(
+            "a huge Δ gives 0, or -1 with negative=True",
+            long_step,
+            ("exp(-60) is 0 in float64 up to 1e-26: the gate forgets everything, and the remapped gate is 2 · 0 - 1.",),
+            GENERAL,
+        ),
+        Case(
+            "does not modify its inputs",
+            unchanged,
+            ("Build new tensors: in-place methods (exp_, mul_, unsqueeze_) write into delta or A_log.",),
+            SPECIFIC,
+        ),
         *gradient_cases(
-            "the gates", {"delta": OUTPUTS, "A_log": "(E, N)"}, gradient_inputs,
-            lambda fn, delta, A_log: fn(delta, A_log, negative=True), lambda delta, A_log: torch_gates64(delta, A_log, True), CONNECTED_HINTS,
+            "the gates",
+            {"delta": OUTPUTS, "A_log": "(E, N)"},
+            gradient_inputs,
+            lambda fn, delta, A_log: fn(delta, A_log, negative=True),
+            lambda delta, A_log: torch_gates64(delta, A_log, True),
+            CONNECTED_HINTS,
         ),
         # After the gradient, as in Lesson 01: numpy has no bfloat16.
-        Case("keeps float32 as float32", matches(True, torch.float32, (1e-6, 1e-5)), (
-            "Do not convert the inputs: compute in delta's dtype.",
-        ), GENERAL),
-        # bfloat16 keeps 8 bits of Δ·e^w and of the gate: the library is 6e-3 off at most here; 2e-2 leaves room for any order.
-        Case("keeps bfloat16 as bfloat16", matches(True, HALF, (2e-2, 2e-2)), (
-            "Do not convert the inputs: compute in delta's dtype (a tensor made without a dtype is float32).",
-        ), GENERAL),
-        Case("Mamba's ranges in bfloat16 and float16: Δ ∈ [0.001, 0.1], A_log = log 1 … log 16", mamba_ranges, (
-            "Round once: exp(-Δ · exp(A_log)) in one expression. exp(-Δ) ** exp(A_log) is the same number on paper, but "
-            "exp(-Δ) is rounded to the half type first, which for a small Δ keeps few of its digits, and the power "
-            "magnifies that error up to 16 times.",
-        ), GENERAL),
+        Case(
+            "keeps float32 as float32",
+            matches(True, torch.float32, (1e-6, 1e-5)),
+            ("Do not convert the inputs: compute in delta's dtype.",),
+            GENERAL,
+        ),
+        # bfloat16 keeps 8 bits of Δ·e^w and of the gate: the library is 6e-3 off at most here; 2e-2 leaves room for
+        # any order.
+        Case(
+            "keeps bfloat16 as bfloat16",
+            matches(True, HALF, (2e-2, 2e-2)),
+            ("Do not convert the inputs: compute in delta's dtype (a tensor made without a dtype is float32).",),
+            GENERAL,
+        ),
+        Case(
+            "Mamba's ranges in bfloat16 and float16: Δ ∈ [0.001, 0.1], A_log = log 1 … log 16",
+            mamba_ranges,
+            (
+                "Round once: exp(-Δ · exp(A_log)) in one expression. exp(-Δ) ** exp(A_log) is the same number on "
+                "paper, but exp(-Δ) is rounded to the half type first, which for a small Δ keeps few of its digits, "
+                "and the power magnifies that error up to 16 times.",
+            ),
+            GENERAL,
+        ),
     ]
 
 
 def gradient_inputs() -> list[torch.Tensor]:
-    """Δ and A_log for the gradient rows, with Δ = 0 at a few steps: a gate through log(Δ) is right there, its gradient NaN."""
+    """Δ and A_log for the gradient rows, with Δ = 0 at a few steps: a gate through log(Δ) is right there, its
+    gradient NaN."""
     _, delta, A_log = selective_inputs("gradient gates")[:3]
     delta[:, 0] = 0.0
     return [delta, A_log]
@@ -196,7 +271,8 @@ def gradient_inputs() -> list[torch.Tensor]:
 
 def mamba_ranges(fn: Callable[..., Any]) -> None:
     """The gates at the step sizes and decay rates Mamba initialises, in both half types, against float64 on the same
-    rounded inputs: one rounding is 3.4e-3 (bfloat16) and 4.4e-4 (float16) off at most, rounding exp(-Δ) first 9 times more."""
+    rounded inputs: one rounding is 3.4e-3 (bfloat16) and 4.4e-4 (float16) off at most, rounding exp(-Δ) first 9
+    times more."""
     rng = generator_for("mamba ranges")
     delta = 1e-3 + (0.1 - 1e-3) * torch.rand(2, 64, 16, generator=rng, dtype=torch.float64)
     A_log = torch.log(torch.arange(1, 17, dtype=torch.float64)).expand(16, 16).clone()
@@ -220,8 +296,14 @@ def extreme_inputs() -> tuple[torch.Tensor, ...]:
 
 
 def scan_cases() -> list[Case]:
-    def matches(name: str, negative: bool = False, hints: tuple[str, ...] = (), dtype: torch.dtype = torch.float64,
-                tolerance: tuple[float, float] = (1e-9, 1e-7), **sizes: Any) -> Case:
+    def matches(
+        name: str,
+        negative: bool = False,
+        hints: tuple[str, ...] = (),
+        dtype: torch.dtype = torch.float64,
+        tolerance: tuple[float, float] = (1e-9, 1e-7),
+        **sizes: Any,
+    ) -> Case:
         def run(fn: Callable[..., Any]) -> None:
             inputs = [x.to(dtype) for x in selective_inputs(name, **sizes)]
             got = call_learner(fn, *inputs, negative=negative)
@@ -243,8 +325,14 @@ def scan_cases() -> list[Case]:
     def extremes(fn: Callable[..., Any]) -> None:
         inputs = extreme_inputs()
         for negative in (False, True):
-            expect_tensor_close(call_learner(fn, *inputs, negative=negative), scan64(*inputs, negative=negative),
-                                f"y (negative={negative})", OUTPUTS, atol=0, rtol=0)
+            expect_tensor_close(
+                call_learner(fn, *inputs, negative=negative),
+                scan64(*inputs, negative=negative),
+                f"y (negative={negative})",
+                OUTPUTS,
+                atol=0,
+                rtol=0,
+            )
 
     def unchanged(fn: Callable[..., Any]) -> None:
         inputs = selective_inputs("unchanged")
@@ -253,10 +341,15 @@ def scan_cases() -> list[Case]:
         expect_unchanged(originals, inputs, list(INPUTS))
 
     def skip_term(fn: Callable[..., Any]) -> None:
-        # Whatever the scan part computes, it does not depend on D: y(D + 1) - y(D) is u exactly when the skip term is D * u.
+        # Whatever the scan part computes, it does not depend on D: y(D + 1) - y(D) is u exactly when the skip term is
+        # D * u.
         u, delta, A_log, B, C, D = selective_inputs("skip term")
         with_D, with_more_D = (call_learner(fn, u, delta, A_log, B, C, skip) for skip in (D, D + 1))
-        change = with_more_D - with_D if isinstance(with_D, torch.Tensor) and isinstance(with_more_D, torch.Tensor) else with_D
+        change = (
+            with_more_D - with_D
+            if isinstance(with_D, torch.Tensor) and isinstance(with_more_D, torch.Tensor)
+            else with_D
+        )
         expect_tensor_close(change, u, "how much y grows when D grows by 1 (it must grow by u)", OUTPUTS)
 
     def uses_selective_gates(fn: Callable[..., Any]) -> None:
@@ -269,64 +362,127 @@ def scan_cases() -> list[Case]:
             gates = torch.exp(-2 * delta.unsqueeze(-1) * torch.exp(A_log))
             return 2 * gates - 1 if negative else gates
 
-        # Only among fn's globals: a library function that runs the whole scan from its own module keeps the library's gates.
+        # Only among fn's globals: a library function that runs the whole scan from its own module keeps the library's
+        # gates.
         with substituted(fn, gates_of_twice_the_step, names=["selective_gates"], originals=[LIBRARY_GATES]):
             got = call_learner(fn, *inputs)
         if not calls:
             defined = "selective_gates" in getattr(fn, "__globals__", {})
-            raise CheckFailed("your function never called " + ("selective_gates, the one defined beside it (exercise 1)" if defined else
-                              "a function named selective_gates, and there is none where it is defined (exercise 1)")
-                              + ": gates from elsewhere (mamba.selective_gates by its module, a library scan, or your own "
-                              "formula inline) are not the ones this exercise builds on; call selective_gates by that name")
+            raise CheckFailed(
+                "your function never called "
+                + (
+                    "selective_gates, the one defined beside it (exercise 1)"
+                    if defined
+                    else "a function named selective_gates, and there is none where it is defined (exercise 1)"
+                )
+                + ": gates from elsewhere (mamba.selective_gates by its module, a library scan, or your own "
+                "formula inline) are not the ones this exercise builds on; call selective_gates by that name"
+            )
         try:
             expect_tensor_close(got, scan64(*inputs, gate_steps=2 * inputs[1]), "y", OUTPUTS)
         except CheckFailed as mismatch:
-            raise CheckFailed("with selective_gates swapped for a stand-in returning other valid gates (those of 2Δ), your y "
-                              f"should follow them, and does not: it computes its gates another way. {mismatch}") from None
+            raise CheckFailed(
+                "with selective_gates swapped for a stand-in returning other valid gates (those of 2Δ), your y "
+                f"should follow them, and does not: it computes its gates another way. {mismatch}"
+            ) from None
 
     return [
-        Case("returns y of shape (batch, T, E)", shape, (
-            "Each channel reads its N states with C_t: y_t[e] = sum over n of H_t[e, n] · C_t[n].",
-        ), SPECIFIC),
-        matches("matches the float64 loop", hints=(
-            "Per step: H = gates[:, t] * H + (delta[:, t] * u[:, t])[..., None] * B[:, t, None, :].",
-            "Then y_t = (H * C[:, t, None, :]).sum(-1), and finally y + D * u.",
-        )),
-        matches("negative=True uses the [-1, 1] gates", negative=True, hints=(
-            "Pass negative on to selective_gates, or compute 2 g - 1 yourself.",
-        )),
+        Case(
+            "returns y of shape (batch, T, E)",
+            shape,
+            ("Each channel reads its N states with C_t: y_t[e] = sum over n of H_t[e, n] · C_t[n].",),
+            SPECIFIC,
+        ),
+        matches(
+            "matches the float64 loop",
+            hints=(
+                "Per step: H = gates[:, t] * H + (delta[:, t] * u[:, t])[..., None] * B[:, t, None, :].",
+                "Then y_t = (H * C[:, t, None, :]).sum(-1), and finally y + D * u.",
+            ),
+        ),
+        matches(
+            "negative=True uses the [-1, 1] gates",
+            negative=True,
+            hints=("Pass negative on to selective_gates, or compute 2 g - 1 yourself.",),
+        ),
         Case("D = None: no skip term", without_skip, ("When D is None, return the scan's read-out alone.",), GENERAL),
         matches("length 1", hints=("With T = 1 the state is Δ B u and y = <H, C> + D u.",), steps=1),
-        matches("one channel, one state", hints=("Nothing may assume E > 1 or N > 1 (no .squeeze()).",), channels=1, states=1),
+        matches(
+            "one channel, one state",
+            hints=("Nothing may assume E > 1 or N > 1 (no .squeeze()).",),
+            channels=1,
+            states=1,
+        ),
         matches("batch of 3, 17 steps", batch=3, steps=17, hints=("Batch items never mix.",)),
-        Case("gates exactly 0, 1 and -1 (Δ = 0 or huge)", extremes, (
-            "A gate of 0 forgets the state, and -1 flips it: carry H forward step by step; nothing may divide by a "
-            "gate or a product of gates, or take the log of one.",
-        ), GENERAL),
+        Case(
+            "gates exactly 0, 1 and -1 (Δ = 0 or huge)",
+            extremes,
+            (
+                "A gate of 0 forgets the state, and -1 flips it: carry H forward step by step; nothing may divide by a "
+                "gate or a product of gates, or take the log of one.",
+            ),
+            GENERAL,
+        ),
         Case("does not modify its inputs", unchanged, ("Build new tensors; do not write into u, B or C.",), SPECIFIC),
         # Before the gradient: a y without D * u leaves D without a gradient, and this row names the missing term.
-        Case("the skip term is D · u", skip_term, (
-            "Add the skip term: y_t[e] = <H_t[e], C_t> + D[e] · u_t[e], that is y + D * u (D broadcasts over batch and time).",
-        ), SPECIFIC),
+        Case(
+            "the skip term is D · u",
+            skip_term,
+            (
+                "Add the skip term: y_t[e] = <H_t[e], C_t> + D[e] · u_t[e], that is y + D * u "
+                "(D broadcasts over batch and time).",
+            ),
+            SPECIFIC,
+        ),
         *gradient_cases(
-            "y", INPUTS, lambda: selective_inputs("gradient", 1, 6, 2, 3), lambda fn, *inputs: fn(*inputs, negative=True),
-            lambda *inputs: scan64(*inputs, negative=True), CONNECTED_HINTS, tolerance=(1e-8, 1e-6),
+            "y",
+            INPUTS,
+            lambda: selective_inputs("gradient", 1, 6, 2, 3),
+            lambda fn, *inputs: fn(*inputs, negative=True),
+            lambda *inputs: scan64(*inputs, negative=True),
+            CONNECTED_HINTS,
+            tolerance=(1e-8, 1e-6),
         ),
         # After the gradient: numpy has no bfloat16, and a function computing in numpy is told about its graph first.
-        matches("keeps bfloat16 as bfloat16", negative=True, dtype=HALF, tolerance=(HALF_TOLERANCE, HALF_TOLERANCE), hints=(
-            "Do not convert the inputs; a state made without a dtype (torch.zeros(batch, E, N)) is float32: use "
-            "torch.zeros_like or u.new_zeros.",
-        ), batch=1, steps=6, channels=2, states=3),
-        matches("long float32 sequence T = 2000", dtype=torch.float32, tolerance=(1e-5, 1e-4), hints=(
-            "Products of hundreds of gates underflow to 0 in float32: a form that divides by cumprod of the gates breaks "
-            "down long before T = 2000. Carry H forward step by step.",
-        ), batch=1, steps=2000, channels=1, states=2),
+        matches(
+            "keeps bfloat16 as bfloat16",
+            negative=True,
+            dtype=HALF,
+            tolerance=(HALF_TOLERANCE, HALF_TOLERANCE),
+            hints=(
+                "Do not convert the inputs; a state made without a dtype (torch.zeros(batch, E, N)) is float32: use "
+                "torch.zeros_like or u.new_zeros.",
+            ),
+            batch=1,
+            steps=6,
+            channels=2,
+            states=3,
+        ),
+        matches(
+            "long float32 sequence T = 2000",
+            dtype=torch.float32,
+            tolerance=(1e-5, 1e-4),
+            hints=(
+                "Products of hundreds of gates underflow to 0 in float32: a form that divides by cumprod of the gates "
+                "breaks down long before T = 2000. Carry H forward step by step.",
+            ),
+            batch=1,
+            steps=2000,
+            channels=1,
+            states=2,
+        ),
         # Last: a scan wrong in other ways misses the stand-in's gates too, and the rows above explain it.
-        Case("computes with your selective_gates", uses_selective_gates, (
-            "Compute the gates with selective_gates(delta, A_log, negative), your function of exercise 1: the check swaps it for "
-            "a stand-in and expects y to follow.",
-            "A loop over time or a scan of Lesson 01 on (batch, T, E·N) both work, as long as the gates come from selective_gates.",
-        ), GENERAL),
+        Case(
+            "computes with your selective_gates",
+            uses_selective_gates,
+            (
+                "Compute the gates with selective_gates(delta, A_log, negative), your function of exercise 1: the "
+                "check swaps it for a stand-in and expects y to follow.",
+                "A loop over time or a scan of Lesson 01 on (batch, T, E·N) both work, as long as the gates come from "
+                "selective_gates.",
+            ),
+            GENERAL,
+        ),
     ]
 
 

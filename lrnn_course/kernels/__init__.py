@@ -7,18 +7,21 @@
 Glossary (code name -> meaning):
 
 =================  ========================================================================
-``backend``        which implementation runs: ``"triton"`` (a kernel of this package) or
-                   ``"reference"`` (the PyTorch loop of the lesson, e.g. ``sequential_scan``)
-``"auto"``         Triton where it runs natively on the given tensors, else the reference
 ``triton_mode()``  how kernels run on this machine, decided once in ``lrnn_course._triton``:
                    ``"compiled"`` (CUDA GPU), ``"interpreter"`` (CPU, ``TRITON_INTERPRET=1``)
-                   or ``"unavailable"`` (no Triton: everything uses the reference)
+                   or ``"unavailable"`` (no Triton: the lessons use the PyTorch reference)
+``refusal``        why a kernel cannot run some inputs (``backend.triton_refusal``): every
+                   function here runs Triton or raises it, never a PyTorch fallback
 =================  ========================================================================
 
-Without a GPU the kernels still run, through Triton's interpreter: the same source, executed
-block by block in NumPy, exact enough to test against the reference and slow enough that the
-lessons keep their inputs small. Gradients flow through the kernels: each has a backward pass,
-so ``"auto"`` picks Triton for training as well as for inference.
+Choosing between a kernel and PyTorch is ``lrnn_course.ops``'s job (``backend="auto"`` takes a
+kernel on CUDA tensors only). Without a GPU the kernels still run, through Triton's interpreter:
+the same source, executed block by block in NumPy, exact enough to test against the reference
+and slow enough that the kernel notebooks keep their inputs small. Gradients flow through the
+kernels: each has a backward pass.
+
+Importing this package imports Triton and, on a machine without a CUDA GPU, sets
+``TRITON_INTERPRET=1`` (see ``lrnn_course._triton``): the only place of the course that does.
 """
 
 from .._triton import triton_mode, triton_status

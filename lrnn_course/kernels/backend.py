@@ -1,12 +1,12 @@
-"""Which implementation a kernel function runs: a Triton kernel of this package or its PyTorch reference.
+"""Where the course's Triton kernels can run, and why not where they cannot.
 
 Glossary (code name -> meaning):
 
 =================  ========================================================================
-``backend``        ``"triton"``, ``"reference"`` (the lesson's PyTorch code) or ``"auto"``
-``"auto"``         Triton where it runs natively on the given tensors, else the reference
 ``kernel device``  where Triton's kernels take their tensors: ``cuda`` when compiled, ``cpu``
                    under the interpreter, none when Triton is unavailable
+``refusal``        the exception a kernel function raises for inputs it cannot run, with the
+                   reason; ``lrnn_course.ops`` asks for it to choose a path before running one
 =================  ========================================================================
 """
 
@@ -18,7 +18,6 @@ import torch
 
 from .._triton import triton_mode, triton_status
 
-BACKENDS = ("auto", "triton", "reference")
 KERNEL_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 
@@ -27,10 +26,12 @@ def kernel_device() -> str | None:
     return {"compiled": "cuda", "interpreter": "cpu"}.get(triton_mode())
 
 
-def _triton_refusal(x: torch.Tensor, beyond_the_kernel: str | None) -> Exception | None:
-    """Why a kernel should not run on these inputs, as the exception to raise; None when it can.
+def triton_refusal(x: torch.Tensor, beyond_the_kernel: str | None = None) -> Exception | None:
+    """Why a kernel cannot run on inputs like ``x``, as the exception to raise; None when it can.
 
     ``x`` speaks for all inputs: the callers' validation already made them share dtype and device.
+    ``beyond_the_kernel`` says why valid inputs are still too large for a kernel (None when they
+    are not), e.g. a head size.
     """
     if beyond_the_kernel is not None:
         return ValueError(f"backend='triton': {beyond_the_kernel}")
@@ -47,25 +48,11 @@ def _triton_refusal(x: torch.Tensor, beyond_the_kernel: str | None) -> Exception
     return None
 
 
-def resolve_backend(backend: str, x: torch.Tensor, beyond_the_kernel: str | None = None) -> str:
-    """Return ``"triton"`` or ``"reference"``: what a kernel function will run for inputs like ``x``.
-
-    ``"auto"`` takes Triton only where it runs natively: CUDA tensors when kernels are compiled,
-    CPU tensors under the interpreter, and float32/bfloat16/float16 inputs. Whether gradients are
-    needed does not matter: every Triton path has its own backward pass. ``beyond_the_kernel`` says
-    why valid inputs are still too large for a kernel (None when they are not), e.g. a head size.
-    ``"triton"`` raises, with the reason, wherever ``"auto"`` would fall back to the reference.
-    """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
-    if backend == "reference":
-        return "reference"
-    refusal = _triton_refusal(x, beyond_the_kernel)
-    if refusal is None:
-        return "triton"
-    if backend == "triton":
+def require_triton(x: torch.Tensor, beyond_the_kernel: str | None = None) -> None:
+    """Raise ``triton_refusal(x, beyond_the_kernel)`` if there is one: a kernel function runs Triton or says why not."""
+    refusal = triton_refusal(x, beyond_the_kernel)
+    if refusal is not None:
         raise refusal
-    return "reference"
 
 
 def on_device_of(x: torch.Tensor) -> contextlib.AbstractContextManager:

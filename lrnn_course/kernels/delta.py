@@ -40,11 +40,10 @@ from __future__ import annotations
 
 import torch
 
-from .. import chunkwise
+from .._triton import tl, triton, triton_mode
 from ..deltanet import starting_point, validate_delta_inputs
 from ..deltaproduct import delta_product_by_interleaving, validate_product_inputs
-from .._triton import tl, triton, triton_mode
-from .backend import on_device_of, resolve_backend
+from .backend import on_device_of, require_triton, triton_refusal
 
 # Chunk C and value block. tl.dot needs every side ≥ 16 when compiled; the interpreter makes one
 # NumPy call per row of the forward substitution, so it keeps chunks short. Compiled for an H100
@@ -100,9 +99,27 @@ if triton is not None:
 
     @triton.jit
     def _chunk_quantities(
-        q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, state, start, steps, batch, head, heads, key_dim, value_dim,
-        value_columns, CHUNK: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_V: tl.constexpr, GATED: tl.constexpr,
-        PRECISION: tl.constexpr, SUBSTITUTE: tl.constexpr, GATES: tl.constexpr,
+        q_ptr,
+        k_ptr,
+        v_ptr,
+        beta_ptr,
+        alpha_ptr,
+        state,
+        start,
+        steps,
+        batch,
+        head,
+        heads,
+        key_dim,
+        value_dim,
+        value_columns,
+        CHUNK: tl.constexpr,
+        BLOCK_K: tl.constexpr,
+        BLOCK_V: tl.constexpr,
+        GATED: tl.constexpr,
+        PRECISION: tl.constexpr,
+        SUBSTITUTE: tl.constexpr,
+        GATES: tl.constexpr,
     ):
         """Load one chunk (zeros, β = 0 and α = 1 past the end: identity steps) and compute, from the state S_0
         it starts with, what both passes need: Γ, g and their last row, T, X, Y, W, U and the masked scores."""
@@ -115,7 +132,9 @@ if triton is not None:
         value_mask = valid[:, None] & (value_columns[None, :] < value_dim)
         q = tl.load(q_ptr + token[:, None] * key_dim + keys[None, :], mask=key_mask, other=0.0).to(tl.float32)
         k = tl.load(k_ptr + token[:, None] * key_dim + keys[None, :], mask=key_mask, other=0.0).to(tl.float32)
-        v = tl.load(v_ptr + token[:, None] * value_dim + value_columns[None, :], mask=value_mask, other=0.0).to(tl.float32)
+        v = tl.load(v_ptr + token[:, None] * value_dim + value_columns[None, :], mask=value_mask, other=0.0).to(
+            tl.float32
+        )
         beta = tl.load(beta_ptr + token, mask=valid, other=0.0).to(tl.float32)
         later = rows[:, None] > rows[None, :]
         if GATED:
@@ -134,19 +153,59 @@ if triton is not None:
         scaled_keys = (beta * cumulative_gate)[:, None] * k  # Y = diag(β g) K
         w = tl.dot(transform, scaled_keys, input_precision=PRECISION)
         u = tl.dot(transform, scaled_values, input_precision=PRECISION) - tl.dot(w, state, input_precision=PRECISION)
-        scores = tl.where(rows[:, None] >= rows[None, :], tl.dot(q, tl.trans(k), input_precision=PRECISION), 0.0)  # tril(Q Kᵀ)
+        scores = tl.where(
+            rows[:, None] >= rows[None, :], tl.dot(q, tl.trans(k), input_precision=PRECISION), 0.0
+        )  # tril(Q Kᵀ)
         last = rows == CHUNK - 1  # padded steps have α = 1: the last row is Γ_{C·}
         last_decay = tl.sum(tl.where(last[:, None], decay, 0.0), axis=0)
         last_gate = tl.sum(tl.where(last, cumulative_gate, 0.0), axis=0)
-        return (q, k, v, beta, alpha_before, decay, cumulative_gate, last_decay, last_gate, gram, transform,
-                scaled_values, scaled_keys, w, u, scores, token, valid, key_mask, value_mask)
+        return (
+            q,
+            k,
+            v,
+            beta,
+            alpha_before,
+            decay,
+            cumulative_gate,
+            last_decay,
+            last_gate,
+            gram,
+            transform,
+            scaled_values,
+            scaled_keys,
+            w,
+            u,
+            scores,
+            token,
+            valid,
+            key_mask,
+            value_mask,
+        )
 
     @triton.jit
     def _delta_rule_forward_kernel(
-        q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, initial_ptr, out_ptr, final_ptr, chunk_states_ptr,
-        steps, heads, key_dim, value_dim, scale,
-        CHUNK: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_V: tl.constexpr, GATED: tl.constexpr,
-        SAVE_STATES: tl.constexpr, PRECISION: tl.constexpr, SUBSTITUTE: tl.constexpr, GATES: tl.constexpr,
+        q_ptr,
+        k_ptr,
+        v_ptr,
+        beta_ptr,
+        alpha_ptr,
+        initial_ptr,
+        out_ptr,
+        final_ptr,
+        chunk_states_ptr,
+        steps,
+        heads,
+        key_dim,
+        value_dim,
+        scale,
+        CHUNK: tl.constexpr,
+        BLOCK_K: tl.constexpr,
+        BLOCK_V: tl.constexpr,
+        GATED: tl.constexpr,
+        SAVE_STATES: tl.constexpr,
+        PRECISION: tl.constexpr,
+        SUBSTITUTE: tl.constexpr,
+        GATES: tl.constexpr,
     ):
         value_columns = tl.program_id(0) * BLOCK_V + tl.arange(0, BLOCK_V)
         pair = tl.program_id(1).to(tl.int64)  # int64: offsets of B * T * H * D may pass 2**31
@@ -155,29 +214,99 @@ if triton is not None:
         keys = tl.arange(0, BLOCK_K)
         state_mask = (keys[:, None] < key_dim) & (value_columns[None, :] < value_dim)
         state_offsets = keys[:, None] * value_dim + value_columns[None, :]
-        state = tl.load(initial_ptr + pair * key_dim * value_dim + state_offsets, mask=state_mask, other=0.0).to(tl.float32)
+        state = tl.load(initial_ptr + pair * key_dim * value_dim + state_offsets, mask=state_mask, other=0.0).to(
+            tl.float32
+        )
         chunks = tl.cdiv(steps, CHUNK)
         for n in range(0, chunks):
             if SAVE_STATES:
-                tl.store(chunk_states_ptr + (pair * chunks + n) * key_dim * value_dim + state_offsets, state, mask=state_mask)
-            (q, k, v, beta, alpha_before, decay, cumulative_gate, last_decay, last_gate, gram, transform,
-             scaled_values, scaled_keys, w, u, scores, token, valid, key_mask, value_mask) = _chunk_quantities(
-                q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, state, n * CHUNK, steps, batch, head, heads, key_dim,
-                value_dim, value_columns, CHUNK, BLOCK_K, BLOCK_V, GATED, PRECISION, SUBSTITUTE, GATES)
-            out = scale * (cumulative_gate[:, None] * tl.dot(q, state, input_precision=PRECISION)
-                           + tl.dot(scores * decay, u, input_precision=PRECISION))
-            tl.store(out_ptr + token[:, None] * value_dim + value_columns[None, :], out.to(out_ptr.dtype.element_ty),
-                     mask=value_mask)
+                tl.store(
+                    chunk_states_ptr + (pair * chunks + n) * key_dim * value_dim + state_offsets, state, mask=state_mask
+                )
+            (
+                q,
+                k,
+                v,
+                beta,
+                alpha_before,
+                decay,
+                cumulative_gate,
+                last_decay,
+                last_gate,
+                gram,
+                transform,
+                scaled_values,
+                scaled_keys,
+                w,
+                u,
+                scores,
+                token,
+                valid,
+                key_mask,
+                value_mask,
+            ) = _chunk_quantities(
+                q_ptr,
+                k_ptr,
+                v_ptr,
+                beta_ptr,
+                alpha_ptr,
+                state,
+                n * CHUNK,
+                steps,
+                batch,
+                head,
+                heads,
+                key_dim,
+                value_dim,
+                value_columns,
+                CHUNK,
+                BLOCK_K,
+                BLOCK_V,
+                GATED,
+                PRECISION,
+                SUBSTITUTE,
+                GATES,
+            )
+            out = scale * (
+                cumulative_gate[:, None] * tl.dot(q, state, input_precision=PRECISION)
+                + tl.dot(scores * decay, u, input_precision=PRECISION)
+            )
+            tl.store(
+                out_ptr + token[:, None] * value_dim + value_columns[None, :],
+                out.to(out_ptr.dtype.element_ty),
+                mask=value_mask,
+            )
             state = last_gate * state + tl.dot(tl.trans(k), last_decay[:, None] * u, input_precision=PRECISION)
         tl.store(final_ptr + pair * key_dim * value_dim + state_offsets, state, mask=state_mask)
 
     @triton.jit
     def _delta_rule_backward_kernel(
-        q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, chunk_states_ptr, grad_out_ptr, grad_final_ptr,
-        grad_q_ptr, grad_k_ptr, grad_v_ptr, grad_beta_ptr, grad_alpha_ptr, grad_initial_ptr,
-        steps, heads, key_dim, value_dim, scale,
-        CHUNK: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_V: tl.constexpr, GATED: tl.constexpr, PRECISION: tl.constexpr,
-        SUBSTITUTE: tl.constexpr, GATES: tl.constexpr,
+        q_ptr,
+        k_ptr,
+        v_ptr,
+        beta_ptr,
+        alpha_ptr,
+        chunk_states_ptr,
+        grad_out_ptr,
+        grad_final_ptr,
+        grad_q_ptr,
+        grad_k_ptr,
+        grad_v_ptr,
+        grad_beta_ptr,
+        grad_alpha_ptr,
+        grad_initial_ptr,
+        steps,
+        heads,
+        key_dim,
+        value_dim,
+        scale,
+        CHUNK: tl.constexpr,
+        BLOCK_K: tl.constexpr,
+        BLOCK_V: tl.constexpr,
+        GATED: tl.constexpr,
+        PRECISION: tl.constexpr,
+        SUBSTITUTE: tl.constexpr,
+        GATES: tl.constexpr,
     ):
         value_block = tl.program_id(0)
         value_columns = value_block * BLOCK_V + tl.arange(0, BLOCK_V)
@@ -192,39 +321,94 @@ if triton is not None:
         last = rows == CHUNK - 1
         state_mask = (keys[:, None] < key_dim) & (value_columns[None, :] < value_dim)
         state_offsets = keys[:, None] * value_dim + value_columns[None, :]
-        grad_state = tl.load(grad_final_ptr + pair * key_dim * value_dim + state_offsets, mask=state_mask, other=0.0).to(tl.float32)
+        grad_state = tl.load(
+            grad_final_ptr + pair * key_dim * value_dim + state_offsets, mask=state_mask, other=0.0
+        ).to(tl.float32)
         chunks = tl.cdiv(steps, CHUNK)
         for reversed_n in range(0, chunks):
             n = chunks - 1 - reversed_n
-            state = tl.load(chunk_states_ptr + (pair * chunks + n) * key_dim * value_dim + state_offsets, mask=state_mask, other=0.0)
-            (q, k, v, beta, alpha_before, decay, cumulative_gate, last_decay, last_gate, gram, transform,
-             scaled_values, scaled_keys, w, u, scores, token, valid, key_mask, value_mask) = _chunk_quantities(
-                q_ptr, k_ptr, v_ptr, beta_ptr, alpha_ptr, state, n * CHUNK, steps, batch, head, heads, key_dim,
-                value_dim, value_columns, CHUNK, BLOCK_K, BLOCK_V, GATED, PRECISION, SUBSTITUTE, GATES)
+            state = tl.load(
+                chunk_states_ptr + (pair * chunks + n) * key_dim * value_dim + state_offsets, mask=state_mask, other=0.0
+            )
+            (
+                q,
+                k,
+                v,
+                beta,
+                alpha_before,
+                decay,
+                cumulative_gate,
+                last_decay,
+                last_gate,
+                gram,
+                transform,
+                scaled_values,
+                scaled_keys,
+                w,
+                u,
+                scores,
+                token,
+                valid,
+                key_mask,
+                value_mask,
+            ) = _chunk_quantities(
+                q_ptr,
+                k_ptr,
+                v_ptr,
+                beta_ptr,
+                alpha_ptr,
+                state,
+                n * CHUNK,
+                steps,
+                batch,
+                head,
+                heads,
+                key_dim,
+                value_dim,
+                value_columns,
+                CHUNK,
+                BLOCK_K,
+                BLOCK_V,
+                GATED,
+                PRECISION,
+                SUBSTITUTE,
+                GATES,
+            )
             attention = scores * decay
-            grad_out = tl.load(grad_out_ptr + token[:, None] * value_dim + value_columns[None, :], mask=value_mask,
-                               other=0.0).to(tl.float32)
+            grad_out = tl.load(
+                grad_out_ptr + token[:, None] * value_dim + value_columns[None, :], mask=value_mask, other=0.0
+            ).to(tl.float32)
 
             # Outputs O = scale (diag(g) Q S + P U) and new state S' = g_C S + Kᵀ diag(Γ_C) U.
             keys_times_grad_state = tl.dot(k, grad_state, input_precision=PRECISION)  # K dS'
-            grad_u = scale * tl.dot(tl.trans(attention), grad_out, input_precision=PRECISION) + last_decay[:, None] * keys_times_grad_state
+            grad_u = (
+                scale * tl.dot(tl.trans(attention), grad_out, input_precision=PRECISION)
+                + last_decay[:, None] * keys_times_grad_state
+            )
             grad_attention = scale * tl.dot(grad_out, tl.trans(u), input_precision=PRECISION)
             grad_scores = grad_attention * decay  # zero above the diagonal, since Γ is
-            grad_q = (scale * cumulative_gate[:, None] * tl.dot(grad_out, tl.trans(state), input_precision=PRECISION)
-                      + tl.dot(grad_scores, k, input_precision=PRECISION))
-            grad_k = (tl.dot(tl.trans(grad_scores), q, input_precision=PRECISION)
-                      + last_decay[:, None] * tl.dot(u, tl.trans(grad_state), input_precision=PRECISION))
-            grad_decay = grad_attention * scores + tl.where(last[:, None], tl.sum(keys_times_grad_state * u, axis=1)[None, :], 0.0)
+            grad_q = scale * cumulative_gate[:, None] * tl.dot(
+                grad_out, tl.trans(state), input_precision=PRECISION
+            ) + tl.dot(grad_scores, k, input_precision=PRECISION)
+            grad_k = tl.dot(tl.trans(grad_scores), q, input_precision=PRECISION) + last_decay[:, None] * tl.dot(
+                u, tl.trans(grad_state), input_precision=PRECISION
+            )
+            grad_decay = grad_attention * scores + tl.where(
+                last[:, None], tl.sum(keys_times_grad_state * u, axis=1)[None, :], 0.0
+            )
             grad_gate = scale * tl.sum(grad_out * tl.dot(q, state, input_precision=PRECISION), axis=1)
             grad_gate += tl.where(last, tl.sum(tl.sum(state * grad_state, axis=1), axis=0), 0.0)
-            previous_grad_state = (last_gate * grad_state
-                                   + scale * tl.dot(tl.trans(q), cumulative_gate[:, None] * grad_out, input_precision=PRECISION)
-                                   - tl.dot(tl.trans(w), grad_u, input_precision=PRECISION))
+            previous_grad_state = (
+                last_gate * grad_state
+                + scale * tl.dot(tl.trans(q), cumulative_gate[:, None] * grad_out, input_precision=PRECISION)
+                - tl.dot(tl.trans(w), grad_u, input_precision=PRECISION)
+            )
 
             # U = T X - W S with W = T Y.
             grad_w = -tl.dot(grad_u, tl.trans(state), input_precision=PRECISION)
-            grad_transform = (tl.dot(grad_u, tl.trans(scaled_values), input_precision=PRECISION)
-                              + tl.dot(grad_w, tl.trans(scaled_keys), input_precision=PRECISION))
+            grad_transform = tl.dot(grad_u, tl.trans(scaled_values), input_precision=PRECISION) + tl.dot(
+                grad_w, tl.trans(scaled_keys), input_precision=PRECISION
+            )
             grad_scaled_values = tl.dot(tl.trans(transform), grad_u, input_precision=PRECISION)
             grad_scaled_keys = tl.dot(tl.trans(transform), grad_w, input_precision=PRECISION)
             grad_v = beta[:, None] * grad_scaled_values
@@ -236,8 +420,15 @@ if triton is not None:
 
             # T = (I + A)⁻¹: dA = -Tᵀ dT Tᵀ, kept where A lives (strictly below the diagonal).
             transform_t = tl.trans(transform)
-            grad_a = tl.where(later, -tl.dot(tl.dot(transform_t, grad_transform, input_precision=PRECISION), transform_t,
-                                             input_precision=PRECISION), 0.0)
+            grad_a = tl.where(
+                later,
+                -tl.dot(
+                    tl.dot(transform_t, grad_transform, input_precision=PRECISION),
+                    transform_t,
+                    input_precision=PRECISION,
+                ),
+                0.0,
+            )
             grad_beta += tl.sum(grad_a * gram * decay, axis=1)
             grad_gram = beta[:, None] * grad_a * decay
             grad_decay += beta[:, None] * grad_a * gram
@@ -245,14 +436,24 @@ if triton is not None:
 
             tl.store(grad_q_ptr + (partial + token[:, None]) * key_dim + keys[None, :], grad_q, mask=key_mask)
             tl.store(grad_k_ptr + (partial + token[:, None]) * key_dim + keys[None, :], grad_k, mask=key_mask)
-            tl.store(grad_v_ptr + token[:, None] * value_dim + value_columns[None, :], grad_v.to(grad_v_ptr.dtype.element_ty),
-                     mask=value_mask)
+            tl.store(
+                grad_v_ptr + token[:, None] * value_dim + value_columns[None, :],
+                grad_v.to(grad_v_ptr.dtype.element_ty),
+                mask=value_mask,
+            )
             tl.store(grad_beta_ptr + partial + token, grad_beta, mask=valid)
             if GATED:
                 # Γ_{s-1,i} for i < s (the decay one row up) and g_{s-1}, by the same cumulative products.
-                decay_before = tl.where(later, tl.cumprod(tl.where(rows[:, None] > rows[None, :] + 1, alpha_before[:, None], 1.0), axis=0), 0.0)
+                decay_before = tl.where(
+                    later,
+                    tl.cumprod(tl.where(rows[:, None] > rows[None, :] + 1, alpha_before[:, None], 1.0), axis=0),
+                    0.0,
+                )
                 gate_before = tl.cumprod(alpha_before, axis=0)
-                grad_alpha = tl.sum(decay * tl.dot(tl.where(later, grad_decay, 0.0), tl.trans(decay_before), input_precision=PRECISION), axis=0)
+                grad_alpha = tl.sum(
+                    decay * tl.dot(tl.where(later, grad_decay, 0.0), tl.trans(decay_before), input_precision=PRECISION),
+                    axis=0,
+                )
                 grad_alpha += gate_before * tl.sum(decay * grad_gate[:, None], axis=0)
                 tl.store(grad_alpha_ptr + partial + token, grad_alpha, mask=valid)
             grad_state = previous_grad_state
@@ -307,10 +508,30 @@ def launch_delta_rule_forward(
     chunk_states = initial.new_empty(batch, heads, chunks, key_dim, value_dim)
     with on_device_of(q):
         _delta_rule_forward_kernel[grid](
-            q, k, v, beta, alpha_arg, initial, out, final_state, chunk_states, steps, heads, key_dim, value_dim, scale,
-            CHUNK=chunk, BLOCK_K=block_k, BLOCK_V=block_v, GATED=alpha is not None, SAVE_STATES=save_states,
-            PRECISION=_precision(q.dtype), SUBSTITUTE=substitute or forward_substitution, GATES=gates or chunk_gates,
-            num_warps=NUM_WARPS)
+            q,
+            k,
+            v,
+            beta,
+            alpha_arg,
+            initial,
+            out,
+            final_state,
+            chunk_states,
+            steps,
+            heads,
+            key_dim,
+            value_dim,
+            scale,
+            CHUNK=chunk,
+            BLOCK_K=block_k,
+            BLOCK_V=block_v,
+            GATED=alpha is not None,
+            SAVE_STATES=save_states,
+            PRECISION=_precision(q.dtype),
+            SUBSTITUTE=substitute or forward_substitution,
+            GATES=gates or chunk_gates,
+            num_warps=NUM_WARPS,
+        )
     return out, final_state, chunk_states
 
 
@@ -324,7 +545,8 @@ class _ChunkDeltaRuleFunction(torch.autograd.Function):
         alpha = None if alpha is None else alpha.contiguous()
         # The state entering each chunk, for the backward pass: only kept when a gradient will be asked for.
         out, final_state, chunk_states = launch_delta_rule_forward(
-            q, k, v, beta, alpha, initial_state, scale, save_states=any(ctx.needs_input_grad))
+            q, k, v, beta, alpha, initial_state, scale, save_states=any(ctx.needs_input_grad)
+        )
         ctx.save_for_backward(q, k, v, beta, beta if alpha is None else alpha, chunk_states)
         ctx.gated, ctx.scale, ctx.state_dtype = alpha is not None, scale, initial_state.dtype
         return out, final_state.to(initial_state.dtype)
@@ -343,19 +565,62 @@ class _ChunkDeltaRuleFunction(torch.autograd.Function):
         partial_q = q.new_empty((value_blocks,) + q.shape, dtype=torch.float32)
         partial_k = torch.empty_like(partial_q)
         partial_beta = q.new_empty((value_blocks,) + beta.shape, dtype=torch.float32)
-        partial_alpha = torch.empty_like(partial_beta) if ctx.gated else partial_beta  # written at every step when gated
+        partial_alpha = (
+            torch.empty_like(partial_beta) if ctx.gated else partial_beta
+        )  # written at every step when gated
         grad_v = torch.empty_like(v)
         grad_initial = torch.empty_like(grad_final)
         with on_device_of(q):
             _delta_rule_backward_kernel[grid](
-                q, k, v, beta, alpha_arg, chunk_states, grad_out, grad_final,
-                partial_q, partial_k, grad_v, partial_beta, partial_alpha, grad_initial,
-                steps, heads, key_dim, value_dim, ctx.scale,
-                CHUNK=chunk, BLOCK_K=block_k, BLOCK_V=block_v, GATED=ctx.gated, PRECISION=_precision(q.dtype),
-                SUBSTITUTE=forward_substitution, GATES=chunk_gates, num_warps=NUM_WARPS)
+                q,
+                k,
+                v,
+                beta,
+                alpha_arg,
+                chunk_states,
+                grad_out,
+                grad_final,
+                partial_q,
+                partial_k,
+                grad_v,
+                partial_beta,
+                partial_alpha,
+                grad_initial,
+                steps,
+                heads,
+                key_dim,
+                value_dim,
+                ctx.scale,
+                CHUNK=chunk,
+                BLOCK_K=block_k,
+                BLOCK_V=block_v,
+                GATED=ctx.gated,
+                PRECISION=_precision(q.dtype),
+                SUBSTITUTE=forward_substitution,
+                GATES=chunk_gates,
+                num_warps=NUM_WARPS,
+            )
         grad_alpha = partial_alpha.sum(0).to(q.dtype) if ctx.gated else None
-        return (partial_q.sum(0).to(q.dtype), partial_k.sum(0).to(q.dtype), grad_v, partial_beta.sum(0).to(q.dtype),
-                grad_alpha, grad_initial.to(ctx.state_dtype), None)
+        return (
+            partial_q.sum(0).to(q.dtype),
+            partial_k.sum(0).to(q.dtype),
+            grad_v,
+            partial_beta.sum(0).to(q.dtype),
+            grad_alpha,
+            grad_initial.to(ctx.state_dtype),
+            None,
+        )
+
+
+def _too_wide(q: torch.Tensor) -> str | None:
+    """Why heads of q (B, T, H, D_k) are too wide for the kernels, or None when they fit."""
+    key_dim = q.shape[-1]
+    return None if key_dim <= MAX_KEY_DIM else f"the kernels take D_k ≤ {MAX_KEY_DIM}, got D_k = {key_dim}"
+
+
+def kernel_refusal(q: torch.Tensor) -> Exception | None:
+    """Why the delta-rule kernels cannot run on inputs like q (B, T, H, D_k), as the exception; None when they can."""
+    return triton_refusal(q, _too_wide(q))
 
 
 def chunk_delta_rule(
@@ -366,26 +631,24 @@ def chunk_delta_rule(
     alpha: torch.Tensor | None = None,
     initial_state: torch.Tensor | None = None,
     scale: float | None = None,
-    backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The (gated) delta rule on Triton where it can run, else ``chunkwise.chunk_delta_rule``.
+    """The (gated) delta rule on the Triton kernels, or an error saying why they cannot run.
 
     Args:
-        q, k: (B, T, H, D_k), unit keys; v: (B, T, H, D_v); beta: (B, T, H) in [0, 2];
-        alpha: (B, T, H) in [0, 1] or None; initial_state: (B, H, D_k, D_v) or None for zeros;
-        scale: read-out factor, None for 1/√D_k.
-        backend: ``"auto"``, ``"triton"`` or ``"reference"``, as for ``diagonal_scan``; D_k above
-            ``MAX_KEY_DIM`` takes the reference under ``"auto"`` and raises a ValueError under ``"triton"``.
+        q, k: (B, T, H, D_k), unit keys, D_k ≤ ``MAX_KEY_DIM``; v: (B, T, H, D_v); beta: (B, T, H)
+        in [0, 2]; alpha: (B, T, H) in [0, 1] or None; initial_state: (B, H, D_k, D_v) or None for
+        zeros; scale: read-out factor, None for 1/√D_k.
 
     Returns:
         ``(outputs, final_state)`` as ``deltanet.delta_rule`` returns them, in q's dtype. The
         kernels accumulate in float32 and differentiate once (no gradients of gradients).
+
+    Raises:
+        ``kernel_refusal(q)`` where the kernels cannot run (a ValueError for a head too wide);
+        ``ops.chunk_delta_rule`` picks between these kernels and PyTorch.
     """
     validate_delta_inputs(q, k, v, beta, alpha, initial_state)
-    key_dim = q.shape[-1]
-    too_wide = None if key_dim <= MAX_KEY_DIM else f"the kernels take D_k ≤ {MAX_KEY_DIM}, got D_k = {key_dim}"
-    if resolve_backend(backend, q, too_wide) == "reference":
-        return chunkwise.chunk_delta_rule(q, k, v, beta, alpha, initial_state, scale)
+    require_triton(q, _too_wide(q))
     state, scale = starting_point(q, v.shape[-1], initial_state, scale)
     return _ChunkDeltaRuleFunction.apply(q, k, v, beta, alpha, state, scale)
 
@@ -398,18 +661,16 @@ def chunk_delta_product(
     alpha: torch.Tensor | None = None,
     initial_state: torch.Tensor | None = None,
     scale: float | None = None,
-    backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(Gated) DeltaProduct on the delta-rule kernels, by interleaving; the arguments of ``deltaproduct.delta_product``.
 
     Args:
         q: (B, T, H, D_k); k: (B, T, n_h, H, D_k), unit keys; v: (B, T, n_h, H, D_v);
         beta: (B, T, n_h, H) in [0, 2]; alpha: (B, T, H) in [0, 1] or None.
-        backend: as for ``chunk_delta_rule``, which runs the n_h·T interleaved steps.
+
+    Raises:
+        as ``chunk_delta_rule``, which runs the n_h·T interleaved steps.
     """
     validate_product_inputs(q, k, v, beta, alpha, initial_state)
-
-    def delta_rule_on_backend(*args):
-        return chunk_delta_rule(*args, backend=backend)
-
-    return delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, scale, delta_rule=delta_rule_on_backend)
+    require_triton(q, _too_wide(q))
+    return delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, scale, delta_rule=chunk_delta_rule)

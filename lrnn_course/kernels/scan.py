@@ -36,8 +36,9 @@ launches into autograd.
 Under Triton's interpreter (no GPU) the kernel gives the same states but handles only a few
 thousand (b, t, d) entries a second, since every combine of ``tl.associative_scan`` becomes a
 Python call: (8, 1024, 64) takes about two minutes, and a backward pass as long again. Keep CPU
-inputs small, or pass ``backend="reference"``. The interpreter of Triton 3.9 also truncates float32 to bfloat16
-where a GPU rounds to nearest, so bfloat16 outputs may differ from the GPU's by one unit in the
+inputs small; ``ops.diagonal_scan`` runs it only when asked for (``backend="triton"``). The
+interpreter of Triton 3.9 also truncates float32 to bfloat16 where a GPU rounds to nearest, so
+bfloat16 outputs may differ from the GPU's by one unit in the
 last place.
 """
 
@@ -47,7 +48,7 @@ import torch
 
 from .._triton import tl, triton, triton_mode
 from ..scan import sequential_scan, validate_scan_inputs
-from .backend import kernel_device, on_device_of, resolve_backend
+from .backend import kernel_device, on_device_of, require_triton
 
 # (BLOCK_T, BLOCK_D). The interpreter makes a Python call per combine, so small blocks keep the
 # masked-off padding cheap. On a GPU each program walks its columns through time alone: with many
@@ -136,7 +137,8 @@ def launch_scan(
     kernel=None,
     out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Run a scan kernel (``diagonal_scan_kernel`` when None) into a new (B, T, D) tensor of ``dtype`` (``a``'s when None).
+    """Run a scan kernel (``diagonal_scan_kernel`` when None) into a new (B, T, D) tensor of ``dtype`` (``a``'s
+    when None).
 
     Forward it holds the states h from ``h0``; with ``reverse``, ``b`` holds the gradients g, ``h0``
     must be zero and the result holds the adjoints lambda. ``kernel`` lets a learner's kernel, with
@@ -195,31 +197,32 @@ class _DiagonalScanFunction(torch.autograd.Function):
         return scan_backward(a, h0, h, grad_h.contiguous())
 
 
-def diagonal_scan(
-    a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, backend: str = "auto"
-) -> torch.Tensor:
-    """Return the states h_t = a_t * h_{t-1} + b_t, on Triton where it can run, else in PyTorch.
+def diagonal_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """Return the states h_t = a_t * h_{t-1} + b_t from the Triton kernel, or raise saying why it cannot run.
 
     Args:
         a: gates, shape (B, T, D); any real value, negative ones included.
         b: inputs, shape (B, T, D), same dtype and device as ``a``.
         h0: initial state, shape (B, D); zeros when None.
-        backend: ``"auto"`` (Triton when it runs natively on these tensors, see
-            ``resolve_backend``), ``"triton"`` (Triton or a RuntimeError/TypeError saying why
-            not) or ``"reference"`` (``sequential_scan``).
 
     Returns:
-        h: shape (B, T, D), dtype of ``a``. The Triton path accumulates in float32 whatever the
-        input dtype, in its backward pass too; it differentiates once (no gradients of gradients).
+        h: shape (B, T, D), dtype of ``a``. The kernel accumulates in float32 whatever the input
+        dtype, in its backward pass too; it differentiates once (no gradients of gradients).
+
+    Raises:
+        RuntimeError or TypeError (``backend.triton_refusal``) where Triton cannot run these tensors;
+        ``ops.diagonal_scan`` picks between this kernel and ``sequential_scan``.
     """
     a, b, h0 = validate_scan_inputs(a, b, h0)
-    if resolve_backend(backend, a) == "reference":
-        return sequential_scan(a, b, h0)
+    require_triton(a)
     return _DiagonalScanFunction.apply(a, b, h0)
 
 
 def smoke_test() -> tuple[bool, str]:
     """Run ``diagonal_scan`` on a small awkward input and compare it with ``sequential_scan`` in float64.
+
+    Where Triton cannot run, ``sequential_scan`` in float32 takes the kernel's place: the path the
+    lessons take then.
 
     The input has T = 37 and D = 5 (neither a multiple of a block) and gates of exactly -1, 0
     and 1 among uniform ones in [-1, 1]. Never raises: a failure becomes ``(False, reason)``.
@@ -238,8 +241,9 @@ def smoke_test() -> tuple[bool, str]:
         expected = sequential_scan(gates, inputs, initial)
         device = torch.device(kernel_device() or "cpu")
         a, b, h0 = (x.to(device, torch.float32) for x in (gates, inputs, initial))
-        backend = resolve_backend("auto", a)
-        states = diagonal_scan(a, b, h0, backend=backend).to("cpu", torch.float64)
+        runs_triton = kernel_device() is not None
+        backend = "triton" if runs_triton else "reference"
+        states = (diagonal_scan if runs_triton else sequential_scan)(a, b, h0).to("cpu", torch.float64)
         error = float((states - expected).abs().max() / expected.abs().max().clamp(min=1.0))
     except Exception as failure:  # noqa: BLE001 - the doctor reports any failure instead of crashing
         return False, f"diagonal_scan smoke test raised {type(failure).__name__}: {failure}"

@@ -1,4 +1,4 @@
-"""``check()``: run a learner's function against an exercise's named properties and print a table.
+"""The grading core: an exercise's named properties, run on a learner's function, as rows of a table.
 
 Glossary:
 
@@ -18,34 +18,38 @@ The checker never lets a learner's bug escape: an exception, a wrong type, shape
 a broken autograd graph, each becomes a red row with a message naming the first mismatch.
 Learner functions get copies of their inputs (``call_learner``), so expected values computed from
 the originals stay pristine whatever the learner writes; the rows that look for in-place writes
-hand over the originals themselves (``call_learner_in_place``, then ``expect_unchanged``). ``check()`` runs the cases in a
-child process with a time limit (:mod:`lrnn_course.isolation`), so learner code that crashes,
-hangs or exits becomes a red row and the notebook lives on.
-The exercises themselves live in :mod:`lrnn_course.checks`, one module per lesson.
+hand over the originals themselves (``call_learner_in_place``, then ``expect_unchanged``).
+
+This module knows no exercise. They live in :mod:`lrnn_course.checks`, one module per lesson, which
+also grades one by id (``check_quietly``); :func:`lrnn_course.grade.check`, what a learner calls,
+runs the cases in a child process with a time limit (:mod:`lrnn_course.isolation`), so learner code
+that crashes, hangs or exits becomes a red row and the notebook lives on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import inspect
 import math
-import sys
 import traceback
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO
+from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
 PASS_MARK, FAIL_MARK = "✓", "✗"
-EXCEPTION_MESSAGES = ("raised ", "not implemented yet", "not judged")  # describe_exception's, and the rows they leave unjudged
+EXCEPTION_MESSAGES = (
+    "raised ",
+    "not implemented yet",
+    "not judged",
+)  # describe_exception's, and the rows they leave unjudged
 
 
 class CheckFailed(Exception):
@@ -201,7 +205,9 @@ def copy_of(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: copy_of(item) for key, item in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):  # e.g. a task's Batch
-        return dataclasses.replace(value, **{f.name: copy_of(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init})
+        return dataclasses.replace(
+            value, **{f.name: copy_of(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        )
     return value
 
 
@@ -251,18 +257,23 @@ INPUTS_ROW = "does not modify its inputs"
 
 
 def inputs_unchanged(fn: Callable[..., Any]) -> None:
-    """The automatic row: no call of this check (all made before this row) wrote into an input, and one returned at least."""
+    """The automatic row: no call of this check (all made before this row) wrote into an input, and one returned
+    at least."""
     if not INPUT_WRITES.returned and not INPUT_WRITES.names:
-        raise CheckFailed("not judged: no call of your function returned (not implemented yet, or it raised every time), "
-                          "so what it does to its inputs is not known")
+        raise CheckFailed(
+            "not judged: no call of your function returned (not implemented yet, or it raised every time), "
+            "so what it does to its inputs is not known"
+        )
     expect_none_written(INPUT_WRITES.names)
 
 
 def expect_none_written(names: Sequence[str]) -> None:
     """Raise ``CheckFailed`` naming the inputs the learner's function wrote into, if any."""
     if names:
-        raise CheckFailed(f"your function modified its input{'s' if len(names) > 1 else ''} "
-                          f"{', '.join(f'`{name}`' for name in names)} in place; compute new tensors instead")
+        raise CheckFailed(
+            f"your function modified its input{'s' if len(names) > 1 else ''} "
+            f"{', '.join(f'`{name}`' for name in names)} in place; compute new tensors instead"
+        )
 
 
 def exit_call(error: SystemExit) -> str:
@@ -276,16 +287,26 @@ def call_learner_in_place(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> 
     try:
         return fn(*args, **kwargs)
     except SystemExit as error:  # sys.exit() or exit() in a learner's function ends nothing but this row
-        raise CheckFailed(f"called {exit_call(error)}: a function returns its result instead of ending the program") from error
+        raise CheckFailed(
+            f"called {exit_call(error)}: a function returns its result instead of ending the program"
+        ) from error
     except Exception as error:  # a learner's bug of any kind becomes a red row
         raise CheckFailed(describe_exception(error)) from error
 
 
 def same_values(before: Any, after: Any) -> bool:
-    """True when two values (tensors, or tuples, lists, dicts and dataclasses of them) hold the same entries; NaN equals NaN."""
+    """True when two values (tensors, or tuples, lists, dicts and dataclasses of them) hold the same entries; NaN
+    equals NaN."""
     if isinstance(before, torch.Tensor):
-        return isinstance(after, torch.Tensor) and before.shape == after.shape and bool(
-            torch.equal(before, after) or torch.equal(before.isnan(), after.isnan()) and torch.equal(before.nan_to_num(), after.nan_to_num()))
+        return (
+            isinstance(after, torch.Tensor)
+            and before.shape == after.shape
+            and bool(
+                torch.equal(before, after)
+                or torch.equal(before.isnan(), after.isnan())
+                and torch.equal(before.nan_to_num(), after.nan_to_num())
+            )
+        )
     if isinstance(before, (tuple, list)):
         return len(before) == len(after) and all(same_values(x, y) for x, y in zip(before, after))
     if isinstance(before, dict):
@@ -337,9 +358,14 @@ def expect_guards_intact(*guarded: Guarded, advice: str = "check the masks of yo
     for item in guarded:
         before, after = item.out_of_bounds_writes()
         if before or after:
-            where = " and ".join(part for part in (
-                f"{after} element{'s' if after > 1 else ''} past the end" if after else "",
-                f"{before} element{'s' if before > 1 else ''} before the start" if before else "") if part)
+            where = " and ".join(
+                part
+                for part in (
+                    f"{after} element{'s' if after > 1 else ''} past the end" if after else "",
+                    f"{before} element{'s' if before > 1 else ''} before the start" if before else "",
+                )
+                if part
+            )
             raise CheckFailed(f"wrote {where} of {item.name} (out of bounds): {advice}")
 
 
@@ -395,8 +421,11 @@ def expect_tensor_close(
         yours, wanted = shown_apart(got[index].item(), expected[index].item())
         # entry by entry: a clamp at 1e-6 is a large error on a small value, not float32's rounding on a large one
         relative = ((got - expected).abs() / expected.abs().clamp_min(1e-30)).max().item()
-        rounding = (" — about float32's rounding: is part of it computed in float32?"
-                    if expected.dtype == torch.float64 and 1e-9 < relative < 1e-5 else "")
+        rounding = (
+            " — about float32's rounding: is part of it computed in float32?"
+            if expected.dtype == torch.float64 and 1e-9 < relative < 1e-5
+            else ""
+        )
         raise CheckFailed(
             f"{what}: first mismatch{_format_index(index, dims)}: yours {yours}, "
             f"expected {wanted} (largest error {worst:.1e}){rounding}"
@@ -404,8 +433,13 @@ def expect_tensor_close(
 
 
 @contextlib.contextmanager
-def substituted(fn: Callable[..., Any], stand_in: Callable[..., Any], names: Iterable[str] = (), originals: Iterable[Any] = (),
-                modules: Iterable[ModuleType] = ()) -> Iterator[None]:
+def substituted(
+    fn: Callable[..., Any],
+    stand_in: Callable[..., Any],
+    names: Iterable[str] = (),
+    originals: Iterable[Any] = (),
+    modules: Iterable[ModuleType] = (),
+) -> Iterator[None]:
     """Meanwhile, the function a learner's ``fn`` builds on means ``stand_in``: in ``fn``'s globals (a notebook's, or a
     module's) and in each of ``modules``, every name in ``names`` and every name bound to one of ``originals``.
 
@@ -414,8 +448,12 @@ def substituted(fn: Callable[..., Any], stand_in: Callable[..., Any], names: Ite
     """
     wanted, bound = set(names), {id(original) for original in originals}
     spaces = {id(space): space for space in (getattr(fn, "__globals__", {}), *map(vars, modules))}
-    saved = [(space, name, value) for space in spaces.values() for name, value in list(space.items())
-             if name in wanted or id(value) in bound]
+    saved = [
+        (space, name, value)
+        for space in spaces.values()
+        for name, value in list(space.items())
+        if name in wanted or id(value) in bound
+    ]
     for space, name, _ in saved:
         space[name] = stand_in
     try:
@@ -446,14 +484,19 @@ class OperationLog(TorchFunctionMode):
         super().__init__()
         self.operations: list[Operation] = []
 
-    def __torch_function__(self, func: Callable[..., Any], types: Any, args: Sequence[Any] = (), kwargs: dict | None = None) -> Any:
+    def __torch_function__(
+        self, func: Callable[..., Any], types: Any, args: Sequence[Any] = (), kwargs: dict | None = None
+    ) -> Any:
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
         returned = result if isinstance(result, (tuple, list)) else (result,)
-        self.operations.append(Operation(
-            getattr(func, "__name__", str(func)),
-            tuple(tuple(x.shape) for x in tree_leaves((args, kwargs)) if isinstance(x, torch.Tensor)),
-            tuple(tuple(x.shape) for x in returned if isinstance(x, torch.Tensor))))
+        self.operations.append(
+            Operation(
+                getattr(func, "__name__", str(func)),
+                tuple(tuple(x.shape) for x in tree_leaves((args, kwargs)) if isinstance(x, torch.Tensor)),
+                tuple(tuple(x.shape) for x in returned if isinstance(x, torch.Tensor)),
+            )
+        )
         return result
 
 
@@ -481,17 +524,21 @@ def precision_case(name: str, run: Callable[[Callable[..., Any]], None]) -> Case
     return Case(name, run, PRECISION_HINTS, SPECIFIC + 1)
 
 
-DETACHED = "a .detach(), .item(), .tolist(), float(), numpy, torch.tensor(...) of a result or torch.no_grad() on the way?"
+DETACHED = (
+    "a .detach(), .item(), .tolist(), float(), numpy, torch.tensor(...) of a result or torch.no_grad() on the way?"
+)
 # Hints by the way the gradient failed: each points at its own cause, whatever row it happens on.
 CUT_GRAPH_HINTS = (
     "Autograd follows only torch operations on the tensors you were given: a .detach(), .item(), .tolist(), float(), "
     "numpy, torch.tensor(x) of a tensor or a torch.no_grad() block on the way cuts the graph.",
-    "Keep every step in torch, from the inputs to the result; build new tensors from them rather than from Python numbers.",
+    "Keep every step in torch, from the inputs to the result; build new tensors from them rather than from Python "
+    "numbers.",
 )
 IN_PLACE_GRAPH_HINTS = (
     "Autograd saved a tensor that your function overwrote afterwards (x[...] = …, x += …, x.mul_(…)), typically states "
     "written into a preallocated tensor and read back.",
-    "Keep the pieces in a Python list and torch.stack / torch.cat them at the end, or compute new tensors out of place.",
+    "Keep the pieces in a Python list and torch.stack / torch.cat them at the end, or compute new tensors out of "
+    "place.",
 )
 MISSING_GRADIENT_HINTS = (
     "An input that gets no gradient does not reach your result through torch operations: either it is left out of "
@@ -499,9 +546,15 @@ MISSING_GRADIENT_HINTS = (
 )
 
 
-def learner_gradients(got: Any, reference: Any, leaves: Sequence[torch.Tensor], names: Sequence[str],
-                      parts: Sequence[str] = ("your result",)) -> tuple[tuple[torch.Tensor | None, ...], tuple[torch.Tensor | None, ...]]:
-    """The gradients, with respect to each of ``leaves``, of one random weighting of the learner's ``got`` and of ``reference``.
+def learner_gradients(
+    got: Any,
+    reference: Any,
+    leaves: Sequence[torch.Tensor],
+    names: Sequence[str],
+    parts: Sequence[str] = ("your result",),
+) -> tuple[tuple[torch.Tensor | None, ...], tuple[torch.Tensor | None, ...]]:
+    """The gradients, with respect to each of ``leaves``, of one random weighting of the learner's ``got`` and of
+    ``reference``.
 
     ``got`` and ``reference`` (a float64 expression written in the checker, computed from the same
     ``leaves``) are a tensor or a sequence of tensors named ``parts``; the same random weights make
@@ -514,99 +567,79 @@ def learner_gradients(got: Any, reference: Any, leaves: Sequence[torch.Tensor], 
         raise CheckFailed(f"expected {len(reference_parts)} result(s) ({', '.join(parts)}), got {len(got_parts)}")
     for part, mine, want in zip(parts, got_parts, reference_parts):
         if not isinstance(mine, torch.Tensor):
-            raise CheckFailed(f"{part}: got a {type(mine).__name__}, not a tensor that autograd can follow back to the inputs ({DETACHED})",
-                              CUT_GRAPH_HINTS)
+            raise CheckFailed(
+                f"{part}: got a {type(mine).__name__}, not a tensor that autograd can follow back to the inputs "
+                f"({DETACHED})",
+                CUT_GRAPH_HINTS,
+            )
         if mine.shape != want.shape:
             raise CheckFailed(f"{part} has shape {tuple(mine.shape)}, expected {tuple(want.shape)}")
         if not mine.requires_grad:
-            raise CheckFailed(f"{part} is not connected to autograd: no gradient can flow back to the inputs ({DETACHED})",
-                              CUT_GRAPH_HINTS)
+            raise CheckFailed(
+                f"{part} is not connected to autograd: no gradient can flow back to the inputs ({DETACHED})",
+                CUT_GRAPH_HINTS,
+            )
     generator = generator_for("gradient weights")
     weights = [torch.randn(want.shape, generator=generator, dtype=torch.float64) for want in reference_parts]
     try:
         # retain_graph: the reference may share the part of the graph built before the learner's call
-        yours = torch.autograd.grad(sum((mine * weight).sum() for mine, weight in zip(got_parts, weights)), leaves,
-                                    allow_unused=True, retain_graph=True)
+        yours = torch.autograd.grad(
+            sum((mine * weight).sum() for mine, weight in zip(got_parts, weights)),
+            leaves,
+            allow_unused=True,
+            retain_graph=True,
+        )
     except RuntimeError as error:  # e.g. a tensor autograd saved was overwritten in place
         hints = IN_PLACE_GRAPH_HINTS if "inplace operation" in str(error) else ()
-        raise CheckFailed(f"backpropagating through {' and '.join(parts)} raised RuntimeError: {first_line(error)}", hints) from error
-    expected = torch.autograd.grad(sum((want * weight).sum() for want, weight in zip(reference_parts, weights)), leaves,
-                                   allow_unused=True)
+        raise CheckFailed(
+            f"backpropagating through {' and '.join(parts)} raised RuntimeError: {first_line(error)}", hints
+        ) from error
+    expected = torch.autograd.grad(
+        sum((want * weight).sum() for want, weight in zip(reference_parts, weights)), leaves, allow_unused=True
+    )
     missing = ", ".join(name for name, mine, want in zip(names, yours, expected) if mine is None and want is not None)
     if missing:
-        raise CheckFailed(f"no gradient reaches {missing}: the gradient with respect to {missing} is not connected to autograd ({DETACHED})",
-                          MISSING_GRADIENT_HINTS)
+        raise CheckFailed(
+            f"no gradient reaches {missing}: the gradient with respect to {missing} is not connected to autograd "
+            f"({DETACHED})",
+            MISSING_GRADIENT_HINTS,
+        )
     return yours, expected
 
 
-def expect_gradients(got: Any, reference: Any, leaves: Sequence[torch.Tensor], names: Sequence[str], dims: Sequence[str],
-                     parts: Sequence[str] = ("your result",), atol: float = 1e-9, rtol: float = 1e-7) -> None:
-    """``learner_gradients``, then each gradient of ``got`` close to the reference's (``dims`` name each leaf's dimensions)."""
+def expect_gradients(
+    got: Any,
+    reference: Any,
+    leaves: Sequence[torch.Tensor],
+    names: Sequence[str],
+    dims: Sequence[str],
+    parts: Sequence[str] = ("your result",),
+    atol: float = 1e-9,
+    rtol: float = 1e-7,
+) -> None:
+    """``learner_gradients``, then each gradient of ``got`` close to the reference's (``dims`` name each leaf's
+    dimensions)."""
     yours, expected = learner_gradients(got, reference, leaves, names, parts)
     for name, layout, leaf, mine, want in zip(names, dims, leaves, yours, expected):
         zeros = torch.zeros_like(leaf)
-        expect_tensor_close(zeros if mine is None else mine, zeros if want is None else want,
-                            f"the gradient with respect to {name}", layout, atol=atol, rtol=rtol)
+        expect_tensor_close(
+            zeros if mine is None else mine,
+            zeros if want is None else want,
+            f"the gradient with respect to {name}",
+            layout,
+            atol=atol,
+            rtol=rtol,
+        )
 
 
 def expect_unchanged(before: Sequence[torch.Tensor], after: Sequence[torch.Tensor], names: Sequence[str]) -> None:
-    """Raise ``CheckFailed`` naming the inputs the learner's function wrote into (call it through ``call_learner_in_place``)."""
+    """Raise ``CheckFailed`` naming the inputs the learner's function wrote into (call it through
+    ``call_learner_in_place``)."""
     expect_none_written([name for original, now, name in zip(before, after, names) if not same_values(original, now)])
 
 
+# Seconds a whole ``check()`` may take before it is stopped and reported.
 DEFAULT_TIMEOUT_S = 60.0
-
-
-def check(exercise: str, fn: Callable[..., Any], hint: int = 0, stream: TextIO | None = None,
-          timeout: float = DEFAULT_TIMEOUT_S) -> CheckResult:
-    """Run every case of ``exercise`` on ``fn``, print the table, and return the ``CheckResult``.
-
-    The cases run in a child process (:func:`lrnn_course.isolation.run_isolated`): a function that
-    crashes, loops forever or exits becomes a red row, and this process (the notebook's kernel)
-    lives on. The result is truthy when every property holds; its ``repr`` is the one-line summary,
-    which a notebook shows under the table.
-
-    Args:
-        exercise: the exercise id, e.g. ``"01.sequential_scan"``.
-        fn: your function.
-        hint: how many hints to print for the row that names the mistake (0 = none).
-        stream: where to print the table (default: standard output).
-        timeout: seconds the whole check may take before it is stopped and reported.
-    """
-    from .isolation import run_isolated
-
-    result = run_isolated(exercise, fn, timeout)
-    print(result.report(hint=hint, summary=False), file=stream or sys.stdout)
-    return result
-
-
-def unknown_exercise(exercise: str, fn: Any) -> Row | None:
-    """The one red row for an exercise id that does not exist or an ``fn`` that is not a function, else None."""
-    from .checks import EXERCISES
-
-    if exercise not in EXERCISES:
-        close = difflib.get_close_matches(exercise, EXERCISES, n=3)
-        known = ", ".join(close or sorted(EXERCISES))
-        return Row("exercise exists", False, f"unknown exercise {exercise!r}; did you mean {known}?")
-    if not callable(fn):
-        return Row("is a function", False, f"expected a function, got {type(fn).__name__}")
-    return None
-
-
-def cases_of(exercise: str) -> tuple[Case, ...]:
-    """The cases of a known exercise, in the order they run, and last, for an exercise without a row of its own
-    about in-place writes, the automatic one. Clears the record of input writes: a check starts here."""
-    from .checks import EXERCISES
-
-    INPUT_WRITES.clear()
-    exercise_ = EXERCISES[exercise]
-    cases = exercise_.cases
-    if not takes_tensors(exercise_.solution) or any(case.name.startswith("does not modify") for case in cases):
-        return cases
-    # GENERAL, and last: it explains only when every other row passes (or none names a mistake better).
-    return (*cases, Case(INPUTS_ROW, inputs_unchanged, (
-        "Build new tensors (x = x * y, torch.cat, torch.stack) instead of writing into the ones you were given "
-        "(x.mul_(…), x[...] = …, x += …): the caller still needs them.",), GENERAL))
 
 
 def run_case(case: Case, fn: Callable[..., Any]) -> Row:
@@ -628,11 +661,3 @@ def takes_tensors(solution: Callable[..., Any] | None) -> bool:
     if solution is None or hasattr(solution, "fn"):
         return False
     return any("Tensor" in str(parameter.annotation) for parameter in inspect.signature(solution).parameters.values())
-
-
-def check_quietly(exercise: str, fn: Callable[..., Any]) -> CheckResult:
-    """``check`` without printing and in this process: for tests, and where a child process cannot run."""
-    problem = unknown_exercise(exercise, fn)
-    if problem is not None:
-        return CheckResult(exercise, [problem])
-    return CheckResult(exercise, [run_case(case, fn) for case in cases_of(exercise)])
