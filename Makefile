@@ -3,9 +3,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Without a GPU, a CPU build of PyTorch is installed before the project (a plain `torch` would pull
-# gigabytes of CUDA libraries on Linux). Override, e.g. TORCH_CPU="torch --index-url <a CPU index>".
+# Without an NVIDIA GPU, PyTorch's CPU build is installed before the project, from PyTorch's CPU wheel
+# index (a plain `torch` from the default index is, on Linux, the CUDA build with about 20 nvidia-*/cuda-*
+# packages: gigabytes). Where that index cannot be reached (a mirror, no internet), the default index is
+# used and a line says so. Override either, e.g. TORCH_CPU_INDEX=<your mirror's CPU index>.
 TORCH_CPU ?= torch==2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 JOBS ?= 2
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with nbval.cfg --nbval-cell-timeout 300
 STAMP := $(VENV)/.installed
@@ -22,14 +25,20 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	if ! $(PY) -c "import torch" 2>/dev/null; then \
 	  if command -v nvidia-smi >/dev/null 2>&1; then $(PY) -m pip install torch; \
-	  else $(PY) -m pip install $(TORCH_CPU); fi; \
+	  else $(PY) -m pip install --index-url $(TORCH_CPU_INDEX) $(TORCH_CPU) \
+	    || { echo "PyTorch's CPU index ($(TORCH_CPU_INDEX)) did not answer: installing $(TORCH_CPU) from the default index"; \
+	         $(PY) -m pip install $(TORCH_CPU); }; fi; \
 	fi
 	$(PY) -m pip install -e ".[dev]"
 	touch $(STAMP)
 
 # JupyterLab at the top of the checkout (lessons/, exercises/ and solutions/ side by side), opened on lessons/.
+# On this machine only (127.0.0.1; Jupyter prints the URL with its token). Jupyter refuses to run as root
+# (containers, many cloud VMs) unless told: the recipe tells it, and says so.
 lab: setup
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/lessons
+	if [ "$$(id -u)" = 0 ]; then echo "running as root: JupyterLab starts with --allow-root"; root_flag=--allow-root; fi; \
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 $$root_flag --ServerApp.root_dir="$(CURDIR)" \
+	  --LabApp.default_url=/lab/tree/lessons
 
 # First the linter and formatter (ruff) and the package's import layers (lint-imports, see
 # [tool.importlinter] in pyproject.toml), then the tests.

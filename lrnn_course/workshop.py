@@ -8,7 +8,7 @@ Glossary (code name -> meaning; plumbing, no paper symbol):
 shipped notebook   one packaged with this version of lrnn_course, in ``lrnn_course/notebooks/``
                    (in a checkout: links to the generated ``exercises/``, ``solutions/``,
                    ``lessons/`` and ``kernels/``)
-``NO_REVEAL_ENV``  set it to 1 and ``reveal`` and ``fetch solutions`` refuse: an instructor's switch
+``NO_REVEAL_ENV``  set it (1, yes; not 0, false, no, off) and ``reveal`` and ``fetch solutions`` refuse
 ``Progress``       one exercise of one notebook: the rows of its check, or why it could not run
 =================  ========================================================================
 
@@ -45,9 +45,14 @@ class RevealDisabled(RuntimeError):
     """The instructor has disabled solutions (``LRNN_COURSE_NO_REVEAL`` is set)."""
 
 
+SWITCHED_OFF = ("", "0", "false", "no", "off")
+"""Values of ``LRNN_COURSE_NO_REVEAL`` that leave solutions available (any case, spaces ignored)."""
+
+
 def require_reveal_allowed() -> None:
-    if os.environ.get(NO_REVEAL_ENV, "") not in ("", "0"):
-        raise RevealDisabled(f"solutions are disabled in this workshop ({NO_REVEAL_ENV} is set); ask your instructor")
+    value = os.environ.get(NO_REVEAL_ENV, "")
+    if value.strip().lower() not in SWITCHED_OFF:
+        raise RevealDisabled(f"solutions are disabled in this workshop ({NO_REVEAL_ENV}={value}); ask your instructor")
 
 
 def fetch(kind: str, target: Path, force: bool = False) -> list[tuple[str, str]]:

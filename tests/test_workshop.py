@@ -80,6 +80,11 @@ def test_reveal_prints_the_solution_unless_the_instructor_disabled_it(capsys, mo
     assert cli.main(["reveal", "01.combine"]) == 3
     assert cli.main(["fetch", "solutions", "unused-folder"]) == 3
     assert NO_REVEAL_ENV in capsys.readouterr().err
+    for off in ("0", "false", "No", " off "):
+        monkeypatch.setenv(NO_REVEAL_ENV, off)
+        assert cli.main(["reveal", "01.combine"]) == 0, off
+    monkeypatch.setenv(NO_REVEAL_ENV, "yes")
+    assert cli.main(["reveal", "01.combine"]) == 3
 
 
 def test_fetch_and_progress_work_from_the_installed_wheel(tmp_path):
