@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 # Without an NVIDIA GPU, PyTorch's CPU build is installed before the project, from PyTorch's CPU wheel
 # index (a plain `torch` from the default index is, on Linux, the CUDA build with about 20 nvidia-*/cuda-*
 # packages: gigabytes). Where that index cannot be reached (a mirror, no internet), the default index is
-# used and a line says so. Override either, e.g. TORCH_CPU_INDEX=<your mirror's CPU index>.
+# used and a line says so (one retry and a 15 s timeout per request: an unreachable index costs seconds,
+# not pip's default five retries for every package). Override either, e.g. TORCH_CPU_INDEX=<a CPU index>.
 TORCH_CPU ?= torch==2.13.0
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 JOBS ?= 2
@@ -25,7 +26,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	if ! $(PY) -c "import torch" 2>/dev/null; then \
 	  if command -v nvidia-smi >/dev/null 2>&1; then $(PY) -m pip install torch; \
-	  else $(PY) -m pip install --index-url $(TORCH_CPU_INDEX) $(TORCH_CPU) \
+	  else $(PY) -m pip install --retries 1 --timeout 15 --index-url $(TORCH_CPU_INDEX) $(TORCH_CPU) \
 	    || { echo "PyTorch's CPU index ($(TORCH_CPU_INDEX)) did not answer: installing $(TORCH_CPU) from the default index"; \
 	         $(PY) -m pip install $(TORCH_CPU); }; fi; \
 	fi

@@ -53,7 +53,7 @@ def test_setup_without_a_gpu_installs_pytorchs_cpu_build_from_its_own_index(tmp_
     assert result.returncode == 0, result.stderr
     installs = [line for line in log.read_text().splitlines() if " install " in line]
     assert installs == [
-        f"python -m pip install --index-url {CPU_INDEX} torch==2.13.0",
+        f"python -m pip install --retries 1 --timeout 15 --index-url {CPU_INDEX} torch==2.13.0",
         "python -m pip install -e .[dev]",
     ]
     assert not [line for line in result.stdout.splitlines() if line.startswith("PyTorch's CPU index")]
@@ -65,7 +65,7 @@ def test_setup_falls_back_to_the_default_index_and_says_so_when_pytorchs_index_d
     assert result.returncode == 0, result.stderr
     installs = [line for line in log.read_text().splitlines() if " install " in line]
     assert installs == [
-        f"python -m pip install --index-url {CPU_INDEX} torch==2.13.0",
+        f"python -m pip install --retries 1 --timeout 15 --index-url {CPU_INDEX} torch==2.13.0",
         "python -m pip install torch==2.13.0",
         "python -m pip install -e .[dev]",
     ]
