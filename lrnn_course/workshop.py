@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import json
 import os
 import pickle
@@ -59,7 +60,8 @@ def fetch(kind: str, target: Path, force: bool = False) -> list[tuple[str, str]]
     """Copy the shipped notebooks of ``kind`` into ``target``; ``[(file name, what happened)]``.
 
     A file already there that differs from the shipped one is the learner's work: it is kept
-    unless ``force``. ``fetch("solutions", ...)`` writes the same file names as the exercises;
+    unless ``force``, which first copies it to a free ``<name>.bak`` (``.bak2``, ... when taken), so
+    no edit is lost. ``fetch("solutions", ...)`` writes the same file names as the exercises;
     ``fetch("lessons", ...)`` the lesson and kernel notebooks side by side.
     """
     if kind == "solutions":
@@ -76,7 +78,9 @@ def fetch(kind: str, target: Path, force: bool = False) -> list[tuple[str, str]]
             report.append((source.name, "already up to date"))
             continue
         elif force:
-            action = "overwritten (--force)"
+            backup = free_backup_name(destination)
+            backup.write_bytes(destination.read_bytes())
+            action = f"overwritten (--force); your version is in {backup.name}"
         else:
             report.append(
                 (source.name, "kept: it differs from the shipped notebook (your edits?); --force replaces it")
@@ -85,6 +89,12 @@ def fetch(kind: str, target: Path, force: bool = False) -> list[tuple[str, str]]
         destination.write_bytes(shipped)
         report.append((source.name, action))
     return report
+
+
+def free_backup_name(path: Path) -> Path:
+    """``<name>.bak``, or ``<name>.bak2``, ``.bak3``, ... : the first that does not exist yet."""
+    candidates = (path.with_name(f"{path.name}.bak{'' if n == 1 else n}") for n in itertools.count(1))
+    return next(candidate for candidate in candidates if not candidate.exists())
 
 
 @dataclass

@@ -41,8 +41,15 @@ def test_fetch_copies_then_keeps_a_learners_edits_unless_forced(tmp_path):
     edited.write_text(edited.read_text() + " ")
     actions = dict(fetch("exercises", tmp_path))
     assert actions[names[0]].startswith("kept") and edited.read_text().endswith(" ")
-    assert dict(fetch("exercises", tmp_path, force=True))[names[0]] == "overwritten (--force)"
+    mine = edited.read_bytes()
+    action = dict(fetch("exercises", tmp_path, force=True))[names[0]]
+    assert action == f"overwritten (--force); your version is in {names[0]}.bak"
     assert edited.read_bytes() == shipped_notebooks("exercises")[0].read_bytes()
+    assert (tmp_path / f"{names[0]}.bak").read_bytes() == mine
+    edited.write_text(edited.read_text() + "  ")  # edited again: the first backup stays, the second gets .bak2
+    assert dict(fetch("exercises", tmp_path, force=True))[names[0]].endswith(f"{names[0]}.bak2")
+    assert (tmp_path / f"{names[0]}.bak").read_bytes() == mine
+    assert (tmp_path / f"{names[0]}.bak2").read_text().endswith("  ")
 
 
 def test_progress_is_red_on_stubs_and_green_on_solutions(tmp_path, capsys):
