@@ -18,7 +18,7 @@ SIZE ?= small
 DEVICE ?= auto
 TRAIN_JOBS ?= 1
 
-.PHONY: setup lab test course slides notebooks sync-check gpu-test gpu-ci drift doctor clean
+.PHONY: setup lab test course slides site notebooks wheel sync-check gpu-test gpu-ci drift doctor clean
 
 setup: $(STAMP)
 
@@ -35,11 +35,13 @@ $(STAMP): pyproject.toml
 
 # JupyterLab at the top of the checkout (lessons/, exercises/ and solutions/ side by side), opened on lessons/.
 # On this machine only (127.0.0.1; Jupyter prints the URL with its token). Jupyter refuses to run as root
-# (containers, many cloud VMs) unless told: the recipe tells it, and says so.
+# (containers, many cloud VMs) unless told: the recipe tells it, and says so. LAB_ARGS go to `jupyter lab`
+# last, e.g. `make lab LAB_ARGS="--port=8890 --no-browser"`.
+LAB_ARGS ?=
 lab: setup
 	if [ "$$(id -u)" = 0 ]; then echo "running as root: JupyterLab starts with --allow-root"; root_flag=--allow-root; fi; \
 	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 $$root_flag --ServerApp.root_dir="$(CURDIR)" \
-	  --LabApp.default_url=/lab/tree/lessons
+	  --LabApp.default_url=/lab/tree/lessons $(LAB_ARGS)
 
 # First the linter and formatter (ruff) and the package's import layers (lint-imports, see
 # [tool.importlinter] in pyproject.toml), then the tests.
@@ -62,12 +64,33 @@ NEEDS_SETUP = $(if $(filter $(VENV)/bin/python,$(PY)),setup)
 course: $(NEEDS_SETUP)
 	MPLBACKEND=Agg $(PY) -m lrnn_course run --size $(SIZE) --device $(DEVICE) --jobs $(TRAIN_JOBS) --out $(COURSE_OUT)
 
-# A reveal.js deck per lesson, from the executed lesson notebooks, in build/slides/.
+# A reveal.js deck per lesson, from the executed lesson notebooks, in build/slides/: offline, with
+# reveal.js and MathJax copied into build/slides/_assets/ from npm (downloaded once into ~/.cache/lrnn-course).
 slides: setup
 	$(VENV)/bin/lrnn-course slides
 
+# The course site, from the executed lesson notebooks, in build/site/ (open build/site/index.html): every
+# page works offline; MathJax is downloaded once from the npm registry, then taken from the cache.
+site: setup
+	$(VENV)/bin/lrnn-course site
+
 notebooks: setup
 	$(VENV)/bin/lrnn-course build
+
+# The wheel an instructor hands out: the package with the exercise, solution, lesson and kernel notebooks
+# inside. Learners put it in a wheels/ folder beside their notebooks, whose first cell installs it. It is
+# built from a copy of the package, with lrnn_course/notebooks/'s links to the generated folders followed,
+# in a new folder: setuptools' staging folder build/lib keeps files of earlier builds (a deleted module
+# would ship). --no-build-isolation: setuptools comes from the venv, so no network is needed.
+WHEEL_DIR ?= wheels
+wheel: $(NEEDS_SETUP)
+	staging=$$(mktemp -d) && trap 'rm -rf "$$staging"' EXIT && \
+	cp -RL lrnn_course pyproject.toml README.md "$$staging" && \
+	$(PY) -m pip wheel --no-deps --no-build-isolation --quiet --wheel-dir "$(abspath $(WHEEL_DIR))" "$$staging"
+	@wheel=$$(ls -t "$(abspath $(WHEEL_DIR))"/lrnn_course-*.whl | head -n 1); \
+	echo "$$wheel: the course with $$($(PY) -m zipfile -l "$$wheel" | grep -c '\.ipynb ') notebooks inside."; \
+	echo "Hand it out in a folder named wheels/ beside the learners' notebooks: their first cell installs it."; \
+	echo "(Or: pip install $$wheel; then lrnn-course fetch exercises <folder> gives the notebooks.)"
 
 sync-check: setup
 	$(VENV)/bin/lrnn-course build --check

@@ -13,7 +13,8 @@ exercise cell       a code cell holding the directive ``#| exercise: 01.sequenti
 
 Cell tags in a source: ``lesson`` (only in the lesson), ``practice`` (only in the exercise and
 solution notebooks), ``instructor`` (in no notebook: the lesson's talking points and its workshop
-minutes, read by ``lrnn_course.instructor``); untagged cells go everywhere. A source marks its slide
+minutes, read by ``lrnn_course.instructor``), ``notes`` (in no notebook as a cell: speaker notes,
+kept in the lesson as ``slideshow.notes`` of the cell before); untagged cells go everywhere. A source marks its slide
 boundaries with cell metadata ``slideshow={"slide_type": "slide"}`` (``"skip"`` for set-up cells),
 which the notebooks keep and ``lrnn_course.slides`` turns into a deck. Every notebook opens with a
 generated install cell, so that it runs on Colab or Binder where the package is missing. An
@@ -45,13 +46,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import runner
+from .instructor import MEASURED_TIME, measured_time_phrase
 from .notebook_files import DIRECTIVE, shipped_notebooks
 
 if TYPE_CHECKING:  # imported where used: `reveal` and `check` need this module, not the notebook packages
     import nbformat
 
 KINDS = ("lesson", "exercise", "solution")
-SOURCE_TAGS = ("lesson", "practice", "instructor")  # the generator's own tags, dropped from the notebooks
+NOTES_TAG = "notes"  # a markdown cell of speaker notes for the slide of the cell before it
+SOURCE_TAGS = ("lesson", "practice", "instructor", NOTES_TAG)  # the generator's own tags, dropped from notebooks
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 KERNEL_SPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -146,10 +149,10 @@ def python_function(fn: object) -> types.FunctionType:
 
 def solution_function(exercise_id: str) -> types.FunctionType:
     """The library function that solves ``exercise_id`` (for a Triton kernel, its Python source function)."""
-    from .checks import EXERCISES
+    from .checks import EXERCISES, unknown_exercise_message
 
     if exercise_id not in EXERCISES:
-        raise KeyError(f"unknown exercise {exercise_id!r} in a source directive; known: {', '.join(sorted(EXERCISES))}")
+        raise KeyError(unknown_exercise_message(exercise_id))
     return python_function(EXERCISES[exercise_id].solution)
 
 
@@ -236,34 +239,92 @@ def try_first_source(exercise_id: str, practice_notebook: str) -> str:
     )
 
 
+# The first cell of every notebook, with @VERSION@ for the notebook's version. The learner sees it first,
+# so its comments say what it does. It never raises: when the course cannot be installed it says what to
+# do, and an IPython input transformer (run on each cell's text before it executes) turns every later cell
+# into one "not run" line while the course is missing; this cell, known by its first line, still runs, so
+# running it again after the fix installs the course without restarting the kernel.
+INSTALL_CELL = '''\
+# The course's first cell: it makes sure that `lrnn_course` can be imported, and says which version runs.
+# Where it is missing (Colab, Binder, a new environment), it installs the first of these that works:
+#   1. $LRNN_COURSE_PIP: pip's arguments for the course (a wheel's path, a git URL, a clone's folder);
+#   2. a course wheel, lrnn_course-*.whl, beside this notebook or in a wheels/ folder here or one folder
+#      up (an instructor builds it with `make wheel`); pip looks there for missing dependencies too;
+#   3. the published package lrnn-course==@VERSION@.
+# It leaves out the [triton] extra: PyTorch's CUDA build brings Triton (as on Colab), without a GPU only
+# the kernel notebooks K1-K4 use it (`pip install triton` there), and an extra that cannot be downloaded
+# would stop an offline install from a wheel.
+# If none works, this cell says what to do, and each cell after it prints one line instead of running.
+import glob
+import importlib
+import importlib.util
+import os
+import shlex
+import subprocess
+import sys
+
+COURSE_VERSION = "@VERSION@"
+
+
+def pip_install(*arguments):
+    """pip, quiet unless it fails (then its last lines), giving up soon where the network does not answer."""
+    print("lrnn_course is missing; trying: pip install", *arguments)
+    quiet_and_quick = ["--quiet", "--no-color", "--timeout", "10", "--retries", "1"]
+    command = [sys.executable, "-m", "pip", "install", *quiet_and_quick, *arguments]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        print("    " + "\\n    ".join(done.stderr.strip().splitlines()[-3:]))
+    return done.returncode == 0
+
+
+def unless_installed(lines):
+    """IPython passes each cell's lines through this before running them."""
+    if importlib.util.find_spec("lrnn_course") or "".join(lines[:1]).startswith("# The course's first cell"):
+        return lines
+    return ["print('not run: lrnn_course is not installed (see the first cell)')\\n"]
+
+
+if importlib.util.find_spec("lrnn_course") is None:
+    places = ("lrnn_course-*.whl", "wheels/lrnn_course-*.whl", "../wheels/lrnn_course-*.whl")
+    wheels = [wheel for place in places for wheel in sorted(glob.glob(place))]
+    wheels.sort(key=lambda path: f"-{COURSE_VERSION}-" not in path)  # this notebook's version first
+    attempts = [shlex.split(os.environ.get("LRNN_COURSE_PIP", ""))]
+    attempts += [[wheel, "--find-links", os.path.dirname(wheel)] for wheel in wheels]
+    attempts += [[f"lrnn-course=={COURSE_VERSION}"]]
+    for attempt in attempts:
+        if attempt and pip_install(*attempt):
+            break
+    importlib.invalidate_caches()  # so that this running kernel finds what pip has just installed
+if importlib.util.find_spec("lrnn_course") is None:
+    print(
+        f"\\nlrnn_course {COURSE_VERSION} could not be installed, so the cells below will not run. Either\\n"
+        f"  - ask your instructor for the course wheel, lrnn_course-{COURSE_VERSION}-py3-none-any.whl, and put it\\n"
+        f"    into {os.path.abspath('wheels')} (a folder beside this notebook),\\n"
+        f"  - or install the course from a clone of its repository: {sys.executable} -m pip install <the clone>\\n"
+        f"  - or start Jupyter with LRNN_COURSE_PIP set to pip's arguments for it (a wheel's path, a git URL),\\n"
+        f"then run this cell again."
+    )
+    transformers = get_ipython().input_transformers_cleanup
+    if "unless_installed" not in [getattr(step, "__name__", "") for step in transformers]:
+        transformers.append(unless_installed)
+else:
+    import lrnn_course
+
+    mismatch = ""
+    if lrnn_course.__version__ != COURSE_VERSION:
+        mismatch = f", but this notebook is from {COURSE_VERSION}: `lrnn-course fetch` gives matching notebooks"
+    print(f"lrnn_course {lrnn_course.__version__} is installed{mismatch}")'''
+
+
 def install_cell_source() -> str:
-    """The first cell of every notebook: install this version of the course where it is missing."""
+    """The first cell of every notebook (``INSTALL_CELL``), stamped with this version of the course."""
     from .version import __version__
 
     if "+unknown" in __version__:
         raise RuntimeError(
             "lrnn_course has no version (install the checkout with `pip install -e .`) to stamp the notebooks"
         )
-    return f'''# Colab or Binder: install the course where this kernel lacks it; elsewhere, say which version runs.
-# LRNN_COURSE_PIP overrides what is installed (e.g. a git URL or a local wheel).
-import importlib.util
-import os
-import subprocess
-import sys
-
-COURSE_VERSION = "{__version__}"
-if importlib.util.find_spec("lrnn_course") is None:
-    requirement = os.environ.get("LRNN_COURSE_PIP", f"lrnn-course[triton]=={{COURSE_VERSION}}")
-    print(f"lrnn_course is not installed; running: pip install {{requirement}}")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", requirement], check=True)
-    print("installed; if an import below fails, restart the kernel once")
-else:
-    import lrnn_course
-
-    mismatch = ""
-    if lrnn_course.__version__ != COURSE_VERSION:
-        mismatch = f", but this notebook is from {{COURSE_VERSION}}: `lrnn-course fetch` gives matching notebooks"
-    print(f"lrnn_course {{lrnn_course.__version__}} is installed{{mismatch}}")'''
+    return INSTALL_CELL.replace("@VERSION@", __version__)
 
 
 def source_cells(source: Path) -> list[nbformat.NotebookNode]:
@@ -288,10 +349,14 @@ def render(source: Path, kind: str) -> nbformat.NotebookNode:
             "generated": "edit the source, then run: lrnn-course build",
         },
     }
-    install = nbformat.v4.new_code_cell(install_cell_source(), metadata={"slideshow": {"slide_type": "skip"}})
+    # folded: a learner sees its first line (what it does) and opens it only if it has something to say
+    install = nbformat.v4.new_code_cell(
+        install_cell_source(), metadata={"slideshow": {"slide_type": "skip"}, "jupyter": {"source_hidden": True}}
+    )
     install.id = f"{kind}-install"
     notebook.cells.append(install)
     bound: set[str] = set()
+    measured_time = measured_time_phrase(source)  # for the SIZE comment: no duration is typed by hand
 
     def append(new: nbformat.NotebookNode) -> None:
         new.id = f"{kind}-{len(notebook.cells):03d}"
@@ -301,15 +366,25 @@ def render(source: Path, kind: str) -> nbformat.NotebookNode:
         tags = list(cell.metadata.get("tags", []))
         if excluded_tags & set(tags):
             continue
+        if NOTES_TAG in tags:  # no notebook shows them as a cell: the lesson's deck reads them from the metadata
+            if kind == "lesson":
+                slideshow = notebook.cells[-1].metadata.setdefault("slideshow", {})
+                slideshow["notes"] = "\n\n".join(filter(None, (slideshow.get("notes"), cell.source)))
+            continue
         metadata = {key: value for key, value in cell.metadata.items() if key in KEPT_CELL_METADATA}
         kept_tags = [tag for tag in tags if tag not in SOURCE_TAGS]
         if kept_tags:
             metadata["tags"] = kept_tags
         if cell.cell_type == "code":
-            code = cell.source
+            code = cell.source.replace(MEASURED_TIME, measured_time)
             directive = DIRECTIVE.search(code)
             if directive:
-                code = exercise_cell_source(code, kind, bound)
+                try:
+                    code = exercise_cell_source(code, kind, bound)
+                except KeyError as unknown:  # an id that no check module registers
+                    raise KeyError(
+                        f"{source.name}, `#| exercise: {directive.group('id')}`: {unknown.args[0]}"
+                    ) from None
                 if kind == "lesson":
                     append(
                         nbformat.v4.new_markdown_cell(

@@ -1,5 +1,5 @@
 """The ``lrnn-course`` command: ``doctor``, ``fetch``, ``check``, ``progress``, ``reveal``, ``build``, ``new-lesson``,
-``slides``, ``run``, ``experiment``.
+``slides``, ``site``, ``run``, ``experiment``.
 
 Glossary: EXERCISE = an exercise id such as ``01.sequential_scan``; FILE = a Python file that
 defines the exercise's function under the same name as the library's solution.
@@ -24,6 +24,23 @@ def run_doctor(args: argparse.Namespace) -> int:
     return doctor(report=args.report)
 
 
+def file_problem(path: Path) -> str | None:
+    """Why ``lrnn-course check`` cannot load ``path`` (missing, a folder, a notebook, not .py), or None."""
+    wanted = "give the .py file that defines your function"
+    if path.is_dir():
+        return f"{path} is a folder: {wanted}"
+    if not path.exists():
+        return f"no such file: {path}; {wanted}"
+    if path.suffix == ".ipynb":
+        return (
+            f"{path} is a notebook: `lrnn-course check` takes the .py file that defines your function "
+            f"(`lrnn-course progress {path.parent}` checks every exercise in a folder of notebooks)"
+        )
+    if path.suffix != ".py":
+        return f"{path} is not a .py file: save your function in a file ending in .py and give that"
+    return None
+
+
 def run_check(args: argparse.Namespace) -> int:
     from .build import solution_function
     from .checker import DEFAULT_TIMEOUT_S, exit_call
@@ -37,15 +54,9 @@ def run_check(args: argparse.Namespace) -> int:
         return 2
     timeout = args.timeout or DEFAULT_TIMEOUT_S
     path = Path(args.file)
-    if not path.is_file():
-        print(
-            f"{path} not found{' (it is a folder)' if path.is_dir() else ''}: give the .py file that defines your "
-            "function",
-            file=sys.stderr,
-        )
-        return 2
-    if path.suffix != ".py":
-        print(f"{path} is not a Python file; save your function in a .py file", file=sys.stderr)
+    problem = file_problem(path)
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     try:
         with time_limit(timeout):
@@ -131,6 +142,8 @@ def run_build(args: argparse.Namespace) -> int:
     except NotACheckout as error:
         print(error, file=sys.stderr)
         return 2
+    except FileNotFoundError as error:  # no lesson of that name
+        return cannot_start("build", error)
     if args.check:
         for problem in report:
             print(problem, file=sys.stderr)
@@ -174,14 +187,32 @@ def cannot_start(command: str, error: Exception) -> int:
 
 
 def run_slides(args: argparse.Namespace) -> int:
+    from .web_assets import AssetUnavailable  # the standard library only: bound before anything below can raise
+
     try:
         from .slides import build_slides
 
-        decks = build_slides(args.names, Path(args.out) if args.out else None, args.reveal_prefix)
-    except (ModuleNotFoundError, FileNotFoundError) as error:  # no nbconvert; no lesson of that name
+        decks = build_slides(args.names, Path(args.out) if args.out else None)
+    # no nbconvert; no lesson of that name; reveal.js or MathJax neither in the cache nor from the registry
+    except (ModuleNotFoundError, FileNotFoundError, AssetUnavailable) as error:
         return cannot_start("slides", error)
     for deck in decks:
         print(f"wrote {deck}")
+    return 0
+
+
+def run_site(args: argparse.Namespace) -> int:
+    from .web_assets import AssetUnavailable  # the standard library only: bound before anything below can raise
+
+    try:
+        from .site import LAB_URL, build_site
+
+        written = build_site(args.names, Path(args.out) if args.out else None, args.lab_url or LAB_URL)
+    # no nbconvert; no lesson of that name; no MathJax in the cache nor from the registry; a --lab-url that is no URL
+    except (ModuleNotFoundError, FileNotFoundError, AssetUnavailable, ValueError) as error:
+        return cannot_start("site", error)
+    pages = len(written) - 1  # the lesson map comes first
+    print(f"wrote {pages} lesson page{'s' if pages != 1 else ''}; open {written[0]}")
     return 0
 
 
@@ -307,13 +338,23 @@ def parser() -> argparse.ArgumentParser:
     new_lesson.add_argument("--title", help="the lesson's title (default: the slug in words)")
     new_lesson.set_defaults(run=run_new_lesson)
 
-    slides = commands.add_parser("slides", help="build a reveal.js deck of every lesson into build/slides/")
-    slides.add_argument("names", nargs="*", help="only lessons whose name starts with these (e.g. 01 K1)")
-    slides.add_argument("--out", help="folder for the decks (default build/slides)")
-    slides.add_argument(
-        "--reveal-prefix", help="where the decks load reveal.js from (default: a CDN); a local copy works offline"
+    slides = commands.add_parser(
+        "slides",
+        help="build an offline reveal.js deck of every lesson into build/slides/ (reveal.js, MathJax in _assets/)",
     )
+    slides.add_argument("names", nargs="*", help="only lessons whose name starts with these (e.g. 01 K1)")
+    slides.add_argument("--out", help="folder for the decks and their _assets/ (default build/slides)")
     slides.set_defaults(run=run_slides)
+
+    site = commands.add_parser("site", help="build the course site (lesson map, a page per lesson) into build/site/")
+    site.add_argument("names", nargs="*", help="only lessons whose name starts with these (e.g. 01 K1)")
+    site.add_argument("--out", help="folder for the site (default build/site)")
+    site.add_argument(
+        "--lab-url",
+        help="the JupyterLab file tree each page's 'open in JupyterLab' link starts from, before lessons/NN_name.ipynb "
+        "(default: make lab's, http://127.0.0.1:8888/lab/tree/)",
+    )
+    site.set_defaults(run=run_site)
 
     run = commands.add_parser("run", help="execute the lessons headless (one kernel each) and write a summary")
     run.add_argument("names", nargs="*", help="only lessons whose name starts with these (e.g. 01 K1)")

@@ -8,6 +8,8 @@ Glossary (code name -> meaning; no paper symbol, this is plumbing):
                        missing one is named with what it costs
 ``triton mode``        how the kernels run here (see ``lrnn_course._triton``)
 ``smoke test``         one tiny ``diagonal_scan`` compared with the float64 reference
+``threads``            PyTorch's thread count now, the cores, ``OMP_NUM_THREADS``, and the
+                       count the training lessons set (``threads_for_small_models``)
 ``workshop report``    ``doctor(report=True)``: also the machine (system, cores, memory, free
                        disk), the notebook front end, the shipped exercises and a timed
                        ``check``, fenced for pasting into a workshop's sign-up form
@@ -84,6 +86,23 @@ def _device_line() -> str:
             return f"cuda ({torch.cuda.get_device_name(chosen)})"
         return "cpu (PyTorch sees no CUDA GPU)"
     except Exception as failure:  # noqa: BLE001 - a broken torch is exactly what doctor must report
+        return f"unknown ({type(failure).__name__}: {failure})"
+
+
+def _threads_line() -> str:
+    try:
+        import torch
+
+        from .device import device, thread_choice
+
+        lessons, _ = thread_choice(device())
+        current = torch.get_num_threads()
+        setting = os.environ.get("OMP_NUM_THREADS", "").strip() or "not set"
+        return (
+            f"{current} PyTorch thread{'s' if current != 1 else ''} on {os.cpu_count()} cores, "
+            f"OMP_NUM_THREADS {setting}; the training lessons use {lessons}"
+        )
+    except Exception as failure:  # noqa: BLE001 - same reason as above
         return f"unknown ({type(failure).__name__}: {failure})"
 
 
@@ -192,6 +211,7 @@ def _environment_report(stream: TextIO, line, report: bool) -> int:
         else:
             line(package, f"missing (optional: {OPTIONAL[package]})")
     line("device", _device_line())
+    line("threads", _threads_line())
     mode, status, smoke_message, smoke_ok = _triton_report()
     line("triton mode", status)
     line("smoke test", smoke_message)

@@ -5,17 +5,26 @@ Glossary (workshop plumbing; no paper symbols):
 ==================  ==========================================================================
 instructor cell     a markdown cell tagged ``instructor`` in ``sources/NN_name.py``: talking
                     points and common mistakes, in no notebook; its metadata declares the
-                    lesson's minutes, ``minutes={"teach": 40, "practice": 30}``
-``LessonPlan``      one lesson: title, minutes, the instructor cell's text, its exercises
+                    lesson's minutes, ``minutes={"teach": 40, "practice": 30}``, and the
+                    lessons it builds on, ``needs=["02", "03"]`` (ids of earlier lessons)
+lesson id           the two characters a source's name starts with: ``"04"``, ``"K1"``
+``LessonPlan``      one lesson: title, minutes, prerequisites, the instructor cell's text, its exercises
 ``WORKSHOPS``       which lessons a 1-day and a 3-day workshop teach
 ``Slot``            one row of a timing plan: a day, a start and end time, what happens
+measured time       a lesson notebook's total seconds at ``SIZE="small"`` in ``COURSE_TIMES``,
+                    the table ``lrnn-course run`` writes (``course.summary``), committed
+``MEASURED_TIME``   the marker a source writes in its ``SIZE`` comment; the generator puts the
+                    measured time there (``measured_time_phrase``), so no duration is typed by hand
 ==================  ==========================================================================
 
 ``lrnn-course build`` writes ``instructor/timing.md`` and ``instructor/lessons/NN_name.md`` (and
 ``build --check`` compares them), so a changed duration or talking point reaches the plan in one
 place. Days run from 09:00 to 17:00: an opening (day 1: doctor reports and ``fetch``; later days:
-questions from the day before), lunch at the first boundary between sessions after 12:00, a break whenever
-90 minutes have passed without one, and a closing round at the end. A lesson never straddles two days.
+questions from the day before), then lessons, each taught and practised in one stretch: pauses fall
+only between lessons. Lunch comes at the lesson boundary nearest to 12:15, a break before any lesson
+that would otherwise end more than 90 minutes after the last pause (so no lesson may be longer), and
+a closing round at the end. A lesson never straddles two days. A plan that leaves out a lesson that
+one of its lessons needs says so at that lesson ("needs 02").
 """
 
 from __future__ import annotations
@@ -28,8 +37,11 @@ from pathlib import Path
 from .notebook_files import DIRECTIVE, notebook_title
 
 DAY_START, DAY_END = 9 * 60, 17 * 60
-LUNCH_AFTER, LUNCH_MINUTES = 12 * 60, 60
+LUNCH_TARGET, LUNCH_MINUTES = 12 * 60 + 15, 60
 BREAK_EVERY, BREAK_MINUTES = 90, 15
+COURSE_TIMES = Path("benchmarks/results/course-cpu-small.md")  # relative to the checkout
+COURSE_TIMES_MACHINE = "a 2-core CPU"  # the machine COURSE_TIMES says it was measured on
+MEASURED_TIME = "<measured time>"
 OPENING_MINUTES = CLOSING_MINUTES = 15
 FIRST_OPENING = "Opening: everyone pastes `lrnn-course doctor --report`; `lrnn-course fetch exercises`"
 LATER_OPENING = "Opening: questions from the day before"
@@ -45,8 +57,13 @@ class LessonPlan:
     title: str
     teach: int
     practice: int
+    needs: tuple[str, ...]  # lesson ids, in course order
     notes: str
     exercises: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return lesson_id(self.stem)
 
     @property
     def minutes(self) -> int:
@@ -65,9 +82,10 @@ class Workshop:
 
 
 # One day tells the paper's story: scans, the parity barrier and its fix, then the delta rule and
-# products of Householders. Lesson 02 (Mamba's gates) does not fit; what Lesson 04 needs of it is one
-# sentence: Mamba's gates lie in (0, 1), and 2a - 1 remaps them to (-1, 1). Three days teach
-# everything, kernels included.
+# products of Householders. Lessons 02 (Mamba's gates) and 05 (counting mod m) do not fit, and the plan
+# marks the lessons that need them: what Lesson 04 needs of 02 is one sentence (Mamba's gates lie in
+# (0, 1), and 2a - 1 remaps them to (-1, 1)), what 07 needs of 05 another (two reflections compose a
+# rotation, which counts mod m). Three days teach everything, kernels included.
 WORKSHOPS = (
     Workshop("1-day", 1, ("01", "03", "04", "06", "07")),
     Workshop("3-day", 3, ()),
@@ -87,8 +105,17 @@ class Slot:
         return self.end - self.start
 
 
+def lesson_id(stem: str) -> str:
+    """``"04"`` for ``04_negative_eigenvalues``, ``"K1"`` for ``K1_triton_diagonal_scan``."""
+    return stem[:2]
+
+
 def lesson_plan(source: Path) -> LessonPlan:
-    """Read the instructor cell, the title and the exercise directives of one source."""
+    """Read the instructor cell, the title and the exercise directives of one source.
+
+    Raises:
+        ValueError: not exactly one instructor cell, or its ``minutes`` or ``needs`` malformed.
+    """
     import jupytext
 
     notebook = jupytext.reads(source.read_text(encoding="utf-8"), fmt="py:percent")
@@ -101,6 +128,12 @@ def lesson_plan(source: Path) -> LessonPlan:
             f'{source.name}: the instructor cell must declare minutes={{"teach": N, "practice": M}} '
             f"with positive whole numbers, not {minutes}"
         )
+    needs = instructor[0].metadata.get("needs")
+    if not isinstance(needs, list) or not all(isinstance(need, str) for need in needs):
+        raise ValueError(
+            f'{source.name}: the instructor cell must declare the lessons it builds on, needs=["01", ...] '
+            f"(needs=[] for none), not {needs!r}"
+        )
     exercises = tuple(
         match.group("id")
         for cell in notebook.cells
@@ -112,44 +145,76 @@ def lesson_plan(source: Path) -> LessonPlan:
         notebook_title(notebook),
         minutes["teach"],
         minutes["practice"],
+        tuple(needs),
         instructor[0].source.strip(),
         exercises,
     )
 
 
 def lesson_plans(root: Path) -> list[LessonPlan]:
-    return [lesson_plan(source) for source in sorted((root / "sources").glob("[0-9K]*.py"))]
+    """Every source's plan, in course order; raises ValueError when a lesson needs one that does not come before it."""
+    plans = [lesson_plan(source) for source in sorted((root / "sources").glob("[0-9K]*.py"))]
+    earlier: list[str] = []
+    for plan in plans:
+        later = [need for need in plan.needs if need not in earlier]
+        if later:
+            known = {p.id for p in plans}
+            what = ", ".join(f"{need} ({'comes later' if need in known else 'no such lesson'})" for need in later)
+            raise ValueError(
+                f"{plan.stem} needs {what}: a lesson may need only lessons before it in course order "
+                f"({', '.join(earlier) or 'none'})"
+            )
+        earlier.append(plan.id)
+    return plans
 
 
 def chosen(plans: Sequence[LessonPlan], workshop: Workshop) -> list[LessonPlan]:
     return [plan for plan in plans if not workshop.lessons or plan.stem.startswith(workshop.lessons)]
 
 
+def missing_needs(plans: Sequence[LessonPlan], workshop: Workshop) -> dict[str, tuple[str, ...]]:
+    """For each lesson the workshop teaches, by stem, the lessons it needs that the workshop leaves out."""
+    taught = {plan.id for plan in chosen(plans, workshop)}
+    return {
+        plan.stem: missing
+        for plan in chosen(plans, workshop)
+        if (missing := tuple(need for need in plan.needs if need not in taught))
+    }
+
+
 class _Day:
-    """The slots of one day so far, with the pauses the rules above insert."""
+    """The slots of one day so far, with the pauses the rules above insert between lessons."""
 
     def __init__(self, number: int):
-        self.number, self.slots, self.had_lunch = number, [], False
+        self.number, self.had_lunch = number, False
         opening = FIRST_OPENING if number == 1 else LATER_OPENING
-        self.slots.append(Slot(number, DAY_START, DAY_START + OPENING_MINUTES, opening))
-        self.last_pause_end = DAY_START
+        self.slots = [Slot(number, DAY_START, DAY_START + OPENING_MINUTES, opening)]
+        self.last_pause_end = self.clock  # the opening teaches nothing: a stretch of teaching starts after it
 
     @property
     def clock(self) -> int:
         return self.slots[-1].end
 
-    def add(self, activity: str, minutes: int, lesson: str | None = None) -> None:
-        if not self.had_lunch and self.clock >= LUNCH_AFTER:
-            self.slots.append(Slot(self.number, self.clock, self.clock + LUNCH_MINUTES, "Lunch"))
-            self.had_lunch, self.last_pause_end = True, self.clock
-        elif self.clock - self.last_pause_end >= BREAK_EVERY:
-            self.slots.append(Slot(self.number, self.clock, self.clock + BREAK_MINUTES, "Break"))
-            self.last_pause_end = self.clock
-        self.slots.append(Slot(self.number, self.clock, self.clock + minutes, activity, lesson))
+    def pause(self, activity: str, minutes: int) -> None:
+        self.slots.append(Slot(self.number, self.clock, self.clock + minutes, activity))
+        self.last_pause_end = self.clock
 
-    def add_lesson(self, plan: LessonPlan) -> None:
-        self.add(f"{plan.title}: teach", plan.teach, plan.stem)
-        self.add(f"{plan.title}: exercises", plan.practice, plan.stem)
+    def add_lesson(self, plan: LessonPlan, needs_note: str = "") -> None:
+        """Teach and practise ``plan`` in one stretch, after lunch or a break where the rules call for one."""
+        needs_break = self.clock + plan.minutes - self.last_pause_end > BREAK_EVERY
+        end_without_lunch = self.clock + needs_break * BREAK_MINUTES + plan.minutes
+        # The boundaries' distance to LUNCH_TARGET falls, then rises: lunch goes at the first one that is
+        # no farther from it than the next.
+        if not self.had_lunch and abs(self.clock - LUNCH_TARGET) <= abs(end_without_lunch - LUNCH_TARGET):
+            self.pause("Lunch", LUNCH_MINUTES)
+            self.had_lunch = True
+        elif needs_break:
+            self.pause("Break", BREAK_MINUTES)
+        for part, minutes in (("teach", plan.teach), ("exercises", plan.practice)):
+            note = needs_note if part == "teach" else ""
+            self.slots.append(
+                Slot(self.number, self.clock, self.clock + minutes, f"{plan.title}: {part}{note}", plan.stem)
+            )
 
     def fits(self, plan: LessonPlan) -> bool:
         trial = copy.copy(self)
@@ -161,17 +226,30 @@ class _Day:
         return [*self.slots, Slot(self.number, self.clock, self.clock + CLOSING_MINUTES, CLOSING)]
 
 
+def needs_note(missing: Sequence[str]) -> str:
+    """What a plan's teaching row says of the lessons it needs and the plan leaves out: " (needs 02)"."""
+    return f" (needs {' and '.join(missing)})" if missing else ""
+
+
 def schedule(plans: Sequence[LessonPlan], workshop: Workshop) -> list[Slot]:
-    """The workshop's timing plan; raises ValueError when its lessons do not fit its days."""
-    days, lessons_today = [_Day(1)], 0
+    """The workshop's timing plan.
+
+    Raises:
+        ValueError: a lesson is longer than ``BREAK_EVERY`` (the plans pause only between lessons), or the
+        lessons do not fit the workshop's days.
+    """
+    too_long = [f"{plan.stem} ({plan.minutes} min)" for plan in chosen(plans, workshop) if plan.minutes > BREAK_EVERY]
+    if too_long:
+        raise ValueError(
+            f"{', '.join(too_long)} longer than {BREAK_EVERY} minutes: the plans pause only between lessons, "
+            "so split the lesson or shorten its minutes"
+        )
+    missing = missing_needs(plans, workshop)
+    days = [_Day(1)]
     for plan in chosen(plans, workshop):
-        if not days[-1].fits(plan):
-            if lessons_today == 0:
-                raise ValueError(f"{plan.stem} ({plan.minutes} min) does not fit into one day")
+        if not days[-1].fits(plan):  # a lesson of at most BREAK_EVERY minutes fits an empty day
             days.append(_Day(len(days) + 1))
-            lessons_today = 0
-        days[-1].add_lesson(plan)
-        lessons_today += 1
+        days[-1].add_lesson(plan, needs_note(missing.get(plan.stem, ())))
     if len(days) > workshop.days:
         raise ValueError(f"the {workshop.name} workshop needs {len(days)} days for its lessons")
     return [slot for day in days for slot in day.close()]
@@ -181,24 +259,40 @@ def clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+def titles(plans: Sequence[LessonPlan], ids: Sequence[str]) -> str:
+    by_id = {plan.id: plan.title for plan in plans}
+    return ", ".join(by_id[lesson] for lesson in ids) or "none"
+
+
 def timing_markdown(plans: Sequence[LessonPlan]) -> str:
     lines = [
         "# Workshop timing plans",
         "",
         GENERATED_NOTE,
         "",
-        "| lesson | teach (min) | exercises (min) | total (min) |",
-        "|---|---|---|---|",
+        "| lesson | needs | teach (min) | exercises (min) | total (min) |",
+        "|---|---|---|---|---|",
     ]
-    lines += [f"| {plan.title} | {plan.teach} | {plan.practice} | {plan.minutes} |" for plan in plans]
+    lines += [
+        f"| {plan.title} | {', '.join(plan.needs) or '–'} | {plan.teach} | {plan.practice} | {plan.minutes} |"
+        for plan in plans
+    ]
     lines.append(
-        f"| **all lessons** | {sum(p.teach for p in plans)} | {sum(p.practice for p in plans)} | "
+        f"| **all lessons** | | {sum(p.teach for p in plans)} | {sum(p.practice for p in plans)} | "
         f"{sum(p.minutes for p in plans)} |"
     )
     for workshop in WORKSHOPS:
         slots = schedule(plans, workshop)
         taught = sum(plan.minutes for plan in chosen(plans, workshop))
         lines += ["", f"## {workshop.name} workshop: {taught} minutes of lessons", ""]
+        missing = missing_needs(plans, workshop)
+        if missing:
+            left_out = sorted({need for needs in missing.values() for need in needs})
+            lines += [
+                f"Not taught here but needed: {titles(plans, left_out)}. The lessons that need them are marked "
+                f"“needs …”: say in a sentence what they take from it, or hand out its summary before the day.",
+                "",
+            ]
         for day in sorted({slot.day for slot in slots}):
             lines += [f"### Day {day}", "", "| time | what |", "|---|---|"]
             lines += [f"| {clock(s.start)}–{clock(s.end)} | {s.activity} |" for s in slots if s.day == day]
@@ -206,7 +300,7 @@ def timing_markdown(plans: Sequence[LessonPlan]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def lesson_markdown(plan: LessonPlan) -> str:
+def lesson_markdown(plan: LessonPlan, plans: Sequence[LessonPlan], measured_time: str) -> str:
     from .checks import EXERCISES
 
     lines = [
@@ -215,7 +309,10 @@ def lesson_markdown(plan: LessonPlan) -> str:
         GENERATED_NOTE,
         "",
         f"Teach {plan.teach} min, exercises {plan.practice} min. Notebook `{plan.notebook}`; slides "
-        f"`build/slides/{plan.stem}.slides.html` (`lrnn-course slides {plan.stem[:2]}`).",
+        f"`build/slides/{plan.stem}.slides.html` (`lrnn-course slides {plan.id}`). Its run at "
+        f'`SIZE="small"`: {measured_time}.',
+        "",
+        f"Needs: {titles(plans, plan.needs)}.",
         "",
         plan.notes,
         "",
@@ -232,5 +329,46 @@ def instructor_files(root: Path) -> dict[Path, str]:
     """Every generated file under ``instructor/`` with its text."""
     plans = lesson_plans(root)
     files = {root / "instructor" / "timing.md": timing_markdown(plans)}
-    files |= {root / "instructor" / "lessons" / f"{plan.stem}.md": lesson_markdown(plan) for plan in plans}
+    files |= {
+        root / "instructor" / "lessons" / f"{plan.stem}.md": lesson_markdown(
+            plan, plans, measured_time_phrase(root / "sources" / f"{plan.stem}.py")
+        )
+        for plan in plans
+    }
     return files
+
+
+def measured_seconds(root: Path) -> dict[str, float]:
+    """Each lesson notebook's total seconds at ``SIZE="small"``, by stem, from ``COURSE_TIMES`` in ``root``.
+
+    The table is the one ``lrnn-course run`` writes (``course.summary``): a header row naming the columns
+    ``notebook`` and ``total (s)``, then one row per notebook; columns added after it are ignored.
+    """
+    path = root / COURSE_TIMES
+    if not path.exists():
+        return {}
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.startswith("|")
+    ]
+    header = rows[0]
+    notebook, total = header.index("notebook"), header.index("total (s)")
+    return {row[notebook].removesuffix(".ipynb"): float(row[total]) for row in rows if row[notebook].endswith(".ipynb")}
+
+
+def duration_words(seconds: float) -> str:
+    """A measured duration as a ``SIZE`` comment says it: "under 10 s", "about 20 s", "about 2 minutes"."""
+    if seconds < 10:
+        return "under 10 s"
+    if seconds < 100:
+        return f"about {5 * round(seconds / 5)} s"
+    return f"about {round(seconds / 60)} minutes"
+
+
+def measured_time_phrase(source: Path) -> str:
+    """What replaces ``MEASURED_TIME`` in ``source``: its lesson's measured time at ``SIZE="small"``, in words."""
+    seconds = measured_seconds(source.parents[1]).get(source.stem)
+    if seconds is None:
+        return f"not measured yet ({COURSE_TIMES.as_posix()} has no row for it)"
+    return f"{duration_words(seconds)} on {COURSE_TIMES_MACHINE}"

@@ -164,7 +164,7 @@ SOURCE = """# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # and docstring: replace `raise NotImplementedError()` with your code and run the `check(...)` cell below
 # it, which prints a table of the properties your function has. Call `check(..., hint=1)` for a hint.
 
-# %% [markdown] tags=["instructor"] minutes={"teach": 20, "practice": 20}
+# %% [markdown] tags=["instructor"] minutes={"teach": 20, "practice": 20} needs=["01"]
 # ## Talking points
 #
 # - The sentence to leave with: *a running sum is the recurrence with gate 1; a gate below 1 in magnitude
@@ -186,7 +186,7 @@ SOURCE = """# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 #   bfloat16 inputs), and a state detached at each step “gradient matches autograd”.
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
-SIZE = "small"  # "small": seconds on a laptop CPU; "full": the same here (this lesson trains nothing)
+SIZE = "small"  # "small": <measured time>; "full": the same here (this lesson trains nothing)
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 

@@ -250,11 +250,19 @@ def folder_progress(
     A notebook that is missing or cannot be read (not JSON, truncated) gives a row per exercise of
     the shipped notebook saying so, by file name; the other notebooks are checked as usual.
     ``on_start(notebook name, exercise, index, total)`` is called before each check.
+
+    Raises:
+        FileNotFoundError: ``folder`` is missing, is a file, or holds none of the exercise notebooks.
     """
+    fetch_them = f"`lrnn-course fetch exercises {folder}`"
+    if not folder.exists():
+        raise FileNotFoundError(f"no such folder: {folder}; {fetch_them} makes it, with the exercise notebooks")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is a file: give the folder that holds your exercise notebooks")
     shipped = shipped_notebooks("exercises")
     present = [path for path in shipped if (folder / path.name).exists()]
     if not present:
-        raise FileNotFoundError(f"no exercise notebooks in {folder}: run `lrnn-course fetch exercises {folder}` first")
+        raise FileNotFoundError(f"no exercise notebooks in {folder}: run {fetch_them} first")
     planned = {path.name: exercises_of(_code_cells(path)) for path in shipped}
     total, started = sum(len(planned[path.name]) for path in present), []
 

@@ -15,6 +15,16 @@
 # (Hillis–Steele) and a work-efficient one (Blelloch); 4 · the chunked scan that GPU kernels use;
 # 5 · log space and negative gates; 6 · what it all costs; 7 · an explorer.
 
+# %% [markdown] tags=["notes"]
+# Read the sentence in the quote aloud and say that we will come back to it at the end: by then every word of it
+# should be justified.
+#
+# Ask the room who has used Mamba or another state-space model, and who has written an RNN by hand. Most know
+# RNNs; few know why these models train in parallel over time. That is this lesson.
+#
+# Timing: about 40 minutes of teaching, then 40 of practice on the four exercises. The practice notebook
+# (`lrnn-course fetch exercises`) has them with their checks.
+
 # %% [markdown] tags=["practice"]
 # # Practice · Lesson 01: linear recurrences and diagonal scans
 #
@@ -27,7 +37,7 @@
 # The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
 # adds the experiments and figures around it.
 
-# %% [markdown] tags=["instructor"] minutes={"teach": 40, "practice": 40}
+# %% [markdown] tags=["instructor"] minutes={"teach": 40, "practice": 40} needs=[]
 # ## Talking points
 #
 # - The sentence to leave with: *a linear recurrence is an associative scan, so it runs in parallel;
@@ -87,7 +97,7 @@
 #   chunk by chunk" (`it ignores chunk_size`, or `it works one time step after another`).
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
-SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sequences (GPU recommended)
+SIZE = "small"  # "small": <measured time>; "full": longer sequences (GPU recommended)
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
@@ -135,6 +145,18 @@ TIMING_WIDTH = {"small": 64, "full": 1024}[SIZE]
 #
 # Products of gates are the whole story of this course: if every $|a_j| < 1$ old inputs fade; a gate
 # of exactly $1$ keeps them; a gate of $-1$ flips their sign at every step.
+
+# %% [markdown] tags=["notes"]
+# Before the closed form, unroll three steps on the board: h1 = a1 h0 + b1, h2 = a2 a1 h0 + a2 b1 + b2, and so
+# on. Point at the product of gates in front of each input: everything later in the course is about that
+# product.
+#
+# Ask: with every gate at 0.9, what happens to an input from 50 steps ago? With one gate exactly 0? With gates
+# of -1? (It fades; it is erased; its sign flips at every step.) The last answer returns in Lessons 03 to 05.
+#
+# Pause for questions on the shapes before Exercise 1: a, b and h are (B, T, D), h0 is (B, D). After the check,
+# the closed form matches the loop to about 2e-16, and the printed rows 1 0 1 0 ... and 1 2 3 4 ... preview
+# parity and counting.
 
 # %% [markdown]
 # ### Exercise 1 · The sequential scan
@@ -201,6 +223,16 @@ print("a = +1, b = 1:", " ".join(f"{v:.0f}" for v in count.flatten().tolist()))
 # have any shape, and shapes that broadcast together (a `(B, 1, D)` pair with a `(B, T, D)` pair):
 # compute entry by entry and let PyTorch broadcast.
 
+# %% [markdown] tags=["notes"]
+# The idea of the lesson: stop passing states, compose steps. Work one example on the board: apply (2, 3) and
+# then (5, 7) to h = 0. First 3, then 5 * 3 + 7 = 22.
+#
+# Then ask how combine should order its arguments. The usual mistake, (a1 a2, a1 b2 + b1), gives 17 on that
+# example, and the check's row "the earlier step acts first" says so.
+#
+# Associative, yes (about 2e-16 on random pairs); commutative, no (about 3.5). Every parallel scan in the course
+# relies on associativity alone.
+
 # %%
 #| exercise: 01.combine
 
@@ -238,6 +270,14 @@ print(f"not commutative: max |(x∘y) - (y∘x)|         = {(x_then_y[1] - y_the
 #
 # Use your `combine`; the check counts how often you call it: one call per round, $\lceil\log_2 T\rceil$
 # rounds (none when $T = 1$), plus at most one call that folds `h0` into the first step.
+
+# %% [markdown] tags=["notes"]
+# Draw Hillis–Steele for T = 8 as three rows of arrows, at offsets 1, 2 and 4: every position combines with the
+# one that far back, and after log2 T rounds each holds the composition of its whole prefix.
+#
+# Read the table at T = 4096: Hillis–Steele does 49 152 combines in 12 rounds, Blelloch 12 286 in 25, the loop
+# 4095 in 4095. Ask which one they would run on a GPU with thousands of lanes, and which on one CPU core. There
+# is no single answer, which is why the next section mixes them.
 
 # %%
 #| exercise: 01.hillis_steele_scan
@@ -294,6 +334,15 @@ for steps in (8, 1000, 4096):
 #
 # ### Exercise 4 · The chunked scan
 
+# %% [markdown] tags=["notes"]
+# This is the plan of the Triton kernels (K1, K3) and of Lesson 09: a parallel scan inside every chunk of C
+# steps, a short sequential walk over the chunks carrying the state, and one multiply-add per position to bring
+# the carried state in.
+#
+# Ask what C = 1 and C = T turn it into (the sequential loop, with T carries; one parallel scan, with none). The
+# printed table says where between them to sit: at T = 300, chunks of 64 cost 2245 combines at depth 12, against
+# 600 at depth 301 for C = 1.
+
 # %%
 #| exercise: 01.chunked_scan
 
@@ -334,6 +383,14 @@ for chunk_size in (1, 7, 64, 300, 512):
 # the remap $a \mapsto 2a - 1$ that gives Mamba negative eigenvalues costs nothing in Mamba's own scan,
 # but cannot be applied to models whose kernels work in log space.
 
+# %% [markdown] tags=["notes"]
+# The punchline. Mamba-2, GLA and mLSTM compute products of gates as the exponential of a sum of logs. One
+# negative gate at t = 4 makes 6 of the 20 states NaN, from t = 4 on.
+#
+# This is the paper's section 6: the remap a -> 2a - 1 that gives Mamba negative eigenvalues costs nothing in
+# Mamba's own scan, but cannot be applied to a kernel that works in log space. The sign/magnitude split repairs
+# it to rounding error; the paper leaves it as future work.
+
 # %% tags=["lesson", "nbval-check-output"]
 positive = torch.rand(1, 10, 2, dtype=torch.float64) * 0.9 + 0.05
 inputs = torch.randn(1, 10, 2, dtype=torch.float64)
@@ -373,6 +430,13 @@ print(f"{int((signed < 0).sum())} negative gates: max |sign/magnitude log-space 
 # constants and on how much parallel hardware there is; on a GPU (`DEVICE="cuda"`) the plot also
 # shows the Triton kernel of lesson K1, which keeps each chunk in fast on-chip memory.
 
+# %% [markdown] tags=["notes"]
+# The numbers depend on the machine and are not checked: discuss the slopes, not the values. The loop grows like
+# T with a large cost per step (several small PyTorch calls each); the parallel scans follow their work. On a
+# GPU the Triton kernel of K1 appears as well.
+#
+# The cell takes a few seconds on a laptop CPU; run it while you explain the plot's axes.
+
 # %% tags=["lesson"]
 from lrnn_course import ops
 
@@ -403,6 +467,13 @@ plt.show()
 # reason positive gates cannot
 # compute parity in finite precision (Lesson 03); the alternation is the fix (Lesson 04).
 
+# %% [markdown] tags=["notes"]
+# Use the four curves to recap: 0 < a < 1 climbs to b / (1 - a), -1 < a < 0 zig-zags towards it, a = 1 counts, a
+# = -1 alternates. Monotone convergence is why positive gates cannot compute parity (Lesson 03); the alternation
+# is the fix (Lesson 04).
+#
+# The explorer needs a live kernel: in the notebook, move the gate slider to -1 and back to 0.9.
+
 # %% tags=["lesson"]
 viz.plot_trajectories([0.9, 0.5, -0.5, -1.0], steps=30)
 plt.show()
@@ -423,3 +494,10 @@ viz.scan_explorer()
 #
 # **Next:** Lesson 02 builds Mamba's input-dependent gates, shows why its eigenvalues live in $[0, 1]$,
 # and remaps them to $[-1, 1]$ for free.
+
+# %% [markdown] tags=["notes"]
+# Say the sentence from the title slide again and ask someone to justify each half: why the recurrence runs in
+# parallel (associativity of combine) and when the log-space trick breaks (a single negative gate).
+#
+# Then hand over to practice: four exercises in the practice notebook. `check(..., hint=1)` and `hint=2` give
+# hints; the instructor notes list the common mistakes and the rows they turn red.

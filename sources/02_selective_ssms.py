@@ -24,7 +24,7 @@
 # The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
 # adds the experiments and figures around it.
 
-# %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 25}
+# %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 25} needs=["01"]
 # ## Talking points
 #
 # - The sentence to leave with: *Mamba's gates are $\exp(-\Delta_t e^{w})$, so its eigenvalues lie in
@@ -79,7 +79,7 @@
 #   scan of Lesson 01 on `(batch, T, E·N)` instead of the loop passes.
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
-SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sequences for the timings
+SIZE = "small"  # "small": <measured time>; "full": longer sequences for the timings
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 

@@ -26,7 +26,7 @@
 # The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
 # adds the experiments and figures around it.
 
-# %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 25}
+# %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 25} needs=["01"]
 # ## Talking points
 #
 # - The sentence to leave with: *in finite precision, eigenvalues in $[0, 1]$ make the state freeze on
@@ -86,7 +86,7 @@
 #   keeps the state".
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
-SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sweeps
+SIZE = "small"  # "small": <measured time>; "full": longer sweeps
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 

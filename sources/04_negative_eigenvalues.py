@@ -25,7 +25,7 @@
 # The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
 # trains the model with the solutions.
 
-# %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 20}
+# %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 20} needs=["02", "03"]
 # ## Talking points
 #
 # - The sentence to leave with: *changing one activation, sigmoid to tanh, lets a one-layer diagonal
@@ -107,7 +107,7 @@
 #   batch".
 
 # %% tags=["parameters", "lesson"] slideshow={"slide_type": "skip"}
-SIZE = "small"  # "small": 1 000 steps, one seed (about a minute on a laptop CPU); "full": 20 000 steps, 3 seeds
+SIZE = "small"  # "small": 1 000 steps, one seed (<measured time>); "full": 20 000 steps, 3 seeds
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 JOBS = 1  # training runs at once, one process each: on a GPU, several runs share it
@@ -135,6 +135,8 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from lrnn_course import evidence, experiments, tasks, train, viz
+
+lrnn_course.threads_for_small_models(device)  # the loops below run tiny operations: one CPU thread is faster
 
 SEEDS = {"small": [SEED], "full": [0, 1, 2]}[SIZE]
 RESULTS = experiments.COMMITTED.parent  # the checkout's benchmarks/results/

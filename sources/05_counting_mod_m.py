@@ -25,7 +25,7 @@
 # The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
 # adds the experiments and figures around it.
 
-# %% [markdown] tags=["instructor"] minutes={"teach": 45, "practice": 25}
+# %% [markdown] tags=["instructor"] minutes={"teach": 45, "practice": 25} needs=["03"]
 # ## Talking points
 #
 # - The sentence to leave with: *real diagonal or triangular transitions leave a state on $1^k$ with
@@ -83,7 +83,7 @@
 #   give the counter copies, so they stay right about the answer.
 
 # %% tags=["parameters", "lesson"] slideshow={"slide_type": "skip"}
-SIZE = "small"  # "small": about two minutes on a laptop CPU; "full": longer sequences, 3 000 training steps
+SIZE = "small"  # "small": <measured time>; "full": 100 000 counter steps
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
@@ -109,6 +109,8 @@ from collections import Counter
 import matplotlib.pyplot as plt
 
 from lrnn_course import householder, precision, viz
+
+lrnn_course.threads_for_small_models(device)  # the loops below run tiny operations: one CPU thread is faster
 
 COUNTER_STEPS = {"small": 10_000, "full": 100_000}[SIZE]
 

@@ -26,7 +26,7 @@
 # The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
 # adds the experiments and figures around it.
 
-# %% [markdown] tags=["instructor"] minutes={"teach": 40, "practice": 25}
+# %% [markdown] tags=["instructor"] minutes={"teach": 40, "practice": 25} needs=["03"]
 # ## Talking points
 #
 # - §1–2: the delta rule is one gradient step on $\tfrac12\|S^\top k - v\|^2$ (autograd agrees to
@@ -103,7 +103,7 @@ DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
 # %% tags=["lesson", "parameters"] slideshow={"slide_type": "skip"}
-SIZE = "small"  # "small": about a minute and a half on a laptop CPU; "full": 3 000 training steps
+SIZE = "small"  # "small": <measured time>; "full": 3 000 training steps
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
@@ -123,6 +123,8 @@ import torch.nn.functional as F
 from IPython.display import Markdown, display
 
 from lrnn_course import deltanet, evidence, train, viz
+
+lrnn_course.threads_for_small_models(device)  # the loops below run tiny operations: one CPU thread is faster
 
 generator = torch.Generator().manual_seed(SEED)
 SEEDS = [SEED, SEED + 1, SEED + 2]  # whether a run learns depends on its seed: three per range, at every size

@@ -17,6 +17,14 @@
 # the interleaving identity (exercise); 6 · trained on $\mathbb{Z}_5$: what gradient descent finds,
 # and why it stops working at long lengths; 7 · an explorer.
 
+# %% [markdown] tags=["notes"]
+# Start from where Lesson 06 stopped: one generalized Householder per token gives DeltaNet real eigenvalues
+# only, so it can flip (parity) but not rotate (counting mod 3). Ask the room how they would get a rotation out
+# of reflections. Someone usually remembers that two reflections make one.
+#
+# This lesson needs Lessons 05 and 06. About 40 minutes of teaching, 25 of practice on two exercises. Section 6
+# holds the one slow cell (two short trainings): start it early and talk while it runs.
+
 # %% [markdown] tags=["practice"]
 # # Practice · Lesson 07: products of Householders
 #
@@ -26,7 +34,7 @@
 # The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
 # adds the experiments and figures around it.
 
-# %% [markdown] tags=["instructor"] minutes={"teach": 40, "practice": 25}
+# %% [markdown] tags=["instructor"] minutes={"teach": 40, "practice": 25} needs=["05", "06"]
 # ## Talking points
 #
 # - §1–2: a product of $k$ Householders is $I$ plus rank $\le k$, with norm $\le 1$ (`largest norm 1.000000`
@@ -80,7 +88,7 @@ DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
 # %% tags=["lesson", "parameters"] slideshow={"slide_type": "skip"}
-SIZE = "small"  # "small": seconds on a laptop CPU; "full": more samples
+SIZE = "small"  # "small": <measured time>; "full": more samples
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
@@ -109,6 +117,8 @@ from IPython.display import Markdown, display
 
 from lrnn_course import deltanet, deltaproduct, evidence, householder, train, viz
 
+lrnn_course.threads_for_small_models(device)  # the loops below run tiny operations: one CPU thread is faster
+
 SAMPLES = {"small": 4000, "full": 40_000}[SIZE]
 COUNTER_STEPS = {"small": 10_000, "full": 100_000}[SIZE]
 generator = torch.Generator().manual_seed(SEED)
@@ -125,6 +135,14 @@ def elements(count: int) -> str:
 # products $C_1 \cdots C_k$ whose factors have eigenvalue $1 - \beta_i \in \Omega$: DeltaNet's transitions lie
 # in $\mathcal{M}^n_1([0, 1])$, DeltaNet $[-1,1]$'s in $\mathcal{M}^n_1([-1, 1])$, and DeltaProduct with $n_h$
 # factors per token in $\mathcal{M}^n_{n_h}([-1, 1])$.
+
+# %% [markdown] tags=["notes"]
+# Two facts to state before any maths: a product of k Householders is the identity plus a matrix of rank at most
+# k (it only acts in the span of its keys), and with beta in [0, 2] its norm never exceeds 1, so no product
+# amplifies the state.
+#
+# The printed check: rank at most k and largest norm 1.000000 for one to four factors. Keep it short; the
+# interesting part is the spectrum, next.
 
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "-"}
 # Two facts, measured on random products in $\mathbb{R}^8$: each product is the identity plus a matrix
@@ -155,6 +173,14 @@ for factors in (1, 2, 3, 4):
 # needs $e^{2\pi i/3}$). With $\beta \in [0, 2]$, or with three factors, the spectrum escapes the
 # real line. `householder.spectrum_sample` draws random products in $\mathbb{R}^4$ and returns their
 # eigenvalues:
+
+# %% [markdown] tags=["notes"]
+# Read the table row by row. One or two factors with beta in [0, 1]: no complex eigenvalue, no negative one.
+# Three factors: complex pairs in about 1 % of samples, which is why the proposition says k <= 2. Two factors
+# with beta in [0, 2]: about 18 % complex, 70 % with negative real part. The largest modulus is 1 in every row.
+#
+# Pause here and ask: what can DeltaNet [0, 1] not do, even with two steps per token? Neither flip (parity needs
+# an eigenvalue below 0) nor rotate (mod 3 needs a complex one).
 
 # %% tags=["lesson", "nbval-check-output"]
 spectra = {}
@@ -215,6 +241,15 @@ plt.show()
 # rightmost factor. Use `cycles(permutation)`, which lists each cycle as a tuple
 # $(a_1, \sigma(a_1), \sigma^2(a_1), \dots)$ starting at its smallest element (a fixed point is a tuple of
 # one), and `swap_key(i, j, n, dtype)`, the key $e_i - e_j$, from `lrnn_course.householder`.
+
+# %% [markdown] tags=["notes"]
+# On the board: the swap of i and j is the reflection along e_i - e_j, and a cycle of length L is L - 1 swaps.
+# So a permutation takes n - c(sigma) reflections, and no fewer will do (the fixed-space argument on the slide).
+#
+# For Exercise 1, have them push e_0 through their list by hand for sigma = (1, 2, 0): the first key acts first.
+# After the exercise, the counts: S5 has 24 elements that need 4 reflections, hence n_h = 4 with permutation
+# matrices. As rotations of R^3, the cube's S4 and the icosahedron's A5 need only 2: the representation, not
+# only the group, sets n_h.
 
 # %%
 #| exercise: 07.permutation_reflections
@@ -333,6 +368,11 @@ print(
 # determinant $-1$). Measured on random orthogonal matrices, each also with its first column negated
 # to flip the sign of the determinant:
 
+# %% [markdown] tags=["notes"]
+# This section can be skimmed. The point: the same column-by-column trick factors any orthogonal matrix into at
+# most n reflections, an even number exactly when the determinant is +1. The table shows n = 16 with 15
+# reflections at determinant -1 and 16 at +1, errors below 1e-15.
+
 # %% tags=["lesson", "nbval-check-output"]
 for n in (2, 3, 8, 16):
     orthogonal, _ = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
@@ -371,6 +411,15 @@ for n in (2, 3, 8, 16):
 # `delta_rule(q, k, v, beta, alpha=None, initial_state=None, scale=None)` with q, k `(B, T, H, D_k)`,
 # v `(B, T, H, D_v)`, beta and alpha `(B, T, H)`, initial_state `(B, H, D_k, D_v)`, and returns the pair
 # `(outputs (B, T, H, D_v), final_state (B, H, D_k, D_v))`.
+
+# %% [markdown] tags=["notes"]
+# The sentence to leave with: DeltaProduct with n_h Householders per token is DeltaNet on a sequence n_h times
+# longer, with the query only at each token's last sub-step and the gate only at its first. So it needs no
+# kernel of its own; every fast DeltaNet, Lesson 09's chunked form and the Triton kernel of K4 included, runs
+# it.
+#
+# For Exercise 2, ask when DeltaProduct reads out (after the last sub-step) and when the gate acts (once, before
+# the first write). The identity prints 0.0e+00 for n_h = 1 to 4.
 
 # %%
 #| exercise: 07.delta_product_by_interleaving
@@ -417,6 +466,15 @@ for n_householder in (1, 2, 3, 4):
 #
 # Both train on lengths 3–16 with the same data, steps and learning rate, and are tested on
 # lengths up to 64 times longer.
+
+# %% [markdown] tags=["notes"]
+# Start the training cell first, then explain the task while it runs: cycle navigation on Z5, moves -1, 0, +1,
+# answer the final node; chance is 1 in 5.
+#
+# Then read the results: the diagonal model does not even fit the training lengths; DeltaProduct is exact to
+# about length 128 and fades after. Inside it: both betas just below 2, angles of about 72 degrees, modulus
+# about 0.9976, so the start's signal halves by T of about 426. Snapping beta to 2 recovers part of the loss at
+# 1024 (about 0.44 to 0.64). Ask what training would have to do to find beta = 2 exactly.
 
 # %% tags=["lesson"]
 diagonal_result = train.train(train.preset("cycle_diagonal", SIZE, device=DEVICE, seed=SEED))
@@ -568,6 +626,11 @@ print(f"hand-built DeltaProduct counter, float32, {COUNTER_STEPS:,} random moves
 # leave the real line as a complex pair; at $\beta_1 = \beta_2 = 2$ they sit on the unit circle at
 # twice the angle between the keys — Lesson 05's rotation.
 
+# %% [markdown] tags=["notes"]
+# The explorer needs a live kernel with ipywidgets; on the slides it is static. In the notebook, set both betas
+# to 2: the eigenvalues land on the unit circle at twice the angle between the keys, which is Lesson 05's
+# rotation. Then lower one beta below 1 and watch the pair fall back to the real line.
+
 # %% tags=["lesson", "widget"]
 viz.householder_product_explorer()
 
@@ -593,3 +656,11 @@ viz.householder_product_explorer()
 #
 # **Next:** Lesson 08 puts these constructions to work on group word problems, by hand and by
 # training; Lesson 09 makes DeltaNet — and so DeltaProduct — fast with the chunkwise form.
+
+# %% [markdown] tags=["notes"]
+# Ask someone to say why DeltaProduct can count mod 5 and DeltaNet [0, 1] cannot, in one sentence: two
+# reflections compose a rotation; one generalized Householder with beta in [0, 1] has real eigenvalues in [0, 1]
+# only.
+#
+# Then practice: two exercises (permutation_reflections, delta_product_by_interleaving). Lesson 08 puts these
+# constructions to work on group word problems.

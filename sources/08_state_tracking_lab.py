@@ -33,7 +33,7 @@
 # The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
 # adds the experiments and figures around it.
 
-# %% [markdown] tags=["instructor"] minutes={"teach": 45, "practice": 30}
+# %% [markdown] tags=["instructor"] minutes={"teach": 45, "practice": 30} needs=["03", "05", "07"]
 # ## Talking points
 #
 # - §1: a word problem asks for the running product $y_t = x_1 \cdots x_t$; walk through the printed $S_3$
@@ -101,7 +101,7 @@
 #   filled into `targets` or `predictions` in place: “does not modify its inputs”.
 
 # %% tags=["lesson", "parameters"] slideshow={"slide_type": "skip"}
-SIZE = "small"  # "small": a minute or two on a laptop CPU; "full": the GPU experiments, 3 seeds (committed runs reused)
+SIZE = "small"  # "small": <measured time>; "full": the GPU experiments, 3 seeds (committed runs reused)
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 JOBS = 1  # training runs at once, one process each: on a GPU, several runs share it
@@ -128,6 +128,8 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from lrnn_course import automata, evidence, experiments, groups, householder, tasks, train, viz
+
+lrnn_course.threads_for_small_models(device)  # the loops below run tiny operations: one CPU thread is faster
 
 SEEDS = {"small": 1, "full": 3}[
     SIZE

@@ -28,7 +28,7 @@
 # The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
 # adds the experiments and figures around it.
 
-# %% [markdown] tags=["instructor"] minutes={"teach": 45, "practice": 45}
+# %% [markdown] tags=["instructor"] minutes={"teach": 45, "practice": 45} needs=["06"]
 # ## Talking points
 #
 # - §1: the timings are the machine's own; the chunk form already wins on a CPU, and a GPU widens the
@@ -113,7 +113,7 @@ DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 
 # %% tags=["lesson", "parameters"] slideshow={"slide_type": "skip"}
-SIZE = "small"  # "small": about half a minute on a laptop CPU; "full": longer sequences
+SIZE = "small"  # "small": <measured time>; "full": longer sequences
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 SEED = 0
 

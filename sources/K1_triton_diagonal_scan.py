@@ -25,7 +25,7 @@
 # The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
 # adds the experiments and figures around it.
 
-# %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 30}
+# %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 30} needs=["01"]
 # ## Talking points
 #
 # - §1: have everyone read their mode line (a laptop prints `Triton interpreter: ...`). `lrnn_course` must
@@ -75,7 +75,7 @@
 #   `REVERSE` may be ignored: the check runs the forward direction only.
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
-SIZE = "small"  # "small": about half a minute on a laptop CPU; "full": GPU-sized timings
+SIZE = "small"  # "small": <measured time>; "full": GPU-sized timings
 DEVICE = "auto"  # ignored: kernels run where Triton runs (compiled on a CUDA GPU, else the interpreter on the CPU)
 SEED = 0
 

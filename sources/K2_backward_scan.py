@@ -23,7 +23,7 @@
 # The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
 # adds the experiments and figures around it.
 
-# %% [markdown] tags=["instructor"] minutes={"teach": 25, "practice": 15}
+# %% [markdown] tags=["instructor"] minutes={"teach": 25, "practice": 15} needs=["K1"]
 # ## Talking points
 #
 # - §1: derive $\lambda_t = g_t + a_{t+1}\lambda_{t+1}$ on the board for three steps before showing code;
@@ -60,7 +60,7 @@
 #   automatic row “does not modify its inputs” is red (“modified its input `h`”).
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
-SIZE = "small"  # "small": seconds on a laptop CPU; "full": longer sequences
+SIZE = "small"  # "small": <measured time>; "full": longer sequences
 DEVICE = "auto"  # ignored: kernels run where Triton runs (compiled on a CUDA GPU, else the interpreter on the CPU)
 SEED = 0
 

@@ -27,7 +27,7 @@
 # The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
 # adds the experiments and figures around it.
 
-# %% [markdown] tags=["instructor"] minutes={"teach": 40, "practice": 25}
+# %% [markdown] tags=["instructor"] minutes={"teach": 40, "practice": 25} needs=["09", "K2"]
 # ## Talking points
 #
 # - §1: the chunk equations are Lesson 09's, in the kernel's names (`decay`, `transform`, `w`, `u`); in
@@ -65,7 +65,7 @@
 #   block (`transform[i] = ...`) fails inside the kernel. Point back to the PyTorch mirror of §3.
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
-SIZE = "small"  # "small": about a minute on a laptop CPU; "full": GPU-sized timings
+SIZE = "small"  # "small": <measured time>; "full": GPU-sized timings
 DEVICE = "auto"  # ignored: kernels run where Triton runs (compiled on a CUDA GPU, else the interpreter on the CPU)
 SEED = 0
 

@@ -28,7 +28,7 @@
 # The maths each exercise needs is in this notebook; the lesson notebook (`lrnn-course fetch lessons`)
 # adds the experiments and figures around it.
 
-# %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 20}
+# %% [markdown] tags=["instructor"] minutes={"teach": 35, "practice": 20} needs=["07", "K3"]
 # ## Talking points
 #
 # - §1: DeltaProduct reuses K3's kernel by interleaving (Lesson 07's identity), e.g.
@@ -68,7 +68,7 @@
 #   to the $t$-th.
 
 # %% tags=["parameters"] slideshow={"slide_type": "skip"}
-SIZE = "small"  # "small": about a minute on a laptop CPU; "full": GPU-sized timings
+SIZE = "small"  # "small": <measured time>; "full": GPU-sized timings
 DEVICE = "auto"  # ignored: kernels run where Triton runs (compiled on a CUDA GPU, else the interpreter on the CPU)
 SEED = 0
 

@@ -83,6 +83,15 @@ def test_unknown_exercise_and_non_function_are_rows_not_crashes():
     assert not check_quietly("01.combine", 42)
 
 
+def test_a_file_name_given_to_check_is_told_how_to_check_a_file():
+    result = check_quietly("01.sequential_scan", "mine.py")
+    assert [row.name for row in result.rows] == ["is a function"]
+    assert result.rows[0].message == (
+        "got the text 'mine.py': pass your function itself, check('01.sequential_scan', sequential_scan); "
+        "to check a .py file, run `lrnn-course check 01.sequential_scan FILE` in a terminal"
+    )
+
+
 def test_values_equal_to_six_places_are_shown_to_twelve_with_a_float32_note():
     def in_float32(a, b, h0=None):
         return scan.sequential_scan(a.float(), b.float(), None if h0 is None else h0.float()).double()

@@ -8,6 +8,7 @@ import sys
 import nbformat
 import pytest
 
+from lrnn_course.build import repo_root
 from lrnn_course.checks import EXERCISES
 from lrnn_course.cli import main
 
@@ -22,6 +23,7 @@ def sequential_scan(a, b, h0=None):
         states.append(h)
     return torch.stack(states, dim=1)
 """
+ROOT = repo_root()
 
 
 def test_check_a_correct_file_exits_zero(tmp_path, capsys):
@@ -54,11 +56,28 @@ def test_check_reports_a_broken_file(tmp_path, capsys, content, code, message):
     assert message in capsys.readouterr().err
 
 
-def test_check_an_unknown_exercise_exits_two(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "exercise, message",
+    [
+        ("01.sequential_scn", "unknown exercise id '01.sequential_scn'; did you mean 01.sequential_scan?\n"),
+        (
+            "01.xyz",
+            "unknown exercise id '01.xyz'; Lesson 01's exercises are "
+            "01.chunked_scan, 01.combine, 01.hillis_steele_scan, 01.sequential_scan\n",
+        ),
+        (
+            "99.x",
+            "unknown exercise id '99.x': an id is a lesson and a function, as in 01.sequential_scan; the exercises",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["check", "reveal"])
+def test_an_unknown_exercise_id_exits_two_with_the_ids_it_may_mean(tmp_path, capsys, command, exercise, message):
     path = tmp_path / "mine.py"
     path.write_text(CORRECT)
-    assert main(["check", "01.nothing", str(path)]) == 2
-    assert "unknown exercise" in capsys.readouterr().err
+    assert main([command, exercise, *([str(path)] if command == "check" else [])]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith(message) and "directive" not in said
 
 
 def test_build_check_passes_on_the_committed_notebooks(capsys):
@@ -91,6 +110,41 @@ def test_run_executes_a_lesson_and_writes_a_summary(tmp_path, capsys):
     assert all(f"data:image/png;base64,{figure.strip()}'" in page for figure in figures)
 
 
-def test_check_names_a_missing_file_as_missing(tmp_path, capsys):
-    assert main(["check", "01.sequential_scan", str(tmp_path / "missing.py")]) == 2
-    assert "missing.py not found" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("missing.py", "no such file: {path}; give the .py file that defines your function"),
+        ("folder", "{path} is a folder: give the .py file that defines your function"),
+        (
+            "mine.ipynb",
+            "{path} is a notebook: `lrnn-course check` takes the .py file that defines your function "
+            "(`lrnn-course progress {tmp_path}` checks every exercise in a folder of notebooks)",
+        ),
+        ("mine.txt", "{path} is not a .py file: save your function in a file ending in .py and give that"),
+    ],
+)
+def test_check_says_plainly_why_it_cannot_load_a_file(tmp_path, capsys, name, message):
+    (tmp_path / "folder").mkdir()
+    for made in ("mine.ipynb", "mine.txt"):
+        (tmp_path / made).write_text(CORRECT)
+    path = tmp_path / name
+    assert main(["check", "01.sequential_scan", str(path)]) == 2
+    assert capsys.readouterr().err == message.format(path=path, tmp_path=tmp_path) + "\n"
+
+
+def test_progress_says_plainly_when_the_folder_is_missing_or_a_file(tmp_path, capsys):
+    missing, a_file = tmp_path / "missing", tmp_path / "notes.txt"
+    a_file.write_text("")
+    assert main(["progress", str(missing)]) == 2
+    assert capsys.readouterr().err == (
+        f"no such folder: {missing}; `lrnn-course fetch exercises {missing}` makes it, with the exercise notebooks\n"
+    )
+    assert main(["progress", str(a_file)]) == 2
+    assert capsys.readouterr().err == f"{a_file} is a file: give the folder that holds your exercise notebooks\n"
+    assert main(["progress", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(f"no exercise notebooks in {tmp_path}: run `lrnn-course fetch exercises")
+
+
+def test_build_of_an_unknown_lesson_exits_two_without_a_traceback(capsys):
+    assert main(["build", "--check", "99"]) == 2
+    assert capsys.readouterr().err == f"`lrnn-course build`: no source in {ROOT / 'sources'} starts with 99\n"

@@ -50,9 +50,32 @@ def test_doctor_aligns_one_line_per_item():
     doctor(report)
     lines = [line for line in report.getvalue().splitlines() if line.startswith("  ")]
     labels = [line[2 : 2 + LABEL_WIDTH].strip() for line in lines]
-    assert labels == ["Python", *REPORTED_PACKAGES, "device", "triton mode", "smoke test"]
+    assert labels == ["Python", *REPORTED_PACKAGES, "device", "threads", "triton mode", "smoke test"]
     assert all(line[2 + LABEL_WIDTH] != " " for line in lines)
     assert f"  torch        {metadata.version('torch')}" in lines
+
+
+@pytest.mark.parametrize("setting", [None, "3"])
+def test_doctor_reports_the_threads_the_cores_and_omp_num_threads(monkeypatch, setting):
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    if setting is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", setting)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        report = io.StringIO()
+        doctor(report)
+        assert torch.get_num_threads() == 3, "doctor reports the threads; it does not change them"
+    finally:
+        torch.set_num_threads(before)
+    # On a CPU the lessons set one thread unless OMP_NUM_THREADS says otherwise; a GPU leaves the 3 alone.
+    lessons = 1 if setting is None and not torch.cuda.is_available() else 3
+    assert (
+        f"  threads      3 PyTorch threads on {os.cpu_count()} cores, OMP_NUM_THREADS {setting or 'not set'}; "
+        f"the training lessons use {lessons}\n" in report.getvalue()
+    )
 
 
 def test_doctor_writes_to_the_current_standard_output(capsys):
@@ -160,7 +183,7 @@ def test_the_workshop_report_is_fenced_for_pasting_and_ready_here():
     verdict = "READY" if lab else "NOT READY for the workshop: JupyterLab with its widgets extension"
     assert lines[1] == "```" and lines[-1] == "```" and lines[-2].startswith(verdict)
     labels = [line[2 : 2 + LABEL_WIDTH].strip() for line in lines if line.startswith("  ")]
-    assert labels == ["Python", *REPORTED_PACKAGES, "device", "triton mode", "smoke test", *WORKSHOP_LABELS]
+    assert labels == ["Python", *REPORTED_PACKAGES, "device", "threads", "triton mode", "smoke test", *WORKSHOP_LABELS]
     text = report.getvalue()
     assert f"{os.cpu_count()} cores" in text
     assert re.search(

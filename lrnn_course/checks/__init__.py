@@ -115,14 +115,33 @@ class Registry(MutableMapping[str, Exercise]):
 EXERCISES = Registry(__name__, __path__)
 
 
+def unknown_exercise_message(exercise: str) -> str:
+    """What ``check()``, ``lrnn-course check`` and ``reveal`` say of an id that names no exercise: the closest ids."""
+    # The ids of the same lesson when it exists: a typo in a Lesson 01 id imports no other lesson's checks.
+    lesson = str(exercise).partition(".")[0]
+    of_lesson = EXERCISES.of_lesson(lesson)
+    close = difflib.get_close_matches(str(exercise), of_lesson or sorted(EXERCISES), n=3)
+    if close:
+        return f"unknown exercise id {exercise!r}; did you mean {', '.join(close)}?"
+    if of_lesson:
+        return f"unknown exercise id {exercise!r}; Lesson {lesson}'s exercises are {', '.join(of_lesson)}"
+    return (
+        f"unknown exercise id {exercise!r}: an id is a lesson and a function, as in 01.sequential_scan; "
+        f"the exercises are {', '.join(sorted(EXERCISES))}"
+    )
+
+
 def unknown_exercise(exercise: str, fn: Any) -> Row | None:
     """The one red row for an exercise id that does not exist or an ``fn`` that is not a function, else None."""
     if exercise not in EXERCISES:
-        # The ids of the same lesson when it exists: a typo in a Lesson 01 id imports no other lesson's checks.
-        candidates = EXERCISES.of_lesson(str(exercise).partition(".")[0]) or sorted(EXERCISES)
-        close = difflib.get_close_matches(str(exercise), candidates, n=3)
-        known = ", ".join(close or candidates)
-        return Row("exercise exists", False, f"unknown exercise {exercise!r}; did you mean {known}?")
+        return Row("exercise exists", False, unknown_exercise_message(exercise))
+    if isinstance(fn, str):  # a file name, as `lrnn-course check` takes
+        return Row(
+            "is a function",
+            False,
+            f"got the text {fn!r}: pass your function itself, check({exercise!r}, {exercise.partition('.')[2]}); "
+            f"to check a .py file, run `lrnn-course check {exercise} FILE` in a terminal",
+        )
     if not callable(fn):
         return Row("is a function", False, f"expected a function, got {type(fn).__name__}")
     return None
