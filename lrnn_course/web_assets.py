@@ -135,9 +135,10 @@ def verified_tarball(package: PinnedPackage, cache: Path) -> Path:
     if found != package.integrity:
         raise AssetUnavailable(f"refusing {url}: its sha512 integrity is {found}, not the pinned {package.integrity}")
     cache.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_name(cached.name + ".partial")
+    # a reader never sees half a tarball, and two processes downloading at once (pytest -n 2) never share one
+    partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
     partial.write_bytes(data)
-    partial.replace(cached)  # a reader never sees half a tarball
+    partial.replace(cached)
     return cached
 
 
