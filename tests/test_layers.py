@@ -54,11 +54,18 @@ def test_an_import_brings_in_neither_triton_nor_the_checker_and_sets_no_variable
     run_fresh_python(f"import os, sys\nimport {module}\n" + textwrap.dedent(NOTHING_LEAKED))
 
 
-def test_the_package_root_still_offers_check_device_doctor_and_its_version():
+def test_the_package_root_offers_check_device_doctor_the_threads_helper_and_its_version():
     for module in ("lrnn_course.device", "lrnn_course.doctor", "lrnn_course.grade"):
         importlib.import_module(module)  # a module of the same name must not take the function's place
     assert callable(lrnn_course.check) and callable(lrnn_course.device) and callable(lrnn_course.doctor)
-    assert lrnn_course.__version__ and set(lrnn_course.__all__) == {"__version__", "check", "device", "doctor"}
+    assert callable(lrnn_course.threads_for_small_models)
+    assert lrnn_course.__version__ and set(lrnn_course.__all__) == {
+        "__version__",
+        "check",
+        "device",
+        "doctor",
+        "threads_for_small_models",
+    }
     with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
         lrnn_course.nothing  # noqa: B018
 
