@@ -8,9 +8,11 @@ On a CUDA GPU it times, in one run, on the shapes of issue 7:
   - the chunked delta rule in bfloat16 at (8, 2048, 16, 128) and (4, 8192, 16, 128), β ∈ [0, 2],
     against fla's ``chunk_delta_rule``; Gated DeltaNet and DeltaProduct n_h = 2 against fla's gated kernels.
 Every time is the fastest of several calls after a warm-up; the script prints ratios and achieved
-bandwidth and never asserts a time. The JSON records the GPU and the torch, triton and fla versions.
-fla is optional: where it is missing or refuses a call, its column says why. ``--smoke`` runs tiny
-shapes wherever Triton runs (the interpreter on a CPU), to check the script itself.
+bandwidth and never asserts a time. Beside each time stands the floor ``roofline.py`` committed
+(results/roofline.md): the least time the kernel's own bytes and FLOPs allow on an H100. The JSON
+records the GPU and the torch, triton and fla versions. fla is optional: where it is missing or
+refuses a call, its column says why. ``--smoke`` runs tiny shapes wherever Triton runs (the
+interpreter on a CPU), to check the script itself.
 ``--launch-sweep`` adds our delta rule at every value block and warp count of ``SWEEP``, to choose
 ``kernels.delta.MAX_BLOCK_V`` and ``NUM_WARPS``.
 """
@@ -18,8 +20,10 @@ shapes wherever Triton runs (the interpreter on a CPU), to check the script itse
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import platform
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +39,15 @@ RESULTS = Path(__file__).resolve().parent / "results"
 FULL = {"scan": (8, 4096, 2048), "delta": [(8, 2048, 16, 128), (4, 8192, 16, 128)]}
 SMOKE = {"scan": (1, 20, 16), "delta": [(1, 17, 1, 16)]}
 SWEEP = [(block_v, num_warps) for block_v in (32, 64) for num_warps in (4, 8)]  # delta.MAX_BLOCK_V, delta.NUM_WARPS
+
+
+def roofline_floors() -> dict[tuple[str, str, str], float]:
+    """(kernel, shape as "8×4096×2048", pass) -> floor in ms, from the table ``roofline.py`` committed."""
+    spec = importlib.util.spec_from_file_location("roofline", Path(__file__).with_name("roofline.py"))
+    roofline = importlib.util.module_from_spec(spec)
+    sys.modules["roofline"] = roofline  # its dataclasses look their module up
+    spec.loader.exec_module(roofline)
+    return roofline.read_floors(RESULTS / "roofline.md")
 
 
 def fla_function(path: str) -> Callable | str:
@@ -241,12 +254,14 @@ def sweep_table(rows: list[dict]) -> str:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| kernel | shape | dtype | pass | ours (ms) | fla (ms) | ours / fla | of copy bandwidth |",
-        "|---|---|---|---|---|---|---|---|",
+        "| kernel | shape | dtype | pass | ours (ms) | floor (ms) | ours / floor | fla (ms) | ours / fla "
+        "| of copy bandwidth |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        mine, theirs = row["ms"], row.get("fla_ms", "–")
+        mine, theirs, floor = row["ms"], row.get("fla_ms", "–"), row.get("floor_ms")
         ratio = f"{mine / theirs:.2f}" if isinstance(mine, float) and isinstance(theirs, float) else "–"
+        above_floor = f"{mine / floor:.2f}" if isinstance(mine, float) and floor else "–"
         bandwidth = f"{row['bandwidth_fraction']:.0%}" if "bandwidth_fraction" in row else "–"
         cells = [
             row["kernel"],
@@ -254,6 +269,8 @@ def table(rows: list[dict]) -> str:
             row["dtype"],
             row["pass"],
             f"{mine:.3f}" if isinstance(mine, float) else mine,
+            f"{floor:.3f}" if floor else "–",
+            above_floor,
             f"{theirs:.3f}" if isinstance(theirs, float) else theirs,
             ratio,
             bandwidth,
@@ -284,6 +301,9 @@ def main() -> int:
     rows = scan_rows(shapes["scan"], device, args.repeats)
     for shape in shapes["delta"]:
         rows += delta_rows(shape, device, dtype, args.repeats)
+    floors = roofline_floors()
+    for row in rows:
+        row["floor_ms"] = floors.get((row["kernel"], "×".join(map(str, row["shape"])), row["pass"]))
     record = {
         "device": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or "cpu",
         "torch": torch.__version__,

@@ -40,25 +40,28 @@ from .validate import (
 
 
 def validate_scan_inputs(
-    a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None
+    a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, finite: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Check the inputs of a diagonal scan and return ``(a, b, h0)``, with zeros for a missing h0.
 
     ``a`` and ``b`` must be finite floating tensors of one shape (B, T, D) with T >= 1;
-    ``h0``, when given, must be (B, D) with the same dtype and device.
+    ``h0``, when given, must be (B, D) with the same dtype and device. With ``finite=False`` no value
+    is read, only shapes, dtypes and devices: on a GPU, reading one waits for every queued kernel.
     """
     require_tensor(a, "a (the gates)", ndim=3, dims="(B, T, D)")
     require_tensor(b, "b (the inputs)", ndim=3, dims="(B, T, D)")
     require_same([a, b], ["a (the gates)", "b (the inputs)"])
     require_steps(a, "a and b")
-    require_finite(a, "a (the gates)")
-    require_finite(b, "b (the inputs)")
+    if finite:
+        require_finite(a, "a (the gates)")
+        require_finite(b, "b (the inputs)")
     if h0 is None:
         return a, b, a.new_zeros(a.shape[0], a.shape[2])
     require_tensor(h0, "h0 (the initial state)", ndim=2, dims="(B, D)")
     require_shape(h0, "h0", (a.shape[0], a.shape[2]), "(B, D)")
     require_like(h0, "h0 (the initial state)", a, "a (the gates)")
-    require_finite(h0, "h0 (the initial state)")
+    if finite:
+        require_finite(h0, "h0 (the initial state)")
     return a, b, h0
 
 

@@ -175,8 +175,11 @@ check("K2.scan_backward", scan_backward)
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · `torch.autograd.Function`
 #
-# `kernels.diagonal_scan` runs the forward kernel inside a `torch.autograd.Function` whose
-# `forward` saves $a$, $h_0$ and the states, and whose `backward` returns `scan_backward(...)`.
+# `kernels.diagonal_scan` runs a forward kernel built like K1's inside a `torch.autograd.Function` whose
+# `forward` saves $a$, $h_0$ and the states, and whose `backward` computes what `scan_backward`
+# does, fused into one reverse kernel (`kernels.scan.fused_scan_backward`): while it walks back in
+# time it also reads $h_{t-1}$ and writes $\partial L/\partial a_t$ and $\partial L/\partial b_t$ itself,
+# 20 bytes an element in float32 where the reverse launch, `torch.cat` and the product move 32.
 # The adjoints stay in float32 even for bfloat16 inputs: rounding them before the products would
 # add a second rounding to every gradient. With it, the kernel trains like any PyTorch operation:
 

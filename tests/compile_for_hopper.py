@@ -62,10 +62,10 @@ def main() -> int:
 
 
 def compile_all() -> list[dict]:
-    """Compile the scan's and the delta rule's kernels, forward and backward, in float32 and bfloat16."""
+    """Compile the scan's and the delta rule's kernels (the split forward too), in float32 and bfloat16."""
     from triton.runtime.jit import JITFunction
 
-    from lrnn_course.kernels import delta, scan
+    from lrnn_course.kernels import delta, delta_split, scan
 
     reports: list[dict] = []
     pretend_to_be_an_h100()
@@ -80,11 +80,16 @@ def compile_all() -> list[dict]:
     JITFunction.run = compile_instead_of_launching
     try:
         for dtype in (torch.float32, torch.bfloat16):
-            # 8 x 4096 columns make enough programs for the wide blocks, 1 x 64 too few: narrow ones.
-            for batch, width in ((8, 4096), (1, 64)):
-                a, b = (torch.rand(batch, 3, width, dtype=dtype, requires_grad=True) for _ in range(2))
+            # 8 x 4096 columns make enough programs for the wide blocks and one chunk (the forward is K1's kernel);
+            # 1 x 64 too few: narrow blocks and 1000 steps in chunks (pass 1, K1's kernel over the chunks, pass 3).
+            for batch, steps, width, chunked in ((8, 3, 4096, False), (1, 1000, 64, True)):
+                a, b = (torch.rand(batch, steps, width, dtype=dtype, requires_grad=True) for _ in range(2))
                 h0 = torch.zeros(batch, width, dtype=dtype, requires_grad=True)
-                scan._DiagonalScanFunction.apply(a, b, h0).sum().backward()
+                scan._DiagonalScanFunction.apply(a, b, h0, None).sum().backward()
+                # The lessons' kernel reversed (K2), and forward on these blocks where chunks replace it (K1).
+                scan.launch_scan(a, b, h0, reverse=True, dtype=torch.float32)
+                if chunked:
+                    scan.launch_scan(a, b, h0)
             for gated in (False, True):
                 # The largest head the kernels take makes the largest blocks.
                 dim = delta.MAX_KEY_DIM
@@ -94,6 +99,8 @@ def compile_all() -> list[dict]:
                 state = torch.zeros(1, 1, dim, dim, requires_grad=True)
                 out, final = delta._ChunkDeltaRuleFunction.apply(q, k, v, beta, alpha, state, dim**-0.5)
                 (out.float().sum() + final.sum()).backward()
+                with torch.no_grad():  # the split forward's three kernels
+                    delta_split.launch_split_forward(q, k, v, beta, alpha, state, dim**-0.5)
     finally:
         JITFunction.run = original_run
     return reports

@@ -29,6 +29,7 @@ def test_smoke_run_writes_a_row_per_kernel_and_pass(tmp_path, monkeypatch, capsy
         assert {(kernel, "forward"), (kernel, "forward+backward")} <= measured
     printed = capsys.readouterr().out
     assert "| kernel | shape |" in printed and "| shape | value block | warps |" in printed
+    assert "| ours (ms) | floor (ms) | ours / floor |" in printed  # roofline.py's committed floors beside the times
     sweep = record["launch_sweep"]
     assert [(row["block_v"], row["num_warps"]) for row in sweep] == [(64, 4), (32, 4), (32, 8), (64, 8)]
     assert all(isinstance(row["ms"], float) and row["max_difference_from_default"] == 0.0 for row in sweep)

@@ -1,0 +1,120 @@
+"""benchmarks/roofline.py counts what a kernel moves and computes: checked on kernels whose cost is known by hand."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from kernel_support import needs_kernel
+
+from lrnn_course._triton import tl, triton, triton_mode
+from lrnn_course.kernels import chunk_delta_rule, diagonal_scan
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "roofline.py"
+pytestmark = [
+    needs_kernel,
+    pytest.mark.skipif(triton_mode() != "interpreter", reason="the counter instruments Triton's interpreter"),
+]
+
+
+def load_roofline():
+    spec = importlib.util.spec_from_file_location("roofline", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["roofline"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+roofline = load_roofline()
+
+if triton is not None:
+
+    @triton.jit
+    def copy_kernel(source_ptr, target_ptr, size, BLOCK: tl.constexpr):
+        offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        mask = offsets < size
+        tl.store(target_ptr + offsets, tl.load(source_ptr + offsets, mask=mask), mask=mask)
+
+    @triton.jit
+    def matmul_kernel(a_ptr, b_ptr, c_ptr, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr):
+        rows, columns, inner = tl.arange(0, M), tl.arange(0, N), tl.arange(0, K)
+        a = tl.load(a_ptr + rows[:, None] * K + inner[None, :])
+        b = tl.load(b_ptr + inner[:, None] * N + columns[None, :])
+        tl.store(c_ptr + rows[:, None] * N + columns[None, :], tl.dot(a, b) * 2.0)
+
+
+def test_a_copy_moves_its_bytes_twice_and_masked_elements_not_at_all():
+    size, block = 100, 32  # 4 programs, the last one mostly masked off
+    source = torch.randn(size)
+    target = torch.empty_like(source)
+    with roofline.counting("all") as counter:
+        copy_kernel[(triton.cdiv(size, block),)](source, target, size, BLOCK=block)
+    (launch,) = counter.launches
+    assert (launch.kernel, launch.programs) == ("copy_kernel", 4)
+    assert (launch.traffic.loaded, launch.traffic.stored) == (4 * size, 4 * size)
+    assert torch.equal(target, source), "counting must not change what the kernel computes"
+
+
+def test_a_dot_counts_two_flops_per_multiply_add_at_the_operands_precision():
+    m, n, k = 16, 32, 64
+    a, b = torch.randn(m, k, dtype=torch.bfloat16), torch.randn(k, n, dtype=torch.bfloat16)
+    c = torch.empty(m, n)
+    with roofline.counting("all") as counter:
+        matmul_kernel[(1,)](a, b, c, M=m, N=n, K=k)
+    traffic = counter.launches[0].traffic
+    assert traffic.tensor_flops == {"bf16": 2 * m * n * k}
+    assert traffic.core_flops == m * n  # the doubling
+    assert traffic.bytes == 2 * (m * k + k * n) + 4 * m * n
+
+
+def test_one_program_times_the_grid_equals_every_program_run():
+    """The scaling the script relies on, for the scan and the gated delta rule (at awkward sizes) and the split."""
+    torch.manual_seed(0)
+    runs = [
+        lambda: diagonal_scan(*roofline.scan_inputs((2, 21, 32))),
+        lambda: chunk_delta_rule(*roofline.delta_inputs((2, 37, 2, 16), 1, gated=True)),
+    ]
+    split = roofline.split_forward()
+    if split is not None:  # programs over chunks are alike when T is a multiple of the chunk, as in the benchmark
+        runs.append(lambda: split(*roofline.delta_inputs((1, 128, 2, 16), 1, gated=True, gradients=False)))
+    for run in runs:
+        _, first = roofline.count_pass(run, "first")
+        _, every = roofline.count_pass(run, "all")
+        assert [launch.programs for launch in first.launches] == [launch.programs for launch in every.launches]
+        assert min(launch.programs for launch in first.launches) > 1
+        assert [launch.traffic for launch in first.launches] == [launch.traffic for launch in every.launches]
+
+
+# The benchmark's batch and width, so the scan takes the launch path of the benchmark (enough programs for
+# every multiprocessor), and few steps: only one program runs, and the bytes an element do not depend on T.
+SCAN_LIKE_THE_BENCHMARK = (8, 24, 2048)
+
+
+def test_the_scan_forward_moves_twelve_bytes_an_element():
+    batch, steps, width = SCAN_LIKE_THE_BENCHMARK
+    forward, _ = roofline.count_forward_and_backward(diagonal_scan, roofline.scan_inputs(SCAN_LIKE_THE_BENCHMARK))
+    assert min(launch.programs for launch in forward.launches) >= 2 * 132
+    # Reads a and b, writes h, all float32; plus the initial state h0 (B, D) once.
+    assert forward.total().bytes == 12 * batch * steps * width + 4 * batch * width
+    assert forward.total().tensor_flops == {}
+
+
+def test_the_scan_backward_moves_at_most_twenty_bytes_an_element():
+    """Reads a, h and dL/dh, writes dL/da and dL/db: a fused reverse scan needs no more (issue 24)."""
+    batch, steps, width = SCAN_LIKE_THE_BENCHMARK
+    _, backward = roofline.count_forward_and_backward(diagonal_scan, roofline.scan_inputs(SCAN_LIKE_THE_BENCHMARK))
+    per_row = 4 * 4 * batch * width  # h0, dL/dh0 and what a kernel may keep per column, in float32
+    assert backward.total().bytes <= 20 * batch * steps * width + per_row
+
+
+def test_the_committed_table_gives_a_floor_for_every_benchmark_row():
+    floors = roofline.read_floors()
+    for kernel in ("diagonal scan", "delta rule", "gated delta rule", "DeltaProduct n_h=2"):
+        for pass_name in ("forward", "backward", "forward+backward"):
+            shapes = {shape for (name, shape, passed) in floors if name == kernel and passed == pass_name}
+            expected = {"8×4096×2048"} if kernel == "diagonal scan" else {"8×2048×16×128", "4×8192×16×128"}
+            assert shapes == expected, (kernel, pass_name)
+    assert all(floor > 0 for floor in floors.values())
