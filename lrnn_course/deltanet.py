@@ -53,11 +53,14 @@ def validate_delta_inputs(
     beta: torch.Tensor,
     alpha: torch.Tensor | None,
     initial_state: torch.Tensor | None,
+    values: bool = True,
 ) -> None:
     """Check the shapes, dtypes, ranges and finiteness shared by every delta-rule implementation.
 
     Keys must have unit length (``require_unit_keys``): the theory (eigenvalue 1 - β along k, ‖A‖ ≤ 1 for β ≤ 2)
     holds for unit keys only, so the recurrences reject others rather than silently leaving [-1, 1].
+    With ``values=False`` no value is read, only shapes, dtypes and devices: on a GPU each value check waits
+    for every queued kernel (a host synchronisation) and reads the inputs once more.
     """
     require_tensor(q, "q", 4, "(B, T, H, D_k)")
     require_tensor(k, "k", 4, "(B, T, H, D_k)")
@@ -79,7 +82,12 @@ def validate_delta_inputs(
     named = {"q": q, "k": k, "v": v, "beta": beta, "alpha": alpha, "initial_state": initial_state}
     for name, x in named.items():
         if x is not None:
-            require_finite(require_like(x, name, q, "q"), name)
+            require_like(x, name, q, "q")
+    if not values:
+        return
+    for name, x in named.items():
+        if x is not None:
+            require_finite(x, name)
     require_in_range(beta, "beta", 0.0, 2.0)
     if alpha is not None:
         require_in_range(alpha, "alpha", 0.0, 1.0)

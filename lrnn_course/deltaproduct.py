@@ -71,11 +71,14 @@ def validate_product_layout(q, k, v, beta, alpha) -> None:
             require_like(x, name, q, "q")
 
 
-def validate_product_inputs(q, k, v, beta, alpha, initial_state) -> None:
+def validate_product_inputs(q, k, v, beta, alpha, initial_state, values: bool = True) -> None:
     """Check DeltaProduct's inputs: its layout, then the delta rule's checks of the first sub-step (which settle
-    dtypes, devices, q, α and S_0) and the values of the other sub-steps, so that every value is checked once."""
+    dtypes, devices, q, α and S_0) and the values of the other sub-steps, so that every value is checked once.
+    With ``values=False`` no value is read (see ``validate_delta_inputs``)."""
     validate_product_layout(q, k, v, beta, alpha)
-    validate_delta_inputs(q, k[:, :, 0], v[:, :, 0], beta[:, :, 0], alpha, initial_state)
+    validate_delta_inputs(q, k[:, :, 0], v[:, :, 0], beta[:, :, 0], alpha, initial_state, values=values)
+    if not values:
+        return
     for x, name in ((k, "k"), (v, "v"), (beta, "beta")):
         require_finite(x[:, :, 1:], name)
     require_in_range(beta[:, :, 1:], "beta", 0.0, 2.0)

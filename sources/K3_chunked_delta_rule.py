@@ -14,7 +14,7 @@
 #
 # **Plan.** 1 · the chunk form, as the kernel computes it; 2 · splitting the work between programs;
 # 3 · forward substitution without row indexing (exercise); 4 · the whole kernel on awkward shapes;
-# 5 · the backward pass and what it stores; 6 · what the chunks buy.
+# 5 · the backward pass and what it stores; 6 · what the chunks buy; 7 · why production kernels split it.
 
 # %% [markdown] tags=["practice"]
 # # Practice · K3: forward substitution in Triton
@@ -44,6 +44,9 @@
 #   PyTorch chunk form about a millisecond or less): NumPy calls, not a GPU; `benchmarks/bench_kernels.py`
 #   measures an H100. §5, §6 and the `check` cell are the slow ones; the notebook takes about a minute on a
 #   laptop CPU.
+# - §7: after the exercise, not before: the single kernel is the stepping stone. Only the state pass is serial
+#   (two products a chunk); the split agrees with the single kernel to `1.4e-06`. It moves more bytes
+#   (44.5 against 28.5 B/element, a model) for 16× the programs and no spills. No GPU has timed it yet: say so.
 #
 # ## Common mistakes
 #
@@ -350,9 +353,54 @@ for label, seconds in timings.items():
 # D^2)$.
 # Even so, on this CPU the chunk form's matrix products beat the token loop; a GPU rewards them far
 # more.
+
+# %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
+# ## 7 · Why production kernels split it
+#
+# The kernel you completed does everything on its walk through the chunks: $A$, the substitution,
+# $W$, $U$, the outputs. Yet only the state passes from chunk to chunk. Write §1's $U$ as
+# $v_\text{new} = \tilde U - W S_0$ with $\tilde U = T\,\mathrm{diag}(\beta)\,V$: then
+#
+# - **parallel, every chunk at once** (no state needed): $A$, $T$, $W$, $\tilde U$;
+# - **serial, chunk after chunk**: only $v_\text{new} = \tilde U - W S_0$ and
+#   $S_C = g_C S_0 + K^\top \mathrm{diag}(\Gamma_{C\cdot})\, v_\text{new}$, two matrix products, storing
+#   each $S_0$ and $v_\text{new}$;
+# - **parallel again**: each chunk's outputs $O$ from its stored $S_0$ and $v_\text{new}$.
+#
+# `lrnn_course.kernels.delta_split` is that split, three kernels (forward only: training still runs the
+# single kernel). Same inputs, both paths, in float32:
+
+# %% tags=["lesson"]
+from lrnn_course.kernels.delta_split import chunk_delta_rule_split_forward
+
+inputs = [x.to(kernel_device, torch.float32) for x in random_inputs(1, 40, 2, 8, 12)]
+with torch.no_grad():
+    single = chunk_delta_rule(*inputs[:4], initial_state=inputs[4], backend="triton")
+    split = chunk_delta_rule_split_forward(*inputs[:4], initial_state=inputs[4])
+for name, one, three in zip(("outputs", "final state"), single, split):
+    print(f"{name:11s}: single kernel against split, largest difference {(one - three).abs().max().item():.1e}")
+    assert torch.allclose(one, three, atol=1e-5)
+
+# %% [markdown] tags=["lesson"]
+# What the split buys and costs at B = 8, T = 2048, H = 16, $D_k = D_v = 128$ in bfloat16. Every number
+# is a count or a model, none a timing: programs from the grids, spills from compiling for an H100
+# without one (`benchmarks/results/compile-sm90-triton3.9.txt`), bytes from the kernels' own loads and
+# stores (`benchmarks/results/roofline.md`).
+#
+# | | single kernel | split: prepare / state pass / output |
+# |---|---|---|
+# | programs (an H100 has 132 multiprocessors) | 256 | 4096 / 512 / 4096 |
+# | serial path | 64 chunks of 32: substitution, $W$, $U$, outputs | 32 chunks of 64: two products each |
+# | registers spilled a thread | 1120 bytes | 0 / 0 / 0 |
+# | bytes moved per element | 28.5 | 8.0 + 24.5 + 12.0 = 44.5 |
+#
+# The price is the last row: $W$, $\tilde U$, $v_\text{new}$ and the chunk states go out to memory and
+# come back, and the state pass reads $W$ and $K$ once per block of value columns. The buy is the
+# rest: 16 times the programs (twice in the state pass), a short serial path, nothing spilled. No GPU
+# has timed the split yet; only timing both on an H100 will say which side wins.
 #
 # **What to remember.** The kernel is Lesson 09's chunk form, line by line: programs split batch,
 # heads and value columns, which never mix; masks pad time and keys with identity steps; the
 # triangular inverse is a masked forward substitution, the rest is `tl.dot`. The backward pass
-# saves one state per chunk and recomputes the rest. K4 adds the gates and DeltaProduct and asks
-# where the time goes.
+# saves one state per chunk and recomputes the rest. Production kernels split the work: only the
+# state pass is serial. K4 adds the gates and DeltaProduct and asks where the time goes.

@@ -43,9 +43,6 @@ SPILLED = {
     ("_delta_rule_backward_kernel", "fp32", True): 17240,
     ("_delta_rule_backward_kernel", "bf16", False): 3568,
     ("_delta_rule_backward_kernel", "bf16", True): 8008,
-    # The split forward in float32 (three TF32 passes a product) at its least-spilling launch (delta_split.py).
-    ("_delta_rule_output_kernel", "fp32", False): 8,
-    ("_delta_rule_output_kernel", "fp32", True): 16,
 }
 
 pytestmark = [

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from kernel_support import KERNEL_DEVICE, needs_kernel, on_gpu, relative_max_error, rms_relative_error
 
 from lrnn_course import chunkwise, deltanet, deltaproduct, ops
+from lrnn_course.kernels import delta, delta_split
 from lrnn_course.kernels.delta import MAX_KEY_DIM
 from lrnn_course.ops import chunk_delta_product, chunk_delta_rule
 
@@ -160,6 +161,80 @@ def test_inputs_are_validated_before_any_kernel_runs():
         chunk_delta_rule(q, k, v, beta, alpha, initial[..., :2])
     with pytest.raises(ValueError, match="backend"):
         chunk_delta_rule(q, k, v, beta, alpha, initial, backend="cuda")
+
+
+KERNEL_WRAPPERS = {
+    "delta_rule": delta.chunk_delta_rule,
+    "delta_product": delta.chunk_delta_product,
+    "split_forward": delta_split.chunk_delta_rule_split_forward,
+}
+
+
+@pytest.mark.parametrize("wrapper", KERNEL_WRAPPERS.values(), ids=KERNEL_WRAPPERS.keys())
+def test_kernel_paths_validate_without_reading_a_value(wrapper):
+    """Tensors on the meta device have no values: reading one (.item(), bool(), what a host synchronisation
+    waits for on a GPU) raises. The kernels' validation passes them and only the device refusal stops them;
+    asked to check the values, it reads them and fails on the read."""
+    per_token = (2,) if wrapper is delta.chunk_delta_product else ()
+    q, k, v, beta, alpha, initial = (x.to("meta") for x in delta_inputs(1, 9, 2, 4, 3, gated=True, per_token=per_token))
+    with pytest.raises(RuntimeError, match="backend='triton'"):
+        wrapper(q, k, v, beta, alpha, initial)
+    with pytest.raises(RuntimeError, match="meta tensors"):
+        wrapper(q, k, v, beta, alpha, initial, check_values=True)
+    with pytest.raises(ValueError, match="initial_state"):  # shapes are still checked
+        wrapper(q, k, v, beta, alpha, initial[..., :2])
+
+
+def loop_without_value_checks(q, k, v, beta, alpha, state, scale):
+    """The recurrence step by step through ``deltanet.delta_rule_step``, which checks no value."""
+    outputs = []
+    for t in range(q.shape[1]):
+        state = deltanet.delta_rule_step(state, k[:, t], v[:, t], beta[:, t], alpha[:, t])
+        outputs.append(scale * torch.einsum("bhkv,bhk->bhv", state, q[:, t]))
+    return torch.stack(outputs, dim=1), state
+
+
+@needs_kernel
+@pytest.mark.parametrize("wrapper", [delta.chunk_delta_rule, delta_split.chunk_delta_rule_split_forward])
+def test_kernels_run_the_recurrence_on_any_values_unless_asked_to_check(wrapper):
+    """No value is the kernels' precondition (they divide by nothing): keys of length 1.1, β up to 2.4 and α in
+    [-0.25, 1.25] give the recurrence's states, and a NaN reaches only its head's value column.
+    ``check_values=True`` refuses each of those inputs as the reference does."""
+    q, k, v, beta, alpha, initial = delta_inputs(1, 20, 2, 4, 3, gated=True)
+
+    def on_kernel(*inputs, check_values=False):
+        with torch.no_grad():
+            return wrapper(*(x.to(KERNEL_DEVICE, torch.float32) for x in inputs), check_values=check_values)
+
+    long_keys, wide_betas, wide_gates = 1.1 * k, 1.2 * beta, 1.5 * alpha - 0.25
+    expected = loop_without_value_checks(q, long_keys, v, wide_betas, wide_gates, initial, 4**-0.5)
+    result = on_kernel(q, long_keys, v, wide_betas, wide_gates, initial)
+    for mine, wanted in zip(result, expected):
+        assert relative_max_error(mine.cpu(), wanted) < FLOAT32_TOLERANCE
+    poisoned = v.clone()
+    poisoned[0, 7, 1, 2] = float("nan")
+    reached = on_kernel(q, k, poisoned, beta, alpha)[0].isnan()
+    assert reached[0, 7:, 1, 2].all()
+    reached[0, :, 1, 2] = False  # earlier steps of its chunk may be NaN too: 0 · NaN in the chunk's products
+    assert not reached.any()
+    for inputs, match in [
+        ((q, long_keys, v, beta, alpha), "L2-normalised"),
+        ((q, k, v, wide_betas, alpha), r"beta must lie in \[0, 2\]"),
+        ((q, k, v, beta, wide_gates), r"alpha must lie in \[0, 1\]"),
+        ((q, k, poisoned, beta, alpha), "v has 1 non-finite"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            on_kernel(*inputs, check_values=True)
+
+
+@needs_kernel
+def test_gradients_need_no_value_precondition_either():
+    q, k, v, beta, alpha, initial = delta_inputs(2, 20, 2, 4, 3, gated=True, seed=3)
+    compare_with_reference(
+        delta.chunk_delta_rule,
+        lambda *inputs: loop_without_value_checks(*inputs, 4**-0.5),
+        (q, 1.1 * k, v, 1.2 * beta, 1.5 * alpha - 0.25, initial),
+    )
 
 
 @on_gpu

@@ -24,16 +24,22 @@ def on_kernel_device(inputs, dtype):
     return [None if x is None else x.to(KERNEL_DEVICE, dtype) for x in inputs]
 
 
+def assert_matches_the_recurrence(inputs, dtype, error, tolerance):
+    """The split forward of float64 ``inputs`` run in ``dtype``: outputs and final state in ``dtype``, each within
+    ``tolerance`` of the float64 recurrence by ``error``."""
+    expected = deltanet.delta_rule(*inputs)
+    outputs = delta_split.chunk_delta_rule_split_forward(*on_kernel_device(inputs, dtype))
+    for result, wanted in zip(outputs, expected):
+        assert result.dtype == dtype
+        assert error(result.cpu(), wanted) < tolerance
+
+
 @needs_kernel
 @pytest.mark.parametrize("gated", [False, True], ids=["deltanet", "gated"])
 @pytest.mark.parametrize("batch, steps, heads, key_dim, value_dim", SHAPES)
 def test_float32_matches_the_float64_recurrence(batch, steps, heads, key_dim, value_dim, gated):
     inputs = delta_inputs(batch, steps, heads, key_dim, value_dim, gated=gated, seed=steps)
-    expected = deltanet.delta_rule(*inputs)
-    outputs = delta_split.chunk_delta_rule_split_forward(*on_kernel_device(inputs, torch.float32))
-    for result, wanted in zip(outputs, expected):
-        assert result.dtype == torch.float32
-        assert relative_max_error(result.cpu(), wanted) < FLOAT32_TOLERANCE
+    assert_matches_the_recurrence(inputs, torch.float32, relative_max_error, FLOAT32_TOLERANCE)
 
 
 @needs_kernel
@@ -44,11 +50,7 @@ def test_bfloat16_matches_the_float64_recurrence_within_fla_tolerance(batch, ste
     keep every rounding error for good (DeltaNet, T = 1000; 2.5 % with bfloat16 operands in the serial kernel)."""
     inputs = list(delta_inputs(batch, steps, heads, key_dim, value_dim, gated=gated, seed=11))
     inputs[1] = F.normalize(inputs[1].to(torch.bfloat16).double(), dim=-1)  # unit keys after rounding
-    expected = deltanet.delta_rule(*inputs)
-    outputs = delta_split.chunk_delta_rule_split_forward(*on_kernel_device(inputs, torch.bfloat16))
-    for result, wanted in zip(outputs, expected):
-        assert result.dtype == torch.bfloat16
-        assert rms_relative_error(result.cpu(), wanted) < BFLOAT16_RMS_TOLERANCE
+    assert_matches_the_recurrence(inputs, torch.bfloat16, rms_relative_error, BFLOAT16_RMS_TOLERANCE)
 
 
 @needs_kernel

@@ -631,6 +631,8 @@ def chunk_delta_rule(
     alpha: torch.Tensor | None = None,
     initial_state: torch.Tensor | None = None,
     scale: float | None = None,
+    *,
+    check_values: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The (gated) delta rule on the Triton kernels, or an error saying why they cannot run.
 
@@ -638,6 +640,13 @@ def chunk_delta_rule(
         q, k: (B, T, H, D_k), unit keys, D_k ≤ ``MAX_KEY_DIM``; v: (B, T, H, D_v); beta: (B, T, H)
         in [0, 2]; alpha: (B, T, H) in [0, 1] or None; initial_state: (B, H, D_k, D_v) or None for
         zeros; scale: read-out factor, None for 1/√D_k.
+        check_values: raise on a non-finite input, a key not of unit length, β outside [0, 2] or α
+            outside [0, 1] (``deltanet.validate_delta_inputs``). Off by default: shapes, dtypes and devices
+            are always checked, but the values cost ≈ 9 bytes per element read again and 6–9 host
+            synchronisations. None of them is the kernels' precondition: they build Γ from cumulative
+            products and (I + A)⁻¹ without dividing, so any real keys, β and α give the recurrence's states,
+            and a NaN flows into what its chunk's products reach, as in PyTorch. They are the theory's:
+            unit keys with β ∈ [0, 2] and α ∈ [0, 1] keep ‖A_t‖ ≤ 1, so the states stay bounded.
 
     Returns:
         ``(outputs, final_state)`` as ``deltanet.delta_rule`` returns them, in q's dtype. The
@@ -647,7 +656,7 @@ def chunk_delta_rule(
         ``kernel_refusal(q)`` where the kernels cannot run (a ValueError for a head too wide);
         ``ops.chunk_delta_rule`` picks between these kernels and PyTorch.
     """
-    validate_delta_inputs(q, k, v, beta, alpha, initial_state)
+    validate_delta_inputs(q, k, v, beta, alpha, initial_state, values=check_values)
     require_triton(q, _too_wide(q))
     state, scale = starting_point(q, v.shape[-1], initial_state, scale)
     return _ChunkDeltaRuleFunction.apply(q, k, v, beta, alpha, state, scale)
@@ -661,16 +670,20 @@ def chunk_delta_product(
     alpha: torch.Tensor | None = None,
     initial_state: torch.Tensor | None = None,
     scale: float | None = None,
+    *,
+    check_values: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(Gated) DeltaProduct on the delta-rule kernels, by interleaving; the arguments of ``deltaproduct.delta_product``.
 
     Args:
         q: (B, T, H, D_k); k: (B, T, n_h, H, D_k), unit keys; v: (B, T, n_h, H, D_v);
         beta: (B, T, n_h, H) in [0, 2]; alpha: (B, T, H) in [0, 1] or None.
+        check_values: as for ``chunk_delta_rule``; the values are checked once, here, not again on the
+            interleaved sequence.
 
     Raises:
         as ``chunk_delta_rule``, which runs the n_h·T interleaved steps.
     """
-    validate_product_inputs(q, k, v, beta, alpha, initial_state)
+    validate_product_inputs(q, k, v, beta, alpha, initial_state, values=check_values)
     require_triton(q, _too_wide(q))
     return delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, scale, delta_rule=chunk_delta_rule)

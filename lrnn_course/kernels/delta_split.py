@@ -64,13 +64,15 @@ from .delta import _precision, _too_wide, chunk_gates
 
 class LaunchConfiguration(NamedTuple):
     """Chunk C, value columns per tile in the parallel kernels (which loop over the blocks) and per program in
-    the serial one, warps per program of the parallel kernels and of the serial one."""
+    the serial one, warps per program of the parallel kernels and of the serial one, and the software-pipeline
+    stages of the output kernel's loop over value blocks (tiles loaded ahead while the current one is used)."""
 
     chunk: int
     block_v: int
     state_block_v: int
     warps: int
     state_warps: int
+    output_stages: int
 
 
 # Compiled for an H100 at D_k = D_v = 128 (tests/compile_for_hopper.py), half-precision inputs take chunks
@@ -78,9 +80,12 @@ class LaunchConfiguration(NamedTuple):
 # program make 4 · B·H programs at D_v = 128, and its float32 (TF32) products need 8 warps not to spill.
 # float32 operands multiplied in three TF32 passes need about three times the registers: chunks of 32 or
 # 64 spill 0.1-2.3 KB a thread whatever the warps and blocks; chunks of 16, blocks of 16 and 8 warps
-# spill nothing in the first two kernels and 8 (16 gated) bytes a thread in the output kernel.
-HALF_PRECISION_LAUNCH = LaunchConfiguration(chunk=64, block_v=64, state_block_v=32, warps=4, state_warps=8)
-FLOAT32_LAUNCH = LaunchConfiguration(chunk=16, block_v=16, state_block_v=16, warps=8, state_warps=8)
+# spill nothing in the first two kernels; the output kernel spills 8 (16 gated) bytes a thread when it loads
+# tiles ahead (Triton's default 3 stages; 176-184 B with 2), none when it loads each tile as it needs it.
+HALF_PRECISION_LAUNCH = LaunchConfiguration(
+    chunk=64, block_v=64, state_block_v=32, warps=4, state_warps=8, output_stages=3
+)
+FLOAT32_LAUNCH = LaunchConfiguration(chunk=16, block_v=16, state_block_v=16, warps=8, state_warps=8, output_stages=1)
 # The interpreter makes a NumPy call per block operation: short chunks keep the tests quick.
 INTERPRETER_CHUNK = 16
 MIN_BLOCK = 16  # tl.dot's smallest side
@@ -316,7 +321,7 @@ def launch_split_forward(
     alpha_arg = alpha.contiguous() if gated else beta  # never read when not gated
     batch, steps, heads, key_dim = q.shape
     value_dim = v.shape[-1]
-    chunk, block_v, state_block_v, warps, state_warps = launch_configuration(q, v)
+    chunk, block_v, state_block_v, warps, state_warps, output_stages = launch_configuration(q, v)
     chunks = triton.cdiv(steps, chunk)
     block_k = max(MIN_BLOCK, triton.next_power_of_2(key_dim))
     precision = _precision(q.dtype)
@@ -344,7 +349,7 @@ def launch_split_forward(
         )  # fmt: skip
         _delta_rule_output_kernel[(chunks, batch * heads)](
             q, k, alpha_arg, written["v_new"], written["chunk_states"], written["out"], **shape,
-            scale=scale, BLOCK_V=block_v, num_warps=warps, **blocks,
+            scale=scale, BLOCK_V=block_v, num_warps=warps, num_stages=output_stages, **blocks,
         )  # fmt: skip
     return written
 
@@ -357,6 +362,8 @@ def chunk_delta_rule_split_forward(
     alpha: torch.Tensor | None = None,
     initial_state: torch.Tensor | None = None,
     scale: float | None = None,
+    *,
+    check_values: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The (gated) delta rule's forward on the split kernels; the arguments and result of ``delta.chunk_delta_rule``.
 
@@ -366,7 +373,7 @@ def chunk_delta_rule_split_forward(
     Raises:
         as ``kernels.delta.chunk_delta_rule``; a RuntimeError when a gradient is asked for.
     """
-    validate_delta_inputs(q, k, v, beta, alpha, initial_state)
+    validate_delta_inputs(q, k, v, beta, alpha, initial_state, values=check_values)
     require_triton(q, _too_wide(q))
     if torch.is_grad_enabled() and any(
         x is not None and x.requires_grad for x in (q, k, v, beta, alpha, initial_state)

@@ -163,6 +163,19 @@ if triton is not None:
         return states, last_state, tl.sum(tl.where(last_row, gate_products, 0.0), axis=0)
 
     @triton.jit
+    def _chunk_program(steps, width, chunk_steps, BLOCK_D: tl.constexpr):
+        """Where a program of grid (B, ⌈D/BLOCK_D⌉, chunks) works: (batch, columns, column mask, chunk, chunks,
+        the chunk as a (BLOCK_D,) vector, the chunk's first step, one past its last)."""
+        batch = tl.program_id(0).to(tl.int64)
+        columns = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)
+        chunk, chunks = tl.program_id(2), tl.num_programs(2)
+        # A vector, for the callers' masks: Triton 3.9's interpreter refuses a vector mask & a scalar condition.
+        chunk_of_columns = tl.zeros([BLOCK_D], dtype=tl.int32) + chunk
+        chunk_start = chunk * chunk_steps
+        chunk_end = tl.minimum(chunk_start + chunk_steps, steps)
+        return batch, columns, columns < width, chunk, chunks, chunk_of_columns, chunk_start, chunk_end
+
+    @triton.jit
     def _forward_chunk_kernel(
         a_ptr,
         b_ptr,
@@ -179,14 +192,9 @@ if triton is not None:
         CHUNK_TOTALS: tl.constexpr,
     ):
         """h of chunk ``program_id(2)``, or with ``CHUNK_TOTALS`` only the chunk's composition (A_c, B_c)."""
-        batch = tl.program_id(0).to(tl.int64)
-        columns = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)
-        chunk, chunks = tl.program_id(2), tl.num_programs(2)
-        # A vector, for the masks below: Triton 3.9's interpreter refuses a vector mask & a scalar condition.
-        chunk_of_columns = tl.zeros([BLOCK_D], dtype=tl.int32) + chunk
-        column_mask = columns < width
-        chunk_start = chunk * chunk_steps
-        chunk_end = tl.minimum(chunk_start + chunk_steps, steps)
+        batch, columns, column_mask, chunk, chunks, chunk_of_columns, chunk_start, chunk_end = _chunk_program(
+            steps, width, chunk_steps, BLOCK_D
+        )
         if CHUNK_TOTALS:
             carry = tl.zeros([BLOCK_D], dtype=tl.float32)
         else:  # chunk 0 is entered with h0, chunk c with the state that ends chunk c - 1 (pass 2)
@@ -231,14 +239,9 @@ if triton is not None:
     ):
         """dL/da, dL/db of chunk ``program_id(2)`` (and dL/dh0 from chunk 0), walking it backwards in time;
         with ``CHUNK_TOTALS`` only the chunk's composition of the adjoint recurrence."""
-        batch = tl.program_id(0).to(tl.int64)
-        columns = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)
-        chunk, chunks = tl.program_id(2), tl.num_programs(2)
-        # A vector, for the masks below: Triton 3.9's interpreter refuses a vector mask & a scalar condition.
-        chunk_of_columns = tl.zeros([BLOCK_D], dtype=tl.int32) + chunk
-        column_mask = columns < width
-        chunk_start = chunk * chunk_steps
-        chunk_end = tl.minimum(chunk_start + chunk_steps, steps)
+        batch, columns, column_mask, chunk, chunks, chunk_of_columns, chunk_start, chunk_end = _chunk_program(
+            steps, width, chunk_steps, BLOCK_D
+        )
         if CHUNK_TOTALS:
             carry = tl.zeros([BLOCK_D], dtype=tl.float32)
         else:  # the adjoint at the first step of the next chunk (pass 2); none beyond the last chunk
