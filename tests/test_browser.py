@@ -58,11 +58,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_support import launch_chromium, playwright_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
-# Debian's package first; Google's Chrome, as preinstalled on GitHub's Ubuntu runners, is the same engine.
-CHROMIUM_CANDIDATES = (Path("/usr/bin/chromium"), Path("/usr/bin/google-chrome"))
-CHROMIUM = next((path for path in CHROMIUM_CANDIDATES if path.exists()), CHROMIUM_CANDIDATES[0])
 LESSON = "01_diagonal_scans.ipynb"
 SCREENSHOT = ROOT / "build" / "browser" / "lesson01.png"
 FAILURE_SCREENSHOT = SCREENSHOT.with_name("lesson01-failure.png")
@@ -78,12 +76,7 @@ STOPPED_STABLE_S = 30.0
 MIN_FIGURES = 3
 GATE_START, GATE_STEPS, GATE_EXPECTED = "0.90", 8, "0.50"
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs `pip install playwright`")
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"the browser test needs Debian's Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)",
-        allow_module_level=True,
-    )
+playwright_api = playwright_or_skip(module_level=True)
 
 # Reads, in the page, the state of the lesson's notebook panel (window.jupyterapp exists because the
 # server runs with --LabApp.expose_app_in_browser).
@@ -314,7 +307,7 @@ def test_lesson01_runs_in_jupyterlab_with_figures_and_a_live_widget(jupyterlab, 
     assert solutions and all(solutions), "Lesson 01's exercise cells should be folded"
     console: list[str] = []
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(

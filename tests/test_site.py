@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from answer_support import answer_lines
+from browser_support import launch_chromium, playwright_or_skip
 
 from lrnn_course import build, cli, site
 from lrnn_course.notebook_files import notebook_title
@@ -23,10 +24,6 @@ from lrnn_course.notebook_files import notebook_title
 ROOT = build.repo_root()
 TARGETS = build.targets(ROOT)
 LESSONS = [target.path for target in TARGETS if target.kind == "lesson"]
-CHROMIUM = next(
-    (path for path in (Path("/usr/bin/chromium"), Path("/usr/bin/google-chrome")) if path.exists()),
-    Path("/usr/bin/chromium"),
-)
 # a scheme (http:, https:, ftp:, ...) or a protocol-relative //host: whatever would leave the site's folder
 REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
 LOCAL_SCHEMES = ("data:", "file:")
@@ -237,9 +234,8 @@ def check_page(page, lesson: Path) -> None:
     assert images and all(width > 0 for _, width in images), images
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
 def test_three_pages_work_in_chromium_with_the_network_blocked(built):
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="needs `pip install playwright`")
+    playwright_api = playwright_or_skip()
     out_dir, _ = built
     allowed: list[str] = []
     blocked: list[str] = []
@@ -253,7 +249,7 @@ def test_three_pages_work_in_chromium_with_the_network_blocked(built):
             route.abort()
 
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.route("**/*", only_files)

@@ -25,24 +25,18 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from browser_support import launch_chromium, playwright_or_skip
 
 from lrnn_course import build, slides
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_CANDIDATES = (Path("/usr/bin/chromium"), Path("/usr/bin/google-chrome"))
-CHROMIUM = next((path for path in CHROMIUM_CANDIDATES if path.exists()), CHROMIUM_CANDIDATES[0])
 SCREENSHOT_DECKS = ("01_diagonal_scans", "07_products_of_householders")
 SCREENSHOTS = Path(os.environ.get("SLIDE_SCREENSHOTS") or ROOT / "build" / "browser" / "slides")
 LOAD_TIMEOUT_S = 60
 # TeX that MathJax should have replaced: $...$, \( or \[, or a control word in prose
 RAW_TEX = re.compile(r"\$[^$\n]+\$|\\[(\[]|\\(frac|sum|prod|mathbb|mathrm|beta|alpha|odot|top)\b")
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs `pip install playwright`")
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"the browser test needs Debian's Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)",
-        allow_module_level=True,
-    )
+playwright_api = playwright_or_skip(module_level=True)
 
 # Resolves when MathJax has done everything queued so far (typesetting the page, re-rendering a slide).
 MATHJAX_IDLE_JS = "() => new Promise(resolve => MathJax.Hub.Queue(resolve))"
@@ -102,7 +96,7 @@ def offline_page():
     requests through, and the list of the others."""
     left: list[str] = []
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        browser = launch_chromium(playwright)
         try:
             context = browser.new_context(viewport={"width": slides.CANVAS_WIDTH, "height": slides.CANVAS_HEIGHT})
             context.set_default_timeout(LOAD_TIMEOUT_S * 1000)
