@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 
 from . import runner
 from .instructor import MEASURED_TIME, measured_time_phrase
-from .notebook_files import DIRECTIVE, shipped_notebooks
+from .notebook_files import DIRECTIVE, SET_UP_SLIDE_TYPE, shipped_notebooks
 
 if TYPE_CHECKING:  # imported where used: `reveal` and `check` need this module, not the notebook packages
     import nbformat
@@ -350,9 +350,8 @@ def render(source: Path, kind: str) -> nbformat.NotebookNode:
         },
     }
     # folded: a learner sees its first line (what it does) and opens it only if it has something to say
-    install = nbformat.v4.new_code_cell(
-        install_cell_source(), metadata={"slideshow": {"slide_type": "skip"}, "jupyter": {"source_hidden": True}}
-    )
+    folded_set_up = {"slideshow": {"slide_type": SET_UP_SLIDE_TYPE}, "jupyter": {"source_hidden": True}}
+    install = nbformat.v4.new_code_cell(install_cell_source(), metadata=folded_set_up)
     install.id = f"{kind}-install"
     notebook.cells.append(install)
     bound: set[str] = set()

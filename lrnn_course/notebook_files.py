@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     import nbformat
 
 DIRECTIVE = re.compile(r"^#\|\s*exercise:\s*(?P<id>\S+)\s*$", re.MULTILINE)
+# the slide type the sources give set-up cells (install, parameters, imports): no deck shows them, the site folds them
+SET_UP_SLIDE_TYPE = "skip"
 # the kernel lessons are lessons too
 SHIPPED_FOLDERS = {"exercises": ("exercises",), "solutions": ("solutions",), "lessons": ("lessons", "kernels")}
 

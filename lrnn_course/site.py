@@ -43,14 +43,13 @@ from pathlib import Path
 import nbformat
 
 from .build import SOLUTION_TAG, lesson_notebooks, output_folder
-from .notebook_files import notebook_title
+from .notebook_files import SET_UP_SLIDE_TYPE, notebook_title
 from .version import __version__
 from .web_assets import mathjax_script, relative_url, vendor
 
 LAB_URL = "http://127.0.0.1:8888/lab/tree/"  # `make lab`'s address and the root of its file tree
 STYLESHEET = "site.css"
 INDEX = "index.html"
-SET_UP = "skip"  # the slide type of the install, parameter and import cells
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 # headings of the lesson map, by the folder a notebook comes from (``notebook_files.SHIPPED_FOLDERS``)
@@ -222,7 +221,7 @@ def write_page(
         "lab_path": page.lab_path,
         "notebook": page.notebook_path.name,
         "stylesheet": STYLESHEET,
-        "set_up": SET_UP,
+        "set_up": SET_UP_SLIDE_TYPE,
     }
     body, resources = exporter.from_notebook_node(
         notebook,

@@ -55,10 +55,10 @@ from pathlib import Path
 import nbformat
 
 from .build import SOLUTION_TAG, TRY_FIRST_TAG, lesson_notebooks, output_folder
-from .notebook_files import notebook_title
+from .notebook_files import SET_UP_SLIDE_TYPE, notebook_title
 from .web_assets import mathjax_script, relative_url, vendor
 
-SLIDE, SUBSLIDE, CONTINUE, SKIP, NOTES = "slide", "subslide", "-", "skip", "notes"
+SLIDE, SUBSLIDE, CONTINUE, SKIP, NOTES = "slide", "subslide", "-", SET_UP_SLIDE_TYPE, "notes"
 LEFT_OUT_TAGS = {SOLUTION_TAG, TRY_FIRST_TAG}
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
