@@ -130,17 +130,21 @@ def chunk_delta_rule(
     initial_state: torch.Tensor | None = None,
     scale: float | None = None,
     backend: str = "auto",
+    *,
+    check_values: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The (gated) delta rule on the fastest path here; the arguments and result of ``deltanet.delta_rule``.
 
-    ``backend``: ``"auto"``, ``"triton"`` (``kernels.chunk_delta_rule``: heads up to
-    ``kernels.delta.MAX_KEY_DIM`` wide, else a ValueError) or ``"reference"`` (the loop for heads
-    narrower than ``LOOP_BELOW_KEY_DIM``, else ``chunkwise.chunk_delta_rule``).
+    ``backend``: ``"auto"``, ``"triton"`` (``kernels.chunk_delta_rule``, the split kernels of
+    ``kernels.delta_split``: heads up to ``kernels.delta.MAX_KEY_DIM`` wide, else a ValueError) or
+    ``"reference"`` (the loop for heads narrower than ``LOOP_BELOW_KEY_DIM``, else
+    ``chunkwise.chunk_delta_rule``). ``check_values``: the kernels' value checks
+    (``kernels.delta.chunk_delta_rule`` says what they cost); PyTorch checks the values always.
     """
     if _runs_kernel(backend, q, delta_refusal):
-        from .kernels.delta import chunk_delta_rule as triton_chunk_delta_rule
+        from .kernels.delta_split import chunk_delta_rule as triton_chunk_delta_rule
 
-        return triton_chunk_delta_rule(q, k, v, beta, alpha, initial_state, scale)
+        return triton_chunk_delta_rule(q, k, v, beta, alpha, initial_state, scale, check_values=check_values)
     rule = _pytorch_delta_rule(require_tensor(q, "q", 4, "(B, T, H, D_k)").shape[-1])
     return rule(q, k, v, beta, alpha, initial_state, scale)
 
@@ -154,16 +158,19 @@ def chunk_delta_product(
     initial_state: torch.Tensor | None = None,
     scale: float | None = None,
     backend: str = "auto",
+    *,
+    check_values: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(Gated) DeltaProduct on the fastest path here; the arguments and result of ``deltaproduct.delta_product``.
 
     ``backend`` as for ``chunk_delta_rule``: the kernel and the chunk form run the n_h·T sub-steps
     interleaved (``deltaproduct.delta_product_by_interleaving``), the loop runs them token by token.
+    ``check_values`` as for ``chunk_delta_rule``.
     """
     if _runs_kernel(backend, q, delta_refusal):
-        from .kernels.delta import chunk_delta_product as triton_chunk_delta_product
+        from .kernels.delta_split import chunk_delta_product as triton_chunk_delta_product
 
-        return triton_chunk_delta_product(q, k, v, beta, alpha, initial_state, scale)
+        return triton_chunk_delta_product(q, k, v, beta, alpha, initial_state, scale, check_values=check_values)
     rule = _pytorch_delta_rule(require_tensor(q, "q", 4, "(B, T, H, D_k)").shape[-1])
     if rule is delta_rule:
         return delta_product(q, k, v, beta, alpha, initial_state, scale)

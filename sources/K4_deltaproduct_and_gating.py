@@ -388,7 +388,7 @@ for name, (forward_seconds, total_seconds) in times.items():
 if triton_mode() == "compiled":
     from torch.profiler import ProfilerActivity, profile
 
-    _, forward_backward = make_run(1, False)
+    _, forward_backward = passes(1, False)
     forward_backward()
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as profiler:
         forward_backward()

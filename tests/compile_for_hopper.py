@@ -62,7 +62,7 @@ def main() -> int:
 
 
 def compile_all() -> list[dict]:
-    """Compile the scan's and the delta rule's kernels (the split forward too), in float32 and bfloat16."""
+    """Compile the scan's and the delta rule's kernels (single and split), in float32 and bfloat16."""
     from triton.runtime.jit import JITFunction
 
     from lrnn_course.kernels import delta, delta_split, scan
@@ -97,10 +97,9 @@ def compile_all() -> list[dict]:
                 beta = torch.rand(1, 3, 1, dtype=dtype, requires_grad=True)
                 alpha = torch.rand(1, 3, 1, dtype=dtype, requires_grad=True) if gated else None
                 state = torch.zeros(1, 1, dim, dim, requires_grad=True)
-                out, final = delta._ChunkDeltaRuleFunction.apply(q, k, v, beta, alpha, state, dim**-0.5)
-                (out.float().sum() + final.sum()).backward()
-                with torch.no_grad():  # the split forward's three kernels
-                    delta_split.launch_split_forward(q, k, v, beta, alpha, state, dim**-0.5)
+                for function in (delta._ChunkDeltaRuleFunction, delta_split._SplitDeltaRuleFunction):
+                    out, final = function.apply(q, k, v, beta, alpha, state, dim**-0.5)
+                    (out.float().sum() + final.sum()).backward()
     finally:
         JITFunction.run = original_run
     return reports

@@ -30,6 +30,12 @@ SCRIPT = Path(__file__).with_name("compile_for_hopper.py")
 KERNELS = ("diagonal_scan_kernel", "_forward_chunk_kernel", "_backward_chunk_kernel")
 KERNELS += ("_delta_rule_forward_kernel", "_delta_rule_backward_kernel")
 KERNELS += ("_delta_rule_prepare_kernel", "_delta_rule_state_pass_kernel", "_delta_rule_output_kernel")  # split forward
+KERNELS += (  # split backward
+    "_delta_rule_local_value_grad_kernel",
+    "_delta_rule_state_grad_kernel",
+    "_delta_rule_query_key_grad_kernel",
+    "_delta_rule_transform_grad_kernel",
+)
 # (kernel, dtype of its inputs, REVERSE, CHUNK_TOTALS or GATED): every variant compile_for_hopper.py builds.
 VARIANTS = [(kernel, dtype, flag) for kernel in KERNELS for dtype in ("fp32", "bf16") for flag in (False, True)]
 # Bytes spilled a thread in the committed report (benchmarks/results/compile-sm90-triton3.9.txt): every

@@ -4,7 +4,9 @@ On the CPU the kernels run through Triton's interpreter in chunks of 16, so T = 
 and 1000 cover one partial chunk, chunk boundaries on both sides and many chunks; D_k = 5 and
 D_v = 70 (two value blocks of 64, the second nearly empty) are no multiple of any block. β takes
 exactly 0, 1 and 2 among uniform values, α exactly 0 (a reset) and 1. Every gradient is checked:
-q, k, v, β, α and the initial state, against autograd through the float64 reference.
+q, k, v, β, α and the initial state, against autograd through the float64 reference. Both kernel
+versions run these tests: the split kernels (``kernels.delta_split``, what ``ops`` runs) and the
+single kernel K3 teaches first (``kernels.delta``).
 """
 
 from __future__ import annotations
@@ -92,32 +94,58 @@ def triton_delta_product(*inputs):
     return chunk_delta_product(*inputs, backend="triton")
 
 
+KERNEL_VERSIONS = {
+    "split": (triton_delta_rule, triton_delta_product),
+    "single": (delta.chunk_delta_rule, delta.chunk_delta_product),
+}
+delta_rule_versions = pytest.mark.parametrize(
+    "kernel", [rule for rule, _ in KERNEL_VERSIONS.values()], ids=KERNEL_VERSIONS.keys()
+)
+
+
 @needs_kernel
+def test_ops_runs_the_split_kernels(monkeypatch):
+    def refuse(*inputs):
+        raise AssertionError("the single kernel ran")
+
+    monkeypatch.setattr(delta._ChunkDeltaRuleFunction, "apply", refuse)
+    for rule, per_token in ((triton_delta_rule, ()), (triton_delta_product, (2,))):
+        inputs = [
+            None if x is None else x.float() for x in delta_inputs(1, 5, 1, 4, 3, gated=True, per_token=per_token)
+        ]
+        outputs, state = rule(*inputs)
+        assert outputs.shape == (1, 5, 1, 3) and state.shape == (1, 1, 4, 3)
+
+
+@needs_kernel
+@delta_rule_versions
 @pytest.mark.parametrize("gated", [False, True], ids=["deltanet", "gated"])
 @pytest.mark.parametrize(
     "batch, steps, heads, key_dim, value_dim",
     [(1, 1, 1, 5, 3), (3, 17, 2, 5, 7), (1, 63, 1, 16, 16), (3, 64, 1, 5, 3), (1, 65, 2, 8, 70), (1, 1000, 1, 5, 3)],
 )
-def test_delta_rule_matches_float64_recurrence(batch, steps, heads, key_dim, value_dim, gated):
+def test_delta_rule_matches_float64_recurrence(batch, steps, heads, key_dim, value_dim, gated, kernel):
     inputs = delta_inputs(batch, steps, heads, key_dim, value_dim, gated=gated, seed=steps)
-    compare_with_reference(triton_delta_rule, deltanet.delta_rule, inputs)
+    compare_with_reference(kernel, deltanet.delta_rule, inputs)
 
 
 @needs_kernel
+@pytest.mark.parametrize("kernel", [product for _, product in KERNEL_VERSIONS.values()], ids=KERNEL_VERSIONS.keys())
 @pytest.mark.parametrize("gated", [False, True], ids=["deltaproduct", "gated"])
 @pytest.mark.parametrize("n_householder", [2, 3])
-def test_delta_product_matches_float64_recurrence(n_householder, gated):
+def test_delta_product_matches_float64_recurrence(n_householder, gated, kernel):
     inputs = delta_inputs(2, 23, 2, 6, 5, gated=gated, seed=n_householder, per_token=(n_householder,))
-    compare_with_reference(triton_delta_product, deltaproduct.delta_product, inputs)
+    compare_with_reference(kernel, deltaproduct.delta_product, inputs)
 
 
 @needs_kernel
-def test_a_reset_cuts_every_gradient_before_it_exactly():
+@delta_rule_versions
+def test_a_reset_cuts_every_gradient_before_it_exactly(kernel):
     """α = 0 at step 40 (chunk 2, row 8): nothing earlier, nor S_0, may reach a later output or the final state."""
     q, k, v, beta, alpha, initial = delta_inputs(1, 50, 1, 4, 3, gated=True, seed=3)
     alpha[:, 40] = 0.0
     leaves = [x.to(KERNEL_DEVICE, torch.float32).requires_grad_(True) for x in (q, k, v, beta, alpha, initial)]
-    outputs, state = chunk_delta_rule(*leaves, backend="triton")
+    outputs, state = kernel(*leaves)
     (outputs[:, 40:].sum() + state.sum()).backward()
     for name, leaf in zip(("q", "k", "v", "beta", "alpha"), leaves):
         assert torch.equal(leaf.grad[:, :40], torch.zeros_like(leaf.grad[:, :40])), name
@@ -166,7 +194,8 @@ def test_inputs_are_validated_before_any_kernel_runs():
 KERNEL_WRAPPERS = {
     "delta_rule": delta.chunk_delta_rule,
     "delta_product": delta.chunk_delta_product,
-    "split_forward": delta_split.chunk_delta_rule_split_forward,
+    "split_delta_rule": delta_split.chunk_delta_rule,
+    "split_delta_product": delta_split.chunk_delta_product,
 }
 
 
@@ -175,7 +204,7 @@ def test_kernel_paths_validate_without_reading_a_value(wrapper):
     """Tensors on the meta device have no values: reading one (.item(), bool(), what a host synchronisation
     waits for on a GPU) raises. The kernels' validation passes them and only the device refusal stops them;
     asked to check the values, it reads them and fails on the read."""
-    per_token = (2,) if wrapper is delta.chunk_delta_product else ()
+    per_token = (2,) if wrapper in (delta.chunk_delta_product, delta_split.chunk_delta_product) else ()
     q, k, v, beta, alpha, initial = (x.to("meta") for x in delta_inputs(1, 9, 2, 4, 3, gated=True, per_token=per_token))
     with pytest.raises(RuntimeError, match="backend='triton'"):
         wrapper(q, k, v, beta, alpha, initial)
@@ -195,7 +224,7 @@ def loop_without_value_checks(q, k, v, beta, alpha, state, scale):
 
 
 @needs_kernel
-@pytest.mark.parametrize("wrapper", [delta.chunk_delta_rule, delta_split.chunk_delta_rule_split_forward])
+@pytest.mark.parametrize("wrapper", [delta.chunk_delta_rule, delta_split.chunk_delta_rule])
 def test_kernels_run_the_recurrence_on_any_values_unless_asked_to_check(wrapper):
     """No value is the kernels' precondition (they divide by nothing): keys of length 1.1, β up to 2.4 and α in
     [-0.25, 1.25] give the recurrence's states, and a NaN reaches only its head's value column.
@@ -228,10 +257,11 @@ def test_kernels_run_the_recurrence_on_any_values_unless_asked_to_check(wrapper)
 
 
 @needs_kernel
-def test_gradients_need_no_value_precondition_either():
+@delta_rule_versions
+def test_gradients_need_no_value_precondition_either(kernel):
     q, k, v, beta, alpha, initial = delta_inputs(2, 20, 2, 4, 3, gated=True, seed=3)
     compare_with_reference(
-        delta.chunk_delta_rule,
+        kernel,
         lambda *inputs: loop_without_value_checks(*inputs, 4**-0.5),
         (q, 1.1 * k, v, 1.2 * beta, 1.5 * alpha - 0.25, initial),
     )

@@ -2,7 +2,9 @@
 
 ``diagonal_scan`` (reference: ``scan.sequential_scan``), ``chunk_delta_rule`` (reference:
 ``chunkwise.chunk_delta_rule``, itself tested against ``deltanet.delta_rule``) and
-``chunk_delta_product`` (reference: ``deltaproduct.delta_product``), forward and backward.
+``chunk_delta_product`` (reference: ``deltaproduct.delta_product``), forward and backward. The two
+delta-rule functions here are ``delta_split``'s, the kernels split as production kernels split them;
+``delta`` keeps the single-kernel version that K3 and K4 teach first.
 
 Glossary (code name -> meaning):
 
@@ -25,7 +27,7 @@ Importing this package imports Triton and, on a machine without a CUDA GPU, sets
 """
 
 from .._triton import triton_mode, triton_status
-from .delta import chunk_delta_product, chunk_delta_rule
+from .delta_split import chunk_delta_product, chunk_delta_rule
 from .scan import diagonal_scan, smoke_test
 
 __all__ = ["chunk_delta_product", "chunk_delta_rule", "diagonal_scan", "smoke_test", "triton_mode", "triton_status"]

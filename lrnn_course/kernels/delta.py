@@ -98,6 +98,24 @@ if triton is not None:
         ### END SOLUTION
 
     @triton.jit
+    def gate_gradient(grad_decay, grad_gate, decay, alpha_before, CHUNK: tl.constexpr, PRECISION: tl.constexpr):
+        """dL/dα (CHUNK,) of one chunk from dL/dΓ (CHUNK, CHUNK), dL/dg (CHUNK,), Γ and α_{s-1} (1 at s = 0).
+
+        dL/dα_s = Σ_{t ≥ s > i} dΓ_{ti} Γ_{ts} Γ_{s-1,i} + g_{s-1} Σ_{t ≥ s} Γ_{ts} dL/dg_t; Γ_{s-1,i} and g_{s-1}
+        by the same cumulative products as Γ and g. Only dΓ below the diagonal counts: Γ_tt = 1 is no function of α.
+        """
+        rows = tl.arange(0, CHUNK)
+        later = rows[:, None] > rows[None, :]
+        decay_before = tl.where(
+            later, tl.cumprod(tl.where(rows[:, None] > rows[None, :] + 1, alpha_before[:, None], 1.0), axis=0), 0.0
+        )
+        gate_before = tl.cumprod(alpha_before, axis=0)
+        grad_alpha = tl.sum(
+            decay * tl.dot(tl.where(later, grad_decay, 0.0), tl.trans(decay_before), input_precision=PRECISION), axis=0
+        )
+        return grad_alpha + gate_before * tl.sum(decay * grad_gate[:, None], axis=0)
+
+    @triton.jit
     def _chunk_quantities(
         q_ptr,
         k_ptr,
@@ -443,18 +461,7 @@ if triton is not None:
             )
             tl.store(grad_beta_ptr + partial + token, grad_beta, mask=valid)
             if GATED:
-                # Γ_{s-1,i} for i < s (the decay one row up) and g_{s-1}, by the same cumulative products.
-                decay_before = tl.where(
-                    later,
-                    tl.cumprod(tl.where(rows[:, None] > rows[None, :] + 1, alpha_before[:, None], 1.0), axis=0),
-                    0.0,
-                )
-                gate_before = tl.cumprod(alpha_before, axis=0)
-                grad_alpha = tl.sum(
-                    decay * tl.dot(tl.where(later, grad_decay, 0.0), tl.trans(decay_before), input_precision=PRECISION),
-                    axis=0,
-                )
-                grad_alpha += gate_before * tl.sum(decay * grad_gate[:, None], axis=0)
+                grad_alpha = gate_gradient(grad_decay, grad_gate, decay, alpha_before, CHUNK, PRECISION)
                 tl.store(grad_alpha_ptr + partial + token, grad_alpha, mask=valid)
             grad_state = previous_grad_state
         tl.store(grad_initial_ptr + pair * key_dim * value_dim + state_offsets, grad_state, mask=state_mask)
