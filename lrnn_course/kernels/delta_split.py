@@ -85,18 +85,19 @@ from .delta import _precision, _too_wide, chunk_gates, gate_gradient
 
 
 class LaunchConfiguration(NamedTuple):
-    """Chunk C, value columns per tile in the parallel kernels (which loop over the blocks) and per program in
-    the serial ones, warps per program of the parallel kernels and of the serial ones, the software-pipeline
-    stages of the output kernel's loop over value blocks (tiles loaded ahead while the current one is used),
-    and the key columns per program of the backward's query-key kernel (its grid's third axis)."""
+    """Block sizes, warps and pipeline stages per kernel: what ``@triton.autotune`` would pick on a GPU, chosen
+    here, without one, as the largest that compile for an H100 without spilling registers."""
 
-    chunk: int
-    block_v: int
-    state_block_v: int
-    warps: int
-    state_warps: int
-    output_stages: int
-    grad_block_k: int
+    chunk: int  # C, every kernel
+    block_v: int  # value columns per tile in the parallel kernels, which loop over the value blocks
+    state_block_v: int  # value columns per program of the serial kernels (their grid's first axis)
+    warps: int  # per program: prepare, output and local-dv kernels
+    state_warps: int  # per program: the two serial kernels
+    output_stages: int  # tiles loaded ahead in the output kernel's loop over value blocks
+    state_grad_stages: int  # the same in the backward's serial kernel, over chunks
+    grad_block_k: int  # key columns per program of the query-key gradient kernel (its grid's third axis)
+    transform_block_k: int  # key columns per step of the transform-gradient kernel's loops over the keys
+    grad_warps: int  # per program: the query-key and transform gradient kernels
 
 
 # Compiled for an H100 at D_k = D_v = 128 (tests/compile_for_hopper.py), half-precision inputs take chunks
@@ -106,11 +107,34 @@ class LaunchConfiguration(NamedTuple):
 # 64 spill 0.1-2.3 KB a thread whatever the warps and blocks; chunks of 16, blocks of 16 and 8 warps
 # spill nothing in the first two kernels; the output kernel spills 8 (16 gated) bytes a thread when it loads
 # tiles ahead (Triton's default 3 stages; 176-184 B with 2), none when it loads each tile as it needs it.
+# Backward, bfloat16: with 4 warps the query-key kernel spilled 280-432 bytes a thread (gated) and the
+# transform kernel 0.7-1.6 KB; with 8 warps, key steps of 32 and the loops ordered so that few (C, C)
+# blocks are live at once (see the kernel), neither spills. The serial kernel spills 72 bytes (gated)
+# loading three tiles ahead, none with two. float32, gated: the query-key kernel spills 112 bytes with
+# key blocks of 32, none with 16; the serial kernel 24 bytes with two stages, none with one or three.
 HALF_PRECISION_LAUNCH = LaunchConfiguration(
-    chunk=64, block_v=64, state_block_v=32, warps=4, state_warps=8, output_stages=3, grad_block_k=64
+    chunk=64,
+    block_v=64,
+    state_block_v=32,
+    warps=4,
+    state_warps=8,
+    output_stages=3,
+    state_grad_stages=2,
+    grad_block_k=64,
+    transform_block_k=32,
+    grad_warps=8,
 )
 FLOAT32_LAUNCH = LaunchConfiguration(
-    chunk=16, block_v=16, state_block_v=16, warps=8, state_warps=8, output_stages=1, grad_block_k=32
+    chunk=16,
+    block_v=16,
+    state_block_v=16,
+    warps=8,
+    state_warps=8,
+    output_stages=1,
+    state_grad_stages=3,
+    grad_block_k=16,
+    transform_block_k=32,
+    grad_warps=8,
 )
 # The interpreter makes a NumPy call per block operation: short chunks keep the tests quick.
 INTERPRETER_CHUNK = 16
@@ -167,12 +191,11 @@ if triton is not None:
         return chunk_gates(alpha, CHUNK)
 
     @triton.jit
-    def _chunk_transform(k, beta, decay, CHUNK: tl.constexpr, LEVELS: tl.constexpr, PRECISION: tl.constexpr):
-        """(K Kᵀ, T) of one chunk in float32: k (C, D_k) in the input dtype, β (C,), Γ (C, C)."""
+    def _chunk_transform(gram, beta, decay, CHUNK: tl.constexpr, LEVELS: tl.constexpr, PRECISION: tl.constexpr):
+        """T = (I + A)⁻¹ of one chunk in float32 from K Kᵀ (C, C), β (C,) and Γ (C, C)."""
         rows = tl.arange(0, CHUNK)
-        gram = product(k, tl.trans(k), k.dtype, PRECISION)
         strictly_lower = tl.where(rows[:, None] > rows[None, :], beta[:, None] * gram * decay, 0.0)
-        return gram, unit_lower_inverse(strictly_lower, CHUNK, LEVELS, PRECISION)
+        return unit_lower_inverse(strictly_lower, CHUNK, LEVELS, PRECISION)
 
     @triton.jit
     def _load_alpha_before(alpha_ptr, token, valid, heads, CHUNK: tl.constexpr):
@@ -222,7 +245,7 @@ if triton is not None:
         operand = k.dtype
         beta = tl.load(beta_ptr + token, mask=valid, other=0.0).to(tl.float32)
         decay, cumulative_gate = _load_gates(alpha_ptr, token, valid, CHUNK, GATED)
-        _, transform = _chunk_transform(k, beta, decay, CHUNK, LEVELS, PRECISION)
+        transform = _chunk_transform(product(k, tl.trans(k), operand, PRECISION), beta, decay, CHUNK, LEVELS, PRECISION)
         scaled_keys = (beta * cumulative_gate)[:, None] * k  # diag(β g) K
         w = product(transform, scaled_keys, operand, PRECISION)
         tl.store(w_ptr + key_offsets, w.to(w_ptr.dtype.element_ty), mask=key_mask)
@@ -536,6 +559,7 @@ if triton is not None:
         grad_v_ptr,
         grad_beta_ptr,
         grad_alpha_ptr,
+        alpha_partials,
         steps,
         heads,
         key_dim,
@@ -544,81 +568,110 @@ if triton is not None:
         LEVELS: tl.constexpr,
         BLOCK_K: tl.constexpr,
         BLOCK_V: tl.constexpr,
-        KEY_BLOCKS: tl.constexpr,
+        KEY_STEPS: tl.constexpr,
         GATED: tl.constexpr,
         PRECISION: tl.constexpr,
     ):
         """Through U = T diag(β) V and W = T diag(β g) K to K, V, β and α: T rebuilt as the prepare kernel builds
-        it, dT = dU Xᵀ + dW Yᵀ summed over the value blocks, then dA = -Tᵀ dT Tᵀ. Adds what the previous kernel
-        wrote for K and α, so each of dK, dV, dβ and dα is stored once, final."""
+        it, dT = dU Xᵀ + dW Yᵀ summed over the value blocks and key blocks, then dA = -Tᵀ dT Tᵀ. Adds what the
+        previous kernel wrote for K and α, so each of dK, dV, dβ and dα is stored once, final.
+
+        Only (C, C) blocks stay live; keys are visited BLOCK_K columns at a time, three times (K Kᵀ for T; dT
+        and dY's share of dβ; dK), so that no (C, D_k) block in float32 is held across the value loop: holding
+        them spilled 0.3-1.6 KB a thread on sm_90."""
         chunk = tl.program_id(0)
         pair = tl.program_id(1).to(tl.int64)
         token, valid = _chunk_tokens(chunk, pair, steps, heads, CHUNK)
         rows = tl.arange(0, CHUNK)
-        keys = tl.arange(0, BLOCK_K)
-        later = rows[:, None] > rows[None, :]
-        key_offsets = token[:, None] * key_dim + keys[None, :]
-        key_mask = valid[:, None] & (keys[None, :] < key_dim)
-        k = tl.load(k_ptr + key_offsets, mask=key_mask, other=0.0)  # (C, D_k)
-        operand = k.dtype
         beta = tl.load(beta_ptr + token, mask=valid, other=0.0).to(tl.float32)
         decay, cumulative_gate = _load_gates(alpha_ptr, token, valid, CHUNK, GATED)
-        gram, transform = _chunk_transform(k, beta, decay, CHUNK, LEVELS, PRECISION)
-        transform_t = tl.trans(transform)
-        k = k.to(tl.float32)
-        grad_w = tl.load(grad_w_ptr + key_offsets, mask=key_mask, other=0.0)  # (C, D_k), float32
-        grad_transform = product(grad_w, tl.trans((beta * cumulative_gate)[:, None] * k), operand, PRECISION)
-        grad_scaled_keys = product(transform_t, grad_w, tl.float32, PRECISION)  # dY
-        grad_beta_gate = tl.sum(grad_scaled_keys * k, axis=1)
-        grad_beta = cumulative_gate * grad_beta_gate
-        grad_k = (beta * cumulative_gate)[:, None] * grad_scaled_keys
+        operand = k_ptr.dtype.element_ty
+        gram = tl.zeros([CHUNK, CHUNK], tl.float32)
+        for key_block in range(0, KEY_STEPS):
+            k = _load_rows(k_ptr, token, valid, key_block * BLOCK_K + tl.arange(0, BLOCK_K), key_dim)
+            gram += product(k, tl.trans(k), operand, PRECISION)
+        transform_t = tl.trans(_chunk_transform(gram, beta, decay, CHUNK, LEVELS, PRECISION))
+        # K Kᵀ is needed again after the loops: rebuilt there (Γ, rebuilt too, spilled 300 bytes a thread).
+        grad_transform = tl.zeros([CHUNK, CHUNK], tl.float32)
+        grad_beta = tl.zeros([CHUNK], tl.float32)
         for block in range(0, tl.cdiv(value_dim, BLOCK_V)):
             columns = block * BLOCK_V + tl.arange(0, BLOCK_V)
-            value_offsets = token[:, None] * value_dim + columns[None, :]
-            value_mask = valid[:, None] & (columns[None, :] < value_dim)
-            v = tl.load(v_ptr + value_offsets, mask=value_mask, other=0.0).to(tl.float32)  # (C, BLOCK_V)
-            grad_u = tl.load(grad_v_new_ptr + value_offsets, mask=value_mask, other=0.0)  # dU = dv_new
+            v = _load_rows(v_ptr, token, valid, columns, value_dim).to(tl.float32)  # (C, BLOCK_V)
+            grad_u = _load_rows(grad_v_new_ptr, token, valid, columns, value_dim)  # dU = dv_new
             grad_transform += product(grad_u, tl.trans(beta[:, None] * v), operand, PRECISION)
             grad_scaled_values = product(transform_t, grad_u, tl.float32, PRECISION)  # dX
+            value_mask = valid[:, None] & (columns[None, :] < value_dim)
             tl.store(
-                grad_v_ptr + value_offsets,
+                grad_v_ptr + token[:, None] * value_dim + columns[None, :],
                 (beta[:, None] * grad_scaled_values).to(grad_v_ptr.dtype.element_ty),
                 mask=value_mask,
             )
             grad_beta += tl.sum(grad_scaled_values * v, axis=1)
+        scaled_keys_gate = beta * cumulative_gate  # Y = diag(β g) K
+        grad_beta_gate = tl.zeros([CHUNK], tl.float32)  # Σ_j dY ⊙ K: dL/d(β g)
+        gram = tl.zeros([CHUNK, CHUNK], tl.float32)
+        for key_block in range(0, KEY_STEPS):
+            keys = key_block * BLOCK_K + tl.arange(0, BLOCK_K)
+            k = _load_rows(k_ptr, token, valid, keys, key_dim)
+            gram += product(k, tl.trans(k), operand, PRECISION)
+            grad_w = _load_rows(grad_w_ptr, token, valid, keys, key_dim)  # float32
+            grad_transform += product(
+                grad_w, tl.trans(scaled_keys_gate[:, None] * k.to(tl.float32)), operand, PRECISION
+            )
+            grad_scaled_keys = product(transform_t, grad_w, tl.float32, PRECISION)  # dY
+            grad_beta_gate += tl.sum(grad_scaled_keys * k.to(tl.float32), axis=1)
+            # dK's share through Y = diag(β g) K, added in place to kernel 6's: the loop below then needs no Tᵀ.
+            partial_offsets = token[:, None] * key_dim + keys[None, :]
+            key_mask = valid[:, None] & (keys[None, :] < key_dim)
+            partial_grad_k = tl.load(partial_grad_k_ptr + partial_offsets, mask=key_mask, other=0.0)
+            partial_grad_k += scaled_keys_gate[:, None] * grad_scaled_keys
+            tl.store(partial_grad_k_ptr + partial_offsets, partial_grad_k, mask=key_mask)
+        grad_beta += cumulative_gate * grad_beta_gate
         # T = (I + A)⁻¹: dA = -Tᵀ dT Tᵀ, kept where A lives (strictly below the diagonal).
         grad_a = tl.where(
-            later,
+            rows[:, None] > rows[None, :],
             -product(product(transform_t, grad_transform, tl.float32, PRECISION), transform_t, tl.float32, PRECISION),
             0.0,
         )
         grad_beta += tl.sum(grad_a * gram * decay, axis=1)
-        grad_gram = beta[:, None] * grad_a * decay
-        grad_k += product(grad_gram + tl.trans(grad_gram), k, operand, PRECISION)
-        grad_k += tl.load(partial_grad_k_ptr + key_offsets, mask=key_mask, other=0.0)
-        tl.store(grad_k_ptr + key_offsets, grad_k.to(grad_k_ptr.dtype.element_ty), mask=key_mask)
         tl.store(grad_beta_ptr + token, grad_beta.to(grad_beta_ptr.dtype.element_ty), mask=valid)
+        grad_gram = beta[:, None] * grad_a * decay
+        grad_gram += tl.trans(grad_gram)  # K Kᵀ is symmetric
         if GATED:
+            grad_decay = beta[:, None] * grad_a * gram  # A's share of dL/dΓ; the rest came from kernel 6
+        for key_block in range(0, KEY_STEPS):
+            keys = key_block * BLOCK_K + tl.arange(0, BLOCK_K)
+            k = _load_rows(k_ptr, token, valid, keys, key_dim)
+            grad_k = product(grad_gram, k, operand, PRECISION) + _load_rows(
+                partial_grad_k_ptr, token, valid, keys, key_dim
+            )
+            key_mask = valid[:, None] & (keys[None, :] < key_dim)
+            tl.store(
+                grad_k_ptr + token[:, None] * key_dim + keys[None, :],
+                grad_k.to(grad_k_ptr.dtype.element_ty),
+                mask=key_mask,
+            )
+        if GATED:  # after the key loop, where A's (C, C) blocks are no longer live
             alpha_before = _load_alpha_before(alpha_ptr, token, valid, heads, CHUNK)
-            grad_decay = beta[:, None] * grad_a * gram
             grad_alpha = gate_gradient(grad_decay, beta * grad_beta_gate, decay, alpha_before, CHUNK, PRECISION)
-            for key_block in tl.static_range(KEY_BLOCKS):
-                partial = key_block * (tl.num_programs(1) * steps)
-                grad_alpha += tl.load(partial_grad_alpha_ptr + partial + token, mask=valid, other=0.0)
+            partial_stride = tl.num_programs(1).to(tl.int64) * steps  # (key blocks, B, T, H)
+            for key_block in range(0, alpha_partials):
+                grad_alpha += tl.load(partial_grad_alpha_ptr + key_block * partial_stride + token, mask=valid)
             tl.store(grad_alpha_ptr + token, grad_alpha.to(grad_alpha_ptr.dtype.element_ty), mask=valid)
 
 
 def launch_configuration(q: torch.Tensor, v: torch.Tensor) -> LaunchConfiguration:
     """The configuration for inputs q (B, T, H, D_k) and v (B, T, H, D_v): by dtype, blocks no wider than D_v needs."""
     chosen = FLOAT32_LAUNCH if q.dtype == torch.float32 else HALF_PRECISION_LAUNCH
-    if triton_mode() == "interpreter":  # key blocks of 16 so that the tests' heads of 40 take three
-        chosen = chosen._replace(chunk=INTERPRETER_CHUNK, grad_block_k=MIN_BLOCK)
+    if triton_mode() == "interpreter":  # the tests' heads of 40 take three key blocks and two key steps
+        chosen = chosen._replace(chunk=INTERPRETER_CHUNK, grad_block_k=MIN_BLOCK, transform_block_k=2 * MIN_BLOCK)
     fitting = max(MIN_BLOCK, triton.next_power_of_2(v.shape[-1]))
     key_fitting = max(MIN_BLOCK, triton.next_power_of_2(q.shape[-1]))
     return chosen._replace(
         block_v=min(chosen.block_v, fitting),
         state_block_v=min(chosen.state_block_v, fitting),
         grad_block_k=min(chosen.grad_block_k, key_fitting),
+        transform_block_k=min(chosen.transform_block_k, key_fitting),
     )
 
 
@@ -728,18 +781,18 @@ def launch_split_backward(
         _delta_rule_state_grad_kernel[(triton.cdiv(value_dim, launch.state_block_v), batch * heads)](
             q, k, alpha_arg, saved["w"], decay_to_end, grad_out, grad_v_local, grad_final,
             grad_v_new, state_grads, grads["initial_state"], **shape, scale=scale,
-            BLOCK_V=launch.state_block_v, num_warps=launch.state_warps, **blocks,
+            BLOCK_V=launch.state_block_v, num_warps=launch.state_warps, num_stages=launch.state_grad_stages, **blocks,
         )  # fmt: skip
         _delta_rule_query_key_grad_kernel[(chunks, batch * heads, key_blocks)](
             q, k, alpha_arg, saved["v_new"], grad_v_new, saved["chunk_states"], state_grads, grad_out,
             grads["q"], partial_grad_k, grad_w, partial_grad_alpha, **shape, scale=scale,
-            BLOCK_V=launch.block_v, num_warps=launch.warps, **dict(blocks, BLOCK_K=launch.grad_block_k),
+            BLOCK_V=launch.block_v, num_warps=launch.grad_warps, **dict(blocks, BLOCK_K=launch.grad_block_k),
         )  # fmt: skip
         _delta_rule_transform_grad_kernel[(chunks, batch * heads)](
             k, v, beta, alpha_arg, grad_v_new, grad_w, partial_grad_k, partial_grad_alpha,
-            grads["k"], grads["v"], grads["beta"], grads["alpha"] if gated else grad_w, **shape,
-            LEVELS=launch.chunk.bit_length() - 1, BLOCK_V=launch.block_v, KEY_BLOCKS=key_blocks,
-            num_warps=launch.warps, **blocks,
+            grads["k"], grads["v"], grads["beta"], grads["alpha"] if gated else grad_w, key_blocks, **shape,
+            LEVELS=launch.chunk.bit_length() - 1, BLOCK_V=launch.block_v, num_warps=launch.grad_warps,
+            KEY_STEPS=triton.cdiv(key_dim, launch.transform_block_k), **dict(blocks, BLOCK_K=launch.transform_block_k),
         )  # fmt: skip
     return grads
 
