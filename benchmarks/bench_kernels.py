@@ -7,14 +7,20 @@ On a CUDA GPU it times, in one run, on the shapes of issue 7:
     of the same bytes and fla's ``chunk_hgrn``;
   - the chunked delta rule in bfloat16 at (8, 2048, 16, 128) and (4, 8192, 16, 128), β ∈ [0, 2],
     against fla's ``chunk_delta_rule``; Gated DeltaNet and DeltaProduct n_h = 2 against fla's gated kernels.
+    These run the split kernels (``kernels.delta_split``, what ``lrnn_course.kernels`` exports); at the
+    first shape the single kernel K3 and K4 teach first (``kernels.delta``) runs beside them, so one run
+    compares split, single kernel and fla.
 Every time is the fastest of several calls after a warm-up; the script prints ratios and achieved
 bandwidth and never asserts a time. Beside each time stands the floor ``roofline.py`` committed
 (results/roofline.md): the least time the kernel's own bytes and FLOPs allow on an H100. The JSON
 records the GPU and the torch, triton and fla versions. fla is optional: where it is missing or
 refuses a call, its column says why. ``--smoke`` runs tiny shapes wherever Triton runs (the
 interpreter on a CPU), to check the script itself.
-``--launch-sweep`` adds our delta rule at every value block and warp count of ``SWEEP``, to choose
-``kernels.delta.MAX_BLOCK_V`` and ``NUM_WARPS``.
+``--launch-sweep`` adds our delta rule in bfloat16 at every pair of value blocks in ``SWEEP``, to choose
+``kernels.delta_split.HALF_PRECISION_LAUNCH``'s ``state_block_v`` (the serial kernels' programs) and
+``block_v`` (the parallel kernels' tiles). Only the default configuration is checked not to spill
+registers on an H100 (``tests/test_kernels_compile.py``): a faster one must pass that check before it
+becomes the default.
 """
 
 from __future__ import annotations
@@ -33,12 +39,13 @@ import torch.nn.functional as F
 import lrnn_course
 from lrnn_course._triton import triton, triton_mode
 from lrnn_course.bench import best_seconds
-from lrnn_course.kernels import chunk_delta_product, chunk_delta_rule, delta, diagonal_scan
+from lrnn_course.kernels import chunk_delta_product, chunk_delta_rule, delta, delta_split, diagonal_scan
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FULL = {"scan": (8, 4096, 2048), "delta": [(8, 2048, 16, 128), (4, 8192, 16, 128)]}
 SMOKE = {"scan": (1, 20, 16), "delta": [(1, 17, 1, 16)]}
-SWEEP = [(block_v, num_warps) for block_v in (32, 64) for num_warps in (4, 8)]  # delta.MAX_BLOCK_V, delta.NUM_WARPS
+# (state_block_v, block_v) of delta_split.HALF_PRECISION_LAUNCH
+SWEEP = [(state_block_v, block_v) for state_block_v in (16, 32) for block_v in (32, 64)]
 
 
 def roofline_floors() -> dict[tuple[str, str, str], float]:
@@ -137,25 +144,29 @@ def delta_inputs(shape: tuple[int, int, int, int], device: str, dtype: torch.dty
     return [x.to(dtype).requires_grad_(True) for x in (q, k, v, beta, alpha)]
 
 
-def delta_rows(shape: tuple[int, int, int, int], device: str, dtype: torch.dtype, repeats: int) -> list[dict]:
+def delta_rows(
+    shape: tuple[int, int, int, int], device: str, dtype: torch.dtype, repeats: int, single_kernel: bool = False
+) -> list[dict]:
+    """Ours (the split kernels and, with ``single_kernel``, ``kernels.delta`` too) and fla, each pass timed."""
     rows = []
     q, k, v, beta, alpha = delta_inputs(shape, device, dtype)
     fla_delta = fla_function("fla.ops.delta_rule.chunk_delta_rule")
     fla_gated = fla_function("fla.ops.gated_delta_rule.chunk_gated_delta_rule")
-    variants = {
-        "delta rule": (
-            lambda: chunk_delta_rule(q, k, v, beta),
+    versions = [("", chunk_delta_rule)] + ([(", single kernel", delta.chunk_delta_rule)] if single_kernel else [])
+    variants = {}
+    for suffix, ours in versions:
+        variants[f"delta rule{suffix}"] = (
+            lambda ours=ours: ours(q, k, v, beta),
             [q, k, v, beta],
             fla_delta if isinstance(fla_delta, str) else (lambda: fla_delta(q, k, v, beta)),
             [q, k, v, beta],
-        ),
-        "gated delta rule": (
-            lambda: chunk_delta_rule(q, k, v, beta, alpha),
+        )
+        variants[f"gated delta rule{suffix}"] = (
+            lambda ours=ours: ours(q, k, v, beta, alpha),
             [q, k, v, beta, alpha],
             fla_gated if isinstance(fla_gated, str) else (lambda: fla_gated(q, k, v, torch.log(alpha), beta)),
             [q, k, v, beta, alpha],
-        ),
-    }
+        )
     pq, pk, pv, pbeta, palpha = delta_inputs(shape, device, dtype, n_householder=2)
     fla_product = fla_function("fla.ops.gated_delta_product.chunk_gated_delta_product")
     variants["DeltaProduct n_h=2"] = (
@@ -190,21 +201,20 @@ def delta_rows(shape: tuple[int, int, int, int], device: str, dtype: torch.dtype
     return rows
 
 
-def launch_sweep_rows(
-    shapes: list[tuple[int, int, int, int]], device: str, dtype: torch.dtype, repeats: int
-) -> list[dict]:
-    """Our delta rule, forward+backward, at each value block and warp count of ``SWEEP``, the default first.
+def launch_sweep_rows(shapes: list[tuple[int, int, int, int]], device: str, repeats: int) -> list[dict]:
+    """Our delta rule in bfloat16, forward+backward, at each (state_block_v, block_v) of ``SWEEP``, the default first.
 
     Each row also gives the largest difference of its outputs from the default's, so a launch that
     computes something else cannot win.
     """
-    default = (delta.MAX_BLOCK_V, delta.NUM_WARPS)
+    default = delta_split.HALF_PRECISION_LAUNCH
+    chosen = (default.state_block_v, default.block_v)
     rows = []
     for shape in shapes:
-        q, k, v, beta, _ = delta_inputs(shape, device, dtype)
+        q, k, v, beta, _ = delta_inputs(shape, device, torch.bfloat16)
         expected = None
-        for block_v, num_warps in [default, *(launch for launch in SWEEP if launch != default)]:
-            delta.MAX_BLOCK_V, delta.NUM_WARPS = block_v, num_warps
+        for state_block_v, block_v in [chosen, *(blocks for blocks in SWEEP if blocks != chosen)]:
+            delta_split.HALF_PRECISION_LAUNCH = default._replace(state_block_v=state_block_v, block_v=block_v)
             try:
                 with torch.no_grad():
                     outputs = chunk_delta_rule(q, k, v, beta)[0].float()
@@ -217,15 +227,15 @@ def launch_sweep_rows(
             except Exception as error:  # noqa: BLE001 - a launch that does not compile is a result to record
                 ms, difference = f"failed ({type(error).__name__}: {str(error).splitlines()[0][:120]})", None
             finally:
-                delta.MAX_BLOCK_V, delta.NUM_WARPS = default
+                delta_split.HALF_PRECISION_LAUNCH = default
             rows.append(
                 {
                     "kernel": "delta rule",
                     "shape": list(shape),
-                    "dtype": str(dtype).removeprefix("torch."),
+                    "dtype": "bfloat16",
                     "pass": "forward+backward",
+                    "state_block_v": state_block_v,
                     "block_v": block_v,
-                    "num_warps": num_warps,
                     "ms": ms,
                     "max_difference_from_default": difference,
                 }
@@ -235,7 +245,8 @@ def launch_sweep_rows(
 
 def sweep_table(rows: list[dict]) -> str:
     lines = [
-        "| shape | value block | warps | forward+backward (ms) | / default | max difference from default |",
+        "| shape | serial value block | value block | forward+backward (ms) | / default "
+        "| max difference from default |",
         "|---|---|---|---|---|---|",
     ]
     defaults = {}
@@ -245,10 +256,8 @@ def sweep_table(rows: list[dict]) -> str:
         mine, default = row["ms"], defaults[shape]
         ratio = f"{mine / default:.2f}" if isinstance(mine, float) and isinstance(default, float) else "–"
         difference = "–" if row["max_difference_from_default"] is None else f"{row['max_difference_from_default']:.1e}"
-        lines.append(
-            f"| {shape} | {row['block_v']} | {row['num_warps']} | {mine if isinstance(mine, str) else f'{mine:.3f}'} | "
-            f"{ratio} | {difference} |"
-        )
+        shown = mine if isinstance(mine, str) else f"{mine:.3f}"
+        lines.append(f"| {shape} | {row['state_block_v']} | {row['block_v']} | {shown} | {ratio} | {difference} |")
     return "\n".join(lines)
 
 
@@ -287,7 +296,7 @@ def main() -> int:
     parser.add_argument(
         "--launch-sweep",
         action="store_true",
-        help="also time the delta rule at value blocks of 32 and 64 with 4 and 8 warps",
+        help="also time the bfloat16 delta rule at serial value blocks of 16 and 32 and value blocks of 32 and 64",
     )
     args = parser.parse_args()
     if triton_mode() != "compiled" and not args.smoke:
@@ -300,7 +309,7 @@ def main() -> int:
     shapes, dtype = (SMOKE, torch.float32) if args.smoke else (FULL, torch.bfloat16)
     rows = scan_rows(shapes["scan"], device, args.repeats)
     for shape in shapes["delta"]:
-        rows += delta_rows(shape, device, dtype, args.repeats)
+        rows += delta_rows(shape, device, dtype, args.repeats, single_kernel=shape == shapes["delta"][0])
     floors = roofline_floors()
     for row in rows:
         row["floor_ms"] = floors.get((row["kernel"], "×".join(map(str, row["shape"])), row["pass"]))
@@ -315,7 +324,7 @@ def main() -> int:
         "rows": rows,
     }
     if args.launch_sweep:
-        record["launch_sweep"] = launch_sweep_rows(shapes["delta"], device, dtype, args.repeats)
+        record["launch_sweep"] = launch_sweep_rows(shapes["delta"], device, args.repeats)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(f"{record['device']}, torch {record['torch']}, triton {record['triton']}, fla {record['fla']}")

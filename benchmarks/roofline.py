@@ -6,7 +6,10 @@ No GPU is needed. Each kernel runs at the benchmark shapes of ``bench_kernels.py
 Triton's interpreter with its loads, stores and ``tl.dot``s counted, and with the launch decisions
 (blocks, chunk, grid) a run on an H100 would make. Every PyTorch operation the public function
 runs around its kernels (``torch.cat``, products, casts, sums of partials, validation) is counted
-too, each as reading its inputs and writing its outputs once.
+too, each as reading its inputs and writing its outputs once. The delta rule and DeltaProduct rows
+count the split kernels ``lrnn_course.kernels`` runs (``kernels/delta_split.py``), forward and
+backward; the rows "…, single kernel" count ``kernels.delta``'s single kernel at the first shape,
+the baseline the split is measured against.
 
 Glossary (code name -> meaning):
 
@@ -32,7 +35,8 @@ rows, heads, columns or chunks (the shapes are multiples of every block). ``--ch
 runs the last program too and uses the mean of the two, marking the launch "programs differ"
 where they do not agree; ``tests/test_roofline.py`` checks the scaling against a run of every
 program. (Every program of the delta rule's kernels at the full shapes would keep the interpreter
-busy for hours; one program of each launch takes about five minutes for the whole table.)
+busy for hours; one program of each launch takes about two minutes for the whole table, with
+``--check-programs`` too.)
 
 This counts what the code asks for, not what the hardware does: a load the L2 cache serves is
 still counted as global traffic, and register spills (``tests/compile_for_hopper.py``) add traffic
@@ -416,21 +420,15 @@ def delta_inputs(
     return [x.to(torch.bfloat16).requires_grad_(gradients) for x in tensors]
 
 
-def split_forward() -> Callable | None:
-    """The split delta-rule forward of ``kernels.delta_split``, forward only, where that module exists."""
-    try:
-        from lrnn_course.kernels import delta_split
-    except ImportError:
-        return None
-    return getattr(delta_split, "chunk_delta_rule_split_forward", None)
-
-
 def cases(only: str | None = None) -> Iterator[tuple[str, tuple, str, Callable, list[torch.Tensor]]]:
-    """(name, shape, dtype, public function, inputs) of every benchmark row; inputs are made only when asked for."""
-    from lrnn_course.kernels import chunk_delta_product, chunk_delta_rule, diagonal_scan
+    """(name, shape, dtype, public function, inputs) of every benchmark row; inputs are made only when asked for.
+
+    The delta-rule rows count the split kernels (``lrnn_course.kernels``); the single kernel K3 and K4 teach
+    first (``kernels.delta``) is counted beside them at the first shape, as the baseline the split improves on.
+    """
+    from lrnn_course.kernels import chunk_delta_product, chunk_delta_rule, delta, diagonal_scan
 
     wanted = [("diagonal scan", SCAN_SHAPE, "float32", diagonal_scan, lambda: scan_inputs(SCAN_SHAPE))]
-    split = split_forward()
     for shape in DELTA_SHAPES:
         wanted += [
             ("delta rule", shape, "bfloat16", chunk_delta_rule, lambda shape=shape: delta_inputs(shape, 1, False)),
@@ -443,14 +441,14 @@ def cases(only: str | None = None) -> Iterator[tuple[str, tuple, str, Callable, 
                 lambda shape=shape: delta_inputs(shape, 2, False),
             ),
         ]
-        if split is not None:
+        if shape == DELTA_SHAPES[0]:
             wanted += [
                 (
-                    f"{gate}delta rule, split forward",
+                    f"{gate}delta rule, single kernel",
                     shape,
                     "bfloat16",
-                    split,
-                    lambda shape=shape, gated=bool(gate): delta_inputs(shape, 1, gated, gradients=False),
+                    delta.chunk_delta_rule,
+                    lambda shape=shape, gated=bool(gate): delta_inputs(shape, 1, gated),
                 )
                 for gate in ("", "gated ")
             ]
@@ -572,15 +570,22 @@ around the kernels are counted as reading their inputs and writing their outputs
 "Forward" is the pass `bench_kernels.py` times: inputs that need gradients, so the delta rule
 saves its chunk states. B/element divides by the product of the shape.
 
+The delta-rule rows count the split kernels that `lrnn_course.kernels` runs (`kernels/delta_split.py`),
+forward and backward; the rows "…, single kernel" count `kernels.delta`, one serial kernel a pass, the
+version K3 and K4 teach first, at the first shape only, as the baseline. The split's two serial kernels
+do only the state update per chunk, no substitution on the serial path: the state pass two matrix products
+of 2·C·D_k·(value block) FLOPs (v_new = U - W S_0, then S += Kᵀ v_new), the state-gradient kernel three
+(K dS', Qᵀ dO, Wᵀ dv_new); `tests/test_roofline.py` checks both counts.
+
 Assumptions (H100 SXM5): copy bandwidth {bandwidth:.2f} TB/s (a device copy measured on the
 course's H100, issue 7); dense tensor cores {bf16:.1f} TFLOP/s bf16, {tf32:.1f} TFLOP/s tf32
 (tf32x3 is three tf32 passes); {core:.1f} TFLOP/s fp32 on the CUDA cores (NVIDIA's H100 datasheet).
 "programs" is the grid beside 4 × 132 = {wanted}: below 1.00 some multiprocessors have fewer than
 four programs to switch between. "per program" is one program's share; for a kernel whose
-programs walk every chunk in order (the delta rule's kernels, the split's state pass) divide it by
-the number of chunks, T / chunk, for the work on the serial path per chunk. The floor is
-max(bytes / bandwidth, FLOPs / rate); it ignores latency, so a kernel whose programs walk their
-chunks one after another can be far slower.
+programs walk every chunk in order (the single kernel's two, the split's state pass and
+state-gradient kernel) divide it by the number of chunks, T / chunk, for the work on the serial
+path per chunk. The floor is max(bytes / bandwidth, FLOPs / rate); it ignores latency, so a kernel
+whose programs walk their chunks one after another can be far slower.
 
 """
 

@@ -105,7 +105,7 @@ print(f"lrnn_course {lrnn_course.__version__}; Triton {triton_status()}")
 import matplotlib.pyplot as plt
 
 from lrnn_course import bench, chunkwise, deltanet, viz
-from lrnn_course.ops import chunk_delta_rule
+from lrnn_course.kernels.delta import chunk_delta_rule  # the single kernel of this lesson; §7 shows the split one
 
 generator = torch.Generator().manual_seed(SEED)
 
@@ -245,7 +245,7 @@ q, k, v, beta, state = random_inputs(2, 37, 2, 5, 70)
 beta[:, :3] = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)[None, :, None]
 expected_outputs, expected_state = deltanet.delta_rule(q, k, v, beta, initial_state=state)
 on_device = [x.to(kernel_device, torch.float32) for x in (q, k, v, beta, state)]
-outputs, final_state = chunk_delta_rule(*on_device[:4], initial_state=on_device[4], backend="triton")
+outputs, final_state = chunk_delta_rule(*on_device[:4], initial_state=on_device[4])
 # the largest |difference| over the largest |expected|: the scale-free error of a float32 kernel
 relative_error = bench.relative_error
 print(f"outputs    : relative error {relative_error(outputs, expected_outputs):.1e}")
@@ -279,7 +279,7 @@ def by_recurrence(q, k, v, beta, state):
 
 
 def by_kernel(q, k, v, beta, state):
-    return chunk_delta_rule(q, k, v, beta, initial_state=state, backend="triton")
+    return chunk_delta_rule(q, k, v, beta, initial_state=state)
 
 
 expected = bench.input_gradients(by_recurrence, (q, k, v, beta, state), loss)
@@ -336,7 +336,7 @@ with torch.no_grad():
         LENGTHS,
         forward_inputs,
         {
-            "Triton kernel": lambda q, k, v, beta: chunk_delta_rule(q, k, v, beta, backend="triton"),
+            "Triton kernel": chunk_delta_rule,
             "PyTorch chunk form (Lesson 09)": chunkwise.chunk_delta_rule,
             "PyTorch recurrence (Lesson 06)": deltanet.delta_rule,
         },
@@ -367,19 +367,38 @@ for label, seconds in timings.items():
 #   each $S_0$ and $v_\text{new}$;
 # - **parallel again**: each chunk's outputs $O$ from its stored $S_0$ and $v_\text{new}$.
 #
-# `lrnn_course.kernels.delta_split` is that split, three kernels (forward only: training still runs the
-# single kernel). Same inputs, both paths, in float32:
+# The backward pass splits the same way. Only the state's gradient passes from chunk to chunk, backwards:
+# with $P = \mathrm{tril}(QK^\top) \odot \Gamma$,
+# $dv_\text{new} = \text{scale}\, P^\top dO + \mathrm{diag}(\Gamma_{C\cdot}) K\, dS_C$ and
+# $dS_0 = g_C\, dS_C + \text{scale}\, Q^\top \mathrm{diag}(g)\, dO - W^\top dv_\text{new}$: three products a
+# chunk on the serial path. $P^\top dO$ comes before it, in parallel; after it, in parallel again, one
+# kernel takes every sum over the values at once ($dQ$, $dW = -dv_\text{new} S_0^\top$ and $K$'s share) and
+# another goes back through $U$, $W$ and $T$ ($dA = -T^\top dT\, T^\top$) to $K$, $V$, $\beta$ and the gates.
+#
+# `lrnn_course.kernels.delta_split` is that split: three kernels forward, four backward. It is what
+# `lrnn_course.ops` and the models run; this lesson's single kernel is the stepping stone. Same inputs, both
+# paths, in float32, outputs and every gradient:
 
 # %% tags=["lesson"]
-from lrnn_course.kernels.delta_split import chunk_delta_rule_split_forward
+from lrnn_course.kernels import delta_split
+
+
+def by_split_kernels(q, k, v, beta, state):
+    return delta_split.chunk_delta_rule(q, k, v, beta, initial_state=state)
+
 
 inputs = [x.to(kernel_device, torch.float32) for x in random_inputs(1, 40, 2, 8, 12)]
 with torch.no_grad():
-    single = chunk_delta_rule(*inputs[:4], initial_state=inputs[4], backend="triton")
-    split = chunk_delta_rule_split_forward(*inputs[:4], initial_state=inputs[4])
-for name, one, three in zip(("outputs", "final state"), single, split):
-    print(f"{name:11s}: single kernel against split, largest difference {(one - three).abs().max().item():.1e}")
-    assert torch.allclose(one, three, atol=1e-5)
+    single = by_kernel(*inputs)
+    split = by_split_kernels(*inputs)
+for name, one, other in zip(("outputs", "final state"), single, split):
+    print(f"{name:11s}: single kernel against split, largest difference {(one - other).abs().max().item():.1e}")
+    assert torch.allclose(one, other, atol=1e-5)
+single_gradients = bench.input_gradients(by_kernel, inputs, loss)
+split_gradients = bench.input_gradients(by_split_kernels, inputs, loss)
+for name, one, other in zip(names, single_gradients, split_gradients):
+    print(f"dL/d{name:4s}: single kernel against split, relative difference {relative_error(other, one):.1e}")
+    assert relative_error(other, one) < 1e-5
 
 # %% [markdown] tags=["lesson"]
 # What the split buys and costs at B = 8, T = 2048, H = 16, $D_k = D_v = 128$ in bfloat16. Every number

@@ -38,9 +38,10 @@
 #   survives; column products are right in both cases (`0 of 4096`).
 # - §3: a reset cuts the gradient exactly, `0 of 704 gradients before it are nonzero`, and all six gradients
 #   match float64 autograd (relative errors `9.3e-08` to `2.0e-07`).
-# - §4: the forward substitution is `2.4 %` of a chunk's multiply-adds in one program yet its only serial
-#   stage, the one tensor cores cannot run (fla uses 16 × 16 block inversion); whether it dominates the time
-#   takes a kernel profiler on a GPU, since the compiled kernels also spill registers. Measured, cost grows about
+# - §4: in the split kernels `ops` runs, the serial path is only the state update (two products a chunk
+#   forward, three backward), `20 %` of the multiply-adds and all of it on tensor cores; $T$ comes from
+#   recursive doubling, in parallel. Whether the bytes the split adds cost more than the parallelism buys
+#   takes a GPU (`bench_kernels.py`); no GPU has timed it yet. Measured here, cost grows about
 #   linearly in $n_h$ (forward roughly 2× and 3× DeltaNet for $n_h$ = 2 and 3) and the gate costs little;
 #   the exact ratios vary from run to run. The sentence to leave with: DeltaProduct needs no kernel of its
 #   own, and gates enter a chunk as products of the gates in between, never as quotients.
@@ -275,52 +276,57 @@ for name, mine, reference in zip(names, got, expected):
 # %% [markdown] tags=["lesson"] slideshow={"slide_type": "slide"}
 # ## 4 · Where the time goes
 #
-# First on paper: the multiply-adds of one program for one chunk of $C$ tokens, on a GPU, counted
-# as the kernel computes them. A program owns a value block of 64 columns; with $D_v = 128$ a head
-# has two, and each repeats the stages that do not involve values (gates, $KK^\top$ and $QK^\top$,
-# the substitution, $W$). The masked substitution cannot skip the zero triangle: each of its
-# $C - 1$ rows costs $C^2$ multiply-adds, besides the masks and selects that pick and write the row.
+# First on paper. `ops`, and so every model of the course, runs the split kernels of K3 §7
+# (`lrnn_course/kernels/delta_split.py`), with the gates of §2 and DeltaProduct by §1's interleaving on
+# top. Count the multiply-adds of their matrix products for one chunk of $C$ tokens and one head of width
+# $D$ (as they are compiled for a GPU), and mark the ones on the serial path, where chunk $n + 1$ waits for
+# chunk $n$. The triangular inverse $T$ is built by recursive doubling ($\log_2 C$ levels of two
+# $C \times C$ products), not by K3's row-by-row substitution, so it too runs on tensor cores.
 
 # %% tags=["lesson"]
-from lrnn_course.kernels.delta import COMPILED_CHUNK, MAX_BLOCK_V, MAX_KEY_DIM
+from lrnn_course.kernels import delta_split
+from lrnn_course.kernels.delta import MAX_KEY_DIM
 
-CHUNK, KEY_DIM, VALUE_BLOCK = COMPILED_CHUNK, MAX_KEY_DIM, MAX_BLOCK_V
-stages = {
-    "gates Γ, g": CHUNK * CHUNK,
-    "K Kᵀ and Q Kᵀ": 2 * CHUNK * CHUNK * KEY_DIM,
-    "forward substitution 𝒯": (CHUNK - 1) * CHUNK * CHUNK,
-    "W = 𝒯 diag(βg) K": CHUNK * CHUNK * KEY_DIM,
-    "U = T diag(β) V - W S₀": CHUNK * CHUNK * VALUE_BLOCK + CHUNK * KEY_DIM * VALUE_BLOCK,
-    "outputs": CHUNK * CHUNK * VALUE_BLOCK + CHUNK * KEY_DIM * VALUE_BLOCK,
-    "state update": CHUNK * KEY_DIM * VALUE_BLOCK,
+CHUNK, HEAD_WIDTH = delta_split.HALF_PRECISION_LAUNCH.chunk, MAX_KEY_DIM
+KEY_BLOCKS = HEAD_WIDTH // delta_split.HALF_PRECISION_LAUNCH.grad_block_k  # the query-key kernel's grid over keys
+LEVELS = CHUNK.bit_length() - 1
+# the multiply-adds of one (C × C)·(C × C), (C × C)·(C × D) and (C × D)·(D × D) product
+cube, square, state = CHUNK**3, CHUNK**2 * HEAD_WIDTH, CHUNK * HEAD_WIDTH * HEAD_WIDTH
+stages = {  # (what, on the serial path?): multiply-adds of one chunk and one head, from the kernels' products
+    ("forward · K Kᵀ, T by doubling, W, U", False): square + 2 * LEVELS * cube + 2 * square,
+    ("forward · state pass: W S₀, Kᵀ v_new", True): 2 * state,
+    ("forward · outputs: Q Kᵀ, Q S₀, P v_new", False): 2 * square + state,
+    ("backward · Pᵀ dO (with Q Kᵀ)", False): 2 * square,
+    ("backward · state pass: K dS, Qᵀ dO, Wᵀ dv_new", True): 3 * state,
+    ("backward · dQ, dW, K's share", False): 3 * state + (KEY_BLOCKS + 2) * square,
+    ("backward · through U, W and T", False): 7 * square + 2 * LEVELS * cube + 2 * cube,
 }
 total = sum(stages.values())
-figure, axes = plt.subplots(figsize=(7, 3.5))
+figure, axes = plt.subplots(figsize=(7, 3.8))
+labels = [what for what, _ in stages]
 axes.barh(
-    list(stages),
+    labels,
     [100 * work / total for work in stages.values()],
-    label=f"C = {CHUNK}, D_k = {KEY_DIM}, value block of {VALUE_BLOCK}",
+    color=["tab:red" if serial else "tab:blue" for _, serial in stages],
 )
 axes.invert_yaxis()
-axes.set_xlabel("share of the chunk's multiply-adds in one program (%)")
-axes.set_ylabel("stage")
-axes.set_title("Forward pass of one chunk, one program: where the arithmetic is")
-axes.legend()
+axes.set_xlabel("share of a chunk's multiply-adds, forward and backward (%)")
+axes.set_ylabel("kernel")
+axes.set_title(f"Split kernels, C = {CHUNK}, D = {HEAD_WIDTH}: serial (red) and parallel (blue) work")
 plt.show()
-for stage, work in stages.items():
-    print(f"{stage:24s}: {work:9,d} multiply-adds ({100 * work / total:4.1f} %)")
+for (what, serial), work in stages.items():
+    print(f"{what:46s}: {work:10,d} multiply-adds ({100 * work / total:4.1f} %){'  serial' if serial else ''}")
+serial_share = sum(work for (_, serial), work in stages.items() if serial) / total
+print(f"on the serial path: {100 * serial_share:.0f} % of the multiply-adds, every one of them in a matrix product")
 
 # %% [markdown] tags=["lesson"]
-# The forward substitution is a small share of the arithmetic, but it is the one stage that is not
-# a matrix product: $C$ dependent rows of vector work, the one stage tensor cores cannot run.
-# Whether it dominates the time only a GPU can say, with a profiler that sees inside a kernel
-# (Nsight Compute): the compiled kernels also spill registers
-# (`benchmarks/results/compile-sm90-*.txt`), an equally likely cost.
-# flash-linear-attention shortens the substitution by solving $16 \times 16$ diagonal blocks by
-# substitution and joining them with matrix products (block inversion), so only 16 rows are
-# dependent; our kernel keeps the plain substitution, which is easier to read. The backward kernel
-# replays each chunk's forward quantities (`_chunk_quantities`) before its own products, so it
-# costs more than the forward.
+# About a fifth of the arithmetic waits for the previous chunk, and all of it is matrix products of the
+# state: nothing on the serial path builds $T$, substitutes or touches $C \times C$ blocks. K3's single
+# kernel put every stage on that path, once per block of value columns, with the row-by-row substitution
+# among them. The split pays in memory traffic instead: $W$, $v_\text{new}$, the chunk states and their
+# gradients go out to memory and come back (`benchmarks/results/roofline.md` counts the bytes of every
+# launch from the kernels' own loads and stores). Which side wins on a GPU only a GPU can say;
+# `benchmarks/bench_kernels.py` times the split, the single kernel and flash-linear-attention side by side.
 #
 # Now measured, on this machine: forward, and forward plus backward, for the delta rule, its gated
 # version and DeltaProduct with 2 and 3 Householders, on the same tokens. The variants take turns,
@@ -401,6 +407,5 @@ else:
 # **What to remember.** DeltaProduct needs no kernel of its own: $n_h$ Householders per token are
 # $n_h$ delta-rule steps, and the cost scales with $n_h$. Gates enter a chunk as products of the
 # gates between two steps, never as quotients, so resets and strong decays stay exact in the outputs
-# and in the gradients. Inside a chunk the arithmetic is matrix products; the serial part is the
-# forward substitution, the one stage tensor cores cannot run; whether it dominates the time is for
-# a profiler on a GPU to say.
+# and in the gradients. The split kernels leave only the state update on the serial path, as matrix
+# products; whether the bytes they add cost more than the parallelism buys is for a GPU to say.

@@ -15,6 +15,9 @@ SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_kernels.
 
 @needs_kernel
 def test_smoke_run_writes_a_row_per_kernel_and_pass(tmp_path, monkeypatch, capsys):
+    from lrnn_course.kernels import delta_split
+
+    default = delta_split.HALF_PRECISION_LAUNCH
     out = tmp_path / "bench.json"
     monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--smoke", "--launch-sweep", "--repeats", "1", "--out", str(out)])
     with pytest.raises(SystemExit) as stop:
@@ -25,11 +28,16 @@ def test_smoke_run_writes_a_row_per_kernel_and_pass(tmp_path, monkeypatch, capsy
     measured = {
         (row["kernel"], row["pass"]) for row in record["rows"] if isinstance(row["ms"], float) and row["ms"] > 0
     }
-    for kernel in ("delta rule", "gated delta rule", "DeltaProduct n_h=2", "diagonal scan"):
+    kernels = ("delta rule", "gated delta rule", "DeltaProduct n_h=2", "diagonal scan")
+    single_kernels = ("delta rule, single kernel", "gated delta rule, single kernel")  # beside the split
+    for kernel in kernels + single_kernels:
         assert {(kernel, "forward"), (kernel, "forward+backward")} <= measured
     printed = capsys.readouterr().out
-    assert "| kernel | shape |" in printed and "| shape | value block | warps |" in printed
+    assert "| kernel | shape |" in printed and "| shape | serial value block | value block |" in printed
     assert "| ours (ms) | floor (ms) | ours / floor |" in printed  # roofline.py's committed floors beside the times
     sweep = record["launch_sweep"]
-    assert [(row["block_v"], row["num_warps"]) for row in sweep] == [(64, 4), (32, 4), (32, 8), (64, 8)]
+    swept = [(row["state_block_v"], row["block_v"]) for row in sweep]
+    assert swept[0] == (default.state_block_v, default.block_v), "the default first, the baseline of the others"
+    assert set(swept) >= {(16, 32), (16, 64), (32, 32), (32, 64)} and len(set(swept)) == len(swept)
+    assert delta_split.HALF_PRECISION_LAUNCH == default, "the sweep puts the default launch back"
     assert all(isinstance(row["ms"], float) and row["max_difference_from_default"] == 0.0 for row in sweep)

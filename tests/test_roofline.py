@@ -11,7 +11,7 @@ import torch
 from kernel_support import needs_kernel
 
 from lrnn_course._triton import tl, triton, triton_mode
-from lrnn_course.kernels import chunk_delta_rule, diagonal_scan
+from lrnn_course.kernels import chunk_delta_rule, delta, delta_split, diagonal_scan
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "roofline.py"
 pytestmark = [
@@ -71,21 +71,50 @@ def test_a_dot_counts_two_flops_per_multiply_add_at_the_operands_precision():
 
 
 def test_one_program_times_the_grid_equals_every_program_run():
-    """The scaling the script relies on, for the scan and the gated delta rule (at awkward sizes) and the split."""
+    """The scaling the script relies on, forward and backward: the scan and the single-kernel gated delta rule at
+    awkward sizes, and the split kernels where their programs over chunks are alike, as in the benchmark (T a
+    multiple of the chunk)."""
     torch.manual_seed(0)
     runs = [
-        lambda: diagonal_scan(*roofline.scan_inputs((2, 21, 32))),
-        lambda: chunk_delta_rule(*roofline.delta_inputs((2, 37, 2, 16), 1, gated=True)),
+        (diagonal_scan, lambda: roofline.scan_inputs((2, 21, 32))),
+        (delta.chunk_delta_rule, lambda: roofline.delta_inputs((2, 37, 2, 16), 1, gated=True)),
+        (chunk_delta_rule, lambda: roofline.delta_inputs((1, 128, 2, 16), 1, gated=True)),
     ]
-    split = roofline.split_forward()
-    if split is not None:  # programs over chunks are alike when T is a multiple of the chunk, as in the benchmark
-        runs.append(lambda: split(*roofline.delta_inputs((1, 128, 2, 16), 1, gated=True, gradients=False)))
-    for run in runs:
-        _, first = roofline.count_pass(run, "first")
-        _, every = roofline.count_pass(run, "all")
-        assert [launch.programs for launch in first.launches] == [launch.programs for launch in every.launches]
-        assert min(launch.programs for launch in first.launches) > 1
-        assert [launch.traffic for launch in first.launches] == [launch.traffic for launch in every.launches]
+    for function, make_inputs in runs:
+        inputs = make_inputs()
+        first = roofline.count_forward_and_backward(function, inputs, "first")
+        every = roofline.count_forward_and_backward(function, inputs, "all")
+        for sampled, counted in zip(first, every, strict=True):
+            assert [launch.programs for launch in sampled.launches] == [launch.programs for launch in counted.launches]
+            assert min(launch.programs for launch in sampled.launches) > 1
+            assert [launch.traffic for launch in sampled.launches] == [launch.traffic for launch in counted.launches]
+
+
+@pytest.mark.parametrize("gated", [False, True], ids=["plain", "gated"])
+def test_the_split_serial_kernels_do_only_the_state_update_each_chunk(gated):
+    """Issue 24: no substitution, no W, U or Q Kᵀ on the serial path. Per chunk and value block, the state pass
+    multiplies twice (W S_0, then Kᵀ v_new) and the state-gradient kernel three times (K dS', Qᵀ dO, Wᵀ dv_new),
+    each a (C, D_k) by (D_k, value block) product or its transpose, 2·C·D_k·block FLOPs."""
+    batch, steps, heads, dim = shape = (1, 256, 2, 32)
+    configuration = delta_split.HALF_PRECISION_LAUNCH  # what count_pass launches, as on an H100
+    chunk, block_v = configuration.chunk, min(configuration.state_block_v, dim)
+    chunks = steps // chunk
+    assert chunks > 1
+    forward, backward = roofline.count_forward_and_backward(
+        chunk_delta_rule, roofline.delta_inputs(shape, 1, gated=gated)
+    )
+    serial = {
+        launch.kernel: launch
+        for counted in (forward, backward)
+        for launch in counted.launches
+        if launch.kernel in ("_delta_rule_state_pass_kernel", "_delta_rule_state_grad_kernel")
+    }
+    products = {"_delta_rule_state_pass_kernel": 2, "_delta_rule_state_grad_kernel": 3}
+    assert set(serial) == set(products)
+    for kernel, serial_launch in serial.items():
+        assert serial_launch.programs == batch * heads * dim // block_v
+        per_chunk = sum(serial_launch.traffic.tensor_flops.values()) / (serial_launch.programs * chunks)
+        assert per_chunk == products[kernel] * 2 * chunk * dim * block_v, kernel
 
 
 # The benchmark's batch and width, so the scan takes the launch path of the benchmark (enough programs for
@@ -112,9 +141,16 @@ def test_the_scan_backward_moves_at_most_twenty_bytes_an_element():
 
 def test_the_committed_table_gives_a_floor_for_every_benchmark_row():
     floors = roofline.read_floors()
-    for kernel in ("diagonal scan", "delta rule", "gated delta rule", "DeltaProduct n_h=2"):
+    expected = {
+        "diagonal scan": {"8×4096×2048"},
+        "delta rule": {"8×2048×16×128", "4×8192×16×128"},
+        "gated delta rule": {"8×2048×16×128", "4×8192×16×128"},
+        "DeltaProduct n_h=2": {"8×2048×16×128", "4×8192×16×128"},
+        "delta rule, single kernel": {"8×2048×16×128"},
+        "gated delta rule, single kernel": {"8×2048×16×128"},
+    }
+    for kernel, shapes_of_kernel in expected.items():
         for pass_name in ("forward", "backward", "forward+backward"):
             shapes = {shape for (name, shape, passed) in floors if name == kernel and passed == pass_name}
-            expected = {"8×4096×2048"} if kernel == "diagonal scan" else {"8×2048×16×128", "4×8192×16×128"}
-            assert shapes == expected, (kernel, pass_name)
+            assert shapes == shapes_of_kernel, (kernel, pass_name)
     assert all(floor > 0 for floor in floors.values())

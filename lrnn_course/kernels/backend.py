@@ -19,6 +19,10 @@ import torch
 from .._triton import triton_mode, triton_status
 
 KERNEL_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+# FMA contraction, set at every launch: Triton 3.9 fuses a * x + y by default and warns that 3.10 will not.
+# Fused, a * x + y rounds once instead of twice, as accurate or more, in one instruction; stating it keeps
+# the compiled code the same from one Triton release to the next.
+FP_FUSION = True
 
 
 def kernel_device() -> str | None:

@@ -1,4 +1,11 @@
-"""Triton kernels for the chunked (gated) delta rule with β ∈ [0, 2], forward and backward, and DeltaProduct.
+"""The chunked (gated) delta rule with β ∈ [0, 2] as one Triton kernel a pass, forward and backward, and DeltaProduct.
+
+The single kernel K3 teaches and learners complete first: every stage of a chunk inside one serial walk
+over the chunks. ``kernels.delta_split`` splits the same maths into parallel and serial kernels and is what
+``ops`` and ``lrnn_course.kernels`` run; this module stays as the stepping stone, tested against the same
+float64 references, and holds the helpers both share (``chunk_gates``, ``gate_gradient``). Compiled for an
+H100 at D_k = 128, every variant here spills registers (``tests/test_kernels_compile.py``): a chunk's Q, K, V,
+T, W, U and state block all live in one program at once, which is what K3 §7 shows it for.
 
 Glossary (code name -> paper symbol; the chunk form is that of ``lrnn_course.chunkwise``):
 
@@ -43,7 +50,7 @@ import torch
 from .._triton import tl, triton, triton_mode
 from ..deltanet import starting_point, validate_delta_inputs
 from ..deltaproduct import delta_product_by_interleaving, validate_product_inputs
-from .backend import on_device_of, require_triton, triton_refusal
+from .backend import FP_FUSION, on_device_of, require_triton, triton_refusal
 
 # Chunk C and value block. tl.dot needs every side ≥ 16 when compiled; the interpreter makes one
 # NumPy call per row of the forward substitution, so it keeps chunks short. Compiled for an H100
@@ -53,12 +60,9 @@ INTERPRETER_CHUNK = 16
 COMPILED_CHUNK = 32
 MIN_BLOCK = 16
 MAX_BLOCK_V = 64
-# Warps per program. Compiled for an H100, every delta kernel reaches 255 registers a thread and
-# spills; 8 warps halve what each thread holds, at the price of more exchange between warps in the
-# forward substitution, and value blocks of 32 halve the state a program holds but recompute each
-# chunk's T and W twice as often. ``benchmarks/bench_kernels.py --launch-sweep`` times the four
-# combinations side by side on a GPU; until it has run, these are Triton's default warps and the
-# larger block.
+# Warps per program. Compiled for an H100, both kernels reach 255 registers a thread and spill, whatever
+# the warps, chunk and value block (chunks of 16, blocks of 16 or 32, 8 warps: 88 B to 8.8 KB a thread):
+# these are Triton's default warps and the larger block.
 NUM_WARPS = 4
 # A program holds all D_k rows of its state block, so shared memory grows with D_k; the compile
 # test proves the largest blocks fit at this size, which is the head size of the benchmarks.
@@ -538,6 +542,7 @@ def launch_delta_rule_forward(
             SUBSTITUTE=substitute or forward_substitution,
             GATES=gates or chunk_gates,
             num_warps=NUM_WARPS,
+            enable_fp_fusion=FP_FUSION,
         )
     return out, final_state, chunk_states
 
@@ -606,6 +611,7 @@ class _ChunkDeltaRuleFunction(torch.autograd.Function):
                 SUBSTITUTE=forward_substitution,
                 GATES=chunk_gates,
                 num_warps=NUM_WARPS,
+                enable_fp_fusion=FP_FUSION,
             )
         grad_alpha = partial_alpha.sum(0).to(q.dtype) if ctx.gated else None
         return (

@@ -80,7 +80,7 @@ import torch
 from .._triton import tl, triton, triton_mode
 from ..deltanet import starting_point, validate_delta_inputs
 from ..deltaproduct import delta_product_by_interleaving, validate_product_inputs
-from .backend import on_device_of, require_triton
+from .backend import FP_FUSION, on_device_of, require_triton
 from .delta import _precision, _too_wide, chunk_gates, gate_gradient
 
 
@@ -728,9 +728,11 @@ def launch_split_forward(
 
 
 def _blocks(q: torch.Tensor, launch: LaunchConfiguration, gated: bool) -> dict:
-    """The compile-time arguments every kernel here takes, for inputs like q (B, T, H, D_k)."""
+    """The compile-time arguments every kernel here takes, for inputs like q (B, T, H, D_k), and FMA contraction."""
     block_k = max(MIN_BLOCK, triton.next_power_of_2(q.shape[-1]))
-    return dict(CHUNK=launch.chunk, BLOCK_K=block_k, GATED=gated, PRECISION=_precision(q.dtype))
+    return dict(
+        CHUNK=launch.chunk, BLOCK_K=block_k, GATED=gated, PRECISION=_precision(q.dtype), enable_fp_fusion=FP_FUSION
+    )
 
 
 def launch_split_backward(

@@ -81,7 +81,7 @@ import torch
 
 from .._triton import tl, triton, triton_mode
 from ..scan import sequential_scan, validate_scan_inputs
-from .backend import kernel_device, on_device_of, require_triton
+from .backend import FP_FUSION, kernel_device, on_device_of, require_triton
 
 # (BLOCK_T, BLOCK_D). The interpreter makes a Python call per combine, so small blocks keep the
 # masked-off padding cheap. On a GPU each program walks its columns through time alone: with many
@@ -96,10 +96,6 @@ PROGRAMS_PER_MULTIPROCESSOR = 2
 # Below PROGRAMS_PER_MULTIPROCESSOR programs a multiprocessor even on narrow blocks, the chunk kernels split
 # time into chunks until there are this many: pass 1 costs 8 more bytes an element, so only where the bus idles.
 CHUNKED_PROGRAMS_PER_MULTIPROCESSOR = 4
-# FMA contraction, set at every launch: Triton 3.9 fuses a * x + y by default and warns that 3.10 will not.
-# Fused, each step of the scan (gate * carry + input) rounds once instead of twice, as accurate or more, in
-# one instruction; stating it keeps the compiled code the same from one Triton release to the next.
-FP_FUSION = True
 SMOKE_TOLERANCE = 1e-5
 
 if triton is not None:
