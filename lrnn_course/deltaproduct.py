@@ -227,21 +227,27 @@ class DeltaProductLayer(nn.Module):
         The matrix that multiplies the state when the layer reads ``x`` (without the gate α): the
         first factor acts first, so it stands rightmost.
         """
-        self._check_input(x)
-        keys = F.normalize(self.keys(x).unflatten(-1, (self.n_householder, self.n_heads, self.head_dim)), dim=-1)
-        factors = generalized_householder(keys, self.betas_of(x))
+        _, keys, _, betas, _ = self.recurrence_inputs(x)
+        factors = generalized_householder(keys, betas)
         product = factors[..., 0, :, :, :]
         for index in range(1, self.n_householder):
             product = factors[..., index, :, :, :] @ product
         return product
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input(x, 3)
-        batch, steps, _ = x.shape
+    def recurrence_inputs(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """What the layer feeds its recurrence for inputs (..., d_model): ``(q, k, v, beta, alpha)``, of shapes
+        q (..., H, D_k), k (..., n_h, H, D_k), v (..., n_h, H, D_v), beta (..., n_h, H), alpha (..., H) or None."""
+        self._check_input(x)
         heads = (self.n_heads, self.head_dim)
         q = F.normalize(self.query(x).unflatten(-1, heads), dim=-1)
         k = F.normalize(self.keys(x).unflatten(-1, (self.n_householder, *heads)), dim=-1)
         v = self.values(x).unflatten(-1, (self.n_householder, *heads))
         alpha = torch.sigmoid(self.gate(x)) if self.gate is not None else None
-        outputs, _ = self.recurrence(q, k, v, self.betas_of(x), alpha)
+        return q, k, v, self.betas_of(x), alpha
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x, 3)
+        outputs, _ = self.recurrence(*self.recurrence_inputs(x))
         return self.out(outputs.flatten(2))

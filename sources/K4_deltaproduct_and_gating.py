@@ -91,11 +91,14 @@ print(f"lrnn_course {lrnn_course.__version__}; Triton {triton_status()}")
 # its own key, value and $\beta$ (Lesson 07):
 # $S_t = (I - \beta_{t,n_h} k_{t,n_h} k_{t,n_h}^\top) \cdots (I - \beta_{t,1} k_{t,1} k_{t,1}^\top)\, S_{t-1} + \ldots$,
 # applied one after the other, $j = 1$ first. That is exactly what the delta rule does with $n_h$
-# consecutive tokens. So `kernels.chunk_delta_product` lays the $n_h$ keys, values and $\beta$s of
-# each token side by side in time (`deltaproduct.interleave`), runs K3's kernel on $n_h T$ steps,
-# and keeps every $n_h$-th output. Queries are read out only at the last sub-step; the gate
-# $\alpha_t$ acts once per token, on its first sub-step. Against the float64 token-by-token
-# DeltaProduct of Lesson 07:
+# consecutive tokens. So DeltaProduct runs on the delta-rule kernels over $n_h T$ steps, the $n_h$ keys,
+# values and $\beta$s of each token side by side in time (`deltaproduct.interleave`), with every $n_h$-th
+# output kept: queries are read out only at the last sub-step, and the gate $\alpha_t$ acts once per token,
+# on its first sub-step. `kernels.delta.chunk_delta_product` builds exactly those interleaved tensors (zero
+# queries, unit gates) around K3's kernel; `kernels.chunk_delta_product`, which `ops` runs, passes $n_h$ to
+# the split kernels instead: $(B, T, n_h, H, D)$ keys already are $(B, n_h T, H, D)$ in memory, and each
+# kernel reads a token's query and gate at the sub-step that uses them, so nothing is copied. Against the
+# float64 token-by-token DeltaProduct of Lesson 07:
 
 # %% tags=["lesson"]
 import matplotlib.pyplot as plt

@@ -62,7 +62,7 @@ def main() -> int:
 
 
 def compile_all() -> list[dict]:
-    """Compile the scan's and the delta rule's kernels (single and split), in float32 and bfloat16."""
+    """Compile the scan's and the delta rule's kernels (single and split; the split for DeltaProduct n_h = 2 too)."""
     from triton.runtime.jit import JITFunction
 
     from lrnn_course.kernels import delta, delta_split, scan
@@ -97,8 +97,15 @@ def compile_all() -> list[dict]:
                 beta = torch.rand(1, 3, 1, dtype=dtype, requires_grad=True)
                 alpha = torch.rand(1, 3, 1, dtype=dtype, requires_grad=True) if gated else None
                 state = torch.zeros(1, 1, dim, dim, requires_grad=True)
-                for function in (delta._ChunkDeltaRuleFunction, delta_split._SplitDeltaRuleFunction):
-                    out, final = function.apply(q, k, v, beta, alpha, state, dim**-0.5)
+                out, final = delta._ChunkDeltaRuleFunction.apply(q, k, v, beta, alpha, state, dim**-0.5)
+                (out.float().sum() + final.sum()).backward()
+                # The split kernels for DeltaNet and, in bfloat16 (the benchmark's dtype), DeltaProduct n_h = 2:
+                # k, v and β per sub-step, (1, 2·3, 1, D).
+                for substeps in (1, 2) if dtype == torch.bfloat16 else (1,):
+                    per_step = [x.detach().repeat_interleave(substeps, dim=1).requires_grad_() for x in (k, v, beta)]
+                    out, final = delta_split._SplitDeltaRuleFunction.apply(
+                        q, *per_step, alpha, state, dim**-0.5, substeps
+                    )
                     (out.float().sum() + final.sum()).backward()
     finally:
         JITFunction.run = original_run

@@ -11,7 +11,7 @@ import torch
 from kernel_support import needs_kernel
 
 from lrnn_course._triton import tl, triton, triton_mode
-from lrnn_course.kernels import chunk_delta_rule, delta, delta_split, diagonal_scan
+from lrnn_course.kernels import chunk_delta_product, chunk_delta_rule, delta, delta_split, diagonal_scan
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "roofline.py"
 pytestmark = [
@@ -137,6 +137,18 @@ def test_the_scan_backward_moves_at_most_twenty_bytes_an_element():
     _, backward = roofline.count_forward_and_backward(diagonal_scan, roofline.scan_inputs(SCAN_LIKE_THE_BENCHMARK))
     per_row = 4 * 4 * batch * width  # h0, dL/dh0 and what a kernel may keep per column, in float32
     assert backward.total().bytes <= 20 * batch * steps * width + per_row
+
+
+def test_delta_product_runs_no_pytorch_operation_that_delta_net_does_not():
+    """The split kernels read DeltaProduct's sub-steps where they lie: no zero queries, unit gates or n_h·T
+    outputs are built around them (by interleaving, 268 MB of zeros_like and copy_ at the benchmark shape)."""
+    operations = {}
+    for n_householder, function in ((1, chunk_delta_rule), (2, chunk_delta_product)):
+        inputs = roofline.delta_inputs((1, 64, 2, 16), n_householder, gated=True)
+        forward, backward = roofline.count_forward_and_backward(function, inputs)
+        operations[n_householder] = forward.torch_operations, backward.torch_operations
+    assert operations[2] == operations[1]
+    assert sum(operations[1][0].values()) <= 4 * 4 * 2 * 16 * 16  # a few state-sized casts: (B, H, D, D) floats
 
 
 def test_the_committed_table_gives_a_floor_for_every_benchmark_row():

@@ -14,6 +14,10 @@ names of ``kernels.delta`` where they mean the same):
 ``chunk_states``      S_0 of every chunk, (B, H, N, D_k, D_v), written by the serial kernel
 ``grad_*``            dL/d(that quantity); ``state_grads`` dS' = dL/dS_C of every chunk, (B, H, N, D_k, D_v)
 ``grad_v_local``      scale Pᵀ dO with P = tril(Q Kᵀ) ⊙ Γ: v_new's gradient from its own chunk's outputs
+``SUBSTEPS``          n_h, DeltaProduct's Householders a token, each one step of the rule (DeltaNet: 1)
+``token``             a step's row in k, v, β (B, n_h·T, H) and all the kernels write per step
+``token_of_step``     the row of the step's token in q, O and α (B, T, H); ``has_query``: its last
+                      sub-step (q and O), ``has_gate``: its first (α); other sub-steps see q = 0, α = 1
 ====================  ====================================================================
 
 ``kernels.delta``'s forward kernel does everything in one serial walk over the chunks, once per value
@@ -67,8 +71,10 @@ backward writes dQ, dK, dβ and dα once per value block); the forward keeps W, 
 and, gated, Γ_{C·} for the backward, not T, which kernel 7 rebuilds.
 
 Gradients in bfloat16 against float64 (interpreter; ``tests/test_kernels_delta_split.py``): 1.2 % RMS
-on gated shapes; DeltaNet at T = 1000 with β up to 2, dK 2.5 % and dβ 2.1 %, inherited from W and U
-stored in bfloat16 (both in float32: 1.8 %, for 1.3 KB more traffic a token and head at D = 128).
+on gated shapes; DeltaNet at T = 1000 with β up to 2, dK 2.6 % and dβ 2.3 %, mostly inherited from W and
+U stored in bfloat16 (both in float32: 1.8 %, for 1.3 KB more traffic a token and head at D = 128). The
+backward's own intermediates: scale Pᵀ dO, dW, dv_new and dS' in the input dtype too (as in fla; float32
+for the first two: dK 2.5 %, 6 B an element more), K's and α's partial gradients in float32.
 """
 
 from __future__ import annotations
@@ -79,7 +85,7 @@ import torch
 
 from .._triton import tl, triton, triton_mode
 from ..deltanet import starting_point, validate_delta_inputs
-from ..deltaproduct import delta_product_by_interleaving, validate_product_inputs
+from ..deltaproduct import validate_product_inputs
 from .backend import FP_FUSION, on_device_of, require_triton
 from .delta import _precision, _too_wide, chunk_gates, gate_gradient
 
@@ -182,10 +188,31 @@ if triton is not None:
         return (batch * steps + times) * heads + head, times < steps
 
     @triton.jit
-    def _load_gates(alpha_ptr, token, valid, CHUNK: tl.constexpr, GATED: tl.constexpr):
-        """(Γ, g) of one chunk; α = 1 past the end and when not gated."""
+    def _token_rows(times, pair, steps, heads, SUBSTEPS: tl.constexpr):
+        """(token index, reads its query, reads its gate) of the steps ``times`` of a (batch·head) pair: for q, O, α.
+
+        DeltaProduct's n_h = SUBSTEPS Householders of a token are n_h consecutive steps (kernels.delta's
+        interleaving, without building the interleaved tensors): k, v and β are read per step (their (B, T, n_h,
+        H, D) layout is already (B, n_h·T, H, D)), the token's query at its last sub-step and its gate at its
+        first; the other steps see q = 0 and α = 1 and write no output. DeltaNet: SUBSTEPS = 1.
+        """
+        valid = (times >= 0) & (times < steps)
+        token = ((pair // heads) * (steps // SUBSTEPS) + times // SUBSTEPS) * heads + pair % heads
+        return token, valid & (times % SUBSTEPS == SUBSTEPS - 1), valid & (times % SUBSTEPS == 0)
+
+    @triton.jit
+    def _chunk_rows(chunk, pair, steps, heads, CHUNK: tl.constexpr, SUBSTEPS: tl.constexpr):
+        """(step index, in range, token of each step, reads its query, reads its gate) of the CHUNK rows of a chunk."""
+        token, valid = _chunk_tokens(chunk, pair, steps, heads, CHUNK)
+        times = chunk * CHUNK + tl.arange(0, CHUNK)
+        token_of_step, has_query, has_gate = _token_rows(times, pair, steps, heads, SUBSTEPS)
+        return token, valid, token_of_step, has_query, has_gate
+
+    @triton.jit
+    def _load_gates(alpha_ptr, gate_token, gated_row, CHUNK: tl.constexpr, GATED: tl.constexpr):
+        """(Γ, g) of one chunk; α = 1 past the end, on sub-steps without a gate, and when not gated."""
         if GATED:
-            alpha = tl.load(alpha_ptr + token, mask=valid, other=1.0).to(tl.float32)
+            alpha = tl.load(alpha_ptr + gate_token, mask=gated_row, other=1.0).to(tl.float32)
         else:
             alpha = tl.full([CHUNK], 1.0, tl.float32)
         return chunk_gates(alpha, CHUNK)
@@ -198,10 +225,13 @@ if triton is not None:
         return unit_lower_inverse(strictly_lower, CHUNK, LEVELS, PRECISION)
 
     @triton.jit
-    def _load_alpha_before(alpha_ptr, token, valid, heads, CHUNK: tl.constexpr):
-        """α_{s-1} for the rows s of one chunk, 1 at its first row (the gate gradient's Γ_{s-1,i} and g_{s-1})."""
-        first = tl.arange(0, CHUNK) == 0
-        return tl.load(alpha_ptr + token - heads, mask=valid & ~first, other=1.0).to(tl.float32)
+    def _load_alpha_before(alpha_ptr, token_of_step, has_gate, CHUNK: tl.constexpr):
+        """α_{s-1} for the rows s of one chunk, 1 at its first row (the gate gradient's Γ_{s-1,i} and g_{s-1}): the
+        chunk's gates moved one row down, by a masked sum, so that no second set of addresses is formed."""
+        rows = tl.arange(0, CHUNK)
+        alpha = tl.load(alpha_ptr + token_of_step, mask=has_gate, other=1.0).to(tl.float32)
+        moved = tl.sum(tl.where(rows[:, None] == rows[None, :] + 1, alpha[None, :], 0.0), axis=1)
+        return tl.where(rows == 0, 1.0, moved)
 
     @triton.jit
     def _load_rows(ptr, token, valid, columns, width):
@@ -210,9 +240,10 @@ if triton is not None:
         return tl.load(ptr + token[:, None] * width + columns[None, :], mask=mask, other=0.0)
 
     @triton.jit
-    def _load_queries_keys(q_ptr, k_ptr, token, valid, keys, key_dim):
-        """q and k (C, BLOCK_K) of one chunk at key columns ``keys``, in the input dtype (zero past either end)."""
-        return _load_rows(q_ptr, token, valid, keys, key_dim), _load_rows(k_ptr, token, valid, keys, key_dim)
+    def _load_queries_keys(q_ptr, k_ptr, step, valid, query_token, has_query, keys, key_dim):
+        """q and k (C, BLOCK_K) of one chunk at key columns ``keys``, in the input dtype (zero past either end, and
+        q zero on sub-steps without a query)."""
+        return _load_rows(q_ptr, query_token, has_query, keys, key_dim), _load_rows(k_ptr, step, valid, keys, key_dim)
 
     @triton.jit
     def _delta_rule_prepare_kernel(
@@ -232,11 +263,12 @@ if triton is not None:
         BLOCK_K: tl.constexpr,
         BLOCK_V: tl.constexpr,
         GATED: tl.constexpr,
+        SUBSTEPS: tl.constexpr,
         PRECISION: tl.constexpr,
     ):
         chunk = tl.program_id(0)
         pair = tl.program_id(1).to(tl.int64)  # int64: offsets of B * T * H * D may pass 2**31
-        token, valid = _chunk_tokens(chunk, pair, steps, heads, CHUNK)
+        token, valid, token_of_step, has_query, has_gate = _chunk_rows(chunk, pair, steps, heads, CHUNK, SUBSTEPS)
         rows = tl.arange(0, CHUNK)
         keys = tl.arange(0, BLOCK_K)
         key_offsets = token[:, None] * key_dim + keys[None, :]
@@ -244,7 +276,7 @@ if triton is not None:
         k = tl.load(k_ptr + key_offsets, mask=key_mask, other=0.0)  # (C, D_k), input dtype
         operand = k.dtype
         beta = tl.load(beta_ptr + token, mask=valid, other=0.0).to(tl.float32)
-        decay, cumulative_gate = _load_gates(alpha_ptr, token, valid, CHUNK, GATED)
+        decay, cumulative_gate = _load_gates(alpha_ptr, token_of_step, has_gate, CHUNK, GATED)
         transform = _chunk_transform(product(k, tl.trans(k), operand, PRECISION), beta, decay, CHUNK, LEVELS, PRECISION)
         scaled_keys = (beta * cumulative_gate)[:, None] * k  # diag(β g) K
         w = product(transform, scaled_keys, operand, PRECISION)
@@ -279,6 +311,7 @@ if triton is not None:
         BLOCK_K: tl.constexpr,
         BLOCK_V: tl.constexpr,
         GATED: tl.constexpr,
+        SUBSTEPS: tl.constexpr,
         PRECISION: tl.constexpr,
     ):
         columns = tl.program_id(0) * BLOCK_V + tl.arange(0, BLOCK_V)
@@ -294,7 +327,7 @@ if triton is not None:
                 state.to(chunk_states_ptr.dtype.element_ty),
                 mask=state_mask,
             )
-            token, valid = _chunk_tokens(n, pair, steps, heads, CHUNK)
+            token, valid, token_of_step, has_query, has_gate = _chunk_rows(n, pair, steps, heads, CHUNK, SUBSTEPS)
             key_offsets = token[:, None] * key_dim + keys[None, :]
             key_mask = valid[:, None] & (keys[None, :] < key_dim)
             value_offsets = token[:, None] * value_dim + columns[None, :]
@@ -307,8 +340,8 @@ if triton is not None:
             tl.store(v_new_ptr + value_offsets, v_new.to(v_new_ptr.dtype.element_ty), mask=value_mask)
             if GATED:
                 decay_to_end = tl.load(decay_to_end_ptr + token, mask=valid, other=1.0)
-                first = tl.min(token, axis=0)  # g_C = α_1 · Γ_{C1}; the first step is always in range
-                chunk_gate = tl.load(alpha_ptr + first).to(tl.float32) * tl.load(decay_to_end_ptr + first)
+                alpha = tl.load(alpha_ptr + token_of_step, mask=has_gate, other=1.0).to(tl.float32)
+                chunk_gate = tl.sum(tl.where(tl.arange(0, CHUNK) == 0, alpha * decay_to_end, 0.0), axis=0)  # α_1 Γ_{C1}
                 written = decay_to_end[:, None] * v_new
                 state = chunk_gate * state + product(tl.trans(k), written, tl.float32, PRECISION)
             else:
@@ -332,16 +365,17 @@ if triton is not None:
         BLOCK_K: tl.constexpr,
         BLOCK_V: tl.constexpr,
         GATED: tl.constexpr,
+        SUBSTEPS: tl.constexpr,
         PRECISION: tl.constexpr,
     ):
         chunk = tl.program_id(0)
         pair = tl.program_id(1).to(tl.int64)
-        token, valid = _chunk_tokens(chunk, pair, steps, heads, CHUNK)
+        token, valid, token_of_step, has_query, has_gate = _chunk_rows(chunk, pair, steps, heads, CHUNK, SUBSTEPS)
         rows = tl.arange(0, CHUNK)
         keys = tl.arange(0, BLOCK_K)
-        q, k = _load_queries_keys(q_ptr, k_ptr, token, valid, keys, key_dim)  # (C, D_k)
+        q, k = _load_queries_keys(q_ptr, k_ptr, token, valid, token_of_step, has_query, keys, key_dim)  # (C, D_k)
         operand = q.dtype
-        decay, cumulative_gate = _load_gates(alpha_ptr, token, valid, CHUNK, GATED)
+        decay, cumulative_gate = _load_gates(alpha_ptr, token_of_step, has_gate, CHUNK, GATED)
         scores = product(q, tl.trans(k), operand, PRECISION)
         attention = tl.where(rows[:, None] >= rows[None, :], scores * decay, 0.0)  # tril(Q Kᵀ) ⊙ Γ
         state_base = (pair * tl.cdiv(steps, CHUNK) + chunk) * key_dim * value_dim
@@ -358,7 +392,12 @@ if triton is not None:
                 cumulative_gate[:, None] * product(q, state, operand, PRECISION)
                 + product(attention, v_new, operand, PRECISION)
             )
-            tl.store(out_ptr + value_offsets, out.to(out_ptr.dtype.element_ty), mask=value_mask)
+            output_mask = has_query[:, None] & (columns[None, :] < value_dim)
+            tl.store(
+                out_ptr + token_of_step[:, None] * value_dim + columns[None, :],
+                out.to(out_ptr.dtype.element_ty),
+                mask=output_mask,
+            )
 
     # The backward pass, in the same shapes. With dO the outputs' gradient and dS' that of the state leaving
     # a chunk: dv_new = scale Pᵀ dO + diag(Γ_{C·}) K dS' (P = tril(Q Kᵀ) ⊙ Γ), and the state entering it gets
@@ -381,24 +420,28 @@ if triton is not None:
         BLOCK_K: tl.constexpr,
         BLOCK_V: tl.constexpr,
         GATED: tl.constexpr,
+        SUBSTEPS: tl.constexpr,
         PRECISION: tl.constexpr,
     ):
         chunk = tl.program_id(0)
         pair = tl.program_id(1).to(tl.int64)
-        token, valid = _chunk_tokens(chunk, pair, steps, heads, CHUNK)
+        token, valid, token_of_step, has_query, has_gate = _chunk_rows(chunk, pair, steps, heads, CHUNK, SUBSTEPS)
         rows = tl.arange(0, CHUNK)
-        q, k = _load_queries_keys(q_ptr, k_ptr, token, valid, tl.arange(0, BLOCK_K), key_dim)  # (C, D_k)
+        keys = tl.arange(0, BLOCK_K)
+        q, k = _load_queries_keys(q_ptr, k_ptr, token, valid, token_of_step, has_query, keys, key_dim)  # (C, D_k)
         operand = q.dtype
-        decay, _ = _load_gates(alpha_ptr, token, valid, CHUNK, GATED)
+        decay, _ = _load_gates(alpha_ptr, token_of_step, has_gate, CHUNK, GATED)
         transposed_scores = product(k, tl.trans(q), operand, PRECISION)  # K Qᵀ
         transposed_attention = tl.where(rows[:, None] <= rows[None, :], transposed_scores * tl.trans(decay), 0.0)  # Pᵀ
         for block in range(0, tl.cdiv(value_dim, BLOCK_V)):
             columns = block * BLOCK_V + tl.arange(0, BLOCK_V)
             value_offsets = token[:, None] * value_dim + columns[None, :]
             value_mask = valid[:, None] & (columns[None, :] < value_dim)
-            grad_out = tl.load(grad_out_ptr + value_offsets, mask=value_mask, other=0.0)
+            grad_out = _load_rows(grad_out_ptr, token_of_step, has_query, columns, value_dim)
             grad_v_local = scale * product(transposed_attention, grad_out, operand, PRECISION)
-            tl.store(grad_v_local_ptr + value_offsets, grad_v_local, mask=value_mask)
+            tl.store(
+                grad_v_local_ptr + value_offsets, grad_v_local.to(grad_v_local_ptr.dtype.element_ty), mask=value_mask
+            )
 
     @triton.jit
     def _delta_rule_state_grad_kernel(
@@ -422,6 +465,7 @@ if triton is not None:
         BLOCK_K: tl.constexpr,
         BLOCK_V: tl.constexpr,
         GATED: tl.constexpr,
+        SUBSTEPS: tl.constexpr,
         PRECISION: tl.constexpr,
     ):
         columns = tl.program_id(0) * BLOCK_V + tl.arange(0, BLOCK_V)
@@ -439,17 +483,19 @@ if triton is not None:
                 grad_state.to(state_grads_ptr.dtype.element_ty),
                 mask=state_mask,
             )  # dS' of chunk n, (D_k, BLOCK_V)
-            token, valid = _chunk_tokens(n, pair, steps, heads, CHUNK)
-            q, k = _load_queries_keys(q_ptr, k_ptr, token, valid, keys, key_dim)  # (C, D_k)
+            token, valid, token_of_step, has_query, has_gate = _chunk_rows(n, pair, steps, heads, CHUNK, SUBSTEPS)
+            q, k = _load_queries_keys(q_ptr, k_ptr, token, valid, token_of_step, has_query, keys, key_dim)  # (C, D_k)
             w = _load_rows(w_ptr, token, valid, keys, key_dim)
             value_offsets = token[:, None] * value_dim + columns[None, :]
             value_mask = valid[:, None] & (columns[None, :] < value_dim)
-            grad_out = tl.load(grad_out_ptr + value_offsets, mask=value_mask, other=0.0).to(tl.float32)
-            grad_v_new = tl.load(grad_v_local_ptr + value_offsets, mask=value_mask, other=0.0)  # (C, BLOCK_V)
+            grad_out = _load_rows(grad_out_ptr, token_of_step, has_query, columns, value_dim).to(tl.float32)
+            grad_v_new = tl.load(grad_v_local_ptr + value_offsets, mask=value_mask, other=0.0).to(
+                tl.float32
+            )  # (C, BLOCK_V)
             keys_times_grad_state = product(k, grad_state, tl.float32, PRECISION)  # K dS'
             if GATED:
                 decay_to_end = tl.load(decay_to_end_ptr + token, mask=valid, other=1.0)
-                alpha = tl.load(alpha_ptr + token, mask=valid, other=1.0).to(tl.float32)
+                alpha = tl.load(alpha_ptr + token_of_step, mask=has_gate, other=1.0).to(tl.float32)
                 cumulative_gate = tl.cumprod(alpha, axis=0)  # g; α = 1 past the end, so its last entry is g_C
                 grad_v_new += decay_to_end[:, None] * keys_times_grad_state
                 chunk_gate = tl.sum(tl.where(rows == CHUNK - 1, cumulative_gate, 0.0), axis=0)
@@ -486,6 +532,7 @@ if triton is not None:
         BLOCK_K: tl.constexpr,
         BLOCK_V: tl.constexpr,
         GATED: tl.constexpr,
+        SUBSTEPS: tl.constexpr,
         PRECISION: tl.constexpr,
     ):
         """dQ, K's gradient through O and S', dW and, gated, α's gradient through them, for BLOCK_K key columns:
@@ -494,12 +541,12 @@ if triton is not None:
         chunk = tl.program_id(0)
         pair = tl.program_id(1).to(tl.int64)
         key_block = tl.program_id(2)
-        token, valid = _chunk_tokens(chunk, pair, steps, heads, CHUNK)
+        token, valid, token_of_step, has_query, has_gate = _chunk_rows(chunk, pair, steps, heads, CHUNK, SUBSTEPS)
         rows = tl.arange(0, CHUNK)
         keys = key_block * BLOCK_K + tl.arange(0, BLOCK_K)
-        q, k = _load_queries_keys(q_ptr, k_ptr, token, valid, keys, key_dim)  # (C, BLOCK_K)
+        q, k = _load_queries_keys(q_ptr, k_ptr, token, valid, token_of_step, has_query, keys, key_dim)  # (C, BLOCK_K)
         operand = q.dtype
-        decay, cumulative_gate = _load_gates(alpha_ptr, token, valid, CHUNK, GATED)
+        decay, cumulative_gate = _load_gates(alpha_ptr, token_of_step, has_gate, CHUNK, GATED)
         grad_out_states = tl.zeros([CHUNK, BLOCK_K], tl.float32)  # dO Sᵀ
         values_state_grads = tl.zeros([CHUNK, BLOCK_K], tl.float32)  # v_new dS'ᵀ
         grad_v_new_states = tl.zeros([CHUNK, BLOCK_K], tl.float32)  # dv_new Sᵀ = -dW
@@ -516,7 +563,7 @@ if triton is not None:
             value_mask = valid[:, None] & (columns[None, :] < value_dim)
             v_new = tl.load(v_new_ptr + value_offsets, mask=value_mask, other=0.0)  # (C, BLOCK_V)
             grad_v_new = tl.load(grad_v_new_ptr + value_offsets, mask=value_mask, other=0.0)
-            grad_out = tl.load(grad_out_ptr + value_offsets, mask=value_mask, other=0.0)
+            grad_out = _load_rows(grad_out_ptr, token_of_step, has_query, columns, value_dim)
             grad_out_states += product(grad_out, tl.trans(state), operand, PRECISION)
             values_state_grads += product(v_new, tl.trans(grad_state), operand, PRECISION)
             grad_v_new_states += product(grad_v_new, tl.trans(state), operand, PRECISION)
@@ -531,16 +578,21 @@ if triton is not None:
         grad_k = product(tl.trans(grad_scores), q, operand, PRECISION) + decay_to_end[:, None] * values_state_grads
         key_offsets = token[:, None] * key_dim + keys[None, :]
         key_mask = valid[:, None] & (keys[None, :] < key_dim)
-        tl.store(grad_q_ptr + key_offsets, grad_q.to(grad_q_ptr.dtype.element_ty), mask=key_mask)
+        query_mask = has_query[:, None] & (keys[None, :] < key_dim)
+        tl.store(
+            grad_q_ptr + token_of_step[:, None] * key_dim + keys[None, :],
+            grad_q.to(grad_q_ptr.dtype.element_ty),
+            mask=query_mask,
+        )
         tl.store(grad_k_ptr + key_offsets, grad_k, mask=key_mask)
-        tl.store(grad_w_ptr + key_offsets, -grad_v_new_states, mask=key_mask)
+        tl.store(grad_w_ptr + key_offsets, (-grad_v_new_states).to(grad_w_ptr.dtype.element_ty), mask=key_mask)
         if GATED:
             scores = product(q, tl.trans(k), operand, PRECISION)  # this key block's share of Q Kᵀ
             grad_decay = grad_attention * scores
             grad_decay += tl.where(last[:, None], tl.sum(k.to(tl.float32) * values_state_grads, axis=1)[None, :], 0.0)
             grad_gate = scale * tl.sum(q.to(tl.float32) * grad_out_states, axis=1)
             grad_gate += tl.where(last, state_times_grad, 0.0)
-            alpha_before = _load_alpha_before(alpha_ptr, token, valid, heads, CHUNK)
+            alpha_before = _load_alpha_before(alpha_ptr, token_of_step, has_gate, CHUNK)
             grad_alpha = gate_gradient(grad_decay, grad_gate, decay, alpha_before, CHUNK, PRECISION)
             partial = key_block.to(tl.int64) * (tl.num_programs(1) * steps)  # (key blocks, B, T, H)
             tl.store(grad_alpha_ptr + partial + token, grad_alpha, mask=valid)
@@ -570,6 +622,7 @@ if triton is not None:
         BLOCK_V: tl.constexpr,
         KEY_STEPS: tl.constexpr,
         GATED: tl.constexpr,
+        SUBSTEPS: tl.constexpr,
         PRECISION: tl.constexpr,
     ):
         """Through U = T diag(β) V and W = T diag(β g) K to K, V, β and α: T rebuilt as the prepare kernel builds
@@ -581,10 +634,10 @@ if triton is not None:
         them spilled 0.3-1.6 KB a thread on sm_90."""
         chunk = tl.program_id(0)
         pair = tl.program_id(1).to(tl.int64)
-        token, valid = _chunk_tokens(chunk, pair, steps, heads, CHUNK)
+        token, valid, token_of_step, has_query, has_gate = _chunk_rows(chunk, pair, steps, heads, CHUNK, SUBSTEPS)
         rows = tl.arange(0, CHUNK)
         beta = tl.load(beta_ptr + token, mask=valid, other=0.0).to(tl.float32)
-        decay, cumulative_gate = _load_gates(alpha_ptr, token, valid, CHUNK, GATED)
+        decay, cumulative_gate = _load_gates(alpha_ptr, token_of_step, has_gate, CHUNK, GATED)
         operand = k_ptr.dtype.element_ty
         gram = tl.zeros([CHUNK, CHUNK], tl.float32)
         for key_block in range(0, KEY_STEPS):
@@ -614,7 +667,7 @@ if triton is not None:
             keys = key_block * BLOCK_K + tl.arange(0, BLOCK_K)
             k = _load_rows(k_ptr, token, valid, keys, key_dim)
             gram += product(k, tl.trans(k), operand, PRECISION)
-            grad_w = _load_rows(grad_w_ptr, token, valid, keys, key_dim)  # float32
+            grad_w = _load_rows(grad_w_ptr, token, valid, keys, key_dim).to(tl.float32)
             grad_transform += product(
                 grad_w, tl.trans(scaled_keys_gate[:, None] * k.to(tl.float32)), operand, PRECISION
             )
@@ -652,12 +705,12 @@ if triton is not None:
                 mask=key_mask,
             )
         if GATED:  # after the key loop, where A's (C, C) blocks are no longer live
-            alpha_before = _load_alpha_before(alpha_ptr, token, valid, heads, CHUNK)
+            alpha_before = _load_alpha_before(alpha_ptr, token_of_step, has_gate, CHUNK)
             grad_alpha = gate_gradient(grad_decay, beta * grad_beta_gate, decay, alpha_before, CHUNK, PRECISION)
             partial_stride = tl.num_programs(1).to(tl.int64) * steps  # (key blocks, B, T, H)
             for key_block in range(0, alpha_partials):
                 grad_alpha += tl.load(partial_grad_alpha_ptr + key_block * partial_stride + token, mask=valid)
-            tl.store(grad_alpha_ptr + token, grad_alpha.to(grad_alpha_ptr.dtype.element_ty), mask=valid)
+            tl.store(grad_alpha_ptr + token_of_step, grad_alpha.to(grad_alpha_ptr.dtype.element_ty), mask=has_gate)
 
 
 def launch_configuration(q: torch.Tensor, v: torch.Tensor) -> LaunchConfiguration:
@@ -683,16 +736,19 @@ def launch_split_forward(
     alpha: torch.Tensor | None,
     initial_state: torch.Tensor,
     scale: float,
+    substeps: int = 1,
 ) -> dict[str, torch.Tensor]:
     """Run the three forward kernels on validated, contiguous inputs; every tensor they write, by name.
 
+    q (B, T, H, D_k) and α (B, T, H) per token; k (B, S, H, D_k), v (B, S, H, D_v) and β (B, S, H) per step,
+    S = ``substeps`` · T (DeltaProduct's n_h Householders of a token are its sub-steps; DeltaNet: S = T).
     ``out`` (B, T, H, D_v) in q's dtype, ``final_state`` (B, H, D_k, D_v) in float32, and the
-    intermediates: ``w`` (B, T, H, D_k), ``u`` and ``v_new`` (B, T, H, D_v), ``chunk_states``
-    (B, H, N, D_k, D_v), all in q's dtype, and, gated, ``decay_to_end`` (B, T, H) in float32.
+    intermediates: ``w`` (B, S, H, D_k), ``u`` and ``v_new`` (B, S, H, D_v), ``chunk_states``
+    (B, H, N, D_k, D_v), all in q's dtype, and, gated, ``decay_to_end`` (B, S, H) in float32.
     """
     gated = alpha is not None
     alpha_arg = alpha if gated else beta  # never read when not gated
-    batch, steps, heads, key_dim = q.shape
+    batch, steps, heads, key_dim = k.shape
     value_dim = v.shape[-1]
     launch = launch_configuration(q, v)
     chunks = triton.cdiv(steps, launch.chunk)
@@ -703,13 +759,13 @@ def launch_split_forward(
         "v_new": torch.empty_like(v),
         "chunk_states": q.new_empty(batch, heads, chunks, key_dim, value_dim),
         "final_state": torch.empty_like(initial),
-        "out": torch.empty_like(v),
+        "out": v.new_empty(q.shape[:-1] + (value_dim,)),
     }
     if gated:
         written["decay_to_end"] = q.new_empty(beta.shape, dtype=torch.float32)
     decay_to_end = written.get("decay_to_end", initial)  # never read when not gated
     shape = dict(steps=steps, heads=heads, key_dim=key_dim, value_dim=value_dim)
-    blocks = _blocks(q, launch, gated)
+    blocks = _blocks(q, launch, gated, substeps)
     with on_device_of(q):
         _delta_rule_prepare_kernel[(chunks, batch * heads)](
             k, v, beta, alpha_arg, written["w"], written["u"], decay_to_end, **shape,
@@ -727,11 +783,16 @@ def launch_split_forward(
     return written
 
 
-def _blocks(q: torch.Tensor, launch: LaunchConfiguration, gated: bool) -> dict:
+def _blocks(q: torch.Tensor, launch: LaunchConfiguration, gated: bool, substeps: int) -> dict:
     """The compile-time arguments every kernel here takes, for inputs like q (B, T, H, D_k), and FMA contraction."""
     block_k = max(MIN_BLOCK, triton.next_power_of_2(q.shape[-1]))
     return dict(
-        CHUNK=launch.chunk, BLOCK_K=block_k, GATED=gated, PRECISION=_precision(q.dtype), enable_fp_fusion=FP_FUSION
+        CHUNK=launch.chunk,
+        BLOCK_K=block_k,
+        GATED=gated,
+        SUBSTEPS=substeps,
+        PRECISION=_precision(q.dtype),
+        enable_fp_fusion=FP_FUSION,
     )
 
 
@@ -744,24 +805,25 @@ def launch_split_backward(
     """Run the four backward kernels; the gradients by input name (``alpha`` only when gated), ``initial_state``
     in float32, the others in their input's dtype.
 
-    ``saved`` holds the forward's inputs ``q, k, v, beta`` and ``alpha`` (None when not gated) and what
-    ``launch_split_forward`` wrote: ``w``, ``v_new``, ``chunk_states`` and, gated, ``decay_to_end``.
+    ``saved`` holds the forward's inputs ``q, k, v, beta`` and ``alpha`` (None when not gated), its
+    ``substeps``, and what ``launch_split_forward`` wrote: ``w``, ``v_new``, ``chunk_states`` and, gated,
+    ``decay_to_end``.
     """
     q, k, v, beta, alpha = (saved[name] for name in ("q", "k", "v", "beta", "alpha"))
     gated = alpha is not None
     alpha_arg = alpha if gated else beta  # never read when not gated
-    batch, steps, heads, key_dim = q.shape
+    batch, steps, heads, key_dim = k.shape
     value_dim = v.shape[-1]
     launch = launch_configuration(q, v)
     chunks = triton.cdiv(steps, launch.chunk)
     key_blocks = triton.cdiv(key_dim, launch.grad_block_k)
     grad_out = grad_out.contiguous()
     grad_final = grad_final.float().contiguous()
-    grad_v_local = torch.empty_like(v, dtype=torch.float32)  # scale Pᵀ dO
+    grad_v_local = torch.empty_like(v)  # scale Pᵀ dO
     grad_v_new = torch.empty_like(v)
     state_grads = torch.empty_like(saved["chunk_states"])  # dS' of every chunk
     partial_grad_k = torch.empty_like(k, dtype=torch.float32)  # through O and S'; the rest through T, W and U
-    grad_w = torch.empty_like(k, dtype=torch.float32)
+    grad_w = torch.empty_like(k)
     # Gated: α's gradient through O and S', one partial per key block; the last kernel adds them to its own.
     partial_grad_alpha = beta.new_empty((key_blocks,) + beta.shape, dtype=torch.float32) if gated else grad_w
     grads = {
@@ -774,7 +836,7 @@ def launch_split_backward(
     }
     decay_to_end = saved.get("decay_to_end", grad_final)  # never read when not gated
     shape = dict(steps=steps, heads=heads, key_dim=key_dim, value_dim=value_dim)
-    blocks = _blocks(q, launch, gated)
+    blocks = _blocks(q, launch, gated, saved["substeps"])
     with on_device_of(q):
         _delta_rule_local_value_grad_kernel[(chunks, batch * heads)](
             q, k, alpha_arg, grad_out, grad_v_local, **shape, scale=scale,
@@ -803,12 +865,12 @@ class _SplitDeltaRuleFunction(torch.autograd.Function):
     """The three forward kernels, keeping what the backward reads, and the four backward kernels."""
 
     @staticmethod
-    def forward(ctx, q, k, v, beta, alpha, initial_state, scale: float):
+    def forward(ctx, q, k, v, beta, alpha, initial_state, scale: float, substeps: int):
         q, k, v, beta = (x.contiguous() for x in (q, k, v, beta))
         alpha = None if alpha is None else alpha.contiguous()
-        written = launch_split_forward(q, k, v, beta, alpha, initial_state, scale)
+        written = launch_split_forward(q, k, v, beta, alpha, initial_state, scale, substeps)
         if any(ctx.needs_input_grad):
-            ctx.saved = dict(q=q, k=k, v=v, beta=beta, alpha=alpha, **written)
+            ctx.saved = dict(q=q, k=k, v=v, beta=beta, alpha=alpha, substeps=substeps, **written)
             del ctx.saved["u"], ctx.saved["out"], ctx.saved["final_state"]
         ctx.scale, ctx.state_dtype = scale, initial_state.dtype
         return written["out"], written["final_state"].to(initial_state.dtype)
@@ -821,7 +883,7 @@ class _SplitDeltaRuleFunction(torch.autograd.Function):
         del ctx.saved
         grads["initial_state"] = grads["initial_state"].to(ctx.state_dtype)
         names = ("q", "k", "v", "beta", "alpha", "initial_state")
-        return (*(grads[name] if ctx.needs_input_grad[i] else None for i, name in enumerate(names)), None)
+        return (*(grads[name] if ctx.needs_input_grad[i] else None for i, name in enumerate(names)), None, None)
 
 
 def chunk_delta_rule(
@@ -844,7 +906,7 @@ def chunk_delta_rule(
     validate_delta_inputs(q, k, v, beta, alpha, initial_state, values=check_values)
     require_triton(q, _too_wide(q))
     state, scale = starting_point(q, v.shape[-1], initial_state, scale)
-    return _SplitDeltaRuleFunction.apply(q, k, v, beta, alpha, state, scale)
+    return _SplitDeltaRuleFunction.apply(q, k, v, beta, alpha, state, scale, 1)
 
 
 def chunk_delta_product(
@@ -858,11 +920,27 @@ def chunk_delta_product(
     *,
     check_values: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(Gated) DeltaProduct on the split kernels, by interleaving; arguments as ``kernels.delta.chunk_delta_product``.
+    """(Gated) DeltaProduct on the split kernels; arguments as ``kernels.delta.chunk_delta_product``.
+
+    The n_h Householders of a token run as n_h consecutive delta-rule steps
+    (``deltaproduct.delta_product_by_interleaving``), but the kernels read the query and the gate of each token
+    where its sub-steps need them instead of building zero queries, unit gates and n_h·T outputs.
 
     Raises:
         as ``kernels.delta.chunk_delta_product``.
     """
     validate_product_inputs(q, k, v, beta, alpha, initial_state, values=check_values)
     require_triton(q, _too_wide(q))
-    return delta_product_by_interleaving(q, k, v, beta, alpha, initial_state, scale, delta_rule=chunk_delta_rule)
+    batch, steps, substeps, heads, key_dim = k.shape
+    state, scale = starting_point(q, v.shape[-1], initial_state, scale)
+    by_step = (batch, steps * substeps, heads)  # (B, T, n_h, H, ·) is (B, n_h·T, H, ·), the sub-steps in order
+    return _SplitDeltaRuleFunction.apply(
+        q,
+        k.reshape(*by_step, key_dim),
+        v.reshape(*by_step, v.shape[-1]),
+        beta.reshape(by_step),
+        alpha,
+        state,
+        scale,
+        substeps,
+    )
