@@ -44,9 +44,10 @@
 #   PyTorch chunk form about a millisecond or less): NumPy calls, not a GPU; `benchmarks/bench_kernels.py`
 #   measures an H100. §5, §6 and the `check` cell are the slow ones; the notebook takes about a minute on a
 #   laptop CPU.
-# - §7: after the exercise, not before: the single kernel is the stepping stone. Only the state pass is serial
-#   (two products a chunk); the split agrees with the single kernel to `1.4e-06`. It moves more bytes
-#   (44.5 against 28.5 B/element, a model) for 16× the programs and no spills. No GPU has timed it yet: say so.
+# - §7: after the exercise, not before: the single kernel is the stepping stone, the split kernels are what
+#   `ops` runs. Only the state pass is serial (two products a chunk forward, three backward); the split agrees
+#   with the single kernel to about `1e-06`, gradients included. It moves more bytes (148.8 against 113.0
+#   B/element forward and backward, a model) for 16× the programs and no spills. No GPU has timed it yet: say so.
 #
 # ## Common mistakes
 #
@@ -406,20 +407,24 @@ for name, one, other in zip(names, single_gradients, split_gradients):
 # without one (`benchmarks/results/compile-sm90-triton3.9.txt`), bytes from the kernels' own loads and
 # stores (`benchmarks/results/roofline.md`).
 #
-# | | single kernel | split: prepare / state pass / output |
+# | | single kernel | split |
 # |---|---|---|
-# | programs (an H100 has 132 multiprocessors) | 256 | 4096 / 512 / 4096 |
-# | serial path | 64 chunks of 32: substitution, $W$, $U$, outputs | 32 chunks of 64: two products each |
-# | registers spilled a thread | 1120 bytes | 0 / 0 / 0 |
-# | bytes moved per element | 28.5 | 8.0 + 24.5 + 12.0 = 44.5 |
+# | programs forward (an H100 has 132 multiprocessors) | 256 | 4096 / 512 / 4096 |
+# | programs backward | 256 | 4096 / 512 / 8192 / 4096 |
+# | serial path, per chunk | 64 chunks of 32: everything, substitution too | 32 chunks of 64: 2 products, 3 backward |
+# | registers spilled a thread (forward / backward) | 1120 / 3568 bytes | 0 in every kernel |
+# | bytes moved per element, forward + backward | 29.4 + 83.6 = 113.0 | 45.4 + 103.4 = 148.8 |
+# | of which PyTorch around the kernels | 0.9 + 37.0 (sums of per-block partial gradients) | 0.9 + 0.9 |
 #
-# The price is the last row: $W$, $\tilde U$, $v_\text{new}$ and the chunk states go out to memory and
-# come back, and the state pass reads $W$ and $K$ once per block of value columns. The buy is the
-# rest: 16 times the programs (twice in the state pass), a short serial path, nothing spilled. No GPU
-# has timed the split yet; only timing both on an H100 will say which side wins.
+# The price is the bytes: $W$, $\tilde U$, $v_\text{new}$, the chunk states and their gradients go out to
+# memory and come back, and the serial kernels read $W$, $K$ (and $Q$ backward) once per block of value
+# columns. The buy is the rest: 16 times the programs in the parallel kernels, twice in the serial ones, a
+# serial path of matrix products of the state only, nothing spilled. No GPU has timed the split yet; only
+# timing both on an H100 (`benchmarks/bench_kernels.py` runs both beside flash-linear-attention) will say
+# which side wins.
 #
 # **What to remember.** The kernel is Lesson 09's chunk form, line by line: programs split batch,
 # heads and value columns, which never mix; masks pad time and keys with identity steps; the
 # triangular inverse is a masked forward substitution, the rest is `tl.dot`. The backward pass
-# saves one state per chunk and recomputes the rest. Production kernels split the work: only the
-# state pass is serial. K4 adds the gates and DeltaProduct and asks where the time goes.
+# saves one state per chunk and recomputes the rest. Production kernels split the work, forward and
+# backward: only the state pass is serial. K4 adds the gates and DeltaProduct and asks where the time goes.
