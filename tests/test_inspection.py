@@ -1,4 +1,4 @@
-"""lrnn_course.inspect against models whose answer is known: Lesson 08's exact automata, hand-set layers, hand-made
+"""lrnn_course.inspection against models whose answer is known: Lesson 08's exact automata, hand-set layers, hand-made
 state sets."""
 
 import math
@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lrnn_course import inspect, ops
+from lrnn_course import inspection, ops
 from lrnn_course.automata import GroupAutomaton, ModularAdder, ResetAutomaton, linear_rnn
 from lrnn_course.deltaproduct import delta_product
 from lrnn_course.groups import cyclic_group, prefix_products, symmetric_group
@@ -24,11 +24,11 @@ def test_theorem_3_automaton_for_s3_is_its_cayley_graph_with_exact_relations():
     automaton = GroupAutomaton(S3, torch.float64)
     words = random_words(6, (64, 12))
     states = automaton.states(words)  # (64, 12, 3)
-    extracted = inspect.extract_automaton(states, words, automaton.read(states), 6)
-    match = inspect.compare_automata(extracted, prefix_products(S3.table, words), S3.table)
+    extracted = inspection.extract_automaton(states, words, automaton.read(states), 6)
+    match = inspection.compare_automata(extracted, prefix_products(S3.table, words), S3.table)
     assert (extracted.n_clusters, extracted.n_states, extracted.consistency) == (6, 6, 1.0)
     assert match.isomorphic and match.transition_agreement == 1.0 and match.purity == 1.0
-    relations = inspect.relation_residuals(automaton.transitions, states.reshape(-1, 3), S3.table)
+    relations = inspection.relation_residuals(automaton.transitions, states.reshape(-1, 3), S3.table)
     assert relations.rank == 2  # the differences of the permutations of (1, 2, 3): the plane ⊥ (1, 1, 1)
     assert relations.worst < 1e-12 and float(relations.leakage.max()) < 1e-12
     assert not bool(relations.order.isnan().any())  # every element of a group has an order
@@ -40,7 +40,7 @@ def test_relations_detect_maps_given_to_the_wrong_elements():
     first, second = transpositions[:2]
     maps = GroupAutomaton(S3, torch.float64).transitions.clone()
     maps[[first, second]] = maps[[second, first]]
-    relations = inspect.relation_residuals(maps, torch.eye(3, dtype=torch.float64), S3.table)
+    relations = inspection.relation_residuals(maps, torch.eye(3, dtype=torch.float64), S3.table)
     assert float(relations.composition.max()) > 0.5
     assert float(relations.order[first]) < 1e-12 and float(relations.order[second]) < 1e-12
 
@@ -50,10 +50,10 @@ def test_relations_are_measured_on_the_span_of_the_states_only():
     blocks = torch.randn(6, 2, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     maps = torch.stack([torch.block_diag(p, b) for p, b in zip(GroupAutomaton(S3, torch.float64).transitions, blocks)])
     vectors = F.pad(GroupAutomaton(S3, torch.float64).states(random_words(6, (8, 5))).reshape(-1, 3), (0, 2))
-    inside = inspect.relation_residuals(maps, vectors, S3.table)
+    inside = inspection.relation_residuals(maps, vectors, S3.table)
     assert inside.rank == 2 and inside.worst < 1e-12 and float(inside.leakage.max()) < 1e-12
     vectors[0, 3] = 1.0  # one state now reaches a padded coordinate
-    outside = inspect.relation_residuals(maps, vectors, S3.table)
+    outside = inspection.relation_residuals(maps, vectors, S3.table)
     assert outside.rank == 3 and outside.worst > 0.1
 
 
@@ -62,7 +62,7 @@ def test_matrix_states_are_centred_column_by_column():
     automaton = GroupAutomaton(S3, torch.float64)
     moving = automaton.states(random_words(6, (8, 5))).reshape(-1, 3)
     states = torch.stack([moving, torch.full_like(moving, 5.0)], dim=-1)  # (40, 3, 2)
-    relations = inspect.relation_residuals(automaton.transitions, states, S3.table)
+    relations = inspection.relation_residuals(automaton.transitions, states, S3.table)
     assert relations.rank == 2 and relations.worst < 1e-12
 
 
@@ -71,16 +71,16 @@ def test_theorem_6_adder_minimises_to_the_cycle_and_its_step_pairs_are_rotations
     adder = ModularAdder(modulus, torch.float64)
     digits = random_words(modulus, (64, 12))
     _, rotation = adder.states(digits)  # layer 2: (64, 12, 2)
-    extracted = inspect.extract_automaton(rotation, digits, adder(digits), modulus)
+    extracted = inspection.extract_automaton(rotation, digits, adder(digits), modulus)
     sums = adder(digits)
     cycle = cyclic_group(modulus).table  # state s, digit x -> s + x mod m
-    match = inspect.compare_automata(extracted, sums, cycle)
+    match = inspection.compare_automata(extracted, sums, cycle)
     # 2m states (the sum at each parity of t); the two parities answer alike, so minimising halves them
     assert (extracted.n_clusters, extracted.n_states) == (2 * modulus, modulus) and match.isomorphic
     reflections = adder.layer_transitions()  # even letters 0..m-1, odd letters m..2m-1
     pairs = reflections[:modulus] @ reflections[modulus]  # R(s): the odd-step 0, then the even-step s
     assert torch.allclose(reflections[3] @ reflections[modulus + 1], pairs[4], atol=1e-12)  # 1 + 3 = 4 = 0 + 4
-    relations = inspect.relation_residuals(pairs, rotation.reshape(-1, 2), cycle)
+    relations = inspection.relation_residuals(pairs, rotation.reshape(-1, 2), cycle)
     assert relations.rank == 2 and relations.worst < 1e-12
 
 
@@ -92,12 +92,12 @@ def test_reset_automaton_satisfies_its_monoid_table_and_is_recovered():
     table[:3, :3] = cyclic_group(3).table
     words = random_words(4, (64, 12))
     states = linear_rnn(transitions, inputs, torch.eye(3, dtype=torch.float64)[0], words)
-    relations = inspect.relation_residuals(transitions, states.reshape(-1, 3), table)
+    relations = inspection.relation_residuals(transitions, states.reshape(-1, 3), table)
     assert relations.rank == 2 and relations.worst < 1e-12
     assert relations.order.isnan().tolist() == [False, False, False, True]  # a reset has no order
     true_next = torch.tensor([[(q + a) % 3 for a in range(3)] + [0] for q in range(3)])
-    extracted = inspect.extract_automaton(states, words, automaton(words), 4)
-    assert inspect.compare_automata(extracted, automaton(words), true_next).isomorphic
+    extracted = inspection.extract_automaton(states, words, automaton(words), 4)
+    assert inspection.compare_automata(extracted, automaton(words), true_next).isomorphic
 
 
 def diagonal_model(gates: list[float], negative: bool):
@@ -115,13 +115,13 @@ def diagonal_model(gates: list[float], negative: bool):
 @pytest.mark.parametrize("gates, negative", [([-0.5, 0.25, 0.75], True), ([0.9, 0.5, 0.2], False)])
 def test_diagonal_layer_with_known_gates_has_those_spectra(gates, negative):
     tokens = random_words(3, (4, 6))
-    reading = inspect.read_layer(diagonal_model(gates, negative), tokens)
+    reading = inspection.read_layer(diagonal_model(gates, negative), tokens)
     assert reading.transitions.shape == (4, 6, 1, 3, 3) and reading.betas is None
     farthest_from_one_first = sorted(gates, key=lambda gate: -abs(gate - 1))
-    spectra = inspect.eigenvalues(reading.transitions)
+    spectra = inspection.eigenvalues(reading.transitions)
     torch.testing.assert_close(spectra.real, torch.tensor(farthest_from_one_first).double().expand(4, 6, 1, 3))
     assert float(spectra.imag.abs().max()) == 0.0
-    for token, values in inspect.values_by_token(reading.gates, tokens).items():
+    for token, values in inspection.values_by_token(reading.gates, tokens).items():
         assert len(values) == int((tokens == token).sum())
         torch.testing.assert_close(values, torch.tensor(gates).double().expand_as(values))
     # the state's update minus the transition's part depends on the current token only
@@ -135,7 +135,7 @@ def test_deltaproduct_transitions_are_the_gated_product_of_its_factors():
     torch.manual_seed(3)
     model = build_model("deltaproduct", 5, 5, 6, n_heads=2, n_householder=2, gated=True).double()
     layer, tokens = model.layers[0], random_words(5, (3, 7))
-    reading = inspect.read_layer(model, tokens)
+    reading = inspection.read_layer(model, tokens)
     x = model.first_layer_input(tokens.flatten().tolist())  # (21, 6): layer 0 reads norm(embedding)
     keys = F.normalize(layer.keys(x).view(21, 2, 2, 3), dim=-1)[:, None]  # (21, 1, n_h, H, D_k)
     beta = 2 * torch.sigmoid(layer.betas(x)).view(21, 1, 2, 2)
@@ -153,11 +153,11 @@ def test_layer_0_maps_depend_on_the_token_only_and_deeper_ones_on_the_context():
     torch.manual_seed(4)
     model = build_model("deltaproduct", 5, 5, 6, n_layers=2, n_heads=2, n_householder=2).double()
     tokens = random_words(5, (8, 6))
-    _, first = inspect.token_maps(inspect.read_layer(model, tokens, 0).transitions, tokens, range(5))
-    _, second = inspect.token_maps(inspect.read_layer(model, tokens, 1).transitions, tokens, range(5))
+    _, first = inspection.token_maps(inspection.read_layer(model, tokens, 0).transitions, tokens, range(5))
+    _, second = inspection.token_maps(inspection.read_layer(model, tokens, 1).transitions, tokens, range(5))
     assert float(first.max()) < 1e-12 and float(second.min()) > 1e-3
     with pytest.raises(ValueError, match=r"tokens \[5\] never occur"):
-        inspect.token_maps(inspect.read_layer(model, tokens).transitions, tokens, range(6))
+        inspection.token_maps(inspection.read_layer(model, tokens).transitions, tokens, range(6))
 
 
 def hexagon_states(noise: float = 0.01):
@@ -171,22 +171,22 @@ def hexagon_states(noise: float = 0.01):
 
 def test_clusters_of_a_hand_made_state_set_minimise_to_the_counter_mod_3():
     states, words, position = hexagon_states()
-    extracted = inspect.extract_automaton(states, words, position % 3, 2)
+    extracted = inspection.extract_automaton(states, words, position % 3, 2)
     counter = torch.tensor([[q, (q + 1) % 3] for q in range(3)])
-    match = inspect.compare_automata(extracted, position % 3, counter)
+    match = inspection.compare_automata(extracted, position % 3, counter)
     assert (extracted.n_clusters, extracted.n_states, extracted.consistency) == (6, 3, 1.0) and match.isomorphic
     # one state moved onto the next corner: the two steps through it disagree, its label is wrong
     states[5, 4] = states[5, 4] @ torch.tensor([[0.5, math.sqrt(3) / 2], [-math.sqrt(3) / 2, 0.5]]).double()
-    corrupted = inspect.extract_automaton(states, words, position % 3, 2)
+    corrupted = inspection.extract_automaton(states, words, position % 3, 2)
     assert corrupted.consistency == pytest.approx(1 - 2 / (32 * 9))
-    match = inspect.compare_automata(corrupted, position % 3, counter)
+    match = inspection.compare_automata(corrupted, position % 3, counter)
     assert match.purity == pytest.approx(1 - 1 / (32 * 10)) and match.isomorphic
 
 
 def test_leader_clustering_by_hand():
     points = torch.tensor([[0.0], [0.05], [1.0], [1.04], [3.0], [0.02]])
-    assert inspect.cluster_states(points, 0.1).tolist() == [0, 0, 1, 1, 2, 0]
-    assert inspect.cluster_states(points, 10.0).tolist() == [0] * 6
+    assert inspection.cluster_states(points, 0.1).tolist() == [0, 0, 1, 1, 2, 0]
+    assert inspection.cluster_states(points, 10.0).tolist() == [0] * 6
 
 
 @pytest.mark.parametrize(
@@ -200,7 +200,7 @@ def test_leader_clustering_by_hand():
     ],
 )
 def test_moore_minimisation_by_hand(transitions, outputs, blocks):
-    assert inspect.minimise(torch.tensor(transitions), torch.tensor(outputs)).tolist() == blocks
+    assert inspection.minimise(torch.tensor(transitions), torch.tensor(outputs)).tolist() == blocks
 
 
 def test_a_zero_one_model_runs_and_its_spectra_stay_in_zero_one():
@@ -208,21 +208,21 @@ def test_a_zero_one_model_runs_and_its_spectra_stay_in_zero_one():
     torch.manual_seed(5)
     model = build_model("deltaproduct", 8, 6, 8, negative=False, n_heads=2, n_householder=2)
     words = random_words(6, (16, 8))
-    inspection = inspect.inspect_word_problem(model, S3, words)
-    spectra = inspect.eigenvalues(inspection.reading.transitions)
+    inspected = inspection.inspect_word_problem(model, S3, words)
+    spectra = inspection.eigenvalues(inspected.reading.transitions)
     assert float(spectra.imag.abs().max()) < 1e-6 and float(spectra.real.min()) > -1e-6
     assert float(spectra.real.max()) < 1 + 1e-6
-    assert len(inspection.relations) == 2 and len(inspection.summary().splitlines()) == 3
-    assert 0 <= inspection.match.transition_agreement <= 1 and inspection.automaton.n_states >= 1
+    assert len(inspected.relations) == 2 and len(inspected.summary().splitlines()) == 3
+    assert 0 <= inspected.match.transition_agreement <= 1 and inspected.automaton.n_states >= 1
 
 
 def test_inputs_are_validated_with_clear_messages():
     model = build_model("lstm", 8, 6, 8)
     with pytest.raises(TypeError, match="layer 0 is a LSTMLayer; read_layer reads DeltaProductLayer"):
-        inspect.read_layer(model, random_words(6, (2, 3)))
+        inspection.read_layer(model, random_words(6, (2, 3)))
     with pytest.raises(ValueError, match=r"layer must be an index in \[0, 0\]"):
-        inspect.read_layer(model, random_words(6, (2, 3)), 1)
+        inspection.read_layer(model, random_words(6, (2, 3)), 1)
     with pytest.raises(ValueError, match="no identity"):
-        inspect.relation_residuals(torch.eye(2).expand(2, 2, 2), torch.eye(2), torch.zeros(2, 2, dtype=torch.long))
+        inspection.relation_residuals(torch.eye(2).expand(2, 2, 2), torch.eye(2), torch.zeros(2, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="must start with the tokens' shape"):
-        inspect.values_by_token(torch.zeros(3, 4), torch.zeros(4, 3, dtype=torch.long))
+        inspection.values_by_token(torch.zeros(3, 4), torch.zeros(4, 3, dtype=torch.long))
