@@ -23,6 +23,9 @@ from lrnn_course.ops import chunk_delta_product, chunk_delta_rule
 
 FLOAT32_TOLERANCE = 1e-5
 BFLOAT16_RMS_TOLERANCE = 2e-2
+# The split kernels' bfloat16 gradients: W, U and the chunk states stored in bfloat16, as in fla, cost DeltaNet's
+# dK 2.6 % at T = 1000 with β up to 2 (test_kernels_delta_split.py measures it); outputs stay within 2 %.
+BFLOAT16_GRADIENT_RMS_TOLERANCE = 3e-2
 
 
 def delta_inputs(batch, steps, heads, key_dim, value_dim, *, gated, seed=0, per_token=()):
@@ -69,10 +72,12 @@ def compare_with_reference(
     device=KERNEL_DEVICE,
     error=relative_max_error,
     tolerance=FLOAT32_TOLERANCE,
+    gradient_tolerance=None,
 ):
     """The kernel in ``dtype`` against the reference in float64: outputs, final state and every gradient.
 
     ``kernel_inputs`` (default ``inputs``) are what the kernel gets, e.g. keys normalised again after rounding.
+    Gradients are held to ``gradient_tolerance`` when given, else to ``tolerance`` as the outputs are.
     """
     expected = outputs_and_gradients(reference, inputs, torch.float64, "cpu")
     mine = outputs_and_gradients(kernel, inputs if kernel_inputs is None else kernel_inputs, dtype, device)
@@ -83,7 +88,8 @@ def compare_with_reference(
             continue
         assert result.shape == wanted.shape and result.dtype == dtype, name
         measured = error(result.float().cpu(), wanted)
-        assert measured < tolerance, f"{name}: {measured:.1e}"
+        allowed = tolerance if name in ("outputs", "final state") or gradient_tolerance is None else gradient_tolerance
+        assert measured < allowed, f"{name}: {measured:.1e}"
 
 
 def triton_delta_rule(*inputs):
@@ -270,7 +276,7 @@ def test_gradients_need_no_value_precondition_either(kernel):
 @on_gpu
 @pytest.mark.parametrize("gated", [False, True], ids=["deltanet", "gated"])
 def test_compiled_bfloat16_on_a_realistic_shape(gated):
-    """(2, 1000, 4, 128, 128) in bfloat16 against float64: outputs and gradients within fla's RMS tolerance."""
+    """(2, 1000, 4, 128, 128) in bfloat16 against float64: outputs within fla's RMS tolerance, gradients within 3 %."""
     inputs = delta_inputs(2, 1000, 4, 128, 128, gated=gated, seed=7)
     # Keys normalised again after rounding: the kernel's inputs must pass the unit-key check.
     kernel_inputs = (inputs[0], F.normalize(inputs[1].to(torch.bfloat16).double(), dim=-1), *inputs[2:])
@@ -283,6 +289,7 @@ def test_compiled_bfloat16_on_a_realistic_shape(gated):
         device="cuda",
         error=rms_relative_error,
         tolerance=BFLOAT16_RMS_TOLERANCE,
+        gradient_tolerance=BFLOAT16_GRADIENT_RMS_TOLERANCE,
     )
 
 

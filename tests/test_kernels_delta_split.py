@@ -14,13 +14,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 from kernel_support import KERNEL_DEVICE, needs_kernel, relative_max_error, rms_relative_error
-from test_kernels_delta import BFLOAT16_RMS_TOLERANCE, FLOAT32_TOLERANCE, compare_with_reference, delta_inputs
+from test_kernels_delta import (
+    BFLOAT16_GRADIENT_RMS_TOLERANCE,
+    BFLOAT16_RMS_TOLERANCE,
+    FLOAT32_TOLERANCE,
+    compare_with_reference,
+    delta_inputs,
+)
 
 from lrnn_course import chunkwise, deltanet, deltaproduct
 from lrnn_course.kernels import delta, delta_split
 
 SHAPES = [(1, 1, 1, 5, 3), (2, 17, 2, 5, 7), (1, 33, 1, 16, 16), (1, 65, 2, 8, 70), (2, 40, 1, 40, 9)]
-BFLOAT16_GRADIENT_RMS_TOLERANCE = 3e-2
 
 
 def on_kernel_device(inputs, dtype):
@@ -135,7 +140,7 @@ def test_delta_product_gradients_match_the_float64_recurrence(n_householder, gat
     [(2, 65, 2, 40, 70, True), (1, 1000, 2, 64, 32, True), (1, 1000, 2, 64, 32, False)],
     ids=["awkward-gated", "long-gated", "long-deltanet"],
 )
-def test_bfloat16_gradients_stay_within_three_percent(batch, steps, heads, key_dim, value_dim, gated):
+def test_bfloat16_outputs_within_two_and_gradients_within_three_percent(batch, steps, heads, key_dim, value_dim, gated):
     """bfloat16 in, W, U, v_new, the chunk states and their gradients stored in bfloat16 (as flash-linear-attention
     stores them), against float64. Measured (interpreter, RMS over RMS): 1.2 % for every gradient on the awkward
     and long gated shapes; DeltaNet at T = 1000 with β up to 2, where no gate forgets an error: outputs 1.7 %,
@@ -149,7 +154,8 @@ def test_bfloat16_gradients_stay_within_three_percent(batch, steps, heads, key_d
         inputs,
         dtype=torch.bfloat16,
         error=rms_relative_error,
-        tolerance=BFLOAT16_GRADIENT_RMS_TOLERANCE,
+        tolerance=BFLOAT16_RMS_TOLERANCE,
+        gradient_tolerance=BFLOAT16_GRADIENT_RMS_TOLERANCE,
     )
 
 

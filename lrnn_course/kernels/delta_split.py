@@ -201,6 +201,15 @@ if triton is not None:
         return token, valid & (times % SUBSTEPS == SUBSTEPS - 1), valid & (times % SUBSTEPS == 0)
 
     @triton.jit
+    def _state_tile(key_dim, value_dim, BLOCK_K: tl.constexpr, BLOCK_V: tl.constexpr):
+        """A serial kernel's program: BLOCK_V value columns of one (batch·head) pair's state, all its key rows.
+        (pair, value columns, key rows, offsets within a (D_k, D_v) state, mask)."""
+        columns = tl.program_id(0) * BLOCK_V + tl.arange(0, BLOCK_V)
+        keys = tl.arange(0, BLOCK_K)
+        mask = (keys[:, None] < key_dim) & (columns[None, :] < value_dim)
+        return tl.program_id(1).to(tl.int64), columns, keys, keys[:, None] * value_dim + columns[None, :], mask
+
+    @triton.jit
     def _chunk_rows(chunk, pair, steps, heads, CHUNK: tl.constexpr, SUBSTEPS: tl.constexpr):
         """(step index, in range, token of each step, reads its query, reads its gate) of the CHUNK rows of a chunk."""
         token, valid = _chunk_tokens(chunk, pair, steps, heads, CHUNK)
@@ -314,11 +323,7 @@ if triton is not None:
         SUBSTEPS: tl.constexpr,
         PRECISION: tl.constexpr,
     ):
-        columns = tl.program_id(0) * BLOCK_V + tl.arange(0, BLOCK_V)
-        pair = tl.program_id(1).to(tl.int64)
-        keys = tl.arange(0, BLOCK_K)
-        state_mask = (keys[:, None] < key_dim) & (columns[None, :] < value_dim)
-        state_offsets = keys[:, None] * value_dim + columns[None, :]
+        pair, columns, keys, state_offsets, state_mask = _state_tile(key_dim, value_dim, BLOCK_K, BLOCK_V)
         state = tl.load(initial_ptr + pair * key_dim * value_dim + state_offsets, mask=state_mask, other=0.0)
         chunks = tl.cdiv(steps, CHUNK)
         for n in range(0, chunks):
@@ -468,12 +473,8 @@ if triton is not None:
         SUBSTEPS: tl.constexpr,
         PRECISION: tl.constexpr,
     ):
-        columns = tl.program_id(0) * BLOCK_V + tl.arange(0, BLOCK_V)
-        pair = tl.program_id(1).to(tl.int64)
+        pair, columns, keys, state_offsets, state_mask = _state_tile(key_dim, value_dim, BLOCK_K, BLOCK_V)
         rows = tl.arange(0, CHUNK)
-        keys = tl.arange(0, BLOCK_K)
-        state_mask = (keys[:, None] < key_dim) & (columns[None, :] < value_dim)
-        state_offsets = keys[:, None] * value_dim + columns[None, :]
         grad_state = tl.load(grad_final_ptr + pair * key_dim * value_dim + state_offsets, mask=state_mask, other=0.0)
         chunks = tl.cdiv(steps, CHUNK)
         for reversed_n in range(0, chunks):
