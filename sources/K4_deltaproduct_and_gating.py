@@ -290,36 +290,24 @@ for name, mine, reference in zip(names, got, expected):
 from lrnn_course.kernels import delta_split
 from lrnn_course.kernels.delta import MAX_KEY_DIM
 
-CHUNK, HEAD_WIDTH = delta_split.HALF_PRECISION_LAUNCH.chunk, MAX_KEY_DIM
-KEY_BLOCKS = HEAD_WIDTH // delta_split.HALF_PRECISION_LAUNCH.grad_block_k  # the query-key kernel's grid over keys
-LEVELS = CHUNK.bit_length() - 1
-# the multiply-adds of one (C × C)·(C × C), (C × C)·(C × D) and (C × D)·(D × D) product
-cube, square, state = CHUNK**3, CHUNK**2 * HEAD_WIDTH, CHUNK * HEAD_WIDTH * HEAD_WIDTH
-stages = {  # (what, on the serial path?): multiply-adds of one chunk and one head, from the kernels' products
-    ("forward · K Kᵀ, T by doubling, W, U", False): square + 2 * LEVELS * cube + 2 * square,
-    ("forward · state pass: W S₀, Kᵀ v_new", True): 2 * state,
-    ("forward · outputs: Q Kᵀ, Q S₀, P v_new", False): 2 * square + state,
-    ("backward · Pᵀ dO (with Q Kᵀ)", False): 2 * square,
-    ("backward · state pass: K dS, Qᵀ dO, Wᵀ dv_new", True): 3 * state,
-    ("backward · dQ, dW, K's share", False): 3 * state + (KEY_BLOCKS + 2) * square,
-    ("backward · through U, W and T", False): 7 * square + 2 * LEVELS * cube + 2 * cube,
-}
-total = sum(stages.values())
+launch = delta_split.HALF_PRECISION_LAUNCH  # as compiled for a GPU in bfloat16
+work = delta_split.multiply_adds_per_chunk(launch, MAX_KEY_DIM)  # one chunk of one head, D_k = D_v = 128
+total = sum(kernel.multiply_adds for kernel in work)
 figure, axes = plt.subplots(figsize=(7, 3.8))
-labels = [what for what, _ in stages]
 axes.barh(
-    labels,
-    [100 * work / total for work in stages.values()],
-    color=["tab:red" if serial else "tab:blue" for _, serial in stages],
+    [kernel.products for kernel in work],
+    [100 * kernel.multiply_adds / total for kernel in work],
+    color=["tab:red" if kernel.serial else "tab:blue" for kernel in work],
 )
 axes.invert_yaxis()
 axes.set_xlabel("share of a chunk's multiply-adds, forward and backward (%)")
 axes.set_ylabel("kernel")
-axes.set_title(f"Split kernels, C = {CHUNK}, D = {HEAD_WIDTH}: serial (red) and parallel (blue) work")
+axes.set_title(f"Split kernels, C = {launch.chunk}, D = {MAX_KEY_DIM}: serial (red) and parallel (blue) work")
 plt.show()
-for (what, serial), work in stages.items():
-    print(f"{what:46s}: {work:10,d} multiply-adds ({100 * work / total:4.1f} %){'  serial' if serial else ''}")
-serial_share = sum(work for (_, serial), work in stages.items() if serial) / total
+for kernel in work:
+    share, path = 100 * kernel.multiply_adds / total, "  serial" if kernel.serial else ""
+    print(f"{kernel.products:46s}: {kernel.multiply_adds:10,d} multiply-adds ({share:4.1f} %){path}")
+serial_share = sum(kernel.multiply_adds for kernel in work if kernel.serial) / total
 print(f"on the serial path: {100 * serial_share:.0f} % of the multiply-adds, every one of them in a matrix product")
 
 # %% [markdown] tags=["lesson"]

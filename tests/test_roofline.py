@@ -117,6 +117,29 @@ def test_the_split_serial_kernels_do_only_the_state_update_each_chunk(gated):
         assert per_chunk == products[kernel] * 2 * chunk * dim * block_v, kernel
 
 
+def test_the_split_kernels_multiply_as_k4_counts_them():
+    """``delta_split.multiply_adds_per_chunk``, K4 §4's model, against the tl.dots each kernel runs (2 FLOPs a
+    multiply-add), per chunk and head, at the GPU's chunk and blocks with D_k = D_v = 64 (two key blocks)."""
+    batch, steps, heads, dim = shape = (1, 128, 1, 64)
+    launch = delta_split.HALF_PRECISION_LAUNCH._replace(grad_block_k=32)
+    model = {work.kernel: work.multiply_adds for work in delta_split.multiply_adds_per_chunk(launch, dim)}
+    chunks = steps // launch.chunk
+    original = delta_split.HALF_PRECISION_LAUNCH
+    delta_split.HALF_PRECISION_LAUNCH = launch
+    try:
+        forward, backward = roofline.count_forward_and_backward(
+            chunk_delta_rule, roofline.delta_inputs(shape, 1, gated=False)
+        )
+    finally:
+        delta_split.HALF_PRECISION_LAUNCH = original
+    counted = {
+        launch.kernel: sum(launch.traffic.tensor_flops.values()) / (2 * chunks * batch * heads)
+        for counted_pass in (forward, backward)
+        for launch in counted_pass.launches
+    }
+    assert counted == model
+
+
 # The benchmark's batch and width, so the scan takes the launch path of the benchmark (enough programs for
 # every multiprocessor), and few steps: only one program runs, and the bytes an element do not depend on T.
 SCAN_LIKE_THE_BENCHMARK = (8, 24, 2048)

@@ -87,7 +87,7 @@ from .._triton import tl, triton, triton_mode
 from ..deltanet import starting_point, validate_delta_inputs
 from ..deltaproduct import validate_product_inputs
 from .backend import FP_FUSION, on_device_of, require_triton
-from .delta import _precision, _too_wide, chunk_gates, gate_gradient
+from .delta import _precision, _too_wide
 
 
 class LaunchConfiguration(NamedTuple):
@@ -147,6 +147,8 @@ INTERPRETER_CHUNK = 16
 MIN_BLOCK = 16  # tl.dot's smallest side
 
 if triton is not None:
+    from .delta import chunk_gates, gate_gradient  # Triton helpers: defined only where Triton is
+
     # Triton 3.9's interpreter multiplies bfloat16 blocks as their raw 16-bit integers and ignores TF32; there,
     # ``product`` hands tl.dot float32 blocks holding the values a tensor core would multiply.
     _INTERPRETED = tl.constexpr(triton_mode() == "interpreter")
@@ -727,6 +729,41 @@ def launch_configuration(q: torch.Tensor, v: torch.Tensor) -> LaunchConfiguratio
         grad_block_k=min(chosen.grad_block_k, key_fitting),
         transform_block_k=min(chosen.transform_block_k, key_fitting),
     )
+
+
+class KernelWork(NamedTuple):
+    """One kernel's matrix products for one chunk of one head, and whether the next chunk waits for them."""
+
+    kernel: str
+    products: str
+    serial: bool
+    multiply_adds: int
+
+
+def multiply_adds_per_chunk(launch: LaunchConfiguration, width: int) -> list[KernelWork]:
+    """The multiply-adds of every kernel's ``tl.dot``s, forward and backward, for one chunk of C tokens of one
+    DeltaNet head with D_k = D_v = ``width`` (a multiple of the blocks): the model K4 §4 plots, checked against
+    the products the kernels run in tests/test_roofline.py."""
+    chunk = launch.chunk
+    key_blocks = width // launch.grad_block_k  # the query-key kernel forms dO v_newᵀ once per key block
+    cube, square, state = chunk**3, chunk**2 * width, chunk * width * width  # (C×C)(C×C), (C×C)(C×D), (C×D)(D×D)
+    inverse = 2 * (chunk.bit_length() - 1) * cube  # recursive doubling: log₂ C levels of two (C×C)(C×C)
+    return [
+        KernelWork("_delta_rule_prepare_kernel", "forward · K Kᵀ, T by doubling, W, U", False, 3 * square + inverse),
+        KernelWork("_delta_rule_state_pass_kernel", "forward · state pass: W S₀, Kᵀ v_new", True, 2 * state),
+        KernelWork("_delta_rule_output_kernel", "forward · outputs: Q Kᵀ, Q S₀, P v_new", False, 2 * square + state),
+        KernelWork("_delta_rule_local_value_grad_kernel", "backward · Pᵀ dO (with Q Kᵀ)", False, 2 * square),
+        KernelWork("_delta_rule_state_grad_kernel", "backward · state pass: K dS, Qᵀ dO, Wᵀ dv_new", True, 3 * state),
+        KernelWork(
+            "_delta_rule_query_key_grad_kernel",
+            "backward · dQ, dW, K's share",
+            False,
+            3 * state + (key_blocks + 2) * square,
+        ),
+        KernelWork(
+            "_delta_rule_transform_grad_kernel", "backward · through U, W and T", False, 7 * square + inverse + 2 * cube
+        ),
+    ]
 
 
 def launch_split_forward(
