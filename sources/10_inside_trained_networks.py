@@ -225,7 +225,7 @@ for run in runs:
         _, keys, _, betas_s3, gate = layer.recurrence_inputs(x)
         gap = (token_transitions(keys, betas_s3, gate) - layer.transitions(x)).abs().max()
     print(
-        f"{run.config.label}, seed {run.config.seed}: training score {run.final.train_score:.3f}; "
+        f"{run.config.label}, seed {run.config.seed}: {run.config.metric} {run.final.train_score:.3f} (0 = chance); "
         f"your transitions against the layer's: largest difference {gap:.1e}"
     )
 
