@@ -7,23 +7,26 @@ per head. This module reads A(x_t) and S_t back from a model on a batch of token
 
 Glossary (code name -> paper symbol or term):
 
-=======================  ======================================================================================
-``LayerReading``          what one layer computed on tokens (B, T): A(x_t) per head (gate included), S_t, β, gates
-``transitions``           A(x_t): DeltaNet I - β k kᵀ; DeltaProduct α_t ∏_j (I - β_j k_j k_jᵀ), the first factor
-                          rightmost (it acts first); a diagonal layer Diag(a(x_t)). Shape (B, T, H, n, n)
-``states``                S_t per head, (B, T, H, n, m): A acts on the left, so each of the m columns is a
-                          vector of R^n (DeltaProduct: n = D_k, m = D_v; diagonal: H = 1, n = d_model, m = 1)
-``eigenvalues``           the spectrum of each transition, the ones farthest from 1 first
-``token_maps``            A(g) of a token g: the mean of A(x_t) over the positions that read g (see below)
-``relation_residuals``    how far the maps restricted to the states' span are from a group's (or monoid's) table:
-                          M(b) M(a) ≈ M(a·b) and M(g)^{ord g} ≈ I, with M = Uᵀ A U
-``reachable subspace``    span U of the differences of the state vectors (``relation_residuals`` says why): the
-                          left singular vectors whose singular value exceeds ``rank_tolerance`` times the largest
-``extract_automaton``     states -> leader clusters -> majority transition table -> Moore minimisation (outputs:
-                          the model's answers; moves never observed are "don't care")
-``compare_automata``      the extracted automaton against the true one, states matched by majority label
-``inspect_word_problem``  all of it for one layer of a group word-problem model, with a printable ``summary``
-=======================  ======================================================================================
+=========================  ======================================================================================
+``LayerReading``           what one layer computed on tokens (B, T): A(x_t) per head (gate included), S_t, β, gates
+``transitions``            A(x_t): DeltaNet I - β k kᵀ; DeltaProduct α_t ∏_j (I - β_j k_j k_jᵀ), the first factor
+                           rightmost (it acts first); a diagonal layer Diag(a(x_t)). Shape (B, T, H, n, n)
+``states``                 S_t per head, (B, T, H, n, m): A acts on the left, so each of the m columns is a
+                           vector of R^n (DeltaProduct: n = D_k, m = D_v; diagonal: H = 1, n = d_model, m = 1)
+``token_transitions``      A(x_t) of a DeltaProduct from its keys, β and gate: α (I - β_{n_h} k kᵀ) ⋯ (I - β_1 k_1 k_1ᵀ)
+``eigenvalues``            the spectrum of each transition, the ones farthest from 1 first
+``token_maps``             A(g) of a token g: the mean of A(x_t) over the positions that read g (see below)
+``relation_residuals``     how far the maps restricted to the states' span are from a group's (or monoid's) table:
+                           M(b) M(a) ≈ M(a·b) and M(g)^{ord g} ≈ I, with M = Uᵀ A U
+``composition_residuals``  ‖M(b) M(a) - M(a·b)‖_F / max(‖M(b) M(a)‖_F, ‖M(a·b)‖_F) for every pair (a, b)
+``reachable subspace``     span U of the differences of the state vectors (``relation_residuals`` says why): the
+                           left singular vectors whose singular value exceeds ``rank_tolerance`` times the largest
+``extract_automaton``      states -> leader clusters -> majority transition table -> Moore minimisation (outputs:
+                           the model's answers; moves never observed are "don't care")
+``transition_table``       the majority next state per (state, letter) over observed moves, -1 where never seen
+``compare_automata``       the extracted automaton against the true one, states matched by majority label
+``inspect_word_problem``   all of it for one layer of a group word-problem model, with a printable ``summary``
+=========================  ======================================================================================
 
 Which map stands for a token (``token_maps``): the first layer reads norm(embedding(x_t)), so its A(x_t) depends
 on the token alone and the mean is that map exactly. A deeper layer reads the residual stream, and A(x_t) then
@@ -44,7 +47,14 @@ import torch
 from .deltaproduct import DeltaProductLayer, delta_product
 from .groups import Group, prefix_products, require_words
 from .models import DiagonalRecurrence, SequenceModel
-from .validate import require_number, require_tensor
+from .validate import (
+    require_like,
+    require_number,
+    require_positive_int,
+    require_shape,
+    require_tensor,
+    require_unit_keys,
+)
 
 SUPPORTED_LAYERS = (DeltaProductLayer, DiagonalRecurrence)
 
@@ -94,9 +104,7 @@ def read_layer(model: SequenceModel, tokens: torch.Tensor, layer: int = 0) -> La
 
 def _read_delta_product(layer: DeltaProductLayer, x: torch.Tensor) -> LayerReading:
     q, k, v, beta, alpha = layer.recurrence_inputs(x)  # (B, T, H, D_k), (B, T, n_h, H, D_k), …
-    transitions = layer.transitions(x)  # (B, T, H, D_k, D_k)
-    if alpha is not None:
-        transitions = alpha[..., None, None] * transitions
+    transitions = token_transitions(k, beta, alpha)  # (B, T, H, D_k, D_k)
     state, states = None, []
     for t in range(x.shape[1]):
         step = slice(t, t + 1)
@@ -113,6 +121,40 @@ def _read_diagonal(layer: DiagonalRecurrence, x: torch.Tensor, output: torch.Ten
 
 def _copy(x: torch.Tensor | None) -> torch.Tensor | None:
     return x.detach().double().cpu() if x is not None else None
+
+
+def token_transitions(keys: torch.Tensor, betas: torch.Tensor, gates: torch.Tensor | None = None) -> torch.Tensor:
+    """What a DeltaProduct layer multiplies its state by for one token: α (I - β_{n_h} k kᵀ) ⋯ (I - β_1 k_1 k_1ᵀ).
+
+    The first factor acts first on the state, so it stands rightmost; the gate α scales the whole product once.
+
+    Args:
+        keys: unit keys (..., n_h, H, D), as ``DeltaProductLayer.recurrence_inputs`` gives them (used as given).
+        betas: β (..., n_h, H), one per factor and head.
+        gates: α (..., H), one per head, or None for a layer without a gate (α = 1).
+
+    Returns:
+        A(x) per head, (..., H, D, D), in the keys' dtype.
+    """
+    require_unit_keys(keys)
+    if keys.dim() < 3 or betas.shape != keys.shape[:-1]:
+        raise ValueError(
+            f"need keys (..., n_h, H, D) and betas (..., n_h, H), got {tuple(keys.shape)} and {tuple(betas.shape)}"
+        )
+    require_like(betas, "betas", keys, "keys")
+    if gates is not None:
+        require_shape(
+            require_like(gates, "gates", keys, "keys"), "gates", keys.shape[:-3] + keys.shape[-2:-1], "(..., H)"
+        )
+    ### BEGIN SOLUTION
+    identity = torch.eye(keys.shape[-1], dtype=keys.dtype, device=keys.device)
+    factors = identity - betas[..., None, None] * keys[..., :, None] * keys[..., None, :]  # (..., n_h, H, D, D)
+    first, *later = factors.unbind(-4)
+    product = first
+    for factor in later:  # each later factor acts after the ones before: it multiplies from the left
+        product = factor @ product
+    return product if gates is None else gates[..., None, None] * product
+    ### END SOLUTION
 
 
 def eigenvalues(matrices: torch.Tensor) -> torch.Tensor:
@@ -220,7 +262,7 @@ def relation_residuals(
     rank = basis.shape[1]
     moved = maps @ basis  # (G, n, r)
     restricted = basis.T @ moved  # (G, r, r)
-    composition = _relative_gap(restricted[None, :] @ restricted[:, None], restricted[table])
+    composition = composition_residuals(restricted, table)
     order = torch.full((letters,), math.nan, dtype=torch.float64)
     for letter in range(letters):
         power, steps = letter, 1
@@ -244,8 +286,35 @@ def _identity_of(table: torch.Tensor) -> int:
     raise ValueError("table has no identity letter e with table[e, x] = table[x, e] = x")
 
 
+def composition_residuals(restricted: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """How far maps are from composing as ``table`` says, pair by pair, as relative residuals.
+
+    Args:
+        restricted: M(g) per letter g, (G, r, r): the maps restricted to the span of the states.
+        table: LongTensor (G, G), table[a, b] = the letter equal to "a, then b".
+
+    Returns:
+        (G, G) in the maps' dtype: entry [a, b] is ‖M(b) M(a) - M(table[a, b])‖_F divided by the larger of
+        ‖M(b) M(a)‖_F and ‖M(table[a, b])‖_F, 0 where both are 0 (so every entry lies in [0, 2]).
+    """
+    require_tensor(restricted, "restricted", 3, "(G, r, r)")
+    letters = restricted.shape[0]
+    if restricted.shape[1] != restricted.shape[2]:
+        raise ValueError(f"restricted must hold square maps (G, r, r), got {tuple(restricted.shape)}")
+    require_words(table, letters, "letters")
+    require_shape(table, "table", (letters, letters), "(G, G)", "(one row and column per map)")
+    ### BEGIN SOLUTION
+    composed = restricted[None, :] @ restricted[:, None]  # [a, b] = M(b) M(a): a acts first, so it stands right
+    wanted = restricted[table]  # [a, b] = M(table[a, b])
+    gap = torch.linalg.matrix_norm(composed - wanted)
+    size = torch.maximum(torch.linalg.matrix_norm(composed), torch.linalg.matrix_norm(wanted))
+    return torch.where(gap > 0, gap / size.clamp_min(torch.finfo(size.dtype).tiny), 0.0)
+    ### END SOLUTION
+
+
 def _relative_gap(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """‖x - y‖_F / max(‖x‖_F, ‖y‖_F) over the last two dimensions, 0 where both vanish."""
+    """‖x - y‖_F / max(‖x‖_F, ‖y‖_F) over the last two dimensions, 0 where both vanish: the measure of
+    ``composition_residuals`` (whose formula the learner writes out), for one power against the identity."""
     gap = torch.linalg.matrix_norm(x - y)
     size = torch.maximum(torch.linalg.matrix_norm(x), torch.linalg.matrix_norm(y))
     return torch.where(gap > 0, gap / size.clamp_min(1e-300), 0.0)
@@ -362,8 +431,9 @@ def extract_automaton(
         relative_radius: the clustering radius in units of the states' spread sqrt(mean ‖S - mean S‖²).
 
     The step from position t - 1 to t gives one observed transition; the first letter of a word only places
-    its state. Each cluster moves, on each letter, to the cluster most of its steps reach; ``minimise`` then
-    merges clusters that no observed word tells apart by the outputs. Cost: O(N · clusters · d) for the
+    its state. Each cluster moves, on each letter, to the cluster most of its steps reach (``transition_table``);
+    ``minimise`` then merges clusters that no observed word tells apart by the outputs, and the merged states' moves
+    are read off the same steps again. Cost: O(N · clusters · d) for the
     clustering of the N = B·T states.
     """
     require_tensor(states, "states", 3, "(B, T, d)")
@@ -382,19 +452,44 @@ def extract_automaton(
     cluster = cluster_states(flat, relative_radius * spread).view(words.shape)  # (B, T)
     n_clusters = int(cluster.max()) + 1
     cluster_outputs, _ = majority(cluster.flatten(), outputs.flatten(), n_clusters)
-    steps = cluster[:, :-1] * n_letters + words[:, 1:]  # (cluster, letter) of each step, as one key
-    cluster_table, _ = majority(steps.flatten(), cluster[:, 1:].flatten(), n_clusters * n_letters)
-    cluster_table = cluster_table.view(n_clusters, n_letters)
+    moves = words[:, 1:]  # the step from t - 1 to t reads letter t; the first letter only places its state
+    cluster_table, _ = transition_table(cluster, moves, n_clusters, n_letters)
     block = minimise(cluster_table, cluster_outputs)
     n_states = int(block.max()) + 1
-    known = cluster_table >= 0
-    keys = (block[:, None] * n_letters + torch.arange(n_letters))[known]  # (state, letter) of each known move
-    transitions, _ = majority(keys, block[cluster_table[known]], n_states * n_letters)
-    transitions = transitions.view(n_states, n_letters)
-    state_outputs, _ = majority(block, cluster_outputs, n_states)
     state_of = block[cluster]  # (B, T)
-    consistency = float((transitions[state_of[:, :-1], words[:, 1:]] == state_of[:, 1:]).double().mean())
+    transitions, consistency = transition_table(state_of, moves, n_states, n_letters)
+    state_outputs, _ = majority(block, cluster_outputs, n_states)
     return ExtractedAutomaton(n_clusters, state_of, transitions, state_outputs, consistency)
+
+
+def transition_table(
+    state_of: torch.Tensor, words: torch.Tensor, n_states: int, n_letters: int
+) -> tuple[torch.Tensor, float]:
+    """The transition table that observed runs of an automaton follow most often.
+
+    Args:
+        state_of: LongTensor (N, T + 1) of states in [0, n_states): each word's state before its first letter
+            (column 0), then after each letter. Move t goes from state_of[:, t] to state_of[:, t + 1] on words[:, t].
+        words: LongTensor (N, T), the letters read, in [0, n_letters).
+        n_states, n_letters: the numbers of states and letters (a letter no word reads still gets a column).
+
+    Returns:
+        ``(table, consistency)``: table, LongTensor (n_states, n_letters), the next state most of the moves of
+        (state, letter) reach, ties to the smallest state id, -1 where that move was never observed; consistency,
+        a float, the fraction of the N·T observed moves that agree with the table.
+    """
+    require_positive_int(n_states, "n_states")
+    require_positive_int(n_letters, "n_letters")
+    require_words(words, n_letters)
+    require_words(state_of, n_states, "states")
+    require_shape(
+        state_of, "state_of", (words.shape[0], words.shape[1] + 1), "(N, T + 1)", "(a state before each word)"
+    )
+    ### BEGIN SOLUTION
+    moves = state_of[:, :-1] * n_letters + words  # the (state, letter) of each move, as one key
+    table, consistency = majority(moves.flatten(), state_of[:, 1:].flatten(), n_states * n_letters)
+    return table.view(n_states, n_letters), consistency
+    ### END SOLUTION
 
 
 @dataclass(frozen=True)

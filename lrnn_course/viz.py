@@ -552,3 +552,172 @@ def plot_adder_states(states: torch.Tensor, odd: torch.Tensor, modulus: int, ax=
     ax.set_ylabel("state coordinate 2")
     ax.legend(fontsize="small", loc="center")  # inside the circle: every state on it stays visible
     return ax
+
+
+def plot_spectra(spectra: Mapping[str, torch.Tensor], title: str, ax=None):
+    """Eigenvalues on the complex plane with the unit circle, one marker per label (any shape, flattened)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    _unit_circle(ax)
+    markers = "o^sDvPX*"
+    for index, (label, values) in enumerate(spectra.items()):
+        values = values.reshape(-1).to(torch.complex128)
+        ax.scatter(values.real, values.imag, s=40, marker=markers[index % len(markers)], label=label, zorder=3)
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.axvline(0, color="black", linewidth=0.5)
+    ax.set_title(title, fontsize="medium")
+    ax.set_xlabel("real part")
+    ax.set_ylabel("imaginary part")
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.02, 0.5))
+    return ax
+
+
+def plot_beta_histogram(betas: Mapping[str, torch.Tensor], title: str, ax=None):
+    """Histograms of learned β values on [0, 2], one per label, with β = 1 (projection) and 2 (reflection) marked."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    bins = torch.linspace(0, 2, 41)
+    for label, values in betas.items():
+        ax.hist(values.reshape(-1).double().numpy(), bins=bins.numpy(), alpha=0.6, label=label)
+    for beta, name in ((1.0, "β = 1: a projection"), (2.0, "β = 2: a reflection")):
+        ax.axvline(beta, color="grey", linestyle="--", linewidth=0.8)
+        ax.annotate(name, (beta, 1.0), xycoords=("data", "axes fraction"), ha="right", va="top", fontsize="small")
+    ax.set_title(title, fontsize="medium")
+    ax.set_xlabel("β")
+    ax.set_ylabel("positions")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def automaton_edges(transitions: torch.Tensor, letters: Sequence[int]) -> list[tuple[int, int, int]]:
+    """The arrows of a transition table (Q, L) for the chosen letters: (state, letter, next state), -1s left out."""
+    return [
+        (state, letter, int(transitions[state, letter]))
+        for letter in letters
+        for state in range(transitions.shape[0])
+        if int(transitions[state, letter]) >= 0
+    ]
+
+
+def plot_automaton(
+    transitions: torch.Tensor,
+    letters: Mapping[int, str],
+    state_names: Sequence[str],
+    title: str,
+    ax=None,
+):
+    """An automaton as a graph: states on a circle, one arrow colour per letter of ``letters`` ({letter: name}).
+
+    Draws only the chosen letters (a group's generators keep a Cayley graph readable); unknown moves (-1) are
+    not drawn.
+    """
+    import math
+
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    count = transitions.shape[0]
+    angles = torch.arange(count, dtype=torch.float64) * 2 * math.pi / count + math.pi / 2
+    points = torch.stack([angles.cos(), angles.sin()], dim=1)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, (letter, name) in enumerate(letters.items()):
+        colour = colours[index % len(colours)]
+        ax.plot([], [], color=colour, label=name)  # one legend entry per letter
+        for state, _, target in automaton_edges(transitions, [letter]):
+            bend = 0.15 * (1 + index)
+            ax.annotate(
+                "",
+                xy=points[target].tolist(),
+                xytext=points[state].tolist(),
+                arrowprops={"arrowstyle": "-|>", "color": colour, "connectionstyle": f"arc3,rad={bend}"},
+            )
+    ax.scatter(points[:, 0], points[:, 1], s=500, color="white", edgecolors="black", zorder=3)
+    for point, name in zip(points.tolist(), state_names):
+        ax.annotate(name, point, ha="center", va="center", fontsize="x-small", zorder=4)
+    ax.set_aspect("equal")
+    ax.set_xlim(-1.4, 1.4)
+    ax.set_ylim(-1.4, 1.4)
+    ax.axis("off")
+    ax.set_title(title, fontsize="medium")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(letters))
+    return ax
+
+
+def principal_plane(points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean (d,) and the two leading principal directions (d, 2) of points (N, d), d >= 2."""
+    points = points.double()
+    mean = points.mean(dim=0)
+    _, _, right = torch.linalg.svd(points - mean, full_matrices=False)
+    return mean, right[:2].T
+
+
+def token_steps(
+    states: torch.Tensor, words: torch.Tensor, token: int, plane: tuple[torch.Tensor, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where reading ``token`` moves the states, in a plane: (before (K, 2), after (K, 2)).
+
+    ``states`` (B, T, d) is the state after each letter of ``words`` (B, T); a step is a position t >= 1 that
+    reads ``token``, from the state after t - 1 to the state after t; ``plane`` = (mean, basis) from
+    ``principal_plane``.
+    """
+    mean, basis = plane
+    reads = words[:, 1:] == token
+    before, after = states[:, :-1][reads].double(), states[:, 1:][reads].double()
+    return (before - mean) @ basis, (after - mean) @ basis
+
+
+def plot_token_action(
+    eigenvalues: torch.Tensor,
+    cloud: torch.Tensor,
+    before: torch.Tensor,
+    after: torch.Tensor,
+    name: str,
+    axes=None,
+    arrows: int = 60,
+):
+    """Left: a token's transition eigenvalues; right: the state cloud (N, 2) with ``arrows`` of its steps."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+    spectrum, plane = axes
+    plot_spectra({name: eigenvalues}, f"eigenvalues of A({name})", ax=spectrum)
+    plane.scatter(cloud[:, 0], cloud[:, 1], s=6, color="lightgrey", label="all states")
+    plane.scatter(after[:, 0], after[:, 1], s=12, color="C1", label=f"after reading {name}", zorder=3)
+    for start, end in zip(before[:arrows].tolist(), after[:arrows].tolist()):
+        plane.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "color": "C0", "alpha": 0.4})
+    plane.set_title(f"steps that read {name}, in the states' principal plane", fontsize="medium")
+    plane.set_xlabel("principal direction 1")
+    plane.set_ylabel("principal direction 2")
+    plane.legend(fontsize="small")
+    return axes
+
+
+def token_explorer(spectra: torch.Tensor, states: torch.Tensor, words: torch.Tensor, names: Sequence[str]):
+    """An ipywidgets explorer: pick a token -> its transition's eigenvalues and its steps on the state cloud.
+
+    ``spectra`` (G, ...): the eigenvalues of each token's transition (``inspection.eigenvalues`` of its map);
+    ``states`` (B, T, d) after each letter of ``words`` (B, T), tokens 0 … G - 1 named by ``names``. The
+    widget's ``result`` holds (eigenvalues, before, after) for the current token, so it can be tested headless.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    flat = states.flatten(0, 1)
+    plane = principal_plane(flat)
+    shown = flat[:: max(1, len(flat) // 1000)]  # a thousand grey points draw the cloud; more only slow each redraw
+    cloud = (shown.double() - plane[0]) @ plane[1]
+
+    def show(token: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        before, after = token_steps(states, words, token, plane)
+        plot_token_action(spectra[token], cloud, before, after, names[token])
+        plt.show()
+        return spectra[token], before, after
+
+    options = [(name, token) for token, name in enumerate(names)]
+    return widgets.interactive(show, token=widgets.Dropdown(options=options, value=0, description="token"))

@@ -517,4 +517,5 @@ plt.show()
 #   it levels off as $T$ grows for $\beta < 2$, where old rounding errors decay; at $\beta = 2$ the
 #   transitions preserve norms, the errors accumulate undamped, and it grows about as $\sqrt T$.
 #
-# **Next:** the kernels track (K3) writes this chunk in Triton.
+# **Next:** Lesson 10 opens the trained networks of Lessons 04–08; the kernels track (K3) writes this chunk
+# in Triton.

@@ -372,7 +372,7 @@ def test_exactly_the_cells_that_show_a_widget_are_tagged_widget_and_get_a_minute
                 for output in cell.get("outputs", [])
             ):
                 showing.add((target.path.name, index))
-    assert len(showing) == 4 and tagged == showing
+    assert len(showing) == 5 and tagged == showing
     limit = runner.cell_timeout(300)
     widget_cell = nbformat.v4.new_code_cell("viz.scan_explorer()", metadata={"tags": [runner.WIDGET_TAG]})
     assert (limit(widget_cell), limit(nbformat.v4.new_code_cell("train()"))) == (runner.WIDGET_CELL_TIMEOUT_S, 300)

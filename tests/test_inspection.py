@@ -226,3 +226,84 @@ def test_inputs_are_validated_with_clear_messages():
         inspection.relation_residuals(torch.eye(2).expand(2, 2, 2), torch.eye(2), torch.zeros(2, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="must start with the tokens' shape"):
         inspection.values_by_token(torch.zeros(3, 4), torch.zeros(4, 3, dtype=torch.long))
+
+
+def test_token_transitions_act_as_the_factors_applied_one_after_the_other():
+    """A s against s <- s - β_j k_j (k_jᵀ s) for j = 1 … n_h, then α s: no matrix is formed on this side."""
+    generator = torch.Generator().manual_seed(6)
+    keys = F.normalize(torch.randn(4, 3, 2, 5, generator=generator, dtype=torch.float64), dim=-1)  # (N, n_h, H, D)
+    betas = 2 * torch.rand(4, 3, 2, generator=generator, dtype=torch.float64)
+    gates = torch.rand(4, 2, generator=generator, dtype=torch.float64)
+    vectors = torch.randn(4, 2, 5, generator=generator, dtype=torch.float64)
+    moved = vectors
+    for key, beta in zip(keys.unbind(1), betas.unbind(1)):
+        moved = moved - beta[..., None] * key * (key * moved).sum(dim=-1, keepdim=True)
+    transitions = inspection.token_transitions(keys, betas, gates)
+    torch.testing.assert_close(
+        transitions @ vectors[..., None], (gates[..., None] * moved)[..., None], rtol=0, atol=1e-13
+    )
+    ungated = inspection.token_transitions(keys, betas)
+    torch.testing.assert_close(gates[..., None, None] * ungated, transitions, rtol=0, atol=0)
+
+
+def test_token_transitions_are_what_a_deltaproduct_layer_applies():
+    torch.manual_seed(7)
+    layer = build_model("deltaproduct", 5, 5, 6, n_heads=2, n_householder=3).double().layers[0]
+    x = torch.randn(2, 4, 6, dtype=torch.float64)
+    _, keys, _, betas, _ = layer.recurrence_inputs(x)
+    torch.testing.assert_close(inspection.token_transitions(keys, betas), layer.transitions(x), rtol=0, atol=1e-13)
+
+
+def test_token_transitions_refuse_keys_that_are_not_unit_and_shapes_that_do_not_match():
+    keys = F.normalize(torch.randn(3, 2, 4), dim=-1)
+    with pytest.raises(ValueError, match="keys must be L2-normalised"):
+        inspection.token_transitions(2 * keys, torch.ones(3, 2))
+    with pytest.raises(ValueError, match=r"betas \(\.\.\., n_h, H\)"):
+        inspection.token_transitions(keys, torch.ones(2, 3))
+    with pytest.raises(ValueError, match="gates must have shape"):
+        inspection.token_transitions(keys, torch.ones(3, 2), torch.ones(3))
+
+
+def test_composition_residuals_by_hand():
+    """Z2 with M(0) = 1, M(1) = 2 (1 × 1): only 1·1 = 0 fails, |4 - 1| / max(4, 1); a zero map gives 0, not NaN."""
+    table = cyclic_group(2).table
+    residuals = inspection.composition_residuals(torch.tensor([[[1.0]], [[2.0]]]), table)
+    assert residuals.tolist() == [[0.0, 0.0], [0.0, 0.75]]
+    zero_and_identity = torch.stack([torch.zeros(2, 2), torch.eye(2)]).double()  # letter 0 absorbs, 1 is e
+    absorbing = torch.tensor([[0, 0], [0, 1]])
+    assert inspection.composition_residuals(zero_and_identity, absorbing).tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_composition_residuals_put_the_later_letter_on_the_left():
+    """S3's permutation matrices satisfy its table exactly; their transposes (P_σ⁻¹) are an anti-representation, so
+    they do only where the two orders agree (a pair that commutes)."""
+    maps = GroupAutomaton(S3, torch.float64).transitions
+    assert float(inspection.composition_residuals(maps, S3.table).max()) == 0.0
+    transposed = inspection.composition_residuals(maps.transpose(-1, -2), S3.table)
+    commutes = S3.table == S3.table.T
+    assert float(transposed[commutes].max()) == 0.0 and float(transposed[~commutes].min()) > 0.5
+
+
+def test_composition_residuals_refuse_a_table_of_another_size():
+    with pytest.raises(ValueError, match="table must have shape"):
+        inspection.composition_residuals(torch.eye(2).expand(3, 2, 2), cyclic_group(2).table)
+
+
+def test_transition_table_by_hand():
+    """Move t: state_of[:, t] -> state_of[:, t + 1] on words[:, t]. State 0 on letter 0 reaches 1, 2, 1 (majority 1);
+    state 1 on letter 1 reaches 1, then 0 (a tie: the smaller, 0); state 2 on letter 0 reaches 0; nothing else is seen
+    (letter 2 is never read)."""
+    state_of = torch.tensor([[0, 1, 1, 0], [0, 2, 0, 1]])
+    words = torch.tensor([[0, 1, 1], [0, 0, 0]])
+    table, consistency = inspection.transition_table(state_of, words, 3, 3)
+    assert table.tolist() == [[1, -1, -1], [-1, 0, -1], [0, -1, -1]]
+    assert consistency == 4 / 6  # (0, 0) -> 2 and (1, 1) -> 1 disagree
+    reversed_tie, _ = inspection.transition_table(torch.tensor([[1, 0], [1, 1]]), torch.tensor([[1], [1]]), 2, 2)
+    assert reversed_tie.tolist() == [[-1, -1], [-1, 0]]  # the tie goes to 0 whichever move comes first
+
+
+def test_transition_table_refuses_states_without_the_one_before_the_first_letter():
+    with pytest.raises(ValueError, match=r"state_of must have shape \(N, T \+ 1\) = \(2, 4\)"):
+        inspection.transition_table(torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long), 2, 2)
+    with pytest.raises(ValueError, match=r"words must hold letters in \[0, 1\]"):
+        inspection.transition_table(torch.zeros(1, 2, dtype=torch.long), torch.full((1, 1), 2), 2, 2)

@@ -168,3 +168,45 @@ def test_householder_product_plot_names_the_kind_of_spectrum():
 def test_gate_trajectory_refuses_a_nan_gate():
     with pytest.raises(ValueError, match=r"gate must lie in \[-1, 1\]; found nan"):
         viz.gate_trajectory(float("nan"))
+
+
+def test_spectra_and_beta_plots_draw_one_series_per_label():
+    ax = viz.plot_spectra({"a": torch.tensor([1 + 0j, -1 + 0j]), "b": torch.tensor([0.5j, -0.5j])}, "spectra")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["unit circle", "a", "b"]
+    assert ax.collections[0].get_offsets().tolist() == [[1.0, 0.0], [-1.0, 0.0]]
+    ax = viz.plot_beta_histogram({"x": torch.full((5,), 1.9), "y": torch.full((3,), 0.2)}, "β")
+    heights = [sum(patch.get_height() for patch in container) for container in ax.containers]
+    assert heights == [5, 3]
+
+
+def test_automaton_edges_leave_out_unknown_moves_and_other_letters():
+    table = torch.tensor([[1, 0], [0, -1], [-1, 2]])
+    assert viz.automaton_edges(table, [0]) == [(0, 0, 1), (1, 0, 0)]
+    assert viz.automaton_edges(table, [1, 0]) == [(0, 1, 0), (2, 1, 2), (0, 0, 1), (1, 0, 0)]
+    ax = viz.plot_automaton(table, {0: "a", 1: "b"}, ["p", "q", "r"], "machine")
+    assert len([child for child in ax.texts if child.arrow_patch is not None]) == 4
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+
+
+def test_token_steps_follow_the_states_in_the_principal_plane():
+    # states on a line in 3-D: the plane's first direction is that line, and a step moves along it
+    states = torch.tensor([[0.0, 1.0, 2.0, 3.0]])[..., None] * torch.tensor([1.0, 2.0, 2.0]) / 3
+    words = torch.tensor([[0, 1, 1, 0]])
+    mean, basis = viz.principal_plane(states.flatten(0, 1))
+    assert torch.allclose(basis[:, 0].abs(), torch.tensor([1.0, 2.0, 2.0], dtype=torch.float64) / 3)
+    before, after = viz.token_steps(states, words, 1, (mean, basis))
+    assert before.shape == after.shape == (2, 2)  # positions 1 and 2 read token 1; position 0 only places a state
+    assert torch.allclose((after - before)[:, 0].abs(), torch.ones(2, dtype=torch.float64))
+    assert torch.allclose((after - before)[:, 1], torch.zeros(2, dtype=torch.float64), atol=1e-12)
+
+
+def test_token_explorer_shows_the_chosen_tokens_spectrum_and_steps():
+    spectra = torch.tensor([[1 + 0j, 1 + 0j], [-1 + 0j, 1 + 0j]])
+    states = torch.randn(4, 5, 3, generator=torch.Generator().manual_seed(0))
+    words = torch.tensor([[0, 1, 0, 1, 1]] * 4)
+    widget = viz.token_explorer(spectra, states, words, ["keep", "flip"])
+    values, before, _ = widget.result
+    assert torch.equal(values, spectra[0]) and before.shape == (4, 2)  # token 0 read once per word after t = 0
+    widget.children[0].value = 1
+    values, before, after = widget.result
+    assert torch.equal(values, spectra[1]) and before.shape == after.shape == (12, 2)
