@@ -6,7 +6,7 @@
 #   bench        bench_kernels.py --launch-sweep, ours against fla            results/h100.json, bench-h100.log
 #   gpu-test     make gpu-test: the suite with the compiled-kernel tests     results/gpu-test-h100.log
 #   mamba        parity_table.py: Lesson 04's Mamba row (Table 3), 3 seeds    results/parity-mamba_parity-full.json, -cuda.md
-#   experiments  Lesson 08's experiments at full size, 3 seeds, --resume      results/experiments/
+#   experiments  Lessons 08 and 11's experiments at full size, 3 seeds        results/experiments/
 #   course       every notebook at SIZE=full on CUDA, one at a time           results/course-full/NAME.md
 #
 # A GPU lent for minutes cannot finish all of this at once, so every step stops at the budget left
@@ -35,7 +35,7 @@ RESUME=(--resume)
 RESULTS=benchmarks/results
 # The benchmark first: it takes a minute or two, while the suite is the longest step not yet timed.
 ALL_STEPS=(bench gpu-test mamba experiments course)
-EXPERIMENTS=(parity arithmetic arithmetic_brackets s5_only_swaps s3 cycle)
+EXPERIMENTS=(parity arithmetic arithmetic_brackets s5_only_swaps s3 cycle code_swaps code)
 # Short notebooks first; Lesson 04 trains Figure 1 and the Mamba row, and Lesson 08 trains whatever
 # the experiments step left undone.
 NOTEBOOKS=(01 02 03 05 06 07 09 K1 K2 K3 K4 04 08)
@@ -124,6 +124,10 @@ step_experiments() {
     timeout "$(seconds_left)" "$PY" -m lrnn_course experiment "$name" --size full --seeds 3 --device cuda \
       --jobs "$TRAIN_JOBS" "${RESUME[@]}" --out "$RESULTS/experiments" --quiet || say "experiment $name stopped (status $?)"
   done
+  enough 60 "experiment lm" || return
+  # Lesson 11's language models train one run after another: no --jobs, no --resume
+  timeout "$(seconds_left)" "$PY" -m lrnn_course experiment lm --size full --seeds 3 --device cuda \
+    --out "$RESULTS/experiments" --quiet || say "experiment lm stopped (status $?)"
 }
 
 step_course() {

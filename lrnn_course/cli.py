@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+# `lrnn-course experiment lm`: Lesson 11's language models (lrnn_course.language), beside EXPERIMENTS
+LANGUAGE_EXPERIMENT = "lm"
 # where `lrnn-course fetch KIND` puts the notebooks by default: solutions replace the exercises (with --force)
 DEFAULT_FETCH_FOLDER = {"exercises": "lrnn-exercises", "solutions": "lrnn-exercises", "lessons": "lrnn-lessons"}
 
@@ -237,6 +239,22 @@ def stop_on_terminate(signal_number: int, frame) -> None:
     raise SystemExit(128 + signal_number)
 
 
+def run_language_experiment(args: argparse.Namespace, changes: dict, command: str) -> int:
+    """``lrnn-course experiment lm``: Lesson 11's byte-level language models (one process, no resume)."""
+    from .language import read_lm_record, record_stem, run_lm_experiment
+
+    if args.jobs != 1 or args.resume:
+        print("experiment lm trains its runs one after another: --jobs and --resume do not apply", file=sys.stderr)
+        return 2
+    run_lm_experiment(
+        args.size, args.seeds, args.device, Path(args.out), progress=not args.quiet, command=command, **changes
+    )
+    stem = record_stem(args.out, args.size)
+    print(read_lm_record(stem.with_suffix(".json"))[0]["summary"])
+    print(f"wrote {stem}.json and .png")
+    return 0
+
+
 def run_experiment(args: argparse.Namespace) -> int:
     from .experiments import record_stem
     from .experiments import run_experiment as run
@@ -246,6 +264,8 @@ def run_experiment(args: argparse.Namespace) -> int:
 
     changes = {"steps": args.steps} if args.steps is not None else {}
     command = "lrnn-course experiment " + " ".join(args.argv)
+    if args.name == LANGUAGE_EXPERIMENT:
+        return run_language_experiment(args, changes, command)
     results = run(
         args.name,
         args.size,
@@ -373,9 +393,10 @@ def parser() -> argparse.ArgumentParser:
 
     experiment = commands.add_parser(
         "experiment",
-        help="train every variant of a Lesson 08 experiment; writes JSON and a plot (torchrun: data parallel)",
+        help="train every variant of a Lesson 08 experiment, or Lesson 11's language models (lm); writes JSON "
+        "and a plot (torchrun: data parallel)",
     )
-    experiment.add_argument("name", choices=sorted(EXPERIMENTS), help="which experiment")
+    experiment.add_argument("name", choices=sorted([*EXPERIMENTS, LANGUAGE_EXPERIMENT]), help="which experiment")
     experiment.add_argument("--size", choices=("small", "full"), default="small")
     experiment.add_argument("--seeds", type=int, default=1, help="seeds 0 .. N-1 (default 1)")
     experiment.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")

@@ -39,6 +39,8 @@ from .train import TrainConfig, TrainResult
 # computation of (acc - chance) / (1 - chance) differs between equal counts by far less than this.
 SAME_SCORE = 1e-9
 SOLVED = 0.95  # the score from which a run counts as having solved a length in the tables
+# A reference that starts so names no result of the paper: the table shows it, and no note compares with it.
+NOT_IN_PAPER = "not run in the paper"
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,8 @@ def evidence_table(results: Sequence[TrainResult], reference: Mapping[str, str] 
     Per test length: the median and range over seeds; then the mean over lengths, the seeds at or
     above ``SOLVED`` on every length, and the seeds that give a constant answer. Two rows follow: the
     majority class (the best constant answer) and chance. ``reference`` maps a label to a paper's
-    number; each such number gets a note under the table that says what agreeing with it means.
+    number; each such number gets a note under the table that says what agreeing with it means (a
+    reference starting with ``NOT_IN_PAPER`` gets none: there is nothing to agree with).
     """
     lengths = train.tested_lengths(results, "evidence_table")
     metric = results[0].config.metric
@@ -197,7 +200,7 @@ def evidence_table(results: Sequence[TrainResult], reference: Mapping[str, str] 
             ]
             + ([paper or ""] if reference is not None else [])
         )
-        if paper:
+        if paper and not paper.startswith(NOT_IN_PAPER):
             notes.append(
                 f"- {label}: paper {paper}. Ours over {len(runs)} seed{'s' * (len(runs) > 1)}: "
                 f"{_agreement(runs, constants, zeros, lengths)}."

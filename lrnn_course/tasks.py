@@ -19,6 +19,10 @@ Glossary (code name -> paper symbol or term):
 ``sequence_accuracy`` cumulative sequence accuracy at t, the metric of the word problems: the
                       fraction of sequences whose predictions are all right up to position t
                       (the DeltaProduct code's ``cumulative_sequence_accuracies``)
+``ProgramTask``       straight-line programs over k variables in Z_m (statements set, copy, swap,
+                      add; one token each), then a query ``? x``: the answer is x's final value
+``interpret``         the programs' meaning, the final values of the variables (Lesson 11)
+``PROGRAM_TASKS``     the named program tasks: ``"code"``, ``"code_swaps"``, ``"code_counters"`` …
 ====================  =====================================================================
 
 Layout shared by every task (the authors' data pipeline, reference notes §3.1): the row of a
@@ -40,6 +44,7 @@ parity                            3      0 PAD, 1 bit 0, 2 bit 1                
 modular_arithmetic                10     0 PAD, 1 +, 2 -, 3 *, 4 =, 5-9 digits 0-4            5 + k
 modular_arithmetic_with_brackets  12     0-4 digits, 5 +, 6 -, 7 *, 8 (, 9 ), 10 =, 11 PAD    k
 cycle_navigation                  9      0 PAD, 1 step -1, 2 step 0, 3 step +1, 4-8 node 0-4  4 + k
+code (a ``ProgramTask``)          45     0 PAD, 1-36 statements, 37-39 queries ? a, ? b, ? c  40 + k
 ================================  =====  ===================================================  ======
 
 All randomness comes from the ``torch.Generator`` passed in (a CPU one): the same seed gives the
@@ -383,6 +388,12 @@ def decode(batch: Batch, index: int) -> str:
         raise TypeError(f"index must be an int, got {type(index).__name__}")
     if not 0 <= index < len(batch.tokens):
         raise ValueError(f"index must lie in [0, {len(batch.tokens) - 1}], got {index}")
+    if batch.task in PROGRAM_TASKS:
+        raise ValueError(
+            f"decode does not read program batches ({batch.task!r}): the batch does not say the task's variables "
+            "and modulus; use the text method of the ProgramTask that made it, e.g. "
+            f"PROGRAM_TASKS[{batch.task!r}].text(batch, {index})"
+        )
     if batch.task not in SYMBOLS or batch.every_position:
         raise ValueError(f"decode reads batches of {', '.join(SYMBOLS)}, got a batch of {batch.task!r}")
     symbols = SYMBOLS[batch.task]
@@ -520,5 +531,296 @@ WORD_PROBLEMS: dict[str, WordProblem] = {
         word_problem("S5", max_moved=2, name="S5_only_swaps"),
         word_problem("S5", max_moved=3, name="S5_swaps_and_3_cycles"),
         word_problem("S5", tokens_per_element=4, name="S5_4_tokens"),
+    )
+}
+
+
+# ---------------------------------------------------------------------------------------------- straight-line programs
+#
+# The names of the program tasks (``ProgramTask``, ``interpret`` and ``PROGRAM_TASKS`` in the module's glossary):
+#
+# ``STATEMENT_KINDS``   the four statements: ``set`` x = c (a reset), ``copy`` x = y, ``swap`` x y (a
+#                       transposition of two variables), ``add`` x += c mod m (a Z_m counter)
+# ``n_variables``       k, the variables a, b, c, … (``VARIABLE_NAMES``)
+# ``modulus``           m: every value lies in Z_m = {0, …, m - 1}
+# ``statements``        the (kind, target, operand) of each statement token; operand is the constant c
+#                       of ``set`` and ``add``, the variable y of ``copy`` and ``swap``
+
+STATEMENT_KINDS = ("set", "copy", "swap", "add")
+SET, COPY, SWAP, ADD = range(4)
+VARIABLE_NAMES = "abcdefghijklmnopqrstuvwxyz"
+
+
+def interpret(
+    kinds: torch.Tensor,
+    targets: torch.Tensor,
+    operands: torch.Tensor,
+    lengths: torch.Tensor,
+    n_variables: int,
+    modulus: int,
+) -> torch.Tensor:
+    """Run straight-line programs and return the final value of every variable.
+
+    Statement s of row i (for s < lengths[i]) is the kind kinds[i, s] (SET, COPY, SWAP or ADD) acting on
+    the variable targets[i, s] with operand operands[i, s]:
+
+    ====  =================  ==================================================
+    kind  written            effect
+    ====  =================  ==================================================
+    SET   ``x = c``          x becomes the constant c
+    COPY  ``x = y``          x becomes the current value of y
+    SWAP  ``swap x y``       x and y exchange their current values
+    ADD   ``x += c``         x becomes (x + c) mod m
+    ====  =================  ==================================================
+
+    Every variable starts at 0; statements run first to last; those at s >= lengths[i] are ignored (but
+    must be valid statements too, so that every column can be read). E.g. with k = 3, m = 5, the program
+    ``a = 3; swap a c; c += 4`` gives a = 0, b = 0, c = 2.
+
+    Args:
+        kinds, targets, operands: LongTensor (N, S).
+        lengths: LongTensor (N,), the number of statements of each row, in [0, S].
+        n_variables: k >= 1; targets (and the operands of copy and swap) lie in [0, k).
+        modulus: m >= 1; the constants of set and add lie in [0, m).
+
+    Returns:
+        LongTensor (N, k), the final values, each in [0, m).
+    """
+    require_positive_int(n_variables, "n_variables")
+    require_positive_int(modulus, "modulus")
+    for x, name in ((kinds, "kinds"), (targets, "targets"), (operands, "operands")):
+        if not isinstance(x, torch.Tensor) or x.dtype != torch.long or x.dim() != 2:
+            found = f"a {x.dtype} tensor of shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+            raise TypeError(f"{name} must be a LongTensor (N, S), got {found}")
+    if not (kinds.shape == targets.shape == operands.shape):
+        raise ValueError(
+            f"kinds {tuple(kinds.shape)}, targets {tuple(targets.shape)} and operands {tuple(operands.shape)} "
+            "must have the same shape (N, S)"
+        )
+    if not isinstance(lengths, torch.Tensor) or lengths.dtype != torch.long or lengths.shape != kinds.shape[:1]:
+        raise TypeError(f"lengths must be a LongTensor of shape ({kinds.shape[0]},)")
+    if bool(((lengths < 0) | (lengths > kinds.shape[1])).any()):
+        raise ValueError(f"lengths must lie in [0, {kinds.shape[1]}] (S, the statements per row)")
+    takes_variable = (kinds == COPY) | (kinds == SWAP)
+    operand_limit = torch.where(takes_variable, n_variables, modulus)
+    problems = (
+        ((kinds < SET) | (kinds > ADD), f"kinds must lie in [{SET}, {ADD}] (SET, COPY, SWAP, ADD)"),
+        ((targets < 0) | (targets >= n_variables), f"targets must be variables in [0, {n_variables - 1}]"),
+        (
+            (operands < 0) | (operands >= operand_limit),
+            f"operands must be variables in [0, {n_variables - 1}] for copy and swap, constants in "
+            f"[0, {modulus - 1}] for set and add",
+        ),
+    )
+    for wrong, message in problems:
+        if bool(wrong.any()):
+            row, statement = wrong.nonzero()[0].tolist()
+            raise ValueError(f"{message}; statement {statement} of row {row} breaks it")
+    ### BEGIN SOLUTION
+    rows = torch.arange(kinds.shape[0])
+    values = torch.zeros(kinds.shape[0], n_variables, dtype=torch.long)  # (N, k)
+    columns = zip(kinds.unbind(1), targets.unbind(1), operands.unbind(1))
+    for step, (kind, target, operand) in enumerate(columns):  # each (N,)
+        current = values[rows, target]
+        # The value of the operand's variable; a constant is clamped to a valid index, and not used.
+        other = values[rows, operand.clamp(max=n_variables - 1)]
+        new = torch.where(kind == SET, operand, (current + operand) % modulus)
+        new = torch.where((kind == COPY) | (kind == SWAP), other, new)
+        updated = values.clone()
+        updated[rows, target] = new
+        swapping = kind == SWAP
+        updated[rows[swapping], operand[swapping]] = current[swapping]
+        values = torch.where((step < lengths)[:, None], updated, values)
+    return values
+    ### END SOLUTION
+
+
+@dataclass(frozen=True)
+class ProgramTask:
+    """Straight-line programs over k variables in Z_m: after the program, a query ``? x`` asks x's final value.
+
+    One token per statement: each token is one transformation of the variables, as each letter of a
+    word problem is one group element (a swap is a transposition, an add a step of a Z_m counter, a set
+    a reset). Spelled character by character, the model would have to parse the statements as well, and
+    the task would mix parsing with keeping state; one token per statement leaves the state alone.
+
+    Tokens: 0 PAD; then each statement of ``statements``, enumerated kind by kind in the order set, copy,
+    swap, add, then by target x, then by operand:
+
+    - ``x = c`` for every x and c (always present: the initialisations use them),
+    - ``x = y`` for y != x, if copy is a body kind,
+    - ``swap x y`` for x < y, one token per pair, if swap is a body kind,
+    - ``x += c`` for c in 1 … m - 1, if add is a body kind;
+
+    then the k queries ``? a``, ``? b``, … from ``query_offset``, then the m answers (values 0 … m - 1)
+    from ``answer_offset``.
+
+    A row of length L is the k initialisations ``a = c_a; b = c_b; …`` (c uniform), L - k - 2 body
+    statements drawn uniformly from the statements of the body kinds, the query ``? x`` (x uniform), and
+    the answer position (input PAD, target the answer token of x's final value), so L >= k + 2.
+    """
+
+    name: str
+    n_variables: int = 3
+    modulus: int = 5
+    kinds: tuple[str, ...] = STATEMENT_KINDS
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"name must be a non-empty str, got {self.name!r}")
+        require_positive_int(self.n_variables, "n_variables")
+        if self.n_variables > len(VARIABLE_NAMES):
+            raise ValueError(f"n_variables must be at most {len(VARIABLE_NAMES)} (a … z), got {self.n_variables}")
+        require_positive_int(self.modulus, "modulus", minimum=2)
+        if (
+            not isinstance(self.kinds, tuple)
+            or not self.kinds
+            or any(kind not in STATEMENT_KINDS for kind in self.kinds)
+            or len(set(self.kinds)) != len(self.kinds)
+        ):
+            raise ValueError(
+                f"kinds must be a non-empty tuple of distinct kinds from {STATEMENT_KINDS}, got {self.kinds!r}"
+            )
+        if not self.body_tokens:
+            raise ValueError(f"kinds {self.kinds} make no statement with n_variables={self.n_variables}")
+
+    @property
+    def statements(self) -> tuple[tuple[int, int, int], ...]:
+        """(kind, target, operand) of the tokens 1, 2, …, in the order of the class docstring."""
+        k, m = self.n_variables, self.modulus
+        made = [(SET, x, c) for x in range(k) for c in range(m)]
+        if "copy" in self.kinds:
+            made += [(COPY, x, y) for x in range(k) for y in range(k) if y != x]
+        if "swap" in self.kinds:
+            made += [(SWAP, x, y) for x in range(k) for y in range(x + 1, k)]
+        if "add" in self.kinds:
+            made += [(ADD, x, c) for x in range(k) for c in range(1, m)]
+        return tuple(made)
+
+    @property
+    def body_tokens(self) -> tuple[int, ...]:
+        """The tokens the body statements are drawn from: those of the task's kinds."""
+        return tuple(
+            token for token, (kind, _, _) in enumerate(self.statements, start=1) if STATEMENT_KINDS[kind] in self.kinds
+        )
+
+    @property
+    def pad_token(self) -> int:
+        return 0
+
+    @property
+    def query_offset(self) -> int:
+        """The token of ``? a``; ``? x`` for variable x is query_offset + x."""
+        return 1 + len(self.statements)
+
+    @property
+    def answer_offset(self) -> int:
+        """The token of answer 0; answer v is answer_offset + v."""
+        return self.query_offset + self.n_variables
+
+    @property
+    def n_classes(self) -> int:
+        return self.modulus
+
+    @property
+    def vocab_size(self) -> int:
+        return self.answer_offset + self.modulus
+
+    @property
+    def shortest(self) -> int:
+        """The shortest row: k initialisations, the query and the answer position (an empty body)."""
+        return self.n_variables + 2
+
+    def __call__(self, n: int, min_len: int, max_len: int, generator: torch.Generator) -> Batch:
+        """N programs of lengths L ~ U[min_len, max_len] (answer position included), labelled by ``interpret``.
+
+        Worked example, the task ``"code"`` (k = 3, m = 5: tokens 1-15 the sets a = 0 … c = 4, 16-21 the
+        copies, 22-24 the swaps, 25-36 the adds a += 1 … c += 4, 37-39 the queries, 40-44 the answers), the
+        row ``a = 3; b = 0; c = 4; swap a c; a += 2; ? a`` (L = 7; a ends at 4 + 2 = 1 mod 5):
+
+            tokens  = [ 4,  6, 15, 23, 26, 37,  0]
+            targets = [-1, -1, -1, -1, -1, -1, 41]
+
+        Args:
+            n: number of sequences.
+            min_len, max_len: bounds on L; min_len >= k + 2.
+            generator: CPU torch.Generator, the only source of randomness.
+        """
+        validate_task_inputs(n, min_len, max_len, generator, shortest=1)
+        if min_len < self.shortest:
+            raise ValueError(
+                f"min_len must be at least k + 2 = {self.shortest} for {self.name} (k = {self.n_variables} "
+                f"initialisations, the query and the answer position), got {min_len}"
+            )
+        k, m = self.n_variables, self.modulus
+        lengths = uniform_lengths(n, min_len, max_len, generator)
+        initial = torch.randint(m, (n, k), generator=generator)
+        body_tokens = torch.tensor(self.body_tokens)
+        body = body_tokens[torch.randint(len(body_tokens), (n, max_len - k - 2), generator=generator)]
+        queried = torch.randint(k, (n,), generator=generator)
+        # The set token of (x, c) is 1 + x m + c (the sets come first, x by x).
+        words = torch.cat([1 + torch.arange(k) * m + initial, body, torch.zeros(n, 2, dtype=torch.long)], dim=1)
+        program = words[:, : max_len - 2]  # (N, max_len - 2): statements, the body's unused tail beyond
+        kind, target, operand = torch.tensor([(0, 0, 0), *self.statements])[program].unbind(-1)
+        values = interpret(kind, target, operand, lengths - 2, k, m)  # (N, k)
+        rows = torch.arange(n)
+        words[rows, lengths - 2] = self.query_offset + queried
+        answers = values[rows, queried]
+        return assemble(
+            self.name,
+            words,
+            lengths,
+            lengths - 1,
+            self.answer_offset + answers,
+            0,
+            self.vocab_size,
+            self.answer_offset,
+            m,
+        )
+
+    def statement_text(self, token: int) -> str:
+        """The text of one statement token, e.g. ``"swap a c"``."""
+        kind, target, operand = self.statements[token - 1]
+        x = VARIABLE_NAMES[target]
+        if kind == SET:
+            return f"{x} = {operand}"
+        if kind == COPY:
+            return f"{x} = {VARIABLE_NAMES[operand]}"
+        if kind == SWAP:
+            return f"swap {x} {VARIABLE_NAMES[operand]}"
+        return f"{x} += {operand}"
+
+    def text(self, batch: Batch, index: int) -> str:
+        """Row ``index`` of a batch of this task as a program and its answer.
+
+        E.g. ``"a = 3; b = 0; c = 4; swap a c; a += 2; ? a -> 1"``.
+        """
+        if not isinstance(batch, Batch):
+            raise TypeError(f"batch must be a Batch, got {type(batch).__name__}")
+        if batch.task != self.name or batch.vocab_size != self.vocab_size:
+            raise ValueError(
+                f"this is the task {self.name!r} with {self.vocab_size} tokens; the batch is of {batch.task!r} "
+                f"with {batch.vocab_size}"
+            )
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"index must be an int, got {type(index).__name__}")
+        if not 0 <= index < len(batch.tokens):
+            raise ValueError(f"index must lie in [0, {len(batch.tokens) - 1}], got {index}")
+        length = int(batch.lengths[index])
+        tokens = batch.tokens[index, : length - 2].tolist()
+        query = int(batch.tokens[index, length - 2]) - self.query_offset
+        answer = int(batch.targets[index, length - 1]) - self.answer_offset
+        statements = "; ".join(self.statement_text(token) for token in tokens)
+        return f"{statements}; ? {VARIABLE_NAMES[query]} -> {answer}"
+
+
+PROGRAM_TASKS: dict[str, ProgramTask] = {
+    task.name: task
+    for task in (
+        ProgramTask("code"),
+        ProgramTask("code_swaps", kinds=("swap",)),
+        ProgramTask("code_counters", kinds=("add",)),
+        ProgramTask("code_swaps_and_sets", kinds=("swap", "set")),
+        ProgramTask("code_resets", kinds=("set", "copy")),
     )
 }

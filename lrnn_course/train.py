@@ -46,16 +46,41 @@ from .device import PREFERENCES
 from .device import device as choose_device
 from .models import BASELINES, MODELS, SequenceModel, build_model, gate_range
 from .progress import progress_bar
-from .tasks import WORD_PROBLEMS, sequence_accuracy
+from .tasks import PROGRAM_TASKS, WORD_PROBLEMS, sequence_accuracy
 from .validate import require_number, require_positive_int, require_tensor
 
-TASKS: dict[str, Callable[..., tasks.Batch]] = {
-    "parity": tasks.parity,
-    "modular_arithmetic": tasks.modular_arithmetic,
-    "modular_arithmetic_with_brackets": tasks.modular_arithmetic_with_brackets,
-    "cycle_navigation": tasks.cycle_navigation,
-} | WORD_PROBLEMS
+TASKS: dict[str, Callable[..., tasks.Batch]] = (
+    {
+        "parity": tasks.parity,
+        "modular_arithmetic": tasks.modular_arithmetic,
+        "modular_arithmetic_with_brackets": tasks.modular_arithmetic_with_brackets,
+        "cycle_navigation": tasks.cycle_navigation,
+    }
+    | WORD_PROBLEMS
+    | PROGRAM_TASKS
+)
 EVALUATION_SEED = 2_024_11_12
+
+
+def validate_optimisation(config: Any) -> None:
+    """Check what every training config shares (``TrainConfig``, ``language.LMConfig``): ``steps`` (checked before),
+    ``seed``, ``device``, ``warmup_steps``, ``lr``, ``min_lr``, ``weight_decay`` and ``clip_norm``; raise on the first
+    invalid one."""
+    for name in ("lr", "min_lr", "weight_decay"):
+        require_number(getattr(config, name), name)
+    if config.clip_norm is not None:
+        require_number(config.clip_norm, "clip_norm")
+    if isinstance(config.seed, bool) or not isinstance(config.seed, int):
+        raise TypeError(f"seed must be an int, got {config.seed!r}")
+    if config.device not in PREFERENCES:
+        raise ValueError(f"device must be one of {', '.join(map(repr, PREFERENCES))}, got {config.device!r}")
+    warmup = config.warmup_steps
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup < config.steps:
+        raise ValueError(f"warmup_steps must be an int in [0, steps), got {warmup!r}")
+    if not 0 < config.min_lr <= config.lr:
+        raise ValueError(f"need 0 < min_lr <= lr, got min_lr={config.min_lr}, lr={config.lr}")
+    if config.weight_decay < 0 or (config.clip_norm is not None and config.clip_norm <= 0):
+        raise ValueError("weight_decay must be >= 0 and clip_norm > 0 (or None)")
 
 
 @dataclass(frozen=True)
@@ -90,11 +115,9 @@ class TrainConfig:
             raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(map(repr, MODELS))}")
         for name in ("d_model", "n_layers", "steps", "batch_size", "eval_every", "eval_samples"):
             require_positive_int(getattr(self, name), name)
-        for name in ("lr", "min_lr", "weight_decay"):
-            require_number(getattr(self, name), name)
-        for name in ("clip_norm", "max_seconds"):
-            if getattr(self, name) is not None:
-                require_number(getattr(self, name), name)
+        validate_optimisation(self)
+        if self.max_seconds is not None:
+            require_number(self.max_seconds, "max_seconds")
         for name in ("train_lengths", "test_lengths"):
             lengths = getattr(self, name)
             if (
@@ -105,25 +128,17 @@ class TrainConfig:
                 raise TypeError(f"{name} must be a tuple of ints, got {lengths!r}")
         if len(self.train_lengths) != 2:
             raise ValueError(f"train_lengths must be (low, high), got {self.train_lengths}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise TypeError(f"seed must be an int, got {self.seed!r}")
-        if self.device not in PREFERENCES:
-            raise ValueError(f"device must be one of {', '.join(map(repr, PREFERENCES))}, got {self.device!r}")
-        if (
-            isinstance(self.warmup_steps, bool)
-            or not isinstance(self.warmup_steps, int)
-            or not 0 <= self.warmup_steps < self.steps
-        ):
-            raise ValueError(f"warmup_steps must be an int in [0, steps), got {self.warmup_steps!r}")
-        if not 0 < self.min_lr <= self.lr:
-            raise ValueError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
-        if self.weight_decay < 0 or (self.clip_norm is not None and self.clip_norm <= 0):
-            raise ValueError("weight_decay must be >= 0 and clip_norm > 0 (or None)")
         low, high = self.train_lengths
         if not 1 <= low <= high:
             raise ValueError(f"train_lengths must be (low, high) with 1 <= low <= high, got {self.train_lengths}")
         if not self.test_lengths or any(length < 1 for length in self.test_lengths):
             raise ValueError(f"test_lengths must be a non-empty tuple of lengths >= 1, got {self.test_lengths}")
+        shortest = getattr(TASKS[self.task], "shortest", 1)  # a program task needs its k assignments, query, answer
+        if low < shortest or min(self.test_lengths) < shortest:
+            raise ValueError(
+                f"task {self.task!r} has no sequence shorter than {shortest}: train_lengths {self.train_lengths} "
+                f"and test_lengths {self.test_lengths} must start at {shortest} or more"
+            )
         if self.max_seconds is not None and self.max_seconds <= 0:
             raise ValueError(f"max_seconds must be positive (or None), got {self.max_seconds}")
 

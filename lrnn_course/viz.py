@@ -721,3 +721,37 @@ def token_explorer(spectra: torch.Tensor, states: torch.Tensor, words: torch.Ten
 
     options = [(name, token) for token, name in enumerate(names)]
     return widgets.interactive(show, token=widgets.Dropdown(options=options, value=0, description="token"))
+
+
+def plot_bits_per_byte(results: Sequence, ax=None, title: str | None = None, unigram: float | None = None):
+    """Validation bits per byte against the training step (Lesson 11): one colour per model, a line per seed.
+
+    ``results``: ``language.LMRun`` or ``language.LMResult`` objects (anything with a ``config`` and a
+    ``history`` of evaluations with ``step`` and ``validation_bits``, or a ``result`` holding one);
+    ``unigram``: the byte-frequency baseline, drawn as a horizontal line when given.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    colours: dict[str, str] = {}
+    for run in results:
+        result = getattr(run, "result", run)
+        label = result.config.label
+        first = label not in colours
+        colours.setdefault(label, f"C{len(colours)}")
+        ax.plot(
+            [e.step for e in result.history],
+            [e.validation_bits for e in result.history],
+            color=colours[label],
+            marker=".",
+            alpha=0.8,
+            label=label if first else None,
+        )
+    if unigram is not None:
+        ax.axhline(unigram, color="black", linestyle="--", linewidth=1, label=f"unigram baseline ({unigram:.2f})")
+    ax.set_title(title or "Validation bits per byte during training")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("bits per byte (validation)")
+    ax.legend(fontsize="small")
+    return ax

@@ -437,4 +437,5 @@ viz.token_explorer(inspection.eigenvalues(head_maps[:, 0])[:, :2], head_states, 
 # - With $\beta \in [0, 1]$ the same layer has real eigenvalues in $[0, 1]$ and thousands of states:
 #   the tools show what it could not represent.
 #
-# **Next:** the kernels track (K1) writes the scans of these models in Triton.
+# **Next:** Lesson 11, the capstone, takes these models to programs whose variables they must follow and to a
+# language model on the standard library's source.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -148,3 +149,15 @@ def test_progress_says_plainly_when_the_folder_is_missing_or_a_file(tmp_path, ca
 def test_build_of_an_unknown_lesson_exits_two_without_a_traceback(capsys):
     assert main(["build", "--check", "99"]) == 2
     assert capsys.readouterr().err == f"`lrnn-course build`: no source in {ROOT / 'sources'} starts with 99\n"
+
+
+def test_experiment_lm_trains_both_ranges_and_writes_its_record(tmp_path, capsys):
+    out = tmp_path / "records"
+    assert main(["experiment", "lm", "--steps", "2", "--device", "cpu", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "| deltanet [0,1] | 1 |" in printed and "| deltanet [-1,1] | 1 |" in printed
+    record = json.loads((out / "lm-small.json").read_text())
+    assert record["command"] == f"lrnn-course experiment lm --steps 2 --device cpu --out {out} --quiet"
+    assert [run["steps"] for run in record["runs"]] == [2, 2]
+    assert main(["experiment", "lm", "--jobs", "2", "--out", str(out)]) == 2
+    assert "--jobs and --resume do not apply" in capsys.readouterr().err

@@ -88,6 +88,16 @@ def test_the_table_puts_each_model_beside_its_baselines_and_explains_a_paper_num
         evidence.evidence_table([])
 
 
+def test_a_model_the_paper_did_not_run_shows_so_and_gets_no_note_on_agreeing():
+    solved = run(dataclasses.replace(CONFIG, negative=True), {41: 1.0, 64: 1.0})
+    reference = {"diagonal [-1,1]": f"{evidence.NOT_IN_PAPER}; Theorem 2 predicts failure"}
+    table = evidence.evidence_table([solved], reference=reference)
+    assert table.splitlines()[-1].startswith("| chance |"), "no note under the table: nothing to agree with"
+    assert f"| {evidence.NOT_IN_PAPER}; Theorem 2 predicts failure |" in table
+    with_number = evidence.evidence_table([solved], reference={"diagonal [-1,1]": "1.0 (Fig. 1)"})
+    assert with_number.splitlines()[-1].startswith("- diagonal [-1,1]: paper 1.0 (Fig. 1).")
+
+
 def test_a_word_problem_baseline_is_sequence_accuracy_of_a_constant_answer():
     config = train.TrainConfig(
         task="S3", model="deltaproduct", train_lengths=(8, 8), test_lengths=(1, 8), eval_samples=600
