@@ -66,10 +66,13 @@
 # - **`11.interpret`**: a swap written as two assignments, `values[x] = values[y]; values[y] = values[x]`:
 #   “swap x y exchanges the two values” is red (both end with y's value). Ask what the second line reads.
 #   A swap applied only when the target is the smaller variable: “swap y x is swap x y: the target may be the
-#   larger variable”.
+#   larger variable”. A swap through arithmetic or XOR, or a copy as "clear x, then add y", is right for two
+#   different variables and zeroes x when both are x: “swap x x and copy x = x leave x as it is” (a learner's
+#   solution that passed every other row).
 # - **`11.interpret`**: the add without `% m`: “x += c wraps around mod m”; the operand of an add read as a
 #   variable: “x += c adds the constant c (not the value of variable c)”; a set that writes 0 or the operand's
-#   variable: “set x = c: x becomes the constant c”. Reducing mod m only at the end is right, and passes.
+#   variable: “set x = c: x becomes the constant c”; a set done as an add, right from 0, fails “statements run
+#   first to last”, whose programs set a variable twice. Reducing mod m only at the end is right, and passes.
 # - **`11.interpret`**: the copy reading the values from before the program, or a snapshot taken before the
 #   loop: “copy x = y reads the current value of y”; written the wrong way round (y = x): “copy x = y writes x
 #   (y keeps its value)”.
@@ -186,11 +189,12 @@ for name, result in (("swap", swapped), ("set", assigned)):
 # The labels of a program task come from an interpreter. It reads a batch of programs as three
 # LongTensors of shape (N, S) — `kinds` (0 set, 1 copy, 2 swap, 3 add: `tasks.SET`, `tasks.COPY`,
 # `tasks.SWAP`, `tasks.ADD`), `targets` (the variable x a statement changes) and `operands` (the
-# constant c of a set or an add, the other variable y of a copy or a swap) — and `lengths` (N,), the
-# number of statements of each row; entries after a row's length are ignored (they are still valid
-# statements, so that code working on whole columns may read them). Every variable
-# starts at 0, and the statements run in order, first to last; a copy reads the value its source has
-# at that point of the program.
+# constant c of a set or an add, the variable y of a copy or a swap, which may be x itself: `swap a a`
+# and `a = a` change nothing) — and `lengths` (N,), the number of statements of each row; entries after
+# a row's length are ignored (they are still valid statements, so that code working on whole columns
+# may read them). Every variable starts at 0 (a task's programs then set each one: those opening
+# assignments are ordinary statements), and the statements run in order, first to last; a copy reads
+# the value its source has at that point of the program.
 
 # %% [markdown]
 # **Exercise 1.** Write `interpret(kinds, targets, operands, lengths, n_variables, modulus)`: the final

@@ -25,6 +25,7 @@ COPY_DIRECTION = "copy x = y writes x (y keeps its value)"
 COPY_CURRENT = "copy x = y reads the current value of y"
 SWAPS = "swap x y exchanges the two values"
 SWAP_EITHER_WAY = "swap y x is swap x y: the target may be the larger variable"
+SELF = "swap x x and copy x = x leave x as it is"
 BEYOND = "statements beyond lengths[i] are ignored"
 EXACTLY = "exactly lengths[i] statements: the last one runs, the next one does not"
 
@@ -68,6 +69,43 @@ def interpret_swapping_by_two_copies(kinds, targets, operands, lengths, n_variab
             values[y] = values[x]  # x already holds y's value
         else:
             right_statement(values, kind, x, y, modulus)
+
+    return row_by_row(kinds, targets, operands, lengths, n_variables, modulus, statement, running=within)
+
+
+def interpret_swapping_by_arithmetic(kinds, targets, operands, lengths, n_variables, modulus):
+    """x = x + y; y = x - y; x = x - y: right for two variables, 0 for swap x x (a learner found it passing)."""
+
+    def statement(values, kind, x, y, modulus):
+        if kind == SWAP:
+            values[x] = (values[x] + values[y]) % modulus
+            values[y] = (values[x] - values[y]) % modulus
+            values[x] = (values[x] - values[y]) % modulus
+        else:
+            right_statement(values, kind, x, y, modulus)
+
+    return row_by_row(kinds, targets, operands, lengths, n_variables, modulus, statement, running=within)
+
+
+def interpret_copying_by_clearing_then_adding(kinds, targets, operands, lengths, n_variables, modulus):
+    """x = 0; x += y: right for another variable, 0 for x = x."""
+
+    def statement(values, kind, x, y, modulus):
+        if kind == COPY:
+            values[x] = 0
+            values[x] = (values[x] + values[y]) % modulus
+        else:
+            right_statement(values, kind, x, y, modulus)
+
+    return row_by_row(kinds, targets, operands, lengths, n_variables, modulus, statement, running=within)
+
+
+def interpret_setting_by_adding(kinds, targets, operands, lengths, n_variables, modulus):
+    """x += c for x = c: right from 0, wrong once x already holds a value (a learner's mistake): the order row's
+    programs set a variable twice."""
+
+    def statement(values, kind, x, y, modulus):
+        right_statement(values, ADD if kind == SET else kind, x, y, modulus)
 
     return row_by_row(kinds, targets, operands, lengths, n_variables, modulus, statement, running=within)
 
@@ -258,6 +296,9 @@ def bits_in_float32(logits, targets):
 
 MUTANTS = [
     ("11.interpret", interpret_swapping_by_two_copies, SWAPS, "expected a = 2, b = 1"),
+    ("11.interpret", interpret_swapping_by_arithmetic, SELF, "yours a = 0"),
+    ("11.interpret", interpret_copying_by_clearing_then_adding, SELF, "yours a = 0, b = 1"),
+    ("11.interpret", interpret_setting_by_adding, ORDER, "yours a = 3"),
     ("11.interpret", interpret_adding_without_mod, ADD_WRAPS, "yours a = 7"),
     ("11.interpret", interpret_copying_the_initial_value, COPY_CURRENT, "yours a = 0, b = 4"),
     ("11.interpret", interpret_last_statement_first, ORDER, "yours ran the statements last to first"),

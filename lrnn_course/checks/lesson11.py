@@ -312,6 +312,22 @@ def interpret_cases() -> list[Case]:
             ),
         ),
         Case(
+            "swap x x and copy x = x leave x as it is",
+            compared(
+                ["a = 3; swap a a; b = 1; swap b b", "b = 4; b = b; b += 1; c = b", "c = 2; a = 1; swap c c; a = a"],
+                3,
+                5,
+                "statements naming one variable twice",
+            ),
+            (
+                "A statement may name the same variable twice: swap a a and a = a change nothing. A swap through "
+                "arithmetic (x = x + y; y = x - y; x = x - y) or XOR, or a copy as 'clear x, then add y', zeroes x "
+                "when y is x.",
+                "Swap through a saved old value (old = values[x]; values[x] = values[y]; values[y] = old) and copy "
+                "with one assignment (values[x] = values[y]).",
+            ),
+        ),
+        Case(
             "statements beyond lengths[i] are ignored",
             compared(
                 ["a = 2 | a = 2; b = 4; c += 1", "b = 3; b += 1 | b = 4; a = 1", "| a = 0; b = 2; c = 1; a = 3"],
