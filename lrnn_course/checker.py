@@ -540,6 +540,11 @@ IN_PLACE_GRAPH_HINTS = (
     "Keep the pieces in a Python list and torch.stack / torch.cat them at the end, or compute new tensors out of "
     "place.",
 )
+# The hint of every row that compares a learner's gradients with autograd's (lessons 06, 07, 10, 11).
+GRADIENT_HINTS = (
+    "Compute with torch operations on the tensors you were given, so that autograd can follow them: no .detach(), "
+    ".item(), .numpy() or torch.tensor(x) of a tensor, and no torch.no_grad().",
+)
 MISSING_GRADIENT_HINTS = (
     "An input that gets no gradient does not reach your result through torch operations: either it is left out of "
     "the formula, or it went through numpy, .item() or .detach() on its way.",

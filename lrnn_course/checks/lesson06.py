@@ -18,6 +18,7 @@ import torch
 from .. import deltanet, householder
 from ..checker import (
     GENERAL,
+    GRADIENT_HINTS,
     Case,
     CheckFailed,
     Exercise,
@@ -34,10 +35,6 @@ from ..checker import (
 
 STATE = "(B, H, D_k, D_v)"
 MATRIX = "(..., n, n)"
-GRADIENT_HINTS = (
-    "Compute with torch operations on the tensors you were given, so that autograd can follow them: no .detach(), "
-    ".item(), .numpy() or torch.tensor(x) of a tensor, and no torch.no_grad().",
-)
 
 
 def with_gradients(inputs: Sequence[torch.Tensor | None]) -> list[torch.Tensor | None]:

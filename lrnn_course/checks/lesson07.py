@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from .. import deltanet, deltaproduct, householder
 from ..checker import (
     GENERAL,
+    GRADIENT_HINTS,
     Case,
     CheckFailed,
     Exercise,
@@ -30,7 +31,7 @@ from ..checker import (
     expect_unchanged,
     generator_for,
 )
-from .lesson06 import GRADIENT_HINTS, dense_step, with_gradients
+from .lesson06 import dense_step, with_gradients
 
 OUTPUTS = "(B, T, H, D_v)"
 

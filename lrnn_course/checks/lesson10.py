@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from .. import groups, inspection
 from ..checker import (
     GENERAL,
+    GRADIENT_HINTS,
     SPECIFIC,
     Case,
     CheckFailed,
@@ -37,10 +38,6 @@ from ..checker import (
 
 # A row about the result's type and shape alone, explained when that is wrong (every other row then fails too).
 TYPE_ROW = SPECIFIC + 1
-GRADIENT_HINTS = (
-    "Compute with torch operations on the tensors you were given, so that autograd can follow them: no .detach(), "
-    ".item(), .numpy() or torch.tensor(x) of a tensor, and no torch.no_grad().",
-)
 
 
 # ---------------------------------------------------------------------------------------------- 10.token_transitions

@@ -24,6 +24,7 @@ import torch
 from .. import language, tasks
 from ..checker import (
     GENERAL,
+    GRADIENT_HINTS,
     SPECIFIC,
     Case,
     CheckFailed,
@@ -59,6 +60,18 @@ EXACTLY_HINTS = (
 # ---------------------------------------------------------------------------------------------- the oracle
 
 
+def run_statement(values: list[int], kind: int, x: int, y: int, modulus: int) -> None:
+    """Run one statement on the Python list ``values``, in place (the mutants' tests change it one kind at a time)."""
+    if kind == SET:
+        values[x] = y
+    elif kind == COPY:
+        values[x] = values[y]
+    elif kind == SWAP:
+        values[x], values[y] = values[y], values[x]
+    else:
+        values[x] = (values[x] + y) % modulus
+
+
 def run_programs(
     programs: Programs, n_variables: int, modulus: int, extra: int = 0, reverse: bool = False
 ) -> torch.Tensor:
@@ -73,14 +86,7 @@ def run_programs(
         statements = list(zip(row_kinds, row_targets, row_operands))[: max(length + extra, 0)]
         values = [0] * n_variables
         for kind, x, y in reversed(statements) if reverse else statements:
-            if kind == SET:
-                values[x] = y
-            elif kind == COPY:
-                values[x] = values[y]
-            elif kind == SWAP:
-                values[x], values[y] = values[y], values[x]
-            else:
-                values[x] = (values[x] + y) % modulus
+            run_statement(values, kind, x, y, modulus)
         finals.append(values)
     return torch.tensor(finals, dtype=torch.long).reshape(len(finals), n_variables)
 
@@ -594,10 +600,7 @@ def cross_entropy_bits_cases() -> list[Case]:
         Case(
             "the gradient with respect to the logits matches autograd through a float64 loop",
             gradients,
-            (
-                "Compute with torch operations on the logits you were given, so that autograd can follow them: no "
-                ".detach(), .item(), .numpy() or torch.tensor(x) of a tensor, and no torch.no_grad().",
-            ),
+            GRADIENT_HINTS,
             GENERAL,
         ),
     ]
