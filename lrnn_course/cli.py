@@ -14,8 +14,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-# `lrnn-course experiment lm`: Lesson 11's language models (lrnn_course.language), beside EXPERIMENTS
-LANGUAGE_EXPERIMENT = "lm"
 # where `lrnn-course fetch KIND` puts the notebooks by default: solutions replace the exercises (with --force)
 DEFAULT_FETCH_FOLDER = {"exercises": "lrnn-exercises", "solutions": "lrnn-exercises", "lessons": "lrnn-lessons"}
 
@@ -258,6 +256,7 @@ def run_language_experiment(args: argparse.Namespace, changes: dict, command: st
 def run_experiment(args: argparse.Namespace) -> int:
     from .experiments import record_stem
     from .experiments import run_experiment as run
+    from .language import LANGUAGE_EXPERIMENT
     from .train import data_parallel_rank, results_table
 
     signal.signal(signal.SIGTERM, stop_on_terminate)
@@ -390,6 +389,7 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(run=run_lessons)
 
     from .experiments import EXPERIMENTS
+    from .language import LANGUAGE_EXPERIMENT  # Lesson 11's language models, beside EXPERIMENTS
 
     experiment = commands.add_parser(
         "experiment",

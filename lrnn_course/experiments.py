@@ -363,16 +363,21 @@ def evidence_report(name: str, size: str, results: Sequence[TrainResult]) -> str
 
 def committed_report(name: str) -> str:
     """Markdown: the full-size evidence table committed for experiment ``name``, or the command that would write it."""
-    record = committed(name, "full")
+    return report_of_record(name, "full", committed(name, "full"))
+
+
+def report_of_record(name: str, size: str, record: Mapping | None) -> str:
+    """Markdown: a committed record's command, GPU and summary, or, for None, the command that would write it
+    (``committed_report``, and ``language.committed_lm_report`` for ``lrnn-course experiment lm``)."""
     if record is None:
         return (
-            f"No full-size results for `{name}` are committed yet: "
-            f"`lrnn-course experiment {name} --size full --seeds 3 --out benchmarks/results/experiments`"
+            f"No {size}-size results for `{name}` are committed yet: "
+            f"`lrnn-course experiment {name} --size {size} --seeds 3 --out benchmarks/results/experiments`"
         )
     runs, planned = len(record["runs"]), record.get("runs_planned", len(record["runs"]))
     so_far = "" if runs == planned else f"; {runs} of its {planned} runs so far"
     return (
-        f"Committed full-size results (`{record['command']}`, {record['gpu'] or 'CPU'}{so_far}), "
+        f"Committed {size}-size results (`{record['command']}`, {record['gpu'] or 'CPU'}{so_far}), "
         f"per model over its seeds:\n\n{record['summary']}"
     )
 
@@ -561,17 +566,22 @@ def run_experiment(
     return train_or_read_back(configs, record, progress, jobs, after_each=rewrite)
 
 
-def runs_record(results: Sequence[TrainResult], planned: int, command: str) -> dict:
-    """What every JSON record of runs holds (``write_results``, ``benchmarks/parity_table.py``): the
-    command, the GPU, torch, when the last run finished, how many runs there will be, and the runs."""
+def record_metadata(planned: int, command: str) -> dict:
+    """What every JSON record of runs holds besides its runs (``runs_record``, ``language.write_lm_record``): the
+    command, the GPU, torch, when the last run finished and how many runs there will be."""
     return {
         "command": command,
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "torch": torch.__version__,
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
         "runs_planned": planned,
-        "runs": [result_record(result) for result in results],
     }
+
+
+def runs_record(results: Sequence[TrainResult], planned: int, command: str) -> dict:
+    """What every JSON record of runs holds (``write_results``, ``benchmarks/parity_table.py``): its
+    ``record_metadata`` and the runs."""
+    return {**record_metadata(planned, command), "runs": [result_record(result) for result in results]}
 
 
 def write_results(

@@ -76,13 +76,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from . import evidence, probes, train
+from . import evidence, experiments, probes, train
 from .device import device as choose_device
 from .models import SequenceModel, build_model, gate_range
 from .probes import ProbeResult
 from .progress import progress_bar
 from .validate import require_generator, require_number, require_positive_int
 
+LANGUAGE_EXPERIMENT = "lm"  # its name for `lrnn-course experiment`
 VOCAB = 256  # byte-level: a token id is the byte's value
 EXCLUDED_FOLDERS = frozenset(
     {"site-packages", "dist-packages", "__pycache__", "test", "tests", "idle_test", "pydoc_data", "encodings"}
@@ -98,8 +99,6 @@ SAMPLE_PROMPTS = (b"def ", b"class ", b"    if ")
 SAMPLE_SEED = 11
 SAMPLE_TEMPERATURE = 0.8
 UNIFORM_BITS = math.log2(VOCAB)  # 8.0
-# the folder of committed full-size records, ``experiments.COMMITTED`` (a module of the same layer: not imported)
-COMMITTED = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "experiments"
 
 
 # --- the corpus ---------------------------------------------------------------------------------
@@ -823,9 +822,8 @@ LM_QUESTION = (
 
 
 def record_stem(out_dir: Path | str, size: str) -> Path:
-    """Where the experiment's record goes: ``out_dir/lm-SIZE``, with ``.json`` and ``.png`` added (the naming of
-    ``experiments.record_stem``)."""
-    return Path(out_dir) / f"lm-{size}"
+    """Where the experiment's record goes: ``out_dir/lm-SIZE``, with ``.json`` and ``.png`` added."""
+    return experiments.record_stem(out_dir, LANGUAGE_EXPERIMENT, size)
 
 
 def write_lm_record(
@@ -840,18 +838,14 @@ def write_lm_record(
     stem = record_stem(out_dir, size)
     unigram = unigram_bits_per_byte(corpus)
     record = {
-        "experiment": "lm",
+        "experiment": LANGUAGE_EXPERIMENT,
         "question": LM_QUESTION,
         "size": size,
         "python": platform.python_version(),
         "corpus": corpus.facts(),
         "baselines": {"uniform_bits": UNIFORM_BITS, "unigram_bits": unigram},
         "summary": lm_table(runs, unigram),
-        "command": command,
-        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "torch": torch.__version__,
-        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "runs_planned": planned,
+        **experiments.record_metadata(planned, command),
         "runs": [run_record(run) for run in runs],
     }
     json_path = stem.with_suffix(".json")
@@ -871,21 +865,12 @@ def read_lm_record(path: Path | str) -> tuple[dict, list[LMRun]]:
 
 
 def committed_lm_report(size: str = "full") -> str:
-    """Markdown: the record of ``lrnn-course experiment lm --size SIZE`` committed to ``COMMITTED``, or the
-    command that would write it."""
+    """Markdown: the record of ``lrnn-course experiment lm --size SIZE`` committed to ``experiments.COMMITTED``, or
+    the command that would write it."""
     _require_size(size)
-    path = record_stem(COMMITTED, size).with_suffix(".json")
-    if not path.is_file():
-        return (
-            f"No {size}-size language-model results are committed yet: "
-            f"`lrnn-course experiment lm --size {size} --seeds 3 --out benchmarks/results/experiments`"
-        )
-    record = json.loads(path.read_text())
-    runs, planned = len(record["runs"]), record["runs_planned"]
-    so_far = "" if runs == planned else f"; {runs} of its {planned} runs so far"
-    return (
-        f"Committed {size}-size results (`{record['command']}`, {record['gpu'] or 'CPU'}{so_far}), "
-        f"per model over its seeds:\n\n{record['summary']}"
+    path = record_stem(experiments.COMMITTED, size).with_suffix(".json")
+    return experiments.report_of_record(
+        LANGUAGE_EXPERIMENT, size, json.loads(path.read_text()) if path.is_file() else None
     )
 
 

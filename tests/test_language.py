@@ -343,8 +343,7 @@ def test_the_bits_per_byte_plot_has_a_colour_per_model_and_a_line_per_seed():
 def test_the_committed_report_shows_the_record_or_the_command_that_writes_it(monkeypatch, tmp_path):
     from lrnn_course import experiments
 
-    assert language.COMMITTED == experiments.COMMITTED
-    monkeypatch.setattr(language, "COMMITTED", tmp_path)
+    monkeypatch.setattr(experiments, "COMMITTED", tmp_path)
     assert "`lrnn-course experiment lm --size full --seeds 3" in language.committed_lm_report()
     record = {"command": "c", "gpu": "H100", "runs": [{}], "runs_planned": 6, "summary": "TABLE"}
     (tmp_path / "lm-full.json").write_text(json.dumps(record))
