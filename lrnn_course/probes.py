@@ -367,11 +367,8 @@ def program_values(
     if not callable(interpreter):
         raise TypeError(f"interpreter must be callable like tasks.interpret, got {type(interpreter).__name__}")
     k, m = task.n_variables, task.modulus
-    # (kind, target, operand) of every token; non-statements (PAD, queries, answers) read as "a = 0", never run.
-    meaning = torch.zeros(task.vocab_size, 3, dtype=torch.long)
-    meaning[1 : 1 + len(task.statements)] = torch.tensor(task.statements)
     tokens = batch.tokens.cpu()
-    kinds, targets, operands = meaning[tokens].unbind(-1)  # each (N, L)
+    kinds, targets, operands = task.statement_parts(tokens)  # each (N, L); non-statements never run
     statements = batch.lengths.cpu() - 2  # (N,)
     values = torch.full((*tokens.shape, k), IGNORED, dtype=torch.long)  # (N, L, k)
     for position in range(int(statements.max())):

@@ -761,8 +761,7 @@ class ProgramTask:
         # The set token of (x, c) is 1 + x m + c (the sets come first, x by x).
         words = torch.cat([1 + torch.arange(k) * m + initial, body, torch.zeros(n, 2, dtype=torch.long)], dim=1)
         program = words[:, : max_len - 2]  # (N, max_len - 2): statements, the body's unused tail beyond
-        kind, target, operand = torch.tensor([(0, 0, 0), *self.statements])[program].unbind(-1)
-        values = interpret(kind, target, operand, lengths - 2, k, m)  # (N, k)
+        values = interpret(*self.statement_parts(program), lengths - 2, k, m)  # (N, k)
         rows = torch.arange(n)
         words[rows, lengths - 2] = self.query_offset + queried
         answers = values[rows, queried]
@@ -777,6 +776,15 @@ class ProgramTask:
             self.answer_offset,
             m,
         )
+
+    def statement_parts(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``interpret``'s kinds, targets and operands of a LongTensor of tokens, each of its shape. Tokens that are
+        no statement (PAD, queries, answers) read as ``a = 0``: valid, and never run when they lie beyond a row's
+        length."""
+        meaning = torch.zeros(self.vocab_size, 3, dtype=torch.long)  # (vocab, 3): kind, target, operand
+        meaning[1 : 1 + len(self.statements)] = torch.tensor(self.statements)
+        kinds, targets, operands = meaning[tokens].unbind(-1)
+        return kinds, targets, operands
 
     def statement_text(self, token: int) -> str:
         """The text of one statement token, e.g. ``"swap a c"``."""

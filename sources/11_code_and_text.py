@@ -214,17 +214,15 @@ for name, result in (("swap", swapped), ("set", assigned)):
 check("11.interpret", interpret)
 
 # %% [markdown] tags=["lesson"]
-# Your interpreter, on the tokens of a batch: each body token is one (kind, target, operand) row of
-# `task.statements`, and the answer must be the queried variable's final value.
+# Your interpreter, on the tokens of a batch: `task.statement_parts` turns each statement token into
+# its (kind, target, operand), and the answer must be the queried variable's final value.
 
 # %% tags=["lesson"]
 task = tasks.PROGRAM_TASKS["code"]
 batch = task(2000, task.shortest, 40, generator)
-table = torch.tensor(task.statements)  # (statement tokens, 3): kind, target, operand of token 1, 2, …
-body = torch.where(batch.tokens > 0, batch.tokens - 1, 0).clamp(max=len(table) - 1)  # (N, L)
-rows = torch.arange(len(body))
+rows = torch.arange(len(batch.tokens))
 n_statements = batch.lengths - 2  # the query and the answer position are not statements
-finals = interpret(*table[body].unbind(-1), n_statements, task.n_variables, task.modulus)  # (N, k)
+finals = interpret(*task.statement_parts(batch.tokens), n_statements, task.n_variables, task.modulus)  # (N, k)
 queried = batch.tokens[rows, batch.lengths - 2] - task.query_offset
 answers = batch.targets[rows, batch.lengths - 1] - task.answer_offset
 print(f"your interpreter gives the label of {int((finals[rows, queried] == answers).sum())} of {len(rows)} programs")

@@ -257,3 +257,12 @@ def test_interpret_validates_every_statement():
         interpret(*[torch.zeros(1, 2).long()] * 3, torch.tensor([1, 1]), 3, 5)
     with pytest.raises(TypeError, match="n_variables must be an int"):
         interpret(*[torch.zeros(1, 2).long()] * 3, torch.tensor([1]), 3.0, 5)
+
+
+def test_statement_parts_read_each_token_as_its_statement_and_the_rest_as_a_set_of_a_to_0():
+    task = PROGRAM_TASKS["code"]
+    statement_tokens = torch.arange(1, 1 + len(task.statements))
+    parts = torch.stack(task.statement_parts(statement_tokens[None]), dim=-1)[0]  # (statements, 3)
+    assert parts.tolist() == [list(statement) for statement in task.statements]
+    others = torch.tensor([[task.pad_token, task.query_offset, task.answer_offset + task.modulus - 1]])
+    assert all(part.tolist() == [[0, 0, 0]] for part in task.statement_parts(others))  # kind 0 is SET: "a = 0"
